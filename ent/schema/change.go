@@ -1,0 +1,39 @@
+package schema
+
+import (
+	"entgo.io/ent"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// Change is one entry of a project's change log: what one write did.
+//
+// Invariants: entries are appended in the transaction of the write they
+// describe, so the log holds exactly the committed writes; all entries of one
+// write share its revision, and revisions of a project grow in commit order
+// (Project explains why). Entries name ids, not foreign keys, because the log
+// outlives what it describes.
+type Change struct{ ent.Schema }
+
+// Fields of the Change.
+func (Change) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int64("id"),
+		field.String("project_id").NotEmpty().Immutable(),
+		field.Int64("revision").Immutable(),
+		field.String("tenant_id").Default("").Immutable(),
+		field.Enum("kind").Values("project", "tenant", "user", "group", "role", "group_member", "role_assignment").Immutable(),
+		field.Enum("operation").Values("create", "update", "delete", "add", "remove").Immutable(),
+		// resource_id is the id of the project, tenant, user, group or role the
+		// entry is about; for group_member the group, for role_assignment the role.
+		field.String("resource_id").NotEmpty().Immutable(),
+		// user_id is set for group_member and role_assignment entries.
+		field.String("user_id").Default("").Immutable(),
+		field.Time("create_time").Immutable(),
+	}
+}
+
+// Indexes of the Change.
+func (Change) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("project_id", "revision")}
+}

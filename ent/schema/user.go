@@ -1,0 +1,63 @@
+package schema
+
+import (
+	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// User is a person of a tenant.
+//
+// Invariants: user_name_key is the case-folded user_name, and (tenant_id,
+// user_name_key) is unique, so two concurrent creates of one login id cannot
+// both succeed; emails live in their own rows so that lookups by address use an
+// index.
+type User struct{ ent.Schema }
+
+// PhoneNumber is one stored phone number of a user.
+type PhoneNumber struct {
+	Value   string `json:"value"`
+	Type    string `json:"type,omitempty"`
+	Primary bool   `json:"primary,omitempty"`
+}
+
+// Mixin of the User.
+func (User) Mixin() []ent.Mixin { return []ent.Mixin{ResourceMixin{}, TenantMixin{}} }
+
+// Fields of the User.
+func (User) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("user_name").NotEmpty(),
+		field.String("user_name_key").NotEmpty(),
+		field.String("external_id").Default(""),
+		field.String("given_name").Default(""),
+		field.String("family_name").Default(""),
+		field.String("formatted_name").Default(""),
+		field.String("display_name").Default(""),
+		field.Bool("active").Default(true),
+		field.JSON("phone_numbers", []PhoneNumber{}).Optional(),
+		field.JSON("custom_attributes", map[string]string{}).Optional(),
+	}
+}
+
+// Edges of the User.
+func (User) Edges() []ent.Edge {
+	cascade := entsql.OnDelete(entsql.Cascade)
+	return []ent.Edge{
+		edge.From("tenant", Tenant.Type).Ref("users").Field("tenant_id").Unique().Required().Immutable(),
+		edge.To("emails", Email.Type).Annotations(cascade),
+		edge.To("group_memberships", GroupMembership.Type).Annotations(cascade),
+		edge.To("role_assignments", RoleAssignment.Type).Annotations(cascade),
+	}
+}
+
+// Indexes of the User.
+func (User) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("tenant_id", "user_name_key").Unique(),
+		index.Fields("tenant_id", "external_id"),
+		index.Fields("tenant_id", "update_time"),
+	}
+}
