@@ -167,7 +167,7 @@ func (c *groupServiceClient) ListGroupMembers(ctx context.Context, in *ListGroup
 }
 
 // GroupServiceServer is the server API for GroupService service.
-// All implementations must embed UnimplementedGroupServiceServer
+// All implementations should embed UnimplementedGroupServiceServer
 // for forward compatibility.
 //
 // GroupService manages the groups of a tenant and their members.
@@ -213,10 +213,9 @@ type GroupServiceServer interface {
 	// The page token is a cursor that stays correct while members join or
 	// leave. NotFound when the group does not exist.
 	ListGroupMembers(context.Context, *ListGroupMembersRequest) (*ListGroupMembersResponse, error)
-	mustEmbedUnimplementedGroupServiceServer()
 }
 
-// UnimplementedGroupServiceServer must be embedded to have
+// UnimplementedGroupServiceServer should be embedded to have
 // forward compatible implementations.
 //
 // NOTE: this should be embedded by value instead of pointer to avoid a nil
@@ -247,8 +246,7 @@ func (UnimplementedGroupServiceServer) RemoveGroupMembers(context.Context, *Remo
 func (UnimplementedGroupServiceServer) ListGroupMembers(context.Context, *ListGroupMembersRequest) (*ListGroupMembersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListGroupMembers not implemented")
 }
-func (UnimplementedGroupServiceServer) mustEmbedUnimplementedGroupServiceServer() {}
-func (UnimplementedGroupServiceServer) testEmbeddedByValue()                      {}
+func (UnimplementedGroupServiceServer) testEmbeddedByValue() {}
 
 // UnsafeGroupServiceServer may be embedded to opt out of forward compatibility for this service.
 // Use of this interface is not recommended, as added methods to GroupServiceServer will

@@ -71,7 +71,7 @@ func (c *projectServiceClient) UpdateProject(ctx context.Context, in *UpdateProj
 }
 
 // ProjectServiceServer is the server API for ProjectService service.
-// All implementations must embed UnimplementedProjectServiceServer
+// All implementations should embed UnimplementedProjectServiceServer
 // for forward compatibility.
 //
 // ProjectService reads and renames the caller's project. Projects are not
@@ -87,10 +87,9 @@ type ProjectServiceServer interface {
 	//
 	// Only display_name can change. NotFound for any project but the caller's.
 	UpdateProject(context.Context, *UpdateProjectRequest) (*UpdateProjectResponse, error)
-	mustEmbedUnimplementedProjectServiceServer()
 }
 
-// UnimplementedProjectServiceServer must be embedded to have
+// UnimplementedProjectServiceServer should be embedded to have
 // forward compatible implementations.
 //
 // NOTE: this should be embedded by value instead of pointer to avoid a nil
@@ -103,8 +102,7 @@ func (UnimplementedProjectServiceServer) GetProject(context.Context, *GetProject
 func (UnimplementedProjectServiceServer) UpdateProject(context.Context, *UpdateProjectRequest) (*UpdateProjectResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateProject not implemented")
 }
-func (UnimplementedProjectServiceServer) mustEmbedUnimplementedProjectServiceServer() {}
-func (UnimplementedProjectServiceServer) testEmbeddedByValue()                        {}
+func (UnimplementedProjectServiceServer) testEmbeddedByValue() {}
 
 // UnsafeProjectServiceServer may be embedded to opt out of forward compatibility for this service.
 // Use of this interface is not recommended, as added methods to ProjectServiceServer will

@@ -166,7 +166,7 @@ func (c *roleServiceClient) ListAssignedRoles(ctx context.Context, in *ListAssig
 }
 
 // RoleServiceServer is the server API for RoleService service.
-// All implementations must embed UnimplementedRoleServiceServer
+// All implementations should embed UnimplementedRoleServiceServer
 // for forward compatibility.
 //
 // RoleService manages the roles of a tenant and their direct assignment to
@@ -211,10 +211,9 @@ type RoleServiceServer interface {
 	//
 	// NotFound when the user does not exist in the tenant.
 	ListAssignedRoles(context.Context, *ListAssignedRolesRequest) (*ListAssignedRolesResponse, error)
-	mustEmbedUnimplementedRoleServiceServer()
 }
 
-// UnimplementedRoleServiceServer must be embedded to have
+// UnimplementedRoleServiceServer should be embedded to have
 // forward compatible implementations.
 //
 // NOTE: this should be embedded by value instead of pointer to avoid a nil
@@ -245,8 +244,7 @@ func (UnimplementedRoleServiceServer) UnassignRoles(context.Context, *UnassignRo
 func (UnimplementedRoleServiceServer) ListAssignedRoles(context.Context, *ListAssignedRolesRequest) (*ListAssignedRolesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAssignedRoles not implemented")
 }
-func (UnimplementedRoleServiceServer) mustEmbedUnimplementedRoleServiceServer() {}
-func (UnimplementedRoleServiceServer) testEmbeddedByValue()                     {}
+func (UnimplementedRoleServiceServer) testEmbeddedByValue() {}
 
 // UnsafeRoleServiceServer may be embedded to opt out of forward compatibility for this service.
 // Use of this interface is not recommended, as added methods to RoleServiceServer will

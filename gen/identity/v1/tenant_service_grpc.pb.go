@@ -116,7 +116,7 @@ func (c *tenantServiceClient) DeleteTenant(ctx context.Context, in *DeleteTenant
 }
 
 // TenantServiceServer is the server API for TenantService service.
-// All implementations must embed UnimplementedTenantServiceServer
+// All implementations should embed UnimplementedTenantServiceServer
 // for forward compatibility.
 //
 // TenantService manages the tenants of the caller's project.
@@ -144,10 +144,9 @@ type TenantServiceServer interface {
 	//
 	// NotFound when the tenant does not exist.
 	DeleteTenant(context.Context, *DeleteTenantRequest) (*DeleteTenantResponse, error)
-	mustEmbedUnimplementedTenantServiceServer()
 }
 
-// UnimplementedTenantServiceServer must be embedded to have
+// UnimplementedTenantServiceServer should be embedded to have
 // forward compatible implementations.
 //
 // NOTE: this should be embedded by value instead of pointer to avoid a nil
@@ -169,8 +168,7 @@ func (UnimplementedTenantServiceServer) UpdateTenant(context.Context, *UpdateTen
 func (UnimplementedTenantServiceServer) DeleteTenant(context.Context, *DeleteTenantRequest) (*DeleteTenantResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteTenant not implemented")
 }
-func (UnimplementedTenantServiceServer) mustEmbedUnimplementedTenantServiceServer() {}
-func (UnimplementedTenantServiceServer) testEmbeddedByValue()                       {}
+func (UnimplementedTenantServiceServer) testEmbeddedByValue() {}
 
 // UnsafeTenantServiceServer may be embedded to opt out of forward compatibility for this service.
 // Use of this interface is not recommended, as added methods to TenantServiceServer will

@@ -1,0 +1,5 @@
+// Package gateway serves the HTTP side of identityd: the REST mapping of the
+// gRPC API under /v1 (grpc-gateway, from the google.api.http annotations), its
+// OpenAPI document, /healthz and /metrics. It is a plain gRPC client of the
+// core: it owns no storage and no business rules.
+package gateway

@@ -1,0 +1,84 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	identityv1 "github.com/acme/identity/gen/identity/v1"
+	"github.com/acme/identity/gen/openapi"
+)
+
+// MaxBodyBytes bounds every request body; the largest valid request (a group
+// with 1,000 initial members) is far below it.
+const MaxBodyBytes = 1 << 20
+
+// New returns the HTTP handler of identityd over a connection to the core.
+// reg receives the HTTP metrics and is served at /metrics, together with
+// whatever else is registered there (the gRPC metrics).
+func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry) (http.Handler, error) {
+	rest := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
+			Marshaler: &runtime.JSONPb{
+				// Unknown fields are refused, so a misspelt field is a 400
+				// naming it instead of a silently ignored value.
+				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+			},
+		}),
+		runtime.WithHealthzEndpoint(healthpb.NewHealthClient(conn)),
+	)
+	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
+		identityv1.RegisterProjectServiceHandler,
+		identityv1.RegisterTenantServiceHandler,
+		identityv1.RegisterUserServiceHandler,
+		identityv1.RegisterGroupServiceHandler,
+		identityv1.RegisterRoleServiceHandler,
+	} {
+		if err := register(ctx, rest, conn); err != nil {
+			return nil, fmt.Errorf("register REST handler: %w", err)
+		}
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", rest)
+	mux.Handle("GET /healthz", rest)
+	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openapi.JSON)
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "identityd_http_requests_total",
+		Help: "HTTP requests by method and status code.",
+	}, []string{"method", "code"})
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "identityd_http_request_duration_seconds",
+		Help:    "HTTP request latency by method and status code.",
+		Buckets: prometheus.DefBuckets,
+	}, []string{"method", "code"})
+	if err := reg.Register(requests); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
+	if err := reg.Register(duration); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
+	var h http.Handler = limitBody(mux)
+	h = promhttp.InstrumentHandlerDuration(duration, h)
+	h = promhttp.InstrumentHandlerCounter(requests, h)
+	return h, nil
+}
+
+func limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}

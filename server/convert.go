@@ -1,0 +1,99 @@
+package server
+
+import (
+	"time"
+
+	"golang.org/x/text/cases"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/acme/identity/ent"
+	"github.com/acme/identity/ent/schema"
+	identityv1 "github.com/acme/identity/gen/identity/v1"
+)
+
+// fold is the case-insensitive key of user names, emails, group names and
+// role names: Unicode case folding, so "Straße" and "STRASSE" are one name.
+func fold(s string) string { return cases.Fold().String(s) }
+
+func ts(t time.Time) *timestamppb.Timestamp { return timestamppb.New(t) }
+
+func projectToProto(p *ent.Project) *identityv1.Project {
+	return &identityv1.Project{
+		Id:          p.ID,
+		DisplayName: p.DisplayName,
+		Revision:    p.Revision,
+		CreateTime:  ts(p.CreateTime),
+		UpdateTime:  ts(p.UpdateTime),
+	}
+}
+
+func tenantToProto(t *ent.Tenant) *identityv1.Tenant {
+	return &identityv1.Tenant{
+		Id:          t.ID,
+		DisplayName: t.DisplayName,
+		CreateTime:  ts(t.CreateTime),
+		UpdateTime:  ts(t.UpdateTime),
+		Version:     t.Version,
+	}
+}
+
+// userToProto expects u.Edges.Emails loaded in position order.
+func userToProto(u *ent.User) *identityv1.User {
+	out := &identityv1.User{
+		Id:         u.ID,
+		TenantId:   u.TenantID,
+		UserName:   u.UserName,
+		ExternalId: u.ExternalID,
+		Name: &identityv1.Name{
+			GivenName:  u.GivenName,
+			FamilyName: u.FamilyName,
+			Formatted:  u.FormattedName,
+		},
+		DisplayName:      u.DisplayName,
+		Active:           &u.Active,
+		CustomAttributes: u.CustomAttributes,
+		CreateTime:       ts(u.CreateTime),
+		UpdateTime:       ts(u.UpdateTime),
+		Version:          u.Version,
+	}
+	for _, e := range u.Edges.Emails {
+		out.Emails = append(out.Emails, &identityv1.Email{Value: e.Value, Type: e.Type, Primary: e.Primary})
+	}
+	for _, p := range u.PhoneNumbers {
+		out.PhoneNumbers = append(out.PhoneNumbers, &identityv1.PhoneNumber{Value: p.Value, Type: p.Type, Primary: p.Primary})
+	}
+	return out
+}
+
+func phoneNumbersFromProto(in []*identityv1.PhoneNumber) []schema.PhoneNumber {
+	out := make([]schema.PhoneNumber, 0, len(in))
+	for _, p := range in {
+		out = append(out, schema.PhoneNumber{Value: p.GetValue(), Type: p.GetType(), Primary: p.GetPrimary()})
+	}
+	return out
+}
+
+func groupToProto(g *ent.Group) *identityv1.Group {
+	return &identityv1.Group{
+		Id:          g.ID,
+		TenantId:    g.TenantID,
+		DisplayName: g.DisplayName,
+		ExternalId:  g.ExternalID,
+		CreateTime:  ts(g.CreateTime),
+		UpdateTime:  ts(g.UpdateTime),
+		Version:     g.Version,
+	}
+}
+
+func roleToProto(r *ent.Role) *identityv1.Role {
+	return &identityv1.Role{
+		Id:          r.ID,
+		TenantId:    r.TenantID,
+		Name:        r.Name,
+		Description: r.Description,
+		Permissions: r.Permissions,
+		CreateTime:  ts(r.CreateTime),
+		UpdateTime:  ts(r.UpdateTime),
+		Version:     r.Version,
+	}
+}

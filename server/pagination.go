@@ -1,0 +1,84 @@
+package server
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+
+	"google.golang.org/protobuf/proto"
+)
+
+const (
+	defaultPageSize = 100
+	maxPageSize     = 1000
+)
+
+// pageToken is the cursor of a list: the last key of the previous page, and a
+// fingerprint of the query it belongs to. Keyset pagination (key > after, in
+// key order) never skips or repeats a row that exists throughout, whatever is
+// inserted or deleted between pages. The token carries nothing secret: it only
+// narrows a query the caller may run anyway.
+type pageToken struct {
+	After string `json:"a"`
+	Query string `json:"q"`
+}
+
+// queryFingerprint identifies the parent and filter of a list, so a token is
+// refused with a different filter instead of silently answering another query.
+func queryFingerprint(parent string, filter proto.Message) string {
+	h := sha256.New()
+	h.Write([]byte(parent))
+	h.Write([]byte{0})
+	if filter != nil {
+		b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(filter)
+		h.Write(b)
+	}
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12])
+}
+
+// page holds the decoded paging arguments of a list request.
+type page struct {
+	size  int
+	after string
+	query string
+}
+
+func readPage(size int32, token, parent string, filter proto.Message) (page, error) {
+	p := page{size: int(size), query: queryFingerprint(parent, filter)}
+	if p.size == 0 {
+		p.size = defaultPageSize
+	}
+	p.size = min(p.size, maxPageSize)
+	if token == "" {
+		return p, nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	var t pageToken
+	if err == nil {
+		err = json.Unmarshal(raw, &t)
+	}
+	if err != nil || t.After == "" {
+		return p, invalidArgument("INVALID_PAGE_TOKEN", "page_token is not a token this service issued")
+	}
+	if t.Query != p.query {
+		return p, invalidArgument("INVALID_PAGE_TOKEN", "page_token belongs to a list with another parent or filter")
+	}
+	p.after = t.After
+	return p, nil
+}
+
+// next returns the token of the page after one that ended at lastKey.
+func (p page) next(lastKey string) string {
+	b, _ := json.Marshal(pageToken{After: lastKey, Query: p.query})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// trimPage cuts rows, fetched with a limit of p.size+1, to the page and returns
+// the token of the next page.
+func trimPage[T any](p page, rows []T, key func(T) string) ([]T, string) {
+	if len(rows) <= p.size {
+		return rows, ""
+	}
+	rows = rows[:p.size]
+	return rows, p.next(key(rows[len(rows)-1]))
+}
