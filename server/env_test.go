@@ -1,0 +1,199 @@
+package server_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/acme/identity/ent"
+	identityv1 "github.com/acme/identity/gen/identity/v1"
+	"github.com/acme/identity/server"
+)
+
+// database is one storage backend the suites run on.
+type database struct {
+	name string
+	// url returns the URL of a new, empty database owned by the test.
+	url func(t *testing.T) string
+}
+
+// databases returns SQLite always, and PostgreSQL when IDENTITY_TEST_POSTGRES
+// holds a connection URL (each test then creates and drops its own database).
+func databases() []database {
+	dbs := []database{{name: "sqlite", url: func(t *testing.T) string {
+		return server.SQLiteURL(t.TempDir())
+	}}}
+	if base := os.Getenv("IDENTITY_TEST_POSTGRES"); base != "" {
+		dbs = append(dbs, database{name: "postgres", url: func(t *testing.T) string { return newPostgresDatabase(t, base) }})
+	}
+	return dbs
+}
+
+func newPostgresDatabase(t *testing.T, base string) string {
+	t.Helper()
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "identity_test_" + hex.EncodeToString(b)
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec("DROP DATABASE " + name + " WITH (FORCE)"); err != nil {
+			t.Errorf("drop database: %v", err)
+		}
+		admin.Close()
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse IDENTITY_TEST_POSTGRES: %v", err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// forEachDB runs a test once per database.
+func forEachDB(t *testing.T, fn func(t *testing.T, db database)) {
+	for _, db := range databases() {
+		t.Run(db.name, func(t *testing.T) { fn(t, db) })
+	}
+}
+
+// env is a running server over a real gRPC connection (bufconn) with the
+// production interceptor chain, and clients carrying the root credential.
+type env struct {
+	db         *ent.Client
+	conn       *grpc.ClientConn
+	credential string
+	ctx        context.Context // carries the root credential
+	logs       *syncBuffer
+
+	projects identityv1.ProjectServiceClient
+	tenants  identityv1.TenantServiceClient
+	users    identityv1.UserServiceClient
+	groups   identityv1.GroupServiceClient
+	roles    identityv1.RoleServiceClient
+}
+
+func newEnv(t *testing.T, db database) *env {
+	t.Helper()
+	ctx := context.Background()
+	client, err := server.OpenDatabase(ctx, db.url(t))
+	if err != nil {
+		t.Fatalf("open database: %v", err)
+	}
+	t.Cleanup(func() { client.Close() })
+	cred, err := server.InitProject(ctx, client, "test")
+	if err != nil {
+		t.Fatalf("init project: %v", err)
+	}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s, _, err := server.New(client, log).NewGRPCServer(nil)
+	if err != nil {
+		t.Fatalf("grpc server: %v", err)
+	}
+	lis := bufconn.Listen(1 << 20)
+	go func() { _ = s.Serve(lis) }()
+	t.Cleanup(s.Stop)
+	conn, err := grpc.NewClient("passthrough:///test",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &env{
+		db:         client,
+		conn:       conn,
+		credential: cred,
+		ctx:        withCredential(ctx, cred),
+		logs:       logs,
+		projects:   identityv1.NewProjectServiceClient(conn),
+		tenants:    identityv1.NewTenantServiceClient(conn),
+		users:      identityv1.NewUserServiceClient(conn),
+		groups:     identityv1.NewGroupServiceClient(conn),
+		roles:      identityv1.NewRoleServiceClient(conn),
+	}
+}
+
+func withCredential(ctx context.Context, cred string) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+cred)
+}
+
+func (e *env) tenant(t *testing.T) string {
+	t.Helper()
+	resp, err := e.tenants.CreateTenant(e.ctx, &identityv1.CreateTenantRequest{DisplayName: "t"})
+	if err != nil {
+		t.Fatalf("create tenant: %v", err)
+	}
+	return resp.GetTenant().GetId()
+}
+
+func (e *env) user(t *testing.T, tenantID, userName string) *identityv1.User {
+	t.Helper()
+	resp, err := e.users.CreateUser(e.ctx, &identityv1.CreateUserRequest{
+		TenantId: tenantID,
+		User:     &identityv1.User{UserName: userName, DisplayName: userName},
+	})
+	if err != nil {
+		t.Fatalf("create user %q: %v", userName, err)
+	}
+	return resp.GetUser()
+}
+
+func (e *env) group(t *testing.T, tenantID, name string, members ...string) *identityv1.Group {
+	t.Helper()
+	resp, err := e.groups.CreateGroup(e.ctx, &identityv1.CreateGroupRequest{
+		TenantId: tenantID, Group: &identityv1.Group{DisplayName: name}, MemberUserIds: members,
+	})
+	if err != nil {
+		t.Fatalf("create group %q: %v", name, err)
+	}
+	return resp.GetGroup()
+}
+
+func (e *env) role(t *testing.T, tenantID, name string) *identityv1.Role {
+	t.Helper()
+	resp, err := e.roles.CreateRole(e.ctx, &identityv1.CreateRoleRequest{
+		TenantId: tenantID, Role: &identityv1.Role{Name: name, Permissions: []string{"x:read"}},
+	})
+	if err != nil {
+		t.Fatalf("create role %q: %v", name, err)
+	}
+	return resp.GetRole()
+}
+
+// wantCode fails the test unless err carries code.
+func wantCode(t *testing.T, err error, code codes.Code) {
+	t.Helper()
+	if got := status.Code(err); got != code {
+		t.Fatalf("got code %v (%v), want %v", got, err, code)
+	}
+}
+
+// newUUID returns a well-formed id that names nothing.
+func newUUID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	h := hex.EncodeToString(b)
+	return h[:8] + "-" + h[8:12] + "-4" + h[13:16] + "-8" + h[17:20] + "-" + h[20:32]
+}
+

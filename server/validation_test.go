@@ -1,0 +1,168 @@
+package server_test
+
+import (
+	"testing"
+
+	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	identityv1 "github.com/acme/identity/gen/identity/v1"
+)
+
+// TestValidation sends one bad request per rule family to every service and
+// expects InvalidArgument naming the field in a buf.validate.Violations detail.
+func TestValidation(t *testing.T) {
+	e := newEnv(t, databases()[0])
+	tid := e.tenant(t)
+	uid := e.user(t, tid, "ada@example.com").GetId()
+	gid := e.group(t, tid, "eng").GetId()
+	long := string(make([]byte, 300))
+	mask := func(p ...string) *fieldmaskpb.FieldMask { return &fieldmaskpb.FieldMask{Paths: p} }
+
+	tests := []struct {
+		name      string
+		call      func() error
+		wantField string
+	}{
+		{"tenant empty name", func() error {
+			_, err := e.tenants.CreateTenant(e.ctx, &identityv1.CreateTenantRequest{})
+			return err
+		}, "display_name"},
+		{"tenant id not uuid", func() error {
+			_, err := e.tenants.GetTenant(e.ctx, &identityv1.GetTenantRequest{TenantId: "../etc"})
+			return err
+		}, "tenant_id"},
+		{"tenant page size too big", func() error {
+			_, err := e.tenants.ListTenants(e.ctx, &identityv1.ListTenantsRequest{PageSize: 1001})
+			return err
+		}, "page_size"},
+		{"tenant update mask unknown path", func() error {
+			_, err := e.tenants.UpdateTenant(e.ctx, &identityv1.UpdateTenantRequest{
+				Tenant: &identityv1.Tenant{Id: tid, DisplayName: "x"}, UpdateMask: mask("version"),
+			})
+			return err
+		}, "update_mask"},
+		{"tenant update without mask", func() error {
+			_, err := e.tenants.UpdateTenant(e.ctx, &identityv1.UpdateTenantRequest{Tenant: &identityv1.Tenant{Id: tid, DisplayName: "x"}})
+			return err
+		}, "update_mask"},
+		{"user without user_name", func() error {
+			_, err := e.users.CreateUser(e.ctx, &identityv1.CreateUserRequest{TenantId: tid, User: &identityv1.User{DisplayName: "x"}})
+			return err
+		}, "user"},
+		{"user bad email", func() error {
+			_, err := e.users.CreateUser(e.ctx, &identityv1.CreateUserRequest{TenantId: tid, User: &identityv1.User{
+				UserName: "b", Emails: []*identityv1.Email{{Value: "not an email"}},
+			}})
+			return err
+		}, "user.emails[0].value"},
+		{"user name too long", func() error {
+			_, err := e.users.CreateUser(e.ctx, &identityv1.CreateUserRequest{TenantId: tid, User: &identityv1.User{UserName: long}})
+			return err
+		}, "user.user_name"},
+		{"user bad custom attribute key", func() error {
+			_, err := e.users.CreateUser(e.ctx, &identityv1.CreateUserRequest{TenantId: tid, User: &identityv1.User{
+				UserName: "c", CustomAttributes: map[string]string{"1 bad": "x"},
+			}})
+			return err
+		}, "user.custom_attributes"},
+		{"user filter empty prefix", func() error {
+			_, err := e.users.ListUsers(e.ctx, &identityv1.ListUsersRequest{TenantId: tid, Filter: &identityv1.UserFilter{
+				UserName: &identityv1.StringFilter{Condition: &identityv1.StringFilter_StartsWith{}},
+			}})
+			return err
+		}, "filter.user_name.starts_with"},
+		{"user update empties user_name", func() error {
+			_, err := e.users.UpdateUser(e.ctx, &identityv1.UpdateUserRequest{
+				User: &identityv1.User{TenantId: tid, Id: uid}, UpdateMask: mask("user_name"),
+			})
+			return err
+		}, ""},
+		{"user update mask unknown path", func() error {
+			_, err := e.users.UpdateUser(e.ctx, &identityv1.UpdateUserRequest{
+				User: &identityv1.User{TenantId: tid, Id: uid}, UpdateMask: mask("create_time"),
+			})
+			return err
+		}, "update_mask"},
+		{"group without name", func() error {
+			_, err := e.groups.CreateGroup(e.ctx, &identityv1.CreateGroupRequest{TenantId: tid, Group: &identityv1.Group{}})
+			return err
+		}, "group"},
+		{"group members not uuids", func() error {
+			_, err := e.groups.AddGroupMembers(e.ctx, &identityv1.AddGroupMembersRequest{TenantId: tid, GroupId: gid, UserIds: []string{"x"}})
+			return err
+		}, "user_ids[0]"},
+		{"group members empty", func() error {
+			_, err := e.groups.AddGroupMembers(e.ctx, &identityv1.AddGroupMembersRequest{TenantId: tid, GroupId: gid})
+			return err
+		}, "user_ids"},
+		{"group members repeated", func() error {
+			_, err := e.groups.RemoveGroupMembers(e.ctx, &identityv1.RemoveGroupMembersRequest{TenantId: tid, GroupId: gid, UserIds: []string{uid, uid}})
+			return err
+		}, "user_ids"},
+		{"role bad permission", func() error {
+			_, err := e.roles.CreateRole(e.ctx, &identityv1.CreateRoleRequest{TenantId: tid, Role: &identityv1.Role{Name: "r", Permissions: []string{"has space"}}})
+			return err
+		}, "role.permissions[0]"},
+		{"role assign without roles", func() error {
+			_, err := e.roles.AssignRoles(e.ctx, &identityv1.AssignRolesRequest{TenantId: tid, UserId: uid})
+			return err
+		}, "role_ids"},
+		{"project id not uuid", func() error {
+			_, err := e.projects.GetProject(e.ctx, &identityv1.GetProjectRequest{ProjectId: "p"})
+			return err
+		}, "project_id"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call()
+			wantCode(t, err, codes.InvalidArgument)
+			var violations *validate.Violations
+			for _, d := range status.Convert(err).Details() {
+				if v, ok := d.(*validate.Violations); ok {
+					violations = v
+				}
+			}
+			if violations == nil || len(violations.GetViolations()) == 0 {
+				t.Fatalf("no field violations in %v", err)
+			}
+			if tc.wantField == "" {
+				return
+			}
+			for _, v := range violations.GetViolations() {
+				if fieldPath(v) == tc.wantField {
+					return
+				}
+			}
+			t.Fatalf("no violation of %s in %v", tc.wantField, violations)
+		})
+	}
+}
+
+// fieldPath renders a violation's field path as "a.b[0].c".
+func fieldPath(v *validate.Violation) string {
+	var out string
+	for i, el := range v.GetField().GetElements() {
+		if i > 0 {
+			out += "."
+		}
+		out += el.GetFieldName()
+		if s, ok := el.GetSubscript().(*validate.FieldPathElement_Index); ok {
+			out += "[" + itoa(s.Index) + "]"
+		}
+	}
+	return out
+}
+
+func itoa(i uint64) string {
+	if i == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; i > 0; i /= 10 {
+		b = append([]byte{byte('0' + i%10)}, b...)
+	}
+	return string(b)
+}
