@@ -287,13 +287,13 @@ const file_identity_v1_group_proto_rawDesc = "" +
 	"\tuser_name\x18\x02 \x01(\tR\buserName\x12!\n" +
 	"\fdisplay_name\x18\x03 \x01(\tR\vdisplayName\x12;\n" +
 	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xf8\x01\n" +
+	"createTime\"\xfb\x01\n" +
 	"\vGroupFilter\x12<\n" +
 	"\fdisplay_name\x18\x01 \x01(\v2\x19.identity.v1.StringFilterR\vdisplayName\x12:\n" +
 	"\vexternal_id\x18\x02 \x01(\v2\x19.identity.v1.StringFilterR\n" +
 	"externalId\x12?\n" +
-	"\rupdated_after\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\fupdatedAfter\x12.\n" +
-	"\x0emember_user_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\fmemberUserIdB5Z3github.com/acme/identity/gen/identity/v1;identityv1b\x06proto3"
+	"\rupdated_after\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\fupdatedAfter\x121\n" +
+	"\x0emember_user_id\x18\x04 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\fmemberUserIdB5Z3github.com/acme/identity/gen/identity/v1;identityv1b\x06proto3"
 
 var (
 	file_identity_v1_group_proto_rawDescOnce sync.Once
