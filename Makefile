@@ -32,16 +32,17 @@ lint: protodeps ## buf lint and go vet
 	go vet ./...
 
 verify: generate ## fail when gen/ or ent/ differ from what their sources generate
-	@git add -N gen ent >/dev/null 2>&1 || true
-	@if ! git diff --quiet -- gen ent; then \
-		echo "gen/ or ent/ are out of date: run make generate and commit"; git diff --stat -- gen ent; exit 1; fi
+	@if [ -n "$$(git status --porcelain -- gen ent)" ]; then \
+		echo "gen/ or ent/ differ from what proto/ and ent/schema generate: run make generate and commit"; \
+		git status --short -- gen ent; exit 1; fi
 
 test: verify lint ## check generated code, lint, then run every test (PostgreSQL too when IDENTITY_TEST_POSTGRES is set)
 	go test -count=1 -timeout 10m ./...
 	$(MAKE) fuzz FUZZTIME=10s
 
-fuzz: ## run the fuzz targets briefly
-	@echo "no fuzz targets yet"
+FUZZTIME ?= 30s
+fuzz: ## run each fuzz target for FUZZTIME
+	go test ./server -run '^$$' -fuzz '^FuzzPageToken$$' -fuzztime $(FUZZTIME)
 
 bench: ## run the benchmarks
 	go test -run '^$$' -bench . -benchmem ./...

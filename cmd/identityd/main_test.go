@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestBinary builds identityd and runs it as an operator would: init prints
+// exactly the credential on stdout and refuses a second run; serve answers
+// /healthz and the REST API, then stops cleanly on SIGTERM.
+func TestBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "identityd")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	data := filepath.Join(dir, "data")
+
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, "init", "--data", data)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("init: %v\n%s", err, stderr.String())
+	}
+	line := regexp.MustCompile(`^[0-9a-f-]{36}:[0-9a-f]{32}\.[A-Za-z0-9_-]{43}\n$`)
+	if !line.MatchString(stdout.String()) {
+		t.Fatalf("init printed %q", stdout.String())
+	}
+	cred := strings.TrimSpace(stdout.String())
+	if strings.Contains(stderr.String(), cred) {
+		t.Fatal("init logged the credential")
+	}
+	again := exec.Command(bin, "init", "--data", data)
+	if out, err := again.Output(); err == nil || len(out) != 0 {
+		t.Fatalf("second init: err %v, stdout %q", err, out)
+	}
+
+	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
+	serve := exec.Command(bin, "serve", "--data", data, "--grpc-addr", grpcAddr)
+	serve.Env = append(os.Environ(), "IDENTITY_HTTP_ADDR="+httpAddr)
+	var logs bytes.Buffer
+	serve.Stderr = &logs
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer serve.Process.Kill()
+	base := "http://" + httpAddr
+	waitFor(t, base+"/healthz")
+
+	req, _ := http.NewRequest("POST", base+"/v1/tenants", strings.NewReader(`{"displayName":"Acme"}`))
+	req.Header.Set("Authorization", "Bearer "+cred)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("create tenant: %d", resp.StatusCode)
+	}
+	if conn, err := net.Dial("tcp", grpcAddr); err != nil {
+		t.Fatalf("gRPC port: %v", err)
+	} else {
+		conn.Close()
+	}
+
+	if err := serve.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- serve.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve exited with %v\n%s", err, logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop on SIGTERM")
+	}
+	if strings.Contains(logs.String(), cred) {
+		t.Fatal("serve logged the credential")
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func waitFor(t *testing.T, url string) {
+	t.Helper()
+	for range 200 {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal(fmt.Sprintf("%s never answered 200", url))
+}
