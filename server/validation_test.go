@@ -6,7 +6,6 @@ import (
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 )
@@ -19,7 +18,6 @@ func TestValidation(t *testing.T) {
 	uid := e.user(t, tid, "ada@example.com").GetId()
 	gid := e.group(t, tid, "eng").GetId()
 	long := string(make([]byte, 300))
-	mask := func(p ...string) *fieldmaskpb.FieldMask { return &fieldmaskpb.FieldMask{Paths: p} }
 
 	tests := []struct {
 		name      string
@@ -110,6 +108,70 @@ func TestValidation(t *testing.T) {
 			_, err := e.roles.AssignRoles(e.ctx, &identityv1.AssignRolesRequest{TenantId: tid, UserId: uid})
 			return err
 		}, "role_ids"},
+		{"project update empty name", func() error {
+			_, err := e.projects.UpdateProject(e.ctx, &identityv1.UpdateProjectRequest{Project: &identityv1.Project{Id: newUUID()}, UpdateMask: mask("display_name")})
+			return err
+		}, "project.display_name"},
+		{"tenant delete bad id", func() error {
+			_, err := e.tenants.DeleteTenant(e.ctx, &identityv1.DeleteTenantRequest{TenantId: "x"})
+			return err
+		}, "tenant_id"},
+		{"user get without id", func() error {
+			_, err := e.users.GetUser(e.ctx, &identityv1.GetUserRequest{TenantId: tid})
+			return err
+		}, "user_id"},
+		{"user delete bad id", func() error {
+			_, err := e.users.DeleteUser(e.ctx, &identityv1.DeleteUserRequest{TenantId: tid, UserId: "1"})
+			return err
+		}, "user_id"},
+		{"group get bad id", func() error {
+			_, err := e.groups.GetGroup(e.ctx, &identityv1.GetGroupRequest{TenantId: tid, GroupId: "g"})
+			return err
+		}, "group_id"},
+		{"group list bad member filter", func() error {
+			_, err := e.groups.ListGroups(e.ctx, &identityv1.ListGroupsRequest{TenantId: tid, Filter: &identityv1.GroupFilter{MemberUserId: "u"}})
+			return err
+		}, "filter.member_user_id"},
+		{"group update empties name", func() error {
+			_, err := e.groups.UpdateGroup(e.ctx, &identityv1.UpdateGroupRequest{Group: &identityv1.Group{TenantId: tid, Id: gid}, UpdateMask: mask("*")})
+			return err
+		}, ""},
+		{"group delete without tenant", func() error {
+			_, err := e.groups.DeleteGroup(e.ctx, &identityv1.DeleteGroupRequest{GroupId: gid})
+			return err
+		}, "tenant_id"},
+		{"group members page size negative", func() error {
+			_, err := e.groups.ListGroupMembers(e.ctx, &identityv1.ListGroupMembersRequest{TenantId: tid, GroupId: gid, PageSize: -1})
+			return err
+		}, "page_size"},
+		{"role get bad id", func() error {
+			_, err := e.roles.GetRole(e.ctx, &identityv1.GetRoleRequest{TenantId: tid, RoleId: "r"})
+			return err
+		}, "role_id"},
+		{"role list filter without condition", func() error {
+			_, err := e.roles.ListRoles(e.ctx, &identityv1.ListRolesRequest{TenantId: tid, Filter: &identityv1.RoleFilter{Name: &identityv1.StringFilter{}}})
+			return err
+		}, "filter.name.condition"},
+		{"role update bad ids", func() error {
+			_, err := e.roles.UpdateRole(e.ctx, &identityv1.UpdateRoleRequest{Role: &identityv1.Role{TenantId: tid, Id: "x", Name: "n"}, UpdateMask: mask("name")})
+			return err
+		}, "role"},
+		{"role delete without id", func() error {
+			_, err := e.roles.DeleteRole(e.ctx, &identityv1.DeleteRoleRequest{TenantId: tid})
+			return err
+		}, "role_id"},
+		{"role unassign too many", func() error {
+			ids := make([]string, 101)
+			for i := range ids {
+				ids[i] = newUUID()
+			}
+			_, err := e.roles.UnassignRoles(e.ctx, &identityv1.UnassignRolesRequest{TenantId: tid, UserId: uid, RoleIds: ids})
+			return err
+		}, "role_ids"},
+		{"role list assigned bad user", func() error {
+			_, err := e.roles.ListAssignedRoles(e.ctx, &identityv1.ListAssignedRolesRequest{TenantId: tid, UserId: "u"})
+			return err
+		}, "user_id"},
 		{"project id not uuid", func() error {
 			_, err := e.projects.GetProject(e.ctx, &identityv1.GetProjectRequest{ProjectId: "p"})
 			return err
