@@ -28,22 +28,22 @@ import (
 type database struct {
 	name string
 	// url returns the URL of a new, empty database owned by the test.
-	url func(t *testing.T) string
+	url func(t testing.TB) string
 }
 
 // databases returns SQLite always, and PostgreSQL when IDENTITY_TEST_POSTGRES
 // holds a connection URL (each test then creates and drops its own database).
 func databases() []database {
-	dbs := []database{{name: "sqlite", url: func(t *testing.T) string {
+	dbs := []database{{name: "sqlite", url: func(t testing.TB) string {
 		return server.SQLiteURL(t.TempDir())
 	}}}
 	if base := os.Getenv("IDENTITY_TEST_POSTGRES"); base != "" {
-		dbs = append(dbs, database{name: "postgres", url: func(t *testing.T) string { return newPostgresDatabase(t, base) }})
+		dbs = append(dbs, database{name: "postgres", url: func(t testing.TB) string { return newPostgresDatabase(t, base) }})
 	}
 	return dbs
 }
 
-func newPostgresDatabase(t *testing.T, base string) string {
+func newPostgresDatabase(t testing.TB, base string) string {
 	t.Helper()
 	admin, err := sql.Open("pgx", base)
 	if err != nil {
@@ -92,7 +92,7 @@ type env struct {
 	roles    identityv1.RoleServiceClient
 }
 
-func newEnv(t *testing.T, db database) *env {
+func newEnv(t testing.TB, db database) *env {
 	t.Helper()
 	ctx := context.Background()
 	client, err := server.OpenDatabase(ctx, db.url(t))
@@ -138,7 +138,7 @@ func withCredential(ctx context.Context, cred string) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+cred)
 }
 
-func (e *env) tenant(t *testing.T) string {
+func (e *env) tenant(t testing.TB) string {
 	t.Helper()
 	resp, err := e.tenants.CreateTenant(e.ctx, &identityv1.CreateTenantRequest{DisplayName: "t"})
 	if err != nil {
@@ -147,7 +147,7 @@ func (e *env) tenant(t *testing.T) string {
 	return resp.GetTenant().GetId()
 }
 
-func (e *env) user(t *testing.T, tenantID, userName string) *identityv1.User {
+func (e *env) user(t testing.TB, tenantID, userName string) *identityv1.User {
 	t.Helper()
 	resp, err := e.users.CreateUser(e.ctx, &identityv1.CreateUserRequest{
 		TenantId: tenantID,
@@ -159,7 +159,7 @@ func (e *env) user(t *testing.T, tenantID, userName string) *identityv1.User {
 	return resp.GetUser()
 }
 
-func (e *env) group(t *testing.T, tenantID, name string, members ...string) *identityv1.Group {
+func (e *env) group(t testing.TB, tenantID, name string, members ...string) *identityv1.Group {
 	t.Helper()
 	resp, err := e.groups.CreateGroup(e.ctx, &identityv1.CreateGroupRequest{
 		TenantId: tenantID, Group: &identityv1.Group{DisplayName: name}, MemberUserIds: members,
@@ -170,7 +170,7 @@ func (e *env) group(t *testing.T, tenantID, name string, members ...string) *ide
 	return resp.GetGroup()
 }
 
-func (e *env) role(t *testing.T, tenantID, name string) *identityv1.Role {
+func (e *env) role(t testing.TB, tenantID, name string) *identityv1.Role {
 	t.Helper()
 	resp, err := e.roles.CreateRole(e.ctx, &identityv1.CreateRoleRequest{
 		TenantId: tenantID, Role: &identityv1.Role{Name: name, Permissions: []string{"x:read"}},

@@ -285,9 +285,10 @@ func addMembers(ctx context.Context, cs *changeSet, tenantID, groupID string, us
 	if err != nil {
 		return 0, fmt.Errorf("find members: %w", err)
 	}
+	member := setOf(existing)
 	var creates []*ent.GroupMembershipCreate
 	for _, uid := range userIDs {
-		if slices.Contains(existing, uid) {
+		if member[uid] {
 			continue
 		}
 		creates = append(creates, cs.tx.GroupMembership.Create().
@@ -314,12 +315,21 @@ func touchGroup(ctx context.Context, cs *changeSet, groupID string) error {
 
 // firstMissing returns the first of want that is not in have, or "".
 func firstMissing(want, have []string) string {
+	found := setOf(have)
 	for _, id := range want {
-		if !slices.Contains(have, id) {
+		if !found[id] {
 			return id
 		}
 	}
 	return ""
+}
+
+func setOf(ids []string) map[string]bool {
+	set := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		set[id] = true
+	}
+	return set
 }
 
 // ListGroupMembers pages through a group's members in user id order.

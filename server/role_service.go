@@ -220,9 +220,10 @@ func (s *RoleService) AssignRoles(ctx context.Context, req *identityv1.AssignRol
 		if err != nil {
 			return fmt.Errorf("find assignments: %w", err)
 		}
+		held := setOf(existing)
 		var creates []*ent.RoleAssignmentCreate
 		for _, rid := range req.GetRoleIds() {
-			if slices.Contains(existing, rid) {
+			if held[rid] {
 				continue
 			}
 			creates = append(creates, cs.tx.RoleAssignment.Create().
