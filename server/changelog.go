@@ -102,3 +102,23 @@ func requireTenant(ctx context.Context, c *ent.TenantClient, projectID, tenantID
 	return nil
 }
 
+// deleteInTenant deletes one user, group or role of a tenant with del (which
+// returns how many rows it deleted) and logs it; NotFound when there was none.
+func (srv *Server) deleteInTenant(ctx context.Context, tenantID string, kind change.Kind, id string,
+	del func(ctx context.Context, tx *ent.Tx) (int, error)) (int64, error) {
+	projectID := principalFrom(ctx).ProjectID
+	return srv.write(ctx, projectID, func(ctx context.Context, cs *changeSet) error {
+		if err := requireTenant(ctx, cs.tx.Tenant, projectID, tenantID); err != nil {
+			return err
+		}
+		n, err := del(ctx, cs.tx)
+		if err != nil {
+			return fmt.Errorf("delete %s: %w", kind, err)
+		}
+		if n == 0 {
+			return notFound(string(kind), id)
+		}
+		cs.add(tenantID, kind, change.OperationDelete, id, "")
+		return nil
+	})
+}

@@ -197,5 +197,4 @@ func newUUID() string {
 	return h[:8] + "-" + h[8:12] + "-4" + h[13:16] + "-8" + h[17:20] + "-" + h[20:32]
 }
 
-
 func statusCode(err error) codes.Code { return status.Code(err) }

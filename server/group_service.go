@@ -178,20 +178,8 @@ func (s *GroupService) UpdateGroup(ctx context.Context, req *identityv1.UpdateGr
 // DeleteGroup deletes a group; its memberships go with it by cascading
 // foreign keys.
 func (s *GroupService) DeleteGroup(ctx context.Context, req *identityv1.DeleteGroupRequest) (*identityv1.DeleteGroupResponse, error) {
-	p := principalFrom(ctx)
-	rev, err := s.write(ctx, p.ProjectID, func(ctx context.Context, cs *changeSet) error {
-		if err := requireTenant(ctx, cs.tx.Tenant, p.ProjectID, req.GetTenantId()); err != nil {
-			return err
-		}
-		n, err := cs.tx.Group.Delete().Where(group.ID(req.GetGroupId()), group.TenantID(req.GetTenantId())).Exec(ctx)
-		if err != nil {
-			return fmt.Errorf("delete group: %w", err)
-		}
-		if n == 0 {
-			return notFound("group", req.GetGroupId())
-		}
-		cs.add(req.GetTenantId(), change.KindGroup, change.OperationDelete, req.GetGroupId(), "")
-		return nil
+	rev, err := s.deleteInTenant(ctx, req.GetTenantId(), change.KindGroup, req.GetGroupId(), func(ctx context.Context, tx *ent.Tx) (int, error) {
+		return tx.Group.Delete().Where(group.ID(req.GetGroupId()), group.TenantID(req.GetTenantId())).Exec(ctx)
 	})
 	if err != nil {
 		return nil, err

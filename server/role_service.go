@@ -159,20 +159,8 @@ func (s *RoleService) UpdateRole(ctx context.Context, req *identityv1.UpdateRole
 // DeleteRole deletes a role; its assignments go with it by cascading foreign
 // keys.
 func (s *RoleService) DeleteRole(ctx context.Context, req *identityv1.DeleteRoleRequest) (*identityv1.DeleteRoleResponse, error) {
-	p := principalFrom(ctx)
-	rev, err := s.write(ctx, p.ProjectID, func(ctx context.Context, cs *changeSet) error {
-		if err := requireTenant(ctx, cs.tx.Tenant, p.ProjectID, req.GetTenantId()); err != nil {
-			return err
-		}
-		n, err := cs.tx.Role.Delete().Where(role.ID(req.GetRoleId()), role.TenantID(req.GetTenantId())).Exec(ctx)
-		if err != nil {
-			return fmt.Errorf("delete role: %w", err)
-		}
-		if n == 0 {
-			return notFound("role", req.GetRoleId())
-		}
-		cs.add(req.GetTenantId(), change.KindRole, change.OperationDelete, req.GetRoleId(), "")
-		return nil
+	rev, err := s.deleteInTenant(ctx, req.GetTenantId(), change.KindRole, req.GetRoleId(), func(ctx context.Context, tx *ent.Tx) (int, error) {
+		return tx.Role.Delete().Where(role.ID(req.GetRoleId()), role.TenantID(req.GetTenantId())).Exec(ctx)
 	})
 	if err != nil {
 		return nil, err

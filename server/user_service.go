@@ -259,20 +259,8 @@ func (s *UserService) UpdateUser(ctx context.Context, req *identityv1.UpdateUser
 // DeleteUser deletes a user; its emails, memberships and role assignments go
 // with it by cascading foreign keys.
 func (s *UserService) DeleteUser(ctx context.Context, req *identityv1.DeleteUserRequest) (*identityv1.DeleteUserResponse, error) {
-	p := principalFrom(ctx)
-	rev, err := s.write(ctx, p.ProjectID, func(ctx context.Context, cs *changeSet) error {
-		if err := requireTenant(ctx, cs.tx.Tenant, p.ProjectID, req.GetTenantId()); err != nil {
-			return err
-		}
-		n, err := cs.tx.User.Delete().Where(user.ID(req.GetUserId()), user.TenantID(req.GetTenantId())).Exec(ctx)
-		if err != nil {
-			return fmt.Errorf("delete user: %w", err)
-		}
-		if n == 0 {
-			return notFound("user", req.GetUserId())
-		}
-		cs.add(req.GetTenantId(), change.KindUser, change.OperationDelete, req.GetUserId(), "")
-		return nil
+	rev, err := s.deleteInTenant(ctx, req.GetTenantId(), change.KindUser, req.GetUserId(), func(ctx context.Context, tx *ent.Tx) (int, error) {
+		return tx.User.Delete().Where(user.ID(req.GetUserId()), user.TenantID(req.GetTenantId())).Exec(ctx)
 	})
 	if err != nil {
 		return nil, err
