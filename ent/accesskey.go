@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/acme/identity/ent/accesskey"
 	"github.com/acme/identity/ent/project"
+	"github.com/acme/identity/ent/schema"
 )
 
 // AccessKey is the model entity for the AccessKey schema.
@@ -24,14 +26,18 @@ type AccessKey struct {
 	Name string `json:"name,omitempty"`
 	// SecretHash holds the value of the "secret_hash" field.
 	SecretHash []byte `json:"-"`
-	// Root holds the value of the "root" field.
-	Root bool `json:"root,omitempty"`
+	// RoleBindings holds the value of the "role_bindings" field.
+	RoleBindings []schema.RoleBinding `json:"role_bindings,omitempty"`
+	// CreatedBy holds the value of the "created_by" field.
+	CreatedBy string `json:"created_by,omitempty"`
 	// CreateTime holds the value of the "create_time" field.
 	CreateTime time.Time `json:"create_time,omitempty"`
 	// ExpireTime holds the value of the "expire_time" field.
 	ExpireTime *time.Time `json:"expire_time,omitempty"`
 	// RevokeTime holds the value of the "revoke_time" field.
 	RevokeTime *time.Time `json:"revoke_time,omitempty"`
+	// LastUsedTime holds the value of the "last_used_time" field.
+	LastUsedTime *time.Time `json:"last_used_time,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the AccessKeyQuery when eager-loading is set.
 	Edges        AccessKeyEdges `json:"edges"`
@@ -63,13 +69,11 @@ func (*AccessKey) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case accesskey.FieldSecretHash:
+		case accesskey.FieldSecretHash, accesskey.FieldRoleBindings:
 			values[i] = new([]byte)
-		case accesskey.FieldRoot:
-			values[i] = new(sql.NullBool)
-		case accesskey.FieldID, accesskey.FieldProjectID, accesskey.FieldName:
+		case accesskey.FieldID, accesskey.FieldProjectID, accesskey.FieldName, accesskey.FieldCreatedBy:
 			values[i] = new(sql.NullString)
-		case accesskey.FieldCreateTime, accesskey.FieldExpireTime, accesskey.FieldRevokeTime:
+		case accesskey.FieldCreateTime, accesskey.FieldExpireTime, accesskey.FieldRevokeTime, accesskey.FieldLastUsedTime:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -110,11 +114,19 @@ func (_m *AccessKey) assignValues(columns []string, values []any) error {
 			} else if value != nil {
 				_m.SecretHash = *value
 			}
-		case accesskey.FieldRoot:
-			if value, ok := values[i].(*sql.NullBool); !ok {
-				return fmt.Errorf("unexpected type %T for field root", values[i])
+		case accesskey.FieldRoleBindings:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field role_bindings", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.RoleBindings); err != nil {
+					return fmt.Errorf("unmarshal field role_bindings: %w", err)
+				}
+			}
+		case accesskey.FieldCreatedBy:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field created_by", values[i])
 			} else if value.Valid {
-				_m.Root = value.Bool
+				_m.CreatedBy = value.String
 			}
 		case accesskey.FieldCreateTime:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -135,6 +147,13 @@ func (_m *AccessKey) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.RevokeTime = new(time.Time)
 				*_m.RevokeTime = value.Time
+			}
+		case accesskey.FieldLastUsedTime:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field last_used_time", values[i])
+			} else if value.Valid {
+				_m.LastUsedTime = new(time.Time)
+				*_m.LastUsedTime = value.Time
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -185,8 +204,11 @@ func (_m *AccessKey) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("secret_hash=<sensitive>")
 	builder.WriteString(", ")
-	builder.WriteString("root=")
-	builder.WriteString(fmt.Sprintf("%v", _m.Root))
+	builder.WriteString("role_bindings=")
+	builder.WriteString(fmt.Sprintf("%v", _m.RoleBindings))
+	builder.WriteString(", ")
+	builder.WriteString("created_by=")
+	builder.WriteString(_m.CreatedBy)
 	builder.WriteString(", ")
 	builder.WriteString("create_time=")
 	builder.WriteString(_m.CreateTime.Format(time.ANSIC))
@@ -198,6 +220,11 @@ func (_m *AccessKey) String() string {
 	builder.WriteString(", ")
 	if v := _m.RevokeTime; v != nil {
 		builder.WriteString("revoke_time=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.LastUsedTime; v != nil {
+		builder.WriteString("last_used_time=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteByte(')')

@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/acme/identity/ent/accesskey"
 	"github.com/acme/identity/ent/project"
+	"github.com/acme/identity/ent/schema"
 )
 
 // AccessKeyCreate is the builder for creating a AccessKey entity.
@@ -42,16 +43,22 @@ func (_c *AccessKeyCreate) SetSecretHash(v []byte) *AccessKeyCreate {
 	return _c
 }
 
-// SetRoot sets the "root" field.
-func (_c *AccessKeyCreate) SetRoot(v bool) *AccessKeyCreate {
-	_c.mutation.SetRoot(v)
+// SetRoleBindings sets the "role_bindings" field.
+func (_c *AccessKeyCreate) SetRoleBindings(v []schema.RoleBinding) *AccessKeyCreate {
+	_c.mutation.SetRoleBindings(v)
 	return _c
 }
 
-// SetNillableRoot sets the "root" field if the given value is not nil.
-func (_c *AccessKeyCreate) SetNillableRoot(v *bool) *AccessKeyCreate {
+// SetCreatedBy sets the "created_by" field.
+func (_c *AccessKeyCreate) SetCreatedBy(v string) *AccessKeyCreate {
+	_c.mutation.SetCreatedBy(v)
+	return _c
+}
+
+// SetNillableCreatedBy sets the "created_by" field if the given value is not nil.
+func (_c *AccessKeyCreate) SetNillableCreatedBy(v *string) *AccessKeyCreate {
 	if v != nil {
-		_c.SetRoot(*v)
+		_c.SetCreatedBy(*v)
 	}
 	return _c
 }
@@ -86,6 +93,20 @@ func (_c *AccessKeyCreate) SetRevokeTime(v time.Time) *AccessKeyCreate {
 func (_c *AccessKeyCreate) SetNillableRevokeTime(v *time.Time) *AccessKeyCreate {
 	if v != nil {
 		_c.SetRevokeTime(*v)
+	}
+	return _c
+}
+
+// SetLastUsedTime sets the "last_used_time" field.
+func (_c *AccessKeyCreate) SetLastUsedTime(v time.Time) *AccessKeyCreate {
+	_c.mutation.SetLastUsedTime(v)
+	return _c
+}
+
+// SetNillableLastUsedTime sets the "last_used_time" field if the given value is not nil.
+func (_c *AccessKeyCreate) SetNillableLastUsedTime(v *time.Time) *AccessKeyCreate {
+	if v != nil {
+		_c.SetLastUsedTime(*v)
 	}
 	return _c
 }
@@ -136,9 +157,9 @@ func (_c *AccessKeyCreate) ExecX(ctx context.Context) {
 
 // defaults sets the default values of the builder before save.
 func (_c *AccessKeyCreate) defaults() {
-	if _, ok := _c.mutation.Root(); !ok {
-		v := accesskey.DefaultRoot
-		_c.mutation.SetRoot(v)
+	if _, ok := _c.mutation.CreatedBy(); !ok {
+		v := accesskey.DefaultCreatedBy
+		_c.mutation.SetCreatedBy(v)
 	}
 }
 
@@ -163,8 +184,11 @@ func (_c *AccessKeyCreate) check() error {
 	if _, ok := _c.mutation.SecretHash(); !ok {
 		return &ValidationError{Name: "secret_hash", err: errors.New(`ent: missing required field "AccessKey.secret_hash"`)}
 	}
-	if _, ok := _c.mutation.Root(); !ok {
-		return &ValidationError{Name: "root", err: errors.New(`ent: missing required field "AccessKey.root"`)}
+	if _, ok := _c.mutation.RoleBindings(); !ok {
+		return &ValidationError{Name: "role_bindings", err: errors.New(`ent: missing required field "AccessKey.role_bindings"`)}
+	}
+	if _, ok := _c.mutation.CreatedBy(); !ok {
+		return &ValidationError{Name: "created_by", err: errors.New(`ent: missing required field "AccessKey.created_by"`)}
 	}
 	if _, ok := _c.mutation.CreateTime(); !ok {
 		return &ValidationError{Name: "create_time", err: errors.New(`ent: missing required field "AccessKey.create_time"`)}
@@ -221,9 +245,13 @@ func (_c *AccessKeyCreate) createSpec() (*AccessKey, *sqlgraph.CreateSpec) {
 		_spec.SetField(accesskey.FieldSecretHash, field.TypeBytes, value)
 		_node.SecretHash = value
 	}
-	if value, ok := _c.mutation.Root(); ok {
-		_spec.SetField(accesskey.FieldRoot, field.TypeBool, value)
-		_node.Root = value
+	if value, ok := _c.mutation.RoleBindings(); ok {
+		_spec.SetField(accesskey.FieldRoleBindings, field.TypeJSON, value)
+		_node.RoleBindings = value
+	}
+	if value, ok := _c.mutation.CreatedBy(); ok {
+		_spec.SetField(accesskey.FieldCreatedBy, field.TypeString, value)
+		_node.CreatedBy = value
 	}
 	if value, ok := _c.mutation.CreateTime(); ok {
 		_spec.SetField(accesskey.FieldCreateTime, field.TypeTime, value)
@@ -236,6 +264,10 @@ func (_c *AccessKeyCreate) createSpec() (*AccessKey, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.RevokeTime(); ok {
 		_spec.SetField(accesskey.FieldRevokeTime, field.TypeTime, value)
 		_node.RevokeTime = &value
+	}
+	if value, ok := _c.mutation.LastUsedTime(); ok {
+		_spec.SetField(accesskey.FieldLastUsedTime, field.TypeTime, value)
+		_node.LastUsedTime = &value
 	}
 	if nodes := _c.mutation.ProjectIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -318,6 +350,18 @@ func (u *AccessKeyUpsert) UpdateName() *AccessKeyUpsert {
 	return u
 }
 
+// SetRoleBindings sets the "role_bindings" field.
+func (u *AccessKeyUpsert) SetRoleBindings(v []schema.RoleBinding) *AccessKeyUpsert {
+	u.Set(accesskey.FieldRoleBindings, v)
+	return u
+}
+
+// UpdateRoleBindings sets the "role_bindings" field to the value that was provided on create.
+func (u *AccessKeyUpsert) UpdateRoleBindings() *AccessKeyUpsert {
+	u.SetExcluded(accesskey.FieldRoleBindings)
+	return u
+}
+
 // SetExpireTime sets the "expire_time" field.
 func (u *AccessKeyUpsert) SetExpireTime(v time.Time) *AccessKeyUpsert {
 	u.Set(accesskey.FieldExpireTime, v)
@@ -354,6 +398,24 @@ func (u *AccessKeyUpsert) ClearRevokeTime() *AccessKeyUpsert {
 	return u
 }
 
+// SetLastUsedTime sets the "last_used_time" field.
+func (u *AccessKeyUpsert) SetLastUsedTime(v time.Time) *AccessKeyUpsert {
+	u.Set(accesskey.FieldLastUsedTime, v)
+	return u
+}
+
+// UpdateLastUsedTime sets the "last_used_time" field to the value that was provided on create.
+func (u *AccessKeyUpsert) UpdateLastUsedTime() *AccessKeyUpsert {
+	u.SetExcluded(accesskey.FieldLastUsedTime)
+	return u
+}
+
+// ClearLastUsedTime clears the value of the "last_used_time" field.
+func (u *AccessKeyUpsert) ClearLastUsedTime() *AccessKeyUpsert {
+	u.SetNull(accesskey.FieldLastUsedTime)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -377,8 +439,8 @@ func (u *AccessKeyUpsertOne) UpdateNewValues() *AccessKeyUpsertOne {
 		if _, exists := u.create.mutation.SecretHash(); exists {
 			s.SetIgnore(accesskey.FieldSecretHash)
 		}
-		if _, exists := u.create.mutation.Root(); exists {
-			s.SetIgnore(accesskey.FieldRoot)
+		if _, exists := u.create.mutation.CreatedBy(); exists {
+			s.SetIgnore(accesskey.FieldCreatedBy)
 		}
 		if _, exists := u.create.mutation.CreateTime(); exists {
 			s.SetIgnore(accesskey.FieldCreateTime)
@@ -428,6 +490,20 @@ func (u *AccessKeyUpsertOne) UpdateName() *AccessKeyUpsertOne {
 	})
 }
 
+// SetRoleBindings sets the "role_bindings" field.
+func (u *AccessKeyUpsertOne) SetRoleBindings(v []schema.RoleBinding) *AccessKeyUpsertOne {
+	return u.Update(func(s *AccessKeyUpsert) {
+		s.SetRoleBindings(v)
+	})
+}
+
+// UpdateRoleBindings sets the "role_bindings" field to the value that was provided on create.
+func (u *AccessKeyUpsertOne) UpdateRoleBindings() *AccessKeyUpsertOne {
+	return u.Update(func(s *AccessKeyUpsert) {
+		s.UpdateRoleBindings()
+	})
+}
+
 // SetExpireTime sets the "expire_time" field.
 func (u *AccessKeyUpsertOne) SetExpireTime(v time.Time) *AccessKeyUpsertOne {
 	return u.Update(func(s *AccessKeyUpsert) {
@@ -467,6 +543,27 @@ func (u *AccessKeyUpsertOne) UpdateRevokeTime() *AccessKeyUpsertOne {
 func (u *AccessKeyUpsertOne) ClearRevokeTime() *AccessKeyUpsertOne {
 	return u.Update(func(s *AccessKeyUpsert) {
 		s.ClearRevokeTime()
+	})
+}
+
+// SetLastUsedTime sets the "last_used_time" field.
+func (u *AccessKeyUpsertOne) SetLastUsedTime(v time.Time) *AccessKeyUpsertOne {
+	return u.Update(func(s *AccessKeyUpsert) {
+		s.SetLastUsedTime(v)
+	})
+}
+
+// UpdateLastUsedTime sets the "last_used_time" field to the value that was provided on create.
+func (u *AccessKeyUpsertOne) UpdateLastUsedTime() *AccessKeyUpsertOne {
+	return u.Update(func(s *AccessKeyUpsert) {
+		s.UpdateLastUsedTime()
+	})
+}
+
+// ClearLastUsedTime clears the value of the "last_used_time" field.
+func (u *AccessKeyUpsertOne) ClearLastUsedTime() *AccessKeyUpsertOne {
+	return u.Update(func(s *AccessKeyUpsert) {
+		s.ClearLastUsedTime()
 	})
 }
 
@@ -659,8 +756,8 @@ func (u *AccessKeyUpsertBulk) UpdateNewValues() *AccessKeyUpsertBulk {
 			if _, exists := b.mutation.SecretHash(); exists {
 				s.SetIgnore(accesskey.FieldSecretHash)
 			}
-			if _, exists := b.mutation.Root(); exists {
-				s.SetIgnore(accesskey.FieldRoot)
+			if _, exists := b.mutation.CreatedBy(); exists {
+				s.SetIgnore(accesskey.FieldCreatedBy)
 			}
 			if _, exists := b.mutation.CreateTime(); exists {
 				s.SetIgnore(accesskey.FieldCreateTime)
@@ -711,6 +808,20 @@ func (u *AccessKeyUpsertBulk) UpdateName() *AccessKeyUpsertBulk {
 	})
 }
 
+// SetRoleBindings sets the "role_bindings" field.
+func (u *AccessKeyUpsertBulk) SetRoleBindings(v []schema.RoleBinding) *AccessKeyUpsertBulk {
+	return u.Update(func(s *AccessKeyUpsert) {
+		s.SetRoleBindings(v)
+	})
+}
+
+// UpdateRoleBindings sets the "role_bindings" field to the value that was provided on create.
+func (u *AccessKeyUpsertBulk) UpdateRoleBindings() *AccessKeyUpsertBulk {
+	return u.Update(func(s *AccessKeyUpsert) {
+		s.UpdateRoleBindings()
+	})
+}
+
 // SetExpireTime sets the "expire_time" field.
 func (u *AccessKeyUpsertBulk) SetExpireTime(v time.Time) *AccessKeyUpsertBulk {
 	return u.Update(func(s *AccessKeyUpsert) {
@@ -750,6 +861,27 @@ func (u *AccessKeyUpsertBulk) UpdateRevokeTime() *AccessKeyUpsertBulk {
 func (u *AccessKeyUpsertBulk) ClearRevokeTime() *AccessKeyUpsertBulk {
 	return u.Update(func(s *AccessKeyUpsert) {
 		s.ClearRevokeTime()
+	})
+}
+
+// SetLastUsedTime sets the "last_used_time" field.
+func (u *AccessKeyUpsertBulk) SetLastUsedTime(v time.Time) *AccessKeyUpsertBulk {
+	return u.Update(func(s *AccessKeyUpsert) {
+		s.SetLastUsedTime(v)
+	})
+}
+
+// UpdateLastUsedTime sets the "last_used_time" field to the value that was provided on create.
+func (u *AccessKeyUpsertBulk) UpdateLastUsedTime() *AccessKeyUpsertBulk {
+	return u.Update(func(s *AccessKeyUpsert) {
+		s.UpdateLastUsedTime()
+	})
+}
+
+// ClearLastUsedTime clears the value of the "last_used_time" field.
+func (u *AccessKeyUpsertBulk) ClearLastUsedTime() *AccessKeyUpsertBulk {
+	return u.Update(func(s *AccessKeyUpsert) {
+		s.ClearLastUsedTime()
 	})
 }
 

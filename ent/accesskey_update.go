@@ -10,9 +10,11 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/acme/identity/ent/accesskey"
 	"github.com/acme/identity/ent/predicate"
+	"github.com/acme/identity/ent/schema"
 )
 
 // AccessKeyUpdate is the builder for updating AccessKey entities.
@@ -40,6 +42,18 @@ func (_u *AccessKeyUpdate) SetNillableName(v *string) *AccessKeyUpdate {
 	if v != nil {
 		_u.SetName(*v)
 	}
+	return _u
+}
+
+// SetRoleBindings sets the "role_bindings" field.
+func (_u *AccessKeyUpdate) SetRoleBindings(v []schema.RoleBinding) *AccessKeyUpdate {
+	_u.mutation.SetRoleBindings(v)
+	return _u
+}
+
+// AppendRoleBindings appends value to the "role_bindings" field.
+func (_u *AccessKeyUpdate) AppendRoleBindings(v []schema.RoleBinding) *AccessKeyUpdate {
+	_u.mutation.AppendRoleBindings(v)
 	return _u
 }
 
@@ -80,6 +94,26 @@ func (_u *AccessKeyUpdate) SetNillableRevokeTime(v *time.Time) *AccessKeyUpdate 
 // ClearRevokeTime clears the value of the "revoke_time" field.
 func (_u *AccessKeyUpdate) ClearRevokeTime() *AccessKeyUpdate {
 	_u.mutation.ClearRevokeTime()
+	return _u
+}
+
+// SetLastUsedTime sets the "last_used_time" field.
+func (_u *AccessKeyUpdate) SetLastUsedTime(v time.Time) *AccessKeyUpdate {
+	_u.mutation.SetLastUsedTime(v)
+	return _u
+}
+
+// SetNillableLastUsedTime sets the "last_used_time" field if the given value is not nil.
+func (_u *AccessKeyUpdate) SetNillableLastUsedTime(v *time.Time) *AccessKeyUpdate {
+	if v != nil {
+		_u.SetLastUsedTime(*v)
+	}
+	return _u
+}
+
+// ClearLastUsedTime clears the value of the "last_used_time" field.
+func (_u *AccessKeyUpdate) ClearLastUsedTime() *AccessKeyUpdate {
+	_u.mutation.ClearLastUsedTime()
 	return _u
 }
 
@@ -149,6 +183,14 @@ func (_u *AccessKeyUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Name(); ok {
 		_spec.SetField(accesskey.FieldName, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.RoleBindings(); ok {
+		_spec.SetField(accesskey.FieldRoleBindings, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedRoleBindings(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, accesskey.FieldRoleBindings, value)
+		})
+	}
 	if value, ok := _u.mutation.ExpireTime(); ok {
 		_spec.SetField(accesskey.FieldExpireTime, field.TypeTime, value)
 	}
@@ -160,6 +202,12 @@ func (_u *AccessKeyUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.RevokeTimeCleared() {
 		_spec.ClearField(accesskey.FieldRevokeTime, field.TypeTime)
+	}
+	if value, ok := _u.mutation.LastUsedTime(); ok {
+		_spec.SetField(accesskey.FieldLastUsedTime, field.TypeTime, value)
+	}
+	if _u.mutation.LastUsedTimeCleared() {
+		_spec.ClearField(accesskey.FieldLastUsedTime, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -194,6 +242,18 @@ func (_u *AccessKeyUpdateOne) SetNillableName(v *string) *AccessKeyUpdateOne {
 	if v != nil {
 		_u.SetName(*v)
 	}
+	return _u
+}
+
+// SetRoleBindings sets the "role_bindings" field.
+func (_u *AccessKeyUpdateOne) SetRoleBindings(v []schema.RoleBinding) *AccessKeyUpdateOne {
+	_u.mutation.SetRoleBindings(v)
+	return _u
+}
+
+// AppendRoleBindings appends value to the "role_bindings" field.
+func (_u *AccessKeyUpdateOne) AppendRoleBindings(v []schema.RoleBinding) *AccessKeyUpdateOne {
+	_u.mutation.AppendRoleBindings(v)
 	return _u
 }
 
@@ -234,6 +294,26 @@ func (_u *AccessKeyUpdateOne) SetNillableRevokeTime(v *time.Time) *AccessKeyUpda
 // ClearRevokeTime clears the value of the "revoke_time" field.
 func (_u *AccessKeyUpdateOne) ClearRevokeTime() *AccessKeyUpdateOne {
 	_u.mutation.ClearRevokeTime()
+	return _u
+}
+
+// SetLastUsedTime sets the "last_used_time" field.
+func (_u *AccessKeyUpdateOne) SetLastUsedTime(v time.Time) *AccessKeyUpdateOne {
+	_u.mutation.SetLastUsedTime(v)
+	return _u
+}
+
+// SetNillableLastUsedTime sets the "last_used_time" field if the given value is not nil.
+func (_u *AccessKeyUpdateOne) SetNillableLastUsedTime(v *time.Time) *AccessKeyUpdateOne {
+	if v != nil {
+		_u.SetLastUsedTime(*v)
+	}
+	return _u
+}
+
+// ClearLastUsedTime clears the value of the "last_used_time" field.
+func (_u *AccessKeyUpdateOne) ClearLastUsedTime() *AccessKeyUpdateOne {
+	_u.mutation.ClearLastUsedTime()
 	return _u
 }
 
@@ -333,6 +413,14 @@ func (_u *AccessKeyUpdateOne) sqlSave(ctx context.Context) (_node *AccessKey, er
 	if value, ok := _u.mutation.Name(); ok {
 		_spec.SetField(accesskey.FieldName, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.RoleBindings(); ok {
+		_spec.SetField(accesskey.FieldRoleBindings, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedRoleBindings(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, accesskey.FieldRoleBindings, value)
+		})
+	}
 	if value, ok := _u.mutation.ExpireTime(); ok {
 		_spec.SetField(accesskey.FieldExpireTime, field.TypeTime, value)
 	}
@@ -344,6 +432,12 @@ func (_u *AccessKeyUpdateOne) sqlSave(ctx context.Context) (_node *AccessKey, er
 	}
 	if _u.mutation.RevokeTimeCleared() {
 		_spec.ClearField(accesskey.FieldRevokeTime, field.TypeTime)
+	}
+	if value, ok := _u.mutation.LastUsedTime(); ok {
+		_spec.SetField(accesskey.FieldLastUsedTime, field.TypeTime, value)
+	}
+	if _u.mutation.LastUsedTimeCleared() {
+		_spec.ClearField(accesskey.FieldLastUsedTime, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &AccessKey{config: _u.config}

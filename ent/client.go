@@ -23,6 +23,8 @@ import (
 	"github.com/acme/identity/ent/project"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
+	"github.com/acme/identity/ent/samlconfig"
+	"github.com/acme/identity/ent/scimtoken"
 	"github.com/acme/identity/ent/tenant"
 	"github.com/acme/identity/ent/user"
 
@@ -50,6 +52,10 @@ type Client struct {
 	Role *RoleClient
 	// RoleAssignment is the client for interacting with the RoleAssignment builders.
 	RoleAssignment *RoleAssignmentClient
+	// SamlConfig is the client for interacting with the SamlConfig builders.
+	SamlConfig *SamlConfigClient
+	// ScimToken is the client for interacting with the ScimToken builders.
+	ScimToken *ScimTokenClient
 	// Tenant is the client for interacting with the Tenant builders.
 	Tenant *TenantClient
 	// User is the client for interacting with the User builders.
@@ -73,6 +79,8 @@ func (c *Client) init() {
 	c.Project = NewProjectClient(c.config)
 	c.Role = NewRoleClient(c.config)
 	c.RoleAssignment = NewRoleAssignmentClient(c.config)
+	c.SamlConfig = NewSamlConfigClient(c.config)
+	c.ScimToken = NewScimTokenClient(c.config)
 	c.Tenant = NewTenantClient(c.config)
 	c.User = NewUserClient(c.config)
 }
@@ -175,6 +183,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Project:         NewProjectClient(cfg),
 		Role:            NewRoleClient(cfg),
 		RoleAssignment:  NewRoleAssignmentClient(cfg),
+		SamlConfig:      NewSamlConfigClient(cfg),
+		ScimToken:       NewScimTokenClient(cfg),
 		Tenant:          NewTenantClient(cfg),
 		User:            NewUserClient(cfg),
 	}, nil
@@ -204,6 +214,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Project:         NewProjectClient(cfg),
 		Role:            NewRoleClient(cfg),
 		RoleAssignment:  NewRoleAssignmentClient(cfg),
+		SamlConfig:      NewSamlConfigClient(cfg),
+		ScimToken:       NewScimTokenClient(cfg),
 		Tenant:          NewTenantClient(cfg),
 		User:            NewUserClient(cfg),
 	}, nil
@@ -236,7 +248,7 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.AccessKey, c.Change, c.Email, c.Group, c.GroupMembership, c.Project, c.Role,
-		c.RoleAssignment, c.Tenant, c.User,
+		c.RoleAssignment, c.SamlConfig, c.ScimToken, c.Tenant, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -247,7 +259,7 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.AccessKey, c.Change, c.Email, c.Group, c.GroupMembership, c.Project, c.Role,
-		c.RoleAssignment, c.Tenant, c.User,
+		c.RoleAssignment, c.SamlConfig, c.ScimToken, c.Tenant, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -272,6 +284,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Role.mutate(ctx, m)
 	case *RoleAssignmentMutation:
 		return c.RoleAssignment.mutate(ctx, m)
+	case *SamlConfigMutation:
+		return c.SamlConfig.mutate(ctx, m)
+	case *ScimTokenMutation:
+		return c.ScimToken.mutate(ctx, m)
 	case *TenantMutation:
 		return c.Tenant.mutate(ctx, m)
 	case *UserMutation:
@@ -1585,6 +1601,304 @@ func (c *RoleAssignmentClient) mutate(ctx context.Context, m *RoleAssignmentMuta
 	}
 }
 
+// SamlConfigClient is a client for the SamlConfig schema.
+type SamlConfigClient struct {
+	config
+}
+
+// NewSamlConfigClient returns a client for the SamlConfig from the given config.
+func NewSamlConfigClient(c config) *SamlConfigClient {
+	return &SamlConfigClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `samlconfig.Hooks(f(g(h())))`.
+func (c *SamlConfigClient) Use(hooks ...Hook) {
+	c.hooks.SamlConfig = append(c.hooks.SamlConfig, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `samlconfig.Intercept(f(g(h())))`.
+func (c *SamlConfigClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SamlConfig = append(c.inters.SamlConfig, interceptors...)
+}
+
+// Create returns a builder for creating a SamlConfig entity.
+func (c *SamlConfigClient) Create() *SamlConfigCreate {
+	mutation := newSamlConfigMutation(c.config, OpCreate)
+	return &SamlConfigCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SamlConfig entities.
+func (c *SamlConfigClient) CreateBulk(builders ...*SamlConfigCreate) *SamlConfigCreateBulk {
+	return &SamlConfigCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SamlConfigClient) MapCreateBulk(slice any, setFunc func(*SamlConfigCreate, int)) *SamlConfigCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SamlConfigCreateBulk{err: fmt.Errorf("calling to SamlConfigClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SamlConfigCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SamlConfigCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SamlConfig.
+func (c *SamlConfigClient) Update() *SamlConfigUpdate {
+	mutation := newSamlConfigMutation(c.config, OpUpdate)
+	return &SamlConfigUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SamlConfigClient) UpdateOne(_m *SamlConfig) *SamlConfigUpdateOne {
+	mutation := newSamlConfigMutation(c.config, OpUpdateOne, withSamlConfig(_m))
+	return &SamlConfigUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SamlConfigClient) UpdateOneID(id int) *SamlConfigUpdateOne {
+	mutation := newSamlConfigMutation(c.config, OpUpdateOne, withSamlConfigID(id))
+	return &SamlConfigUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SamlConfig.
+func (c *SamlConfigClient) Delete() *SamlConfigDelete {
+	mutation := newSamlConfigMutation(c.config, OpDelete)
+	return &SamlConfigDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SamlConfigClient) DeleteOne(_m *SamlConfig) *SamlConfigDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SamlConfigClient) DeleteOneID(id int) *SamlConfigDeleteOne {
+	builder := c.Delete().Where(samlconfig.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SamlConfigDeleteOne{builder}
+}
+
+// Query returns a query builder for SamlConfig.
+func (c *SamlConfigClient) Query() *SamlConfigQuery {
+	return &SamlConfigQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSamlConfig},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SamlConfig entity by its id.
+func (c *SamlConfigClient) Get(ctx context.Context, id int) (*SamlConfig, error) {
+	return c.Query().Where(samlconfig.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SamlConfigClient) GetX(ctx context.Context, id int) *SamlConfig {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryTenant queries the tenant edge of a SamlConfig.
+func (c *SamlConfigClient) QueryTenant(_m *SamlConfig) *TenantQuery {
+	query := (&TenantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(samlconfig.Table, samlconfig.FieldID, id),
+			sqlgraph.To(tenant.Table, tenant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, samlconfig.TenantTable, samlconfig.TenantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *SamlConfigClient) Hooks() []Hook {
+	return c.hooks.SamlConfig
+}
+
+// Interceptors returns the client interceptors.
+func (c *SamlConfigClient) Interceptors() []Interceptor {
+	return c.inters.SamlConfig
+}
+
+func (c *SamlConfigClient) mutate(ctx context.Context, m *SamlConfigMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SamlConfigCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SamlConfigUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SamlConfigUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SamlConfigDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SamlConfig mutation op: %q", m.Op())
+	}
+}
+
+// ScimTokenClient is a client for the ScimToken schema.
+type ScimTokenClient struct {
+	config
+}
+
+// NewScimTokenClient returns a client for the ScimToken from the given config.
+func NewScimTokenClient(c config) *ScimTokenClient {
+	return &ScimTokenClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `scimtoken.Hooks(f(g(h())))`.
+func (c *ScimTokenClient) Use(hooks ...Hook) {
+	c.hooks.ScimToken = append(c.hooks.ScimToken, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `scimtoken.Intercept(f(g(h())))`.
+func (c *ScimTokenClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ScimToken = append(c.inters.ScimToken, interceptors...)
+}
+
+// Create returns a builder for creating a ScimToken entity.
+func (c *ScimTokenClient) Create() *ScimTokenCreate {
+	mutation := newScimTokenMutation(c.config, OpCreate)
+	return &ScimTokenCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ScimToken entities.
+func (c *ScimTokenClient) CreateBulk(builders ...*ScimTokenCreate) *ScimTokenCreateBulk {
+	return &ScimTokenCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ScimTokenClient) MapCreateBulk(slice any, setFunc func(*ScimTokenCreate, int)) *ScimTokenCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ScimTokenCreateBulk{err: fmt.Errorf("calling to ScimTokenClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ScimTokenCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ScimTokenCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ScimToken.
+func (c *ScimTokenClient) Update() *ScimTokenUpdate {
+	mutation := newScimTokenMutation(c.config, OpUpdate)
+	return &ScimTokenUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ScimTokenClient) UpdateOne(_m *ScimToken) *ScimTokenUpdateOne {
+	mutation := newScimTokenMutation(c.config, OpUpdateOne, withScimToken(_m))
+	return &ScimTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ScimTokenClient) UpdateOneID(id string) *ScimTokenUpdateOne {
+	mutation := newScimTokenMutation(c.config, OpUpdateOne, withScimTokenID(id))
+	return &ScimTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ScimToken.
+func (c *ScimTokenClient) Delete() *ScimTokenDelete {
+	mutation := newScimTokenMutation(c.config, OpDelete)
+	return &ScimTokenDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ScimTokenClient) DeleteOne(_m *ScimToken) *ScimTokenDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ScimTokenClient) DeleteOneID(id string) *ScimTokenDeleteOne {
+	builder := c.Delete().Where(scimtoken.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ScimTokenDeleteOne{builder}
+}
+
+// Query returns a query builder for ScimToken.
+func (c *ScimTokenClient) Query() *ScimTokenQuery {
+	return &ScimTokenQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeScimToken},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ScimToken entity by its id.
+func (c *ScimTokenClient) Get(ctx context.Context, id string) (*ScimToken, error) {
+	return c.Query().Where(scimtoken.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ScimTokenClient) GetX(ctx context.Context, id string) *ScimToken {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryTenant queries the tenant edge of a ScimToken.
+func (c *ScimTokenClient) QueryTenant(_m *ScimToken) *TenantQuery {
+	query := (&TenantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(scimtoken.Table, scimtoken.FieldID, id),
+			sqlgraph.To(tenant.Table, tenant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, scimtoken.TenantTable, scimtoken.TenantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ScimTokenClient) Hooks() []Hook {
+	return c.hooks.ScimToken
+}
+
+// Interceptors returns the client interceptors.
+func (c *ScimTokenClient) Interceptors() []Interceptor {
+	return c.inters.ScimToken
+}
+
+func (c *ScimTokenClient) mutate(ctx context.Context, m *ScimTokenMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ScimTokenCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ScimTokenUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ScimTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ScimTokenDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ScimToken mutation op: %q", m.Op())
+	}
+}
+
 // TenantClient is a client for the Tenant schema.
 type TenantClient struct {
 	config
@@ -1798,6 +2112,38 @@ func (c *TenantClient) QueryRoleAssignments(_m *Tenant) *RoleAssignmentQuery {
 			sqlgraph.From(tenant.Table, tenant.FieldID, id),
 			sqlgraph.To(roleassignment.Table, roleassignment.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, tenant.RoleAssignmentsTable, tenant.RoleAssignmentsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySamlConfig queries the saml_config edge of a Tenant.
+func (c *TenantClient) QuerySamlConfig(_m *Tenant) *SamlConfigQuery {
+	query := (&SamlConfigClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tenant.Table, tenant.FieldID, id),
+			sqlgraph.To(samlconfig.Table, samlconfig.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, tenant.SamlConfigTable, tenant.SamlConfigColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryScimTokens queries the scim_tokens edge of a Tenant.
+func (c *TenantClient) QueryScimTokens(_m *Tenant) *ScimTokenQuery {
+	query := (&ScimTokenClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tenant.Table, tenant.FieldID, id),
+			sqlgraph.To(scimtoken.Table, scimtoken.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, tenant.ScimTokensTable, tenant.ScimTokensColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -2031,11 +2377,11 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 type (
 	hooks struct {
 		AccessKey, Change, Email, Group, GroupMembership, Project, Role, RoleAssignment,
-		Tenant, User []ent.Hook
+		SamlConfig, ScimToken, Tenant, User []ent.Hook
 	}
 	inters struct {
 		AccessKey, Change, Email, Group, GroupMembership, Project, Role, RoleAssignment,
-		Tenant, User []ent.Interceptor
+		SamlConfig, ScimToken, Tenant, User []ent.Interceptor
 	}
 )
 

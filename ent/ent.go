@@ -20,6 +20,8 @@ import (
 	"github.com/acme/identity/ent/project"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
+	"github.com/acme/identity/ent/samlconfig"
+	"github.com/acme/identity/ent/scimtoken"
 	"github.com/acme/identity/ent/tenant"
 	"github.com/acme/identity/ent/user"
 )
@@ -90,6 +92,8 @@ func checkColumn(t, c string) error {
 			project.Table:         project.ValidColumn,
 			role.Table:            role.ValidColumn,
 			roleassignment.Table:  roleassignment.ValidColumn,
+			samlconfig.Table:      samlconfig.ValidColumn,
+			scimtoken.Table:       scimtoken.ValidColumn,
 			tenant.Table:          tenant.ValidColumn,
 			user.Table:            user.ValidColumn,
 		})

@@ -20,7 +20,9 @@ import (
 	"github.com/acme/identity/ent/project"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
+	"github.com/acme/identity/ent/samlconfig"
 	"github.com/acme/identity/ent/schema"
+	"github.com/acme/identity/ent/scimtoken"
 	"github.com/acme/identity/ent/tenant"
 	"github.com/acme/identity/ent/user"
 )
@@ -42,6 +44,8 @@ const (
 	TypeProject         = "Project"
 	TypeRole            = "Role"
 	TypeRoleAssignment  = "RoleAssignment"
+	TypeSamlConfig      = "SamlConfig"
+	TypeScimToken       = "ScimToken"
 	TypeTenant          = "Tenant"
 	TypeUser            = "User"
 )
@@ -49,21 +53,24 @@ const (
 // AccessKeyMutation represents an operation that mutates the AccessKey nodes in the graph.
 type AccessKeyMutation struct {
 	config
-	op             Op
-	typ            string
-	id             *string
-	name           *string
-	secret_hash    *[]byte
-	root           *bool
-	create_time    *time.Time
-	expire_time    *time.Time
-	revoke_time    *time.Time
-	clearedFields  map[string]struct{}
-	project        *string
-	clearedproject bool
-	done           bool
-	oldValue       func(context.Context) (*AccessKey, error)
-	predicates     []predicate.AccessKey
+	op                  Op
+	typ                 string
+	id                  *string
+	name                *string
+	secret_hash         *[]byte
+	role_bindings       *[]schema.RoleBinding
+	appendrole_bindings []schema.RoleBinding
+	created_by          *string
+	create_time         *time.Time
+	expire_time         *time.Time
+	revoke_time         *time.Time
+	last_used_time      *time.Time
+	clearedFields       map[string]struct{}
+	project             *string
+	clearedproject      bool
+	done                bool
+	oldValue            func(context.Context) (*AccessKey, error)
+	predicates          []predicate.AccessKey
 }
 
 var _ ent.Mutation = (*AccessKeyMutation)(nil)
@@ -278,40 +285,91 @@ func (m *AccessKeyMutation) ResetSecretHash() {
 	m.secret_hash = nil
 }
 
-// SetRoot sets the "root" field.
-func (m *AccessKeyMutation) SetRoot(b bool) {
-	m.root = &b
+// SetRoleBindings sets the "role_bindings" field.
+func (m *AccessKeyMutation) SetRoleBindings(sb []schema.RoleBinding) {
+	m.role_bindings = &sb
+	m.appendrole_bindings = nil
 }
 
-// Root returns the value of the "root" field in the mutation.
-func (m *AccessKeyMutation) Root() (r bool, exists bool) {
-	v := m.root
+// RoleBindings returns the value of the "role_bindings" field in the mutation.
+func (m *AccessKeyMutation) RoleBindings() (r []schema.RoleBinding, exists bool) {
+	v := m.role_bindings
 	if v == nil {
 		return
 	}
 	return *v, true
 }
 
-// OldRoot returns the old "root" field's value of the AccessKey entity.
+// OldRoleBindings returns the old "role_bindings" field's value of the AccessKey entity.
 // If the AccessKey object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *AccessKeyMutation) OldRoot(ctx context.Context) (v bool, err error) {
+func (m *AccessKeyMutation) OldRoleBindings(ctx context.Context) (v []schema.RoleBinding, err error) {
 	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldRoot is only allowed on UpdateOne operations")
+		return v, errors.New("OldRoleBindings is only allowed on UpdateOne operations")
 	}
 	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldRoot requires an ID field in the mutation")
+		return v, errors.New("OldRoleBindings requires an ID field in the mutation")
 	}
 	oldValue, err := m.oldValue(ctx)
 	if err != nil {
-		return v, fmt.Errorf("querying old value for OldRoot: %w", err)
+		return v, fmt.Errorf("querying old value for OldRoleBindings: %w", err)
 	}
-	return oldValue.Root, nil
+	return oldValue.RoleBindings, nil
 }
 
-// ResetRoot resets all changes to the "root" field.
-func (m *AccessKeyMutation) ResetRoot() {
-	m.root = nil
+// AppendRoleBindings adds sb to the "role_bindings" field.
+func (m *AccessKeyMutation) AppendRoleBindings(sb []schema.RoleBinding) {
+	m.appendrole_bindings = append(m.appendrole_bindings, sb...)
+}
+
+// AppendedRoleBindings returns the list of values that were appended to the "role_bindings" field in this mutation.
+func (m *AccessKeyMutation) AppendedRoleBindings() ([]schema.RoleBinding, bool) {
+	if len(m.appendrole_bindings) == 0 {
+		return nil, false
+	}
+	return m.appendrole_bindings, true
+}
+
+// ResetRoleBindings resets all changes to the "role_bindings" field.
+func (m *AccessKeyMutation) ResetRoleBindings() {
+	m.role_bindings = nil
+	m.appendrole_bindings = nil
+}
+
+// SetCreatedBy sets the "created_by" field.
+func (m *AccessKeyMutation) SetCreatedBy(s string) {
+	m.created_by = &s
+}
+
+// CreatedBy returns the value of the "created_by" field in the mutation.
+func (m *AccessKeyMutation) CreatedBy() (r string, exists bool) {
+	v := m.created_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedBy returns the old "created_by" field's value of the AccessKey entity.
+// If the AccessKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccessKeyMutation) OldCreatedBy(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedBy: %w", err)
+	}
+	return oldValue.CreatedBy, nil
+}
+
+// ResetCreatedBy resets all changes to the "created_by" field.
+func (m *AccessKeyMutation) ResetCreatedBy() {
+	m.created_by = nil
 }
 
 // SetCreateTime sets the "create_time" field.
@@ -448,6 +506,55 @@ func (m *AccessKeyMutation) ResetRevokeTime() {
 	delete(m.clearedFields, accesskey.FieldRevokeTime)
 }
 
+// SetLastUsedTime sets the "last_used_time" field.
+func (m *AccessKeyMutation) SetLastUsedTime(t time.Time) {
+	m.last_used_time = &t
+}
+
+// LastUsedTime returns the value of the "last_used_time" field in the mutation.
+func (m *AccessKeyMutation) LastUsedTime() (r time.Time, exists bool) {
+	v := m.last_used_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastUsedTime returns the old "last_used_time" field's value of the AccessKey entity.
+// If the AccessKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccessKeyMutation) OldLastUsedTime(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastUsedTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastUsedTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastUsedTime: %w", err)
+	}
+	return oldValue.LastUsedTime, nil
+}
+
+// ClearLastUsedTime clears the value of the "last_used_time" field.
+func (m *AccessKeyMutation) ClearLastUsedTime() {
+	m.last_used_time = nil
+	m.clearedFields[accesskey.FieldLastUsedTime] = struct{}{}
+}
+
+// LastUsedTimeCleared returns if the "last_used_time" field was cleared in this mutation.
+func (m *AccessKeyMutation) LastUsedTimeCleared() bool {
+	_, ok := m.clearedFields[accesskey.FieldLastUsedTime]
+	return ok
+}
+
+// ResetLastUsedTime resets all changes to the "last_used_time" field.
+func (m *AccessKeyMutation) ResetLastUsedTime() {
+	m.last_used_time = nil
+	delete(m.clearedFields, accesskey.FieldLastUsedTime)
+}
+
 // ClearProject clears the "project" edge to the Project entity.
 func (m *AccessKeyMutation) ClearProject() {
 	m.clearedproject = true
@@ -509,7 +616,7 @@ func (m *AccessKeyMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AccessKeyMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 9)
 	if m.project != nil {
 		fields = append(fields, accesskey.FieldProjectID)
 	}
@@ -519,8 +626,11 @@ func (m *AccessKeyMutation) Fields() []string {
 	if m.secret_hash != nil {
 		fields = append(fields, accesskey.FieldSecretHash)
 	}
-	if m.root != nil {
-		fields = append(fields, accesskey.FieldRoot)
+	if m.role_bindings != nil {
+		fields = append(fields, accesskey.FieldRoleBindings)
+	}
+	if m.created_by != nil {
+		fields = append(fields, accesskey.FieldCreatedBy)
 	}
 	if m.create_time != nil {
 		fields = append(fields, accesskey.FieldCreateTime)
@@ -530,6 +640,9 @@ func (m *AccessKeyMutation) Fields() []string {
 	}
 	if m.revoke_time != nil {
 		fields = append(fields, accesskey.FieldRevokeTime)
+	}
+	if m.last_used_time != nil {
+		fields = append(fields, accesskey.FieldLastUsedTime)
 	}
 	return fields
 }
@@ -545,14 +658,18 @@ func (m *AccessKeyMutation) Field(name string) (ent.Value, bool) {
 		return m.Name()
 	case accesskey.FieldSecretHash:
 		return m.SecretHash()
-	case accesskey.FieldRoot:
-		return m.Root()
+	case accesskey.FieldRoleBindings:
+		return m.RoleBindings()
+	case accesskey.FieldCreatedBy:
+		return m.CreatedBy()
 	case accesskey.FieldCreateTime:
 		return m.CreateTime()
 	case accesskey.FieldExpireTime:
 		return m.ExpireTime()
 	case accesskey.FieldRevokeTime:
 		return m.RevokeTime()
+	case accesskey.FieldLastUsedTime:
+		return m.LastUsedTime()
 	}
 	return nil, false
 }
@@ -568,14 +685,18 @@ func (m *AccessKeyMutation) OldField(ctx context.Context, name string) (ent.Valu
 		return m.OldName(ctx)
 	case accesskey.FieldSecretHash:
 		return m.OldSecretHash(ctx)
-	case accesskey.FieldRoot:
-		return m.OldRoot(ctx)
+	case accesskey.FieldRoleBindings:
+		return m.OldRoleBindings(ctx)
+	case accesskey.FieldCreatedBy:
+		return m.OldCreatedBy(ctx)
 	case accesskey.FieldCreateTime:
 		return m.OldCreateTime(ctx)
 	case accesskey.FieldExpireTime:
 		return m.OldExpireTime(ctx)
 	case accesskey.FieldRevokeTime:
 		return m.OldRevokeTime(ctx)
+	case accesskey.FieldLastUsedTime:
+		return m.OldLastUsedTime(ctx)
 	}
 	return nil, fmt.Errorf("unknown AccessKey field %s", name)
 }
@@ -606,12 +727,19 @@ func (m *AccessKeyMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetSecretHash(v)
 		return nil
-	case accesskey.FieldRoot:
-		v, ok := value.(bool)
+	case accesskey.FieldRoleBindings:
+		v, ok := value.([]schema.RoleBinding)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
-		m.SetRoot(v)
+		m.SetRoleBindings(v)
+		return nil
+	case accesskey.FieldCreatedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedBy(v)
 		return nil
 	case accesskey.FieldCreateTime:
 		v, ok := value.(time.Time)
@@ -633,6 +761,13 @@ func (m *AccessKeyMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetRevokeTime(v)
+		return nil
+	case accesskey.FieldLastUsedTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastUsedTime(v)
 		return nil
 	}
 	return fmt.Errorf("unknown AccessKey field %s", name)
@@ -670,6 +805,9 @@ func (m *AccessKeyMutation) ClearedFields() []string {
 	if m.FieldCleared(accesskey.FieldRevokeTime) {
 		fields = append(fields, accesskey.FieldRevokeTime)
 	}
+	if m.FieldCleared(accesskey.FieldLastUsedTime) {
+		fields = append(fields, accesskey.FieldLastUsedTime)
+	}
 	return fields
 }
 
@@ -690,6 +828,9 @@ func (m *AccessKeyMutation) ClearField(name string) error {
 	case accesskey.FieldRevokeTime:
 		m.ClearRevokeTime()
 		return nil
+	case accesskey.FieldLastUsedTime:
+		m.ClearLastUsedTime()
+		return nil
 	}
 	return fmt.Errorf("unknown AccessKey nullable field %s", name)
 }
@@ -707,8 +848,11 @@ func (m *AccessKeyMutation) ResetField(name string) error {
 	case accesskey.FieldSecretHash:
 		m.ResetSecretHash()
 		return nil
-	case accesskey.FieldRoot:
-		m.ResetRoot()
+	case accesskey.FieldRoleBindings:
+		m.ResetRoleBindings()
+		return nil
+	case accesskey.FieldCreatedBy:
+		m.ResetCreatedBy()
 		return nil
 	case accesskey.FieldCreateTime:
 		m.ResetCreateTime()
@@ -718,6 +862,9 @@ func (m *AccessKeyMutation) ResetField(name string) error {
 		return nil
 	case accesskey.FieldRevokeTime:
 		m.ResetRevokeTime()
+		return nil
+	case accesskey.FieldLastUsedTime:
+		m.ResetLastUsedTime()
 		return nil
 	}
 	return fmt.Errorf("unknown AccessKey field %s", name)
@@ -6058,6 +6205,1404 @@ func (m *RoleAssignmentMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown RoleAssignment edge %s", name)
 }
 
+// SamlConfigMutation represents an operation that mutates the SamlConfig nodes in the graph.
+type SamlConfigMutation struct {
+	config
+	op                 Op
+	typ                string
+	id                 *int
+	idp_entity_id      *string
+	sso_url            *string
+	sso_binding        *string
+	certificates       *[][]uint8
+	appendcertificates [][]uint8
+	metadata_xml       *string
+	metadata_url       *string
+	create_time        *time.Time
+	update_time        *time.Time
+	clearedFields      map[string]struct{}
+	tenant             *string
+	clearedtenant      bool
+	done               bool
+	oldValue           func(context.Context) (*SamlConfig, error)
+	predicates         []predicate.SamlConfig
+}
+
+var _ ent.Mutation = (*SamlConfigMutation)(nil)
+
+// samlconfigOption allows management of the mutation configuration using functional options.
+type samlconfigOption func(*SamlConfigMutation)
+
+// newSamlConfigMutation creates new mutation for the SamlConfig entity.
+func newSamlConfigMutation(c config, op Op, opts ...samlconfigOption) *SamlConfigMutation {
+	m := &SamlConfigMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSamlConfig,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSamlConfigID sets the ID field of the mutation.
+func withSamlConfigID(id int) samlconfigOption {
+	return func(m *SamlConfigMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SamlConfig
+		)
+		m.oldValue = func(ctx context.Context) (*SamlConfig, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SamlConfig.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSamlConfig sets the old SamlConfig of the mutation.
+func withSamlConfig(node *SamlConfig) samlconfigOption {
+	return func(m *SamlConfigMutation) {
+		m.oldValue = func(context.Context) (*SamlConfig, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SamlConfigMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SamlConfigMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SamlConfigMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SamlConfigMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SamlConfig.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetTenantID sets the "tenant_id" field.
+func (m *SamlConfigMutation) SetTenantID(s string) {
+	m.tenant = &s
+}
+
+// TenantID returns the value of the "tenant_id" field in the mutation.
+func (m *SamlConfigMutation) TenantID() (r string, exists bool) {
+	v := m.tenant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenantID returns the old "tenant_id" field's value of the SamlConfig entity.
+// If the SamlConfig object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SamlConfigMutation) OldTenantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenantID: %w", err)
+	}
+	return oldValue.TenantID, nil
+}
+
+// ResetTenantID resets all changes to the "tenant_id" field.
+func (m *SamlConfigMutation) ResetTenantID() {
+	m.tenant = nil
+}
+
+// SetIdpEntityID sets the "idp_entity_id" field.
+func (m *SamlConfigMutation) SetIdpEntityID(s string) {
+	m.idp_entity_id = &s
+}
+
+// IdpEntityID returns the value of the "idp_entity_id" field in the mutation.
+func (m *SamlConfigMutation) IdpEntityID() (r string, exists bool) {
+	v := m.idp_entity_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdpEntityID returns the old "idp_entity_id" field's value of the SamlConfig entity.
+// If the SamlConfig object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SamlConfigMutation) OldIdpEntityID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdpEntityID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdpEntityID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdpEntityID: %w", err)
+	}
+	return oldValue.IdpEntityID, nil
+}
+
+// ResetIdpEntityID resets all changes to the "idp_entity_id" field.
+func (m *SamlConfigMutation) ResetIdpEntityID() {
+	m.idp_entity_id = nil
+}
+
+// SetSSOURL sets the "sso_url" field.
+func (m *SamlConfigMutation) SetSSOURL(s string) {
+	m.sso_url = &s
+}
+
+// SSOURL returns the value of the "sso_url" field in the mutation.
+func (m *SamlConfigMutation) SSOURL() (r string, exists bool) {
+	v := m.sso_url
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSSOURL returns the old "sso_url" field's value of the SamlConfig entity.
+// If the SamlConfig object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SamlConfigMutation) OldSSOURL(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSSOURL is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSSOURL requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSSOURL: %w", err)
+	}
+	return oldValue.SSOURL, nil
+}
+
+// ResetSSOURL resets all changes to the "sso_url" field.
+func (m *SamlConfigMutation) ResetSSOURL() {
+	m.sso_url = nil
+}
+
+// SetSSOBinding sets the "sso_binding" field.
+func (m *SamlConfigMutation) SetSSOBinding(s string) {
+	m.sso_binding = &s
+}
+
+// SSOBinding returns the value of the "sso_binding" field in the mutation.
+func (m *SamlConfigMutation) SSOBinding() (r string, exists bool) {
+	v := m.sso_binding
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSSOBinding returns the old "sso_binding" field's value of the SamlConfig entity.
+// If the SamlConfig object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SamlConfigMutation) OldSSOBinding(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSSOBinding is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSSOBinding requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSSOBinding: %w", err)
+	}
+	return oldValue.SSOBinding, nil
+}
+
+// ResetSSOBinding resets all changes to the "sso_binding" field.
+func (m *SamlConfigMutation) ResetSSOBinding() {
+	m.sso_binding = nil
+}
+
+// SetCertificates sets the "certificates" field.
+func (m *SamlConfigMutation) SetCertificates(u [][]uint8) {
+	m.certificates = &u
+	m.appendcertificates = nil
+}
+
+// Certificates returns the value of the "certificates" field in the mutation.
+func (m *SamlConfigMutation) Certificates() (r [][]uint8, exists bool) {
+	v := m.certificates
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCertificates returns the old "certificates" field's value of the SamlConfig entity.
+// If the SamlConfig object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SamlConfigMutation) OldCertificates(ctx context.Context) (v [][]uint8, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCertificates is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCertificates requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCertificates: %w", err)
+	}
+	return oldValue.Certificates, nil
+}
+
+// AppendCertificates adds u to the "certificates" field.
+func (m *SamlConfigMutation) AppendCertificates(u [][]uint8) {
+	m.appendcertificates = append(m.appendcertificates, u...)
+}
+
+// AppendedCertificates returns the list of values that were appended to the "certificates" field in this mutation.
+func (m *SamlConfigMutation) AppendedCertificates() ([][]uint8, bool) {
+	if len(m.appendcertificates) == 0 {
+		return nil, false
+	}
+	return m.appendcertificates, true
+}
+
+// ResetCertificates resets all changes to the "certificates" field.
+func (m *SamlConfigMutation) ResetCertificates() {
+	m.certificates = nil
+	m.appendcertificates = nil
+}
+
+// SetMetadataXML sets the "metadata_xml" field.
+func (m *SamlConfigMutation) SetMetadataXML(s string) {
+	m.metadata_xml = &s
+}
+
+// MetadataXML returns the value of the "metadata_xml" field in the mutation.
+func (m *SamlConfigMutation) MetadataXML() (r string, exists bool) {
+	v := m.metadata_xml
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMetadataXML returns the old "metadata_xml" field's value of the SamlConfig entity.
+// If the SamlConfig object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SamlConfigMutation) OldMetadataXML(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMetadataXML is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMetadataXML requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMetadataXML: %w", err)
+	}
+	return oldValue.MetadataXML, nil
+}
+
+// ResetMetadataXML resets all changes to the "metadata_xml" field.
+func (m *SamlConfigMutation) ResetMetadataXML() {
+	m.metadata_xml = nil
+}
+
+// SetMetadataURL sets the "metadata_url" field.
+func (m *SamlConfigMutation) SetMetadataURL(s string) {
+	m.metadata_url = &s
+}
+
+// MetadataURL returns the value of the "metadata_url" field in the mutation.
+func (m *SamlConfigMutation) MetadataURL() (r string, exists bool) {
+	v := m.metadata_url
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMetadataURL returns the old "metadata_url" field's value of the SamlConfig entity.
+// If the SamlConfig object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SamlConfigMutation) OldMetadataURL(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMetadataURL is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMetadataURL requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMetadataURL: %w", err)
+	}
+	return oldValue.MetadataURL, nil
+}
+
+// ResetMetadataURL resets all changes to the "metadata_url" field.
+func (m *SamlConfigMutation) ResetMetadataURL() {
+	m.metadata_url = nil
+}
+
+// SetCreateTime sets the "create_time" field.
+func (m *SamlConfigMutation) SetCreateTime(t time.Time) {
+	m.create_time = &t
+}
+
+// CreateTime returns the value of the "create_time" field in the mutation.
+func (m *SamlConfigMutation) CreateTime() (r time.Time, exists bool) {
+	v := m.create_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreateTime returns the old "create_time" field's value of the SamlConfig entity.
+// If the SamlConfig object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SamlConfigMutation) OldCreateTime(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreateTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreateTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreateTime: %w", err)
+	}
+	return oldValue.CreateTime, nil
+}
+
+// ResetCreateTime resets all changes to the "create_time" field.
+func (m *SamlConfigMutation) ResetCreateTime() {
+	m.create_time = nil
+}
+
+// SetUpdateTime sets the "update_time" field.
+func (m *SamlConfigMutation) SetUpdateTime(t time.Time) {
+	m.update_time = &t
+}
+
+// UpdateTime returns the value of the "update_time" field in the mutation.
+func (m *SamlConfigMutation) UpdateTime() (r time.Time, exists bool) {
+	v := m.update_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdateTime returns the old "update_time" field's value of the SamlConfig entity.
+// If the SamlConfig object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SamlConfigMutation) OldUpdateTime(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdateTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdateTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdateTime: %w", err)
+	}
+	return oldValue.UpdateTime, nil
+}
+
+// ResetUpdateTime resets all changes to the "update_time" field.
+func (m *SamlConfigMutation) ResetUpdateTime() {
+	m.update_time = nil
+}
+
+// ClearTenant clears the "tenant" edge to the Tenant entity.
+func (m *SamlConfigMutation) ClearTenant() {
+	m.clearedtenant = true
+	m.clearedFields[samlconfig.FieldTenantID] = struct{}{}
+}
+
+// TenantCleared reports if the "tenant" edge to the Tenant entity was cleared.
+func (m *SamlConfigMutation) TenantCleared() bool {
+	return m.clearedtenant
+}
+
+// TenantIDs returns the "tenant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TenantID instead. It exists only for internal usage by the builders.
+func (m *SamlConfigMutation) TenantIDs() (ids []string) {
+	if id := m.tenant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTenant resets all changes to the "tenant" edge.
+func (m *SamlConfigMutation) ResetTenant() {
+	m.tenant = nil
+	m.clearedtenant = false
+}
+
+// Where appends a list predicates to the SamlConfigMutation builder.
+func (m *SamlConfigMutation) Where(ps ...predicate.SamlConfig) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SamlConfigMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SamlConfigMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SamlConfig, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SamlConfigMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SamlConfigMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SamlConfig).
+func (m *SamlConfigMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SamlConfigMutation) Fields() []string {
+	fields := make([]string, 0, 9)
+	if m.tenant != nil {
+		fields = append(fields, samlconfig.FieldTenantID)
+	}
+	if m.idp_entity_id != nil {
+		fields = append(fields, samlconfig.FieldIdpEntityID)
+	}
+	if m.sso_url != nil {
+		fields = append(fields, samlconfig.FieldSSOURL)
+	}
+	if m.sso_binding != nil {
+		fields = append(fields, samlconfig.FieldSSOBinding)
+	}
+	if m.certificates != nil {
+		fields = append(fields, samlconfig.FieldCertificates)
+	}
+	if m.metadata_xml != nil {
+		fields = append(fields, samlconfig.FieldMetadataXML)
+	}
+	if m.metadata_url != nil {
+		fields = append(fields, samlconfig.FieldMetadataURL)
+	}
+	if m.create_time != nil {
+		fields = append(fields, samlconfig.FieldCreateTime)
+	}
+	if m.update_time != nil {
+		fields = append(fields, samlconfig.FieldUpdateTime)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SamlConfigMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case samlconfig.FieldTenantID:
+		return m.TenantID()
+	case samlconfig.FieldIdpEntityID:
+		return m.IdpEntityID()
+	case samlconfig.FieldSSOURL:
+		return m.SSOURL()
+	case samlconfig.FieldSSOBinding:
+		return m.SSOBinding()
+	case samlconfig.FieldCertificates:
+		return m.Certificates()
+	case samlconfig.FieldMetadataXML:
+		return m.MetadataXML()
+	case samlconfig.FieldMetadataURL:
+		return m.MetadataURL()
+	case samlconfig.FieldCreateTime:
+		return m.CreateTime()
+	case samlconfig.FieldUpdateTime:
+		return m.UpdateTime()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SamlConfigMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case samlconfig.FieldTenantID:
+		return m.OldTenantID(ctx)
+	case samlconfig.FieldIdpEntityID:
+		return m.OldIdpEntityID(ctx)
+	case samlconfig.FieldSSOURL:
+		return m.OldSSOURL(ctx)
+	case samlconfig.FieldSSOBinding:
+		return m.OldSSOBinding(ctx)
+	case samlconfig.FieldCertificates:
+		return m.OldCertificates(ctx)
+	case samlconfig.FieldMetadataXML:
+		return m.OldMetadataXML(ctx)
+	case samlconfig.FieldMetadataURL:
+		return m.OldMetadataURL(ctx)
+	case samlconfig.FieldCreateTime:
+		return m.OldCreateTime(ctx)
+	case samlconfig.FieldUpdateTime:
+		return m.OldUpdateTime(ctx)
+	}
+	return nil, fmt.Errorf("unknown SamlConfig field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SamlConfigMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case samlconfig.FieldTenantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenantID(v)
+		return nil
+	case samlconfig.FieldIdpEntityID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdpEntityID(v)
+		return nil
+	case samlconfig.FieldSSOURL:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSSOURL(v)
+		return nil
+	case samlconfig.FieldSSOBinding:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSSOBinding(v)
+		return nil
+	case samlconfig.FieldCertificates:
+		v, ok := value.([][]uint8)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCertificates(v)
+		return nil
+	case samlconfig.FieldMetadataXML:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMetadataXML(v)
+		return nil
+	case samlconfig.FieldMetadataURL:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMetadataURL(v)
+		return nil
+	case samlconfig.FieldCreateTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreateTime(v)
+		return nil
+	case samlconfig.FieldUpdateTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdateTime(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SamlConfig field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SamlConfigMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SamlConfigMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SamlConfigMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown SamlConfig numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SamlConfigMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SamlConfigMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SamlConfigMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown SamlConfig nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SamlConfigMutation) ResetField(name string) error {
+	switch name {
+	case samlconfig.FieldTenantID:
+		m.ResetTenantID()
+		return nil
+	case samlconfig.FieldIdpEntityID:
+		m.ResetIdpEntityID()
+		return nil
+	case samlconfig.FieldSSOURL:
+		m.ResetSSOURL()
+		return nil
+	case samlconfig.FieldSSOBinding:
+		m.ResetSSOBinding()
+		return nil
+	case samlconfig.FieldCertificates:
+		m.ResetCertificates()
+		return nil
+	case samlconfig.FieldMetadataXML:
+		m.ResetMetadataXML()
+		return nil
+	case samlconfig.FieldMetadataURL:
+		m.ResetMetadataURL()
+		return nil
+	case samlconfig.FieldCreateTime:
+		m.ResetCreateTime()
+		return nil
+	case samlconfig.FieldUpdateTime:
+		m.ResetUpdateTime()
+		return nil
+	}
+	return fmt.Errorf("unknown SamlConfig field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SamlConfigMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.tenant != nil {
+		edges = append(edges, samlconfig.EdgeTenant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SamlConfigMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case samlconfig.EdgeTenant:
+		if id := m.tenant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SamlConfigMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SamlConfigMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SamlConfigMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedtenant {
+		edges = append(edges, samlconfig.EdgeTenant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SamlConfigMutation) EdgeCleared(name string) bool {
+	switch name {
+	case samlconfig.EdgeTenant:
+		return m.clearedtenant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SamlConfigMutation) ClearEdge(name string) error {
+	switch name {
+	case samlconfig.EdgeTenant:
+		m.ClearTenant()
+		return nil
+	}
+	return fmt.Errorf("unknown SamlConfig unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SamlConfigMutation) ResetEdge(name string) error {
+	switch name {
+	case samlconfig.EdgeTenant:
+		m.ResetTenant()
+		return nil
+	}
+	return fmt.Errorf("unknown SamlConfig edge %s", name)
+}
+
+// ScimTokenMutation represents an operation that mutates the ScimToken nodes in the graph.
+type ScimTokenMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	secret_hash   *[]byte
+	create_time   *time.Time
+	expire_time   *time.Time
+	clearedFields map[string]struct{}
+	tenant        *string
+	clearedtenant bool
+	done          bool
+	oldValue      func(context.Context) (*ScimToken, error)
+	predicates    []predicate.ScimToken
+}
+
+var _ ent.Mutation = (*ScimTokenMutation)(nil)
+
+// scimtokenOption allows management of the mutation configuration using functional options.
+type scimtokenOption func(*ScimTokenMutation)
+
+// newScimTokenMutation creates new mutation for the ScimToken entity.
+func newScimTokenMutation(c config, op Op, opts ...scimtokenOption) *ScimTokenMutation {
+	m := &ScimTokenMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeScimToken,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withScimTokenID sets the ID field of the mutation.
+func withScimTokenID(id string) scimtokenOption {
+	return func(m *ScimTokenMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ScimToken
+		)
+		m.oldValue = func(ctx context.Context) (*ScimToken, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ScimToken.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withScimToken sets the old ScimToken of the mutation.
+func withScimToken(node *ScimToken) scimtokenOption {
+	return func(m *ScimTokenMutation) {
+		m.oldValue = func(context.Context) (*ScimToken, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ScimTokenMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ScimTokenMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ScimToken entities.
+func (m *ScimTokenMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ScimTokenMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ScimTokenMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ScimToken.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetTenantID sets the "tenant_id" field.
+func (m *ScimTokenMutation) SetTenantID(s string) {
+	m.tenant = &s
+}
+
+// TenantID returns the value of the "tenant_id" field in the mutation.
+func (m *ScimTokenMutation) TenantID() (r string, exists bool) {
+	v := m.tenant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenantID returns the old "tenant_id" field's value of the ScimToken entity.
+// If the ScimToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScimTokenMutation) OldTenantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenantID: %w", err)
+	}
+	return oldValue.TenantID, nil
+}
+
+// ResetTenantID resets all changes to the "tenant_id" field.
+func (m *ScimTokenMutation) ResetTenantID() {
+	m.tenant = nil
+}
+
+// SetSecretHash sets the "secret_hash" field.
+func (m *ScimTokenMutation) SetSecretHash(b []byte) {
+	m.secret_hash = &b
+}
+
+// SecretHash returns the value of the "secret_hash" field in the mutation.
+func (m *ScimTokenMutation) SecretHash() (r []byte, exists bool) {
+	v := m.secret_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSecretHash returns the old "secret_hash" field's value of the ScimToken entity.
+// If the ScimToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScimTokenMutation) OldSecretHash(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSecretHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSecretHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSecretHash: %w", err)
+	}
+	return oldValue.SecretHash, nil
+}
+
+// ResetSecretHash resets all changes to the "secret_hash" field.
+func (m *ScimTokenMutation) ResetSecretHash() {
+	m.secret_hash = nil
+}
+
+// SetCreateTime sets the "create_time" field.
+func (m *ScimTokenMutation) SetCreateTime(t time.Time) {
+	m.create_time = &t
+}
+
+// CreateTime returns the value of the "create_time" field in the mutation.
+func (m *ScimTokenMutation) CreateTime() (r time.Time, exists bool) {
+	v := m.create_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreateTime returns the old "create_time" field's value of the ScimToken entity.
+// If the ScimToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScimTokenMutation) OldCreateTime(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreateTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreateTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreateTime: %w", err)
+	}
+	return oldValue.CreateTime, nil
+}
+
+// ResetCreateTime resets all changes to the "create_time" field.
+func (m *ScimTokenMutation) ResetCreateTime() {
+	m.create_time = nil
+}
+
+// SetExpireTime sets the "expire_time" field.
+func (m *ScimTokenMutation) SetExpireTime(t time.Time) {
+	m.expire_time = &t
+}
+
+// ExpireTime returns the value of the "expire_time" field in the mutation.
+func (m *ScimTokenMutation) ExpireTime() (r time.Time, exists bool) {
+	v := m.expire_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpireTime returns the old "expire_time" field's value of the ScimToken entity.
+// If the ScimToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ScimTokenMutation) OldExpireTime(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpireTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpireTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpireTime: %w", err)
+	}
+	return oldValue.ExpireTime, nil
+}
+
+// ClearExpireTime clears the value of the "expire_time" field.
+func (m *ScimTokenMutation) ClearExpireTime() {
+	m.expire_time = nil
+	m.clearedFields[scimtoken.FieldExpireTime] = struct{}{}
+}
+
+// ExpireTimeCleared returns if the "expire_time" field was cleared in this mutation.
+func (m *ScimTokenMutation) ExpireTimeCleared() bool {
+	_, ok := m.clearedFields[scimtoken.FieldExpireTime]
+	return ok
+}
+
+// ResetExpireTime resets all changes to the "expire_time" field.
+func (m *ScimTokenMutation) ResetExpireTime() {
+	m.expire_time = nil
+	delete(m.clearedFields, scimtoken.FieldExpireTime)
+}
+
+// ClearTenant clears the "tenant" edge to the Tenant entity.
+func (m *ScimTokenMutation) ClearTenant() {
+	m.clearedtenant = true
+	m.clearedFields[scimtoken.FieldTenantID] = struct{}{}
+}
+
+// TenantCleared reports if the "tenant" edge to the Tenant entity was cleared.
+func (m *ScimTokenMutation) TenantCleared() bool {
+	return m.clearedtenant
+}
+
+// TenantIDs returns the "tenant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TenantID instead. It exists only for internal usage by the builders.
+func (m *ScimTokenMutation) TenantIDs() (ids []string) {
+	if id := m.tenant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTenant resets all changes to the "tenant" edge.
+func (m *ScimTokenMutation) ResetTenant() {
+	m.tenant = nil
+	m.clearedtenant = false
+}
+
+// Where appends a list predicates to the ScimTokenMutation builder.
+func (m *ScimTokenMutation) Where(ps ...predicate.ScimToken) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ScimTokenMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ScimTokenMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ScimToken, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ScimTokenMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ScimTokenMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ScimToken).
+func (m *ScimTokenMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ScimTokenMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.tenant != nil {
+		fields = append(fields, scimtoken.FieldTenantID)
+	}
+	if m.secret_hash != nil {
+		fields = append(fields, scimtoken.FieldSecretHash)
+	}
+	if m.create_time != nil {
+		fields = append(fields, scimtoken.FieldCreateTime)
+	}
+	if m.expire_time != nil {
+		fields = append(fields, scimtoken.FieldExpireTime)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ScimTokenMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case scimtoken.FieldTenantID:
+		return m.TenantID()
+	case scimtoken.FieldSecretHash:
+		return m.SecretHash()
+	case scimtoken.FieldCreateTime:
+		return m.CreateTime()
+	case scimtoken.FieldExpireTime:
+		return m.ExpireTime()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ScimTokenMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case scimtoken.FieldTenantID:
+		return m.OldTenantID(ctx)
+	case scimtoken.FieldSecretHash:
+		return m.OldSecretHash(ctx)
+	case scimtoken.FieldCreateTime:
+		return m.OldCreateTime(ctx)
+	case scimtoken.FieldExpireTime:
+		return m.OldExpireTime(ctx)
+	}
+	return nil, fmt.Errorf("unknown ScimToken field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ScimTokenMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case scimtoken.FieldTenantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenantID(v)
+		return nil
+	case scimtoken.FieldSecretHash:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSecretHash(v)
+		return nil
+	case scimtoken.FieldCreateTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreateTime(v)
+		return nil
+	case scimtoken.FieldExpireTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpireTime(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ScimToken field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ScimTokenMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ScimTokenMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ScimTokenMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown ScimToken numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ScimTokenMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(scimtoken.FieldExpireTime) {
+		fields = append(fields, scimtoken.FieldExpireTime)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ScimTokenMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ScimTokenMutation) ClearField(name string) error {
+	switch name {
+	case scimtoken.FieldExpireTime:
+		m.ClearExpireTime()
+		return nil
+	}
+	return fmt.Errorf("unknown ScimToken nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ScimTokenMutation) ResetField(name string) error {
+	switch name {
+	case scimtoken.FieldTenantID:
+		m.ResetTenantID()
+		return nil
+	case scimtoken.FieldSecretHash:
+		m.ResetSecretHash()
+		return nil
+	case scimtoken.FieldCreateTime:
+		m.ResetCreateTime()
+		return nil
+	case scimtoken.FieldExpireTime:
+		m.ResetExpireTime()
+		return nil
+	}
+	return fmt.Errorf("unknown ScimToken field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ScimTokenMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.tenant != nil {
+		edges = append(edges, scimtoken.EdgeTenant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ScimTokenMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case scimtoken.EdgeTenant:
+		if id := m.tenant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ScimTokenMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ScimTokenMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ScimTokenMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedtenant {
+		edges = append(edges, scimtoken.EdgeTenant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ScimTokenMutation) EdgeCleared(name string) bool {
+	switch name {
+	case scimtoken.EdgeTenant:
+		return m.clearedtenant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ScimTokenMutation) ClearEdge(name string) error {
+	switch name {
+	case scimtoken.EdgeTenant:
+		m.ClearTenant()
+		return nil
+	}
+	return fmt.Errorf("unknown ScimToken unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ScimTokenMutation) ResetEdge(name string) error {
+	switch name {
+	case scimtoken.EdgeTenant:
+		m.ResetTenant()
+		return nil
+	}
+	return fmt.Errorf("unknown ScimToken edge %s", name)
+}
+
 // TenantMutation represents an operation that mutates the Tenant nodes in the graph.
 type TenantMutation struct {
 	config
@@ -6090,6 +7635,12 @@ type TenantMutation struct {
 	role_assignments         map[int]struct{}
 	removedrole_assignments  map[int]struct{}
 	clearedrole_assignments  bool
+	saml_config              map[int]struct{}
+	removedsaml_config       map[int]struct{}
+	clearedsaml_config       bool
+	scim_tokens              map[string]struct{}
+	removedscim_tokens       map[string]struct{}
+	clearedscim_tokens       bool
 	done                     bool
 	oldValue                 func(context.Context) (*Tenant, error)
 	predicates               []predicate.Tenant
@@ -6750,6 +8301,114 @@ func (m *TenantMutation) ResetRoleAssignments() {
 	m.removedrole_assignments = nil
 }
 
+// AddSamlConfigIDs adds the "saml_config" edge to the SamlConfig entity by ids.
+func (m *TenantMutation) AddSamlConfigIDs(ids ...int) {
+	if m.saml_config == nil {
+		m.saml_config = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.saml_config[ids[i]] = struct{}{}
+	}
+}
+
+// ClearSamlConfig clears the "saml_config" edge to the SamlConfig entity.
+func (m *TenantMutation) ClearSamlConfig() {
+	m.clearedsaml_config = true
+}
+
+// SamlConfigCleared reports if the "saml_config" edge to the SamlConfig entity was cleared.
+func (m *TenantMutation) SamlConfigCleared() bool {
+	return m.clearedsaml_config
+}
+
+// RemoveSamlConfigIDs removes the "saml_config" edge to the SamlConfig entity by IDs.
+func (m *TenantMutation) RemoveSamlConfigIDs(ids ...int) {
+	if m.removedsaml_config == nil {
+		m.removedsaml_config = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.saml_config, ids[i])
+		m.removedsaml_config[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedSamlConfig returns the removed IDs of the "saml_config" edge to the SamlConfig entity.
+func (m *TenantMutation) RemovedSamlConfigIDs() (ids []int) {
+	for id := range m.removedsaml_config {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// SamlConfigIDs returns the "saml_config" edge IDs in the mutation.
+func (m *TenantMutation) SamlConfigIDs() (ids []int) {
+	for id := range m.saml_config {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetSamlConfig resets all changes to the "saml_config" edge.
+func (m *TenantMutation) ResetSamlConfig() {
+	m.saml_config = nil
+	m.clearedsaml_config = false
+	m.removedsaml_config = nil
+}
+
+// AddScimTokenIDs adds the "scim_tokens" edge to the ScimToken entity by ids.
+func (m *TenantMutation) AddScimTokenIDs(ids ...string) {
+	if m.scim_tokens == nil {
+		m.scim_tokens = make(map[string]struct{})
+	}
+	for i := range ids {
+		m.scim_tokens[ids[i]] = struct{}{}
+	}
+}
+
+// ClearScimTokens clears the "scim_tokens" edge to the ScimToken entity.
+func (m *TenantMutation) ClearScimTokens() {
+	m.clearedscim_tokens = true
+}
+
+// ScimTokensCleared reports if the "scim_tokens" edge to the ScimToken entity was cleared.
+func (m *TenantMutation) ScimTokensCleared() bool {
+	return m.clearedscim_tokens
+}
+
+// RemoveScimTokenIDs removes the "scim_tokens" edge to the ScimToken entity by IDs.
+func (m *TenantMutation) RemoveScimTokenIDs(ids ...string) {
+	if m.removedscim_tokens == nil {
+		m.removedscim_tokens = make(map[string]struct{})
+	}
+	for i := range ids {
+		delete(m.scim_tokens, ids[i])
+		m.removedscim_tokens[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedScimTokens returns the removed IDs of the "scim_tokens" edge to the ScimToken entity.
+func (m *TenantMutation) RemovedScimTokensIDs() (ids []string) {
+	for id := range m.removedscim_tokens {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ScimTokensIDs returns the "scim_tokens" edge IDs in the mutation.
+func (m *TenantMutation) ScimTokensIDs() (ids []string) {
+	for id := range m.scim_tokens {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetScimTokens resets all changes to the "scim_tokens" edge.
+func (m *TenantMutation) ResetScimTokens() {
+	m.scim_tokens = nil
+	m.clearedscim_tokens = false
+	m.removedscim_tokens = nil
+}
+
 // Where appends a list predicates to the TenantMutation builder.
 func (m *TenantMutation) Where(ps ...predicate.Tenant) {
 	m.predicates = append(m.predicates, ps...)
@@ -6966,7 +8625,7 @@ func (m *TenantMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *TenantMutation) AddedEdges() []string {
-	edges := make([]string, 0, 7)
+	edges := make([]string, 0, 9)
 	if m.project != nil {
 		edges = append(edges, tenant.EdgeProject)
 	}
@@ -6987,6 +8646,12 @@ func (m *TenantMutation) AddedEdges() []string {
 	}
 	if m.role_assignments != nil {
 		edges = append(edges, tenant.EdgeRoleAssignments)
+	}
+	if m.saml_config != nil {
+		edges = append(edges, tenant.EdgeSamlConfig)
+	}
+	if m.scim_tokens != nil {
+		edges = append(edges, tenant.EdgeScimTokens)
 	}
 	return edges
 }
@@ -7035,13 +8700,25 @@ func (m *TenantMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case tenant.EdgeSamlConfig:
+		ids := make([]ent.Value, 0, len(m.saml_config))
+		for id := range m.saml_config {
+			ids = append(ids, id)
+		}
+		return ids
+	case tenant.EdgeScimTokens:
+		ids := make([]ent.Value, 0, len(m.scim_tokens))
+		for id := range m.scim_tokens {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *TenantMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 7)
+	edges := make([]string, 0, 9)
 	if m.removedusers != nil {
 		edges = append(edges, tenant.EdgeUsers)
 	}
@@ -7059,6 +8736,12 @@ func (m *TenantMutation) RemovedEdges() []string {
 	}
 	if m.removedrole_assignments != nil {
 		edges = append(edges, tenant.EdgeRoleAssignments)
+	}
+	if m.removedsaml_config != nil {
+		edges = append(edges, tenant.EdgeSamlConfig)
+	}
+	if m.removedscim_tokens != nil {
+		edges = append(edges, tenant.EdgeScimTokens)
 	}
 	return edges
 }
@@ -7103,13 +8786,25 @@ func (m *TenantMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case tenant.EdgeSamlConfig:
+		ids := make([]ent.Value, 0, len(m.removedsaml_config))
+		for id := range m.removedsaml_config {
+			ids = append(ids, id)
+		}
+		return ids
+	case tenant.EdgeScimTokens:
+		ids := make([]ent.Value, 0, len(m.removedscim_tokens))
+		for id := range m.removedscim_tokens {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *TenantMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 7)
+	edges := make([]string, 0, 9)
 	if m.clearedproject {
 		edges = append(edges, tenant.EdgeProject)
 	}
@@ -7130,6 +8825,12 @@ func (m *TenantMutation) ClearedEdges() []string {
 	}
 	if m.clearedrole_assignments {
 		edges = append(edges, tenant.EdgeRoleAssignments)
+	}
+	if m.clearedsaml_config {
+		edges = append(edges, tenant.EdgeSamlConfig)
+	}
+	if m.clearedscim_tokens {
+		edges = append(edges, tenant.EdgeScimTokens)
 	}
 	return edges
 }
@@ -7152,6 +8853,10 @@ func (m *TenantMutation) EdgeCleared(name string) bool {
 		return m.clearedroles
 	case tenant.EdgeRoleAssignments:
 		return m.clearedrole_assignments
+	case tenant.EdgeSamlConfig:
+		return m.clearedsaml_config
+	case tenant.EdgeScimTokens:
+		return m.clearedscim_tokens
 	}
 	return false
 }
@@ -7191,6 +8896,12 @@ func (m *TenantMutation) ResetEdge(name string) error {
 		return nil
 	case tenant.EdgeRoleAssignments:
 		m.ResetRoleAssignments()
+		return nil
+	case tenant.EdgeSamlConfig:
+		m.ResetSamlConfig()
+		return nil
+	case tenant.EdgeScimTokens:
+		m.ResetScimTokens()
 		return nil
 	}
 	return fmt.Errorf("unknown Tenant edge %s", name)

@@ -11,7 +11,9 @@ import (
 	"github.com/acme/identity/ent/project"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
+	"github.com/acme/identity/ent/samlconfig"
 	"github.com/acme/identity/ent/schema"
+	"github.com/acme/identity/ent/scimtoken"
 	"github.com/acme/identity/ent/tenant"
 	"github.com/acme/identity/ent/user"
 )
@@ -30,10 +32,10 @@ func init() {
 	accesskeyDescName := accesskeyFields[2].Descriptor()
 	// accesskey.NameValidator is a validator for the "name" field. It is called by the builders before save.
 	accesskey.NameValidator = accesskeyDescName.Validators[0].(func(string) error)
-	// accesskeyDescRoot is the schema descriptor for root field.
-	accesskeyDescRoot := accesskeyFields[4].Descriptor()
-	// accesskey.DefaultRoot holds the default value on creation for the root field.
-	accesskey.DefaultRoot = accesskeyDescRoot.Default.(bool)
+	// accesskeyDescCreatedBy is the schema descriptor for created_by field.
+	accesskeyDescCreatedBy := accesskeyFields[5].Descriptor()
+	// accesskey.DefaultCreatedBy holds the default value on creation for the created_by field.
+	accesskey.DefaultCreatedBy = accesskeyDescCreatedBy.Default.(string)
 	// accesskeyDescID is the schema descriptor for id field.
 	accesskeyDescID := accesskeyFields[0].Descriptor()
 	// accesskey.IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -187,6 +189,48 @@ func init() {
 	roleassignmentDescRoleID := roleassignmentFields[1].Descriptor()
 	// roleassignment.RoleIDValidator is a validator for the "role_id" field. It is called by the builders before save.
 	roleassignment.RoleIDValidator = roleassignmentDescRoleID.Validators[0].(func(string) error)
+	samlconfigMixin := schema.SamlConfig{}.Mixin()
+	samlconfigMixinFields0 := samlconfigMixin[0].Fields()
+	_ = samlconfigMixinFields0
+	samlconfigFields := schema.SamlConfig{}.Fields()
+	_ = samlconfigFields
+	// samlconfigDescTenantID is the schema descriptor for tenant_id field.
+	samlconfigDescTenantID := samlconfigMixinFields0[0].Descriptor()
+	// samlconfig.TenantIDValidator is a validator for the "tenant_id" field. It is called by the builders before save.
+	samlconfig.TenantIDValidator = samlconfigDescTenantID.Validators[0].(func(string) error)
+	// samlconfigDescIdpEntityID is the schema descriptor for idp_entity_id field.
+	samlconfigDescIdpEntityID := samlconfigFields[0].Descriptor()
+	// samlconfig.IdpEntityIDValidator is a validator for the "idp_entity_id" field. It is called by the builders before save.
+	samlconfig.IdpEntityIDValidator = samlconfigDescIdpEntityID.Validators[0].(func(string) error)
+	// samlconfigDescSSOURL is the schema descriptor for sso_url field.
+	samlconfigDescSSOURL := samlconfigFields[1].Descriptor()
+	// samlconfig.SSOURLValidator is a validator for the "sso_url" field. It is called by the builders before save.
+	samlconfig.SSOURLValidator = samlconfigDescSSOURL.Validators[0].(func(string) error)
+	// samlconfigDescSSOBinding is the schema descriptor for sso_binding field.
+	samlconfigDescSSOBinding := samlconfigFields[2].Descriptor()
+	// samlconfig.SSOBindingValidator is a validator for the "sso_binding" field. It is called by the builders before save.
+	samlconfig.SSOBindingValidator = samlconfigDescSSOBinding.Validators[0].(func(string) error)
+	// samlconfigDescMetadataXML is the schema descriptor for metadata_xml field.
+	samlconfigDescMetadataXML := samlconfigFields[4].Descriptor()
+	// samlconfig.MetadataXMLValidator is a validator for the "metadata_xml" field. It is called by the builders before save.
+	samlconfig.MetadataXMLValidator = samlconfigDescMetadataXML.Validators[0].(func(string) error)
+	// samlconfigDescMetadataURL is the schema descriptor for metadata_url field.
+	samlconfigDescMetadataURL := samlconfigFields[5].Descriptor()
+	// samlconfig.DefaultMetadataURL holds the default value on creation for the metadata_url field.
+	samlconfig.DefaultMetadataURL = samlconfigDescMetadataURL.Default.(string)
+	scimtokenMixin := schema.ScimToken{}.Mixin()
+	scimtokenMixinFields0 := scimtokenMixin[0].Fields()
+	_ = scimtokenMixinFields0
+	scimtokenFields := schema.ScimToken{}.Fields()
+	_ = scimtokenFields
+	// scimtokenDescTenantID is the schema descriptor for tenant_id field.
+	scimtokenDescTenantID := scimtokenMixinFields0[0].Descriptor()
+	// scimtoken.TenantIDValidator is a validator for the "tenant_id" field. It is called by the builders before save.
+	scimtoken.TenantIDValidator = scimtokenDescTenantID.Validators[0].(func(string) error)
+	// scimtokenDescID is the schema descriptor for id field.
+	scimtokenDescID := scimtokenFields[0].Descriptor()
+	// scimtoken.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	scimtoken.IDValidator = scimtokenDescID.Validators[0].(func(string) error)
 	tenantMixin := schema.Tenant{}.Mixin()
 	tenantMixinFields0 := tenantMixin[0].Fields()
 	_ = tenantMixinFields0

@@ -50,9 +50,13 @@ type TenantEdges struct {
 	Roles []*Role `json:"roles,omitempty"`
 	// RoleAssignments holds the value of the role_assignments edge.
 	RoleAssignments []*RoleAssignment `json:"role_assignments,omitempty"`
+	// SamlConfig holds the value of the saml_config edge.
+	SamlConfig []*SamlConfig `json:"saml_config,omitempty"`
+	// ScimTokens holds the value of the scim_tokens edge.
+	ScimTokens []*ScimToken `json:"scim_tokens,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [7]bool
+	loadedTypes [9]bool
 }
 
 // ProjectOrErr returns the Project value or an error if the edge
@@ -118,6 +122,24 @@ func (e TenantEdges) RoleAssignmentsOrErr() ([]*RoleAssignment, error) {
 		return e.RoleAssignments, nil
 	}
 	return nil, &NotLoadedError{edge: "role_assignments"}
+}
+
+// SamlConfigOrErr returns the SamlConfig value or an error if the edge
+// was not loaded in eager-loading.
+func (e TenantEdges) SamlConfigOrErr() ([]*SamlConfig, error) {
+	if e.loadedTypes[7] {
+		return e.SamlConfig, nil
+	}
+	return nil, &NotLoadedError{edge: "saml_config"}
+}
+
+// ScimTokensOrErr returns the ScimTokens value or an error if the edge
+// was not loaded in eager-loading.
+func (e TenantEdges) ScimTokensOrErr() ([]*ScimToken, error) {
+	if e.loadedTypes[8] {
+		return e.ScimTokens, nil
+	}
+	return nil, &NotLoadedError{edge: "scim_tokens"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -228,6 +250,16 @@ func (_m *Tenant) QueryRoles() *RoleQuery {
 // QueryRoleAssignments queries the "role_assignments" edge of the Tenant entity.
 func (_m *Tenant) QueryRoleAssignments() *RoleAssignmentQuery {
 	return NewTenantClient(_m.config).QueryRoleAssignments(_m)
+}
+
+// QuerySamlConfig queries the "saml_config" edge of the Tenant entity.
+func (_m *Tenant) QuerySamlConfig() *SamlConfigQuery {
+	return NewTenantClient(_m.config).QuerySamlConfig(_m)
+}
+
+// QueryScimTokens queries the "scim_tokens" edge of the Tenant entity.
+func (_m *Tenant) QueryScimTokens() *ScimTokenQuery {
+	return NewTenantClient(_m.config).QueryScimTokens(_m)
 }
 
 // Update returns a builder for updating this Tenant.

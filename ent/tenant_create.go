@@ -18,6 +18,8 @@ import (
 	"github.com/acme/identity/ent/project"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
+	"github.com/acme/identity/ent/samlconfig"
+	"github.com/acme/identity/ent/scimtoken"
 	"github.com/acme/identity/ent/tenant"
 	"github.com/acme/identity/ent/user"
 )
@@ -159,6 +161,36 @@ func (_c *TenantCreate) AddRoleAssignments(v ...*RoleAssignment) *TenantCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddRoleAssignmentIDs(ids...)
+}
+
+// AddSamlConfigIDs adds the "saml_config" edge to the SamlConfig entity by IDs.
+func (_c *TenantCreate) AddSamlConfigIDs(ids ...int) *TenantCreate {
+	_c.mutation.AddSamlConfigIDs(ids...)
+	return _c
+}
+
+// AddSamlConfig adds the "saml_config" edges to the SamlConfig entity.
+func (_c *TenantCreate) AddSamlConfig(v ...*SamlConfig) *TenantCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddSamlConfigIDs(ids...)
+}
+
+// AddScimTokenIDs adds the "scim_tokens" edge to the ScimToken entity by IDs.
+func (_c *TenantCreate) AddScimTokenIDs(ids ...string) *TenantCreate {
+	_c.mutation.AddScimTokenIDs(ids...)
+	return _c
+}
+
+// AddScimTokens adds the "scim_tokens" edges to the ScimToken entity.
+func (_c *TenantCreate) AddScimTokens(v ...*ScimToken) *TenantCreate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddScimTokenIDs(ids...)
 }
 
 // Mutation returns the TenantMutation object of the builder.
@@ -386,6 +418,38 @@ func (_c *TenantCreate) createSpec() (*Tenant, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(roleassignment.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.SamlConfigIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.SamlConfigTable,
+			Columns: []string{tenant.SamlConfigColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(samlconfig.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.ScimTokensIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.ScimTokensTable,
+			Columns: []string{tenant.ScimTokensColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(scimtoken.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

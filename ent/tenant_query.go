@@ -20,6 +20,8 @@ import (
 	"github.com/acme/identity/ent/project"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
+	"github.com/acme/identity/ent/samlconfig"
+	"github.com/acme/identity/ent/scimtoken"
 	"github.com/acme/identity/ent/tenant"
 	"github.com/acme/identity/ent/user"
 )
@@ -38,6 +40,8 @@ type TenantQuery struct {
 	withGroupMemberships *GroupMembershipQuery
 	withRoles            *RoleQuery
 	withRoleAssignments  *RoleAssignmentQuery
+	withSamlConfig       *SamlConfigQuery
+	withScimTokens       *ScimTokenQuery
 	modifiers            []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
@@ -222,6 +226,50 @@ func (_q *TenantQuery) QueryRoleAssignments() *RoleAssignmentQuery {
 			sqlgraph.From(tenant.Table, tenant.FieldID, selector),
 			sqlgraph.To(roleassignment.Table, roleassignment.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, tenant.RoleAssignmentsTable, tenant.RoleAssignmentsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QuerySamlConfig chains the current query on the "saml_config" edge.
+func (_q *TenantQuery) QuerySamlConfig() *SamlConfigQuery {
+	query := (&SamlConfigClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tenant.Table, tenant.FieldID, selector),
+			sqlgraph.To(samlconfig.Table, samlconfig.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, tenant.SamlConfigTable, tenant.SamlConfigColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryScimTokens chains the current query on the "scim_tokens" edge.
+func (_q *TenantQuery) QueryScimTokens() *ScimTokenQuery {
+	query := (&ScimTokenClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tenant.Table, tenant.FieldID, selector),
+			sqlgraph.To(scimtoken.Table, scimtoken.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, tenant.ScimTokensTable, tenant.ScimTokensColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -428,6 +476,8 @@ func (_q *TenantQuery) Clone() *TenantQuery {
 		withGroupMemberships: _q.withGroupMemberships.Clone(),
 		withRoles:            _q.withRoles.Clone(),
 		withRoleAssignments:  _q.withRoleAssignments.Clone(),
+		withSamlConfig:       _q.withSamlConfig.Clone(),
+		withScimTokens:       _q.withScimTokens.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -512,6 +562,28 @@ func (_q *TenantQuery) WithRoleAssignments(opts ...func(*RoleAssignmentQuery)) *
 	return _q
 }
 
+// WithSamlConfig tells the query-builder to eager-load the nodes that are connected to
+// the "saml_config" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TenantQuery) WithSamlConfig(opts ...func(*SamlConfigQuery)) *TenantQuery {
+	query := (&SamlConfigClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withSamlConfig = query
+	return _q
+}
+
+// WithScimTokens tells the query-builder to eager-load the nodes that are connected to
+// the "scim_tokens" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TenantQuery) WithScimTokens(opts ...func(*ScimTokenQuery)) *TenantQuery {
+	query := (&ScimTokenClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withScimTokens = query
+	return _q
+}
+
 // GroupBy is used to group vertices by one or more fields/columns.
 // It is often used with aggregate functions, like: count, max, mean, min, sum.
 //
@@ -590,7 +662,7 @@ func (_q *TenantQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tenan
 	var (
 		nodes       = []*Tenant{}
 		_spec       = _q.querySpec()
-		loadedTypes = [7]bool{
+		loadedTypes = [9]bool{
 			_q.withProject != nil,
 			_q.withUsers != nil,
 			_q.withEmails != nil,
@@ -598,6 +670,8 @@ func (_q *TenantQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tenan
 			_q.withGroupMemberships != nil,
 			_q.withRoles != nil,
 			_q.withRoleAssignments != nil,
+			_q.withSamlConfig != nil,
+			_q.withScimTokens != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -666,6 +740,20 @@ func (_q *TenantQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tenan
 		if err := _q.loadRoleAssignments(ctx, query, nodes,
 			func(n *Tenant) { n.Edges.RoleAssignments = []*RoleAssignment{} },
 			func(n *Tenant, e *RoleAssignment) { n.Edges.RoleAssignments = append(n.Edges.RoleAssignments, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withSamlConfig; query != nil {
+		if err := _q.loadSamlConfig(ctx, query, nodes,
+			func(n *Tenant) { n.Edges.SamlConfig = []*SamlConfig{} },
+			func(n *Tenant, e *SamlConfig) { n.Edges.SamlConfig = append(n.Edges.SamlConfig, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withScimTokens; query != nil {
+		if err := _q.loadScimTokens(ctx, query, nodes,
+			func(n *Tenant) { n.Edges.ScimTokens = []*ScimToken{} },
+			func(n *Tenant, e *ScimToken) { n.Edges.ScimTokens = append(n.Edges.ScimTokens, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -866,6 +954,66 @@ func (_q *TenantQuery) loadRoleAssignments(ctx context.Context, query *RoleAssig
 	}
 	query.Where(predicate.RoleAssignment(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(tenant.RoleAssignmentsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.TenantID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "tenant_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *TenantQuery) loadSamlConfig(ctx context.Context, query *SamlConfigQuery, nodes []*Tenant, init func(*Tenant), assign func(*Tenant, *SamlConfig)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[string]*Tenant)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(samlconfig.FieldTenantID)
+	}
+	query.Where(predicate.SamlConfig(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(tenant.SamlConfigColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.TenantID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "tenant_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *TenantQuery) loadScimTokens(ctx context.Context, query *ScimTokenQuery, nodes []*Tenant, init func(*Tenant), assign func(*Tenant, *ScimToken)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[string]*Tenant)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(scimtoken.FieldTenantID)
+	}
+	query.Where(predicate.ScimToken(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(tenant.ScimTokensColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {

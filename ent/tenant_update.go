@@ -17,6 +17,8 @@ import (
 	"github.com/acme/identity/ent/predicate"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
+	"github.com/acme/identity/ent/samlconfig"
+	"github.com/acme/identity/ent/scimtoken"
 	"github.com/acme/identity/ent/tenant"
 	"github.com/acme/identity/ent/user"
 )
@@ -174,6 +176,36 @@ func (_u *TenantUpdate) AddRoleAssignments(v ...*RoleAssignment) *TenantUpdate {
 	return _u.AddRoleAssignmentIDs(ids...)
 }
 
+// AddSamlConfigIDs adds the "saml_config" edge to the SamlConfig entity by IDs.
+func (_u *TenantUpdate) AddSamlConfigIDs(ids ...int) *TenantUpdate {
+	_u.mutation.AddSamlConfigIDs(ids...)
+	return _u
+}
+
+// AddSamlConfig adds the "saml_config" edges to the SamlConfig entity.
+func (_u *TenantUpdate) AddSamlConfig(v ...*SamlConfig) *TenantUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddSamlConfigIDs(ids...)
+}
+
+// AddScimTokenIDs adds the "scim_tokens" edge to the ScimToken entity by IDs.
+func (_u *TenantUpdate) AddScimTokenIDs(ids ...string) *TenantUpdate {
+	_u.mutation.AddScimTokenIDs(ids...)
+	return _u
+}
+
+// AddScimTokens adds the "scim_tokens" edges to the ScimToken entity.
+func (_u *TenantUpdate) AddScimTokens(v ...*ScimToken) *TenantUpdate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddScimTokenIDs(ids...)
+}
+
 // Mutation returns the TenantMutation object of the builder.
 func (_u *TenantUpdate) Mutation() *TenantMutation {
 	return _u.mutation
@@ -303,6 +335,48 @@ func (_u *TenantUpdate) RemoveRoleAssignments(v ...*RoleAssignment) *TenantUpdat
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveRoleAssignmentIDs(ids...)
+}
+
+// ClearSamlConfig clears all "saml_config" edges to the SamlConfig entity.
+func (_u *TenantUpdate) ClearSamlConfig() *TenantUpdate {
+	_u.mutation.ClearSamlConfig()
+	return _u
+}
+
+// RemoveSamlConfigIDs removes the "saml_config" edge to SamlConfig entities by IDs.
+func (_u *TenantUpdate) RemoveSamlConfigIDs(ids ...int) *TenantUpdate {
+	_u.mutation.RemoveSamlConfigIDs(ids...)
+	return _u
+}
+
+// RemoveSamlConfig removes "saml_config" edges to SamlConfig entities.
+func (_u *TenantUpdate) RemoveSamlConfig(v ...*SamlConfig) *TenantUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveSamlConfigIDs(ids...)
+}
+
+// ClearScimTokens clears all "scim_tokens" edges to the ScimToken entity.
+func (_u *TenantUpdate) ClearScimTokens() *TenantUpdate {
+	_u.mutation.ClearScimTokens()
+	return _u
+}
+
+// RemoveScimTokenIDs removes the "scim_tokens" edge to ScimToken entities by IDs.
+func (_u *TenantUpdate) RemoveScimTokenIDs(ids ...string) *TenantUpdate {
+	_u.mutation.RemoveScimTokenIDs(ids...)
+	return _u
+}
+
+// RemoveScimTokens removes "scim_tokens" edges to ScimToken entities.
+func (_u *TenantUpdate) RemoveScimTokens(v ...*ScimToken) *TenantUpdate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveScimTokenIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -645,6 +719,96 @@ func (_u *TenantUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.SamlConfigCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.SamlConfigTable,
+			Columns: []string{tenant.SamlConfigColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(samlconfig.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedSamlConfigIDs(); len(nodes) > 0 && !_u.mutation.SamlConfigCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.SamlConfigTable,
+			Columns: []string{tenant.SamlConfigColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(samlconfig.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.SamlConfigIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.SamlConfigTable,
+			Columns: []string{tenant.SamlConfigColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(samlconfig.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.ScimTokensCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.ScimTokensTable,
+			Columns: []string{tenant.ScimTokensColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(scimtoken.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedScimTokensIDs(); len(nodes) > 0 && !_u.mutation.ScimTokensCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.ScimTokensTable,
+			Columns: []string{tenant.ScimTokensColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(scimtoken.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.ScimTokensIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.ScimTokensTable,
+			Columns: []string{tenant.ScimTokensColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(scimtoken.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -806,6 +970,36 @@ func (_u *TenantUpdateOne) AddRoleAssignments(v ...*RoleAssignment) *TenantUpdat
 	return _u.AddRoleAssignmentIDs(ids...)
 }
 
+// AddSamlConfigIDs adds the "saml_config" edge to the SamlConfig entity by IDs.
+func (_u *TenantUpdateOne) AddSamlConfigIDs(ids ...int) *TenantUpdateOne {
+	_u.mutation.AddSamlConfigIDs(ids...)
+	return _u
+}
+
+// AddSamlConfig adds the "saml_config" edges to the SamlConfig entity.
+func (_u *TenantUpdateOne) AddSamlConfig(v ...*SamlConfig) *TenantUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddSamlConfigIDs(ids...)
+}
+
+// AddScimTokenIDs adds the "scim_tokens" edge to the ScimToken entity by IDs.
+func (_u *TenantUpdateOne) AddScimTokenIDs(ids ...string) *TenantUpdateOne {
+	_u.mutation.AddScimTokenIDs(ids...)
+	return _u
+}
+
+// AddScimTokens adds the "scim_tokens" edges to the ScimToken entity.
+func (_u *TenantUpdateOne) AddScimTokens(v ...*ScimToken) *TenantUpdateOne {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddScimTokenIDs(ids...)
+}
+
 // Mutation returns the TenantMutation object of the builder.
 func (_u *TenantUpdateOne) Mutation() *TenantMutation {
 	return _u.mutation
@@ -935,6 +1129,48 @@ func (_u *TenantUpdateOne) RemoveRoleAssignments(v ...*RoleAssignment) *TenantUp
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveRoleAssignmentIDs(ids...)
+}
+
+// ClearSamlConfig clears all "saml_config" edges to the SamlConfig entity.
+func (_u *TenantUpdateOne) ClearSamlConfig() *TenantUpdateOne {
+	_u.mutation.ClearSamlConfig()
+	return _u
+}
+
+// RemoveSamlConfigIDs removes the "saml_config" edge to SamlConfig entities by IDs.
+func (_u *TenantUpdateOne) RemoveSamlConfigIDs(ids ...int) *TenantUpdateOne {
+	_u.mutation.RemoveSamlConfigIDs(ids...)
+	return _u
+}
+
+// RemoveSamlConfig removes "saml_config" edges to SamlConfig entities.
+func (_u *TenantUpdateOne) RemoveSamlConfig(v ...*SamlConfig) *TenantUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveSamlConfigIDs(ids...)
+}
+
+// ClearScimTokens clears all "scim_tokens" edges to the ScimToken entity.
+func (_u *TenantUpdateOne) ClearScimTokens() *TenantUpdateOne {
+	_u.mutation.ClearScimTokens()
+	return _u
+}
+
+// RemoveScimTokenIDs removes the "scim_tokens" edge to ScimToken entities by IDs.
+func (_u *TenantUpdateOne) RemoveScimTokenIDs(ids ...string) *TenantUpdateOne {
+	_u.mutation.RemoveScimTokenIDs(ids...)
+	return _u
+}
+
+// RemoveScimTokens removes "scim_tokens" edges to ScimToken entities.
+func (_u *TenantUpdateOne) RemoveScimTokens(v ...*ScimToken) *TenantUpdateOne {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveScimTokenIDs(ids...)
 }
 
 // Where appends a list predicates to the TenantUpdate builder.
@@ -1300,6 +1536,96 @@ func (_u *TenantUpdateOne) sqlSave(ctx context.Context) (_node *Tenant, err erro
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(roleassignment.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.SamlConfigCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.SamlConfigTable,
+			Columns: []string{tenant.SamlConfigColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(samlconfig.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedSamlConfigIDs(); len(nodes) > 0 && !_u.mutation.SamlConfigCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.SamlConfigTable,
+			Columns: []string{tenant.SamlConfigColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(samlconfig.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.SamlConfigIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.SamlConfigTable,
+			Columns: []string{tenant.SamlConfigColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(samlconfig.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.ScimTokensCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.ScimTokensTable,
+			Columns: []string{tenant.ScimTokensColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(scimtoken.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedScimTokensIDs(); len(nodes) > 0 && !_u.mutation.ScimTokensCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.ScimTokensTable,
+			Columns: []string{tenant.ScimTokensColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(scimtoken.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.ScimTokensIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.ScimTokensTable,
+			Columns: []string{tenant.ScimTokensColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(scimtoken.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

@@ -30,6 +30,10 @@ type Tx struct {
 	Role *RoleClient
 	// RoleAssignment is the client for interacting with the RoleAssignment builders.
 	RoleAssignment *RoleAssignmentClient
+	// SamlConfig is the client for interacting with the SamlConfig builders.
+	SamlConfig *SamlConfigClient
+	// ScimToken is the client for interacting with the ScimToken builders.
+	ScimToken *ScimTokenClient
 	// Tenant is the client for interacting with the Tenant builders.
 	Tenant *TenantClient
 	// User is the client for interacting with the User builders.
@@ -173,6 +177,8 @@ func (tx *Tx) init() {
 	tx.Project = NewProjectClient(tx.config)
 	tx.Role = NewRoleClient(tx.config)
 	tx.RoleAssignment = NewRoleAssignmentClient(tx.config)
+	tx.SamlConfig = NewSamlConfigClient(tx.config)
+	tx.ScimToken = NewScimTokenClient(tx.config)
 	tx.Tenant = NewTenantClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 }

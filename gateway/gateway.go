@@ -40,6 +40,9 @@ func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry) (
 		identityv1.RegisterUserServiceHandler,
 		identityv1.RegisterGroupServiceHandler,
 		identityv1.RegisterRoleServiceHandler,
+		identityv1.RegisterAccessKeyServiceHandler,
+		identityv1.RegisterSsoServiceHandler,
+		identityv1.RegisterScimServiceHandler,
 	} {
 		if err := register(ctx, rest, conn); err != nil {
 			return nil, fmt.Errorf("register REST handler: %w", err)
@@ -54,6 +57,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry) (
 		_, _ = w.Write(openapi.JSON)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /saml/{tenant_id}/metadata", spMetadata(identityv1.NewSsoServiceClient(conn)))
 
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "identityd_http_requests_total",

@@ -40,7 +40,7 @@ func newGateway(t *testing.T) (*httptest.Server, string) {
 	reg := prometheus.NewRegistry()
 	metrics := grpcprom.NewServerMetrics()
 	reg.MustRegister(metrics)
-	s, health, err := server.New(db, slog.New(slog.NewTextHandler(io.Discard, nil))).NewGRPCServer(metrics)
+	s, health, err := server.New(db, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Options{}).NewGRPCServer(metrics)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,14 +18,32 @@ import (
 
 	"github.com/acme/identity/ent"
 	"github.com/acme/identity/ent/accesskey"
+	"github.com/acme/identity/ent/role"
+	"github.com/acme/identity/ent/schema"
+	"github.com/acme/identity/ent/scimtoken"
+	"github.com/acme/identity/ent/tenant"
 )
 
-// Principal is the authenticated caller of a request.
+// Built-in roles of access keys.
+const (
+	RoleProjectAdmin = "Project Admin"
+	RoleTenantAdmin  = "Tenant Admin"
+)
+
+// Principal is the authenticated caller of a request: an access key or a
+// tenant's SCIM token, with what it may do.
 type Principal struct {
 	ProjectID string
-	KeyID     string
-	// Root keys hold every permission of their project.
-	Root bool
+	// KeyID is the access key's id, or "" for a SCIM token.
+	KeyID string
+	// ScimTenantID is the tenant of a SCIM token, or "" for an access key.
+	ScimTenantID string
+	// ProjectAdmin may do everything in the project.
+	ProjectAdmin bool
+	// tenants holds the permissions the caller has on each tenant it may see.
+	tenants map[string]map[Permission]bool
+	// tenantAdminOf lists the tenants on which an access key holds Tenant Admin.
+	tenantAdminOf []string
 }
 
 type principalKey struct{}
@@ -37,83 +55,171 @@ func principalFrom(ctx context.Context) Principal {
 	return p
 }
 
-// Access key format: `<ProjectID>:<KeyID>.<Secret>`. The key id locates the row;
-// the secret (32 random bytes, base64url) is checked against its stored
-// SHA-256 in constant time.
+func (p *Principal) grant(tenantID string, perms ...Permission) {
+	if p.tenants == nil {
+		p.tenants = map[string]map[Permission]bool{}
+	}
+	if p.tenants[tenantID] == nil {
+		p.tenants[tenantID] = map[Permission]bool{}
+	}
+	for _, perm := range perms {
+		p.tenants[tenantID][perm] = true
+	}
+}
+
+// Credentials: an access key is `<ProjectID>:<KeyID>.<Secret>`, a SCIM token
+// `scim_<TokenID>.<Secret>`. The id locates the row; the secret (32 random
+// bytes, base64url) is checked against its stored SHA-256 in constant time.
 const (
-	keyIDBytes     = 16
-	keySecretBytes = 32
+	secretIDBytes  = 16
+	secretBytes    = 32
+	scimPrefix     = "scim_"
+	lastUsedWindow = time.Minute
 )
 
-// NewAccessKey returns a fresh key id, the secret part of the credential and
-// the hash to store. The secret is never stored.
-func NewAccessKey() (id, secret string, hash []byte, err error) {
-	b := make([]byte, keyIDBytes+keySecretBytes)
+// newSecret returns a fresh id, the credential `<prefix><id>.<secret>` and the
+// hash to store. The secret itself is never stored.
+func newSecret(prefix string) (id, credential string, hash []byte, err error) {
+	b := make([]byte, secretIDBytes+secretBytes)
 	if _, err := rand.Read(b); err != nil {
 		return "", "", nil, fmt.Errorf("random: %w", err)
 	}
-	id = hex.EncodeToString(b[:keyIDBytes])
-	secret = base64.RawURLEncoding.EncodeToString(b[keyIDBytes:])
-	sum := sha256.Sum256([]byte(secret))
-	return id, id + "." + secret, sum[:], nil
+	id = hex.EncodeToString(b[:secretIDBytes])
+	secret := base64.RawURLEncoding.EncodeToString(b[secretIDBytes:])
+	return id, prefix + id + "." + secret, hashSecret(secret), nil
 }
+
+func hashSecret(secret string) []byte {
+	sum := sha256.Sum256([]byte(secret))
+	return sum[:]
+}
+
+// NewAccessKey returns a fresh key id, the access key (`<KeyID>.<Secret>`) and
+// the hash to store.
+func NewAccessKey() (id, key string, hash []byte, err error) { return newSecret("") }
 
 // FormatCredential joins a project id and an access key as callers present them.
 func FormatCredential(projectID, accessKey string) string {
 	return projectID + ":" + accessKey
 }
 
-// parseCredential splits `<ProjectID>:<KeyID>.<Secret>`.
-func parseCredential(cred string) (projectID, keyID, secret string, ok bool) {
-	projectID, key, found := strings.Cut(cred, ":")
-	if !found {
-		return "", "", "", false
-	}
-	keyID, secret, found = strings.Cut(key, ".")
-	if !found || uuid.Validate(projectID) != nil || len(keyID) != 2*keyIDBytes || secret == "" {
-		return "", "", "", false
-	}
-	return projectID, keyID, secret, true
+// splitSecret splits `<id>.<secret>` and checks the id's shape.
+func splitSecret(s string) (id, secret string, ok bool) {
+	id, secret, ok = strings.Cut(s, ".")
+	return id, secret, ok && len(id) == 2*secretIDBytes && secret != ""
 }
 
 var errBadCredential = status.Error(codes.Unauthenticated,
-	"invalid credential: send the header authorization: Bearer <ProjectID>:<AccessKey> with a valid, unexpired access key")
+	"invalid credential: send authorization: Bearer <ProjectID>:<AccessKey> with a valid, unexpired access key, or a tenant's SCIM token")
 
 // authenticate checks the bearer credential of a request and puts its
 // Principal into the context. Every failure is Unauthenticated with the same
-// message, so a caller cannot probe which projects or keys exist.
+// message, so a caller cannot probe which projects, keys or tokens exist.
 func (srv *Server) authenticate(ctx context.Context) (context.Context, error) {
 	cred, err := auth.AuthFromMD(ctx, "bearer")
 	if err != nil {
 		return nil, status.Error(codes.Unauthenticated,
 			"missing credential: send the header authorization: Bearer <ProjectID>:<AccessKey>")
 	}
-	projectID, keyID, secret, ok := parseCredential(cred)
-	if !ok {
-		return nil, errBadCredential
-	}
-	key, err := srv.db.AccessKey.Query().
-		Where(accesskey.ID(keyID), accesskey.ProjectID(projectID)).
-		Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, errBadCredential
+	var p Principal
+	if token, ok := strings.CutPrefix(cred, scimPrefix); ok {
+		p, err = srv.authenticateScimToken(ctx, token)
+	} else {
+		p, err = srv.authenticateAccessKey(ctx, cred)
 	}
 	if err != nil {
-		return nil, srv.toStatus(ctx, "authenticate", fmt.Errorf("find access key: %w", err))
+		return nil, err
 	}
-	sum := sha256.Sum256([]byte(secret))
+	return context.WithValue(ctx, principalKey{}, p), nil
+}
+
+func (srv *Server) authenticateAccessKey(ctx context.Context, cred string) (Principal, error) {
+	projectID, key, _ := strings.Cut(cred, ":")
+	keyID, secret, ok := splitSecret(key)
+	if !ok || uuid.Validate(projectID) != nil {
+		return Principal{}, errBadCredential
+	}
+	k, err := srv.db.AccessKey.Query().Where(accesskey.ID(keyID), accesskey.ProjectID(projectID)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return Principal{}, errBadCredential
+	}
+	if err != nil {
+		return Principal{}, srv.toStatus(ctx, "authenticate", fmt.Errorf("find access key: %w", err))
+	}
 	now := srv.now()
-	if subtle.ConstantTimeCompare(sum[:], key.SecretHash) != 1 ||
-		key.RevokeTime != nil ||
-		(key.ExpireTime != nil && !now.Before(*key.ExpireTime)) {
-		return nil, errBadCredential
+	if subtle.ConstantTimeCompare(hashSecret(secret), k.SecretHash) != 1 ||
+		k.RevokeTime != nil || (k.ExpireTime != nil && !now.Before(*k.ExpireTime)) {
+		return Principal{}, errBadCredential
 	}
-	return context.WithValue(ctx, principalKey{}, Principal{ProjectID: projectID, KeyID: keyID, Root: key.Root}), nil
+	p := Principal{ProjectID: projectID, KeyID: keyID}
+	for _, b := range k.RoleBindings {
+		if err := srv.bind(ctx, &p, b); err != nil {
+			return Principal{}, srv.toStatus(ctx, "authenticate", err)
+		}
+	}
+	// last_used_time is kept to the minute, so a busy key costs one write a
+	// minute, not one per request.
+	if k.LastUsedTime == nil || now.Sub(*k.LastUsedTime) >= lastUsedWindow {
+		if err := srv.db.AccessKey.UpdateOneID(keyID).SetLastUsedTime(now.UTC().Truncate(time.Second)).Exec(ctx); err != nil {
+			srv.log.WarnContext(ctx, "record access key use", "key_id", keyID, "error", err)
+		}
+	}
+	return p, nil
+}
+
+// bind adds what one role binding grants. A tenant role grants those of its
+// permissions that are API permissions; a binding to a tenant or role that no
+// longer exists grants nothing.
+func (srv *Server) bind(ctx context.Context, p *Principal, b schema.RoleBinding) error {
+	switch b.Role {
+	case RoleProjectAdmin:
+		p.ProjectAdmin = true
+	case RoleTenantAdmin:
+		p.grant(b.TenantID, tenantAdminPermissions...)
+		p.tenantAdminOf = append(p.tenantAdminOf, b.TenantID)
+	default:
+		r, err := srv.db.Role.Query().
+			Where(role.TenantID(b.TenantID), role.NameKey(fold(b.Role)), role.HasTenantWith(tenant.ProjectID(p.ProjectID))).
+			Only(ctx)
+		if ent.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("find bound role: %w", err)
+		}
+		for _, perm := range r.Permissions {
+			if tenantPermission[Permission(perm)] {
+				p.grant(b.TenantID, Permission(perm))
+			}
+		}
+	}
+	return nil
+}
+
+func (srv *Server) authenticateScimToken(ctx context.Context, token string) (Principal, error) {
+	id, secret, ok := splitSecret(token)
+	if !ok {
+		return Principal{}, errBadCredential
+	}
+	t, err := srv.db.ScimToken.Query().Where(scimtoken.ID(id)).WithTenant().Only(ctx)
+	if ent.IsNotFound(err) {
+		return Principal{}, errBadCredential
+	}
+	if err != nil {
+		return Principal{}, srv.toStatus(ctx, "authenticate", fmt.Errorf("find SCIM token: %w", err))
+	}
+	if subtle.ConstantTimeCompare(hashSecret(secret), t.SecretHash) != 1 ||
+		(t.ExpireTime != nil && !srv.now().Before(*t.ExpireTime)) {
+		return Principal{}, errBadCredential
+	}
+	p := Principal{ProjectID: t.Edges.Tenant.ProjectID, ScimTenantID: t.TenantID}
+	p.grant(t.TenantID, scimTokenPermissions...)
+	return p, nil
 }
 
 // InitProject creates the project of a new deployment with a root access key
-// and returns the credential, the only time it is ever shown. It refuses when
-// the database already holds a project.
+// (Project Admin) and returns the credential, the only time it is ever shown.
+// It refuses when the database already holds a project.
 func InitProject(ctx context.Context, db *ent.Client, displayName string) (credential string, err error) {
 	tx, err := db.Tx(ctx)
 	if err != nil {
@@ -142,7 +248,8 @@ func InitProject(ctx context.Context, db *ent.Client, displayName string) (crede
 		return "", err
 	}
 	if err := tx.AccessKey.Create().SetID(keyID).SetProjectID(projectID).SetName("root").
-		SetSecretHash(hash).SetRoot(true).SetCreateTime(now).Exec(ctx); err != nil {
+		SetSecretHash(hash).SetRoleBindings([]schema.RoleBinding{{Role: RoleProjectAdmin}}).
+		SetCreateTime(now).Exec(ctx); err != nil {
 		return "", fmt.Errorf("create root key: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

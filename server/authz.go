@@ -12,68 +12,171 @@ import (
 // Permission is what a method requires of its caller.
 type Permission string
 
-// The permissions. Root keys hold all of them; keys with narrower role
-// bindings come with access keys and tenant roles.
+// The API permissions. Project Admin holds all of them everywhere; the
+// tenant-scoped ones can also be held on single tenants.
 const (
-	PermProjectRead  Permission = "project.read"
-	PermProjectWrite Permission = "project.write"
-	PermTenantRead   Permission = "tenant.read"
-	PermTenantWrite  Permission = "tenant.write"
-	PermUserRead     Permission = "user.read"
-	PermUserWrite    Permission = "user.write"
-	PermGroupRead    Permission = "group.read"
-	PermGroupWrite   Permission = "group.write"
-	PermRoleRead     Permission = "role.read"
-	PermRoleWrite    Permission = "role.write"
+	PermProjectRead   Permission = "project.read"
+	PermProjectWrite  Permission = "project.write"
+	PermTenantList    Permission = "tenant.list"
+	PermTenantWrite   Permission = "tenant.write"
+	PermAccessKeyRead Permission = "accesskey.read"
+	PermAccessKeyEdit Permission = "accesskey.write"
+
+	PermTenantRead Permission = "tenant.read"
+	PermUserRead   Permission = "user.read"
+	PermUserWrite  Permission = "user.write"
+	PermGroupRead  Permission = "group.read"
+	PermGroupWrite Permission = "group.write"
+	PermRoleRead   Permission = "role.read"
+	PermRoleWrite  Permission = "role.write"
+	PermSsoRead    Permission = "sso.read"
+	PermSsoWrite   Permission = "sso.write"
+	PermScimRead   Permission = "scim.read"
+	PermScimWrite  Permission = "scim.write"
 )
 
-// methodPermissions maps every full method name of the identity services to
-// the permission it requires. A method missing here is denied (and a test
-// fails), so a new RPC cannot ship unguarded.
-var methodPermissions = map[string]Permission{
-	identityv1.ProjectService_GetProject_FullMethodName:    PermProjectRead,
-	identityv1.ProjectService_UpdateProject_FullMethodName: PermProjectWrite,
-
-	identityv1.TenantService_CreateTenant_FullMethodName: PermTenantWrite,
-	identityv1.TenantService_GetTenant_FullMethodName:    PermTenantRead,
-	identityv1.TenantService_ListTenants_FullMethodName:  PermTenantRead,
-	identityv1.TenantService_UpdateTenant_FullMethodName: PermTenantWrite,
-	identityv1.TenantService_DeleteTenant_FullMethodName: PermTenantWrite,
-
-	identityv1.UserService_CreateUser_FullMethodName: PermUserWrite,
-	identityv1.UserService_GetUser_FullMethodName:    PermUserRead,
-	identityv1.UserService_ListUsers_FullMethodName:  PermUserRead,
-	identityv1.UserService_UpdateUser_FullMethodName: PermUserWrite,
-	identityv1.UserService_DeleteUser_FullMethodName: PermUserWrite,
-
-	identityv1.GroupService_CreateGroup_FullMethodName:        PermGroupWrite,
-	identityv1.GroupService_GetGroup_FullMethodName:           PermGroupRead,
-	identityv1.GroupService_ListGroups_FullMethodName:         PermGroupRead,
-	identityv1.GroupService_UpdateGroup_FullMethodName:        PermGroupWrite,
-	identityv1.GroupService_DeleteGroup_FullMethodName:        PermGroupWrite,
-	identityv1.GroupService_AddGroupMembers_FullMethodName:    PermGroupWrite,
-	identityv1.GroupService_RemoveGroupMembers_FullMethodName: PermGroupWrite,
-	identityv1.GroupService_ListGroupMembers_FullMethodName:   PermGroupRead,
-
-	identityv1.RoleService_CreateRole_FullMethodName:        PermRoleWrite,
-	identityv1.RoleService_GetRole_FullMethodName:           PermRoleRead,
-	identityv1.RoleService_ListRoles_FullMethodName:         PermRoleRead,
-	identityv1.RoleService_UpdateRole_FullMethodName:        PermRoleWrite,
-	identityv1.RoleService_DeleteRole_FullMethodName:        PermRoleWrite,
-	identityv1.RoleService_AssignRoles_FullMethodName:       PermRoleWrite,
-	identityv1.RoleService_UnassignRoles_FullMethodName:     PermRoleWrite,
-	identityv1.RoleService_ListAssignedRoles_FullMethodName: PermRoleRead,
+// tenantAdminPermissions are what Tenant Admin grants on its tenant: the
+// tenant's users, groups, roles, and its SSO and SCIM settings.
+var tenantAdminPermissions = []Permission{
+	PermTenantRead, PermUserRead, PermUserWrite, PermGroupRead, PermGroupWrite,
+	PermRoleRead, PermRoleWrite, PermSsoRead, PermSsoWrite, PermScimRead, PermScimWrite,
 }
 
-// authorize fails with PermissionDenied unless the caller holds the permission
-// that fullMethod requires.
-func authorize(ctx context.Context, fullMethod string) error {
-	perm, ok := methodPermissions[fullMethod]
+// scimTokenPermissions are what a SCIM token grants on its tenant: what
+// provisioning needs, and nothing of the tenant's SSO or SCIM settings.
+var scimTokenPermissions = []Permission{
+	PermTenantRead, PermUserRead, PermUserWrite, PermGroupRead, PermGroupWrite, PermRoleRead,
+}
+
+// tenantPermission says which permissions can be held on a single tenant
+// (those Tenant Admin grants); a tenant role can grant only these.
+var tenantPermission = func() map[Permission]bool {
+	m := map[Permission]bool{}
+	for _, p := range tenantAdminPermissions {
+		m[p] = true
+	}
+	return m
+}()
+
+// scope says where a method's permission must be held.
+type scope int
+
+const (
+	// scopeProject: only Project Admin.
+	scopeProject scope = iota + 1
+	// scopeTenant: on the tenant the request names.
+	scopeTenant
+	// scopeCaller: any authenticated caller; the method answers about the
+	// caller itself.
+	scopeCaller
+)
+
+type rule struct {
+	perm  Permission
+	scope scope
+}
+
+// methodRules maps every full method name of the identity services to what
+// it requires. A method missing here is denied (and a test fails), so a new
+// RPC cannot ship unguarded.
+var methodRules = map[string]rule{
+	identityv1.ProjectService_GetProject_FullMethodName:    {PermProjectRead, scopeProject},
+	identityv1.ProjectService_UpdateProject_FullMethodName: {PermProjectWrite, scopeProject},
+
+	identityv1.TenantService_CreateTenant_FullMethodName: {PermTenantWrite, scopeProject},
+	identityv1.TenantService_GetTenant_FullMethodName:    {PermTenantRead, scopeTenant},
+	identityv1.TenantService_ListTenants_FullMethodName:  {PermTenantList, scopeProject},
+	identityv1.TenantService_UpdateTenant_FullMethodName: {PermTenantWrite, scopeProject},
+	identityv1.TenantService_DeleteTenant_FullMethodName: {PermTenantWrite, scopeProject},
+
+	identityv1.UserService_CreateUser_FullMethodName: {PermUserWrite, scopeTenant},
+	identityv1.UserService_GetUser_FullMethodName:    {PermUserRead, scopeTenant},
+	identityv1.UserService_ListUsers_FullMethodName:  {PermUserRead, scopeTenant},
+	identityv1.UserService_UpdateUser_FullMethodName: {PermUserWrite, scopeTenant},
+	identityv1.UserService_DeleteUser_FullMethodName: {PermUserWrite, scopeTenant},
+
+	identityv1.GroupService_CreateGroup_FullMethodName:        {PermGroupWrite, scopeTenant},
+	identityv1.GroupService_GetGroup_FullMethodName:           {PermGroupRead, scopeTenant},
+	identityv1.GroupService_ListGroups_FullMethodName:         {PermGroupRead, scopeTenant},
+	identityv1.GroupService_UpdateGroup_FullMethodName:        {PermGroupWrite, scopeTenant},
+	identityv1.GroupService_DeleteGroup_FullMethodName:        {PermGroupWrite, scopeTenant},
+	identityv1.GroupService_AddGroupMembers_FullMethodName:    {PermGroupWrite, scopeTenant},
+	identityv1.GroupService_RemoveGroupMembers_FullMethodName: {PermGroupWrite, scopeTenant},
+	identityv1.GroupService_ListGroupMembers_FullMethodName:   {PermGroupRead, scopeTenant},
+
+	identityv1.RoleService_CreateRole_FullMethodName:        {PermRoleWrite, scopeTenant},
+	identityv1.RoleService_GetRole_FullMethodName:           {PermRoleRead, scopeTenant},
+	identityv1.RoleService_ListRoles_FullMethodName:         {PermRoleRead, scopeTenant},
+	identityv1.RoleService_UpdateRole_FullMethodName:        {PermRoleWrite, scopeTenant},
+	identityv1.RoleService_DeleteRole_FullMethodName:        {PermRoleWrite, scopeTenant},
+	identityv1.RoleService_AssignRoles_FullMethodName:       {PermRoleWrite, scopeTenant},
+	identityv1.RoleService_UnassignRoles_FullMethodName:     {PermRoleWrite, scopeTenant},
+	identityv1.RoleService_ListAssignedRoles_FullMethodName: {PermRoleRead, scopeTenant},
+
+	identityv1.AccessKeyService_CreateAccessKey_FullMethodName: {PermAccessKeyEdit, scopeProject},
+	identityv1.AccessKeyService_GetAccessKey_FullMethodName:    {PermAccessKeyRead, scopeProject},
+	identityv1.AccessKeyService_ListAccessKeys_FullMethodName:  {PermAccessKeyRead, scopeProject},
+	identityv1.AccessKeyService_UpdateAccessKey_FullMethodName: {PermAccessKeyEdit, scopeProject},
+	identityv1.AccessKeyService_RevokeAccessKey_FullMethodName: {PermAccessKeyEdit, scopeProject},
+	identityv1.AccessKeyService_DeleteAccessKey_FullMethodName: {PermAccessKeyEdit, scopeProject},
+
+	identityv1.SsoService_GetSamlConfig_FullMethodName:    {PermSsoRead, scopeTenant},
+	identityv1.SsoService_SetSamlConfig_FullMethodName:    {PermSsoWrite, scopeTenant},
+	identityv1.SsoService_DeleteSamlConfig_FullMethodName: {PermSsoWrite, scopeTenant},
+
+	identityv1.ScimService_GetScimStatus_FullMethodName:     {PermScimRead, scopeTenant},
+	identityv1.ScimService_EnableScim_FullMethodName:        {PermScimWrite, scopeTenant},
+	identityv1.ScimService_DisableScim_FullMethodName:       {PermScimWrite, scopeTenant},
+	identityv1.ScimService_RotateScimToken_FullMethodName:   {PermScimWrite, scopeTenant},
+	identityv1.ScimService_ResolveScimTenant_FullMethodName: {"", scopeCaller},
+}
+
+// publicMethods answer without a credential: they reveal nothing secret.
+var publicMethods = map[string]bool{
+	identityv1.SsoService_GetServiceProviderMetadata_FullMethodName: true,
+}
+
+// requestTenant returns the tenant a tenant-scoped request names.
+func requestTenant(req any) (string, bool) {
+	switch r := req.(type) {
+	case interface{ GetTenantId() string }:
+		return r.GetTenantId(), true
+	case *identityv1.UpdateUserRequest:
+		return r.GetUser().GetTenantId(), true
+	case *identityv1.UpdateGroupRequest:
+		return r.GetGroup().GetTenantId(), true
+	case *identityv1.UpdateRoleRequest:
+		return r.GetRole().GetTenantId(), true
+	}
+	return "", false
+}
+
+// authorize fails unless the caller may call fullMethod with req. A tenant
+// the caller holds nothing on is NotFound, exactly as a tenant that does not
+// exist, so credentials never reveal other tenants; a tenant it holds
+// something on, but not this permission, is PermissionDenied.
+func (srv *Server) authorize(ctx context.Context, fullMethod string, req any) error {
+	r, ok := methodRules[fullMethod]
 	if !ok {
-		return status.Errorf(codes.PermissionDenied, "method %s is not open to access keys", fullMethod)
+		return status.Errorf(codes.PermissionDenied, "method %s is not open to callers", fullMethod)
 	}
-	if p := principalFrom(ctx); !p.Root {
-		return status.Errorf(codes.PermissionDenied, "the access key lacks the permission %s", perm)
+	p := principalFrom(ctx)
+	switch {
+	case r.scope == scopeCaller || p.ProjectAdmin:
+		return nil
+	case r.scope == scopeTenant:
+		tenantID, ok := requestTenant(req)
+		if !ok {
+			return status.Errorf(codes.PermissionDenied, "method %s names no tenant", fullMethod)
+		}
+		perms, ok := p.tenants[tenantID]
+		if !ok {
+			return srv.toStatus(ctx, fullMethod, notFound("tenant", tenantID))
+		}
+		if !perms[r.perm] {
+			return status.Errorf(codes.PermissionDenied, "the credential lacks the permission %s on tenant %s", r.perm, tenantID)
+		}
+		return nil
 	}
-	return nil
+	return status.Errorf(codes.PermissionDenied, "the credential lacks the permission %s: it needs the %s role", r.perm, RoleProjectAdmin)
 }

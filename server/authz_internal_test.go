@@ -9,19 +9,38 @@ import (
 	_ "github.com/acme/identity/gen/identity/v1"
 )
 
-// TestEveryMethodHasAPermission walks every service of identity.v1 and fails
-// on a method missing from the authorization table, or on a table entry that
-// names no method.
-func TestEveryMethodHasAPermission(t *testing.T) {
+// TestEveryMethodHasARule walks every service of identity.v1 and fails on a
+// method that is neither public nor in the authorization table, on a
+// tenant-scoped method whose request names no tenant, and on a table entry
+// that names no method.
+func TestEveryMethodHasARule(t *testing.T) {
 	seen := map[string]bool{}
 	protoregistry.GlobalFiles.RangeFilesByPackage("identity.v1", func(fd protoreflect.FileDescriptor) bool {
 		for i := 0; i < fd.Services().Len(); i++ {
 			sd := fd.Services().Get(i)
 			for j := 0; j < sd.Methods().Len(); j++ {
-				full := "/" + string(sd.FullName()) + "/" + string(sd.Methods().Get(j).Name())
+				md := sd.Methods().Get(j)
+				full := "/" + string(sd.FullName()) + "/" + string(md.Name())
 				seen[full] = true
-				if _, ok := methodPermissions[full]; !ok {
-					t.Errorf("%s has no entry in methodPermissions", full)
+				r, ok := methodRules[full]
+				if publicMethods[full] {
+					if ok {
+						t.Errorf("%s is public and has a rule", full)
+					}
+					continue
+				}
+				if !ok {
+					t.Errorf("%s has no entry in methodRules", full)
+					continue
+				}
+				if r.scope == scopeTenant {
+					mt, err := protoregistry.GlobalTypes.FindMessageByName(md.Input().FullName())
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, ok := requestTenant(mt.New().Interface()); !ok {
+						t.Errorf("%s is tenant-scoped, but requestTenant cannot read its tenant", full)
+					}
 				}
 			}
 		}
@@ -30,9 +49,9 @@ func TestEveryMethodHasAPermission(t *testing.T) {
 	if len(seen) == 0 {
 		t.Fatal("found no identity.v1 services")
 	}
-	for m := range methodPermissions {
+	for m := range methodRules {
 		if !seen[m] {
-			t.Errorf("methodPermissions names %s, which no service has", m)
+			t.Errorf("methodRules names %s, which no service has", m)
 		}
 	}
 }

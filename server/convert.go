@@ -97,3 +97,26 @@ func roleToProto(r *ent.Role) *identityv1.Role {
 		Version:     r.Version,
 	}
 }
+
+func optionalTS(t *time.Time) *timestamppb.Timestamp {
+	if t == nil {
+		return nil
+	}
+	return ts(*t)
+}
+
+func accessKeyToProto(k *ent.AccessKey) *identityv1.AccessKey {
+	out := &identityv1.AccessKey{
+		Id:           k.ID,
+		Name:         k.Name,
+		ExpireTime:   optionalTS(k.ExpireTime),
+		CreatedBy:    k.CreatedBy,
+		CreateTime:   ts(k.CreateTime),
+		LastUsedTime: optionalTS(k.LastUsedTime),
+		RevokeTime:   optionalTS(k.RevokeTime),
+	}
+	for _, b := range k.RoleBindings {
+		out.RoleBindings = append(out.RoleBindings, &identityv1.RoleBinding{Role: b.Role, TenantId: b.TenantID})
+	}
+	return out
+}

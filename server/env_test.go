@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"sync"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"google.golang.org/grpc"
@@ -79,6 +81,8 @@ func forEachDB(t *testing.T, fn func(t *testing.T, db database)) {
 // env is a running server over a real gRPC connection (bufconn) with the
 // production interceptor chain, and clients carrying the root credential.
 type env struct {
+	url        string // the database's URL
+	clock      *fakeClock
 	db         *ent.Client
 	conn       *grpc.ClientConn
 	credential string
@@ -90,12 +94,35 @@ type env struct {
 	users    identityv1.UserServiceClient
 	groups   identityv1.GroupServiceClient
 	roles    identityv1.RoleServiceClient
+	keys     identityv1.AccessKeyServiceClient
+	sso      identityv1.SsoServiceClient
+	scim     identityv1.ScimServiceClient
 }
 
-func newEnv(t testing.TB, db database) *env {
+// fakeClock is the server's clock in tests: real time, moved forward on demand.
+type fakeClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+// Advance moves the clock forward by d.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
+}
+
+func newEnv(t testing.TB, db database, options ...func(*server.Options)) *env {
 	t.Helper()
 	ctx := context.Background()
-	client, err := server.OpenDatabase(ctx, db.url(t))
+	dbURL := db.url(t)
+	client, err := server.OpenDatabase(ctx, dbURL)
 	if err != nil {
 		t.Fatalf("open database: %v", err)
 	}
@@ -106,7 +133,12 @@ func newEnv(t testing.TB, db database) *env {
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	s, _, err := server.New(client, log).NewGRPCServer(nil)
+	clock := &fakeClock{}
+	opts := server.Options{PublicURL: "https://id.example.com", Now: clock.Now}
+	for _, o := range options {
+		o(&opts)
+	}
+	s, _, err := server.New(client, log, opts).NewGRPCServer(nil)
 	if err != nil {
 		t.Fatalf("grpc server: %v", err)
 	}
@@ -121,6 +153,8 @@ func newEnv(t testing.TB, db database) *env {
 	}
 	t.Cleanup(func() { conn.Close() })
 	return &env{
+		url:        dbURL,
+		clock:      clock,
 		db:         client,
 		conn:       conn,
 		credential: cred,
@@ -131,6 +165,9 @@ func newEnv(t testing.TB, db database) *env {
 		users:      identityv1.NewUserServiceClient(conn),
 		groups:     identityv1.NewGroupServiceClient(conn),
 		roles:      identityv1.NewRoleServiceClient(conn),
+		keys:       identityv1.NewAccessKeyServiceClient(conn),
+		sso:        identityv1.NewSsoServiceClient(conn),
+		scim:       identityv1.NewScimServiceClient(conn),
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
 
 	"github.com/acme/identity/ent"
 )
@@ -21,6 +22,9 @@ type Error struct {
 	Code    codes.Code
 	Reason  string
 	Message string
+	// Field names the request field at fault, for InvalidArgument; it is sent
+	// as a BadRequest field violation.
+	Field string
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -41,6 +45,18 @@ func invalidArgument(reason, msg string) error {
 	return &Error{Code: codes.InvalidArgument, Reason: reason, Message: msg}
 }
 
+func invalidField(field, reason, msg string) error {
+	return &Error{Code: codes.InvalidArgument, Reason: reason, Message: msg, Field: field}
+}
+
+func failedPrecondition(reason, msg string) error {
+	return &Error{Code: codes.FailedPrecondition, Reason: reason, Message: msg}
+}
+
+func permissionDenied(reason, msg string) error {
+	return &Error{Code: codes.PermissionDenied, Reason: reason, Message: msg}
+}
+
 // toStatus is the one mapping of errors to gRPC status at the edge. Anything
 // not recognised becomes Internal with a generic message; its cause goes to the
 // log only, so SQL and driver details never reach callers.
@@ -55,7 +71,13 @@ func (srv *Server) toStatus(ctx context.Context, method string, err error) error
 	switch {
 	case errors.As(err, &de):
 		st := status.New(de.Code, de.Message)
-		if withInfo, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: de.Reason, Domain: errorDomain}); derr == nil {
+		details := []protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: de.Reason, Domain: errorDomain}}
+		if de.Field != "" {
+			details = append(details, &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+				{Field: de.Field, Description: de.Message, Reason: de.Reason},
+			}})
+		}
+		if withInfo, derr := st.WithDetails(details...); derr == nil {
 			st = withInfo
 		}
 		return st.Err()

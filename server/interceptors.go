@@ -43,7 +43,7 @@ func (srv *Server) NewGRPCServer(metrics *grpcprom.ServerMetrics, opts ...grpc.S
 		srv.log.Log(ctx, slog.Level(lvl), msg, fields...)
 	})
 	logOpt := logging.WithLogOnEvents(logging.FinishCall)
-	protected := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool { return !isPublic(c.Service) })
+	protected := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool { return !isPublic(c) })
 
 	unary := []grpc.UnaryServerInterceptor{
 		recovery.UnaryServerInterceptor(recoverOpt),
@@ -61,13 +61,13 @@ func (srv *Server) NewGRPCServer(metrics *grpcprom.ServerMetrics, opts ...grpc.S
 		limitTime,
 		selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(srv.authenticate), protected),
 		protovalidatemw.UnaryServerInterceptor(validator),
-		selector.UnaryServerInterceptor(authorizeUnary, protected),
+		selector.UnaryServerInterceptor(srv.authorizeUnary, protected),
 		srv.mapErrors,
 	)
 	stream = append(stream,
 		selector.StreamServerInterceptor(auth.StreamServerInterceptor(srv.authenticate), protected),
 		protovalidatemw.StreamServerInterceptor(validator),
-		selector.StreamServerInterceptor(authorizeStream, protected),
+		selector.StreamServerInterceptor(srv.authorizeStream, protected),
 	)
 
 	s := grpc.NewServer(append(opts, grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))...)
@@ -81,16 +81,17 @@ func (srv *Server) NewGRPCServer(metrics *grpcprom.ServerMetrics, opts ...grpc.S
 	return s, hs, nil
 }
 
-// isPublic says which services answer without a credential: health checks
-// (load balancers carry none) and reflection (it describes the public API).
-func isPublic(service string) bool {
-	switch service {
+// isPublic says which methods answer without a credential: health checks
+// (load balancers carry none), reflection (it describes the public API) and
+// publicMethods.
+func isPublic(c interceptors.CallMeta) bool {
+	switch c.Service {
 	case healthpb.Health_ServiceDesc.ServiceName,
 		"grpc.reflection.v1.ServerReflection",
 		"grpc.reflection.v1alpha.ServerReflection":
 		return true
 	}
-	return false
+	return publicMethods[c.FullMethod()]
 }
 
 func limitTime(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -99,18 +100,20 @@ func limitTime(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler gr
 	return handler(ctx, req)
 }
 
-func authorizeUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if err := authorize(ctx, info.FullMethod); err != nil {
+func (srv *Server) authorizeUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if err := srv.authorize(ctx, info.FullMethod, req); err != nil {
 		return nil, err
 	}
 	return handler(ctx, req)
 }
 
-func authorizeStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	if err := authorize(ss.Context(), info.FullMethod); err != nil {
+// authorizeStream serves streaming methods, which name no tenant in a first
+// message the interceptor could read: they must be project- or caller-scoped.
+func (srv *Server) authorizeStream(impl any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if err := srv.authorize(ss.Context(), info.FullMethod, nil); err != nil {
 		return err
 	}
-	return handler(srv, ss)
+	return handler(impl, ss)
 }
 
 // mapErrors turns whatever a service method returns into a gRPC status, once,

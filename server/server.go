@@ -2,6 +2,8 @@ package server
 
 import (
 	"log/slog"
+	"net/http"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -10,18 +12,48 @@ import (
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 )
 
-// Server holds what every service needs: the database and the logger, plus a
-// clock that tests can replace.
+// Options are the settings of a Server; the zero value works.
+type Options struct {
+	// PublicURL is the base URL at which identityd's HTTP side is reached from
+	// outside (by browsers and IdPs): the SAML SP entity ID, ACS URL and the
+	// SCIM base URL are built from it. Default http://127.0.0.1:8080.
+	PublicURL string
+	// Now replaces the clock, for tests. Default time.Now.
+	Now func() time.Time
+	// MetadataClient fetches IdP metadata URLs. Default: a client with a 10 s
+	// timeout.
+	MetadataClient *http.Client
+}
+
+// Server holds what every service needs.
 type Server struct {
-	db  *ent.Client
-	log *slog.Logger
-	now func() time.Time
+	db        *ent.Client
+	log       *slog.Logger
+	now       func() time.Time
+	publicURL string
+	metadata  *http.Client
 }
 
 // New returns the services over db. log receives internal errors and panics;
 // it never receives secrets or request bodies.
-func New(db *ent.Client, log *slog.Logger) *Server {
-	return &Server{db: db, log: log, now: time.Now}
+func New(db *ent.Client, log *slog.Logger, opts Options) *Server {
+	srv := &Server{
+		db:        db,
+		log:       log,
+		now:       opts.Now,
+		publicURL: strings.TrimRight(opts.PublicURL, "/"),
+		metadata:  opts.MetadataClient,
+	}
+	if srv.now == nil {
+		srv.now = time.Now
+	}
+	if srv.publicURL == "" {
+		srv.publicURL = "http://127.0.0.1:8080"
+	}
+	if srv.metadata == nil {
+		srv.metadata = &http.Client{Timeout: metadataTimeout}
+	}
+	return srv
 }
 
 // Register adds every identity service to s.
@@ -31,6 +63,9 @@ func (srv *Server) Register(s grpc.ServiceRegistrar) {
 	identityv1.RegisterUserServiceServer(s, &UserService{srv})
 	identityv1.RegisterGroupServiceServer(s, &GroupService{srv})
 	identityv1.RegisterRoleServiceServer(s, &RoleService{srv})
+	identityv1.RegisterAccessKeyServiceServer(s, &AccessKeyService{srv})
+	identityv1.RegisterSsoServiceServer(s, &SsoService{srv})
+	identityv1.RegisterScimServiceServer(s, &ScimService{srv})
 }
 
 // clock returns the current time as stored: UTC with microsecond precision,

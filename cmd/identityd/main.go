@@ -112,6 +112,8 @@ func runServe(args []string, log *slog.Logger) error {
 	cfg.flags(fs)
 	grpcAddr := fs.String("grpc-addr", env("IDENTITY_GRPC_ADDR", "127.0.0.1:9090"), "gRPC listen address (IDENTITY_GRPC_ADDR)")
 	httpAddr := fs.String("http-addr", env("IDENTITY_HTTP_ADDR", "127.0.0.1:8080"), "HTTP listen address (IDENTITY_HTTP_ADDR)")
+	publicURL := fs.String("public-url", env("IDENTITY_PUBLIC_URL", ""),
+		"base URL of the HTTP side as IdPs and browsers reach it, for SAML and SCIM URLs; default http://<http-addr> (IDENTITY_PUBLIC_URL)")
 	_ = fs.Parse(args)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -132,7 +134,10 @@ func runServe(args []string, log *slog.Logger) error {
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	reg.MustRegister(metrics)
 
-	grpcServer, health, err := server.New(db, log).NewGRPCServer(metrics)
+	if *publicURL == "" {
+		*publicURL = "http://" + *httpAddr
+	}
+	grpcServer, health, err := server.New(db, log, server.Options{PublicURL: *publicURL}).NewGRPCServer(metrics)
 	if err != nil {
 		return err
 	}

@@ -18,14 +18,18 @@ const (
 	FieldName = "name"
 	// FieldSecretHash holds the string denoting the secret_hash field in the database.
 	FieldSecretHash = "secret_hash"
-	// FieldRoot holds the string denoting the root field in the database.
-	FieldRoot = "root"
+	// FieldRoleBindings holds the string denoting the role_bindings field in the database.
+	FieldRoleBindings = "role_bindings"
+	// FieldCreatedBy holds the string denoting the created_by field in the database.
+	FieldCreatedBy = "created_by"
 	// FieldCreateTime holds the string denoting the create_time field in the database.
 	FieldCreateTime = "create_time"
 	// FieldExpireTime holds the string denoting the expire_time field in the database.
 	FieldExpireTime = "expire_time"
 	// FieldRevokeTime holds the string denoting the revoke_time field in the database.
 	FieldRevokeTime = "revoke_time"
+	// FieldLastUsedTime holds the string denoting the last_used_time field in the database.
+	FieldLastUsedTime = "last_used_time"
 	// EdgeProject holds the string denoting the project edge name in mutations.
 	EdgeProject = "project"
 	// Table holds the table name of the accesskey in the database.
@@ -45,10 +49,12 @@ var Columns = []string{
 	FieldProjectID,
 	FieldName,
 	FieldSecretHash,
-	FieldRoot,
+	FieldRoleBindings,
+	FieldCreatedBy,
 	FieldCreateTime,
 	FieldExpireTime,
 	FieldRevokeTime,
+	FieldLastUsedTime,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -66,8 +72,8 @@ var (
 	ProjectIDValidator func(string) error
 	// NameValidator is a validator for the "name" field. It is called by the builders before save.
 	NameValidator func(string) error
-	// DefaultRoot holds the default value on creation for the "root" field.
-	DefaultRoot bool
+	// DefaultCreatedBy holds the default value on creation for the "created_by" field.
+	DefaultCreatedBy string
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
 	IDValidator func(string) error
 )
@@ -90,9 +96,9 @@ func ByName(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldName, opts...).ToFunc()
 }
 
-// ByRoot orders the results by the root field.
-func ByRoot(opts ...sql.OrderTermOption) OrderOption {
-	return sql.OrderByField(FieldRoot, opts...).ToFunc()
+// ByCreatedBy orders the results by the created_by field.
+func ByCreatedBy(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCreatedBy, opts...).ToFunc()
 }
 
 // ByCreateTime orders the results by the create_time field.
@@ -108,6 +114,11 @@ func ByExpireTime(opts ...sql.OrderTermOption) OrderOption {
 // ByRevokeTime orders the results by the revoke_time field.
 func ByRevokeTime(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRevokeTime, opts...).ToFunc()
+}
+
+// ByLastUsedTime orders the results by the last_used_time field.
+func ByLastUsedTime(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLastUsedTime, opts...).ToFunc()
 }
 
 // ByProjectField orders the results by project field.

@@ -80,9 +80,9 @@ func SecretHash(v []byte) predicate.AccessKey {
 	return predicate.AccessKey(sql.FieldEQ(FieldSecretHash, v))
 }
 
-// Root applies equality check predicate on the "root" field. It's identical to RootEQ.
-func Root(v bool) predicate.AccessKey {
-	return predicate.AccessKey(sql.FieldEQ(FieldRoot, v))
+// CreatedBy applies equality check predicate on the "created_by" field. It's identical to CreatedByEQ.
+func CreatedBy(v string) predicate.AccessKey {
+	return predicate.AccessKey(sql.FieldEQ(FieldCreatedBy, v))
 }
 
 // CreateTime applies equality check predicate on the "create_time" field. It's identical to CreateTimeEQ.
@@ -98,6 +98,11 @@ func ExpireTime(v time.Time) predicate.AccessKey {
 // RevokeTime applies equality check predicate on the "revoke_time" field. It's identical to RevokeTimeEQ.
 func RevokeTime(v time.Time) predicate.AccessKey {
 	return predicate.AccessKey(sql.FieldEQ(FieldRevokeTime, v))
+}
+
+// LastUsedTime applies equality check predicate on the "last_used_time" field. It's identical to LastUsedTimeEQ.
+func LastUsedTime(v time.Time) predicate.AccessKey {
+	return predicate.AccessKey(sql.FieldEQ(FieldLastUsedTime, v))
 }
 
 // ProjectIDEQ applies the EQ predicate on the "project_id" field.
@@ -270,14 +275,69 @@ func SecretHashLTE(v []byte) predicate.AccessKey {
 	return predicate.AccessKey(sql.FieldLTE(FieldSecretHash, v))
 }
 
-// RootEQ applies the EQ predicate on the "root" field.
-func RootEQ(v bool) predicate.AccessKey {
-	return predicate.AccessKey(sql.FieldEQ(FieldRoot, v))
+// CreatedByEQ applies the EQ predicate on the "created_by" field.
+func CreatedByEQ(v string) predicate.AccessKey {
+	return predicate.AccessKey(sql.FieldEQ(FieldCreatedBy, v))
 }
 
-// RootNEQ applies the NEQ predicate on the "root" field.
-func RootNEQ(v bool) predicate.AccessKey {
-	return predicate.AccessKey(sql.FieldNEQ(FieldRoot, v))
+// CreatedByNEQ applies the NEQ predicate on the "created_by" field.
+func CreatedByNEQ(v string) predicate.AccessKey {
+	return predicate.AccessKey(sql.FieldNEQ(FieldCreatedBy, v))
+}
+
+// CreatedByIn applies the In predicate on the "created_by" field.
+func CreatedByIn(vs ...string) predicate.AccessKey {
+	return predicate.AccessKey(sql.FieldIn(FieldCreatedBy, vs...))
+}
+
+// CreatedByNotIn applies the NotIn predicate on the "created_by" field.
+func CreatedByNotIn(vs ...string) predicate.AccessKey {
+	return predicate.AccessKey(sql.FieldNotIn(FieldCreatedBy, vs...))
+}
+
+// CreatedByGT applies the GT predicate on the "created_by" field.
+func CreatedByGT(v string) predicate.AccessKey {
+	return predicate.AccessKey(sql.FieldGT(FieldCreatedBy, v))
+}
+
+// CreatedByGTE applies the GTE predicate on the "created_by" field.
+func CreatedByGTE(v string) predicate.AccessKey {
+	return predicate.AccessKey(sql.FieldGTE(FieldCreatedBy, v))
+}
+
+// CreatedByLT applies the LT predicate on the "created_by" field.
+func CreatedByLT(v string) predicate.AccessKey {
+	return predicate.AccessKey(sql.FieldLT(FieldCreatedBy, v))
+}
+
+// CreatedByLTE applies the LTE predicate on the "created_by" field.
+func CreatedByLTE(v string) predicate.AccessKey {
+	return predicate.AccessKey(sql.FieldLTE(FieldCreatedBy, v))
+}
+
+// CreatedByContains applies the Contains predicate on the "created_by" field.
+func CreatedByContains(v string) predicate.AccessKey {
+	return predicate.AccessKey(sql.FieldContains(FieldCreatedBy, v))
+}
+
+// CreatedByHasPrefix applies the HasPrefix predicate on the "created_by" field.
+func CreatedByHasPrefix(v string) predicate.AccessKey {
+	return predicate.AccessKey(sql.FieldHasPrefix(FieldCreatedBy, v))
+}
+
+// CreatedByHasSuffix applies the HasSuffix predicate on the "created_by" field.
+func CreatedByHasSuffix(v string) predicate.AccessKey {
+	return predicate.AccessKey(sql.FieldHasSuffix(FieldCreatedBy, v))
+}
+
+// CreatedByEqualFold applies the EqualFold predicate on the "created_by" field.
+func CreatedByEqualFold(v string) predicate.AccessKey {
+	return predicate.AccessKey(sql.FieldEqualFold(FieldCreatedBy, v))
+}
+
+// CreatedByContainsFold applies the ContainsFold predicate on the "created_by" field.
+func CreatedByContainsFold(v string) predicate.AccessKey {
+	return predicate.AccessKey(sql.FieldContainsFold(FieldCreatedBy, v))
 }
 
 // CreateTimeEQ applies the EQ predicate on the "create_time" field.
@@ -418,6 +478,56 @@ func RevokeTimeIsNil() predicate.AccessKey {
 // RevokeTimeNotNil applies the NotNil predicate on the "revoke_time" field.
 func RevokeTimeNotNil() predicate.AccessKey {
 	return predicate.AccessKey(sql.FieldNotNull(FieldRevokeTime))
+}
+
+// LastUsedTimeEQ applies the EQ predicate on the "last_used_time" field.
+func LastUsedTimeEQ(v time.Time) predicate.AccessKey {
+	return predicate.AccessKey(sql.FieldEQ(FieldLastUsedTime, v))
+}
+
+// LastUsedTimeNEQ applies the NEQ predicate on the "last_used_time" field.
+func LastUsedTimeNEQ(v time.Time) predicate.AccessKey {
+	return predicate.AccessKey(sql.FieldNEQ(FieldLastUsedTime, v))
+}
+
+// LastUsedTimeIn applies the In predicate on the "last_used_time" field.
+func LastUsedTimeIn(vs ...time.Time) predicate.AccessKey {
+	return predicate.AccessKey(sql.FieldIn(FieldLastUsedTime, vs...))
+}
+
+// LastUsedTimeNotIn applies the NotIn predicate on the "last_used_time" field.
+func LastUsedTimeNotIn(vs ...time.Time) predicate.AccessKey {
+	return predicate.AccessKey(sql.FieldNotIn(FieldLastUsedTime, vs...))
+}
+
+// LastUsedTimeGT applies the GT predicate on the "last_used_time" field.
+func LastUsedTimeGT(v time.Time) predicate.AccessKey {
+	return predicate.AccessKey(sql.FieldGT(FieldLastUsedTime, v))
+}
+
+// LastUsedTimeGTE applies the GTE predicate on the "last_used_time" field.
+func LastUsedTimeGTE(v time.Time) predicate.AccessKey {
+	return predicate.AccessKey(sql.FieldGTE(FieldLastUsedTime, v))
+}
+
+// LastUsedTimeLT applies the LT predicate on the "last_used_time" field.
+func LastUsedTimeLT(v time.Time) predicate.AccessKey {
+	return predicate.AccessKey(sql.FieldLT(FieldLastUsedTime, v))
+}
+
+// LastUsedTimeLTE applies the LTE predicate on the "last_used_time" field.
+func LastUsedTimeLTE(v time.Time) predicate.AccessKey {
+	return predicate.AccessKey(sql.FieldLTE(FieldLastUsedTime, v))
+}
+
+// LastUsedTimeIsNil applies the IsNil predicate on the "last_used_time" field.
+func LastUsedTimeIsNil() predicate.AccessKey {
+	return predicate.AccessKey(sql.FieldIsNull(FieldLastUsedTime))
+}
+
+// LastUsedTimeNotNil applies the NotNil predicate on the "last_used_time" field.
+func LastUsedTimeNotNil() predicate.AccessKey {
+	return predicate.AccessKey(sql.FieldNotNull(FieldLastUsedTime))
 }
 
 // HasProject applies the HasEdge predicate on the "project" edge.

@@ -79,6 +79,9 @@ const (
 	KindRole           Kind = "role"
 	KindGroupMember    Kind = "group_member"
 	KindRoleAssignment Kind = "role_assignment"
+	KindAccessKey      Kind = "access_key"
+	KindSamlConfig     Kind = "saml_config"
+	KindScim           Kind = "scim"
 )
 
 func (k Kind) String() string {
@@ -88,7 +91,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindProject, KindTenant, KindUser, KindGroup, KindRole, KindGroupMember, KindRoleAssignment:
+	case KindProject, KindTenant, KindUser, KindGroup, KindRole, KindGroupMember, KindRoleAssignment, KindAccessKey, KindSamlConfig, KindScim:
 		return nil
 	default:
 		return fmt.Errorf("change: invalid enum value for kind field: %q", k)
@@ -100,11 +103,15 @@ type Operation string
 
 // Operation values.
 const (
-	OperationCreate Operation = "create"
-	OperationUpdate Operation = "update"
-	OperationDelete Operation = "delete"
-	OperationAdd    Operation = "add"
-	OperationRemove Operation = "remove"
+	OperationCreate  Operation = "create"
+	OperationUpdate  Operation = "update"
+	OperationDelete  Operation = "delete"
+	OperationAdd     Operation = "add"
+	OperationRemove  Operation = "remove"
+	OperationRevoke  Operation = "revoke"
+	OperationEnable  Operation = "enable"
+	OperationDisable Operation = "disable"
+	OperationRotate  Operation = "rotate"
 )
 
 func (o Operation) String() string {
@@ -114,7 +121,7 @@ func (o Operation) String() string {
 // OperationValidator is a validator for the "operation" field enum values. It is called by the builders before save.
 func OperationValidator(o Operation) error {
 	switch o {
-	case OperationCreate, OperationUpdate, OperationDelete, OperationAdd, OperationRemove:
+	case OperationCreate, OperationUpdate, OperationDelete, OperationAdd, OperationRemove, OperationRevoke, OperationEnable, OperationDisable, OperationRotate:
 		return nil
 	default:
 		return fmt.Errorf("change: invalid enum value for operation field: %q", o)

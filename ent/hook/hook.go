@@ -105,6 +105,30 @@ func (f RoleAssignmentFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Val
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RoleAssignmentMutation", m)
 }
 
+// The SamlConfigFunc type is an adapter to allow the use of ordinary
+// function as SamlConfig mutator.
+type SamlConfigFunc func(context.Context, *ent.SamlConfigMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SamlConfigFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SamlConfigMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SamlConfigMutation", m)
+}
+
+// The ScimTokenFunc type is an adapter to allow the use of ordinary
+// function as ScimToken mutator.
+type ScimTokenFunc func(context.Context, *ent.ScimTokenMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ScimTokenFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ScimTokenMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ScimTokenMutation", m)
+}
+
 // The TenantFunc type is an adapter to allow the use of ordinary
 // function as Tenant mutator.
 type TenantFunc func(context.Context, *ent.TenantMutation) (ent.Value, error)

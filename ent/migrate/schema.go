@@ -13,10 +13,12 @@ var (
 		{Name: "id", Type: field.TypeString},
 		{Name: "name", Type: field.TypeString},
 		{Name: "secret_hash", Type: field.TypeBytes},
-		{Name: "root", Type: field.TypeBool, Default: false},
+		{Name: "role_bindings", Type: field.TypeJSON},
+		{Name: "created_by", Type: field.TypeString, Default: ""},
 		{Name: "create_time", Type: field.TypeTime},
 		{Name: "expire_time", Type: field.TypeTime, Nullable: true},
 		{Name: "revoke_time", Type: field.TypeTime, Nullable: true},
+		{Name: "last_used_time", Type: field.TypeTime, Nullable: true},
 		{Name: "project_id", Type: field.TypeString},
 	}
 	// AccessKeysTable holds the schema information for the "access_keys" table.
@@ -27,7 +29,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "access_keys_projects_access_keys",
-				Columns:    []*schema.Column{AccessKeysColumns[7]},
+				Columns:    []*schema.Column{AccessKeysColumns[9]},
 				RefColumns: []*schema.Column{ProjectsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -39,8 +41,8 @@ var (
 		{Name: "project_id", Type: field.TypeString},
 		{Name: "revision", Type: field.TypeInt64},
 		{Name: "tenant_id", Type: field.TypeString, Default: ""},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"project", "tenant", "user", "group", "role", "group_member", "role_assignment"}},
-		{Name: "operation", Type: field.TypeEnum, Enums: []string{"create", "update", "delete", "add", "remove"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"project", "tenant", "user", "group", "role", "group_member", "role_assignment", "access_key", "saml_config", "scim"}},
+		{Name: "operation", Type: field.TypeEnum, Enums: []string{"create", "update", "delete", "add", "remove", "revoke", "enable", "disable", "rotate"}},
 		{Name: "resource_id", Type: field.TypeString},
 		{Name: "user_id", Type: field.TypeString, Default: ""},
 		{Name: "create_time", Type: field.TypeTime},
@@ -302,6 +304,74 @@ var (
 			},
 		},
 	}
+	// SamlConfigsColumns holds the columns for the "saml_configs" table.
+	SamlConfigsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "idp_entity_id", Type: field.TypeString},
+		{Name: "sso_url", Type: field.TypeString},
+		{Name: "sso_binding", Type: field.TypeString},
+		{Name: "certificates", Type: field.TypeJSON},
+		{Name: "metadata_xml", Type: field.TypeString, Size: 2147483647},
+		{Name: "metadata_url", Type: field.TypeString, Default: ""},
+		{Name: "create_time", Type: field.TypeTime},
+		{Name: "update_time", Type: field.TypeTime},
+		{Name: "tenant_id", Type: field.TypeString},
+	}
+	// SamlConfigsTable holds the schema information for the "saml_configs" table.
+	SamlConfigsTable = &schema.Table{
+		Name:       "saml_configs",
+		Columns:    SamlConfigsColumns,
+		PrimaryKey: []*schema.Column{SamlConfigsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "saml_configs_tenants_saml_config",
+				Columns:    []*schema.Column{SamlConfigsColumns[9]},
+				RefColumns: []*schema.Column{TenantsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "samlconfig_tenant_id",
+				Unique:  false,
+				Columns: []*schema.Column{SamlConfigsColumns[9]},
+			},
+			{
+				Name:    "samlconfig_one_per_tenant",
+				Unique:  true,
+				Columns: []*schema.Column{SamlConfigsColumns[9]},
+			},
+		},
+	}
+	// ScimTokensColumns holds the columns for the "scim_tokens" table.
+	ScimTokensColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "secret_hash", Type: field.TypeBytes},
+		{Name: "create_time", Type: field.TypeTime},
+		{Name: "expire_time", Type: field.TypeTime, Nullable: true},
+		{Name: "tenant_id", Type: field.TypeString},
+	}
+	// ScimTokensTable holds the schema information for the "scim_tokens" table.
+	ScimTokensTable = &schema.Table{
+		Name:       "scim_tokens",
+		Columns:    ScimTokensColumns,
+		PrimaryKey: []*schema.Column{ScimTokensColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "scim_tokens_tenants_scim_tokens",
+				Columns:    []*schema.Column{ScimTokensColumns[4]},
+				RefColumns: []*schema.Column{TenantsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "scimtoken_tenant_id",
+				Unique:  false,
+				Columns: []*schema.Column{ScimTokensColumns[4]},
+			},
+		},
+	}
 	// TenantsColumns holds the columns for the "tenants" table.
 	TenantsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -396,6 +466,8 @@ var (
 		ProjectsTable,
 		RolesTable,
 		RoleAssignmentsTable,
+		SamlConfigsTable,
+		ScimTokensTable,
 		TenantsTable,
 		UsersTable,
 	}
@@ -413,6 +485,8 @@ func init() {
 	RoleAssignmentsTable.ForeignKeys[0].RefTable = RolesTable
 	RoleAssignmentsTable.ForeignKeys[1].RefTable = TenantsTable
 	RoleAssignmentsTable.ForeignKeys[2].RefTable = UsersTable
+	SamlConfigsTable.ForeignKeys[0].RefTable = TenantsTable
+	ScimTokensTable.ForeignKeys[0].RefTable = TenantsTable
 	TenantsTable.ForeignKeys[0].RefTable = ProjectsTable
 	UsersTable.ForeignKeys[0].RefTable = TenantsTable
 }

@@ -30,6 +30,12 @@ type Role func(*sql.Selector)
 // RoleAssignment is the predicate function for roleassignment builders.
 type RoleAssignment func(*sql.Selector)
 
+// SamlConfig is the predicate function for samlconfig builders.
+type SamlConfig func(*sql.Selector)
+
+// ScimToken is the predicate function for scimtoken builders.
+type ScimToken func(*sql.Selector)
+
 // Tenant is the predicate function for tenant builders.
 type Tenant func(*sql.Selector)
 

@@ -11,8 +11,15 @@ import (
 //
 // Invariants: the secret is never stored, only its SHA-256 (the secret has 256
 // random bits, so a slow password hash would add cost and no protection); a
-// revoked or expired key authenticates nothing.
+// revoked or expired key authenticates nothing; role_bindings is never empty.
 type AccessKey struct{ ent.Schema }
+
+// RoleBinding grants a role to an access key: "Project Admin" with no tenant,
+// or "Tenant Admin" or a tenant role's name on one tenant.
+type RoleBinding struct {
+	Role     string `json:"role"`
+	TenantID string `json:"tenant_id,omitempty"`
+}
 
 // Fields of the AccessKey.
 func (AccessKey) Fields() []ent.Field {
@@ -21,11 +28,13 @@ func (AccessKey) Fields() []ent.Field {
 		field.String("project_id").NotEmpty().Immutable(),
 		field.String("name").NotEmpty(),
 		field.Bytes("secret_hash").Sensitive().Immutable(),
-		// root keys hold every permission in their project.
-		field.Bool("root").Default(false).Immutable(),
+		field.JSON("role_bindings", []RoleBinding{}),
+		// created_by is the id of the key that created this one.
+		field.String("created_by").Default("").Immutable(),
 		field.Time("create_time").Immutable(),
 		field.Time("expire_time").Optional().Nillable(),
 		field.Time("revoke_time").Optional().Nillable(),
+		field.Time("last_used_time").Optional().Nillable(),
 	}
 }
 

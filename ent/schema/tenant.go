@@ -34,6 +34,8 @@ func (Tenant) Edges() []ent.Edge {
 		edge.To("group_memberships", GroupMembership.Type).Annotations(cascade),
 		edge.To("roles", Role.Type).Annotations(cascade),
 		edge.To("role_assignments", RoleAssignment.Type).Annotations(cascade),
+		edge.To("saml_config", SamlConfig.Type).Annotations(cascade),
+		edge.To("scim_tokens", ScimToken.Type).Annotations(cascade),
 	}
 }
 

@@ -36,6 +36,10 @@ const (
 	EdgeRoles = "roles"
 	// EdgeRoleAssignments holds the string denoting the role_assignments edge name in mutations.
 	EdgeRoleAssignments = "role_assignments"
+	// EdgeSamlConfig holds the string denoting the saml_config edge name in mutations.
+	EdgeSamlConfig = "saml_config"
+	// EdgeScimTokens holds the string denoting the scim_tokens edge name in mutations.
+	EdgeScimTokens = "scim_tokens"
 	// Table holds the table name of the tenant in the database.
 	Table = "tenants"
 	// ProjectTable is the table that holds the project relation/edge.
@@ -87,6 +91,20 @@ const (
 	RoleAssignmentsInverseTable = "role_assignments"
 	// RoleAssignmentsColumn is the table column denoting the role_assignments relation/edge.
 	RoleAssignmentsColumn = "tenant_id"
+	// SamlConfigTable is the table that holds the saml_config relation/edge.
+	SamlConfigTable = "saml_configs"
+	// SamlConfigInverseTable is the table name for the SamlConfig entity.
+	// It exists in this package in order to avoid circular dependency with the "samlconfig" package.
+	SamlConfigInverseTable = "saml_configs"
+	// SamlConfigColumn is the table column denoting the saml_config relation/edge.
+	SamlConfigColumn = "tenant_id"
+	// ScimTokensTable is the table that holds the scim_tokens relation/edge.
+	ScimTokensTable = "scim_tokens"
+	// ScimTokensInverseTable is the table name for the ScimToken entity.
+	// It exists in this package in order to avoid circular dependency with the "scimtoken" package.
+	ScimTokensInverseTable = "scim_tokens"
+	// ScimTokensColumn is the table column denoting the scim_tokens relation/edge.
+	ScimTokensColumn = "tenant_id"
 )
 
 // Columns holds all SQL columns for tenant fields.
@@ -241,6 +259,34 @@ func ByRoleAssignments(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newRoleAssignmentsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// BySamlConfigCount orders the results by saml_config count.
+func BySamlConfigCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newSamlConfigStep(), opts...)
+	}
+}
+
+// BySamlConfig orders the results by saml_config terms.
+func BySamlConfig(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newSamlConfigStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByScimTokensCount orders the results by scim_tokens count.
+func ByScimTokensCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newScimTokensStep(), opts...)
+	}
+}
+
+// ByScimTokens orders the results by scim_tokens terms.
+func ByScimTokens(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newScimTokensStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newProjectStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -288,5 +334,19 @@ func newRoleAssignmentsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(RoleAssignmentsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, RoleAssignmentsTable, RoleAssignmentsColumn),
+	)
+}
+func newSamlConfigStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(SamlConfigInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, SamlConfigTable, SamlConfigColumn),
+	)
+}
+func newScimTokensStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(ScimTokensInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, ScimTokensTable, ScimTokensColumn),
 	)
 }

@@ -501,6 +501,52 @@ func HasRoleAssignmentsWith(preds ...predicate.RoleAssignment) predicate.Tenant 
 	})
 }
 
+// HasSamlConfig applies the HasEdge predicate on the "saml_config" edge.
+func HasSamlConfig() predicate.Tenant {
+	return predicate.Tenant(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, SamlConfigTable, SamlConfigColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasSamlConfigWith applies the HasEdge predicate on the "saml_config" edge with a given conditions (other predicates).
+func HasSamlConfigWith(preds ...predicate.SamlConfig) predicate.Tenant {
+	return predicate.Tenant(func(s *sql.Selector) {
+		step := newSamlConfigStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasScimTokens applies the HasEdge predicate on the "scim_tokens" edge.
+func HasScimTokens() predicate.Tenant {
+	return predicate.Tenant(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ScimTokensTable, ScimTokensColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasScimTokensWith applies the HasEdge predicate on the "scim_tokens" edge with a given conditions (other predicates).
+func HasScimTokensWith(preds ...predicate.ScimToken) predicate.Tenant {
+	return predicate.Tenant(func(s *sql.Selector) {
+		step := newScimTokensStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.Tenant) predicate.Tenant {
 	return predicate.Tenant(sql.AndPredicates(predicates...))
