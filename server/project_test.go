@@ -20,13 +20,13 @@ func TestProjectAndTenants(t *testing.T) {
 		_, err = e.projects.GetProject(e.ctx, &identityv1.GetProjectRequest{ProjectId: newUUID()})
 		wantCode(t, err, codes.NotFound)
 		upd, err := e.projects.UpdateProject(e.ctx, &identityv1.UpdateProjectRequest{
-			Project: &identityv1.Project{Id: projectID, DisplayName: "Acme"}, UpdateMask: mask("display_name"),
+			Project: &identityv1.Project{Id: projectID, DisplayName: "Acme"}, UpdateMask: maskOf("display_name"),
 		})
 		if err != nil || upd.GetProject().GetDisplayName() != "Acme" || upd.GetProject().GetRevision() != upd.GetRevision() {
 			t.Fatalf("update project: %v %v", upd, err)
 		}
 		_, err = e.projects.UpdateProject(e.ctx, &identityv1.UpdateProjectRequest{
-			Project: &identityv1.Project{Id: newUUID(), DisplayName: "x"}, UpdateMask: mask("display_name"),
+			Project: &identityv1.Project{Id: newUUID(), DisplayName: "x"}, UpdateMask: maskOf("display_name"),
 		})
 		wantCode(t, err, codes.NotFound)
 
@@ -61,13 +61,13 @@ func TestProjectAndTenants(t *testing.T) {
 		}
 		tid := byName.GetTenants()[0].GetId()
 		ren, err := e.tenants.UpdateTenant(e.ctx, &identityv1.UpdateTenantRequest{
-			Tenant: &identityv1.Tenant{Id: tid, DisplayName: "Beta"}, UpdateMask: mask("display_name"),
+			Tenant: &identityv1.Tenant{Id: tid, DisplayName: "Beta"}, UpdateMask: maskOf("display_name"),
 		})
 		if err != nil || ren.GetTenant().GetDisplayName() != "Beta" || ren.GetTenant().GetVersion() != ren.GetRevision() {
 			t.Fatalf("rename: %v %v", ren, err)
 		}
 		_, err = e.tenants.UpdateTenant(e.ctx, &identityv1.UpdateTenantRequest{
-			Tenant: &identityv1.Tenant{Id: newUUID(), DisplayName: "x"}, UpdateMask: mask("display_name"),
+			Tenant: &identityv1.Tenant{Id: newUUID(), DisplayName: "x"}, UpdateMask: maskOf("display_name"),
 		})
 		wantCode(t, err, codes.NotFound)
 		roles, err := e.roles.ListRoles(e.ctx, &identityv1.ListRolesRequest{TenantId: tid})

@@ -16,7 +16,7 @@ import (
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 )
 
-func mask(paths ...string) *fieldmaskpb.FieldMask { return &fieldmaskpb.FieldMask{Paths: paths} }
+func maskOf(paths ...string) *fieldmaskpb.FieldMask { return &fieldmaskpb.FieldMask{Paths: paths} }
 
 // TestUserLifecycle creates, reads, filters, updates and deletes a user.
 func TestUserLifecycle(t *testing.T) {
@@ -87,7 +87,7 @@ func TestUserLifecycle(t *testing.T) {
 				Name:   &identityv1.Name{GivenName: "Augusta"},
 				Emails: []*identityv1.Email{{Value: "augusta@example.com"}},
 			},
-			UpdateMask: mask("active", "name.given_name", "emails"),
+			UpdateMask: maskOf("active", "name.given_name", "emails"),
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -104,7 +104,7 @@ func TestUserLifecycle(t *testing.T) {
 		}
 		// "*" replaces every mutable field, as a SCIM PUT does.
 		put, err := e.users.UpdateUser(e.ctx, &identityv1.UpdateUserRequest{
-			User: &identityv1.User{TenantId: tid, Id: u.GetId(), UserName: "ada2@example.com"}, UpdateMask: mask("*"),
+			User: &identityv1.User{TenantId: tid, Id: u.GetId(), UserName: "ada2@example.com"}, UpdateMask: maskOf("*"),
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -180,7 +180,7 @@ func TestGroupsAndRoles(t *testing.T) {
 			t.Fatalf("membership change did not move the group's version: %v %v", got, err)
 		}
 		ren, err := e.groups.UpdateGroup(e.ctx, &identityv1.UpdateGroupRequest{
-			Group: &identityv1.Group{TenantId: tid, Id: g.GetId(), DisplayName: "Platform"}, UpdateMask: mask("display_name"),
+			Group: &identityv1.Group{TenantId: tid, Id: g.GetId(), DisplayName: "Platform"}, UpdateMask: maskOf("display_name"),
 		})
 		if err != nil || ren.GetGroup().GetDisplayName() != "Platform" {
 			t.Fatalf("rename: %v %v", ren, err)
@@ -211,7 +211,7 @@ func TestGroupsAndRoles(t *testing.T) {
 			t.Fatalf("unassign: %v %v", un, err)
 		}
 		upd, err := e.roles.UpdateRole(e.ctx, &identityv1.UpdateRoleRequest{
-			Role: &identityv1.Role{TenantId: tid, Id: r1.GetId(), Permissions: []string{"a:b", "c:d"}}, UpdateMask: mask("permissions"),
+			Role: &identityv1.Role{TenantId: tid, Id: r1.GetId(), Permissions: []string{"a:b", "c:d"}}, UpdateMask: maskOf("permissions"),
 		})
 		if err != nil || len(upd.GetRole().GetPermissions()) != 2 || upd.GetRole().GetName() != "admin" {
 			t.Fatalf("update role: %v %v", upd, err)
@@ -299,7 +299,7 @@ func TestTenantIsolation(t *testing.T) {
 				return err
 			}},
 			{"update user", func() error {
-				_, err := e.users.UpdateUser(e.ctx, &identityv1.UpdateUserRequest{User: &identityv1.User{TenantId: b, Id: u.GetId(), UserName: "x"}, UpdateMask: mask("user_name")})
+				_, err := e.users.UpdateUser(e.ctx, &identityv1.UpdateUserRequest{User: &identityv1.User{TenantId: b, Id: u.GetId(), UserName: "x"}, UpdateMask: maskOf("user_name")})
 				return err
 			}},
 			{"delete user", func() error {
@@ -311,7 +311,7 @@ func TestTenantIsolation(t *testing.T) {
 				return err
 			}},
 			{"rename group", func() error {
-				_, err := e.groups.UpdateGroup(e.ctx, &identityv1.UpdateGroupRequest{Group: &identityv1.Group{TenantId: b, Id: g.GetId(), DisplayName: "x"}, UpdateMask: mask("display_name")})
+				_, err := e.groups.UpdateGroup(e.ctx, &identityv1.UpdateGroupRequest{Group: &identityv1.Group{TenantId: b, Id: g.GetId(), DisplayName: "x"}, UpdateMask: maskOf("display_name")})
 				return err
 			}},
 			{"delete group", func() error {

@@ -38,7 +38,7 @@ func TestValidation(t *testing.T) {
 		}, "page_size"},
 		{"tenant update mask unknown path", func() error {
 			_, err := e.tenants.UpdateTenant(e.ctx, &identityv1.UpdateTenantRequest{
-				Tenant: &identityv1.Tenant{Id: tid, DisplayName: "x"}, UpdateMask: mask("version"),
+				Tenant: &identityv1.Tenant{Id: tid, DisplayName: "x"}, UpdateMask: maskOf("version"),
 			})
 			return err
 		}, "update_mask"},
@@ -74,13 +74,13 @@ func TestValidation(t *testing.T) {
 		}, "filter.user_name.starts_with"},
 		{"user update empties user_name", func() error {
 			_, err := e.users.UpdateUser(e.ctx, &identityv1.UpdateUserRequest{
-				User: &identityv1.User{TenantId: tid, Id: uid}, UpdateMask: mask("user_name"),
+				User: &identityv1.User{TenantId: tid, Id: uid}, UpdateMask: maskOf("user_name"),
 			})
 			return err
 		}, ""},
 		{"user update mask unknown path", func() error {
 			_, err := e.users.UpdateUser(e.ctx, &identityv1.UpdateUserRequest{
-				User: &identityv1.User{TenantId: tid, Id: uid}, UpdateMask: mask("create_time"),
+				User: &identityv1.User{TenantId: tid, Id: uid}, UpdateMask: maskOf("create_time"),
 			})
 			return err
 		}, "update_mask"},
@@ -109,7 +109,7 @@ func TestValidation(t *testing.T) {
 			return err
 		}, "role_ids"},
 		{"project update empty name", func() error {
-			_, err := e.projects.UpdateProject(e.ctx, &identityv1.UpdateProjectRequest{Project: &identityv1.Project{Id: newUUID()}, UpdateMask: mask("display_name")})
+			_, err := e.projects.UpdateProject(e.ctx, &identityv1.UpdateProjectRequest{Project: &identityv1.Project{Id: newUUID()}, UpdateMask: maskOf("display_name")})
 			return err
 		}, "project.display_name"},
 		{"tenant delete bad id", func() error {
@@ -133,7 +133,7 @@ func TestValidation(t *testing.T) {
 			return err
 		}, "filter.member_user_id"},
 		{"group update empties name", func() error {
-			_, err := e.groups.UpdateGroup(e.ctx, &identityv1.UpdateGroupRequest{Group: &identityv1.Group{TenantId: tid, Id: gid}, UpdateMask: mask("*")})
+			_, err := e.groups.UpdateGroup(e.ctx, &identityv1.UpdateGroupRequest{Group: &identityv1.Group{TenantId: tid, Id: gid}, UpdateMask: maskOf("*")})
 			return err
 		}, ""},
 		{"group delete without tenant", func() error {
@@ -153,7 +153,7 @@ func TestValidation(t *testing.T) {
 			return err
 		}, "filter.name.condition"},
 		{"role update bad ids", func() error {
-			_, err := e.roles.UpdateRole(e.ctx, &identityv1.UpdateRoleRequest{Role: &identityv1.Role{TenantId: tid, Id: "x", Name: "n"}, UpdateMask: mask("name")})
+			_, err := e.roles.UpdateRole(e.ctx, &identityv1.UpdateRoleRequest{Role: &identityv1.Role{TenantId: tid, Id: "x", Name: "n"}, UpdateMask: maskOf("name")})
 			return err
 		}, "role"},
 		{"role delete without id", func() error {

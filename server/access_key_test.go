@@ -1,0 +1,91 @@
+package server_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	identityv1 "github.com/acme/identity/gen/identity/v1"
+)
+
+func TestAccessKeys(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db database) {
+		e := newEnv(t, db)
+		tid := e.tenant(t)
+		auditors := e.roles
+		if _, err := auditors.CreateRole(e.ctx, &identityv1.CreateRoleRequest{TenantId: tid, Role: &identityv1.Role{
+			Name: "Auditors", Permissions: []string{"user.read", "invoices:read"},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+
+		refused := []struct {
+			name string
+			req  *identityv1.CreateAccessKeyRequest
+			want codes.Code
+		}{
+			{"no binding", &identityv1.CreateAccessKeyRequest{Name: "k"}, codes.InvalidArgument},
+			{"Project Admin on a tenant", &identityv1.CreateAccessKeyRequest{Name: "k", RoleBindings: []*identityv1.RoleBinding{{Role: "Project Admin", TenantId: tid}}}, codes.InvalidArgument},
+			{"Tenant Admin without tenant", &identityv1.CreateAccessKeyRequest{Name: "k", RoleBindings: []*identityv1.RoleBinding{{Role: "Tenant Admin"}}}, codes.InvalidArgument},
+			{"unknown tenant", &identityv1.CreateAccessKeyRequest{Name: "k", RoleBindings: []*identityv1.RoleBinding{tenantAdmin(newUUID())}}, codes.NotFound},
+			{"unknown role", &identityv1.CreateAccessKeyRequest{Name: "k", RoleBindings: []*identityv1.RoleBinding{{Role: "Nobody", TenantId: tid}}}, codes.InvalidArgument},
+			{"expired at birth", &identityv1.CreateAccessKeyRequest{Name: "k", RoleBindings: []*identityv1.RoleBinding{projectAdmin()},
+				ExpireTime: timestamppb.New(time.Now().Add(-time.Second))}, codes.InvalidArgument},
+		}
+		for _, tc := range refused {
+			t.Run(tc.name, func(t *testing.T) {
+				_, err := e.keys.CreateAccessKey(e.ctx, tc.req)
+				wantCode(t, err, tc.want)
+			})
+		}
+
+		// A tenant role grants its API permissions on its tenant only.
+		cred, id := e.createKey(t, "auditor", nil, &identityv1.RoleBinding{Role: "auditors", TenantId: tid})
+		ctx := withCredential(context.Background(), cred)
+		_, err := e.users.ListUsers(ctx, &identityv1.ListUsersRequest{TenantId: tid})
+		wantCode(t, err, codes.OK)
+		_, err = e.users.CreateUser(ctx, &identityv1.CreateUserRequest{TenantId: tid, User: &identityv1.User{UserName: "x"}})
+		wantCode(t, err, codes.PermissionDenied)
+		_, err = e.groups.ListGroups(ctx, &identityv1.ListGroupsRequest{TenantId: tid})
+		wantCode(t, err, codes.PermissionDenied)
+		_, err = e.users.ListUsers(ctx, &identityv1.ListUsersRequest{TenantId: e.tenant(t)})
+		wantCode(t, err, codes.NotFound)
+
+		got, err := e.keys.GetAccessKey(e.ctx, &identityv1.GetAccessKeyRequest{AccessKeyId: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := got.GetAccessKey()
+		if k.GetLastUsedTime() == nil || k.GetCreatedBy() == "" || k.GetName() != "auditor" || len(k.GetRoleBindings()) != 1 {
+			t.Fatalf("key %v", k)
+		}
+		if strings.Contains(k.String(), strings.SplitN(cred, ".", 2)[1]) {
+			t.Fatal("GetAccessKey returned the secret")
+		}
+
+		// Promote it to Tenant Admin: takes effect on the next request.
+		if _, err := e.keys.UpdateAccessKey(e.ctx, &identityv1.UpdateAccessKeyRequest{
+			AccessKey: &identityv1.AccessKey{Id: id, RoleBindings: []*identityv1.RoleBinding{tenantAdmin(tid)}}, UpdateMask: maskOf("role_bindings"),
+		}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.groups.ListGroups(ctx, &identityv1.ListGroupsRequest{TenantId: tid})
+		wantCode(t, err, codes.OK)
+
+		list, err := e.keys.ListAccessKeys(e.ctx, &identityv1.ListAccessKeysRequest{PageSize: 1})
+		if err != nil || len(list.GetAccessKeys()) != 1 || list.GetNextPageToken() == "" {
+			t.Fatalf("list %v %v", list, err)
+		}
+		if _, err := e.keys.DeleteAccessKey(e.ctx, &identityv1.DeleteAccessKeyRequest{AccessKeyId: id}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.users.ListUsers(ctx, &identityv1.ListUsersRequest{TenantId: tid})
+		wantCode(t, err, codes.Unauthenticated)
+		_, err = e.keys.GetAccessKey(e.ctx, &identityv1.GetAccessKeyRequest{AccessKeyId: id})
+		wantCode(t, err, codes.NotFound)
+	})
+}
