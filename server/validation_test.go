@@ -1,11 +1,14 @@
 package server_test
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 )
@@ -172,6 +175,64 @@ func TestValidation(t *testing.T) {
 			_, err := e.roles.ListAssignedRoles(e.ctx, &identityv1.ListAssignedRolesRequest{TenantId: tid, UserId: "u"})
 			return err
 		}, "user_id"},
+		{"access key without name", func() error {
+			_, err := e.keys.CreateAccessKey(e.ctx, &identityv1.CreateAccessKeyRequest{RoleBindings: []*identityv1.RoleBinding{{Role: "Project Admin"}}})
+			return err
+		}, "name"},
+		{"access key bad id", func() error {
+			_, err := e.keys.GetAccessKey(e.ctx, &identityv1.GetAccessKeyRequest{AccessKeyId: "ZZ"})
+			return err
+		}, "access_key_id"},
+		{"access key list page too big", func() error {
+			_, err := e.keys.ListAccessKeys(e.ctx, &identityv1.ListAccessKeysRequest{PageSize: 5000})
+			return err
+		}, "page_size"},
+		{"access key update drops every binding", func() error {
+			_, err := e.keys.UpdateAccessKey(e.ctx, &identityv1.UpdateAccessKeyRequest{
+				AccessKey: &identityv1.AccessKey{Id: strings.Repeat("a", 32)}, UpdateMask: maskOf("role_bindings"),
+			})
+			return err
+		}, ""},
+		{"access key revoke bad id", func() error {
+			_, err := e.keys.RevokeAccessKey(e.ctx, &identityv1.RevokeAccessKeyRequest{AccessKeyId: "x"})
+			return err
+		}, "access_key_id"},
+		{"access key delete bad id", func() error {
+			_, err := e.keys.DeleteAccessKey(e.ctx, &identityv1.DeleteAccessKeyRequest{})
+			return err
+		}, "access_key_id"},
+		{"saml get bad tenant", func() error {
+			_, err := e.sso.GetSamlConfig(e.ctx, &identityv1.GetSamlConfigRequest{TenantId: "t"})
+			return err
+		}, "tenant_id"},
+		{"saml set without metadata", func() error {
+			_, err := e.sso.SetSamlConfig(e.ctx, &identityv1.SetSamlConfigRequest{TenantId: tid})
+			return err
+		}, "metadata"},
+		{"saml delete bad tenant", func() error {
+			_, err := e.sso.DeleteSamlConfig(e.ctx, &identityv1.DeleteSamlConfigRequest{})
+			return err
+		}, "tenant_id"},
+		{"sp metadata bad tenant", func() error {
+			_, err := e.sso.GetServiceProviderMetadata(e.ctx, &identityv1.GetServiceProviderMetadataRequest{TenantId: "t"})
+			return err
+		}, "tenant_id"},
+		{"scim status bad tenant", func() error {
+			_, err := e.scim.GetScimStatus(e.ctx, &identityv1.GetScimStatusRequest{TenantId: "t"})
+			return err
+		}, "tenant_id"},
+		{"scim enable bad tenant", func() error {
+			_, err := e.scim.EnableScim(e.ctx, &identityv1.EnableScimRequest{TenantId: "t"})
+			return err
+		}, "tenant_id"},
+		{"scim disable bad tenant", func() error {
+			_, err := e.scim.DisableScim(e.ctx, &identityv1.DisableScimRequest{TenantId: "t"})
+			return err
+		}, "tenant_id"},
+		{"scim rotate grace too long", func() error {
+			_, err := e.scim.RotateScimToken(e.ctx, &identityv1.RotateScimTokenRequest{TenantId: tid, GracePeriod: durationpb.New(31 * 24 * time.Hour)})
+			return err
+		}, "grace_period"},
 		{"project id not uuid", func() error {
 			_, err := e.projects.GetProject(e.ctx, &identityv1.GetProjectRequest{ProjectId: "p"})
 			return err
