@@ -180,7 +180,9 @@ func (srv *Server) spMetadataXML(tenantID string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("metadata URL: %w", err)
 	}
-	sp := saml.ServiceProvider{EntityID: urls.entityID, AcsURL: *acs, MetadataURL: *md}
+	// Okta and Entra send the email as NameID by default; the login matches
+	// it against user_name.
+	sp := saml.ServiceProvider{EntityID: urls.entityID, AcsURL: *acs, MetadataURL: *md, AuthnNameIDFormat: saml.EmailAddressNameIDFormat}
 	b, err := xml.MarshalIndent(sp.Metadata(), "", "  ")
 	if err != nil {
 		return "", fmt.Errorf("render SP metadata: %w", err)
