@@ -27,8 +27,10 @@ generate: protodeps ## rebuild gen/ from proto/ and ent/ from ent/schema
 		'//go:embed identity.swagger.json' 'var JSON []byte' > gen/openapi/openapi.go
 	go generate ./ent
 
-lint: protodeps ## buf lint and go vet
+lint: protodeps ## buf lint, gofmt and go vet
 	$(BUF) lint proto
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then \
+		echo "gofmt would change: $$unformatted"; exit 1; fi
 	go vet ./...
 
 verify: generate ## fail when gen/ or ent/ differ from what their sources generate
