@@ -31,6 +31,8 @@ type Change struct {
 	ResourceID string `json:"resource_id,omitempty"`
 	// UserID holds the value of the "user_id" field.
 	UserID string `json:"user_id,omitempty"`
+	// RoleID holds the value of the "role_id" field.
+	RoleID string `json:"role_id,omitempty"`
 	// CreateTime holds the value of the "create_time" field.
 	CreateTime   time.Time `json:"create_time,omitempty"`
 	selectValues sql.SelectValues
@@ -43,7 +45,7 @@ func (*Change) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case change.FieldID, change.FieldRevision:
 			values[i] = new(sql.NullInt64)
-		case change.FieldProjectID, change.FieldTenantID, change.FieldKind, change.FieldOperation, change.FieldResourceID, change.FieldUserID:
+		case change.FieldProjectID, change.FieldTenantID, change.FieldKind, change.FieldOperation, change.FieldResourceID, change.FieldUserID, change.FieldRoleID:
 			values[i] = new(sql.NullString)
 		case change.FieldCreateTime:
 			values[i] = new(sql.NullTime)
@@ -110,6 +112,12 @@ func (_m *Change) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.UserID = value.String
 			}
+		case change.FieldRoleID:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field role_id", values[i])
+			} else if value.Valid {
+				_m.RoleID = value.String
+			}
 		case change.FieldCreateTime:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field create_time", values[i])
@@ -172,6 +180,9 @@ func (_m *Change) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("user_id=")
 	builder.WriteString(_m.UserID)
+	builder.WriteString(", ")
+	builder.WriteString("role_id=")
+	builder.WriteString(_m.RoleID)
 	builder.WriteString(", ")
 	builder.WriteString("create_time=")
 	builder.WriteString(_m.CreateTime.Format(time.ANSIC))

@@ -80,6 +80,20 @@ func (_c *ChangeCreate) SetNillableUserID(v *string) *ChangeCreate {
 	return _c
 }
 
+// SetRoleID sets the "role_id" field.
+func (_c *ChangeCreate) SetRoleID(v string) *ChangeCreate {
+	_c.mutation.SetRoleID(v)
+	return _c
+}
+
+// SetNillableRoleID sets the "role_id" field if the given value is not nil.
+func (_c *ChangeCreate) SetNillableRoleID(v *string) *ChangeCreate {
+	if v != nil {
+		_c.SetRoleID(*v)
+	}
+	return _c
+}
+
 // SetCreateTime sets the "create_time" field.
 func (_c *ChangeCreate) SetCreateTime(v time.Time) *ChangeCreate {
 	_c.mutation.SetCreateTime(v)
@@ -135,6 +149,10 @@ func (_c *ChangeCreate) defaults() {
 		v := change.DefaultUserID
 		_c.mutation.SetUserID(v)
 	}
+	if _, ok := _c.mutation.RoleID(); !ok {
+		v := change.DefaultRoleID
+		_c.mutation.SetRoleID(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -179,6 +197,9 @@ func (_c *ChangeCreate) check() error {
 	}
 	if _, ok := _c.mutation.UserID(); !ok {
 		return &ValidationError{Name: "user_id", err: errors.New(`ent: missing required field "Change.user_id"`)}
+	}
+	if _, ok := _c.mutation.RoleID(); !ok {
+		return &ValidationError{Name: "role_id", err: errors.New(`ent: missing required field "Change.role_id"`)}
 	}
 	if _, ok := _c.mutation.CreateTime(); !ok {
 		return &ValidationError{Name: "create_time", err: errors.New(`ent: missing required field "Change.create_time"`)}
@@ -243,6 +264,10 @@ func (_c *ChangeCreate) createSpec() (*Change, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.UserID(); ok {
 		_spec.SetField(change.FieldUserID, field.TypeString, value)
 		_node.UserID = value
+	}
+	if value, ok := _c.mutation.RoleID(); ok {
+		_spec.SetField(change.FieldRoleID, field.TypeString, value)
+		_node.RoleID = value
 	}
 	if value, ok := _c.mutation.CreateTime(); ok {
 		_spec.SetField(change.FieldCreateTime, field.TypeTime, value)
@@ -337,6 +362,9 @@ func (u *ChangeUpsertOne) UpdateNewValues() *ChangeUpsertOne {
 		}
 		if _, exists := u.create.mutation.UserID(); exists {
 			s.SetIgnore(change.FieldUserID)
+		}
+		if _, exists := u.create.mutation.RoleID(); exists {
+			s.SetIgnore(change.FieldRoleID)
 		}
 		if _, exists := u.create.mutation.CreateTime(); exists {
 			s.SetIgnore(change.FieldCreateTime)
@@ -574,6 +602,9 @@ func (u *ChangeUpsertBulk) UpdateNewValues() *ChangeUpsertBulk {
 			}
 			if _, exists := b.mutation.UserID(); exists {
 				s.SetIgnore(change.FieldUserID)
+			}
+			if _, exists := b.mutation.RoleID(); exists {
+				s.SetIgnore(change.FieldRoleID)
 			}
 			if _, exists := b.mutation.CreateTime(); exists {
 				s.SetIgnore(change.FieldCreateTime)

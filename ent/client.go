@@ -20,6 +20,7 @@ import (
 	"github.com/acme/identity/ent/email"
 	"github.com/acme/identity/ent/group"
 	"github.com/acme/identity/ent/groupmembership"
+	"github.com/acme/identity/ent/grouprole"
 	"github.com/acme/identity/ent/project"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
@@ -46,6 +47,8 @@ type Client struct {
 	Group *GroupClient
 	// GroupMembership is the client for interacting with the GroupMembership builders.
 	GroupMembership *GroupMembershipClient
+	// GroupRole is the client for interacting with the GroupRole builders.
+	GroupRole *GroupRoleClient
 	// Project is the client for interacting with the Project builders.
 	Project *ProjectClient
 	// Role is the client for interacting with the Role builders.
@@ -76,6 +79,7 @@ func (c *Client) init() {
 	c.Email = NewEmailClient(c.config)
 	c.Group = NewGroupClient(c.config)
 	c.GroupMembership = NewGroupMembershipClient(c.config)
+	c.GroupRole = NewGroupRoleClient(c.config)
 	c.Project = NewProjectClient(c.config)
 	c.Role = NewRoleClient(c.config)
 	c.RoleAssignment = NewRoleAssignmentClient(c.config)
@@ -180,6 +184,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Email:           NewEmailClient(cfg),
 		Group:           NewGroupClient(cfg),
 		GroupMembership: NewGroupMembershipClient(cfg),
+		GroupRole:       NewGroupRoleClient(cfg),
 		Project:         NewProjectClient(cfg),
 		Role:            NewRoleClient(cfg),
 		RoleAssignment:  NewRoleAssignmentClient(cfg),
@@ -211,6 +216,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Email:           NewEmailClient(cfg),
 		Group:           NewGroupClient(cfg),
 		GroupMembership: NewGroupMembershipClient(cfg),
+		GroupRole:       NewGroupRoleClient(cfg),
 		Project:         NewProjectClient(cfg),
 		Role:            NewRoleClient(cfg),
 		RoleAssignment:  NewRoleAssignmentClient(cfg),
@@ -247,8 +253,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.AccessKey, c.Change, c.Email, c.Group, c.GroupMembership, c.Project, c.Role,
-		c.RoleAssignment, c.SamlConfig, c.ScimToken, c.Tenant, c.User,
+		c.AccessKey, c.Change, c.Email, c.Group, c.GroupMembership, c.GroupRole,
+		c.Project, c.Role, c.RoleAssignment, c.SamlConfig, c.ScimToken, c.Tenant,
+		c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -258,8 +265,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.AccessKey, c.Change, c.Email, c.Group, c.GroupMembership, c.Project, c.Role,
-		c.RoleAssignment, c.SamlConfig, c.ScimToken, c.Tenant, c.User,
+		c.AccessKey, c.Change, c.Email, c.Group, c.GroupMembership, c.GroupRole,
+		c.Project, c.Role, c.RoleAssignment, c.SamlConfig, c.ScimToken, c.Tenant,
+		c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -278,6 +286,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Group.mutate(ctx, m)
 	case *GroupMembershipMutation:
 		return c.GroupMembership.mutate(ctx, m)
+	case *GroupRoleMutation:
+		return c.GroupRole.mutate(ctx, m)
 	case *ProjectMutation:
 		return c.Project.mutate(ctx, m)
 	case *RoleMutation:
@@ -884,6 +894,22 @@ func (c *GroupClient) QueryMemberships(_m *Group) *GroupMembershipQuery {
 	return query
 }
 
+// QueryRoleMappings queries the role_mappings edge of a Group.
+func (c *GroupClient) QueryRoleMappings(_m *Group) *GroupRoleQuery {
+	query := (&GroupRoleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(group.Table, group.FieldID, id),
+			sqlgraph.To(grouprole.Table, grouprole.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, group.RoleMappingsTable, group.RoleMappingsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *GroupClient) Hooks() []Hook {
 	return c.hooks.Group
@@ -1087,6 +1113,187 @@ func (c *GroupMembershipClient) mutate(ctx context.Context, m *GroupMembershipMu
 		return (&GroupMembershipDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown GroupMembership mutation op: %q", m.Op())
+	}
+}
+
+// GroupRoleClient is a client for the GroupRole schema.
+type GroupRoleClient struct {
+	config
+}
+
+// NewGroupRoleClient returns a client for the GroupRole from the given config.
+func NewGroupRoleClient(c config) *GroupRoleClient {
+	return &GroupRoleClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `grouprole.Hooks(f(g(h())))`.
+func (c *GroupRoleClient) Use(hooks ...Hook) {
+	c.hooks.GroupRole = append(c.hooks.GroupRole, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `grouprole.Intercept(f(g(h())))`.
+func (c *GroupRoleClient) Intercept(interceptors ...Interceptor) {
+	c.inters.GroupRole = append(c.inters.GroupRole, interceptors...)
+}
+
+// Create returns a builder for creating a GroupRole entity.
+func (c *GroupRoleClient) Create() *GroupRoleCreate {
+	mutation := newGroupRoleMutation(c.config, OpCreate)
+	return &GroupRoleCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of GroupRole entities.
+func (c *GroupRoleClient) CreateBulk(builders ...*GroupRoleCreate) *GroupRoleCreateBulk {
+	return &GroupRoleCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *GroupRoleClient) MapCreateBulk(slice any, setFunc func(*GroupRoleCreate, int)) *GroupRoleCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &GroupRoleCreateBulk{err: fmt.Errorf("calling to GroupRoleClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*GroupRoleCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &GroupRoleCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for GroupRole.
+func (c *GroupRoleClient) Update() *GroupRoleUpdate {
+	mutation := newGroupRoleMutation(c.config, OpUpdate)
+	return &GroupRoleUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *GroupRoleClient) UpdateOne(_m *GroupRole) *GroupRoleUpdateOne {
+	mutation := newGroupRoleMutation(c.config, OpUpdateOne, withGroupRole(_m))
+	return &GroupRoleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *GroupRoleClient) UpdateOneID(id int) *GroupRoleUpdateOne {
+	mutation := newGroupRoleMutation(c.config, OpUpdateOne, withGroupRoleID(id))
+	return &GroupRoleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for GroupRole.
+func (c *GroupRoleClient) Delete() *GroupRoleDelete {
+	mutation := newGroupRoleMutation(c.config, OpDelete)
+	return &GroupRoleDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *GroupRoleClient) DeleteOne(_m *GroupRole) *GroupRoleDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *GroupRoleClient) DeleteOneID(id int) *GroupRoleDeleteOne {
+	builder := c.Delete().Where(grouprole.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &GroupRoleDeleteOne{builder}
+}
+
+// Query returns a query builder for GroupRole.
+func (c *GroupRoleClient) Query() *GroupRoleQuery {
+	return &GroupRoleQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeGroupRole},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a GroupRole entity by its id.
+func (c *GroupRoleClient) Get(ctx context.Context, id int) (*GroupRole, error) {
+	return c.Query().Where(grouprole.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *GroupRoleClient) GetX(ctx context.Context, id int) *GroupRole {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryTenant queries the tenant edge of a GroupRole.
+func (c *GroupRoleClient) QueryTenant(_m *GroupRole) *TenantQuery {
+	query := (&TenantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(grouprole.Table, grouprole.FieldID, id),
+			sqlgraph.To(tenant.Table, tenant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, grouprole.TenantTable, grouprole.TenantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryGroup queries the group edge of a GroupRole.
+func (c *GroupRoleClient) QueryGroup(_m *GroupRole) *GroupQuery {
+	query := (&GroupClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(grouprole.Table, grouprole.FieldID, id),
+			sqlgraph.To(group.Table, group.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, grouprole.GroupTable, grouprole.GroupColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRole queries the role edge of a GroupRole.
+func (c *GroupRoleClient) QueryRole(_m *GroupRole) *RoleQuery {
+	query := (&RoleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(grouprole.Table, grouprole.FieldID, id),
+			sqlgraph.To(role.Table, role.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, grouprole.RoleTable, grouprole.RoleColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *GroupRoleClient) Hooks() []Hook {
+	return c.hooks.GroupRole
+}
+
+// Interceptors returns the client interceptors.
+func (c *GroupRoleClient) Interceptors() []Interceptor {
+	return c.inters.GroupRole
+}
+
+func (c *GroupRoleClient) mutate(ctx context.Context, m *GroupRoleMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&GroupRoleCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&GroupRoleUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&GroupRoleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&GroupRoleDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown GroupRole mutation op: %q", m.Op())
 	}
 }
 
@@ -1388,6 +1595,22 @@ func (c *RoleClient) QueryAssignments(_m *Role) *RoleAssignmentQuery {
 			sqlgraph.From(role.Table, role.FieldID, id),
 			sqlgraph.To(roleassignment.Table, roleassignment.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, role.AssignmentsTable, role.AssignmentsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryGroupMappings queries the group_mappings edge of a Role.
+func (c *RoleClient) QueryGroupMappings(_m *Role) *GroupRoleQuery {
+	query := (&GroupRoleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(role.Table, role.FieldID, id),
+			sqlgraph.To(grouprole.Table, grouprole.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, role.GroupMappingsTable, role.GroupMappingsColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -2151,6 +2374,22 @@ func (c *TenantClient) QueryScimTokens(_m *Tenant) *ScimTokenQuery {
 	return query
 }
 
+// QueryGroupRoles queries the group_roles edge of a Tenant.
+func (c *TenantClient) QueryGroupRoles(_m *Tenant) *GroupRoleQuery {
+	query := (&GroupRoleClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tenant.Table, tenant.FieldID, id),
+			sqlgraph.To(grouprole.Table, grouprole.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, tenant.GroupRolesTable, tenant.GroupRolesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *TenantClient) Hooks() []Hook {
 	return c.hooks.Tenant
@@ -2376,12 +2615,12 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AccessKey, Change, Email, Group, GroupMembership, Project, Role, RoleAssignment,
-		SamlConfig, ScimToken, Tenant, User []ent.Hook
+		AccessKey, Change, Email, Group, GroupMembership, GroupRole, Project, Role,
+		RoleAssignment, SamlConfig, ScimToken, Tenant, User []ent.Hook
 	}
 	inters struct {
-		AccessKey, Change, Email, Group, GroupMembership, Project, Role, RoleAssignment,
-		SamlConfig, ScimToken, Tenant, User []ent.Interceptor
+		AccessKey, Change, Email, Group, GroupMembership, GroupRole, Project, Role,
+		RoleAssignment, SamlConfig, ScimToken, Tenant, User []ent.Interceptor
 	}
 )
 

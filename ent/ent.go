@@ -17,6 +17,7 @@ import (
 	"github.com/acme/identity/ent/email"
 	"github.com/acme/identity/ent/group"
 	"github.com/acme/identity/ent/groupmembership"
+	"github.com/acme/identity/ent/grouprole"
 	"github.com/acme/identity/ent/project"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
@@ -89,6 +90,7 @@ func checkColumn(t, c string) error {
 			email.Table:           email.ValidColumn,
 			group.Table:           group.ValidColumn,
 			groupmembership.Table: groupmembership.ValidColumn,
+			grouprole.Table:       grouprole.ValidColumn,
 			project.Table:         project.ValidColumn,
 			role.Table:            role.ValidColumn,
 			roleassignment.Table:  roleassignment.ValidColumn,

@@ -44,9 +44,11 @@ type GroupEdges struct {
 	Tenant *Tenant `json:"tenant,omitempty"`
 	// Memberships holds the value of the memberships edge.
 	Memberships []*GroupMembership `json:"memberships,omitempty"`
+	// RoleMappings holds the value of the role_mappings edge.
+	RoleMappings []*GroupRole `json:"role_mappings,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [2]bool
+	loadedTypes [3]bool
 }
 
 // TenantOrErr returns the Tenant value or an error if the edge
@@ -67,6 +69,15 @@ func (e GroupEdges) MembershipsOrErr() ([]*GroupMembership, error) {
 		return e.Memberships, nil
 	}
 	return nil, &NotLoadedError{edge: "memberships"}
+}
+
+// RoleMappingsOrErr returns the RoleMappings value or an error if the edge
+// was not loaded in eager-loading.
+func (e GroupEdges) RoleMappingsOrErr() ([]*GroupRole, error) {
+	if e.loadedTypes[2] {
+		return e.RoleMappings, nil
+	}
+	return nil, &NotLoadedError{edge: "role_mappings"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -164,6 +175,11 @@ func (_m *Group) QueryTenant() *TenantQuery {
 // QueryMemberships queries the "memberships" edge of the Group entity.
 func (_m *Group) QueryMemberships() *GroupMembershipQuery {
 	return NewGroupClient(_m.config).QueryMemberships(_m)
+}
+
+// QueryRoleMappings queries the "role_mappings" edge of the Group entity.
+func (_m *Group) QueryRoleMappings() *GroupRoleQuery {
+	return NewGroupClient(_m.config).QueryRoleMappings(_m)
 }
 
 // Update returns a builder for updating this Group.

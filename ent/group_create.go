@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/acme/identity/ent/group"
 	"github.com/acme/identity/ent/groupmembership"
+	"github.com/acme/identity/ent/grouprole"
 	"github.com/acme/identity/ent/tenant"
 )
 
@@ -99,6 +100,21 @@ func (_c *GroupCreate) AddMemberships(v ...*GroupMembership) *GroupCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddMembershipIDs(ids...)
+}
+
+// AddRoleMappingIDs adds the "role_mappings" edge to the GroupRole entity by IDs.
+func (_c *GroupCreate) AddRoleMappingIDs(ids ...int) *GroupCreate {
+	_c.mutation.AddRoleMappingIDs(ids...)
+	return _c
+}
+
+// AddRoleMappings adds the "role_mappings" edges to the GroupRole entity.
+func (_c *GroupCreate) AddRoleMappings(v ...*GroupRole) *GroupCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddRoleMappingIDs(ids...)
 }
 
 // Mutation returns the GroupMutation object of the builder.
@@ -274,6 +290,22 @@ func (_c *GroupCreate) createSpec() (*Group, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(groupmembership.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.RoleMappingsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   group.RoleMappingsTable,
+			Columns: []string{group.RoleMappingsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(grouprole.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -15,6 +15,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/acme/identity/ent/group"
 	"github.com/acme/identity/ent/groupmembership"
+	"github.com/acme/identity/ent/grouprole"
 	"github.com/acme/identity/ent/predicate"
 	"github.com/acme/identity/ent/tenant"
 )
@@ -22,13 +23,14 @@ import (
 // GroupQuery is the builder for querying Group entities.
 type GroupQuery struct {
 	config
-	ctx             *QueryContext
-	order           []group.OrderOption
-	inters          []Interceptor
-	predicates      []predicate.Group
-	withTenant      *TenantQuery
-	withMemberships *GroupMembershipQuery
-	modifiers       []func(*sql.Selector)
+	ctx              *QueryContext
+	order            []group.OrderOption
+	inters           []Interceptor
+	predicates       []predicate.Group
+	withTenant       *TenantQuery
+	withMemberships  *GroupMembershipQuery
+	withRoleMappings *GroupRoleQuery
+	modifiers        []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -102,6 +104,28 @@ func (_q *GroupQuery) QueryMemberships() *GroupMembershipQuery {
 			sqlgraph.From(group.Table, group.FieldID, selector),
 			sqlgraph.To(groupmembership.Table, groupmembership.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, group.MembershipsTable, group.MembershipsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryRoleMappings chains the current query on the "role_mappings" edge.
+func (_q *GroupQuery) QueryRoleMappings() *GroupRoleQuery {
+	query := (&GroupRoleClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(group.Table, group.FieldID, selector),
+			sqlgraph.To(grouprole.Table, grouprole.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, group.RoleMappingsTable, group.RoleMappingsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -296,13 +320,14 @@ func (_q *GroupQuery) Clone() *GroupQuery {
 		return nil
 	}
 	return &GroupQuery{
-		config:          _q.config,
-		ctx:             _q.ctx.Clone(),
-		order:           append([]group.OrderOption{}, _q.order...),
-		inters:          append([]Interceptor{}, _q.inters...),
-		predicates:      append([]predicate.Group{}, _q.predicates...),
-		withTenant:      _q.withTenant.Clone(),
-		withMemberships: _q.withMemberships.Clone(),
+		config:           _q.config,
+		ctx:              _q.ctx.Clone(),
+		order:            append([]group.OrderOption{}, _q.order...),
+		inters:           append([]Interceptor{}, _q.inters...),
+		predicates:       append([]predicate.Group{}, _q.predicates...),
+		withTenant:       _q.withTenant.Clone(),
+		withMemberships:  _q.withMemberships.Clone(),
+		withRoleMappings: _q.withRoleMappings.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -329,6 +354,17 @@ func (_q *GroupQuery) WithMemberships(opts ...func(*GroupMembershipQuery)) *Grou
 		opt(query)
 	}
 	_q.withMemberships = query
+	return _q
+}
+
+// WithRoleMappings tells the query-builder to eager-load the nodes that are connected to
+// the "role_mappings" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *GroupQuery) WithRoleMappings(opts ...func(*GroupRoleQuery)) *GroupQuery {
+	query := (&GroupRoleClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withRoleMappings = query
 	return _q
 }
 
@@ -410,9 +446,10 @@ func (_q *GroupQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Group,
 	var (
 		nodes       = []*Group{}
 		_spec       = _q.querySpec()
-		loadedTypes = [2]bool{
+		loadedTypes = [3]bool{
 			_q.withTenant != nil,
 			_q.withMemberships != nil,
+			_q.withRoleMappings != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -446,6 +483,13 @@ func (_q *GroupQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Group,
 		if err := _q.loadMemberships(ctx, query, nodes,
 			func(n *Group) { n.Edges.Memberships = []*GroupMembership{} },
 			func(n *Group, e *GroupMembership) { n.Edges.Memberships = append(n.Edges.Memberships, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withRoleMappings; query != nil {
+		if err := _q.loadRoleMappings(ctx, query, nodes,
+			func(n *Group) { n.Edges.RoleMappings = []*GroupRole{} },
+			func(n *Group, e *GroupRole) { n.Edges.RoleMappings = append(n.Edges.RoleMappings, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -496,6 +540,36 @@ func (_q *GroupQuery) loadMemberships(ctx context.Context, query *GroupMembershi
 	}
 	query.Where(predicate.GroupMembership(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(group.MembershipsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.GroupID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "group_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *GroupQuery) loadRoleMappings(ctx context.Context, query *GroupRoleQuery, nodes []*Group, init func(*Group), assign func(*Group, *GroupRole)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[string]*Group)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(grouprole.FieldGroupID)
+	}
+	query.Where(predicate.GroupRole(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(group.RoleMappingsColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/acme/identity/ent/group"
 	"github.com/acme/identity/ent/groupmembership"
+	"github.com/acme/identity/ent/grouprole"
 	"github.com/acme/identity/ent/predicate"
 )
 
@@ -122,6 +123,21 @@ func (_u *GroupUpdate) AddMemberships(v ...*GroupMembership) *GroupUpdate {
 	return _u.AddMembershipIDs(ids...)
 }
 
+// AddRoleMappingIDs adds the "role_mappings" edge to the GroupRole entity by IDs.
+func (_u *GroupUpdate) AddRoleMappingIDs(ids ...int) *GroupUpdate {
+	_u.mutation.AddRoleMappingIDs(ids...)
+	return _u
+}
+
+// AddRoleMappings adds the "role_mappings" edges to the GroupRole entity.
+func (_u *GroupUpdate) AddRoleMappings(v ...*GroupRole) *GroupUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddRoleMappingIDs(ids...)
+}
+
 // Mutation returns the GroupMutation object of the builder.
 func (_u *GroupUpdate) Mutation() *GroupMutation {
 	return _u.mutation
@@ -146,6 +162,27 @@ func (_u *GroupUpdate) RemoveMemberships(v ...*GroupMembership) *GroupUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveMembershipIDs(ids...)
+}
+
+// ClearRoleMappings clears all "role_mappings" edges to the GroupRole entity.
+func (_u *GroupUpdate) ClearRoleMappings() *GroupUpdate {
+	_u.mutation.ClearRoleMappings()
+	return _u
+}
+
+// RemoveRoleMappingIDs removes the "role_mappings" edge to GroupRole entities by IDs.
+func (_u *GroupUpdate) RemoveRoleMappingIDs(ids ...int) *GroupUpdate {
+	_u.mutation.RemoveRoleMappingIDs(ids...)
+	return _u
+}
+
+// RemoveRoleMappings removes "role_mappings" edges to GroupRole entities.
+func (_u *GroupUpdate) RemoveRoleMappings(v ...*GroupRole) *GroupUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveRoleMappingIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -274,6 +311,51 @@ func (_u *GroupUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.RoleMappingsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   group.RoleMappingsTable,
+			Columns: []string{group.RoleMappingsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(grouprole.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedRoleMappingsIDs(); len(nodes) > 0 && !_u.mutation.RoleMappingsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   group.RoleMappingsTable,
+			Columns: []string{group.RoleMappingsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(grouprole.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RoleMappingsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   group.RoleMappingsTable,
+			Columns: []string{group.RoleMappingsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(grouprole.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -388,6 +470,21 @@ func (_u *GroupUpdateOne) AddMemberships(v ...*GroupMembership) *GroupUpdateOne 
 	return _u.AddMembershipIDs(ids...)
 }
 
+// AddRoleMappingIDs adds the "role_mappings" edge to the GroupRole entity by IDs.
+func (_u *GroupUpdateOne) AddRoleMappingIDs(ids ...int) *GroupUpdateOne {
+	_u.mutation.AddRoleMappingIDs(ids...)
+	return _u
+}
+
+// AddRoleMappings adds the "role_mappings" edges to the GroupRole entity.
+func (_u *GroupUpdateOne) AddRoleMappings(v ...*GroupRole) *GroupUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddRoleMappingIDs(ids...)
+}
+
 // Mutation returns the GroupMutation object of the builder.
 func (_u *GroupUpdateOne) Mutation() *GroupMutation {
 	return _u.mutation
@@ -412,6 +509,27 @@ func (_u *GroupUpdateOne) RemoveMemberships(v ...*GroupMembership) *GroupUpdateO
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveMembershipIDs(ids...)
+}
+
+// ClearRoleMappings clears all "role_mappings" edges to the GroupRole entity.
+func (_u *GroupUpdateOne) ClearRoleMappings() *GroupUpdateOne {
+	_u.mutation.ClearRoleMappings()
+	return _u
+}
+
+// RemoveRoleMappingIDs removes the "role_mappings" edge to GroupRole entities by IDs.
+func (_u *GroupUpdateOne) RemoveRoleMappingIDs(ids ...int) *GroupUpdateOne {
+	_u.mutation.RemoveRoleMappingIDs(ids...)
+	return _u
+}
+
+// RemoveRoleMappings removes "role_mappings" edges to GroupRole entities.
+func (_u *GroupUpdateOne) RemoveRoleMappings(v ...*GroupRole) *GroupUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveRoleMappingIDs(ids...)
 }
 
 // Where appends a list predicates to the GroupUpdate builder.
@@ -563,6 +681,51 @@ func (_u *GroupUpdateOne) sqlSave(ctx context.Context) (_node *Group, err error)
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(groupmembership.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.RoleMappingsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   group.RoleMappingsTable,
+			Columns: []string{group.RoleMappingsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(grouprole.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedRoleMappingsIDs(); len(nodes) > 0 && !_u.mutation.RoleMappingsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   group.RoleMappingsTable,
+			Columns: []string{group.RoleMappingsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(grouprole.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RoleMappingsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   group.RoleMappingsTable,
+			Columns: []string{group.RoleMappingsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(grouprole.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

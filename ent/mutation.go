@@ -16,6 +16,7 @@ import (
 	"github.com/acme/identity/ent/email"
 	"github.com/acme/identity/ent/group"
 	"github.com/acme/identity/ent/groupmembership"
+	"github.com/acme/identity/ent/grouprole"
 	"github.com/acme/identity/ent/predicate"
 	"github.com/acme/identity/ent/project"
 	"github.com/acme/identity/ent/role"
@@ -41,6 +42,7 @@ const (
 	TypeEmail           = "Email"
 	TypeGroup           = "Group"
 	TypeGroupMembership = "GroupMembership"
+	TypeGroupRole       = "GroupRole"
 	TypeProject         = "Project"
 	TypeRole            = "Role"
 	TypeRoleAssignment  = "RoleAssignment"
@@ -958,6 +960,7 @@ type ChangeMutation struct {
 	operation     *change.Operation
 	resource_id   *string
 	user_id       *string
+	role_id       *string
 	create_time   *time.Time
 	clearedFields map[string]struct{}
 	done          bool
@@ -1341,6 +1344,42 @@ func (m *ChangeMutation) ResetUserID() {
 	m.user_id = nil
 }
 
+// SetRoleID sets the "role_id" field.
+func (m *ChangeMutation) SetRoleID(s string) {
+	m.role_id = &s
+}
+
+// RoleID returns the value of the "role_id" field in the mutation.
+func (m *ChangeMutation) RoleID() (r string, exists bool) {
+	v := m.role_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRoleID returns the old "role_id" field's value of the Change entity.
+// If the Change object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChangeMutation) OldRoleID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRoleID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRoleID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRoleID: %w", err)
+	}
+	return oldValue.RoleID, nil
+}
+
+// ResetRoleID resets all changes to the "role_id" field.
+func (m *ChangeMutation) ResetRoleID() {
+	m.role_id = nil
+}
+
 // SetCreateTime sets the "create_time" field.
 func (m *ChangeMutation) SetCreateTime(t time.Time) {
 	m.create_time = &t
@@ -1411,7 +1450,7 @@ func (m *ChangeMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ChangeMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 9)
 	if m.project_id != nil {
 		fields = append(fields, change.FieldProjectID)
 	}
@@ -1432,6 +1471,9 @@ func (m *ChangeMutation) Fields() []string {
 	}
 	if m.user_id != nil {
 		fields = append(fields, change.FieldUserID)
+	}
+	if m.role_id != nil {
+		fields = append(fields, change.FieldRoleID)
 	}
 	if m.create_time != nil {
 		fields = append(fields, change.FieldCreateTime)
@@ -1458,6 +1500,8 @@ func (m *ChangeMutation) Field(name string) (ent.Value, bool) {
 		return m.ResourceID()
 	case change.FieldUserID:
 		return m.UserID()
+	case change.FieldRoleID:
+		return m.RoleID()
 	case change.FieldCreateTime:
 		return m.CreateTime()
 	}
@@ -1483,6 +1527,8 @@ func (m *ChangeMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldResourceID(ctx)
 	case change.FieldUserID:
 		return m.OldUserID(ctx)
+	case change.FieldRoleID:
+		return m.OldRoleID(ctx)
 	case change.FieldCreateTime:
 		return m.OldCreateTime(ctx)
 	}
@@ -1542,6 +1588,13 @@ func (m *ChangeMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetUserID(v)
+		return nil
+	case change.FieldRoleID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRoleID(v)
 		return nil
 	case change.FieldCreateTime:
 		v, ok := value.(time.Time)
@@ -1634,6 +1687,9 @@ func (m *ChangeMutation) ResetField(name string) error {
 		return nil
 	case change.FieldUserID:
 		m.ResetUserID()
+		return nil
+	case change.FieldRoleID:
+		m.ResetRoleID()
 		return nil
 	case change.FieldCreateTime:
 		m.ResetCreateTime()
@@ -2479,25 +2535,28 @@ func (m *EmailMutation) ResetEdge(name string) error {
 // GroupMutation represents an operation that mutates the Group nodes in the graph.
 type GroupMutation struct {
 	config
-	op                 Op
-	typ                string
-	id                 *string
-	create_time        *time.Time
-	update_time        *time.Time
-	version            *int64
-	addversion         *int64
-	display_name       *string
-	display_name_key   *string
-	external_id        *string
-	clearedFields      map[string]struct{}
-	tenant             *string
-	clearedtenant      bool
-	memberships        map[int]struct{}
-	removedmemberships map[int]struct{}
-	clearedmemberships bool
-	done               bool
-	oldValue           func(context.Context) (*Group, error)
-	predicates         []predicate.Group
+	op                   Op
+	typ                  string
+	id                   *string
+	create_time          *time.Time
+	update_time          *time.Time
+	version              *int64
+	addversion           *int64
+	display_name         *string
+	display_name_key     *string
+	external_id          *string
+	clearedFields        map[string]struct{}
+	tenant               *string
+	clearedtenant        bool
+	memberships          map[int]struct{}
+	removedmemberships   map[int]struct{}
+	clearedmemberships   bool
+	role_mappings        map[int]struct{}
+	removedrole_mappings map[int]struct{}
+	clearedrole_mappings bool
+	done                 bool
+	oldValue             func(context.Context) (*Group, error)
+	predicates           []predicate.Group
 }
 
 var _ ent.Mutation = (*GroupMutation)(nil)
@@ -2957,6 +3016,60 @@ func (m *GroupMutation) ResetMemberships() {
 	m.removedmemberships = nil
 }
 
+// AddRoleMappingIDs adds the "role_mappings" edge to the GroupRole entity by ids.
+func (m *GroupMutation) AddRoleMappingIDs(ids ...int) {
+	if m.role_mappings == nil {
+		m.role_mappings = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.role_mappings[ids[i]] = struct{}{}
+	}
+}
+
+// ClearRoleMappings clears the "role_mappings" edge to the GroupRole entity.
+func (m *GroupMutation) ClearRoleMappings() {
+	m.clearedrole_mappings = true
+}
+
+// RoleMappingsCleared reports if the "role_mappings" edge to the GroupRole entity was cleared.
+func (m *GroupMutation) RoleMappingsCleared() bool {
+	return m.clearedrole_mappings
+}
+
+// RemoveRoleMappingIDs removes the "role_mappings" edge to the GroupRole entity by IDs.
+func (m *GroupMutation) RemoveRoleMappingIDs(ids ...int) {
+	if m.removedrole_mappings == nil {
+		m.removedrole_mappings = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.role_mappings, ids[i])
+		m.removedrole_mappings[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedRoleMappings returns the removed IDs of the "role_mappings" edge to the GroupRole entity.
+func (m *GroupMutation) RemovedRoleMappingsIDs() (ids []int) {
+	for id := range m.removedrole_mappings {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// RoleMappingsIDs returns the "role_mappings" edge IDs in the mutation.
+func (m *GroupMutation) RoleMappingsIDs() (ids []int) {
+	for id := range m.role_mappings {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetRoleMappings resets all changes to the "role_mappings" edge.
+func (m *GroupMutation) ResetRoleMappings() {
+	m.role_mappings = nil
+	m.clearedrole_mappings = false
+	m.removedrole_mappings = nil
+}
+
 // Where appends a list predicates to the GroupMutation builder.
 func (m *GroupMutation) Where(ps ...predicate.Group) {
 	m.predicates = append(m.predicates, ps...)
@@ -3207,12 +3320,15 @@ func (m *GroupMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *GroupMutation) AddedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.tenant != nil {
 		edges = append(edges, group.EdgeTenant)
 	}
 	if m.memberships != nil {
 		edges = append(edges, group.EdgeMemberships)
+	}
+	if m.role_mappings != nil {
+		edges = append(edges, group.EdgeRoleMappings)
 	}
 	return edges
 }
@@ -3231,15 +3347,24 @@ func (m *GroupMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case group.EdgeRoleMappings:
+		ids := make([]ent.Value, 0, len(m.role_mappings))
+		for id := range m.role_mappings {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *GroupMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.removedmemberships != nil {
 		edges = append(edges, group.EdgeMemberships)
+	}
+	if m.removedrole_mappings != nil {
+		edges = append(edges, group.EdgeRoleMappings)
 	}
 	return edges
 }
@@ -3254,18 +3379,27 @@ func (m *GroupMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case group.EdgeRoleMappings:
+		ids := make([]ent.Value, 0, len(m.removedrole_mappings))
+		for id := range m.removedrole_mappings {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *GroupMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.clearedtenant {
 		edges = append(edges, group.EdgeTenant)
 	}
 	if m.clearedmemberships {
 		edges = append(edges, group.EdgeMemberships)
+	}
+	if m.clearedrole_mappings {
+		edges = append(edges, group.EdgeRoleMappings)
 	}
 	return edges
 }
@@ -3278,6 +3412,8 @@ func (m *GroupMutation) EdgeCleared(name string) bool {
 		return m.clearedtenant
 	case group.EdgeMemberships:
 		return m.clearedmemberships
+	case group.EdgeRoleMappings:
+		return m.clearedrole_mappings
 	}
 	return false
 }
@@ -3302,6 +3438,9 @@ func (m *GroupMutation) ResetEdge(name string) error {
 		return nil
 	case group.EdgeMemberships:
 		m.ResetMemberships()
+		return nil
+	case group.EdgeRoleMappings:
+		m.ResetRoleMappings()
 		return nil
 	}
 	return fmt.Errorf("unknown Group edge %s", name)
@@ -3939,6 +4078,640 @@ func (m *GroupMembershipMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown GroupMembership edge %s", name)
+}
+
+// GroupRoleMutation represents an operation that mutates the GroupRole nodes in the graph.
+type GroupRoleMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	create_time   *time.Time
+	clearedFields map[string]struct{}
+	tenant        *string
+	clearedtenant bool
+	group         *string
+	clearedgroup  bool
+	role          *string
+	clearedrole   bool
+	done          bool
+	oldValue      func(context.Context) (*GroupRole, error)
+	predicates    []predicate.GroupRole
+}
+
+var _ ent.Mutation = (*GroupRoleMutation)(nil)
+
+// grouproleOption allows management of the mutation configuration using functional options.
+type grouproleOption func(*GroupRoleMutation)
+
+// newGroupRoleMutation creates new mutation for the GroupRole entity.
+func newGroupRoleMutation(c config, op Op, opts ...grouproleOption) *GroupRoleMutation {
+	m := &GroupRoleMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeGroupRole,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withGroupRoleID sets the ID field of the mutation.
+func withGroupRoleID(id int) grouproleOption {
+	return func(m *GroupRoleMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *GroupRole
+		)
+		m.oldValue = func(ctx context.Context) (*GroupRole, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().GroupRole.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withGroupRole sets the old GroupRole of the mutation.
+func withGroupRole(node *GroupRole) grouproleOption {
+	return func(m *GroupRoleMutation) {
+		m.oldValue = func(context.Context) (*GroupRole, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m GroupRoleMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m GroupRoleMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *GroupRoleMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *GroupRoleMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().GroupRole.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetTenantID sets the "tenant_id" field.
+func (m *GroupRoleMutation) SetTenantID(s string) {
+	m.tenant = &s
+}
+
+// TenantID returns the value of the "tenant_id" field in the mutation.
+func (m *GroupRoleMutation) TenantID() (r string, exists bool) {
+	v := m.tenant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenantID returns the old "tenant_id" field's value of the GroupRole entity.
+// If the GroupRole object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GroupRoleMutation) OldTenantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenantID: %w", err)
+	}
+	return oldValue.TenantID, nil
+}
+
+// ResetTenantID resets all changes to the "tenant_id" field.
+func (m *GroupRoleMutation) ResetTenantID() {
+	m.tenant = nil
+}
+
+// SetGroupID sets the "group_id" field.
+func (m *GroupRoleMutation) SetGroupID(s string) {
+	m.group = &s
+}
+
+// GroupID returns the value of the "group_id" field in the mutation.
+func (m *GroupRoleMutation) GroupID() (r string, exists bool) {
+	v := m.group
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldGroupID returns the old "group_id" field's value of the GroupRole entity.
+// If the GroupRole object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GroupRoleMutation) OldGroupID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldGroupID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldGroupID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldGroupID: %w", err)
+	}
+	return oldValue.GroupID, nil
+}
+
+// ResetGroupID resets all changes to the "group_id" field.
+func (m *GroupRoleMutation) ResetGroupID() {
+	m.group = nil
+}
+
+// SetRoleID sets the "role_id" field.
+func (m *GroupRoleMutation) SetRoleID(s string) {
+	m.role = &s
+}
+
+// RoleID returns the value of the "role_id" field in the mutation.
+func (m *GroupRoleMutation) RoleID() (r string, exists bool) {
+	v := m.role
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRoleID returns the old "role_id" field's value of the GroupRole entity.
+// If the GroupRole object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GroupRoleMutation) OldRoleID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRoleID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRoleID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRoleID: %w", err)
+	}
+	return oldValue.RoleID, nil
+}
+
+// ResetRoleID resets all changes to the "role_id" field.
+func (m *GroupRoleMutation) ResetRoleID() {
+	m.role = nil
+}
+
+// SetCreateTime sets the "create_time" field.
+func (m *GroupRoleMutation) SetCreateTime(t time.Time) {
+	m.create_time = &t
+}
+
+// CreateTime returns the value of the "create_time" field in the mutation.
+func (m *GroupRoleMutation) CreateTime() (r time.Time, exists bool) {
+	v := m.create_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreateTime returns the old "create_time" field's value of the GroupRole entity.
+// If the GroupRole object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *GroupRoleMutation) OldCreateTime(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreateTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreateTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreateTime: %w", err)
+	}
+	return oldValue.CreateTime, nil
+}
+
+// ResetCreateTime resets all changes to the "create_time" field.
+func (m *GroupRoleMutation) ResetCreateTime() {
+	m.create_time = nil
+}
+
+// ClearTenant clears the "tenant" edge to the Tenant entity.
+func (m *GroupRoleMutation) ClearTenant() {
+	m.clearedtenant = true
+	m.clearedFields[grouprole.FieldTenantID] = struct{}{}
+}
+
+// TenantCleared reports if the "tenant" edge to the Tenant entity was cleared.
+func (m *GroupRoleMutation) TenantCleared() bool {
+	return m.clearedtenant
+}
+
+// TenantIDs returns the "tenant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TenantID instead. It exists only for internal usage by the builders.
+func (m *GroupRoleMutation) TenantIDs() (ids []string) {
+	if id := m.tenant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTenant resets all changes to the "tenant" edge.
+func (m *GroupRoleMutation) ResetTenant() {
+	m.tenant = nil
+	m.clearedtenant = false
+}
+
+// ClearGroup clears the "group" edge to the Group entity.
+func (m *GroupRoleMutation) ClearGroup() {
+	m.clearedgroup = true
+	m.clearedFields[grouprole.FieldGroupID] = struct{}{}
+}
+
+// GroupCleared reports if the "group" edge to the Group entity was cleared.
+func (m *GroupRoleMutation) GroupCleared() bool {
+	return m.clearedgroup
+}
+
+// GroupIDs returns the "group" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// GroupID instead. It exists only for internal usage by the builders.
+func (m *GroupRoleMutation) GroupIDs() (ids []string) {
+	if id := m.group; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetGroup resets all changes to the "group" edge.
+func (m *GroupRoleMutation) ResetGroup() {
+	m.group = nil
+	m.clearedgroup = false
+}
+
+// ClearRole clears the "role" edge to the Role entity.
+func (m *GroupRoleMutation) ClearRole() {
+	m.clearedrole = true
+	m.clearedFields[grouprole.FieldRoleID] = struct{}{}
+}
+
+// RoleCleared reports if the "role" edge to the Role entity was cleared.
+func (m *GroupRoleMutation) RoleCleared() bool {
+	return m.clearedrole
+}
+
+// RoleIDs returns the "role" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RoleID instead. It exists only for internal usage by the builders.
+func (m *GroupRoleMutation) RoleIDs() (ids []string) {
+	if id := m.role; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetRole resets all changes to the "role" edge.
+func (m *GroupRoleMutation) ResetRole() {
+	m.role = nil
+	m.clearedrole = false
+}
+
+// Where appends a list predicates to the GroupRoleMutation builder.
+func (m *GroupRoleMutation) Where(ps ...predicate.GroupRole) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the GroupRoleMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *GroupRoleMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.GroupRole, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *GroupRoleMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *GroupRoleMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (GroupRole).
+func (m *GroupRoleMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *GroupRoleMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.tenant != nil {
+		fields = append(fields, grouprole.FieldTenantID)
+	}
+	if m.group != nil {
+		fields = append(fields, grouprole.FieldGroupID)
+	}
+	if m.role != nil {
+		fields = append(fields, grouprole.FieldRoleID)
+	}
+	if m.create_time != nil {
+		fields = append(fields, grouprole.FieldCreateTime)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *GroupRoleMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case grouprole.FieldTenantID:
+		return m.TenantID()
+	case grouprole.FieldGroupID:
+		return m.GroupID()
+	case grouprole.FieldRoleID:
+		return m.RoleID()
+	case grouprole.FieldCreateTime:
+		return m.CreateTime()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *GroupRoleMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case grouprole.FieldTenantID:
+		return m.OldTenantID(ctx)
+	case grouprole.FieldGroupID:
+		return m.OldGroupID(ctx)
+	case grouprole.FieldRoleID:
+		return m.OldRoleID(ctx)
+	case grouprole.FieldCreateTime:
+		return m.OldCreateTime(ctx)
+	}
+	return nil, fmt.Errorf("unknown GroupRole field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *GroupRoleMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case grouprole.FieldTenantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenantID(v)
+		return nil
+	case grouprole.FieldGroupID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetGroupID(v)
+		return nil
+	case grouprole.FieldRoleID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRoleID(v)
+		return nil
+	case grouprole.FieldCreateTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreateTime(v)
+		return nil
+	}
+	return fmt.Errorf("unknown GroupRole field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *GroupRoleMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *GroupRoleMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *GroupRoleMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown GroupRole numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *GroupRoleMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *GroupRoleMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *GroupRoleMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown GroupRole nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *GroupRoleMutation) ResetField(name string) error {
+	switch name {
+	case grouprole.FieldTenantID:
+		m.ResetTenantID()
+		return nil
+	case grouprole.FieldGroupID:
+		m.ResetGroupID()
+		return nil
+	case grouprole.FieldRoleID:
+		m.ResetRoleID()
+		return nil
+	case grouprole.FieldCreateTime:
+		m.ResetCreateTime()
+		return nil
+	}
+	return fmt.Errorf("unknown GroupRole field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *GroupRoleMutation) AddedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.tenant != nil {
+		edges = append(edges, grouprole.EdgeTenant)
+	}
+	if m.group != nil {
+		edges = append(edges, grouprole.EdgeGroup)
+	}
+	if m.role != nil {
+		edges = append(edges, grouprole.EdgeRole)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *GroupRoleMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case grouprole.EdgeTenant:
+		if id := m.tenant; id != nil {
+			return []ent.Value{*id}
+		}
+	case grouprole.EdgeGroup:
+		if id := m.group; id != nil {
+			return []ent.Value{*id}
+		}
+	case grouprole.EdgeRole:
+		if id := m.role; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *GroupRoleMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 3)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *GroupRoleMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *GroupRoleMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 3)
+	if m.clearedtenant {
+		edges = append(edges, grouprole.EdgeTenant)
+	}
+	if m.clearedgroup {
+		edges = append(edges, grouprole.EdgeGroup)
+	}
+	if m.clearedrole {
+		edges = append(edges, grouprole.EdgeRole)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *GroupRoleMutation) EdgeCleared(name string) bool {
+	switch name {
+	case grouprole.EdgeTenant:
+		return m.clearedtenant
+	case grouprole.EdgeGroup:
+		return m.clearedgroup
+	case grouprole.EdgeRole:
+		return m.clearedrole
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *GroupRoleMutation) ClearEdge(name string) error {
+	switch name {
+	case grouprole.EdgeTenant:
+		m.ClearTenant()
+		return nil
+	case grouprole.EdgeGroup:
+		m.ClearGroup()
+		return nil
+	case grouprole.EdgeRole:
+		m.ClearRole()
+		return nil
+	}
+	return fmt.Errorf("unknown GroupRole unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *GroupRoleMutation) ResetEdge(name string) error {
+	switch name {
+	case grouprole.EdgeTenant:
+		m.ResetTenant()
+		return nil
+	case grouprole.EdgeGroup:
+		m.ResetGroup()
+		return nil
+	case grouprole.EdgeRole:
+		m.ResetRole()
+		return nil
+	}
+	return fmt.Errorf("unknown GroupRole edge %s", name)
 }
 
 // ProjectMutation represents an operation that mutates the Project nodes in the graph.
@@ -4650,27 +5423,30 @@ func (m *ProjectMutation) ResetEdge(name string) error {
 // RoleMutation represents an operation that mutates the Role nodes in the graph.
 type RoleMutation struct {
 	config
-	op                 Op
-	typ                string
-	id                 *string
-	create_time        *time.Time
-	update_time        *time.Time
-	version            *int64
-	addversion         *int64
-	name               *string
-	name_key           *string
-	description        *string
-	permissions        *[]string
-	appendpermissions  []string
-	clearedFields      map[string]struct{}
-	tenant             *string
-	clearedtenant      bool
-	assignments        map[int]struct{}
-	removedassignments map[int]struct{}
-	clearedassignments bool
-	done               bool
-	oldValue           func(context.Context) (*Role, error)
-	predicates         []predicate.Role
+	op                    Op
+	typ                   string
+	id                    *string
+	create_time           *time.Time
+	update_time           *time.Time
+	version               *int64
+	addversion            *int64
+	name                  *string
+	name_key              *string
+	description           *string
+	permissions           *[]string
+	appendpermissions     []string
+	clearedFields         map[string]struct{}
+	tenant                *string
+	clearedtenant         bool
+	assignments           map[int]struct{}
+	removedassignments    map[int]struct{}
+	clearedassignments    bool
+	group_mappings        map[int]struct{}
+	removedgroup_mappings map[int]struct{}
+	clearedgroup_mappings bool
+	done                  bool
+	oldValue              func(context.Context) (*Role, error)
+	predicates            []predicate.Role
 }
 
 var _ ent.Mutation = (*RoleMutation)(nil)
@@ -5195,6 +5971,60 @@ func (m *RoleMutation) ResetAssignments() {
 	m.removedassignments = nil
 }
 
+// AddGroupMappingIDs adds the "group_mappings" edge to the GroupRole entity by ids.
+func (m *RoleMutation) AddGroupMappingIDs(ids ...int) {
+	if m.group_mappings == nil {
+		m.group_mappings = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.group_mappings[ids[i]] = struct{}{}
+	}
+}
+
+// ClearGroupMappings clears the "group_mappings" edge to the GroupRole entity.
+func (m *RoleMutation) ClearGroupMappings() {
+	m.clearedgroup_mappings = true
+}
+
+// GroupMappingsCleared reports if the "group_mappings" edge to the GroupRole entity was cleared.
+func (m *RoleMutation) GroupMappingsCleared() bool {
+	return m.clearedgroup_mappings
+}
+
+// RemoveGroupMappingIDs removes the "group_mappings" edge to the GroupRole entity by IDs.
+func (m *RoleMutation) RemoveGroupMappingIDs(ids ...int) {
+	if m.removedgroup_mappings == nil {
+		m.removedgroup_mappings = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.group_mappings, ids[i])
+		m.removedgroup_mappings[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedGroupMappings returns the removed IDs of the "group_mappings" edge to the GroupRole entity.
+func (m *RoleMutation) RemovedGroupMappingsIDs() (ids []int) {
+	for id := range m.removedgroup_mappings {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// GroupMappingsIDs returns the "group_mappings" edge IDs in the mutation.
+func (m *RoleMutation) GroupMappingsIDs() (ids []int) {
+	for id := range m.group_mappings {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetGroupMappings resets all changes to the "group_mappings" edge.
+func (m *RoleMutation) ResetGroupMappings() {
+	m.group_mappings = nil
+	m.clearedgroup_mappings = false
+	m.removedgroup_mappings = nil
+}
+
 // Where appends a list predicates to the RoleMutation builder.
 func (m *RoleMutation) Where(ps ...predicate.Role) {
 	m.predicates = append(m.predicates, ps...)
@@ -5471,12 +6301,15 @@ func (m *RoleMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *RoleMutation) AddedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.tenant != nil {
 		edges = append(edges, role.EdgeTenant)
 	}
 	if m.assignments != nil {
 		edges = append(edges, role.EdgeAssignments)
+	}
+	if m.group_mappings != nil {
+		edges = append(edges, role.EdgeGroupMappings)
 	}
 	return edges
 }
@@ -5495,15 +6328,24 @@ func (m *RoleMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case role.EdgeGroupMappings:
+		ids := make([]ent.Value, 0, len(m.group_mappings))
+		for id := range m.group_mappings {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *RoleMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.removedassignments != nil {
 		edges = append(edges, role.EdgeAssignments)
+	}
+	if m.removedgroup_mappings != nil {
+		edges = append(edges, role.EdgeGroupMappings)
 	}
 	return edges
 }
@@ -5518,18 +6360,27 @@ func (m *RoleMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case role.EdgeGroupMappings:
+		ids := make([]ent.Value, 0, len(m.removedgroup_mappings))
+		for id := range m.removedgroup_mappings {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *RoleMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.clearedtenant {
 		edges = append(edges, role.EdgeTenant)
 	}
 	if m.clearedassignments {
 		edges = append(edges, role.EdgeAssignments)
+	}
+	if m.clearedgroup_mappings {
+		edges = append(edges, role.EdgeGroupMappings)
 	}
 	return edges
 }
@@ -5542,6 +6393,8 @@ func (m *RoleMutation) EdgeCleared(name string) bool {
 		return m.clearedtenant
 	case role.EdgeAssignments:
 		return m.clearedassignments
+	case role.EdgeGroupMappings:
+		return m.clearedgroup_mappings
 	}
 	return false
 }
@@ -5566,6 +6419,9 @@ func (m *RoleMutation) ResetEdge(name string) error {
 		return nil
 	case role.EdgeAssignments:
 		m.ResetAssignments()
+		return nil
+	case role.EdgeGroupMappings:
+		m.ResetGroupMappings()
 		return nil
 	}
 	return fmt.Errorf("unknown Role edge %s", name)
@@ -7641,6 +8497,9 @@ type TenantMutation struct {
 	scim_tokens              map[string]struct{}
 	removedscim_tokens       map[string]struct{}
 	clearedscim_tokens       bool
+	group_roles              map[int]struct{}
+	removedgroup_roles       map[int]struct{}
+	clearedgroup_roles       bool
 	done                     bool
 	oldValue                 func(context.Context) (*Tenant, error)
 	predicates               []predicate.Tenant
@@ -8409,6 +9268,60 @@ func (m *TenantMutation) ResetScimTokens() {
 	m.removedscim_tokens = nil
 }
 
+// AddGroupRoleIDs adds the "group_roles" edge to the GroupRole entity by ids.
+func (m *TenantMutation) AddGroupRoleIDs(ids ...int) {
+	if m.group_roles == nil {
+		m.group_roles = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.group_roles[ids[i]] = struct{}{}
+	}
+}
+
+// ClearGroupRoles clears the "group_roles" edge to the GroupRole entity.
+func (m *TenantMutation) ClearGroupRoles() {
+	m.clearedgroup_roles = true
+}
+
+// GroupRolesCleared reports if the "group_roles" edge to the GroupRole entity was cleared.
+func (m *TenantMutation) GroupRolesCleared() bool {
+	return m.clearedgroup_roles
+}
+
+// RemoveGroupRoleIDs removes the "group_roles" edge to the GroupRole entity by IDs.
+func (m *TenantMutation) RemoveGroupRoleIDs(ids ...int) {
+	if m.removedgroup_roles == nil {
+		m.removedgroup_roles = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.group_roles, ids[i])
+		m.removedgroup_roles[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedGroupRoles returns the removed IDs of the "group_roles" edge to the GroupRole entity.
+func (m *TenantMutation) RemovedGroupRolesIDs() (ids []int) {
+	for id := range m.removedgroup_roles {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// GroupRolesIDs returns the "group_roles" edge IDs in the mutation.
+func (m *TenantMutation) GroupRolesIDs() (ids []int) {
+	for id := range m.group_roles {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetGroupRoles resets all changes to the "group_roles" edge.
+func (m *TenantMutation) ResetGroupRoles() {
+	m.group_roles = nil
+	m.clearedgroup_roles = false
+	m.removedgroup_roles = nil
+}
+
 // Where appends a list predicates to the TenantMutation builder.
 func (m *TenantMutation) Where(ps ...predicate.Tenant) {
 	m.predicates = append(m.predicates, ps...)
@@ -8625,7 +9538,7 @@ func (m *TenantMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *TenantMutation) AddedEdges() []string {
-	edges := make([]string, 0, 9)
+	edges := make([]string, 0, 10)
 	if m.project != nil {
 		edges = append(edges, tenant.EdgeProject)
 	}
@@ -8652,6 +9565,9 @@ func (m *TenantMutation) AddedEdges() []string {
 	}
 	if m.scim_tokens != nil {
 		edges = append(edges, tenant.EdgeScimTokens)
+	}
+	if m.group_roles != nil {
+		edges = append(edges, tenant.EdgeGroupRoles)
 	}
 	return edges
 }
@@ -8712,13 +9628,19 @@ func (m *TenantMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case tenant.EdgeGroupRoles:
+		ids := make([]ent.Value, 0, len(m.group_roles))
+		for id := range m.group_roles {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *TenantMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 9)
+	edges := make([]string, 0, 10)
 	if m.removedusers != nil {
 		edges = append(edges, tenant.EdgeUsers)
 	}
@@ -8742,6 +9664,9 @@ func (m *TenantMutation) RemovedEdges() []string {
 	}
 	if m.removedscim_tokens != nil {
 		edges = append(edges, tenant.EdgeScimTokens)
+	}
+	if m.removedgroup_roles != nil {
+		edges = append(edges, tenant.EdgeGroupRoles)
 	}
 	return edges
 }
@@ -8798,13 +9723,19 @@ func (m *TenantMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case tenant.EdgeGroupRoles:
+		ids := make([]ent.Value, 0, len(m.removedgroup_roles))
+		for id := range m.removedgroup_roles {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *TenantMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 9)
+	edges := make([]string, 0, 10)
 	if m.clearedproject {
 		edges = append(edges, tenant.EdgeProject)
 	}
@@ -8832,6 +9763,9 @@ func (m *TenantMutation) ClearedEdges() []string {
 	if m.clearedscim_tokens {
 		edges = append(edges, tenant.EdgeScimTokens)
 	}
+	if m.clearedgroup_roles {
+		edges = append(edges, tenant.EdgeGroupRoles)
+	}
 	return edges
 }
 
@@ -8857,6 +9791,8 @@ func (m *TenantMutation) EdgeCleared(name string) bool {
 		return m.clearedsaml_config
 	case tenant.EdgeScimTokens:
 		return m.clearedscim_tokens
+	case tenant.EdgeGroupRoles:
+		return m.clearedgroup_roles
 	}
 	return false
 }
@@ -8902,6 +9838,9 @@ func (m *TenantMutation) ResetEdge(name string) error {
 		return nil
 	case tenant.EdgeScimTokens:
 		m.ResetScimTokens()
+		return nil
+	case tenant.EdgeGroupRoles:
+		m.ResetGroupRoles()
 		return nil
 	}
 	return fmt.Errorf("unknown Tenant edge %s", name)

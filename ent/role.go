@@ -47,9 +47,11 @@ type RoleEdges struct {
 	Tenant *Tenant `json:"tenant,omitempty"`
 	// Assignments holds the value of the assignments edge.
 	Assignments []*RoleAssignment `json:"assignments,omitempty"`
+	// GroupMappings holds the value of the group_mappings edge.
+	GroupMappings []*GroupRole `json:"group_mappings,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [2]bool
+	loadedTypes [3]bool
 }
 
 // TenantOrErr returns the Tenant value or an error if the edge
@@ -70,6 +72,15 @@ func (e RoleEdges) AssignmentsOrErr() ([]*RoleAssignment, error) {
 		return e.Assignments, nil
 	}
 	return nil, &NotLoadedError{edge: "assignments"}
+}
+
+// GroupMappingsOrErr returns the GroupMappings value or an error if the edge
+// was not loaded in eager-loading.
+func (e RoleEdges) GroupMappingsOrErr() ([]*GroupRole, error) {
+	if e.loadedTypes[2] {
+		return e.GroupMappings, nil
+	}
+	return nil, &NotLoadedError{edge: "group_mappings"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -177,6 +188,11 @@ func (_m *Role) QueryTenant() *TenantQuery {
 // QueryAssignments queries the "assignments" edge of the Role entity.
 func (_m *Role) QueryAssignments() *RoleAssignmentQuery {
 	return NewRoleClient(_m.config).QueryAssignments(_m)
+}
+
+// QueryGroupMappings queries the "group_mappings" edge of the Role entity.
+func (_m *Role) QueryGroupMappings() *GroupRoleQuery {
+	return NewRoleClient(_m.config).QueryGroupMappings(_m)
 }
 
 // Update returns a builder for updating this Role.

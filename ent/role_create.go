@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/acme/identity/ent/grouprole"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
 	"github.com/acme/identity/ent/tenant"
@@ -105,6 +106,21 @@ func (_c *RoleCreate) AddAssignments(v ...*RoleAssignment) *RoleCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddAssignmentIDs(ids...)
+}
+
+// AddGroupMappingIDs adds the "group_mappings" edge to the GroupRole entity by IDs.
+func (_c *RoleCreate) AddGroupMappingIDs(ids ...int) *RoleCreate {
+	_c.mutation.AddGroupMappingIDs(ids...)
+	return _c
+}
+
+// AddGroupMappings adds the "group_mappings" edges to the GroupRole entity.
+func (_c *RoleCreate) AddGroupMappings(v ...*GroupRole) *RoleCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddGroupMappingIDs(ids...)
 }
 
 // Mutation returns the RoleMutation object of the builder.
@@ -284,6 +300,22 @@ func (_c *RoleCreate) createSpec() (*Role, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(roleassignment.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.GroupMappingsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   role.GroupMappingsTable,
+			Columns: []string{role.GroupMappingsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(grouprole.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/acme/identity/ent/grouprole"
 	"github.com/acme/identity/ent/predicate"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
@@ -22,13 +23,14 @@ import (
 // RoleQuery is the builder for querying Role entities.
 type RoleQuery struct {
 	config
-	ctx             *QueryContext
-	order           []role.OrderOption
-	inters          []Interceptor
-	predicates      []predicate.Role
-	withTenant      *TenantQuery
-	withAssignments *RoleAssignmentQuery
-	modifiers       []func(*sql.Selector)
+	ctx               *QueryContext
+	order             []role.OrderOption
+	inters            []Interceptor
+	predicates        []predicate.Role
+	withTenant        *TenantQuery
+	withAssignments   *RoleAssignmentQuery
+	withGroupMappings *GroupRoleQuery
+	modifiers         []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -102,6 +104,28 @@ func (_q *RoleQuery) QueryAssignments() *RoleAssignmentQuery {
 			sqlgraph.From(role.Table, role.FieldID, selector),
 			sqlgraph.To(roleassignment.Table, roleassignment.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, role.AssignmentsTable, role.AssignmentsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryGroupMappings chains the current query on the "group_mappings" edge.
+func (_q *RoleQuery) QueryGroupMappings() *GroupRoleQuery {
+	query := (&GroupRoleClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(role.Table, role.FieldID, selector),
+			sqlgraph.To(grouprole.Table, grouprole.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, role.GroupMappingsTable, role.GroupMappingsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -296,13 +320,14 @@ func (_q *RoleQuery) Clone() *RoleQuery {
 		return nil
 	}
 	return &RoleQuery{
-		config:          _q.config,
-		ctx:             _q.ctx.Clone(),
-		order:           append([]role.OrderOption{}, _q.order...),
-		inters:          append([]Interceptor{}, _q.inters...),
-		predicates:      append([]predicate.Role{}, _q.predicates...),
-		withTenant:      _q.withTenant.Clone(),
-		withAssignments: _q.withAssignments.Clone(),
+		config:            _q.config,
+		ctx:               _q.ctx.Clone(),
+		order:             append([]role.OrderOption{}, _q.order...),
+		inters:            append([]Interceptor{}, _q.inters...),
+		predicates:        append([]predicate.Role{}, _q.predicates...),
+		withTenant:        _q.withTenant.Clone(),
+		withAssignments:   _q.withAssignments.Clone(),
+		withGroupMappings: _q.withGroupMappings.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -329,6 +354,17 @@ func (_q *RoleQuery) WithAssignments(opts ...func(*RoleAssignmentQuery)) *RoleQu
 		opt(query)
 	}
 	_q.withAssignments = query
+	return _q
+}
+
+// WithGroupMappings tells the query-builder to eager-load the nodes that are connected to
+// the "group_mappings" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *RoleQuery) WithGroupMappings(opts ...func(*GroupRoleQuery)) *RoleQuery {
+	query := (&GroupRoleClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withGroupMappings = query
 	return _q
 }
 
@@ -410,9 +446,10 @@ func (_q *RoleQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Role, e
 	var (
 		nodes       = []*Role{}
 		_spec       = _q.querySpec()
-		loadedTypes = [2]bool{
+		loadedTypes = [3]bool{
 			_q.withTenant != nil,
 			_q.withAssignments != nil,
+			_q.withGroupMappings != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -446,6 +483,13 @@ func (_q *RoleQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Role, e
 		if err := _q.loadAssignments(ctx, query, nodes,
 			func(n *Role) { n.Edges.Assignments = []*RoleAssignment{} },
 			func(n *Role, e *RoleAssignment) { n.Edges.Assignments = append(n.Edges.Assignments, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withGroupMappings; query != nil {
+		if err := _q.loadGroupMappings(ctx, query, nodes,
+			func(n *Role) { n.Edges.GroupMappings = []*GroupRole{} },
+			func(n *Role, e *GroupRole) { n.Edges.GroupMappings = append(n.Edges.GroupMappings, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -496,6 +540,36 @@ func (_q *RoleQuery) loadAssignments(ctx context.Context, query *RoleAssignmentQ
 	}
 	query.Where(predicate.RoleAssignment(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(role.AssignmentsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.RoleID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "role_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *RoleQuery) loadGroupMappings(ctx context.Context, query *GroupRoleQuery, nodes []*Role, init func(*Role), assign func(*Role, *GroupRole)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[string]*Role)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(grouprole.FieldRoleID)
+	}
+	query.Where(predicate.GroupRole(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(role.GroupMappingsColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
+	"github.com/acme/identity/ent/grouprole"
 	"github.com/acme/identity/ent/predicate"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
@@ -141,6 +142,21 @@ func (_u *RoleUpdate) AddAssignments(v ...*RoleAssignment) *RoleUpdate {
 	return _u.AddAssignmentIDs(ids...)
 }
 
+// AddGroupMappingIDs adds the "group_mappings" edge to the GroupRole entity by IDs.
+func (_u *RoleUpdate) AddGroupMappingIDs(ids ...int) *RoleUpdate {
+	_u.mutation.AddGroupMappingIDs(ids...)
+	return _u
+}
+
+// AddGroupMappings adds the "group_mappings" edges to the GroupRole entity.
+func (_u *RoleUpdate) AddGroupMappings(v ...*GroupRole) *RoleUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddGroupMappingIDs(ids...)
+}
+
 // Mutation returns the RoleMutation object of the builder.
 func (_u *RoleUpdate) Mutation() *RoleMutation {
 	return _u.mutation
@@ -165,6 +181,27 @@ func (_u *RoleUpdate) RemoveAssignments(v ...*RoleAssignment) *RoleUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveAssignmentIDs(ids...)
+}
+
+// ClearGroupMappings clears all "group_mappings" edges to the GroupRole entity.
+func (_u *RoleUpdate) ClearGroupMappings() *RoleUpdate {
+	_u.mutation.ClearGroupMappings()
+	return _u
+}
+
+// RemoveGroupMappingIDs removes the "group_mappings" edge to GroupRole entities by IDs.
+func (_u *RoleUpdate) RemoveGroupMappingIDs(ids ...int) *RoleUpdate {
+	_u.mutation.RemoveGroupMappingIDs(ids...)
+	return _u
+}
+
+// RemoveGroupMappings removes "group_mappings" edges to GroupRole entities.
+func (_u *RoleUpdate) RemoveGroupMappings(v ...*GroupRole) *RoleUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveGroupMappingIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -304,6 +341,51 @@ func (_u *RoleUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.GroupMappingsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   role.GroupMappingsTable,
+			Columns: []string{role.GroupMappingsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(grouprole.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedGroupMappingsIDs(); len(nodes) > 0 && !_u.mutation.GroupMappingsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   role.GroupMappingsTable,
+			Columns: []string{role.GroupMappingsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(grouprole.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.GroupMappingsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   role.GroupMappingsTable,
+			Columns: []string{role.GroupMappingsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(grouprole.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -436,6 +518,21 @@ func (_u *RoleUpdateOne) AddAssignments(v ...*RoleAssignment) *RoleUpdateOne {
 	return _u.AddAssignmentIDs(ids...)
 }
 
+// AddGroupMappingIDs adds the "group_mappings" edge to the GroupRole entity by IDs.
+func (_u *RoleUpdateOne) AddGroupMappingIDs(ids ...int) *RoleUpdateOne {
+	_u.mutation.AddGroupMappingIDs(ids...)
+	return _u
+}
+
+// AddGroupMappings adds the "group_mappings" edges to the GroupRole entity.
+func (_u *RoleUpdateOne) AddGroupMappings(v ...*GroupRole) *RoleUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddGroupMappingIDs(ids...)
+}
+
 // Mutation returns the RoleMutation object of the builder.
 func (_u *RoleUpdateOne) Mutation() *RoleMutation {
 	return _u.mutation
@@ -460,6 +557,27 @@ func (_u *RoleUpdateOne) RemoveAssignments(v ...*RoleAssignment) *RoleUpdateOne 
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveAssignmentIDs(ids...)
+}
+
+// ClearGroupMappings clears all "group_mappings" edges to the GroupRole entity.
+func (_u *RoleUpdateOne) ClearGroupMappings() *RoleUpdateOne {
+	_u.mutation.ClearGroupMappings()
+	return _u
+}
+
+// RemoveGroupMappingIDs removes the "group_mappings" edge to GroupRole entities by IDs.
+func (_u *RoleUpdateOne) RemoveGroupMappingIDs(ids ...int) *RoleUpdateOne {
+	_u.mutation.RemoveGroupMappingIDs(ids...)
+	return _u
+}
+
+// RemoveGroupMappings removes "group_mappings" edges to GroupRole entities.
+func (_u *RoleUpdateOne) RemoveGroupMappings(v ...*GroupRole) *RoleUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveGroupMappingIDs(ids...)
 }
 
 // Where appends a list predicates to the RoleUpdate builder.
@@ -622,6 +740,51 @@ func (_u *RoleUpdateOne) sqlSave(ctx context.Context) (_node *Role, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(roleassignment.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.GroupMappingsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   role.GroupMappingsTable,
+			Columns: []string{role.GroupMappingsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(grouprole.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedGroupMappingsIDs(); len(nodes) > 0 && !_u.mutation.GroupMappingsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   role.GroupMappingsTable,
+			Columns: []string{role.GroupMappingsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(grouprole.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.GroupMappingsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   role.GroupMappingsTable,
+			Columns: []string{role.GroupMappingsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(grouprole.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -8,6 +8,7 @@ import (
 	"github.com/acme/identity/ent/email"
 	"github.com/acme/identity/ent/group"
 	"github.com/acme/identity/ent/groupmembership"
+	"github.com/acme/identity/ent/grouprole"
 	"github.com/acme/identity/ent/project"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
@@ -58,6 +59,10 @@ func init() {
 	changeDescUserID := changeFields[7].Descriptor()
 	// change.DefaultUserID holds the default value on creation for the user_id field.
 	change.DefaultUserID = changeDescUserID.Default.(string)
+	// changeDescRoleID is the schema descriptor for role_id field.
+	changeDescRoleID := changeFields[8].Descriptor()
+	// change.DefaultRoleID holds the default value on creation for the role_id field.
+	change.DefaultRoleID = changeDescRoleID.Default.(string)
 	emailMixin := schema.Email{}.Mixin()
 	emailMixinFields0 := emailMixin[0].Fields()
 	_ = emailMixinFields0
@@ -131,6 +136,23 @@ func init() {
 	groupmembershipDescUserID := groupmembershipFields[1].Descriptor()
 	// groupmembership.UserIDValidator is a validator for the "user_id" field. It is called by the builders before save.
 	groupmembership.UserIDValidator = groupmembershipDescUserID.Validators[0].(func(string) error)
+	grouproleMixin := schema.GroupRole{}.Mixin()
+	grouproleMixinFields0 := grouproleMixin[0].Fields()
+	_ = grouproleMixinFields0
+	grouproleFields := schema.GroupRole{}.Fields()
+	_ = grouproleFields
+	// grouproleDescTenantID is the schema descriptor for tenant_id field.
+	grouproleDescTenantID := grouproleMixinFields0[0].Descriptor()
+	// grouprole.TenantIDValidator is a validator for the "tenant_id" field. It is called by the builders before save.
+	grouprole.TenantIDValidator = grouproleDescTenantID.Validators[0].(func(string) error)
+	// grouproleDescGroupID is the schema descriptor for group_id field.
+	grouproleDescGroupID := grouproleFields[0].Descriptor()
+	// grouprole.GroupIDValidator is a validator for the "group_id" field. It is called by the builders before save.
+	grouprole.GroupIDValidator = grouproleDescGroupID.Validators[0].(func(string) error)
+	// grouproleDescRoleID is the schema descriptor for role_id field.
+	grouproleDescRoleID := grouproleFields[1].Descriptor()
+	// grouprole.RoleIDValidator is a validator for the "role_id" field. It is called by the builders before save.
+	grouprole.RoleIDValidator = grouproleDescRoleID.Validators[0].(func(string) error)
 	projectFields := schema.Project{}.Fields()
 	_ = projectFields
 	// projectDescDisplayName is the schema descriptor for display_name field.

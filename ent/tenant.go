@@ -54,9 +54,11 @@ type TenantEdges struct {
 	SamlConfig []*SamlConfig `json:"saml_config,omitempty"`
 	// ScimTokens holds the value of the scim_tokens edge.
 	ScimTokens []*ScimToken `json:"scim_tokens,omitempty"`
+	// GroupRoles holds the value of the group_roles edge.
+	GroupRoles []*GroupRole `json:"group_roles,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [9]bool
+	loadedTypes [10]bool
 }
 
 // ProjectOrErr returns the Project value or an error if the edge
@@ -140,6 +142,15 @@ func (e TenantEdges) ScimTokensOrErr() ([]*ScimToken, error) {
 		return e.ScimTokens, nil
 	}
 	return nil, &NotLoadedError{edge: "scim_tokens"}
+}
+
+// GroupRolesOrErr returns the GroupRoles value or an error if the edge
+// was not loaded in eager-loading.
+func (e TenantEdges) GroupRolesOrErr() ([]*GroupRole, error) {
+	if e.loadedTypes[9] {
+		return e.GroupRoles, nil
+	}
+	return nil, &NotLoadedError{edge: "group_roles"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -260,6 +271,11 @@ func (_m *Tenant) QuerySamlConfig() *SamlConfigQuery {
 // QueryScimTokens queries the "scim_tokens" edge of the Tenant entity.
 func (_m *Tenant) QueryScimTokens() *ScimTokenQuery {
 	return NewTenantClient(_m.config).QueryScimTokens(_m)
+}
+
+// QueryGroupRoles queries the "group_roles" edge of the Tenant entity.
+func (_m *Tenant) QueryGroupRoles() *GroupRoleQuery {
+	return NewTenantClient(_m.config).QueryGroupRoles(_m)
 }
 
 // Update returns a builder for updating this Tenant.

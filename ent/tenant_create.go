@@ -15,6 +15,7 @@ import (
 	"github.com/acme/identity/ent/email"
 	"github.com/acme/identity/ent/group"
 	"github.com/acme/identity/ent/groupmembership"
+	"github.com/acme/identity/ent/grouprole"
 	"github.com/acme/identity/ent/project"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
@@ -191,6 +192,21 @@ func (_c *TenantCreate) AddScimTokens(v ...*ScimToken) *TenantCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddScimTokenIDs(ids...)
+}
+
+// AddGroupRoleIDs adds the "group_roles" edge to the GroupRole entity by IDs.
+func (_c *TenantCreate) AddGroupRoleIDs(ids ...int) *TenantCreate {
+	_c.mutation.AddGroupRoleIDs(ids...)
+	return _c
+}
+
+// AddGroupRoles adds the "group_roles" edges to the GroupRole entity.
+func (_c *TenantCreate) AddGroupRoles(v ...*GroupRole) *TenantCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddGroupRoleIDs(ids...)
 }
 
 // Mutation returns the TenantMutation object of the builder.
@@ -450,6 +466,22 @@ func (_c *TenantCreate) createSpec() (*Tenant, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(scimtoken.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.GroupRolesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.GroupRolesTable,
+			Columns: []string{tenant.GroupRolesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(grouprole.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -16,6 +16,7 @@ import (
 	"github.com/acme/identity/ent/email"
 	"github.com/acme/identity/ent/group"
 	"github.com/acme/identity/ent/groupmembership"
+	"github.com/acme/identity/ent/grouprole"
 	"github.com/acme/identity/ent/predicate"
 	"github.com/acme/identity/ent/project"
 	"github.com/acme/identity/ent/role"
@@ -42,6 +43,7 @@ type TenantQuery struct {
 	withRoleAssignments  *RoleAssignmentQuery
 	withSamlConfig       *SamlConfigQuery
 	withScimTokens       *ScimTokenQuery
+	withGroupRoles       *GroupRoleQuery
 	modifiers            []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
@@ -277,6 +279,28 @@ func (_q *TenantQuery) QueryScimTokens() *ScimTokenQuery {
 	return query
 }
 
+// QueryGroupRoles chains the current query on the "group_roles" edge.
+func (_q *TenantQuery) QueryGroupRoles() *GroupRoleQuery {
+	query := (&GroupRoleClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tenant.Table, tenant.FieldID, selector),
+			sqlgraph.To(grouprole.Table, grouprole.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, tenant.GroupRolesTable, tenant.GroupRolesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
 // First returns the first Tenant entity from the query.
 // Returns a *NotFoundError when no Tenant was found.
 func (_q *TenantQuery) First(ctx context.Context) (*Tenant, error) {
@@ -478,6 +502,7 @@ func (_q *TenantQuery) Clone() *TenantQuery {
 		withRoleAssignments:  _q.withRoleAssignments.Clone(),
 		withSamlConfig:       _q.withSamlConfig.Clone(),
 		withScimTokens:       _q.withScimTokens.Clone(),
+		withGroupRoles:       _q.withGroupRoles.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -584,6 +609,17 @@ func (_q *TenantQuery) WithScimTokens(opts ...func(*ScimTokenQuery)) *TenantQuer
 	return _q
 }
 
+// WithGroupRoles tells the query-builder to eager-load the nodes that are connected to
+// the "group_roles" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TenantQuery) WithGroupRoles(opts ...func(*GroupRoleQuery)) *TenantQuery {
+	query := (&GroupRoleClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withGroupRoles = query
+	return _q
+}
+
 // GroupBy is used to group vertices by one or more fields/columns.
 // It is often used with aggregate functions, like: count, max, mean, min, sum.
 //
@@ -662,7 +698,7 @@ func (_q *TenantQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tenan
 	var (
 		nodes       = []*Tenant{}
 		_spec       = _q.querySpec()
-		loadedTypes = [9]bool{
+		loadedTypes = [10]bool{
 			_q.withProject != nil,
 			_q.withUsers != nil,
 			_q.withEmails != nil,
@@ -672,6 +708,7 @@ func (_q *TenantQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tenan
 			_q.withRoleAssignments != nil,
 			_q.withSamlConfig != nil,
 			_q.withScimTokens != nil,
+			_q.withGroupRoles != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -754,6 +791,13 @@ func (_q *TenantQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tenan
 		if err := _q.loadScimTokens(ctx, query, nodes,
 			func(n *Tenant) { n.Edges.ScimTokens = []*ScimToken{} },
 			func(n *Tenant, e *ScimToken) { n.Edges.ScimTokens = append(n.Edges.ScimTokens, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withGroupRoles; query != nil {
+		if err := _q.loadGroupRoles(ctx, query, nodes,
+			func(n *Tenant) { n.Edges.GroupRoles = []*GroupRole{} },
+			func(n *Tenant, e *GroupRole) { n.Edges.GroupRoles = append(n.Edges.GroupRoles, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -1014,6 +1058,36 @@ func (_q *TenantQuery) loadScimTokens(ctx context.Context, query *ScimTokenQuery
 	}
 	query.Where(predicate.ScimToken(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(tenant.ScimTokensColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.TenantID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "tenant_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *TenantQuery) loadGroupRoles(ctx context.Context, query *GroupRoleQuery, nodes []*Tenant, init func(*Tenant), assign func(*Tenant, *GroupRole)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[string]*Tenant)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(grouprole.FieldTenantID)
+	}
+	query.Where(predicate.GroupRole(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(tenant.GroupRolesColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/acme/identity/ent/email"
 	"github.com/acme/identity/ent/group"
 	"github.com/acme/identity/ent/groupmembership"
+	"github.com/acme/identity/ent/grouprole"
 	"github.com/acme/identity/ent/predicate"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
@@ -206,6 +207,21 @@ func (_u *TenantUpdate) AddScimTokens(v ...*ScimToken) *TenantUpdate {
 	return _u.AddScimTokenIDs(ids...)
 }
 
+// AddGroupRoleIDs adds the "group_roles" edge to the GroupRole entity by IDs.
+func (_u *TenantUpdate) AddGroupRoleIDs(ids ...int) *TenantUpdate {
+	_u.mutation.AddGroupRoleIDs(ids...)
+	return _u
+}
+
+// AddGroupRoles adds the "group_roles" edges to the GroupRole entity.
+func (_u *TenantUpdate) AddGroupRoles(v ...*GroupRole) *TenantUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddGroupRoleIDs(ids...)
+}
+
 // Mutation returns the TenantMutation object of the builder.
 func (_u *TenantUpdate) Mutation() *TenantMutation {
 	return _u.mutation
@@ -377,6 +393,27 @@ func (_u *TenantUpdate) RemoveScimTokens(v ...*ScimToken) *TenantUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveScimTokenIDs(ids...)
+}
+
+// ClearGroupRoles clears all "group_roles" edges to the GroupRole entity.
+func (_u *TenantUpdate) ClearGroupRoles() *TenantUpdate {
+	_u.mutation.ClearGroupRoles()
+	return _u
+}
+
+// RemoveGroupRoleIDs removes the "group_roles" edge to GroupRole entities by IDs.
+func (_u *TenantUpdate) RemoveGroupRoleIDs(ids ...int) *TenantUpdate {
+	_u.mutation.RemoveGroupRoleIDs(ids...)
+	return _u
+}
+
+// RemoveGroupRoles removes "group_roles" edges to GroupRole entities.
+func (_u *TenantUpdate) RemoveGroupRoles(v ...*GroupRole) *TenantUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveGroupRoleIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -809,6 +846,51 @@ func (_u *TenantUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.GroupRolesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.GroupRolesTable,
+			Columns: []string{tenant.GroupRolesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(grouprole.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedGroupRolesIDs(); len(nodes) > 0 && !_u.mutation.GroupRolesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.GroupRolesTable,
+			Columns: []string{tenant.GroupRolesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(grouprole.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.GroupRolesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.GroupRolesTable,
+			Columns: []string{tenant.GroupRolesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(grouprole.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -1000,6 +1082,21 @@ func (_u *TenantUpdateOne) AddScimTokens(v ...*ScimToken) *TenantUpdateOne {
 	return _u.AddScimTokenIDs(ids...)
 }
 
+// AddGroupRoleIDs adds the "group_roles" edge to the GroupRole entity by IDs.
+func (_u *TenantUpdateOne) AddGroupRoleIDs(ids ...int) *TenantUpdateOne {
+	_u.mutation.AddGroupRoleIDs(ids...)
+	return _u
+}
+
+// AddGroupRoles adds the "group_roles" edges to the GroupRole entity.
+func (_u *TenantUpdateOne) AddGroupRoles(v ...*GroupRole) *TenantUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddGroupRoleIDs(ids...)
+}
+
 // Mutation returns the TenantMutation object of the builder.
 func (_u *TenantUpdateOne) Mutation() *TenantMutation {
 	return _u.mutation
@@ -1171,6 +1268,27 @@ func (_u *TenantUpdateOne) RemoveScimTokens(v ...*ScimToken) *TenantUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveScimTokenIDs(ids...)
+}
+
+// ClearGroupRoles clears all "group_roles" edges to the GroupRole entity.
+func (_u *TenantUpdateOne) ClearGroupRoles() *TenantUpdateOne {
+	_u.mutation.ClearGroupRoles()
+	return _u
+}
+
+// RemoveGroupRoleIDs removes the "group_roles" edge to GroupRole entities by IDs.
+func (_u *TenantUpdateOne) RemoveGroupRoleIDs(ids ...int) *TenantUpdateOne {
+	_u.mutation.RemoveGroupRoleIDs(ids...)
+	return _u
+}
+
+// RemoveGroupRoles removes "group_roles" edges to GroupRole entities.
+func (_u *TenantUpdateOne) RemoveGroupRoles(v ...*GroupRole) *TenantUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveGroupRoleIDs(ids...)
 }
 
 // Where appends a list predicates to the TenantUpdate builder.
@@ -1626,6 +1744,51 @@ func (_u *TenantUpdateOne) sqlSave(ctx context.Context) (_node *Tenant, err erro
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(scimtoken.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.GroupRolesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.GroupRolesTable,
+			Columns: []string{tenant.GroupRolesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(grouprole.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedGroupRolesIDs(); len(nodes) > 0 && !_u.mutation.GroupRolesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.GroupRolesTable,
+			Columns: []string{tenant.GroupRolesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(grouprole.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.GroupRolesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.GroupRolesTable,
+			Columns: []string{tenant.GroupRolesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(grouprole.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -43,6 +43,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry) (
 		identityv1.RegisterAccessKeyServiceHandler,
 		identityv1.RegisterSsoServiceHandler,
 		identityv1.RegisterScimServiceHandler,
+		identityv1.RegisterAuthzServiceHandler,
 	} {
 		if err := register(ctx, rest, conn); err != nil {
 			return nil, fmt.Errorf("register REST handler: %w", err)

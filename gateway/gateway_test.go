@@ -40,7 +40,11 @@ func newGateway(t *testing.T) (*httptest.Server, string) {
 	reg := prometheus.NewRegistry()
 	metrics := grpcprom.NewServerMetrics()
 	reg.MustRegister(metrics)
-	s, health, err := server.New(db, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Options{}).NewGRPCServer(metrics)
+	srv := server.New(db, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Options{})
+	if err := srv.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	s, health, err := srv.NewGRPCServer(metrics)
 	if err != nil {
 		t.Fatal(err)
 	}

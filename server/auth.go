@@ -9,6 +9,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -133,38 +135,112 @@ func (srv *Server) authenticate(ctx context.Context) (context.Context, error) {
 	return context.WithValue(ctx, principalKey{}, p), nil
 }
 
+// credCache holds verified credentials, so the hot path costs a map lookup
+// and a SHA-256 instead of a query. The role index clears it whenever a key,
+// SCIM token, SSO setting, role or tenant changes (on this instance before the
+// write returns; on others within the change-log poll interval). gen guards
+// against a miss loaded from the database before a clear being stored after it.
+type credCache struct {
+	mu     sync.RWMutex
+	gen    uint64
+	keys   map[string]*cachedKey
+	tokens map[string]*cachedToken
+}
+
+type cachedKey struct {
+	projectID string
+	hash      []byte
+	expire    *time.Time
+	revoked   bool
+	principal Principal
+	lastUsed  atomic.Int64 // unix seconds of the last recorded use
+}
+
+type cachedToken struct {
+	hash      []byte
+	expire    *time.Time
+	principal Principal
+}
+
+func newCredCache() *credCache {
+	return &credCache{keys: map[string]*cachedKey{}, tokens: map[string]*cachedToken{}}
+}
+
+func (c *credCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.keys = map[string]*cachedKey{}
+	c.tokens = map[string]*cachedToken{}
+}
+
+func (c *credCache) generation() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.gen
+}
+
 func (srv *Server) authenticateAccessKey(ctx context.Context, cred string) (Principal, error) {
 	projectID, key, _ := strings.Cut(cred, ":")
 	keyID, secret, ok := splitSecret(key)
 	if !ok || uuid.Validate(projectID) != nil {
 		return Principal{}, errBadCredential
 	}
-	k, err := srv.db.AccessKey.Query().Where(accesskey.ID(keyID), accesskey.ProjectID(projectID)).Only(ctx)
-	if ent.IsNotFound(err) {
-		return Principal{}, errBadCredential
-	}
-	if err != nil {
-		return Principal{}, srv.toStatus(ctx, "authenticate", fmt.Errorf("find access key: %w", err))
+	srv.creds.mu.RLock()
+	k := srv.creds.keys[keyID]
+	srv.creds.mu.RUnlock()
+	if k == nil {
+		var err error
+		if k, err = srv.loadKey(ctx, keyID); err != nil {
+			return Principal{}, err
+		}
 	}
 	now := srv.now()
-	if subtle.ConstantTimeCompare(hashSecret(secret), k.SecretHash) != 1 ||
-		k.RevokeTime != nil || (k.ExpireTime != nil && !now.Before(*k.ExpireTime)) {
+	if k.projectID != projectID || subtle.ConstantTimeCompare(hashSecret(secret), k.hash) != 1 ||
+		k.revoked || (k.expire != nil && !now.Before(*k.expire)) {
 		return Principal{}, errBadCredential
 	}
-	p := Principal{ProjectID: projectID, KeyID: keyID}
-	for _, b := range k.RoleBindings {
-		if err := srv.bind(ctx, &p, b); err != nil {
-			return Principal{}, srv.toStatus(ctx, "authenticate", err)
+	// last_used_time is kept to the minute, written off the request path, so a
+	// busy key costs one write a minute.
+	if last := k.lastUsed.Load(); now.Unix()-last >= int64(lastUsedWindow/time.Second) && k.lastUsed.CompareAndSwap(last, now.Unix()) {
+		go func() {
+			err := srv.db.AccessKey.UpdateOneID(keyID).SetLastUsedTime(now.UTC().Truncate(time.Second)).Exec(context.WithoutCancel(ctx))
+			if err != nil && !ent.IsNotFound(err) {
+				srv.log.Warn("record access key use", "key_id", keyID, "error", err)
+			}
+		}()
+	}
+	return k.principal, nil
+}
+
+// loadKey reads a key and what its bindings grant, and caches it.
+func (srv *Server) loadKey(ctx context.Context, keyID string) (*cachedKey, error) {
+	gen := srv.creds.generation()
+	row, err := srv.db.AccessKey.Query().Where(accesskey.ID(keyID)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, errBadCredential
+	}
+	if err != nil {
+		return nil, srv.toStatus(ctx, "authenticate", fmt.Errorf("find access key: %w", err))
+	}
+	k := &cachedKey{
+		projectID: row.ProjectID, hash: row.SecretHash, expire: row.ExpireTime, revoked: row.RevokeTime != nil,
+		principal: Principal{ProjectID: row.ProjectID, KeyID: keyID},
+	}
+	if row.LastUsedTime != nil {
+		k.lastUsed.Store(row.LastUsedTime.Unix())
+	}
+	for _, b := range row.RoleBindings {
+		if err := srv.bind(ctx, &k.principal, b); err != nil {
+			return nil, srv.toStatus(ctx, "authenticate", err)
 		}
 	}
-	// last_used_time is kept to the minute, so a busy key costs one write a
-	// minute, not one per request.
-	if k.LastUsedTime == nil || now.Sub(*k.LastUsedTime) >= lastUsedWindow {
-		if err := srv.db.AccessKey.UpdateOneID(keyID).SetLastUsedTime(now.UTC().Truncate(time.Second)).Exec(ctx); err != nil {
-			srv.log.WarnContext(ctx, "record access key use", "key_id", keyID, "error", err)
-		}
+	srv.creds.mu.Lock()
+	if srv.creds.gen == gen {
+		srv.creds.keys[keyID] = k
 	}
-	return p, nil
+	srv.creds.mu.Unlock()
+	return k, nil
 }
 
 // bind adds what one role binding grants. A tenant role grants those of its
@@ -201,20 +277,31 @@ func (srv *Server) authenticateScimToken(ctx context.Context, token string) (Pri
 	if !ok {
 		return Principal{}, errBadCredential
 	}
-	t, err := srv.db.ScimToken.Query().Where(scimtoken.ID(id)).WithTenant().Only(ctx)
-	if ent.IsNotFound(err) {
+	srv.creds.mu.RLock()
+	t := srv.creds.tokens[id]
+	srv.creds.mu.RUnlock()
+	if t == nil {
+		gen := srv.creds.generation()
+		row, err := srv.db.ScimToken.Query().Where(scimtoken.ID(id)).WithTenant().Only(ctx)
+		if ent.IsNotFound(err) {
+			return Principal{}, errBadCredential
+		}
+		if err != nil {
+			return Principal{}, srv.toStatus(ctx, "authenticate", fmt.Errorf("find SCIM token: %w", err))
+		}
+		t = &cachedToken{hash: row.SecretHash, expire: row.ExpireTime,
+			principal: Principal{ProjectID: row.Edges.Tenant.ProjectID, ScimTenantID: row.TenantID}}
+		t.principal.grant(row.TenantID, scimTokenPermissions...)
+		srv.creds.mu.Lock()
+		if srv.creds.gen == gen {
+			srv.creds.tokens[id] = t
+		}
+		srv.creds.mu.Unlock()
+	}
+	if subtle.ConstantTimeCompare(hashSecret(secret), t.hash) != 1 || (t.expire != nil && !srv.now().Before(*t.expire)) {
 		return Principal{}, errBadCredential
 	}
-	if err != nil {
-		return Principal{}, srv.toStatus(ctx, "authenticate", fmt.Errorf("find SCIM token: %w", err))
-	}
-	if subtle.ConstantTimeCompare(hashSecret(secret), t.SecretHash) != 1 ||
-		(t.ExpireTime != nil && !srv.now().Before(*t.ExpireTime)) {
-		return Principal{}, errBadCredential
-	}
-	p := Principal{ProjectID: t.Edges.Tenant.ProjectID, ScimTenantID: t.TenantID}
-	p.grant(t.TenantID, scimTokenPermissions...)
-	return p, nil
+	return t.principal, nil
 }
 
 // InitProject creates the project of a new deployment with a root access key

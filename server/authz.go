@@ -33,13 +33,16 @@ const (
 	PermSsoWrite   Permission = "sso.write"
 	PermScimRead   Permission = "scim.read"
 	PermScimWrite  Permission = "scim.write"
+	// PermAuthzCheck lets a service or policy engine ask role checks of a
+	// tenant, list effective roles and watch their changes.
+	PermAuthzCheck Permission = "authz.check"
 )
 
 // tenantAdminPermissions are what Tenant Admin grants on its tenant: the
 // tenant's users, groups, roles, and its SSO and SCIM settings.
 var tenantAdminPermissions = []Permission{
 	PermTenantRead, PermUserRead, PermUserWrite, PermGroupRead, PermGroupWrite,
-	PermRoleRead, PermRoleWrite, PermSsoRead, PermSsoWrite, PermScimRead, PermScimWrite,
+	PermRoleRead, PermRoleWrite, PermSsoRead, PermSsoWrite, PermScimRead, PermScimWrite, PermAuthzCheck,
 }
 
 // scimTokenPermissions are what a SCIM token grants on its tenant: what
@@ -129,6 +132,17 @@ var methodRules = map[string]rule{
 	identityv1.ScimService_DisableScim_FullMethodName:       {PermScimWrite, scopeTenant},
 	identityv1.ScimService_RotateScimToken_FullMethodName:   {PermScimWrite, scopeTenant},
 	identityv1.ScimService_ResolveScimTenant_FullMethodName: {"", scopeCaller},
+
+	identityv1.GroupService_MapGroupRoles_FullMethodName:   {PermGroupWrite, scopeTenant},
+	identityv1.GroupService_UnmapGroupRoles_FullMethodName: {PermGroupWrite, scopeTenant},
+	identityv1.GroupService_ListGroupRoles_FullMethodName:  {PermGroupRead, scopeTenant},
+
+	identityv1.AuthzService_CheckRole_FullMethodName:        {PermAuthzCheck, scopeTenant},
+	identityv1.AuthzService_CheckPermission_FullMethodName:  {PermAuthzCheck, scopeTenant},
+	identityv1.AuthzService_BatchCheck_FullMethodName:       {PermAuthzCheck, scopeTenant},
+	identityv1.AuthzService_ListUserRoles_FullMethodName:    {PermAuthzCheck, scopeTenant},
+	identityv1.AuthzService_ListRoleMembers_FullMethodName:  {PermAuthzCheck, scopeTenant},
+	identityv1.AuthzService_WatchRoleChanges_FullMethodName: {PermAuthzCheck, scopeTenant},
 }
 
 // publicMethods answer without a credential: they reveal nothing secret.

@@ -35,6 +35,19 @@ func (cs *changeSet) add(tenantID string, kind change.Kind, op change.Operation,
 		SetCreateTime(cs.now))
 }
 
+// addGroupRole records a change of a group's role mappings.
+func (cs *changeSet) addGroupRole(tenantID string, op change.Operation, groupID, roleID string) {
+	cs.entries = append(cs.entries, cs.tx.Change.Create().
+		SetProjectID(cs.projectID).
+		SetRevision(cs.revision).
+		SetTenantID(tenantID).
+		SetKind(change.KindGroupRole).
+		SetOperation(op).
+		SetResourceID(groupID).
+		SetRoleID(roleID).
+		SetCreateTime(cs.now))
+}
+
 // write runs fn in one transaction and appends its change-log entries in that
 // same transaction, so the log never misses a committed write nor holds an
 // uncommitted one. It returns the write's revision.
@@ -84,6 +97,14 @@ func (srv *Server) write(ctx context.Context, projectID string, fn func(ctx cont
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("commit: %w", err)
+	}
+	// The write returns once this instance's role index and credential cache
+	// hold it, so checks and revocations take effect from the next request. The
+	// write is committed either way: a slow index is logged, not failed.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.index.committed(wctx, projectID, p.Revision); err != nil {
+		srv.log.WarnContext(ctx, "role index behind a committed write", "revision", p.Revision, "error", err)
 	}
 	return p.Revision, nil
 }

@@ -138,7 +138,13 @@ func newEnv(t testing.TB, db database, options ...func(*server.Options)) *env {
 	for _, o := range options {
 		o(&opts)
 	}
-	s, _, err := server.New(client, log, opts).NewGRPCServer(nil)
+	srv := server.New(client, log, opts)
+	runCtx, stop := context.WithCancel(ctx)
+	t.Cleanup(stop)
+	if err := srv.Start(runCtx); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	s, _, err := srv.NewGRPCServer(nil)
 	if err != nil {
 		t.Fatalf("grpc server: %v", err)
 	}

@@ -47,6 +47,9 @@ func (s *GroupService) CreateGroup(ctx context.Context, req *identityv1.CreateGr
 			return fmt.Errorf("create group: %w", err)
 		}
 		cs.add(req.GetTenantId(), change.KindGroup, change.OperationCreate, out.ID, "")
+		if err := ensureRole(ctx, cs, req.GetTenantId(), out.DisplayName); err != nil {
+			return err
+		}
 		_, err = addMembers(ctx, cs, req.GetTenantId(), out.ID, req.GetMemberUserIds())
 		return err
 	})
@@ -167,7 +170,7 @@ func (s *GroupService) UpdateGroup(ctx context.Context, req *identityv1.UpdateGr
 			return fmt.Errorf("update group: %w", err)
 		}
 		cs.add(in.GetTenantId(), change.KindGroup, change.OperationUpdate, in.GetId(), "")
-		return nil
+		return ensureRole(ctx, cs, in.GetTenantId(), out.DisplayName)
 	})
 	if err != nil {
 		return nil, err

@@ -68,6 +68,7 @@ func (srv *Server) NewGRPCServer(metrics *grpcprom.ServerMetrics, opts ...grpc.S
 		selector.StreamServerInterceptor(auth.StreamServerInterceptor(srv.authenticate), protected),
 		protovalidatemw.StreamServerInterceptor(validator),
 		selector.StreamServerInterceptor(srv.authorizeStream, protected),
+		srv.mapStreamErrors,
 	)
 
 	s := grpc.NewServer(append(opts, grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))...)
@@ -107,13 +108,33 @@ func (srv *Server) authorizeUnary(ctx context.Context, req any, info *grpc.Unary
 	return handler(ctx, req)
 }
 
-// authorizeStream serves streaming methods, which name no tenant in a first
-// message the interceptor could read: they must be project- or caller-scoped.
+// authorizeStream authorizes a streaming call on its first request message,
+// which names the tenant, before the handler sees it.
 func (srv *Server) authorizeStream(impl any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	if err := srv.authorize(ss.Context(), info.FullMethod, nil); err != nil {
+	return handler(impl, &authorizedStream{ServerStream: ss, srv: srv, method: info.FullMethod})
+}
+
+type authorizedStream struct {
+	grpc.ServerStream
+	srv    *Server
+	method string
+	done   bool
+}
+
+func (s *authorizedStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
 		return err
 	}
-	return handler(impl, ss)
+	if !s.done {
+		s.done = true
+		return s.srv.authorize(s.Context(), s.method, m)
+	}
+	return nil
+}
+
+// mapStreamErrors is mapErrors for streaming methods.
+func (srv *Server) mapStreamErrors(impl any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	return srv.toStatus(ss.Context(), info.FullMethod, handler(impl, ss))
 }
 
 // mapErrors turns whatever a service method returns into a gRPC status, once,

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -27,6 +29,8 @@ type Options struct {
 
 // Server holds what every service needs.
 type Server struct {
+	index     *roleIndex
+	creds     *credCache
 	db        *ent.Client
 	log       *slog.Logger
 	now       func() time.Time
@@ -53,7 +57,19 @@ func New(db *ent.Client, log *slog.Logger, opts Options) *Server {
 	if srv.metadata == nil {
 		srv.metadata = &http.Client{Timeout: metadataTimeout}
 	}
+	srv.index = newRoleIndex(srv)
+	srv.creds = newCredCache()
 	return srv
+}
+
+// Start builds the role index from the database and keeps it following the
+// change log until ctx ends. It must return before the server takes requests.
+func (srv *Server) Start(ctx context.Context) error {
+	if err := srv.index.build(ctx); err != nil {
+		return fmt.Errorf("build role index: %w", err)
+	}
+	go srv.index.run(ctx)
+	return nil
 }
 
 // Register adds every identity service to s.
@@ -66,6 +82,7 @@ func (srv *Server) Register(s grpc.ServiceRegistrar) {
 	identityv1.RegisterAccessKeyServiceServer(s, &AccessKeyService{srv})
 	identityv1.RegisterSsoServiceServer(s, &SsoService{srv})
 	identityv1.RegisterScimServiceServer(s, &ScimService{srv})
+	identityv1.RegisterAuthzServiceServer(s, &AuthzService{srv})
 }
 
 // clock returns the current time as stored: UTC with microsecond precision,

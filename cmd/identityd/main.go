@@ -137,7 +137,13 @@ func runServe(args []string, log *slog.Logger) error {
 	if *publicURL == "" {
 		*publicURL = "http://" + *httpAddr
 	}
-	grpcServer, health, err := server.New(db, log, server.Options{PublicURL: *publicURL}).NewGRPCServer(metrics)
+	srv := server.New(db, log, server.Options{PublicURL: *publicURL})
+	started := time.Now()
+	if err := srv.Start(ctx); err != nil {
+		return err
+	}
+	log.Info("role index built", "took", time.Since(started).String())
+	grpcServer, health, err := srv.NewGRPCServer(metrics)
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,8 @@ const (
 	FieldResourceID = "resource_id"
 	// FieldUserID holds the string denoting the user_id field in the database.
 	FieldUserID = "user_id"
+	// FieldRoleID holds the string denoting the role_id field in the database.
+	FieldRoleID = "role_id"
 	// FieldCreateTime holds the string denoting the create_time field in the database.
 	FieldCreateTime = "create_time"
 	// Table holds the table name of the change in the database.
@@ -43,6 +45,7 @@ var Columns = []string{
 	FieldOperation,
 	FieldResourceID,
 	FieldUserID,
+	FieldRoleID,
 	FieldCreateTime,
 }
 
@@ -65,6 +68,8 @@ var (
 	ResourceIDValidator func(string) error
 	// DefaultUserID holds the default value on creation for the "user_id" field.
 	DefaultUserID string
+	// DefaultRoleID holds the default value on creation for the "role_id" field.
+	DefaultRoleID string
 )
 
 // Kind defines the type for the "kind" enum field.
@@ -82,6 +87,7 @@ const (
 	KindAccessKey      Kind = "access_key"
 	KindSamlConfig     Kind = "saml_config"
 	KindScim           Kind = "scim"
+	KindGroupRole      Kind = "group_role"
 )
 
 func (k Kind) String() string {
@@ -91,7 +97,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindProject, KindTenant, KindUser, KindGroup, KindRole, KindGroupMember, KindRoleAssignment, KindAccessKey, KindSamlConfig, KindScim:
+	case KindProject, KindTenant, KindUser, KindGroup, KindRole, KindGroupMember, KindRoleAssignment, KindAccessKey, KindSamlConfig, KindScim, KindGroupRole:
 		return nil
 	default:
 		return fmt.Errorf("change: invalid enum value for kind field: %q", k)
@@ -169,6 +175,11 @@ func ByResourceID(opts ...sql.OrderTermOption) OrderOption {
 // ByUserID orders the results by the user_id field.
 func ByUserID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldUserID, opts...).ToFunc()
+}
+
+// ByRoleID orders the results by the role_id field.
+func ByRoleID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRoleID, opts...).ToFunc()
 }
 
 // ByCreateTime orders the results by the create_time field.

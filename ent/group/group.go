@@ -30,6 +30,8 @@ const (
 	EdgeTenant = "tenant"
 	// EdgeMemberships holds the string denoting the memberships edge name in mutations.
 	EdgeMemberships = "memberships"
+	// EdgeRoleMappings holds the string denoting the role_mappings edge name in mutations.
+	EdgeRoleMappings = "role_mappings"
 	// Table holds the table name of the group in the database.
 	Table = "groups"
 	// TenantTable is the table that holds the tenant relation/edge.
@@ -46,6 +48,13 @@ const (
 	MembershipsInverseTable = "group_memberships"
 	// MembershipsColumn is the table column denoting the memberships relation/edge.
 	MembershipsColumn = "group_id"
+	// RoleMappingsTable is the table that holds the role_mappings relation/edge.
+	RoleMappingsTable = "group_roles"
+	// RoleMappingsInverseTable is the table name for the GroupRole entity.
+	// It exists in this package in order to avoid circular dependency with the "grouprole" package.
+	RoleMappingsInverseTable = "group_roles"
+	// RoleMappingsColumn is the table column denoting the role_mappings relation/edge.
+	RoleMappingsColumn = "group_id"
 )
 
 // Columns holds all SQL columns for group fields.
@@ -146,6 +155,20 @@ func ByMemberships(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newMembershipsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByRoleMappingsCount orders the results by role_mappings count.
+func ByRoleMappingsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newRoleMappingsStep(), opts...)
+	}
+}
+
+// ByRoleMappings orders the results by role_mappings terms.
+func ByRoleMappings(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newRoleMappingsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newTenantStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -158,5 +181,12 @@ func newMembershipsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(MembershipsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, MembershipsTable, MembershipsColumn),
+	)
+}
+func newRoleMappingsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(RoleMappingsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, RoleMappingsTable, RoleMappingsColumn),
 	)
 }

@@ -526,6 +526,29 @@ func HasMembershipsWith(preds ...predicate.GroupMembership) predicate.Group {
 	})
 }
 
+// HasRoleMappings applies the HasEdge predicate on the "role_mappings" edge.
+func HasRoleMappings() predicate.Group {
+	return predicate.Group(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, RoleMappingsTable, RoleMappingsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasRoleMappingsWith applies the HasEdge predicate on the "role_mappings" edge with a given conditions (other predicates).
+func HasRoleMappingsWith(preds ...predicate.GroupRole) predicate.Group {
+	return predicate.Group(func(s *sql.Selector) {
+		step := newRoleMappingsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.Group) predicate.Group {
 	return predicate.Group(sql.AndPredicates(predicates...))

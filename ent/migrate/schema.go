@@ -41,10 +41,11 @@ var (
 		{Name: "project_id", Type: field.TypeString},
 		{Name: "revision", Type: field.TypeInt64},
 		{Name: "tenant_id", Type: field.TypeString, Default: ""},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"project", "tenant", "user", "group", "role", "group_member", "role_assignment", "access_key", "saml_config", "scim"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"project", "tenant", "user", "group", "role", "group_member", "role_assignment", "access_key", "saml_config", "scim", "group_role"}},
 		{Name: "operation", Type: field.TypeEnum, Enums: []string{"create", "update", "delete", "add", "remove", "revoke", "enable", "disable", "rotate"}},
 		{Name: "resource_id", Type: field.TypeString},
 		{Name: "user_id", Type: field.TypeString, Default: ""},
+		{Name: "role_id", Type: field.TypeString, Default: ""},
 		{Name: "create_time", Type: field.TypeTime},
 	}
 	// ChangesTable holds the schema information for the "changes" table.
@@ -198,6 +199,57 @@ var (
 				Name:    "groupmembership_user_id",
 				Unique:  false,
 				Columns: []*schema.Column{GroupMembershipsColumns[4]},
+			},
+		},
+	}
+	// GroupRolesColumns holds the columns for the "group_roles" table.
+	GroupRolesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "create_time", Type: field.TypeTime},
+		{Name: "group_id", Type: field.TypeString},
+		{Name: "role_id", Type: field.TypeString},
+		{Name: "tenant_id", Type: field.TypeString},
+	}
+	// GroupRolesTable holds the schema information for the "group_roles" table.
+	GroupRolesTable = &schema.Table{
+		Name:       "group_roles",
+		Columns:    GroupRolesColumns,
+		PrimaryKey: []*schema.Column{GroupRolesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "group_roles_groups_role_mappings",
+				Columns:    []*schema.Column{GroupRolesColumns[2]},
+				RefColumns: []*schema.Column{GroupsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "group_roles_roles_group_mappings",
+				Columns:    []*schema.Column{GroupRolesColumns[3]},
+				RefColumns: []*schema.Column{RolesColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "group_roles_tenants_group_roles",
+				Columns:    []*schema.Column{GroupRolesColumns[4]},
+				RefColumns: []*schema.Column{TenantsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "grouprole_tenant_id",
+				Unique:  false,
+				Columns: []*schema.Column{GroupRolesColumns[4]},
+			},
+			{
+				Name:    "grouprole_group_id_role_id",
+				Unique:  true,
+				Columns: []*schema.Column{GroupRolesColumns[2], GroupRolesColumns[3]},
+			},
+			{
+				Name:    "grouprole_role_id",
+				Unique:  false,
+				Columns: []*schema.Column{GroupRolesColumns[3]},
 			},
 		},
 	}
@@ -463,6 +515,7 @@ var (
 		EmailsTable,
 		GroupsTable,
 		GroupMembershipsTable,
+		GroupRolesTable,
 		ProjectsTable,
 		RolesTable,
 		RoleAssignmentsTable,
@@ -481,6 +534,9 @@ func init() {
 	GroupMembershipsTable.ForeignKeys[0].RefTable = GroupsTable
 	GroupMembershipsTable.ForeignKeys[1].RefTable = TenantsTable
 	GroupMembershipsTable.ForeignKeys[2].RefTable = UsersTable
+	GroupRolesTable.ForeignKeys[0].RefTable = GroupsTable
+	GroupRolesTable.ForeignKeys[1].RefTable = RolesTable
+	GroupRolesTable.ForeignKeys[2].RefTable = TenantsTable
 	RolesTable.ForeignKeys[0].RefTable = TenantsTable
 	RoleAssignmentsTable.ForeignKeys[0].RefTable = RolesTable
 	RoleAssignmentsTable.ForeignKeys[1].RefTable = TenantsTable

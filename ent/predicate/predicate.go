@@ -21,6 +21,9 @@ type Group func(*sql.Selector)
 // GroupMembership is the predicate function for groupmembership builders.
 type GroupMembership func(*sql.Selector)
 
+// GroupRole is the predicate function for grouprole builders.
+type GroupRole func(*sql.Selector)
+
 // Project is the predicate function for project builders.
 type Project func(*sql.Selector)
 

@@ -32,6 +32,8 @@ const (
 	EdgeTenant = "tenant"
 	// EdgeAssignments holds the string denoting the assignments edge name in mutations.
 	EdgeAssignments = "assignments"
+	// EdgeGroupMappings holds the string denoting the group_mappings edge name in mutations.
+	EdgeGroupMappings = "group_mappings"
 	// Table holds the table name of the role in the database.
 	Table = "roles"
 	// TenantTable is the table that holds the tenant relation/edge.
@@ -48,6 +50,13 @@ const (
 	AssignmentsInverseTable = "role_assignments"
 	// AssignmentsColumn is the table column denoting the assignments relation/edge.
 	AssignmentsColumn = "role_id"
+	// GroupMappingsTable is the table that holds the group_mappings relation/edge.
+	GroupMappingsTable = "group_roles"
+	// GroupMappingsInverseTable is the table name for the GroupRole entity.
+	// It exists in this package in order to avoid circular dependency with the "grouprole" package.
+	GroupMappingsInverseTable = "group_roles"
+	// GroupMappingsColumn is the table column denoting the group_mappings relation/edge.
+	GroupMappingsColumn = "role_id"
 )
 
 // Columns holds all SQL columns for role fields.
@@ -149,6 +158,20 @@ func ByAssignments(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newAssignmentsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByGroupMappingsCount orders the results by group_mappings count.
+func ByGroupMappingsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newGroupMappingsStep(), opts...)
+	}
+}
+
+// ByGroupMappings orders the results by group_mappings terms.
+func ByGroupMappings(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newGroupMappingsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newTenantStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -161,5 +184,12 @@ func newAssignmentsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(AssignmentsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, AssignmentsTable, AssignmentsColumn),
+	)
+}
+func newGroupMappingsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(GroupMappingsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, GroupMappingsTable, GroupMappingsColumn),
 	)
 }

@@ -536,6 +536,29 @@ func HasAssignmentsWith(preds ...predicate.RoleAssignment) predicate.Role {
 	})
 }
 
+// HasGroupMappings applies the HasEdge predicate on the "group_mappings" edge.
+func HasGroupMappings() predicate.Role {
+	return predicate.Role(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, GroupMappingsTable, GroupMappingsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasGroupMappingsWith applies the HasEdge predicate on the "group_mappings" edge with a given conditions (other predicates).
+func HasGroupMappingsWith(preds ...predicate.GroupRole) predicate.Role {
+	return predicate.Role(func(s *sql.Selector) {
+		step := newGroupMappingsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.Role) predicate.Role {
 	return predicate.Role(sql.AndPredicates(predicates...))

@@ -32,6 +32,7 @@ func (Group) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("tenant", Tenant.Type).Ref("groups").Field("tenant_id").Unique().Required().Immutable(),
 		edge.To("memberships", GroupMembership.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
+		edge.To("role_mappings", GroupRole.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
 	}
 }
 

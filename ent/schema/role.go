@@ -32,6 +32,7 @@ func (Role) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("tenant", Tenant.Type).Ref("roles").Field("tenant_id").Unique().Required().Immutable(),
 		edge.To("assignments", RoleAssignment.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
+		edge.To("group_mappings", GroupRole.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
 	}
 }
 

@@ -36,6 +36,7 @@ func (Tenant) Edges() []ent.Edge {
 		edge.To("role_assignments", RoleAssignment.Type).Annotations(cascade),
 		edge.To("saml_config", SamlConfig.Type).Annotations(cascade),
 		edge.To("scim_tokens", ScimToken.Type).Annotations(cascade),
+		edge.To("group_roles", GroupRole.Type).Annotations(cascade),
 	}
 }
 

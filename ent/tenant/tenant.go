@@ -40,6 +40,8 @@ const (
 	EdgeSamlConfig = "saml_config"
 	// EdgeScimTokens holds the string denoting the scim_tokens edge name in mutations.
 	EdgeScimTokens = "scim_tokens"
+	// EdgeGroupRoles holds the string denoting the group_roles edge name in mutations.
+	EdgeGroupRoles = "group_roles"
 	// Table holds the table name of the tenant in the database.
 	Table = "tenants"
 	// ProjectTable is the table that holds the project relation/edge.
@@ -105,6 +107,13 @@ const (
 	ScimTokensInverseTable = "scim_tokens"
 	// ScimTokensColumn is the table column denoting the scim_tokens relation/edge.
 	ScimTokensColumn = "tenant_id"
+	// GroupRolesTable is the table that holds the group_roles relation/edge.
+	GroupRolesTable = "group_roles"
+	// GroupRolesInverseTable is the table name for the GroupRole entity.
+	// It exists in this package in order to avoid circular dependency with the "grouprole" package.
+	GroupRolesInverseTable = "group_roles"
+	// GroupRolesColumn is the table column denoting the group_roles relation/edge.
+	GroupRolesColumn = "tenant_id"
 )
 
 // Columns holds all SQL columns for tenant fields.
@@ -287,6 +296,20 @@ func ByScimTokens(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newScimTokensStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByGroupRolesCount orders the results by group_roles count.
+func ByGroupRolesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newGroupRolesStep(), opts...)
+	}
+}
+
+// ByGroupRoles orders the results by group_roles terms.
+func ByGroupRoles(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newGroupRolesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newProjectStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -348,5 +371,12 @@ func newScimTokensStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(ScimTokensInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, ScimTokensTable, ScimTokensColumn),
+	)
+}
+func newGroupRolesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(GroupRolesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, GroupRolesTable, GroupRolesColumn),
 	)
 }

@@ -547,6 +547,29 @@ func HasScimTokensWith(preds ...predicate.ScimToken) predicate.Tenant {
 	})
 }
 
+// HasGroupRoles applies the HasEdge predicate on the "group_roles" edge.
+func HasGroupRoles() predicate.Tenant {
+	return predicate.Tenant(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, GroupRolesTable, GroupRolesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasGroupRolesWith applies the HasEdge predicate on the "group_roles" edge with a given conditions (other predicates).
+func HasGroupRolesWith(preds ...predicate.GroupRole) predicate.Tenant {
+	return predicate.Tenant(func(s *sql.Selector) {
+		step := newGroupRolesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.Tenant) predicate.Tenant {
 	return predicate.Tenant(sql.AndPredicates(predicates...))

@@ -24,6 +24,338 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type MapGroupRolesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	GroupId       string                 `protobuf:"bytes,2,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	RoleIds       []string               `protobuf:"bytes,3,rep,name=role_ids,json=roleIds,proto3" json:"role_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MapGroupRolesRequest) Reset() {
+	*x = MapGroupRolesRequest{}
+	mi := &file_identity_v1_group_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MapGroupRolesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MapGroupRolesRequest) ProtoMessage() {}
+
+func (x *MapGroupRolesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_identity_v1_group_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MapGroupRolesRequest.ProtoReflect.Descriptor instead.
+func (*MapGroupRolesRequest) Descriptor() ([]byte, []int) {
+	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *MapGroupRolesRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *MapGroupRolesRequest) GetGroupId() string {
+	if x != nil {
+		return x.GroupId
+	}
+	return ""
+}
+
+func (x *MapGroupRolesRequest) GetRoleIds() []string {
+	if x != nil {
+		return x.RoleIds
+	}
+	return nil
+}
+
+type MapGroupRolesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// mapped_count is how many of the roles were not mapped before.
+	MappedCount   int32 `protobuf:"varint,1,opt,name=mapped_count,json=mappedCount,proto3" json:"mapped_count,omitempty"`
+	Revision      int64 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MapGroupRolesResponse) Reset() {
+	*x = MapGroupRolesResponse{}
+	mi := &file_identity_v1_group_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MapGroupRolesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MapGroupRolesResponse) ProtoMessage() {}
+
+func (x *MapGroupRolesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_identity_v1_group_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MapGroupRolesResponse.ProtoReflect.Descriptor instead.
+func (*MapGroupRolesResponse) Descriptor() ([]byte, []int) {
+	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *MapGroupRolesResponse) GetMappedCount() int32 {
+	if x != nil {
+		return x.MappedCount
+	}
+	return 0
+}
+
+func (x *MapGroupRolesResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+type UnmapGroupRolesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	GroupId       string                 `protobuf:"bytes,2,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	RoleIds       []string               `protobuf:"bytes,3,rep,name=role_ids,json=roleIds,proto3" json:"role_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnmapGroupRolesRequest) Reset() {
+	*x = UnmapGroupRolesRequest{}
+	mi := &file_identity_v1_group_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnmapGroupRolesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnmapGroupRolesRequest) ProtoMessage() {}
+
+func (x *UnmapGroupRolesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_identity_v1_group_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnmapGroupRolesRequest.ProtoReflect.Descriptor instead.
+func (*UnmapGroupRolesRequest) Descriptor() ([]byte, []int) {
+	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *UnmapGroupRolesRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *UnmapGroupRolesRequest) GetGroupId() string {
+	if x != nil {
+		return x.GroupId
+	}
+	return ""
+}
+
+func (x *UnmapGroupRolesRequest) GetRoleIds() []string {
+	if x != nil {
+		return x.RoleIds
+	}
+	return nil
+}
+
+type UnmapGroupRolesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// unmapped_count is how many of the roles were mapped.
+	UnmappedCount int32 `protobuf:"varint,1,opt,name=unmapped_count,json=unmappedCount,proto3" json:"unmapped_count,omitempty"`
+	Revision      int64 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnmapGroupRolesResponse) Reset() {
+	*x = UnmapGroupRolesResponse{}
+	mi := &file_identity_v1_group_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnmapGroupRolesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnmapGroupRolesResponse) ProtoMessage() {}
+
+func (x *UnmapGroupRolesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_identity_v1_group_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnmapGroupRolesResponse.ProtoReflect.Descriptor instead.
+func (*UnmapGroupRolesResponse) Descriptor() ([]byte, []int) {
+	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *UnmapGroupRolesResponse) GetUnmappedCount() int32 {
+	if x != nil {
+		return x.UnmappedCount
+	}
+	return 0
+}
+
+func (x *UnmapGroupRolesResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+type ListGroupRolesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	GroupId       string                 `protobuf:"bytes,2,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListGroupRolesRequest) Reset() {
+	*x = ListGroupRolesRequest{}
+	mi := &file_identity_v1_group_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListGroupRolesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListGroupRolesRequest) ProtoMessage() {}
+
+func (x *ListGroupRolesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_identity_v1_group_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListGroupRolesRequest.ProtoReflect.Descriptor instead.
+func (*ListGroupRolesRequest) Descriptor() ([]byte, []int) {
+	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListGroupRolesRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *ListGroupRolesRequest) GetGroupId() string {
+	if x != nil {
+		return x.GroupId
+	}
+	return ""
+}
+
+type ListGroupRolesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// by_name is the role of the group's own name, if it exists.
+	ByName *Role `protobuf:"bytes,1,opt,name=by_name,json=byName,proto3" json:"by_name,omitempty"`
+	// mapped are the roles mapped to the group.
+	Mapped        []*Role `protobuf:"bytes,2,rep,name=mapped,proto3" json:"mapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListGroupRolesResponse) Reset() {
+	*x = ListGroupRolesResponse{}
+	mi := &file_identity_v1_group_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListGroupRolesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListGroupRolesResponse) ProtoMessage() {}
+
+func (x *ListGroupRolesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_identity_v1_group_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListGroupRolesResponse.ProtoReflect.Descriptor instead.
+func (*ListGroupRolesResponse) Descriptor() ([]byte, []int) {
+	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListGroupRolesResponse) GetByName() *Role {
+	if x != nil {
+		return x.ByName
+	}
+	return nil
+}
+
+func (x *ListGroupRolesResponse) GetMapped() []*Role {
+	if x != nil {
+		return x.Mapped
+	}
+	return nil
+}
+
 type CreateGroupRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
@@ -36,7 +368,7 @@ type CreateGroupRequest struct {
 
 func (x *CreateGroupRequest) Reset() {
 	*x = CreateGroupRequest{}
-	mi := &file_identity_v1_group_service_proto_msgTypes[0]
+	mi := &file_identity_v1_group_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -48,7 +380,7 @@ func (x *CreateGroupRequest) String() string {
 func (*CreateGroupRequest) ProtoMessage() {}
 
 func (x *CreateGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_identity_v1_group_service_proto_msgTypes[0]
+	mi := &file_identity_v1_group_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -61,7 +393,7 @@ func (x *CreateGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateGroupRequest.ProtoReflect.Descriptor instead.
 func (*CreateGroupRequest) Descriptor() ([]byte, []int) {
-	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{0}
+	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CreateGroupRequest) GetTenantId() string {
@@ -96,7 +428,7 @@ type CreateGroupResponse struct {
 
 func (x *CreateGroupResponse) Reset() {
 	*x = CreateGroupResponse{}
-	mi := &file_identity_v1_group_service_proto_msgTypes[1]
+	mi := &file_identity_v1_group_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -108,7 +440,7 @@ func (x *CreateGroupResponse) String() string {
 func (*CreateGroupResponse) ProtoMessage() {}
 
 func (x *CreateGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_identity_v1_group_service_proto_msgTypes[1]
+	mi := &file_identity_v1_group_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -121,7 +453,7 @@ func (x *CreateGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateGroupResponse.ProtoReflect.Descriptor instead.
 func (*CreateGroupResponse) Descriptor() ([]byte, []int) {
-	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{1}
+	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateGroupResponse) GetGroup() *Group {
@@ -148,7 +480,7 @@ type GetGroupRequest struct {
 
 func (x *GetGroupRequest) Reset() {
 	*x = GetGroupRequest{}
-	mi := &file_identity_v1_group_service_proto_msgTypes[2]
+	mi := &file_identity_v1_group_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -160,7 +492,7 @@ func (x *GetGroupRequest) String() string {
 func (*GetGroupRequest) ProtoMessage() {}
 
 func (x *GetGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_identity_v1_group_service_proto_msgTypes[2]
+	mi := &file_identity_v1_group_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -173,7 +505,7 @@ func (x *GetGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGroupRequest.ProtoReflect.Descriptor instead.
 func (*GetGroupRequest) Descriptor() ([]byte, []int) {
-	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{2}
+	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetGroupRequest) GetTenantId() string {
@@ -199,7 +531,7 @@ type GetGroupResponse struct {
 
 func (x *GetGroupResponse) Reset() {
 	*x = GetGroupResponse{}
-	mi := &file_identity_v1_group_service_proto_msgTypes[3]
+	mi := &file_identity_v1_group_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -211,7 +543,7 @@ func (x *GetGroupResponse) String() string {
 func (*GetGroupResponse) ProtoMessage() {}
 
 func (x *GetGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_identity_v1_group_service_proto_msgTypes[3]
+	mi := &file_identity_v1_group_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -224,7 +556,7 @@ func (x *GetGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGroupResponse.ProtoReflect.Descriptor instead.
 func (*GetGroupResponse) Descriptor() ([]byte, []int) {
-	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{3}
+	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetGroupResponse) GetGroup() *Group {
@@ -247,7 +579,7 @@ type ListGroupsRequest struct {
 
 func (x *ListGroupsRequest) Reset() {
 	*x = ListGroupsRequest{}
-	mi := &file_identity_v1_group_service_proto_msgTypes[4]
+	mi := &file_identity_v1_group_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -259,7 +591,7 @@ func (x *ListGroupsRequest) String() string {
 func (*ListGroupsRequest) ProtoMessage() {}
 
 func (x *ListGroupsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_identity_v1_group_service_proto_msgTypes[4]
+	mi := &file_identity_v1_group_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -272,7 +604,7 @@ func (x *ListGroupsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGroupsRequest.ProtoReflect.Descriptor instead.
 func (*ListGroupsRequest) Descriptor() ([]byte, []int) {
-	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{4}
+	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListGroupsRequest) GetTenantId() string {
@@ -314,7 +646,7 @@ type ListGroupsResponse struct {
 
 func (x *ListGroupsResponse) Reset() {
 	*x = ListGroupsResponse{}
-	mi := &file_identity_v1_group_service_proto_msgTypes[5]
+	mi := &file_identity_v1_group_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -326,7 +658,7 @@ func (x *ListGroupsResponse) String() string {
 func (*ListGroupsResponse) ProtoMessage() {}
 
 func (x *ListGroupsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_identity_v1_group_service_proto_msgTypes[5]
+	mi := &file_identity_v1_group_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -339,7 +671,7 @@ func (x *ListGroupsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGroupsResponse.ProtoReflect.Descriptor instead.
 func (*ListGroupsResponse) Descriptor() ([]byte, []int) {
-	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{5}
+	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListGroupsResponse) GetGroups() []*Group {
@@ -374,7 +706,7 @@ type UpdateGroupRequest struct {
 
 func (x *UpdateGroupRequest) Reset() {
 	*x = UpdateGroupRequest{}
-	mi := &file_identity_v1_group_service_proto_msgTypes[6]
+	mi := &file_identity_v1_group_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -386,7 +718,7 @@ func (x *UpdateGroupRequest) String() string {
 func (*UpdateGroupRequest) ProtoMessage() {}
 
 func (x *UpdateGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_identity_v1_group_service_proto_msgTypes[6]
+	mi := &file_identity_v1_group_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -399,7 +731,7 @@ func (x *UpdateGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateGroupRequest.ProtoReflect.Descriptor instead.
 func (*UpdateGroupRequest) Descriptor() ([]byte, []int) {
-	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{6}
+	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *UpdateGroupRequest) GetGroup() *Group {
@@ -426,7 +758,7 @@ type UpdateGroupResponse struct {
 
 func (x *UpdateGroupResponse) Reset() {
 	*x = UpdateGroupResponse{}
-	mi := &file_identity_v1_group_service_proto_msgTypes[7]
+	mi := &file_identity_v1_group_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -438,7 +770,7 @@ func (x *UpdateGroupResponse) String() string {
 func (*UpdateGroupResponse) ProtoMessage() {}
 
 func (x *UpdateGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_identity_v1_group_service_proto_msgTypes[7]
+	mi := &file_identity_v1_group_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -451,7 +783,7 @@ func (x *UpdateGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateGroupResponse.ProtoReflect.Descriptor instead.
 func (*UpdateGroupResponse) Descriptor() ([]byte, []int) {
-	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{7}
+	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UpdateGroupResponse) GetGroup() *Group {
@@ -478,7 +810,7 @@ type DeleteGroupRequest struct {
 
 func (x *DeleteGroupRequest) Reset() {
 	*x = DeleteGroupRequest{}
-	mi := &file_identity_v1_group_service_proto_msgTypes[8]
+	mi := &file_identity_v1_group_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -490,7 +822,7 @@ func (x *DeleteGroupRequest) String() string {
 func (*DeleteGroupRequest) ProtoMessage() {}
 
 func (x *DeleteGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_identity_v1_group_service_proto_msgTypes[8]
+	mi := &file_identity_v1_group_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -503,7 +835,7 @@ func (x *DeleteGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteGroupRequest.ProtoReflect.Descriptor instead.
 func (*DeleteGroupRequest) Descriptor() ([]byte, []int) {
-	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{8}
+	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeleteGroupRequest) GetTenantId() string {
@@ -529,7 +861,7 @@ type DeleteGroupResponse struct {
 
 func (x *DeleteGroupResponse) Reset() {
 	*x = DeleteGroupResponse{}
-	mi := &file_identity_v1_group_service_proto_msgTypes[9]
+	mi := &file_identity_v1_group_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -541,7 +873,7 @@ func (x *DeleteGroupResponse) String() string {
 func (*DeleteGroupResponse) ProtoMessage() {}
 
 func (x *DeleteGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_identity_v1_group_service_proto_msgTypes[9]
+	mi := &file_identity_v1_group_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -554,7 +886,7 @@ func (x *DeleteGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteGroupResponse.ProtoReflect.Descriptor instead.
 func (*DeleteGroupResponse) Descriptor() ([]byte, []int) {
-	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{9}
+	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DeleteGroupResponse) GetRevision() int64 {
@@ -575,7 +907,7 @@ type AddGroupMembersRequest struct {
 
 func (x *AddGroupMembersRequest) Reset() {
 	*x = AddGroupMembersRequest{}
-	mi := &file_identity_v1_group_service_proto_msgTypes[10]
+	mi := &file_identity_v1_group_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -587,7 +919,7 @@ func (x *AddGroupMembersRequest) String() string {
 func (*AddGroupMembersRequest) ProtoMessage() {}
 
 func (x *AddGroupMembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_identity_v1_group_service_proto_msgTypes[10]
+	mi := &file_identity_v1_group_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -600,7 +932,7 @@ func (x *AddGroupMembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddGroupMembersRequest.ProtoReflect.Descriptor instead.
 func (*AddGroupMembersRequest) Descriptor() ([]byte, []int) {
-	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{10}
+	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AddGroupMembersRequest) GetTenantId() string {
@@ -637,7 +969,7 @@ type AddGroupMembersResponse struct {
 
 func (x *AddGroupMembersResponse) Reset() {
 	*x = AddGroupMembersResponse{}
-	mi := &file_identity_v1_group_service_proto_msgTypes[11]
+	mi := &file_identity_v1_group_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -649,7 +981,7 @@ func (x *AddGroupMembersResponse) String() string {
 func (*AddGroupMembersResponse) ProtoMessage() {}
 
 func (x *AddGroupMembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_identity_v1_group_service_proto_msgTypes[11]
+	mi := &file_identity_v1_group_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -662,7 +994,7 @@ func (x *AddGroupMembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddGroupMembersResponse.ProtoReflect.Descriptor instead.
 func (*AddGroupMembersResponse) Descriptor() ([]byte, []int) {
-	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{11}
+	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AddGroupMembersResponse) GetAddedCount() int32 {
@@ -690,7 +1022,7 @@ type RemoveGroupMembersRequest struct {
 
 func (x *RemoveGroupMembersRequest) Reset() {
 	*x = RemoveGroupMembersRequest{}
-	mi := &file_identity_v1_group_service_proto_msgTypes[12]
+	mi := &file_identity_v1_group_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -702,7 +1034,7 @@ func (x *RemoveGroupMembersRequest) String() string {
 func (*RemoveGroupMembersRequest) ProtoMessage() {}
 
 func (x *RemoveGroupMembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_identity_v1_group_service_proto_msgTypes[12]
+	mi := &file_identity_v1_group_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -715,7 +1047,7 @@ func (x *RemoveGroupMembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveGroupMembersRequest.ProtoReflect.Descriptor instead.
 func (*RemoveGroupMembersRequest) Descriptor() ([]byte, []int) {
-	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{12}
+	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RemoveGroupMembersRequest) GetTenantId() string {
@@ -752,7 +1084,7 @@ type RemoveGroupMembersResponse struct {
 
 func (x *RemoveGroupMembersResponse) Reset() {
 	*x = RemoveGroupMembersResponse{}
-	mi := &file_identity_v1_group_service_proto_msgTypes[13]
+	mi := &file_identity_v1_group_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -764,7 +1096,7 @@ func (x *RemoveGroupMembersResponse) String() string {
 func (*RemoveGroupMembersResponse) ProtoMessage() {}
 
 func (x *RemoveGroupMembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_identity_v1_group_service_proto_msgTypes[13]
+	mi := &file_identity_v1_group_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -777,7 +1109,7 @@ func (x *RemoveGroupMembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveGroupMembersResponse.ProtoReflect.Descriptor instead.
 func (*RemoveGroupMembersResponse) Descriptor() ([]byte, []int) {
-	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{13}
+	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RemoveGroupMembersResponse) GetRemovedCount() int32 {
@@ -807,7 +1139,7 @@ type ListGroupMembersRequest struct {
 
 func (x *ListGroupMembersRequest) Reset() {
 	*x = ListGroupMembersRequest{}
-	mi := &file_identity_v1_group_service_proto_msgTypes[14]
+	mi := &file_identity_v1_group_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -819,7 +1151,7 @@ func (x *ListGroupMembersRequest) String() string {
 func (*ListGroupMembersRequest) ProtoMessage() {}
 
 func (x *ListGroupMembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_identity_v1_group_service_proto_msgTypes[14]
+	mi := &file_identity_v1_group_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -832,7 +1164,7 @@ func (x *ListGroupMembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGroupMembersRequest.ProtoReflect.Descriptor instead.
 func (*ListGroupMembersRequest) Descriptor() ([]byte, []int) {
-	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{14}
+	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListGroupMembersRequest) GetTenantId() string {
@@ -873,7 +1205,7 @@ type ListGroupMembersResponse struct {
 
 func (x *ListGroupMembersResponse) Reset() {
 	*x = ListGroupMembersResponse{}
-	mi := &file_identity_v1_group_service_proto_msgTypes[15]
+	mi := &file_identity_v1_group_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -885,7 +1217,7 @@ func (x *ListGroupMembersResponse) String() string {
 func (*ListGroupMembersResponse) ProtoMessage() {}
 
 func (x *ListGroupMembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_identity_v1_group_service_proto_msgTypes[15]
+	mi := &file_identity_v1_group_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -898,7 +1230,7 @@ func (x *ListGroupMembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGroupMembersResponse.ProtoReflect.Descriptor instead.
 func (*ListGroupMembersResponse) Descriptor() ([]byte, []int) {
-	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{15}
+	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListGroupMembersResponse) GetMembers() []*GroupMember {
@@ -919,7 +1251,27 @@ var File_identity_v1_group_service_proto protoreflect.FileDescriptor
 
 const file_identity_v1_group_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1fidentity/v1/group_service.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x17identity/v1/group.proto\"\x84\x02\n" +
+	"\x1fidentity/v1/group_service.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x17identity/v1/group.proto\x1a\x16identity/v1/role.proto\"\x98\x01\n" +
+	"\x14MapGroupRolesRequest\x12(\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\btenantId\x12&\n" +
+	"\bgroup_id\x18\x02 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\agroupId\x12.\n" +
+	"\brole_ids\x18\x03 \x03(\tB\x13\xbaH\x10\x92\x01\r\b\x01\x10d\x18\x01\"\x05r\x03\xb0\x01\x01R\aroleIds\"V\n" +
+	"\x15MapGroupRolesResponse\x12!\n" +
+	"\fmapped_count\x18\x01 \x01(\x05R\vmappedCount\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision\"\x9a\x01\n" +
+	"\x16UnmapGroupRolesRequest\x12(\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\btenantId\x12&\n" +
+	"\bgroup_id\x18\x02 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\agroupId\x12.\n" +
+	"\brole_ids\x18\x03 \x03(\tB\x13\xbaH\x10\x92\x01\r\b\x01\x10d\x18\x01\"\x05r\x03\xb0\x01\x01R\aroleIds\"\\\n" +
+	"\x17UnmapGroupRolesResponse\x12%\n" +
+	"\x0eunmapped_count\x18\x01 \x01(\x05R\runmappedCount\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision\"i\n" +
+	"\x15ListGroupRolesRequest\x12(\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\btenantId\x12&\n" +
+	"\bgroup_id\x18\x02 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\agroupId\"o\n" +
+	"\x16ListGroupRolesResponse\x12*\n" +
+	"\aby_name\x18\x01 \x01(\v2\x11.identity.v1.RoleR\x06byName\x12)\n" +
+	"\x06mapped\x18\x02 \x03(\v2\x11.identity.v1.RoleR\x06mapped\"\x84\x02\n" +
 	"\x12CreateGroupRequest\x12(\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\btenantId\x12\x87\x01\n" +
 	"\x05group\x18\x02 \x01(\v2\x12.identity.v1.GroupB]\xbaHZ\xba\x01T\n" +
@@ -983,7 +1335,7 @@ const file_identity_v1_group_service_proto_rawDesc = "" +
 	"page_token\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"v\n" +
 	"\x18ListGroupMembersResponse\x122\n" +
 	"\amembers\x18\x01 \x03(\v2\x18.identity.v1.GroupMemberR\amembers\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x82\t\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xd1\f\n" +
 	"\fGroupService\x12{\n" +
 	"\vCreateGroup\x12\x1f.identity.v1.CreateGroupRequest\x1a .identity.v1.CreateGroupResponse\")\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/v1/tenants/{tenant_id}/groups\x12z\n" +
 	"\bGetGroup\x12\x1c.identity.v1.GetGroupRequest\x1a\x1d.identity.v1.GetGroupResponse\"1\x82\xd3\xe4\x93\x02+\x12)/v1/tenants/{tenant_id}/groups/{group_id}\x12u\n" +
@@ -993,7 +1345,10 @@ const file_identity_v1_group_service_proto_rawDesc = "" +
 	"\vDeleteGroup\x12\x1f.identity.v1.DeleteGroupRequest\x1a .identity.v1.DeleteGroupResponse\"1\x82\xd3\xe4\x93\x02+*)/v1/tenants/{tenant_id}/groups/{group_id}\x12\x9e\x01\n" +
 	"\x0fAddGroupMembers\x12#.identity.v1.AddGroupMembersRequest\x1a$.identity.v1.AddGroupMembersResponse\"@\x82\xd3\xe4\x93\x02::\x01*\"5/v1/tenants/{tenant_id}/groups/{group_id}/members:add\x12\xaa\x01\n" +
 	"\x12RemoveGroupMembers\x12&.identity.v1.RemoveGroupMembersRequest\x1a'.identity.v1.RemoveGroupMembersResponse\"C\x82\xd3\xe4\x93\x02=:\x01*\"8/v1/tenants/{tenant_id}/groups/{group_id}/members:remove\x12\x9a\x01\n" +
-	"\x10ListGroupMembers\x12$.identity.v1.ListGroupMembersRequest\x1a%.identity.v1.ListGroupMembersResponse\"9\x82\xd3\xe4\x93\x023\x121/v1/tenants/{tenant_id}/groups/{group_id}/membersB5Z3github.com/acme/identity/gen/identity/v1;identityv1b\x06proto3"
+	"\x10ListGroupMembers\x12$.identity.v1.ListGroupMembersRequest\x1a%.identity.v1.ListGroupMembersResponse\"9\x82\xd3\xe4\x93\x023\x121/v1/tenants/{tenant_id}/groups/{group_id}/members\x12\x96\x01\n" +
+	"\rMapGroupRoles\x12!.identity.v1.MapGroupRolesRequest\x1a\".identity.v1.MapGroupRolesResponse\">\x82\xd3\xe4\x93\x028:\x01*\"3/v1/tenants/{tenant_id}/groups/{group_id}/roles:map\x12\x9e\x01\n" +
+	"\x0fUnmapGroupRoles\x12#.identity.v1.UnmapGroupRolesRequest\x1a$.identity.v1.UnmapGroupRolesResponse\"@\x82\xd3\xe4\x93\x02::\x01*\"5/v1/tenants/{tenant_id}/groups/{group_id}/roles:unmap\x12\x92\x01\n" +
+	"\x0eListGroupRoles\x12\".identity.v1.ListGroupRolesRequest\x1a#.identity.v1.ListGroupRolesResponse\"7\x82\xd3\xe4\x93\x021\x12//v1/tenants/{tenant_id}/groups/{group_id}/rolesB5Z3github.com/acme/identity/gen/identity/v1;identityv1b\x06proto3"
 
 var (
 	file_identity_v1_group_service_proto_rawDescOnce sync.Once
@@ -1007,60 +1362,75 @@ func file_identity_v1_group_service_proto_rawDescGZIP() []byte {
 	return file_identity_v1_group_service_proto_rawDescData
 }
 
-var file_identity_v1_group_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_identity_v1_group_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_identity_v1_group_service_proto_goTypes = []any{
-	(*CreateGroupRequest)(nil),         // 0: identity.v1.CreateGroupRequest
-	(*CreateGroupResponse)(nil),        // 1: identity.v1.CreateGroupResponse
-	(*GetGroupRequest)(nil),            // 2: identity.v1.GetGroupRequest
-	(*GetGroupResponse)(nil),           // 3: identity.v1.GetGroupResponse
-	(*ListGroupsRequest)(nil),          // 4: identity.v1.ListGroupsRequest
-	(*ListGroupsResponse)(nil),         // 5: identity.v1.ListGroupsResponse
-	(*UpdateGroupRequest)(nil),         // 6: identity.v1.UpdateGroupRequest
-	(*UpdateGroupResponse)(nil),        // 7: identity.v1.UpdateGroupResponse
-	(*DeleteGroupRequest)(nil),         // 8: identity.v1.DeleteGroupRequest
-	(*DeleteGroupResponse)(nil),        // 9: identity.v1.DeleteGroupResponse
-	(*AddGroupMembersRequest)(nil),     // 10: identity.v1.AddGroupMembersRequest
-	(*AddGroupMembersResponse)(nil),    // 11: identity.v1.AddGroupMembersResponse
-	(*RemoveGroupMembersRequest)(nil),  // 12: identity.v1.RemoveGroupMembersRequest
-	(*RemoveGroupMembersResponse)(nil), // 13: identity.v1.RemoveGroupMembersResponse
-	(*ListGroupMembersRequest)(nil),    // 14: identity.v1.ListGroupMembersRequest
-	(*ListGroupMembersResponse)(nil),   // 15: identity.v1.ListGroupMembersResponse
-	(*Group)(nil),                      // 16: identity.v1.Group
-	(*GroupFilter)(nil),                // 17: identity.v1.GroupFilter
-	(*fieldmaskpb.FieldMask)(nil),      // 18: google.protobuf.FieldMask
-	(*GroupMember)(nil),                // 19: identity.v1.GroupMember
+	(*MapGroupRolesRequest)(nil),       // 0: identity.v1.MapGroupRolesRequest
+	(*MapGroupRolesResponse)(nil),      // 1: identity.v1.MapGroupRolesResponse
+	(*UnmapGroupRolesRequest)(nil),     // 2: identity.v1.UnmapGroupRolesRequest
+	(*UnmapGroupRolesResponse)(nil),    // 3: identity.v1.UnmapGroupRolesResponse
+	(*ListGroupRolesRequest)(nil),      // 4: identity.v1.ListGroupRolesRequest
+	(*ListGroupRolesResponse)(nil),     // 5: identity.v1.ListGroupRolesResponse
+	(*CreateGroupRequest)(nil),         // 6: identity.v1.CreateGroupRequest
+	(*CreateGroupResponse)(nil),        // 7: identity.v1.CreateGroupResponse
+	(*GetGroupRequest)(nil),            // 8: identity.v1.GetGroupRequest
+	(*GetGroupResponse)(nil),           // 9: identity.v1.GetGroupResponse
+	(*ListGroupsRequest)(nil),          // 10: identity.v1.ListGroupsRequest
+	(*ListGroupsResponse)(nil),         // 11: identity.v1.ListGroupsResponse
+	(*UpdateGroupRequest)(nil),         // 12: identity.v1.UpdateGroupRequest
+	(*UpdateGroupResponse)(nil),        // 13: identity.v1.UpdateGroupResponse
+	(*DeleteGroupRequest)(nil),         // 14: identity.v1.DeleteGroupRequest
+	(*DeleteGroupResponse)(nil),        // 15: identity.v1.DeleteGroupResponse
+	(*AddGroupMembersRequest)(nil),     // 16: identity.v1.AddGroupMembersRequest
+	(*AddGroupMembersResponse)(nil),    // 17: identity.v1.AddGroupMembersResponse
+	(*RemoveGroupMembersRequest)(nil),  // 18: identity.v1.RemoveGroupMembersRequest
+	(*RemoveGroupMembersResponse)(nil), // 19: identity.v1.RemoveGroupMembersResponse
+	(*ListGroupMembersRequest)(nil),    // 20: identity.v1.ListGroupMembersRequest
+	(*ListGroupMembersResponse)(nil),   // 21: identity.v1.ListGroupMembersResponse
+	(*Role)(nil),                       // 22: identity.v1.Role
+	(*Group)(nil),                      // 23: identity.v1.Group
+	(*GroupFilter)(nil),                // 24: identity.v1.GroupFilter
+	(*fieldmaskpb.FieldMask)(nil),      // 25: google.protobuf.FieldMask
+	(*GroupMember)(nil),                // 26: identity.v1.GroupMember
 }
 var file_identity_v1_group_service_proto_depIdxs = []int32{
-	16, // 0: identity.v1.CreateGroupRequest.group:type_name -> identity.v1.Group
-	16, // 1: identity.v1.CreateGroupResponse.group:type_name -> identity.v1.Group
-	16, // 2: identity.v1.GetGroupResponse.group:type_name -> identity.v1.Group
-	17, // 3: identity.v1.ListGroupsRequest.filter:type_name -> identity.v1.GroupFilter
-	16, // 4: identity.v1.ListGroupsResponse.groups:type_name -> identity.v1.Group
-	16, // 5: identity.v1.UpdateGroupRequest.group:type_name -> identity.v1.Group
-	18, // 6: identity.v1.UpdateGroupRequest.update_mask:type_name -> google.protobuf.FieldMask
-	16, // 7: identity.v1.UpdateGroupResponse.group:type_name -> identity.v1.Group
-	19, // 8: identity.v1.ListGroupMembersResponse.members:type_name -> identity.v1.GroupMember
-	0,  // 9: identity.v1.GroupService.CreateGroup:input_type -> identity.v1.CreateGroupRequest
-	2,  // 10: identity.v1.GroupService.GetGroup:input_type -> identity.v1.GetGroupRequest
-	4,  // 11: identity.v1.GroupService.ListGroups:input_type -> identity.v1.ListGroupsRequest
-	6,  // 12: identity.v1.GroupService.UpdateGroup:input_type -> identity.v1.UpdateGroupRequest
-	8,  // 13: identity.v1.GroupService.DeleteGroup:input_type -> identity.v1.DeleteGroupRequest
-	10, // 14: identity.v1.GroupService.AddGroupMembers:input_type -> identity.v1.AddGroupMembersRequest
-	12, // 15: identity.v1.GroupService.RemoveGroupMembers:input_type -> identity.v1.RemoveGroupMembersRequest
-	14, // 16: identity.v1.GroupService.ListGroupMembers:input_type -> identity.v1.ListGroupMembersRequest
-	1,  // 17: identity.v1.GroupService.CreateGroup:output_type -> identity.v1.CreateGroupResponse
-	3,  // 18: identity.v1.GroupService.GetGroup:output_type -> identity.v1.GetGroupResponse
-	5,  // 19: identity.v1.GroupService.ListGroups:output_type -> identity.v1.ListGroupsResponse
-	7,  // 20: identity.v1.GroupService.UpdateGroup:output_type -> identity.v1.UpdateGroupResponse
-	9,  // 21: identity.v1.GroupService.DeleteGroup:output_type -> identity.v1.DeleteGroupResponse
-	11, // 22: identity.v1.GroupService.AddGroupMembers:output_type -> identity.v1.AddGroupMembersResponse
-	13, // 23: identity.v1.GroupService.RemoveGroupMembers:output_type -> identity.v1.RemoveGroupMembersResponse
-	15, // 24: identity.v1.GroupService.ListGroupMembers:output_type -> identity.v1.ListGroupMembersResponse
-	17, // [17:25] is the sub-list for method output_type
-	9,  // [9:17] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	22, // 0: identity.v1.ListGroupRolesResponse.by_name:type_name -> identity.v1.Role
+	22, // 1: identity.v1.ListGroupRolesResponse.mapped:type_name -> identity.v1.Role
+	23, // 2: identity.v1.CreateGroupRequest.group:type_name -> identity.v1.Group
+	23, // 3: identity.v1.CreateGroupResponse.group:type_name -> identity.v1.Group
+	23, // 4: identity.v1.GetGroupResponse.group:type_name -> identity.v1.Group
+	24, // 5: identity.v1.ListGroupsRequest.filter:type_name -> identity.v1.GroupFilter
+	23, // 6: identity.v1.ListGroupsResponse.groups:type_name -> identity.v1.Group
+	23, // 7: identity.v1.UpdateGroupRequest.group:type_name -> identity.v1.Group
+	25, // 8: identity.v1.UpdateGroupRequest.update_mask:type_name -> google.protobuf.FieldMask
+	23, // 9: identity.v1.UpdateGroupResponse.group:type_name -> identity.v1.Group
+	26, // 10: identity.v1.ListGroupMembersResponse.members:type_name -> identity.v1.GroupMember
+	6,  // 11: identity.v1.GroupService.CreateGroup:input_type -> identity.v1.CreateGroupRequest
+	8,  // 12: identity.v1.GroupService.GetGroup:input_type -> identity.v1.GetGroupRequest
+	10, // 13: identity.v1.GroupService.ListGroups:input_type -> identity.v1.ListGroupsRequest
+	12, // 14: identity.v1.GroupService.UpdateGroup:input_type -> identity.v1.UpdateGroupRequest
+	14, // 15: identity.v1.GroupService.DeleteGroup:input_type -> identity.v1.DeleteGroupRequest
+	16, // 16: identity.v1.GroupService.AddGroupMembers:input_type -> identity.v1.AddGroupMembersRequest
+	18, // 17: identity.v1.GroupService.RemoveGroupMembers:input_type -> identity.v1.RemoveGroupMembersRequest
+	20, // 18: identity.v1.GroupService.ListGroupMembers:input_type -> identity.v1.ListGroupMembersRequest
+	0,  // 19: identity.v1.GroupService.MapGroupRoles:input_type -> identity.v1.MapGroupRolesRequest
+	2,  // 20: identity.v1.GroupService.UnmapGroupRoles:input_type -> identity.v1.UnmapGroupRolesRequest
+	4,  // 21: identity.v1.GroupService.ListGroupRoles:input_type -> identity.v1.ListGroupRolesRequest
+	7,  // 22: identity.v1.GroupService.CreateGroup:output_type -> identity.v1.CreateGroupResponse
+	9,  // 23: identity.v1.GroupService.GetGroup:output_type -> identity.v1.GetGroupResponse
+	11, // 24: identity.v1.GroupService.ListGroups:output_type -> identity.v1.ListGroupsResponse
+	13, // 25: identity.v1.GroupService.UpdateGroup:output_type -> identity.v1.UpdateGroupResponse
+	15, // 26: identity.v1.GroupService.DeleteGroup:output_type -> identity.v1.DeleteGroupResponse
+	17, // 27: identity.v1.GroupService.AddGroupMembers:output_type -> identity.v1.AddGroupMembersResponse
+	19, // 28: identity.v1.GroupService.RemoveGroupMembers:output_type -> identity.v1.RemoveGroupMembersResponse
+	21, // 29: identity.v1.GroupService.ListGroupMembers:output_type -> identity.v1.ListGroupMembersResponse
+	1,  // 30: identity.v1.GroupService.MapGroupRoles:output_type -> identity.v1.MapGroupRolesResponse
+	3,  // 31: identity.v1.GroupService.UnmapGroupRoles:output_type -> identity.v1.UnmapGroupRolesResponse
+	5,  // 32: identity.v1.GroupService.ListGroupRoles:output_type -> identity.v1.ListGroupRolesResponse
+	22, // [22:33] is the sub-list for method output_type
+	11, // [11:22] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_identity_v1_group_service_proto_init() }
@@ -1069,13 +1439,14 @@ func file_identity_v1_group_service_proto_init() {
 		return
 	}
 	file_identity_v1_group_proto_init()
+	file_identity_v1_role_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_identity_v1_group_service_proto_rawDesc), len(file_identity_v1_group_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,9 @@ const (
 	GroupService_AddGroupMembers_FullMethodName    = "/identity.v1.GroupService/AddGroupMembers"
 	GroupService_RemoveGroupMembers_FullMethodName = "/identity.v1.GroupService/RemoveGroupMembers"
 	GroupService_ListGroupMembers_FullMethodName   = "/identity.v1.GroupService/ListGroupMembers"
+	GroupService_MapGroupRoles_FullMethodName      = "/identity.v1.GroupService/MapGroupRoles"
+	GroupService_UnmapGroupRoles_FullMethodName    = "/identity.v1.GroupService/UnmapGroupRoles"
+	GroupService_ListGroupRoles_FullMethodName     = "/identity.v1.GroupService/ListGroupRoles"
 )
 
 // GroupServiceClient is the client API for GroupService service.
@@ -76,6 +79,24 @@ type GroupServiceClient interface {
 	// The page token is a cursor that stays correct while members join or
 	// leave. NotFound when the group does not exist.
 	ListGroupMembers(ctx context.Context, in *ListGroupMembersRequest, opts ...grpc.CallOption) (*ListGroupMembersResponse, error)
+	// MapGroupRoles maps a group to roles: its members hold them too, beside
+	// the role of the group's own name, as SSO group mapping does. Roles
+	// already mapped are left as they are (set semantics).
+	//
+	// NotFound, changing nothing, when the group or any role does not exist in
+	// the tenant.
+	MapGroupRoles(ctx context.Context, in *MapGroupRolesRequest, opts ...grpc.CallOption) (*MapGroupRolesResponse, error)
+	// UnmapGroupRoles removes mappings of a group to roles; roles not mapped
+	// are ignored. The role of the group's own name cannot be unmapped: rename
+	// the group instead.
+	//
+	// NotFound when the group does not exist.
+	UnmapGroupRoles(ctx context.Context, in *UnmapGroupRolesRequest, opts ...grpc.CallOption) (*UnmapGroupRolesResponse, error)
+	// ListGroupRoles returns the roles a group grants: the role of its own name
+	// (when it exists) and the mapped roles, in role id order.
+	//
+	// NotFound when the group does not exist.
+	ListGroupRoles(ctx context.Context, in *ListGroupRolesRequest, opts ...grpc.CallOption) (*ListGroupRolesResponse, error)
 }
 
 type groupServiceClient struct {
@@ -166,6 +187,36 @@ func (c *groupServiceClient) ListGroupMembers(ctx context.Context, in *ListGroup
 	return out, nil
 }
 
+func (c *groupServiceClient) MapGroupRoles(ctx context.Context, in *MapGroupRolesRequest, opts ...grpc.CallOption) (*MapGroupRolesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MapGroupRolesResponse)
+	err := c.cc.Invoke(ctx, GroupService_MapGroupRoles_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *groupServiceClient) UnmapGroupRoles(ctx context.Context, in *UnmapGroupRolesRequest, opts ...grpc.CallOption) (*UnmapGroupRolesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UnmapGroupRolesResponse)
+	err := c.cc.Invoke(ctx, GroupService_UnmapGroupRoles_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *groupServiceClient) ListGroupRoles(ctx context.Context, in *ListGroupRolesRequest, opts ...grpc.CallOption) (*ListGroupRolesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListGroupRolesResponse)
+	err := c.cc.Invoke(ctx, GroupService_ListGroupRoles_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // GroupServiceServer is the server API for GroupService service.
 // All implementations should embed UnimplementedGroupServiceServer
 // for forward compatibility.
@@ -213,6 +264,24 @@ type GroupServiceServer interface {
 	// The page token is a cursor that stays correct while members join or
 	// leave. NotFound when the group does not exist.
 	ListGroupMembers(context.Context, *ListGroupMembersRequest) (*ListGroupMembersResponse, error)
+	// MapGroupRoles maps a group to roles: its members hold them too, beside
+	// the role of the group's own name, as SSO group mapping does. Roles
+	// already mapped are left as they are (set semantics).
+	//
+	// NotFound, changing nothing, when the group or any role does not exist in
+	// the tenant.
+	MapGroupRoles(context.Context, *MapGroupRolesRequest) (*MapGroupRolesResponse, error)
+	// UnmapGroupRoles removes mappings of a group to roles; roles not mapped
+	// are ignored. The role of the group's own name cannot be unmapped: rename
+	// the group instead.
+	//
+	// NotFound when the group does not exist.
+	UnmapGroupRoles(context.Context, *UnmapGroupRolesRequest) (*UnmapGroupRolesResponse, error)
+	// ListGroupRoles returns the roles a group grants: the role of its own name
+	// (when it exists) and the mapped roles, in role id order.
+	//
+	// NotFound when the group does not exist.
+	ListGroupRoles(context.Context, *ListGroupRolesRequest) (*ListGroupRolesResponse, error)
 }
 
 // UnimplementedGroupServiceServer should be embedded to have
@@ -245,6 +314,15 @@ func (UnimplementedGroupServiceServer) RemoveGroupMembers(context.Context, *Remo
 }
 func (UnimplementedGroupServiceServer) ListGroupMembers(context.Context, *ListGroupMembersRequest) (*ListGroupMembersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListGroupMembers not implemented")
+}
+func (UnimplementedGroupServiceServer) MapGroupRoles(context.Context, *MapGroupRolesRequest) (*MapGroupRolesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MapGroupRoles not implemented")
+}
+func (UnimplementedGroupServiceServer) UnmapGroupRoles(context.Context, *UnmapGroupRolesRequest) (*UnmapGroupRolesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UnmapGroupRoles not implemented")
+}
+func (UnimplementedGroupServiceServer) ListGroupRoles(context.Context, *ListGroupRolesRequest) (*ListGroupRolesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListGroupRoles not implemented")
 }
 func (UnimplementedGroupServiceServer) testEmbeddedByValue() {}
 
@@ -410,6 +488,60 @@ func _GroupService_ListGroupMembers_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _GroupService_MapGroupRoles_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MapGroupRolesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GroupServiceServer).MapGroupRoles(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GroupService_MapGroupRoles_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GroupServiceServer).MapGroupRoles(ctx, req.(*MapGroupRolesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GroupService_UnmapGroupRoles_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnmapGroupRolesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GroupServiceServer).UnmapGroupRoles(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GroupService_UnmapGroupRoles_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GroupServiceServer).UnmapGroupRoles(ctx, req.(*UnmapGroupRolesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GroupService_ListGroupRoles_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListGroupRolesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GroupServiceServer).ListGroupRoles(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GroupService_ListGroupRoles_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GroupServiceServer).ListGroupRoles(ctx, req.(*ListGroupRolesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // GroupService_ServiceDesc is the grpc.ServiceDesc for GroupService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -448,6 +580,18 @@ var GroupService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListGroupMembers",
 			Handler:    _GroupService_ListGroupMembers_Handler,
+		},
+		{
+			MethodName: "MapGroupRoles",
+			Handler:    _GroupService_MapGroupRoles_Handler,
+		},
+		{
+			MethodName: "UnmapGroupRoles",
+			Handler:    _GroupService_UnmapGroupRoles_Handler,
+		},
+		{
+			MethodName: "ListGroupRoles",
+			Handler:    _GroupService_ListGroupRoles_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
