@@ -132,14 +132,39 @@ func newEnv(t testing.TB, db database, options ...func(*server.Options)) *env {
 		t.Fatalf("init project: %v", err)
 	}
 	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	clock := &fakeClock{}
+	conn := startInstance(t, client, logs, clock, options...)
+	e := env{url: dbURL, clock: clock, db: client, credential: cred, ctx: withCredential(ctx, cred), logs: logs}
+	return e.withConn(conn)
+}
+
+// withConn returns a copy of e whose clients use conn.
+func (e env) withConn(conn *grpc.ClientConn) *env {
+	e.conn = conn
+	e.projects = identityv1.NewProjectServiceClient(conn)
+	e.tenants = identityv1.NewTenantServiceClient(conn)
+	e.users = identityv1.NewUserServiceClient(conn)
+	e.groups = identityv1.NewGroupServiceClient(conn)
+	e.roles = identityv1.NewRoleServiceClient(conn)
+	e.keys = identityv1.NewAccessKeyServiceClient(conn)
+	e.sso = identityv1.NewSsoServiceClient(conn)
+	e.scim = identityv1.NewScimServiceClient(conn)
+	return &e
+}
+
+func (e *env) authz() identityv1.AuthzServiceClient { return identityv1.NewAuthzServiceClient(e.conn) }
+
+// startInstance runs a server over client, as one identityd instance, and
+// returns a connection to it.
+func startInstance(t testing.TB, client *ent.Client, logs *syncBuffer, clock *fakeClock, options ...func(*server.Options)) *grpc.ClientConn {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts := server.Options{PublicURL: "https://id.example.com", Now: clock.Now}
 	for _, o := range options {
 		o(&opts)
 	}
 	srv := server.New(client, log, opts)
-	runCtx, stop := context.WithCancel(ctx)
+	runCtx, stop := context.WithCancel(context.Background())
 	t.Cleanup(stop)
 	if err := srv.Start(runCtx); err != nil {
 		t.Fatalf("start: %v", err)
@@ -158,23 +183,21 @@ func newEnv(t testing.TB, db database, options ...func(*server.Options)) *env {
 		t.Fatalf("dial: %v", err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &env{
-		url:        dbURL,
-		clock:      clock,
-		db:         client,
-		conn:       conn,
-		credential: cred,
-		ctx:        withCredential(ctx, cred),
-		logs:       logs,
-		projects:   identityv1.NewProjectServiceClient(conn),
-		tenants:    identityv1.NewTenantServiceClient(conn),
-		users:      identityv1.NewUserServiceClient(conn),
-		groups:     identityv1.NewGroupServiceClient(conn),
-		roles:      identityv1.NewRoleServiceClient(conn),
-		keys:       identityv1.NewAccessKeyServiceClient(conn),
-		sso:        identityv1.NewSsoServiceClient(conn),
-		scim:       identityv1.NewScimServiceClient(conn),
+	return conn
+}
+
+// secondInstance runs another server on the same database, as a second
+// identityd instance would, with its own database connections.
+func (e *env) secondInstance(t testing.TB) *env {
+	t.Helper()
+	client, err := server.OpenDatabase(context.Background(), e.url)
+	if err != nil {
+		t.Fatalf("open database: %v", err)
 	}
+	t.Cleanup(func() { client.Close() })
+	other := *e
+	other.db = client
+	return other.withConn(startInstance(t, client, e.logs, e.clock))
 }
 
 func withCredential(ctx context.Context, cred string) context.Context {
