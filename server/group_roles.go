@@ -147,4 +147,3 @@ func (s *GroupService) ListGroupRoles(ctx context.Context, req *identityv1.ListG
 	}
 	return out, nil
 }
-
