@@ -46,8 +46,9 @@ FUZZTIME ?= 30s
 fuzz: ## run each fuzz target for FUZZTIME
 	go test ./server -run '^$$' -fuzz '^FuzzPageToken$$' -fuzztime $(FUZZTIME)
 
-bench: ## run the benchmarks
+bench: ## run the Go benchmarks, then the role-check load test (CheckRole against the health Check)
 	go test -run '^$$' -bench . -benchmem ./...
+	go run ./cmd/authzbench
 
 build: ## build bin/identityd
 	go build -o bin/identityd ./cmd/identityd

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"time"
 
@@ -42,16 +43,27 @@ func (srv *Server) NewGRPCServer(metrics *grpcprom.ServerMetrics, opts ...grpc.S
 	logger := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
 		srv.log.Log(ctx, slog.Level(lvl), msg, fields...)
 	})
-	logOpt := logging.WithLogOnEvents(logging.FinishCall)
+	// Every call is counted in the metrics; the log gets the calls that
+	// failed, and successful ones only at debug level, so the hot role-check
+	// path does not write a log line per request.
+	logOpts := []logging.Option{
+		logging.WithLogOnEvents(logging.FinishCall),
+		logging.WithLevels(func(code codes.Code) logging.Level {
+			if code == codes.OK {
+				return logging.LevelDebug
+			}
+			return logging.DefaultServerCodeToLevel(code)
+		}),
+	}
 	protected := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool { return !isPublic(c) })
 
 	unary := []grpc.UnaryServerInterceptor{
 		recovery.UnaryServerInterceptor(recoverOpt),
-		logging.UnaryServerInterceptor(logger, logOpt),
+		logging.UnaryServerInterceptor(logger, logOpts...),
 	}
 	stream := []grpc.StreamServerInterceptor{
 		recovery.StreamServerInterceptor(recoverOpt),
-		logging.StreamServerInterceptor(logger, logOpt),
+		logging.StreamServerInterceptor(logger, logOpts...),
 	}
 	if metrics != nil {
 		unary = append(unary, metrics.UnaryServerInterceptor())
@@ -71,7 +83,13 @@ func (srv *Server) NewGRPCServer(metrics *grpcprom.ServerMetrics, opts ...grpc.S
 		srv.mapStreamErrors,
 	)
 
-	s := grpc.NewServer(append(opts, grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))...)
+	s := grpc.NewServer(append(opts,
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
+		// Reused workers keep their grown stacks: a new goroutine per call
+		// would grow its stack through the interceptor chain every time.
+		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
+	)...)
 	srv.Register(s)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(s, hs)
