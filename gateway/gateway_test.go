@@ -241,6 +241,31 @@ func TestREST(t *testing.T) {
 	step("SCIM rotate bad grace", "POST", "/v1/tenants/"+tid+"/scim:rotate", `{"gracePeriod":"-5s"}`, 400)
 	step("SCIM resolve as Project Admin", "GET", "/v1/scim/tenant", "", 403)
 
+	authz := "/v1/tenants/" + tid + "/authz:"
+	if check := step("check role of a deactivated user", "POST", authz+"checkRole", `{"user":{"userId":"`+uid+`"},"role":"platform"}`, 200); check["allowed"] != nil {
+		t.Fatalf("a deactivated user holds a role: %v", check)
+	}
+	step("reactivate user", "PATCH", users+"/"+uid, `{"active":true}`, 200)
+	check := step("check role", "POST", authz+"checkRole", `{"user":{"userName":"ADA@example.com"},"role":"platform","explain":true}`, 200)
+	if check["allowed"] != true {
+		t.Fatalf("check %v", check)
+	}
+	step("check role bad user", "POST", authz+"checkRole", `{"user":{},"role":"x"}`, 400)
+	step("check permission", "POST", authz+"checkPermission", `{"user":{"userId":"`+uid+`"},"permission":"invoices:read"}`, 200)
+	step("check permission no permission", "POST", authz+"checkPermission", `{"user":{"userId":"`+uid+`"}}`, 400)
+	step("batch check", "POST", authz+"batchCheck", `{"checks":[{"user":{"userId":"`+uid+`"},"role":"platform"}]}`, 200)
+	step("batch check empty", "POST", authz+"batchCheck", `{"checks":[]}`, 400)
+	step("user roles", "POST", authz+"listUserRoles", `{"user":{"userId":"`+uid+`"}}`, 200)
+	step("user roles unknown", "POST", authz+"listUserRoles", `{"user":{"userId":"01a20706-0000-7000-8000-000000000000"}}`, 404)
+	step("role members", "GET", roles+"/"+rid+"/members", "", 200)
+	step("role members bad role", "GET", roles+"/x/members", "", 400)
+	step("map role", "POST", groups+"/"+gid+"/roles:map", `{"roleIds":["`+rid+`"]}`, 200)
+	step("map nothing", "POST", groups+"/"+gid+"/roles:map", `{"roleIds":[]}`, 400)
+	step("group roles", "GET", groups+"/"+gid+"/roles", "", 200)
+	step("group roles bad group", "GET", groups+"/x/roles", "", 400)
+	step("unmap role", "POST", groups+"/"+gid+"/roles:unmap", `{"roleIds":["`+rid+`"]}`, 200)
+	step("unmap bad role", "POST", groups+"/"+gid+"/roles:unmap", `{"roleIds":["x"]}`, 400)
+
 	step("delete group", "DELETE", groups+"/"+gid, "", 200)
 	step("delete group again", "DELETE", groups+"/"+gid, "", 404)
 	step("delete role", "DELETE", roles+"/"+rid, "", 200)

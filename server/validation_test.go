@@ -233,6 +233,53 @@ func TestValidation(t *testing.T) {
 			_, err := e.scim.RotateScimToken(e.ctx, &identityv1.RotateScimTokenRequest{TenantId: tid, GracePeriod: durationpb.New(31 * 24 * time.Hour)})
 			return err
 		}, "grace_period"},
+		{"map roles to group bad role id", func() error {
+			_, err := e.groups.MapGroupRoles(e.ctx, &identityv1.MapGroupRolesRequest{TenantId: tid, GroupId: gid, RoleIds: []string{"r"}})
+			return err
+		}, "role_ids[0]"},
+		{"unmap nothing", func() error {
+			_, err := e.groups.UnmapGroupRoles(e.ctx, &identityv1.UnmapGroupRolesRequest{TenantId: tid, GroupId: gid})
+			return err
+		}, "role_ids"},
+		{"group roles bad group", func() error {
+			_, err := e.groups.ListGroupRoles(e.ctx, &identityv1.ListGroupRolesRequest{TenantId: tid, GroupId: "g"})
+			return err
+		}, "group_id"},
+		{"check role without user", func() error {
+			_, err := e.authz().CheckRole(e.ctx, &identityv1.CheckRoleRequest{TenantId: tid, Role: "r"})
+			return err
+		}, "user"},
+		{"check role without role", func() error {
+			_, err := e.authz().CheckRole(e.ctx, &identityv1.CheckRoleRequest{TenantId: tid, User: byID(uid)})
+			return err
+		}, "role"},
+		{"check permission bad user id", func() error {
+			_, err := e.authz().CheckPermission(e.ctx, &identityv1.CheckPermissionRequest{TenantId: tid, User: byID("u"), Permission: "p"})
+			return err
+		}, "user.user_id"},
+		{"batch check empty", func() error {
+			_, err := e.authz().BatchCheck(e.ctx, &identityv1.BatchCheckRequest{TenantId: tid})
+			return err
+		}, "checks"},
+		{"batch check neither role nor permission", func() error {
+			_, err := e.authz().BatchCheck(e.ctx, &identityv1.BatchCheckRequest{TenantId: tid, Checks: []*identityv1.Check{{User: byID(uid)}}})
+			return err
+		}, ""},
+		{"user roles negative revision", func() error {
+			_, err := e.authz().ListUserRoles(e.ctx, &identityv1.ListUserRolesRequest{TenantId: tid, User: byID(uid), AtLeastRevision: -1})
+			return err
+		}, "at_least_revision"},
+		{"role members bad role", func() error {
+			_, err := e.authz().ListRoleMembers(e.ctx, &identityv1.ListRoleMembersRequest{TenantId: tid, RoleId: "r"})
+			return err
+		}, "role_id"},
+		{"watch bad tenant", func() error {
+			s, err := e.authz().WatchRoleChanges(e.ctx, &identityv1.WatchRoleChangesRequest{TenantId: "t"})
+			if err == nil {
+				_, err = s.Recv()
+			}
+			return err
+		}, "tenant_id"},
 		{"project id not uuid", func() error {
 			_, err := e.projects.GetProject(e.ctx, &identityv1.GetProjectRequest{ProjectId: "p"})
 			return err
