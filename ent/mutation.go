@@ -9867,6 +9867,7 @@ type UserMutation struct {
 	phone_numbers            *[]schema.PhoneNumber
 	appendphone_numbers      []schema.PhoneNumber
 	custom_attributes        *map[string]string
+	profile                  *schema.Profile
 	clearedFields            map[string]struct{}
 	tenant                   *string
 	clearedtenant            bool
@@ -10554,6 +10555,55 @@ func (m *UserMutation) ResetCustomAttributes() {
 	delete(m.clearedFields, user.FieldCustomAttributes)
 }
 
+// SetProfile sets the "profile" field.
+func (m *UserMutation) SetProfile(s schema.Profile) {
+	m.profile = &s
+}
+
+// Profile returns the value of the "profile" field in the mutation.
+func (m *UserMutation) Profile() (r schema.Profile, exists bool) {
+	v := m.profile
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProfile returns the old "profile" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldProfile(ctx context.Context) (v schema.Profile, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProfile is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProfile requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProfile: %w", err)
+	}
+	return oldValue.Profile, nil
+}
+
+// ClearProfile clears the value of the "profile" field.
+func (m *UserMutation) ClearProfile() {
+	m.profile = nil
+	m.clearedFields[user.FieldProfile] = struct{}{}
+}
+
+// ProfileCleared returns if the "profile" field was cleared in this mutation.
+func (m *UserMutation) ProfileCleared() bool {
+	_, ok := m.clearedFields[user.FieldProfile]
+	return ok
+}
+
+// ResetProfile resets all changes to the "profile" field.
+func (m *UserMutation) ResetProfile() {
+	m.profile = nil
+	delete(m.clearedFields, user.FieldProfile)
+}
+
 // ClearTenant clears the "tenant" edge to the Tenant entity.
 func (m *UserMutation) ClearTenant() {
 	m.clearedtenant = true
@@ -10777,7 +10827,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 14)
+	fields := make([]string, 0, 15)
 	if m.create_time != nil {
 		fields = append(fields, user.FieldCreateTime)
 	}
@@ -10820,6 +10870,9 @@ func (m *UserMutation) Fields() []string {
 	if m.custom_attributes != nil {
 		fields = append(fields, user.FieldCustomAttributes)
 	}
+	if m.profile != nil {
+		fields = append(fields, user.FieldProfile)
+	}
 	return fields
 }
 
@@ -10856,6 +10909,8 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.PhoneNumbers()
 	case user.FieldCustomAttributes:
 		return m.CustomAttributes()
+	case user.FieldProfile:
+		return m.Profile()
 	}
 	return nil, false
 }
@@ -10893,6 +10948,8 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldPhoneNumbers(ctx)
 	case user.FieldCustomAttributes:
 		return m.OldCustomAttributes(ctx)
+	case user.FieldProfile:
+		return m.OldProfile(ctx)
 	}
 	return nil, fmt.Errorf("unknown User field %s", name)
 }
@@ -11000,6 +11057,13 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCustomAttributes(v)
 		return nil
+	case user.FieldProfile:
+		v, ok := value.(schema.Profile)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProfile(v)
+		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)
 }
@@ -11051,6 +11115,9 @@ func (m *UserMutation) ClearedFields() []string {
 	if m.FieldCleared(user.FieldCustomAttributes) {
 		fields = append(fields, user.FieldCustomAttributes)
 	}
+	if m.FieldCleared(user.FieldProfile) {
+		fields = append(fields, user.FieldProfile)
+	}
 	return fields
 }
 
@@ -11070,6 +11137,9 @@ func (m *UserMutation) ClearField(name string) error {
 		return nil
 	case user.FieldCustomAttributes:
 		m.ClearCustomAttributes()
+		return nil
+	case user.FieldProfile:
+		m.ClearProfile()
 		return nil
 	}
 	return fmt.Errorf("unknown User nullable field %s", name)
@@ -11120,6 +11190,9 @@ func (m *UserMutation) ResetField(name string) error {
 		return nil
 	case user.FieldCustomAttributes:
 		m.ResetCustomAttributes()
+		return nil
+	case user.FieldProfile:
+		m.ResetProfile()
 		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)

@@ -48,6 +48,8 @@ type User struct {
 	PhoneNumbers []schema.PhoneNumber `json:"phone_numbers,omitempty"`
 	// CustomAttributes holds the value of the "custom_attributes" field.
 	CustomAttributes map[string]string `json:"custom_attributes,omitempty"`
+	// Profile holds the value of the "profile" field.
+	Profile schema.Profile `json:"profile,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the UserQuery when eager-loading is set.
 	Edges        UserEdges `json:"edges"`
@@ -112,7 +114,7 @@ func (*User) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case user.FieldPhoneNumbers, user.FieldCustomAttributes:
+		case user.FieldPhoneNumbers, user.FieldCustomAttributes, user.FieldProfile:
 			values[i] = new([]byte)
 		case user.FieldActive:
 			values[i] = new(sql.NullBool)
@@ -231,6 +233,14 @@ func (_m *User) assignValues(columns []string, values []any) error {
 					return fmt.Errorf("unmarshal field custom_attributes: %w", err)
 				}
 			}
+		case user.FieldProfile:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field profile", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Profile); err != nil {
+					return fmt.Errorf("unmarshal field profile: %w", err)
+				}
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -328,6 +338,9 @@ func (_m *User) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("custom_attributes=")
 	builder.WriteString(fmt.Sprintf("%v", _m.CustomAttributes))
+	builder.WriteString(", ")
+	builder.WriteString("profile=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Profile))
 	builder.WriteByte(')')
 	return builder.String()
 }

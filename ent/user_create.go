@@ -160,6 +160,20 @@ func (_c *UserCreate) SetCustomAttributes(v map[string]string) *UserCreate {
 	return _c
 }
 
+// SetProfile sets the "profile" field.
+func (_c *UserCreate) SetProfile(v schema.Profile) *UserCreate {
+	_c.mutation.SetProfile(v)
+	return _c
+}
+
+// SetNillableProfile sets the "profile" field if the given value is not nil.
+func (_c *UserCreate) SetNillableProfile(v *schema.Profile) *UserCreate {
+	if v != nil {
+		_c.SetProfile(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *UserCreate) SetID(v string) *UserCreate {
 	_c.mutation.SetID(v)
@@ -425,6 +439,10 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.CustomAttributes(); ok {
 		_spec.SetField(user.FieldCustomAttributes, field.TypeJSON, value)
 		_node.CustomAttributes = value
+	}
+	if value, ok := _c.mutation.Profile(); ok {
+		_spec.SetField(user.FieldProfile, field.TypeJSON, value)
+		_node.Profile = value
 	}
 	if nodes := _c.mutation.TenantIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -705,6 +723,24 @@ func (u *UserUpsert) ClearCustomAttributes() *UserUpsert {
 	return u
 }
 
+// SetProfile sets the "profile" field.
+func (u *UserUpsert) SetProfile(v schema.Profile) *UserUpsert {
+	u.Set(user.FieldProfile, v)
+	return u
+}
+
+// UpdateProfile sets the "profile" field to the value that was provided on create.
+func (u *UserUpsert) UpdateProfile() *UserUpsert {
+	u.SetExcluded(user.FieldProfile)
+	return u
+}
+
+// ClearProfile clears the value of the "profile" field.
+func (u *UserUpsert) ClearProfile() *UserUpsert {
+	u.SetNull(user.FieldProfile)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -945,6 +981,27 @@ func (u *UserUpsertOne) UpdateCustomAttributes() *UserUpsertOne {
 func (u *UserUpsertOne) ClearCustomAttributes() *UserUpsertOne {
 	return u.Update(func(s *UserUpsert) {
 		s.ClearCustomAttributes()
+	})
+}
+
+// SetProfile sets the "profile" field.
+func (u *UserUpsertOne) SetProfile(v schema.Profile) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetProfile(v)
+	})
+}
+
+// UpdateProfile sets the "profile" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateProfile() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateProfile()
+	})
+}
+
+// ClearProfile clears the value of the "profile" field.
+func (u *UserUpsertOne) ClearProfile() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearProfile()
 	})
 }
 
@@ -1355,6 +1412,27 @@ func (u *UserUpsertBulk) UpdateCustomAttributes() *UserUpsertBulk {
 func (u *UserUpsertBulk) ClearCustomAttributes() *UserUpsertBulk {
 	return u.Update(func(s *UserUpsert) {
 		s.ClearCustomAttributes()
+	})
+}
+
+// SetProfile sets the "profile" field.
+func (u *UserUpsertBulk) SetProfile(v schema.Profile) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetProfile(v)
+	})
+}
+
+// UpdateProfile sets the "profile" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateProfile() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateProfile()
+	})
+}
+
+// ClearProfile clears the value of the "profile" field.
+func (u *UserUpsertBulk) ClearProfile() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.ClearProfile()
 	})
 }
 

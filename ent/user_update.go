@@ -211,6 +211,26 @@ func (_u *UserUpdate) ClearCustomAttributes() *UserUpdate {
 	return _u
 }
 
+// SetProfile sets the "profile" field.
+func (_u *UserUpdate) SetProfile(v schema.Profile) *UserUpdate {
+	_u.mutation.SetProfile(v)
+	return _u
+}
+
+// SetNillableProfile sets the "profile" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableProfile(v *schema.Profile) *UserUpdate {
+	if v != nil {
+		_u.SetProfile(*v)
+	}
+	return _u
+}
+
+// ClearProfile clears the value of the "profile" field.
+func (_u *UserUpdate) ClearProfile() *UserUpdate {
+	_u.mutation.ClearProfile()
+	return _u
+}
+
 // AddEmailIDs adds the "emails" edge to the Email entity by IDs.
 func (_u *UserUpdate) AddEmailIDs(ids ...int) *UserUpdate {
 	_u.mutation.AddEmailIDs(ids...)
@@ -436,6 +456,12 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.CustomAttributesCleared() {
 		_spec.ClearField(user.FieldCustomAttributes, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.Profile(); ok {
+		_spec.SetField(user.FieldProfile, field.TypeJSON, value)
+	}
+	if _u.mutation.ProfileCleared() {
+		_spec.ClearField(user.FieldProfile, field.TypeJSON)
 	}
 	if _u.mutation.EmailsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -771,6 +797,26 @@ func (_u *UserUpdateOne) ClearCustomAttributes() *UserUpdateOne {
 	return _u
 }
 
+// SetProfile sets the "profile" field.
+func (_u *UserUpdateOne) SetProfile(v schema.Profile) *UserUpdateOne {
+	_u.mutation.SetProfile(v)
+	return _u
+}
+
+// SetNillableProfile sets the "profile" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableProfile(v *schema.Profile) *UserUpdateOne {
+	if v != nil {
+		_u.SetProfile(*v)
+	}
+	return _u
+}
+
+// ClearProfile clears the value of the "profile" field.
+func (_u *UserUpdateOne) ClearProfile() *UserUpdateOne {
+	_u.mutation.ClearProfile()
+	return _u
+}
+
 // AddEmailIDs adds the "emails" edge to the Email entity by IDs.
 func (_u *UserUpdateOne) AddEmailIDs(ids ...int) *UserUpdateOne {
 	_u.mutation.AddEmailIDs(ids...)
@@ -1026,6 +1072,12 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	}
 	if _u.mutation.CustomAttributesCleared() {
 		_spec.ClearField(user.FieldCustomAttributes, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.Profile(); ok {
+		_spec.SetField(user.FieldProfile, field.TypeJSON, value)
+	}
+	if _u.mutation.ProfileCleared() {
+		_spec.ClearField(user.FieldProfile, field.TypeJSON)
 	}
 	if _u.mutation.EmailsCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -143,3 +143,21 @@ func (srv *Server) deleteInTenant(ctx context.Context, tenantID string, kind cha
 		return nil
 	})
 }
+
+// versionIs checks the version a query selects (one row's version field)
+// against expected; a missing row is left to the caller's delete to report.
+func versionIs(ctx context.Context, q interface {
+	Ints(context.Context) ([]int, error)
+}, expected int64) error {
+	if expected == 0 {
+		return nil
+	}
+	vs, err := q.Ints(ctx)
+	if err != nil {
+		return fmt.Errorf("read version: %w", err)
+	}
+	if len(vs) == 0 {
+		return nil
+	}
+	return checkVersion(int64(vs[0]), expected)
+}

@@ -72,7 +72,54 @@ func userToProto(u *ent.User) *identityv1.User {
 	for _, p := range u.PhoneNumbers {
 		out.PhoneNumbers = append(out.PhoneNumbers, &identityv1.PhoneNumber{Value: p.Value, Type: p.Type, Primary: p.Primary})
 	}
+	pr := u.Profile
+	out.Title, out.NickName, out.ProfileUrl, out.UserType = pr.Title, pr.NickName, pr.ProfileURL, pr.UserType
+	out.PreferredLanguage, out.Locale, out.Timezone = pr.PreferredLanguage, pr.Locale, pr.Timezone
+	for _, a := range pr.Addresses {
+		out.Addresses = append(out.Addresses, &identityv1.Address{
+			Type: a.Type, Formatted: a.Formatted, StreetAddress: a.StreetAddress, Locality: a.Locality,
+			Region: a.Region, PostalCode: a.PostalCode, Country: a.Country, Primary: a.Primary,
+		})
+	}
+	if pr.EmployeeNumber+pr.CostCenter+pr.Organization+pr.Division+pr.Department+pr.ManagerID != "" {
+		out.Enterprise = &identityv1.EnterpriseAttributes{
+			EmployeeNumber: pr.EmployeeNumber, CostCenter: pr.CostCenter, Organization: pr.Organization,
+			Division: pr.Division, Department: pr.Department, ManagerId: pr.ManagerID,
+		}
+	}
 	return out
+}
+
+// applyProfile copies the profile fields that has names from in onto p.
+func applyProfile(p *schema.Profile, in *identityv1.User, has func(string) bool) {
+	set := func(path string, dst *string, v string) {
+		if has(path) {
+			*dst = v
+		}
+	}
+	set("title", &p.Title, in.GetTitle())
+	set("nick_name", &p.NickName, in.GetNickName())
+	set("profile_url", &p.ProfileURL, in.GetProfileUrl())
+	set("user_type", &p.UserType, in.GetUserType())
+	set("preferred_language", &p.PreferredLanguage, in.GetPreferredLanguage())
+	set("locale", &p.Locale, in.GetLocale())
+	set("timezone", &p.Timezone, in.GetTimezone())
+	if has("addresses") {
+		p.Addresses = nil
+		for _, a := range in.GetAddresses() {
+			p.Addresses = append(p.Addresses, schema.Address{
+				Type: a.GetType(), Formatted: a.GetFormatted(), StreetAddress: a.GetStreetAddress(), Locality: a.GetLocality(),
+				Region: a.GetRegion(), PostalCode: a.GetPostalCode(), Country: a.GetCountry(), Primary: a.GetPrimary(),
+			})
+		}
+	}
+	e := in.GetEnterprise()
+	set("enterprise.employee_number", &p.EmployeeNumber, e.GetEmployeeNumber())
+	set("enterprise.cost_center", &p.CostCenter, e.GetCostCenter())
+	set("enterprise.organization", &p.Organization, e.GetOrganization())
+	set("enterprise.division", &p.Division, e.GetDivision())
+	set("enterprise.department", &p.Department, e.GetDepartment())
+	set("enterprise.manager_id", &p.ManagerID, e.GetManagerId())
 }
 
 func phoneNumbersFromProto(in []*identityv1.PhoneNumber) []schema.PhoneNumber {

@@ -53,6 +53,16 @@ func failedPrecondition(reason, msg string) error {
 	return &Error{Code: codes.FailedPrecondition, Reason: reason, Message: msg}
 }
 
+// checkVersion fails with FailedPrecondition (VERSION_MISMATCH) when a
+// caller's expected version (0: none) is not the resource's current one.
+func checkVersion(current, expected int64) error {
+	if expected != 0 && current != expected {
+		return &Error{Code: codes.FailedPrecondition, Reason: "VERSION_MISMATCH",
+			Message: fmt.Sprintf("the resource is at version %d, not the expected %d: read it again", current, expected)}
+	}
+	return nil
+}
+
 func permissionDenied(reason, msg string) error {
 	return &Error{Code: codes.PermissionDenied, Reason: reason, Message: msg}
 }

@@ -49,7 +49,7 @@ func (s *GroupService) MapGroupRoles(ctx context.Context, req *identityv1.MapGro
 	tenantID, groupID := req.GetTenantId(), req.GetGroupId()
 	var mapped int
 	rev, err := s.write(ctx, p.ProjectID, func(ctx context.Context, cs *changeSet) error {
-		if err := requireGroup(ctx, cs.tx, p.ProjectID, tenantID, groupID); err != nil {
+		if err := requireGroup(ctx, cs.tx, p.ProjectID, tenantID, groupID, 0); err != nil {
 			return err
 		}
 		found, err := cs.tx.Role.Query().Where(role.IDIn(req.GetRoleIds()...), role.TenantID(tenantID)).IDs(ctx)
@@ -96,7 +96,7 @@ func (s *GroupService) UnmapGroupRoles(ctx context.Context, req *identityv1.Unma
 	tenantID, groupID := req.GetTenantId(), req.GetGroupId()
 	var removed []string
 	rev, err := s.write(ctx, p.ProjectID, func(ctx context.Context, cs *changeSet) error {
-		if err := requireGroup(ctx, cs.tx, p.ProjectID, tenantID, groupID); err != nil {
+		if err := requireGroup(ctx, cs.tx, p.ProjectID, tenantID, groupID, 0); err != nil {
 			return err
 		}
 		mapped := grouprole.And(grouprole.GroupID(groupID), grouprole.RoleIDIn(req.GetRoleIds()...))

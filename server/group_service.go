@@ -92,6 +92,13 @@ func (s *GroupService) ListGroups(ctx context.Context, req *identityv1.ListGroup
 		return nil, err
 	}
 	where := append([]predicate.Group{group.TenantID(req.GetTenantId())}, groupFilter(req.GetFilter())...)
+	if e := req.GetFilter().GetExpression(); e != nil {
+		p, err := compileExpression(e, groupFilterSchema)
+		if err != nil {
+			return nil, err
+		}
+		where = append(where, predicate.Group(p))
+	}
 	total, err := s.db.Group.Query().Where(where...).Count(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("count groups: %w", err)
@@ -100,7 +107,7 @@ func (s *GroupService) ListGroups(ctx context.Context, req *identityv1.ListGroup
 	if pg.after != "" {
 		q = q.Where(group.IDGT(pg.after))
 	}
-	rows, err := q.Order(ent.Asc(group.FieldID)).Limit(pg.size + 1).All(ctx)
+	rows, err := q.Order(ent.Asc(group.FieldID)).Offset(int(req.GetSkip())).Limit(pg.size + 1).All(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list groups: %w", err)
 	}
@@ -149,6 +156,9 @@ func (s *GroupService) UpdateGroup(ctx context.Context, req *identityv1.UpdateGr
 		if err := requireTenant(ctx, cs.tx.Tenant, p.ProjectID, in.GetTenantId()); err != nil {
 			return err
 		}
+		if err := requireGroup(ctx, cs.tx, p.ProjectID, in.GetTenantId(), in.GetId(), req.GetExpectedVersion()); err != nil {
+			return err
+		}
 		upd := cs.tx.Group.UpdateOneID(in.GetId()).
 			Where(group.TenantID(in.GetTenantId())).
 			SetUpdateTime(cs.now).
@@ -182,6 +192,9 @@ func (s *GroupService) UpdateGroup(ctx context.Context, req *identityv1.UpdateGr
 // foreign keys.
 func (s *GroupService) DeleteGroup(ctx context.Context, req *identityv1.DeleteGroupRequest) (*identityv1.DeleteGroupResponse, error) {
 	rev, err := s.deleteInTenant(ctx, req.GetTenantId(), change.KindGroup, req.GetGroupId(), func(ctx context.Context, tx *ent.Tx) (int, error) {
+		if err := versionIs(ctx, tx.Group.Query().Where(group.ID(req.GetGroupId()), group.TenantID(req.GetTenantId())).Select(group.FieldVersion), req.GetExpectedVersion()); err != nil {
+			return 0, err
+		}
 		return tx.Group.Delete().Where(group.ID(req.GetGroupId()), group.TenantID(req.GetTenantId())).Exec(ctx)
 	})
 	if err != nil {
@@ -195,7 +208,7 @@ func (s *GroupService) AddGroupMembers(ctx context.Context, req *identityv1.AddG
 	p := principalFrom(ctx)
 	var added int
 	rev, err := s.write(ctx, p.ProjectID, func(ctx context.Context, cs *changeSet) error {
-		if err := requireGroup(ctx, cs.tx, p.ProjectID, req.GetTenantId(), req.GetGroupId()); err != nil {
+		if err := requireGroup(ctx, cs.tx, p.ProjectID, req.GetTenantId(), req.GetGroupId(), req.GetExpectedVersion()); err != nil {
 			return err
 		}
 		var err error
@@ -213,7 +226,7 @@ func (s *GroupService) RemoveGroupMembers(ctx context.Context, req *identityv1.R
 	p := principalFrom(ctx)
 	var removed []string
 	rev, err := s.write(ctx, p.ProjectID, func(ctx context.Context, cs *changeSet) error {
-		if err := requireGroup(ctx, cs.tx, p.ProjectID, req.GetTenantId(), req.GetGroupId()); err != nil {
+		if err := requireGroup(ctx, cs.tx, p.ProjectID, req.GetTenantId(), req.GetGroupId(), req.GetExpectedVersion()); err != nil {
 			return err
 		}
 		inGroup := groupmembership.And(groupmembership.GroupID(req.GetGroupId()), groupmembership.UserIDIn(req.GetUserIds()...))
@@ -239,20 +252,77 @@ func (s *GroupService) RemoveGroupMembers(ctx context.Context, req *identityv1.R
 	return &identityv1.RemoveGroupMembersResponse{RemovedCount: int32(len(removed)), Revision: rev}, nil
 }
 
+// SetGroupMembers makes a list the group's exact membership, writing only the
+// difference. Reading the current members is O(group size), which a full
+// replacement cannot avoid; the writes are O(difference).
+func (s *GroupService) SetGroupMembers(ctx context.Context, req *identityv1.SetGroupMembersRequest) (*identityv1.SetGroupMembersResponse, error) {
+	p := principalFrom(ctx)
+	tenantID, groupID := req.GetTenantId(), req.GetGroupId()
+	var added, removed int
+	rev, err := s.write(ctx, p.ProjectID, func(ctx context.Context, cs *changeSet) error {
+		if err := requireGroup(ctx, cs.tx, p.ProjectID, tenantID, groupID, req.GetExpectedVersion()); err != nil {
+			return err
+		}
+		current, err := cs.tx.GroupMembership.Query().Where(groupmembership.GroupID(groupID)).
+			Select(groupmembership.FieldUserID).Strings(ctx)
+		if err != nil {
+			return fmt.Errorf("read members: %w", err)
+		}
+		want, have := setOf(req.GetUserIds()), setOf(current)
+		var toAdd, toRemove []string
+		for _, id := range req.GetUserIds() {
+			if !have[id] {
+				toAdd = append(toAdd, id)
+			}
+		}
+		for _, id := range current {
+			if !want[id] {
+				toRemove = append(toRemove, id)
+			}
+		}
+		for chunk := range chunks(toAdd) {
+			n, err := addMembers(ctx, cs, tenantID, groupID, chunk)
+			if err != nil {
+				return err
+			}
+			added += n
+		}
+		for chunk := range chunks(toRemove) {
+			if _, err := cs.tx.GroupMembership.Delete().
+				Where(groupmembership.GroupID(groupID), groupmembership.UserIDIn(chunk...)).Exec(ctx); err != nil {
+				return fmt.Errorf("remove members: %w", err)
+			}
+			for _, uid := range chunk {
+				cs.add(tenantID, change.KindGroupMember, change.OperationRemove, groupID, uid)
+			}
+			removed += len(chunk)
+		}
+		if removed > 0 {
+			return touchGroup(ctx, cs, groupID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &identityv1.SetGroupMembersResponse{AddedCount: int32(added), RemovedCount: int32(removed), Revision: rev}, nil
+}
+
 // requireGroup fails with NotFound unless the group is in the tenant and the
-// tenant in the project.
-func requireGroup(ctx context.Context, tx *ent.Tx, projectID, tenantID, groupID string) error {
+// tenant in the project, and with VERSION_MISMATCH unless the group is at the
+// expected version (0: any).
+func requireGroup(ctx context.Context, tx *ent.Tx, projectID, tenantID, groupID string, expected int64) error {
 	if err := requireTenant(ctx, tx.Tenant, projectID, tenantID); err != nil {
 		return err
 	}
-	ok, err := tx.Group.Query().Where(group.ID(groupID), group.TenantID(tenantID)).Exist(ctx)
+	versions, err := tx.Group.Query().Where(group.ID(groupID), group.TenantID(tenantID)).Select(group.FieldVersion).Ints(ctx)
 	if err != nil {
 		return fmt.Errorf("find group: %w", err)
 	}
-	if !ok {
+	if len(versions) == 0 {
 		return notFound("group", groupID)
 	}
-	return nil
+	return checkVersion(int64(versions[0]), expected)
 }
 
 // addMembers inserts the memberships that do not exist yet. It reads and

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/acme/identity/ent"
 	"github.com/acme/identity/ent/change"
 	"github.com/acme/identity/ent/email"
 	"github.com/acme/identity/ent/predicate"
+	"github.com/acme/identity/ent/schema"
 	"github.com/acme/identity/ent/tenant"
 	"github.com/acme/identity/ent/user"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
@@ -32,6 +34,8 @@ func (s *UserService) CreateUser(ctx context.Context, req *identityv1.CreateUser
 		}
 		id = newID()
 		active := in.Active == nil || in.GetActive()
+		var profile schema.Profile
+		applyProfile(&profile, in, func(string) bool { return true })
 		err := cs.tx.User.Create().
 			SetID(id).
 			SetTenantID(req.GetTenantId()).
@@ -45,6 +49,7 @@ func (s *UserService) CreateUser(ctx context.Context, req *identityv1.CreateUser
 			SetActive(active).
 			SetPhoneNumbers(phoneNumbersFromProto(in.GetPhoneNumbers())).
 			SetCustomAttributes(in.GetCustomAttributes()).
+			SetProfile(profile).
 			SetCreateTime(cs.now).
 			SetUpdateTime(cs.now).
 			SetVersion(cs.revision).
@@ -126,6 +131,13 @@ func (s *UserService) ListUsers(ctx context.Context, req *identityv1.ListUsersRe
 		return nil, err
 	}
 	where := append([]predicate.User{user.TenantID(req.GetTenantId())}, userFilter(req.GetTenantId(), req.GetFilter())...)
+	if e := req.GetFilter().GetExpression(); e != nil {
+		p, err := compileExpression(e, userFilterSchema)
+		if err != nil {
+			return nil, err
+		}
+		where = append(where, predicate.User(p))
+	}
 	total, err := s.db.User.Query().Where(where...).Count(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("count users: %w", err)
@@ -134,7 +146,7 @@ func (s *UserService) ListUsers(ctx context.Context, req *identityv1.ListUsersRe
 	if pg.after != "" {
 		q = q.Where(user.IDGT(pg.after))
 	}
-	rows, err := q.Order(ent.Asc(user.FieldID)).Limit(pg.size + 1).WithEmails(withEmails).All(ctx)
+	rows, err := q.Order(ent.Asc(user.FieldID)).Offset(int(req.GetSkip())).Limit(pg.size + 1).WithEmails(withEmails).All(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
@@ -194,10 +206,17 @@ func (s *UserService) UpdateUser(ctx context.Context, req *identityv1.UpdateUser
 		if err := requireTenant(ctx, cs.tx.Tenant, p.ProjectID, in.GetTenantId()); err != nil {
 			return err
 		}
-		upd := cs.tx.User.Update().
-			Where(user.ID(in.GetId()), user.TenantID(in.GetTenantId())).
-			SetUpdateTime(cs.now).
-			SetVersion(cs.revision)
+		cur, err := cs.tx.User.Query().Where(user.ID(in.GetId()), user.TenantID(in.GetTenantId())).Only(ctx)
+		if ent.IsNotFound(err) {
+			return notFound("user", in.GetId())
+		}
+		if err != nil {
+			return fmt.Errorf("read user: %w", err)
+		}
+		if err := checkVersion(cur.Version, req.GetExpectedVersion()); err != nil {
+			return err
+		}
+		upd := cur.Update().SetUpdateTime(cs.now).SetVersion(cs.revision)
 		if has("user_name") {
 			upd.SetUserName(in.GetUserName()).SetUserNameKey(fold(in.GetUserName()))
 		}
@@ -225,15 +244,17 @@ func (s *UserService) UpdateUser(ctx context.Context, req *identityv1.UpdateUser
 		if has("custom_attributes") {
 			upd.SetCustomAttributes(in.GetCustomAttributes())
 		}
-		n, err := upd.Save(ctx)
+		profile := cur.Profile
+		applyProfile(&profile, in, func(p string) bool {
+			return has(p) || (strings.HasPrefix(p, "enterprise.") && has("enterprise"))
+		})
+		upd.SetProfile(profile)
+		err = upd.Exec(ctx)
 		if ent.IsConstraintError(err) {
 			return alreadyExists("user", "user_name", in.GetUserName())
 		}
 		if err != nil {
 			return fmt.Errorf("update user: %w", err)
-		}
-		if n == 0 {
-			return notFound("user", in.GetId())
 		}
 		if has("emails") {
 			if _, err := cs.tx.Email.Delete().Where(email.UserID(in.GetId())).Exec(ctx); err != nil {
@@ -260,6 +281,9 @@ func (s *UserService) UpdateUser(ctx context.Context, req *identityv1.UpdateUser
 // with it by cascading foreign keys.
 func (s *UserService) DeleteUser(ctx context.Context, req *identityv1.DeleteUserRequest) (*identityv1.DeleteUserResponse, error) {
 	rev, err := s.deleteInTenant(ctx, req.GetTenantId(), change.KindUser, req.GetUserId(), func(ctx context.Context, tx *ent.Tx) (int, error) {
+		if err := versionIs(ctx, tx.User.Query().Where(user.ID(req.GetUserId()), user.TenantID(req.GetTenantId())).Select(user.FieldVersion), req.GetExpectedVersion()); err != nil {
+			return 0, err
+		}
 		return tx.User.Delete().Where(user.ID(req.GetUserId()), user.TenantID(req.GetTenantId())).Exec(ctx)
 	})
 	if err != nil {

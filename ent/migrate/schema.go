@@ -470,6 +470,7 @@ var (
 		{Name: "active", Type: field.TypeBool, Default: true},
 		{Name: "phone_numbers", Type: field.TypeJSON, Nullable: true},
 		{Name: "custom_attributes", Type: field.TypeJSON, Nullable: true},
+		{Name: "profile", Type: field.TypeJSON, Nullable: true},
 		{Name: "tenant_id", Type: field.TypeString},
 	}
 	// UsersTable holds the schema information for the "users" table.
@@ -480,7 +481,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "users_tenants_users",
-				Columns:    []*schema.Column{UsersColumns[14]},
+				Columns:    []*schema.Column{UsersColumns[15]},
 				RefColumns: []*schema.Column{TenantsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -489,22 +490,22 @@ var (
 			{
 				Name:    "user_tenant_id",
 				Unique:  false,
-				Columns: []*schema.Column{UsersColumns[14]},
+				Columns: []*schema.Column{UsersColumns[15]},
 			},
 			{
 				Name:    "user_tenant_id_user_name_key",
 				Unique:  true,
-				Columns: []*schema.Column{UsersColumns[14], UsersColumns[5]},
+				Columns: []*schema.Column{UsersColumns[15], UsersColumns[5]},
 			},
 			{
 				Name:    "user_tenant_id_external_id",
 				Unique:  false,
-				Columns: []*schema.Column{UsersColumns[14], UsersColumns[6]},
+				Columns: []*schema.Column{UsersColumns[15], UsersColumns[6]},
 			},
 			{
 				Name:    "user_tenant_id_update_time",
 				Unique:  false,
-				Columns: []*schema.Column{UsersColumns[14], UsersColumns[2]},
+				Columns: []*schema.Column{UsersColumns[15], UsersColumns[2]},
 			},
 		},
 	}

@@ -23,6 +23,37 @@ type PhoneNumber struct {
 	Primary bool   `json:"primary,omitempty"`
 }
 
+// Profile holds the descriptive attributes of a user that no query filters
+// on: the rest of the SCIM core user and the enterprise extension.
+type Profile struct {
+	Title             string    `json:"title,omitempty"`
+	NickName          string    `json:"nick_name,omitempty"`
+	ProfileURL        string    `json:"profile_url,omitempty"`
+	UserType          string    `json:"user_type,omitempty"`
+	PreferredLanguage string    `json:"preferred_language,omitempty"`
+	Locale            string    `json:"locale,omitempty"`
+	Timezone          string    `json:"timezone,omitempty"`
+	Addresses         []Address `json:"addresses,omitempty"`
+	EmployeeNumber    string    `json:"employee_number,omitempty"`
+	CostCenter        string    `json:"cost_center,omitempty"`
+	Organization      string    `json:"organization,omitempty"`
+	Division          string    `json:"division,omitempty"`
+	Department        string    `json:"department,omitempty"`
+	ManagerID         string    `json:"manager_id,omitempty"`
+}
+
+// Address is one postal address of a user.
+type Address struct {
+	Type          string `json:"type,omitempty"`
+	Formatted     string `json:"formatted,omitempty"`
+	StreetAddress string `json:"street_address,omitempty"`
+	Locality      string `json:"locality,omitempty"`
+	Region        string `json:"region,omitempty"`
+	PostalCode    string `json:"postal_code,omitempty"`
+	Country       string `json:"country,omitempty"`
+	Primary       bool   `json:"primary,omitempty"`
+}
+
 // Mixin of the User.
 func (User) Mixin() []ent.Mixin { return []ent.Mixin{ResourceMixin{}, TenantMixin{}} }
 
@@ -39,6 +70,7 @@ func (User) Fields() []ent.Field {
 		field.Bool("active").Default(true),
 		field.JSON("phone_numbers", []PhoneNumber{}).Optional(),
 		field.JSON("custom_attributes", map[string]string{}).Optional(),
+		field.JSON("profile", Profile{}).Optional(),
 	}
 }
 

@@ -40,6 +40,8 @@ const (
 	FieldPhoneNumbers = "phone_numbers"
 	// FieldCustomAttributes holds the string denoting the custom_attributes field in the database.
 	FieldCustomAttributes = "custom_attributes"
+	// FieldProfile holds the string denoting the profile field in the database.
+	FieldProfile = "profile"
 	// EdgeTenant holds the string denoting the tenant edge name in mutations.
 	EdgeTenant = "tenant"
 	// EdgeEmails holds the string denoting the emails edge name in mutations.
@@ -97,6 +99,7 @@ var Columns = []string{
 	FieldActive,
 	FieldPhoneNumbers,
 	FieldCustomAttributes,
+	FieldProfile,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).

@@ -795,6 +795,16 @@ func CustomAttributesNotNil() predicate.User {
 	return predicate.User(sql.FieldNotNull(FieldCustomAttributes))
 }
 
+// ProfileIsNil applies the IsNil predicate on the "profile" field.
+func ProfileIsNil() predicate.User {
+	return predicate.User(sql.FieldIsNull(FieldProfile))
+}
+
+// ProfileNotNil applies the NotNil predicate on the "profile" field.
+func ProfileNotNil() predicate.User {
+	return predicate.User(sql.FieldNotNull(FieldProfile))
+}
+
 // HasTenant applies the HasEdge predicate on the "tenant" edge.
 func HasTenant() predicate.User {
 	return predicate.User(func(s *sql.Selector) {

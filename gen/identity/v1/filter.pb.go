@@ -10,6 +10,7 @@ import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -21,6 +22,81 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// FilterOperator compares an attribute with a value.
+type FilterOperator int32
+
+const (
+	FilterOperator_FILTER_OPERATOR_UNSPECIFIED FilterOperator = 0
+	FilterOperator_FILTER_OPERATOR_EQ          FilterOperator = 1
+	FilterOperator_FILTER_OPERATOR_NE          FilterOperator = 2
+	FilterOperator_FILTER_OPERATOR_CO          FilterOperator = 3
+	FilterOperator_FILTER_OPERATOR_SW          FilterOperator = 4
+	FilterOperator_FILTER_OPERATOR_EW          FilterOperator = 5
+	// FILTER_OPERATOR_PR: the attribute has a non-empty value; takes no value.
+	FilterOperator_FILTER_OPERATOR_PR FilterOperator = 6
+	FilterOperator_FILTER_OPERATOR_GT FilterOperator = 7
+	FilterOperator_FILTER_OPERATOR_GE FilterOperator = 8
+	FilterOperator_FILTER_OPERATOR_LT FilterOperator = 9
+	FilterOperator_FILTER_OPERATOR_LE FilterOperator = 10
+)
+
+// Enum value maps for FilterOperator.
+var (
+	FilterOperator_name = map[int32]string{
+		0:  "FILTER_OPERATOR_UNSPECIFIED",
+		1:  "FILTER_OPERATOR_EQ",
+		2:  "FILTER_OPERATOR_NE",
+		3:  "FILTER_OPERATOR_CO",
+		4:  "FILTER_OPERATOR_SW",
+		5:  "FILTER_OPERATOR_EW",
+		6:  "FILTER_OPERATOR_PR",
+		7:  "FILTER_OPERATOR_GT",
+		8:  "FILTER_OPERATOR_GE",
+		9:  "FILTER_OPERATOR_LT",
+		10: "FILTER_OPERATOR_LE",
+	}
+	FilterOperator_value = map[string]int32{
+		"FILTER_OPERATOR_UNSPECIFIED": 0,
+		"FILTER_OPERATOR_EQ":          1,
+		"FILTER_OPERATOR_NE":          2,
+		"FILTER_OPERATOR_CO":          3,
+		"FILTER_OPERATOR_SW":          4,
+		"FILTER_OPERATOR_EW":          5,
+		"FILTER_OPERATOR_PR":          6,
+		"FILTER_OPERATOR_GT":          7,
+		"FILTER_OPERATOR_GE":          8,
+		"FILTER_OPERATOR_LT":          9,
+		"FILTER_OPERATOR_LE":          10,
+	}
+)
+
+func (x FilterOperator) Enum() *FilterOperator {
+	p := new(FilterOperator)
+	*p = x
+	return p
+}
+
+func (x FilterOperator) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (FilterOperator) Descriptor() protoreflect.EnumDescriptor {
+	return file_identity_v1_filter_proto_enumTypes[0].Descriptor()
+}
+
+func (FilterOperator) Type() protoreflect.EnumType {
+	return &file_identity_v1_filter_proto_enumTypes[0]
+}
+
+func (x FilterOperator) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use FilterOperator.Descriptor instead.
+func (FilterOperator) EnumDescriptor() ([]byte, []int) {
+	return file_identity_v1_filter_proto_rawDescGZIP(), []int{0}
+}
 
 // StringFilter is one condition on a string attribute: equality, prefix or
 // presence. Whether the comparison ignores case is a property of the attribute
@@ -127,18 +203,400 @@ func (*StringFilter_StartsWith) isStringFilter_Condition() {}
 
 func (*StringFilter_Present) isStringFilter_Condition() {}
 
+// FilterExpression is a boolean expression of conditions, as rich as a SCIM
+// filter (RFC 7644 section 3.4.2.2), evaluated in the database. It is a flat
+// list of nodes: nodes[0] is the root, and a node's operands are nodes after
+// it, by index. (Nested messages would be simpler, but the REST mapping's
+// OpenAPI generator cannot describe a recursive message in a GET request.)
+type FilterExpression struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Nodes         []*FilterNode          `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FilterExpression) Reset() {
+	*x = FilterExpression{}
+	mi := &file_identity_v1_filter_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FilterExpression) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FilterExpression) ProtoMessage() {}
+
+func (x *FilterExpression) ProtoReflect() protoreflect.Message {
+	mi := &file_identity_v1_filter_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FilterExpression.ProtoReflect.Descriptor instead.
+func (*FilterExpression) Descriptor() ([]byte, []int) {
+	return file_identity_v1_filter_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *FilterExpression) GetNodes() []*FilterNode {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+// FilterNode is a condition or an operator over other nodes.
+type FilterNode struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Node:
+	//
+	//	*FilterNode_Condition
+	//	*FilterNode_All
+	//	*FilterNode_Any
+	//	*FilterNode_Not
+	Node          isFilterNode_Node `protobuf_oneof:"node"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FilterNode) Reset() {
+	*x = FilterNode{}
+	mi := &file_identity_v1_filter_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FilterNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FilterNode) ProtoMessage() {}
+
+func (x *FilterNode) ProtoReflect() protoreflect.Message {
+	mi := &file_identity_v1_filter_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FilterNode.ProtoReflect.Descriptor instead.
+func (*FilterNode) Descriptor() ([]byte, []int) {
+	return file_identity_v1_filter_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *FilterNode) GetNode() isFilterNode_Node {
+	if x != nil {
+		return x.Node
+	}
+	return nil
+}
+
+func (x *FilterNode) GetCondition() *FilterCondition {
+	if x != nil {
+		if x, ok := x.Node.(*FilterNode_Condition); ok {
+			return x.Condition
+		}
+	}
+	return nil
+}
+
+func (x *FilterNode) GetAll() *FilterOperands {
+	if x != nil {
+		if x, ok := x.Node.(*FilterNode_All); ok {
+			return x.All
+		}
+	}
+	return nil
+}
+
+func (x *FilterNode) GetAny() *FilterOperands {
+	if x != nil {
+		if x, ok := x.Node.(*FilterNode_Any); ok {
+			return x.Any
+		}
+	}
+	return nil
+}
+
+func (x *FilterNode) GetNot() int32 {
+	if x != nil {
+		if x, ok := x.Node.(*FilterNode_Not); ok {
+			return x.Not
+		}
+	}
+	return 0
+}
+
+type isFilterNode_Node interface {
+	isFilterNode_Node()
+}
+
+type FilterNode_Condition struct {
+	Condition *FilterCondition `protobuf:"bytes,1,opt,name=condition,proto3,oneof"`
+}
+
+type FilterNode_All struct {
+	// all matches when every operand matches.
+	All *FilterOperands `protobuf:"bytes,2,opt,name=all,proto3,oneof"`
+}
+
+type FilterNode_Any struct {
+	// any matches when some operand matches.
+	Any *FilterOperands `protobuf:"bytes,3,opt,name=any,proto3,oneof"`
+}
+
+type FilterNode_Not struct {
+	// not matches when the node at this index does not.
+	Not int32 `protobuf:"varint,4,opt,name=not,proto3,oneof"`
+}
+
+func (*FilterNode_Condition) isFilterNode_Node() {}
+
+func (*FilterNode_All) isFilterNode_Node() {}
+
+func (*FilterNode_Any) isFilterNode_Node() {}
+
+func (*FilterNode_Not) isFilterNode_Node() {}
+
+// FilterOperands are the indexes of a node's operands.
+type FilterOperands struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Operands      []int32                `protobuf:"varint,1,rep,packed,name=operands,proto3" json:"operands,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FilterOperands) Reset() {
+	*x = FilterOperands{}
+	mi := &file_identity_v1_filter_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FilterOperands) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FilterOperands) ProtoMessage() {}
+
+func (x *FilterOperands) ProtoReflect() protoreflect.Message {
+	mi := &file_identity_v1_filter_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FilterOperands.ProtoReflect.Descriptor instead.
+func (*FilterOperands) Descriptor() ([]byte, []int) {
+	return file_identity_v1_filter_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *FilterOperands) GetOperands() []int32 {
+	if x != nil {
+		return x.Operands
+	}
+	return nil
+}
+
+// FilterCondition compares one attribute.
+//
+// Users: id, user_name, external_id, display_name, active, title, user_type,
+// name.given_name, name.family_name, name.formatted, create_time,
+// update_time, enterprise.employee_number, enterprise.department, emails
+// (with element: value, type, primary). Groups: id, display_name,
+// external_id, create_time, update_time, members (with element: value).
+// user_name, emails' value and group display_name compare without regard
+// to case, as SCIM declares them.
+type FilterCondition struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Attribute string                 `protobuf:"bytes,1,opt,name=attribute,proto3" json:"attribute,omitempty"`
+	Operator  FilterOperator         `protobuf:"varint,2,opt,name=operator,proto3,enum=identity.v1.FilterOperator" json:"operator,omitempty"`
+	// Types that are valid to be assigned to Value:
+	//
+	//	*FilterCondition_StringValue
+	//	*FilterCondition_BoolValue
+	//	*FilterCondition_TimeValue
+	Value isFilterCondition_Value `protobuf_oneof:"value"`
+	// element, when not 0, is the index of the node that filters the values
+	// of a multi-valued attribute (emails, members): the condition holds when
+	// some value matches it. operator is then PR, with no value.
+	Element       int32 `protobuf:"varint,6,opt,name=element,proto3" json:"element,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FilterCondition) Reset() {
+	*x = FilterCondition{}
+	mi := &file_identity_v1_filter_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FilterCondition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FilterCondition) ProtoMessage() {}
+
+func (x *FilterCondition) ProtoReflect() protoreflect.Message {
+	mi := &file_identity_v1_filter_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FilterCondition.ProtoReflect.Descriptor instead.
+func (*FilterCondition) Descriptor() ([]byte, []int) {
+	return file_identity_v1_filter_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *FilterCondition) GetAttribute() string {
+	if x != nil {
+		return x.Attribute
+	}
+	return ""
+}
+
+func (x *FilterCondition) GetOperator() FilterOperator {
+	if x != nil {
+		return x.Operator
+	}
+	return FilterOperator_FILTER_OPERATOR_UNSPECIFIED
+}
+
+func (x *FilterCondition) GetValue() isFilterCondition_Value {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *FilterCondition) GetStringValue() string {
+	if x != nil {
+		if x, ok := x.Value.(*FilterCondition_StringValue); ok {
+			return x.StringValue
+		}
+	}
+	return ""
+}
+
+func (x *FilterCondition) GetBoolValue() bool {
+	if x != nil {
+		if x, ok := x.Value.(*FilterCondition_BoolValue); ok {
+			return x.BoolValue
+		}
+	}
+	return false
+}
+
+func (x *FilterCondition) GetTimeValue() *timestamppb.Timestamp {
+	if x != nil {
+		if x, ok := x.Value.(*FilterCondition_TimeValue); ok {
+			return x.TimeValue
+		}
+	}
+	return nil
+}
+
+func (x *FilterCondition) GetElement() int32 {
+	if x != nil {
+		return x.Element
+	}
+	return 0
+}
+
+type isFilterCondition_Value interface {
+	isFilterCondition_Value()
+}
+
+type FilterCondition_StringValue struct {
+	StringValue string `protobuf:"bytes,3,opt,name=string_value,json=stringValue,proto3,oneof"`
+}
+
+type FilterCondition_BoolValue struct {
+	BoolValue bool `protobuf:"varint,4,opt,name=bool_value,json=boolValue,proto3,oneof"`
+}
+
+type FilterCondition_TimeValue struct {
+	TimeValue *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time_value,json=timeValue,proto3,oneof"`
+}
+
+func (*FilterCondition_StringValue) isFilterCondition_Value() {}
+
+func (*FilterCondition_BoolValue) isFilterCondition_Value() {}
+
+func (*FilterCondition_TimeValue) isFilterCondition_Value() {}
+
 var File_identity_v1_filter_proto protoreflect.FileDescriptor
 
 const file_identity_v1_filter_proto_rawDesc = "" +
 	"\n" +
-	"\x18identity/v1/filter.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\"\x91\x01\n" +
+	"\x18identity/v1/filter.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x91\x01\n" +
 	"\fStringFilter\x12\"\n" +
 	"\x06equals\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02H\x00R\x06equals\x12-\n" +
 	"\vstarts_with\x18\x02 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x02H\x00R\n" +
 	"startsWith\x12\x1a\n" +
 	"\apresent\x18\x03 \x01(\bH\x00R\apresentB\x12\n" +
-	"\tcondition\x12\x05\xbaH\x02\b\x01B5Z3github.com/acme/identity/gen/identity/v1;identityv1b\x06proto3"
+	"\tcondition\x12\x05\xbaH\x02\b\x01\"N\n" +
+	"\x10FilterExpression\x12:\n" +
+	"\x05nodes\x18\x01 \x03(\v2\x17.identity.v1.FilterNodeB\v\xbaH\b\x92\x01\x05\b\x01\x10\x80\x02R\x05nodes\"\xcf\x01\n" +
+	"\n" +
+	"FilterNode\x12<\n" +
+	"\tcondition\x18\x01 \x01(\v2\x1c.identity.v1.FilterConditionH\x00R\tcondition\x12/\n" +
+	"\x03all\x18\x02 \x01(\v2\x1b.identity.v1.FilterOperandsH\x00R\x03all\x12/\n" +
+	"\x03any\x18\x03 \x01(\v2\x1b.identity.v1.FilterOperandsH\x00R\x03any\x12\x12\n" +
+	"\x03not\x18\x04 \x01(\x05H\x00R\x03notB\r\n" +
+	"\x04node\x12\x05\xbaH\x02\b\x01\"8\n" +
+	"\x0eFilterOperands\x12&\n" +
+	"\boperands\x18\x01 \x03(\x05B\n" +
+	"\xbaH\a\x92\x01\x04\b\x01\x10@R\boperands\"\xb8\x02\n" +
+	"\x0fFilterCondition\x12'\n" +
+	"\tattribute\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\tattribute\x12C\n" +
+	"\boperator\x18\x02 \x01(\x0e2\x1b.identity.v1.FilterOperatorB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\boperator\x12-\n" +
+	"\fstring_value\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bH\x00R\vstringValue\x12\x1f\n" +
+	"\n" +
+	"bool_value\x18\x04 \x01(\bH\x00R\tboolValue\x12;\n" +
+	"\n" +
+	"time_value\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampH\x00R\ttimeValue\x12!\n" +
+	"\aelement\x18\x06 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\aelementB\a\n" +
+	"\x05value*\xa1\x02\n" +
+	"\x0eFilterOperator\x12\x1f\n" +
+	"\x1bFILTER_OPERATOR_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12FILTER_OPERATOR_EQ\x10\x01\x12\x16\n" +
+	"\x12FILTER_OPERATOR_NE\x10\x02\x12\x16\n" +
+	"\x12FILTER_OPERATOR_CO\x10\x03\x12\x16\n" +
+	"\x12FILTER_OPERATOR_SW\x10\x04\x12\x16\n" +
+	"\x12FILTER_OPERATOR_EW\x10\x05\x12\x16\n" +
+	"\x12FILTER_OPERATOR_PR\x10\x06\x12\x16\n" +
+	"\x12FILTER_OPERATOR_GT\x10\a\x12\x16\n" +
+	"\x12FILTER_OPERATOR_GE\x10\b\x12\x16\n" +
+	"\x12FILTER_OPERATOR_LT\x10\t\x12\x16\n" +
+	"\x12FILTER_OPERATOR_LE\x10\n" +
+	"B5Z3github.com/acme/identity/gen/identity/v1;identityv1b\x06proto3"
 
 var (
 	file_identity_v1_filter_proto_rawDescOnce sync.Once
@@ -152,16 +610,29 @@ func file_identity_v1_filter_proto_rawDescGZIP() []byte {
 	return file_identity_v1_filter_proto_rawDescData
 }
 
-var file_identity_v1_filter_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_identity_v1_filter_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_identity_v1_filter_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_identity_v1_filter_proto_goTypes = []any{
-	(*StringFilter)(nil), // 0: identity.v1.StringFilter
+	(FilterOperator)(0),           // 0: identity.v1.FilterOperator
+	(*StringFilter)(nil),          // 1: identity.v1.StringFilter
+	(*FilterExpression)(nil),      // 2: identity.v1.FilterExpression
+	(*FilterNode)(nil),            // 3: identity.v1.FilterNode
+	(*FilterOperands)(nil),        // 4: identity.v1.FilterOperands
+	(*FilterCondition)(nil),       // 5: identity.v1.FilterCondition
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
 }
 var file_identity_v1_filter_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	3, // 0: identity.v1.FilterExpression.nodes:type_name -> identity.v1.FilterNode
+	5, // 1: identity.v1.FilterNode.condition:type_name -> identity.v1.FilterCondition
+	4, // 2: identity.v1.FilterNode.all:type_name -> identity.v1.FilterOperands
+	4, // 3: identity.v1.FilterNode.any:type_name -> identity.v1.FilterOperands
+	0, // 4: identity.v1.FilterCondition.operator:type_name -> identity.v1.FilterOperator
+	6, // 5: identity.v1.FilterCondition.time_value:type_name -> google.protobuf.Timestamp
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_identity_v1_filter_proto_init() }
@@ -174,18 +645,30 @@ func file_identity_v1_filter_proto_init() {
 		(*StringFilter_StartsWith)(nil),
 		(*StringFilter_Present)(nil),
 	}
+	file_identity_v1_filter_proto_msgTypes[2].OneofWrappers = []any{
+		(*FilterNode_Condition)(nil),
+		(*FilterNode_All)(nil),
+		(*FilterNode_Any)(nil),
+		(*FilterNode_Not)(nil),
+	}
+	file_identity_v1_filter_proto_msgTypes[4].OneofWrappers = []any{
+		(*FilterCondition_StringValue)(nil),
+		(*FilterCondition_BoolValue)(nil),
+		(*FilterCondition_TimeValue)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_identity_v1_filter_proto_rawDesc), len(file_identity_v1_filter_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   1,
+			NumEnums:      1,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_identity_v1_filter_proto_goTypes,
 		DependencyIndexes: file_identity_v1_filter_proto_depIdxs,
+		EnumInfos:         file_identity_v1_filter_proto_enumTypes,
 		MessageInfos:      file_identity_v1_filter_proto_msgTypes,
 	}.Build()
 	File_identity_v1_filter_proto = out.File

@@ -202,6 +202,9 @@ type GroupFilter struct {
 	ExternalId *StringFilter `protobuf:"bytes,2,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
 	// updated_after matches groups changed strictly after this time.
 	UpdatedAfter *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=updated_after,json=updatedAfter,proto3" json:"updated_after,omitempty"`
+	// expression, when set, must match too: a boolean expression over the
+	// attributes FilterCondition lists for groups.
+	Expression *FilterExpression `protobuf:"bytes,5,opt,name=expression,proto3" json:"expression,omitempty"`
 	// member_user_id matches the groups this user belongs to.
 	MemberUserId  string `protobuf:"bytes,4,opt,name=member_user_id,json=memberUserId,proto3" json:"member_user_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -259,6 +262,13 @@ func (x *GroupFilter) GetUpdatedAfter() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *GroupFilter) GetExpression() *FilterExpression {
+	if x != nil {
+		return x.Expression
+	}
+	return nil
+}
+
 func (x *GroupFilter) GetMemberUserId() string {
 	if x != nil {
 		return x.MemberUserId
@@ -287,12 +297,15 @@ const file_identity_v1_group_proto_rawDesc = "" +
 	"\tuser_name\x18\x02 \x01(\tR\buserName\x12!\n" +
 	"\fdisplay_name\x18\x03 \x01(\tR\vdisplayName\x12;\n" +
 	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xfb\x01\n" +
+	"createTime\"\xba\x02\n" +
 	"\vGroupFilter\x12<\n" +
 	"\fdisplay_name\x18\x01 \x01(\v2\x19.identity.v1.StringFilterR\vdisplayName\x12:\n" +
 	"\vexternal_id\x18\x02 \x01(\v2\x19.identity.v1.StringFilterR\n" +
 	"externalId\x12?\n" +
-	"\rupdated_after\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\fupdatedAfter\x121\n" +
+	"\rupdated_after\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\fupdatedAfter\x12=\n" +
+	"\n" +
+	"expression\x18\x05 \x01(\v2\x1d.identity.v1.FilterExpressionR\n" +
+	"expression\x121\n" +
 	"\x0emember_user_id\x18\x04 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\fmemberUserIdB5Z3github.com/acme/identity/gen/identity/v1;identityv1b\x06proto3"
 
 var (
@@ -314,6 +327,7 @@ var file_identity_v1_group_proto_goTypes = []any{
 	(*GroupFilter)(nil),           // 2: identity.v1.GroupFilter
 	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
 	(*StringFilter)(nil),          // 4: identity.v1.StringFilter
+	(*FilterExpression)(nil),      // 5: identity.v1.FilterExpression
 }
 var file_identity_v1_group_proto_depIdxs = []int32{
 	3, // 0: identity.v1.Group.create_time:type_name -> google.protobuf.Timestamp
@@ -322,11 +336,12 @@ var file_identity_v1_group_proto_depIdxs = []int32{
 	4, // 3: identity.v1.GroupFilter.display_name:type_name -> identity.v1.StringFilter
 	4, // 4: identity.v1.GroupFilter.external_id:type_name -> identity.v1.StringFilter
 	3, // 5: identity.v1.GroupFilter.updated_after:type_name -> google.protobuf.Timestamp
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	5, // 6: identity.v1.GroupFilter.expression:type_name -> identity.v1.FilterExpression
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_identity_v1_group_proto_init() }

@@ -570,9 +570,11 @@ type ListGroupsRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
 	// page_size is at most 1000; 0 means 100.
-	PageSize      int32        `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string       `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	Filter        *GroupFilter `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	PageSize  int32        `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string       `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	Filter    *GroupFilter `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// skip passes over this many matching groups first (SCIM's startIndex - 1).
+	Skip          int32 `protobuf:"varint,5,opt,name=skip,proto3" json:"skip,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -633,6 +635,13 @@ func (x *ListGroupsRequest) GetFilter() *GroupFilter {
 		return x.Filter
 	}
 	return nil
+}
+
+func (x *ListGroupsRequest) GetSkip() int32 {
+	if x != nil {
+		return x.Skip
+	}
+	return 0
 }
 
 type ListGroupsResponse struct {
@@ -698,10 +707,14 @@ func (x *ListGroupsResponse) GetTotalSize() int32 {
 type UpdateGroupRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// group carries tenant_id, id and the new values; output-only fields are ignored.
-	Group         *Group                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Group      *Group                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// expected_version, when set, must equal the group's version, or nothing
+	// changes and the call fails with FailedPrecondition (reason
+	// VERSION_MISMATCH).
+	ExpectedVersion int64 `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *UpdateGroupRequest) Reset() {
@@ -746,6 +759,13 @@ func (x *UpdateGroupRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 		return x.UpdateMask
 	}
 	return nil
+}
+
+func (x *UpdateGroupRequest) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
 }
 
 type UpdateGroupResponse struct {
@@ -801,11 +821,13 @@ func (x *UpdateGroupResponse) GetRevision() int64 {
 }
 
 type DeleteGroupRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
-	GroupId       string                 `protobuf:"bytes,2,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	GroupId  string                 `protobuf:"bytes,2,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	// expected_version, when set, must equal the group's version.
+	ExpectedVersion int64 `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *DeleteGroupRequest) Reset() {
@@ -850,6 +872,13 @@ func (x *DeleteGroupRequest) GetGroupId() string {
 		return x.GroupId
 	}
 	return ""
+}
+
+func (x *DeleteGroupRequest) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
 }
 
 type DeleteGroupResponse struct {
@@ -897,12 +926,14 @@ func (x *DeleteGroupResponse) GetRevision() int64 {
 }
 
 type AddGroupMembersRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
-	GroupId       string                 `protobuf:"bytes,2,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
-	UserIds       []string               `protobuf:"bytes,3,rep,name=user_ids,json=userIds,proto3" json:"user_ids,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	GroupId  string                 `protobuf:"bytes,2,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	UserIds  []string               `protobuf:"bytes,3,rep,name=user_ids,json=userIds,proto3" json:"user_ids,omitempty"`
+	// expected_version, when set, must equal the group's version.
+	ExpectedVersion int64 `protobuf:"varint,4,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *AddGroupMembersRequest) Reset() {
@@ -954,6 +985,13 @@ func (x *AddGroupMembersRequest) GetUserIds() []string {
 		return x.UserIds
 	}
 	return nil
+}
+
+func (x *AddGroupMembersRequest) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
 }
 
 type AddGroupMembersResponse struct {
@@ -1012,12 +1050,14 @@ func (x *AddGroupMembersResponse) GetRevision() int64 {
 }
 
 type RemoveGroupMembersRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
-	GroupId       string                 `protobuf:"bytes,2,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
-	UserIds       []string               `protobuf:"bytes,3,rep,name=user_ids,json=userIds,proto3" json:"user_ids,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	GroupId  string                 `protobuf:"bytes,2,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	UserIds  []string               `protobuf:"bytes,3,rep,name=user_ids,json=userIds,proto3" json:"user_ids,omitempty"`
+	// expected_version, when set, must equal the group's version.
+	ExpectedVersion int64 `protobuf:"varint,4,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *RemoveGroupMembersRequest) Reset() {
@@ -1069,6 +1109,13 @@ func (x *RemoveGroupMembersRequest) GetUserIds() []string {
 		return x.UserIds
 	}
 	return nil
+}
+
+func (x *RemoveGroupMembersRequest) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
 }
 
 type RemoveGroupMembersResponse struct {
@@ -1247,6 +1294,135 @@ func (x *ListGroupMembersResponse) GetNextPageToken() string {
 	return ""
 }
 
+type SetGroupMembersRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	GroupId  string                 `protobuf:"bytes,2,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	UserIds  []string               `protobuf:"bytes,3,rep,name=user_ids,json=userIds,proto3" json:"user_ids,omitempty"`
+	// expected_version, when set, must equal the group's version.
+	ExpectedVersion int64 `protobuf:"varint,4,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *SetGroupMembersRequest) Reset() {
+	*x = SetGroupMembersRequest{}
+	mi := &file_identity_v1_group_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetGroupMembersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetGroupMembersRequest) ProtoMessage() {}
+
+func (x *SetGroupMembersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_identity_v1_group_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetGroupMembersRequest.ProtoReflect.Descriptor instead.
+func (*SetGroupMembersRequest) Descriptor() ([]byte, []int) {
+	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *SetGroupMembersRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *SetGroupMembersRequest) GetGroupId() string {
+	if x != nil {
+		return x.GroupId
+	}
+	return ""
+}
+
+func (x *SetGroupMembersRequest) GetUserIds() []string {
+	if x != nil {
+		return x.UserIds
+	}
+	return nil
+}
+
+func (x *SetGroupMembersRequest) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
+}
+
+type SetGroupMembersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AddedCount    int32                  `protobuf:"varint,1,opt,name=added_count,json=addedCount,proto3" json:"added_count,omitempty"`
+	RemovedCount  int32                  `protobuf:"varint,2,opt,name=removed_count,json=removedCount,proto3" json:"removed_count,omitempty"`
+	Revision      int64                  `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetGroupMembersResponse) Reset() {
+	*x = SetGroupMembersResponse{}
+	mi := &file_identity_v1_group_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetGroupMembersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetGroupMembersResponse) ProtoMessage() {}
+
+func (x *SetGroupMembersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_identity_v1_group_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetGroupMembersResponse.ProtoReflect.Descriptor instead.
+func (*SetGroupMembersResponse) Descriptor() ([]byte, []int) {
+	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *SetGroupMembersResponse) GetAddedCount() int32 {
+	if x != nil {
+		return x.AddedCount
+	}
+	return 0
+}
+
+func (x *SetGroupMembersResponse) GetRemovedCount() int32 {
+	if x != nil {
+		return x.RemovedCount
+	}
+	return 0
+}
+
+func (x *SetGroupMembersResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
 var File_identity_v1_group_service_proto protoreflect.FileDescriptor
 
 const file_identity_v1_group_service_proto_rawDesc = "" +
@@ -1284,45 +1460,50 @@ const file_identity_v1_group_service_proto_rawDesc = "" +
 	"\ttenant_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\btenantId\x12&\n" +
 	"\bgroup_id\x18\x02 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\agroupId\"<\n" +
 	"\x10GetGroupResponse\x12(\n" +
-	"\x05group\x18\x01 \x01(\v2\x12.identity.v1.GroupR\x05group\"\xc1\x01\n" +
+	"\x05group\x18\x01 \x01(\v2\x12.identity.v1.GroupR\x05group\"\xe3\x01\n" +
 	"\x11ListGroupsRequest\x12(\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\btenantId\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x120\n" +
-	"\x06filter\x18\x04 \x01(\v2\x18.identity.v1.GroupFilterR\x06filter\"\x87\x01\n" +
+	"\x06filter\x18\x04 \x01(\v2\x18.identity.v1.GroupFilterR\x06filter\x12 \n" +
+	"\x04skip\x18\x05 \x01(\x05B\f\xbaH\t\x1a\a\x18\x80\xad\xe2\x04(\x00R\x04skip\"\x87\x01\n" +
 	"\x12ListGroupsResponse\x12*\n" +
 	"\x06groups\x18\x01 \x03(\v2\x12.identity.v1.GroupR\x06groups\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x05R\ttotalSize\"\xf2\x04\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\"\xa6\x05\n" +
 	"\x12UpdateGroupRequest\x12\xbb\x02\n" +
 	"\x05group\x18\x01 \x01(\v2\x12.identity.v1.GroupB\x90\x02\xbaH\x8c\x02\xba\x01\x85\x02\n" +
 	"\tgroup.ids\x12*group.tenant_id and group.id must be UUIDs\x1a\xcb\x01this.tenant_id.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$') && this.id.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')\xc8\x01\x01R\x05group\x12d\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB'\xbaH$\xc8\x01\x01\xe2\x01\x1e\x12\x01*\x12\fdisplay_name\x12\vexternal_idR\n" +
-	"updateMask:\xb7\x01\xbaH\xb3\x01\x1a\xb0\x01\n" +
+	"updateMask\x122\n" +
+	"\x10expected_version\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fexpectedVersion:\xb7\x01\xbaH\xb3\x01\x1a\xb0\x01\n" +
 	"\x1bgroup.display_name_required\x12\x1edisplay_name cannot be emptied\x1aq!('display_name' in this.update_mask.paths || '*' in this.update_mask.paths) || size(this.group.display_name) > 0\"[\n" +
 	"\x13UpdateGroupResponse\x12(\n" +
 	"\x05group\x18\x01 \x01(\v2\x12.identity.v1.GroupR\x05group\x12\x1a\n" +
-	"\brevision\x18\x02 \x01(\x03R\brevision\"f\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision\"\x9a\x01\n" +
 	"\x12DeleteGroupRequest\x12(\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\btenantId\x12&\n" +
-	"\bgroup_id\x18\x02 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\agroupId\"1\n" +
+	"\bgroup_id\x18\x02 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\agroupId\x122\n" +
+	"\x10expected_version\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fexpectedVersion\"1\n" +
 	"\x13DeleteGroupResponse\x12\x1a\n" +
-	"\brevision\x18\x01 \x01(\x03R\brevision\"\x9b\x01\n" +
+	"\brevision\x18\x01 \x01(\x03R\brevision\"\xcf\x01\n" +
 	"\x16AddGroupMembersRequest\x12(\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\btenantId\x12&\n" +
 	"\bgroup_id\x18\x02 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\agroupId\x12/\n" +
-	"\buser_ids\x18\x03 \x03(\tB\x14\xbaH\x11\x92\x01\x0e\b\x01\x10\xe8\a\x18\x01\"\x05r\x03\xb0\x01\x01R\auserIds\"V\n" +
+	"\buser_ids\x18\x03 \x03(\tB\x14\xbaH\x11\x92\x01\x0e\b\x01\x10\xe8\a\x18\x01\"\x05r\x03\xb0\x01\x01R\auserIds\x122\n" +
+	"\x10expected_version\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fexpectedVersion\"V\n" +
 	"\x17AddGroupMembersResponse\x12\x1f\n" +
 	"\vadded_count\x18\x01 \x01(\x05R\n" +
 	"addedCount\x12\x1a\n" +
-	"\brevision\x18\x02 \x01(\x03R\brevision\"\x9e\x01\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision\"\xd2\x01\n" +
 	"\x19RemoveGroupMembersRequest\x12(\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\btenantId\x12&\n" +
 	"\bgroup_id\x18\x02 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\agroupId\x12/\n" +
-	"\buser_ids\x18\x03 \x03(\tB\x14\xbaH\x11\x92\x01\x0e\b\x01\x10\xe8\a\x18\x01\"\x05r\x03\xb0\x01\x01R\auserIds\"]\n" +
+	"\buser_ids\x18\x03 \x03(\tB\x14\xbaH\x11\x92\x01\x0e\b\x01\x10\xe8\a\x18\x01\"\x05r\x03\xb0\x01\x01R\auserIds\x122\n" +
+	"\x10expected_version\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fexpectedVersion\"]\n" +
 	"\x1aRemoveGroupMembersResponse\x12#\n" +
 	"\rremoved_count\x18\x01 \x01(\x05R\fremovedCount\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x03R\brevision\"\xbd\x01\n" +
@@ -1335,7 +1516,17 @@ const file_identity_v1_group_service_proto_rawDesc = "" +
 	"page_token\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"v\n" +
 	"\x18ListGroupMembersResponse\x122\n" +
 	"\amembers\x18\x01 \x03(\v2\x18.identity.v1.GroupMemberR\amembers\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xd1\f\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xce\x01\n" +
+	"\x16SetGroupMembersRequest\x12(\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\btenantId\x12&\n" +
+	"\bgroup_id\x18\x02 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\agroupId\x12.\n" +
+	"\buser_ids\x18\x03 \x03(\tB\x13\xbaH\x10\x92\x01\r\x10\xa0\x8d\x06\x18\x01\"\x05r\x03\xb0\x01\x01R\auserIds\x122\n" +
+	"\x10expected_version\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fexpectedVersion\"{\n" +
+	"\x17SetGroupMembersResponse\x12\x1f\n" +
+	"\vadded_count\x18\x01 \x01(\x05R\n" +
+	"addedCount\x12#\n" +
+	"\rremoved_count\x18\x02 \x01(\x05R\fremovedCount\x12\x1a\n" +
+	"\brevision\x18\x03 \x01(\x03R\brevision2\xee\r\n" +
 	"\fGroupService\x12{\n" +
 	"\vCreateGroup\x12\x1f.identity.v1.CreateGroupRequest\x1a .identity.v1.CreateGroupResponse\")\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/v1/tenants/{tenant_id}/groups\x12z\n" +
 	"\bGetGroup\x12\x1c.identity.v1.GetGroupRequest\x1a\x1d.identity.v1.GetGroupResponse\"1\x82\xd3\xe4\x93\x02+\x12)/v1/tenants/{tenant_id}/groups/{group_id}\x12u\n" +
@@ -1345,6 +1536,7 @@ const file_identity_v1_group_service_proto_rawDesc = "" +
 	"\vDeleteGroup\x12\x1f.identity.v1.DeleteGroupRequest\x1a .identity.v1.DeleteGroupResponse\"1\x82\xd3\xe4\x93\x02+*)/v1/tenants/{tenant_id}/groups/{group_id}\x12\x9e\x01\n" +
 	"\x0fAddGroupMembers\x12#.identity.v1.AddGroupMembersRequest\x1a$.identity.v1.AddGroupMembersResponse\"@\x82\xd3\xe4\x93\x02::\x01*\"5/v1/tenants/{tenant_id}/groups/{group_id}/members:add\x12\xaa\x01\n" +
 	"\x12RemoveGroupMembers\x12&.identity.v1.RemoveGroupMembersRequest\x1a'.identity.v1.RemoveGroupMembersResponse\"C\x82\xd3\xe4\x93\x02=:\x01*\"8/v1/tenants/{tenant_id}/groups/{group_id}/members:remove\x12\x9a\x01\n" +
+	"\x0fSetGroupMembers\x12#.identity.v1.SetGroupMembersRequest\x1a$.identity.v1.SetGroupMembersResponse\"<\x82\xd3\xe4\x93\x026:\x01*\x1a1/v1/tenants/{tenant_id}/groups/{group_id}/members\x12\x9a\x01\n" +
 	"\x10ListGroupMembers\x12$.identity.v1.ListGroupMembersRequest\x1a%.identity.v1.ListGroupMembersResponse\"9\x82\xd3\xe4\x93\x023\x121/v1/tenants/{tenant_id}/groups/{group_id}/members\x12\x96\x01\n" +
 	"\rMapGroupRoles\x12!.identity.v1.MapGroupRolesRequest\x1a\".identity.v1.MapGroupRolesResponse\">\x82\xd3\xe4\x93\x028:\x01*\"3/v1/tenants/{tenant_id}/groups/{group_id}/roles:map\x12\x9e\x01\n" +
 	"\x0fUnmapGroupRoles\x12#.identity.v1.UnmapGroupRolesRequest\x1a$.identity.v1.UnmapGroupRolesResponse\"@\x82\xd3\xe4\x93\x02::\x01*\"5/v1/tenants/{tenant_id}/groups/{group_id}/roles:unmap\x12\x92\x01\n" +
@@ -1362,7 +1554,7 @@ func file_identity_v1_group_service_proto_rawDescGZIP() []byte {
 	return file_identity_v1_group_service_proto_rawDescData
 }
 
-var file_identity_v1_group_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_identity_v1_group_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_identity_v1_group_service_proto_goTypes = []any{
 	(*MapGroupRolesRequest)(nil),       // 0: identity.v1.MapGroupRolesRequest
 	(*MapGroupRolesResponse)(nil),      // 1: identity.v1.MapGroupRolesResponse
@@ -1386,24 +1578,26 @@ var file_identity_v1_group_service_proto_goTypes = []any{
 	(*RemoveGroupMembersResponse)(nil), // 19: identity.v1.RemoveGroupMembersResponse
 	(*ListGroupMembersRequest)(nil),    // 20: identity.v1.ListGroupMembersRequest
 	(*ListGroupMembersResponse)(nil),   // 21: identity.v1.ListGroupMembersResponse
-	(*Role)(nil),                       // 22: identity.v1.Role
-	(*Group)(nil),                      // 23: identity.v1.Group
-	(*GroupFilter)(nil),                // 24: identity.v1.GroupFilter
-	(*fieldmaskpb.FieldMask)(nil),      // 25: google.protobuf.FieldMask
-	(*GroupMember)(nil),                // 26: identity.v1.GroupMember
+	(*SetGroupMembersRequest)(nil),     // 22: identity.v1.SetGroupMembersRequest
+	(*SetGroupMembersResponse)(nil),    // 23: identity.v1.SetGroupMembersResponse
+	(*Role)(nil),                       // 24: identity.v1.Role
+	(*Group)(nil),                      // 25: identity.v1.Group
+	(*GroupFilter)(nil),                // 26: identity.v1.GroupFilter
+	(*fieldmaskpb.FieldMask)(nil),      // 27: google.protobuf.FieldMask
+	(*GroupMember)(nil),                // 28: identity.v1.GroupMember
 }
 var file_identity_v1_group_service_proto_depIdxs = []int32{
-	22, // 0: identity.v1.ListGroupRolesResponse.by_name:type_name -> identity.v1.Role
-	22, // 1: identity.v1.ListGroupRolesResponse.mapped:type_name -> identity.v1.Role
-	23, // 2: identity.v1.CreateGroupRequest.group:type_name -> identity.v1.Group
-	23, // 3: identity.v1.CreateGroupResponse.group:type_name -> identity.v1.Group
-	23, // 4: identity.v1.GetGroupResponse.group:type_name -> identity.v1.Group
-	24, // 5: identity.v1.ListGroupsRequest.filter:type_name -> identity.v1.GroupFilter
-	23, // 6: identity.v1.ListGroupsResponse.groups:type_name -> identity.v1.Group
-	23, // 7: identity.v1.UpdateGroupRequest.group:type_name -> identity.v1.Group
-	25, // 8: identity.v1.UpdateGroupRequest.update_mask:type_name -> google.protobuf.FieldMask
-	23, // 9: identity.v1.UpdateGroupResponse.group:type_name -> identity.v1.Group
-	26, // 10: identity.v1.ListGroupMembersResponse.members:type_name -> identity.v1.GroupMember
+	24, // 0: identity.v1.ListGroupRolesResponse.by_name:type_name -> identity.v1.Role
+	24, // 1: identity.v1.ListGroupRolesResponse.mapped:type_name -> identity.v1.Role
+	25, // 2: identity.v1.CreateGroupRequest.group:type_name -> identity.v1.Group
+	25, // 3: identity.v1.CreateGroupResponse.group:type_name -> identity.v1.Group
+	25, // 4: identity.v1.GetGroupResponse.group:type_name -> identity.v1.Group
+	26, // 5: identity.v1.ListGroupsRequest.filter:type_name -> identity.v1.GroupFilter
+	25, // 6: identity.v1.ListGroupsResponse.groups:type_name -> identity.v1.Group
+	25, // 7: identity.v1.UpdateGroupRequest.group:type_name -> identity.v1.Group
+	27, // 8: identity.v1.UpdateGroupRequest.update_mask:type_name -> google.protobuf.FieldMask
+	25, // 9: identity.v1.UpdateGroupResponse.group:type_name -> identity.v1.Group
+	28, // 10: identity.v1.ListGroupMembersResponse.members:type_name -> identity.v1.GroupMember
 	6,  // 11: identity.v1.GroupService.CreateGroup:input_type -> identity.v1.CreateGroupRequest
 	8,  // 12: identity.v1.GroupService.GetGroup:input_type -> identity.v1.GetGroupRequest
 	10, // 13: identity.v1.GroupService.ListGroups:input_type -> identity.v1.ListGroupsRequest
@@ -1411,23 +1605,25 @@ var file_identity_v1_group_service_proto_depIdxs = []int32{
 	14, // 15: identity.v1.GroupService.DeleteGroup:input_type -> identity.v1.DeleteGroupRequest
 	16, // 16: identity.v1.GroupService.AddGroupMembers:input_type -> identity.v1.AddGroupMembersRequest
 	18, // 17: identity.v1.GroupService.RemoveGroupMembers:input_type -> identity.v1.RemoveGroupMembersRequest
-	20, // 18: identity.v1.GroupService.ListGroupMembers:input_type -> identity.v1.ListGroupMembersRequest
-	0,  // 19: identity.v1.GroupService.MapGroupRoles:input_type -> identity.v1.MapGroupRolesRequest
-	2,  // 20: identity.v1.GroupService.UnmapGroupRoles:input_type -> identity.v1.UnmapGroupRolesRequest
-	4,  // 21: identity.v1.GroupService.ListGroupRoles:input_type -> identity.v1.ListGroupRolesRequest
-	7,  // 22: identity.v1.GroupService.CreateGroup:output_type -> identity.v1.CreateGroupResponse
-	9,  // 23: identity.v1.GroupService.GetGroup:output_type -> identity.v1.GetGroupResponse
-	11, // 24: identity.v1.GroupService.ListGroups:output_type -> identity.v1.ListGroupsResponse
-	13, // 25: identity.v1.GroupService.UpdateGroup:output_type -> identity.v1.UpdateGroupResponse
-	15, // 26: identity.v1.GroupService.DeleteGroup:output_type -> identity.v1.DeleteGroupResponse
-	17, // 27: identity.v1.GroupService.AddGroupMembers:output_type -> identity.v1.AddGroupMembersResponse
-	19, // 28: identity.v1.GroupService.RemoveGroupMembers:output_type -> identity.v1.RemoveGroupMembersResponse
-	21, // 29: identity.v1.GroupService.ListGroupMembers:output_type -> identity.v1.ListGroupMembersResponse
-	1,  // 30: identity.v1.GroupService.MapGroupRoles:output_type -> identity.v1.MapGroupRolesResponse
-	3,  // 31: identity.v1.GroupService.UnmapGroupRoles:output_type -> identity.v1.UnmapGroupRolesResponse
-	5,  // 32: identity.v1.GroupService.ListGroupRoles:output_type -> identity.v1.ListGroupRolesResponse
-	22, // [22:33] is the sub-list for method output_type
-	11, // [11:22] is the sub-list for method input_type
+	22, // 18: identity.v1.GroupService.SetGroupMembers:input_type -> identity.v1.SetGroupMembersRequest
+	20, // 19: identity.v1.GroupService.ListGroupMembers:input_type -> identity.v1.ListGroupMembersRequest
+	0,  // 20: identity.v1.GroupService.MapGroupRoles:input_type -> identity.v1.MapGroupRolesRequest
+	2,  // 21: identity.v1.GroupService.UnmapGroupRoles:input_type -> identity.v1.UnmapGroupRolesRequest
+	4,  // 22: identity.v1.GroupService.ListGroupRoles:input_type -> identity.v1.ListGroupRolesRequest
+	7,  // 23: identity.v1.GroupService.CreateGroup:output_type -> identity.v1.CreateGroupResponse
+	9,  // 24: identity.v1.GroupService.GetGroup:output_type -> identity.v1.GetGroupResponse
+	11, // 25: identity.v1.GroupService.ListGroups:output_type -> identity.v1.ListGroupsResponse
+	13, // 26: identity.v1.GroupService.UpdateGroup:output_type -> identity.v1.UpdateGroupResponse
+	15, // 27: identity.v1.GroupService.DeleteGroup:output_type -> identity.v1.DeleteGroupResponse
+	17, // 28: identity.v1.GroupService.AddGroupMembers:output_type -> identity.v1.AddGroupMembersResponse
+	19, // 29: identity.v1.GroupService.RemoveGroupMembers:output_type -> identity.v1.RemoveGroupMembersResponse
+	23, // 30: identity.v1.GroupService.SetGroupMembers:output_type -> identity.v1.SetGroupMembersResponse
+	21, // 31: identity.v1.GroupService.ListGroupMembers:output_type -> identity.v1.ListGroupMembersResponse
+	1,  // 32: identity.v1.GroupService.MapGroupRoles:output_type -> identity.v1.MapGroupRolesResponse
+	3,  // 33: identity.v1.GroupService.UnmapGroupRoles:output_type -> identity.v1.UnmapGroupRolesResponse
+	5,  // 34: identity.v1.GroupService.ListGroupRoles:output_type -> identity.v1.ListGroupRolesResponse
+	23, // [23:35] is the sub-list for method output_type
+	11, // [11:23] is the sub-list for method input_type
 	11, // [11:11] is the sub-list for extension type_name
 	11, // [11:11] is the sub-list for extension extendee
 	0,  // [0:11] is the sub-list for field type_name
@@ -1446,7 +1642,7 @@ func file_identity_v1_group_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_identity_v1_group_service_proto_rawDesc), len(file_identity_v1_group_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

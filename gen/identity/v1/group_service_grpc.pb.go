@@ -26,6 +26,7 @@ const (
 	GroupService_DeleteGroup_FullMethodName        = "/identity.v1.GroupService/DeleteGroup"
 	GroupService_AddGroupMembers_FullMethodName    = "/identity.v1.GroupService/AddGroupMembers"
 	GroupService_RemoveGroupMembers_FullMethodName = "/identity.v1.GroupService/RemoveGroupMembers"
+	GroupService_SetGroupMembers_FullMethodName    = "/identity.v1.GroupService/SetGroupMembers"
 	GroupService_ListGroupMembers_FullMethodName   = "/identity.v1.GroupService/ListGroupMembers"
 	GroupService_MapGroupRoles_FullMethodName      = "/identity.v1.GroupService/MapGroupRoles"
 	GroupService_UnmapGroupRoles_FullMethodName    = "/identity.v1.GroupService/UnmapGroupRoles"
@@ -74,6 +75,12 @@ type GroupServiceClient interface {
 	// It costs O(user_ids), never O(group size). NotFound when the group does
 	// not exist.
 	RemoveGroupMembers(ctx context.Context, in *RemoveGroupMembersRequest, opts ...grpc.CallOption) (*RemoveGroupMembersResponse, error)
+	// SetGroupMembers makes user_ids the group's exact membership (a SCIM
+	// replace of members): it adds the missing users and removes the others,
+	// writing only the difference. An empty list empties the group.
+	//
+	// NotFound, changing nothing, when the group or any user does not exist.
+	SetGroupMembers(ctx context.Context, in *SetGroupMembersRequest, opts ...grpc.CallOption) (*SetGroupMembersResponse, error)
 	// ListGroupMembers returns a page of a group's members in user id order.
 	//
 	// The page token is a cursor that stays correct while members join or
@@ -177,6 +184,16 @@ func (c *groupServiceClient) RemoveGroupMembers(ctx context.Context, in *RemoveG
 	return out, nil
 }
 
+func (c *groupServiceClient) SetGroupMembers(ctx context.Context, in *SetGroupMembersRequest, opts ...grpc.CallOption) (*SetGroupMembersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetGroupMembersResponse)
+	err := c.cc.Invoke(ctx, GroupService_SetGroupMembers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *groupServiceClient) ListGroupMembers(ctx context.Context, in *ListGroupMembersRequest, opts ...grpc.CallOption) (*ListGroupMembersResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListGroupMembersResponse)
@@ -259,6 +276,12 @@ type GroupServiceServer interface {
 	// It costs O(user_ids), never O(group size). NotFound when the group does
 	// not exist.
 	RemoveGroupMembers(context.Context, *RemoveGroupMembersRequest) (*RemoveGroupMembersResponse, error)
+	// SetGroupMembers makes user_ids the group's exact membership (a SCIM
+	// replace of members): it adds the missing users and removes the others,
+	// writing only the difference. An empty list empties the group.
+	//
+	// NotFound, changing nothing, when the group or any user does not exist.
+	SetGroupMembers(context.Context, *SetGroupMembersRequest) (*SetGroupMembersResponse, error)
 	// ListGroupMembers returns a page of a group's members in user id order.
 	//
 	// The page token is a cursor that stays correct while members join or
@@ -311,6 +334,9 @@ func (UnimplementedGroupServiceServer) AddGroupMembers(context.Context, *AddGrou
 }
 func (UnimplementedGroupServiceServer) RemoveGroupMembers(context.Context, *RemoveGroupMembersRequest) (*RemoveGroupMembersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RemoveGroupMembers not implemented")
+}
+func (UnimplementedGroupServiceServer) SetGroupMembers(context.Context, *SetGroupMembersRequest) (*SetGroupMembersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetGroupMembers not implemented")
 }
 func (UnimplementedGroupServiceServer) ListGroupMembers(context.Context, *ListGroupMembersRequest) (*ListGroupMembersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListGroupMembers not implemented")
@@ -470,6 +496,24 @@ func _GroupService_RemoveGroupMembers_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _GroupService_SetGroupMembers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetGroupMembersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GroupServiceServer).SetGroupMembers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GroupService_SetGroupMembers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GroupServiceServer).SetGroupMembers(ctx, req.(*SetGroupMembersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _GroupService_ListGroupMembers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListGroupMembersRequest)
 	if err := dec(in); err != nil {
@@ -576,6 +620,10 @@ var GroupService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RemoveGroupMembers",
 			Handler:    _GroupService_RemoveGroupMembers_Handler,
+		},
+		{
+			MethodName: "SetGroupMembers",
+			Handler:    _GroupService_SetGroupMembers_Handler,
 		},
 		{
 			MethodName: "ListGroupMembers",

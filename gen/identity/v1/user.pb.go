@@ -48,7 +48,17 @@ type User struct {
 	UpdateTime       *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// version is the change-log revision of the last write to this user; it
 	// changes on every write and serves as an entity tag.
-	Version       int64 `protobuf:"varint,13,opt,name=version,proto3" json:"version,omitempty"`
+	Version           int64      `protobuf:"varint,13,opt,name=version,proto3" json:"version,omitempty"`
+	Title             string     `protobuf:"bytes,14,opt,name=title,proto3" json:"title,omitempty"`
+	NickName          string     `protobuf:"bytes,15,opt,name=nick_name,json=nickName,proto3" json:"nick_name,omitempty"`
+	ProfileUrl        string     `protobuf:"bytes,16,opt,name=profile_url,json=profileUrl,proto3" json:"profile_url,omitempty"`
+	UserType          string     `protobuf:"bytes,17,opt,name=user_type,json=userType,proto3" json:"user_type,omitempty"`
+	PreferredLanguage string     `protobuf:"bytes,18,opt,name=preferred_language,json=preferredLanguage,proto3" json:"preferred_language,omitempty"`
+	Locale            string     `protobuf:"bytes,19,opt,name=locale,proto3" json:"locale,omitempty"`
+	Timezone          string     `protobuf:"bytes,20,opt,name=timezone,proto3" json:"timezone,omitempty"`
+	Addresses         []*Address `protobuf:"bytes,21,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	// enterprise holds the attributes of the SCIM enterprise user extension.
+	Enterprise    *EnterpriseAttributes `protobuf:"bytes,22,opt,name=enterprise,proto3" json:"enterprise,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -174,6 +184,258 @@ func (x *User) GetVersion() int64 {
 	return 0
 }
 
+func (x *User) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *User) GetNickName() string {
+	if x != nil {
+		return x.NickName
+	}
+	return ""
+}
+
+func (x *User) GetProfileUrl() string {
+	if x != nil {
+		return x.ProfileUrl
+	}
+	return ""
+}
+
+func (x *User) GetUserType() string {
+	if x != nil {
+		return x.UserType
+	}
+	return ""
+}
+
+func (x *User) GetPreferredLanguage() string {
+	if x != nil {
+		return x.PreferredLanguage
+	}
+	return ""
+}
+
+func (x *User) GetLocale() string {
+	if x != nil {
+		return x.Locale
+	}
+	return ""
+}
+
+func (x *User) GetTimezone() string {
+	if x != nil {
+		return x.Timezone
+	}
+	return ""
+}
+
+func (x *User) GetAddresses() []*Address {
+	if x != nil {
+		return x.Addresses
+	}
+	return nil
+}
+
+func (x *User) GetEnterprise() *EnterpriseAttributes {
+	if x != nil {
+		return x.Enterprise
+	}
+	return nil
+}
+
+// Address is a postal address of a user.
+type Address struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// type is a label such as "work" or "home".
+	Type          string `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Formatted     string `protobuf:"bytes,2,opt,name=formatted,proto3" json:"formatted,omitempty"`
+	StreetAddress string `protobuf:"bytes,3,opt,name=street_address,json=streetAddress,proto3" json:"street_address,omitempty"`
+	Locality      string `protobuf:"bytes,4,opt,name=locality,proto3" json:"locality,omitempty"`
+	Region        string `protobuf:"bytes,5,opt,name=region,proto3" json:"region,omitempty"`
+	PostalCode    string `protobuf:"bytes,6,opt,name=postal_code,json=postalCode,proto3" json:"postal_code,omitempty"`
+	Country       string `protobuf:"bytes,7,opt,name=country,proto3" json:"country,omitempty"`
+	Primary       bool   `protobuf:"varint,8,opt,name=primary,proto3" json:"primary,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Address) Reset() {
+	*x = Address{}
+	mi := &file_identity_v1_user_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Address) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Address) ProtoMessage() {}
+
+func (x *Address) ProtoReflect() protoreflect.Message {
+	mi := &file_identity_v1_user_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Address.ProtoReflect.Descriptor instead.
+func (*Address) Descriptor() ([]byte, []int) {
+	return file_identity_v1_user_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Address) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Address) GetFormatted() string {
+	if x != nil {
+		return x.Formatted
+	}
+	return ""
+}
+
+func (x *Address) GetStreetAddress() string {
+	if x != nil {
+		return x.StreetAddress
+	}
+	return ""
+}
+
+func (x *Address) GetLocality() string {
+	if x != nil {
+		return x.Locality
+	}
+	return ""
+}
+
+func (x *Address) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *Address) GetPostalCode() string {
+	if x != nil {
+		return x.PostalCode
+	}
+	return ""
+}
+
+func (x *Address) GetCountry() string {
+	if x != nil {
+		return x.Country
+	}
+	return ""
+}
+
+func (x *Address) GetPrimary() bool {
+	if x != nil {
+		return x.Primary
+	}
+	return false
+}
+
+// EnterpriseAttributes are the attributes of RFC 7643 section 4.3.
+type EnterpriseAttributes struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	EmployeeNumber string                 `protobuf:"bytes,1,opt,name=employee_number,json=employeeNumber,proto3" json:"employee_number,omitempty"`
+	CostCenter     string                 `protobuf:"bytes,2,opt,name=cost_center,json=costCenter,proto3" json:"cost_center,omitempty"`
+	Organization   string                 `protobuf:"bytes,3,opt,name=organization,proto3" json:"organization,omitempty"`
+	Division       string                 `protobuf:"bytes,4,opt,name=division,proto3" json:"division,omitempty"`
+	Department     string                 `protobuf:"bytes,5,opt,name=department,proto3" json:"department,omitempty"`
+	// manager_id is the id of the user's manager (not checked: IdPs may send
+	// the manager before creating it).
+	ManagerId     string `protobuf:"bytes,6,opt,name=manager_id,json=managerId,proto3" json:"manager_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnterpriseAttributes) Reset() {
+	*x = EnterpriseAttributes{}
+	mi := &file_identity_v1_user_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnterpriseAttributes) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnterpriseAttributes) ProtoMessage() {}
+
+func (x *EnterpriseAttributes) ProtoReflect() protoreflect.Message {
+	mi := &file_identity_v1_user_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnterpriseAttributes.ProtoReflect.Descriptor instead.
+func (*EnterpriseAttributes) Descriptor() ([]byte, []int) {
+	return file_identity_v1_user_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *EnterpriseAttributes) GetEmployeeNumber() string {
+	if x != nil {
+		return x.EmployeeNumber
+	}
+	return ""
+}
+
+func (x *EnterpriseAttributes) GetCostCenter() string {
+	if x != nil {
+		return x.CostCenter
+	}
+	return ""
+}
+
+func (x *EnterpriseAttributes) GetOrganization() string {
+	if x != nil {
+		return x.Organization
+	}
+	return ""
+}
+
+func (x *EnterpriseAttributes) GetDivision() string {
+	if x != nil {
+		return x.Division
+	}
+	return ""
+}
+
+func (x *EnterpriseAttributes) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *EnterpriseAttributes) GetManagerId() string {
+	if x != nil {
+		return x.ManagerId
+	}
+	return ""
+}
+
 // Name is the components of a user's name.
 type Name struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -187,7 +449,7 @@ type Name struct {
 
 func (x *Name) Reset() {
 	*x = Name{}
-	mi := &file_identity_v1_user_proto_msgTypes[1]
+	mi := &file_identity_v1_user_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -199,7 +461,7 @@ func (x *Name) String() string {
 func (*Name) ProtoMessage() {}
 
 func (x *Name) ProtoReflect() protoreflect.Message {
-	mi := &file_identity_v1_user_proto_msgTypes[1]
+	mi := &file_identity_v1_user_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -212,7 +474,7 @@ func (x *Name) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Name.ProtoReflect.Descriptor instead.
 func (*Name) Descriptor() ([]byte, []int) {
-	return file_identity_v1_user_proto_rawDescGZIP(), []int{1}
+	return file_identity_v1_user_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Name) GetGivenName() string {
@@ -249,7 +511,7 @@ type Email struct {
 
 func (x *Email) Reset() {
 	*x = Email{}
-	mi := &file_identity_v1_user_proto_msgTypes[2]
+	mi := &file_identity_v1_user_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -261,7 +523,7 @@ func (x *Email) String() string {
 func (*Email) ProtoMessage() {}
 
 func (x *Email) ProtoReflect() protoreflect.Message {
-	mi := &file_identity_v1_user_proto_msgTypes[2]
+	mi := &file_identity_v1_user_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -274,7 +536,7 @@ func (x *Email) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Email.ProtoReflect.Descriptor instead.
 func (*Email) Descriptor() ([]byte, []int) {
-	return file_identity_v1_user_proto_rawDescGZIP(), []int{2}
+	return file_identity_v1_user_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Email) GetValue() string {
@@ -311,7 +573,7 @@ type PhoneNumber struct {
 
 func (x *PhoneNumber) Reset() {
 	*x = PhoneNumber{}
-	mi := &file_identity_v1_user_proto_msgTypes[3]
+	mi := &file_identity_v1_user_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -323,7 +585,7 @@ func (x *PhoneNumber) String() string {
 func (*PhoneNumber) ProtoMessage() {}
 
 func (x *PhoneNumber) ProtoReflect() protoreflect.Message {
-	mi := &file_identity_v1_user_proto_msgTypes[3]
+	mi := &file_identity_v1_user_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -336,7 +598,7 @@ func (x *PhoneNumber) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhoneNumber.ProtoReflect.Descriptor instead.
 func (*PhoneNumber) Descriptor() ([]byte, []int) {
-	return file_identity_v1_user_proto_rawDescGZIP(), []int{3}
+	return file_identity_v1_user_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *PhoneNumber) GetValue() string {
@@ -373,14 +635,17 @@ type UserFilter struct {
 	DisplayName *StringFilter `protobuf:"bytes,4,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	Active      *bool         `protobuf:"varint,5,opt,name=active,proto3,oneof" json:"active,omitempty"`
 	// updated_after matches users changed strictly after this time.
-	UpdatedAfter  *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=updated_after,json=updatedAfter,proto3" json:"updated_after,omitempty"`
+	UpdatedAfter *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=updated_after,json=updatedAfter,proto3" json:"updated_after,omitempty"`
+	// expression, when set, must match too: a boolean expression over the
+	// attributes FilterCondition lists for users.
+	Expression    *FilterExpression `protobuf:"bytes,7,opt,name=expression,proto3" json:"expression,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UserFilter) Reset() {
 	*x = UserFilter{}
-	mi := &file_identity_v1_user_proto_msgTypes[4]
+	mi := &file_identity_v1_user_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -392,7 +657,7 @@ func (x *UserFilter) String() string {
 func (*UserFilter) ProtoMessage() {}
 
 func (x *UserFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_identity_v1_user_proto_msgTypes[4]
+	mi := &file_identity_v1_user_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -405,7 +670,7 @@ func (x *UserFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserFilter.ProtoReflect.Descriptor instead.
 func (*UserFilter) Descriptor() ([]byte, []int) {
-	return file_identity_v1_user_proto_rawDescGZIP(), []int{4}
+	return file_identity_v1_user_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *UserFilter) GetUserName() *StringFilter {
@@ -450,11 +715,18 @@ func (x *UserFilter) GetUpdatedAfter() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *UserFilter) GetExpression() *FilterExpression {
+	if x != nil {
+		return x.Expression
+	}
+	return nil
+}
+
 var File_identity_v1_user_proto protoreflect.FileDescriptor
 
 const file_identity_v1_user_proto_rawDesc = "" +
 	"\n" +
-	"\x16identity/v1/user.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18identity/v1/filter.proto\"\xff\x05\n" +
+	"\x16identity/v1/user.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18identity/v1/filter.proto\"\x97\t\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12=\n" +
@@ -472,11 +744,44 @@ const file_identity_v1_user_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x18\n" +
-	"\aversion\x18\r \x01(\x03R\aversion\x1aC\n" +
+	"\aversion\x18\r \x01(\x03R\aversion\x12\x1e\n" +
+	"\x05title\x18\x0e \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\x05title\x12%\n" +
+	"\tnick_name\x18\x0f \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\bnickName\x12)\n" +
+	"\vprofile_url\x18\x10 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\n" +
+	"profileUrl\x12%\n" +
+	"\tuser_type\x18\x11 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\buserType\x126\n" +
+	"\x12preferred_language\x18\x12 \x01(\tB\a\xbaH\x04r\x02\x18@R\x11preferredLanguage\x12\x1f\n" +
+	"\x06locale\x18\x13 \x01(\tB\a\xbaH\x04r\x02\x18@R\x06locale\x12#\n" +
+	"\btimezone\x18\x14 \x01(\tB\a\xbaH\x04r\x02\x18@R\btimezone\x12<\n" +
+	"\taddresses\x18\x15 \x03(\v2\x14.identity.v1.AddressB\b\xbaH\x05\x92\x01\x02\x10\x10R\taddresses\x12A\n" +
+	"\n" +
+	"enterprise\x18\x16 \x01(\v2!.identity.v1.EnterpriseAttributesR\n" +
+	"enterprise\x1aC\n" +
 	"\x15CustomAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\t\n" +
-	"\a_active\"\x82\x01\n" +
+	"\a_active\"\xae\x02\n" +
+	"\aAddress\x12\x1b\n" +
+	"\x04type\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04type\x12&\n" +
+	"\tformatted\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tformatted\x12/\n" +
+	"\x0estreet_address\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\rstreetAddress\x12$\n" +
+	"\blocality\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\blocality\x12 \n" +
+	"\x06region\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\x06region\x12(\n" +
+	"\vpostal_code\x18\x06 \x01(\tB\a\xbaH\x04r\x02\x18@R\n" +
+	"postalCode\x12!\n" +
+	"\acountry\x18\a \x01(\tB\a\xbaH\x04r\x02\x18@R\acountry\x12\x18\n" +
+	"\aprimary\x18\b \x01(\bR\aprimary\"\x9b\x02\n" +
+	"\x14EnterpriseAttributes\x121\n" +
+	"\x0femployee_number\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\x0eemployeeNumber\x12)\n" +
+	"\vcost_center\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\n" +
+	"costCenter\x12,\n" +
+	"\forganization\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\forganization\x12$\n" +
+	"\bdivision\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\bdivision\x12(\n" +
+	"\n" +
+	"department\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\n" +
+	"department\x12'\n" +
+	"\n" +
+	"manager_id\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\tmanagerId\"\x82\x01\n" +
 	"\x04Name\x12'\n" +
 	"\n" +
 	"given_name\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\tgivenName\x12)\n" +
@@ -492,7 +797,7 @@ const file_identity_v1_user_proto_rawDesc = "" +
 	"\x05value\x18\x01 \x01(\tB\n" +
 	"\xbaH\a\xc8\x01\x01r\x02\x18@R\x05value\x12\x1b\n" +
 	"\x04type\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04type\x12\x18\n" +
-	"\aprimary\x18\x03 \x01(\bR\aprimary\"\xd8\x02\n" +
+	"\aprimary\x18\x03 \x01(\bR\aprimary\"\x97\x03\n" +
 	"\n" +
 	"UserFilter\x126\n" +
 	"\tuser_name\x18\x01 \x01(\v2\x19.identity.v1.StringFilterR\buserName\x12/\n" +
@@ -501,7 +806,10 @@ const file_identity_v1_user_proto_rawDesc = "" +
 	"externalId\x12<\n" +
 	"\fdisplay_name\x18\x04 \x01(\v2\x19.identity.v1.StringFilterR\vdisplayName\x12\x1b\n" +
 	"\x06active\x18\x05 \x01(\bH\x00R\x06active\x88\x01\x01\x12?\n" +
-	"\rupdated_after\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\fupdatedAfterB\t\n" +
+	"\rupdated_after\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\fupdatedAfter\x12=\n" +
+	"\n" +
+	"expression\x18\a \x01(\v2\x1d.identity.v1.FilterExpressionR\n" +
+	"expressionB\t\n" +
 	"\a_activeB5Z3github.com/acme/identity/gen/identity/v1;identityv1b\x06proto3"
 
 var (
@@ -516,34 +824,40 @@ func file_identity_v1_user_proto_rawDescGZIP() []byte {
 	return file_identity_v1_user_proto_rawDescData
 }
 
-var file_identity_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_identity_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_identity_v1_user_proto_goTypes = []any{
 	(*User)(nil),                  // 0: identity.v1.User
-	(*Name)(nil),                  // 1: identity.v1.Name
-	(*Email)(nil),                 // 2: identity.v1.Email
-	(*PhoneNumber)(nil),           // 3: identity.v1.PhoneNumber
-	(*UserFilter)(nil),            // 4: identity.v1.UserFilter
-	nil,                           // 5: identity.v1.User.CustomAttributesEntry
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
-	(*StringFilter)(nil),          // 7: identity.v1.StringFilter
+	(*Address)(nil),               // 1: identity.v1.Address
+	(*EnterpriseAttributes)(nil),  // 2: identity.v1.EnterpriseAttributes
+	(*Name)(nil),                  // 3: identity.v1.Name
+	(*Email)(nil),                 // 4: identity.v1.Email
+	(*PhoneNumber)(nil),           // 5: identity.v1.PhoneNumber
+	(*UserFilter)(nil),            // 6: identity.v1.UserFilter
+	nil,                           // 7: identity.v1.User.CustomAttributesEntry
+	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*StringFilter)(nil),          // 9: identity.v1.StringFilter
+	(*FilterExpression)(nil),      // 10: identity.v1.FilterExpression
 }
 var file_identity_v1_user_proto_depIdxs = []int32{
-	1,  // 0: identity.v1.User.name:type_name -> identity.v1.Name
-	2,  // 1: identity.v1.User.emails:type_name -> identity.v1.Email
-	3,  // 2: identity.v1.User.phone_numbers:type_name -> identity.v1.PhoneNumber
-	5,  // 3: identity.v1.User.custom_attributes:type_name -> identity.v1.User.CustomAttributesEntry
-	6,  // 4: identity.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	6,  // 5: identity.v1.User.update_time:type_name -> google.protobuf.Timestamp
-	7,  // 6: identity.v1.UserFilter.user_name:type_name -> identity.v1.StringFilter
-	7,  // 7: identity.v1.UserFilter.email:type_name -> identity.v1.StringFilter
-	7,  // 8: identity.v1.UserFilter.external_id:type_name -> identity.v1.StringFilter
-	7,  // 9: identity.v1.UserFilter.display_name:type_name -> identity.v1.StringFilter
-	6,  // 10: identity.v1.UserFilter.updated_after:type_name -> google.protobuf.Timestamp
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	3,  // 0: identity.v1.User.name:type_name -> identity.v1.Name
+	4,  // 1: identity.v1.User.emails:type_name -> identity.v1.Email
+	5,  // 2: identity.v1.User.phone_numbers:type_name -> identity.v1.PhoneNumber
+	7,  // 3: identity.v1.User.custom_attributes:type_name -> identity.v1.User.CustomAttributesEntry
+	8,  // 4: identity.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	8,  // 5: identity.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	1,  // 6: identity.v1.User.addresses:type_name -> identity.v1.Address
+	2,  // 7: identity.v1.User.enterprise:type_name -> identity.v1.EnterpriseAttributes
+	9,  // 8: identity.v1.UserFilter.user_name:type_name -> identity.v1.StringFilter
+	9,  // 9: identity.v1.UserFilter.email:type_name -> identity.v1.StringFilter
+	9,  // 10: identity.v1.UserFilter.external_id:type_name -> identity.v1.StringFilter
+	9,  // 11: identity.v1.UserFilter.display_name:type_name -> identity.v1.StringFilter
+	8,  // 12: identity.v1.UserFilter.updated_after:type_name -> google.protobuf.Timestamp
+	10, // 13: identity.v1.UserFilter.expression:type_name -> identity.v1.FilterExpression
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_identity_v1_user_proto_init() }
@@ -553,14 +867,14 @@ func file_identity_v1_user_proto_init() {
 	}
 	file_identity_v1_filter_proto_init()
 	file_identity_v1_user_proto_msgTypes[0].OneofWrappers = []any{}
-	file_identity_v1_user_proto_msgTypes[4].OneofWrappers = []any{}
+	file_identity_v1_user_proto_msgTypes[6].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_identity_v1_user_proto_rawDesc), len(file_identity_v1_user_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

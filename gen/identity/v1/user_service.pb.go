@@ -233,8 +233,12 @@ type ListUsersRequest struct {
 	// page_size is at most 1000; 0 means 100.
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// page_token is the next_page_token of the previous page.
-	PageToken     string      `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	Filter        *UserFilter `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	PageToken string      `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	Filter    *UserFilter `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// skip passes over this many matching users first (SCIM's startIndex - 1).
+	// A page token is cheaper for walking a whole list: it costs the same on
+	// every page, where skip costs more the further it goes.
+	Skip          int32 `protobuf:"varint,5,opt,name=skip,proto3" json:"skip,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -295,6 +299,13 @@ func (x *ListUsersRequest) GetFilter() *UserFilter {
 		return x.Filter
 	}
 	return nil
+}
+
+func (x *ListUsersRequest) GetSkip() int32 {
+	if x != nil {
+		return x.Skip
+	}
+	return 0
 }
 
 type ListUsersResponse struct {
@@ -362,10 +373,14 @@ func (x *ListUsersResponse) GetTotalSize() int32 {
 type UpdateUserRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// user carries tenant_id, id and the new values; output-only fields are ignored.
-	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	User       *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// expected_version, when set, must equal the user's version, or nothing
+	// changes and the call fails with FailedPrecondition (reason
+	// VERSION_MISMATCH): optimistic concurrency, as SCIM's If-Match.
+	ExpectedVersion int64 `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *UpdateUserRequest) Reset() {
@@ -410,6 +425,13 @@ func (x *UpdateUserRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 		return x.UpdateMask
 	}
 	return nil
+}
+
+func (x *UpdateUserRequest) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
 }
 
 type UpdateUserResponse struct {
@@ -465,11 +487,13 @@ func (x *UpdateUserResponse) GetRevision() int64 {
 }
 
 type DeleteUserRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TenantId      string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
-	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	UserId   string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// expected_version, when set, must equal the user's version (see UpdateUser).
+	ExpectedVersion int64 `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *DeleteUserRequest) Reset() {
@@ -514,6 +538,13 @@ func (x *DeleteUserRequest) GetUserId() string {
 		return x.UserId
 	}
 	return ""
+}
+
+func (x *DeleteUserRequest) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
 }
 
 type DeleteUserResponse struct {
@@ -576,31 +607,35 @@ const file_identity_v1_user_service_proto_rawDesc = "" +
 	"\ttenant_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\btenantId\x12$\n" +
 	"\auser_id\x18\x02 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06userId\"8\n" +
 	"\x0fGetUserResponse\x12%\n" +
-	"\x04user\x18\x01 \x01(\v2\x11.identity.v1.UserR\x04user\"\xbf\x01\n" +
+	"\x04user\x18\x01 \x01(\v2\x11.identity.v1.UserR\x04user\"\xe1\x01\n" +
 	"\x10ListUsersRequest\x12(\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\btenantId\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x12/\n" +
-	"\x06filter\x18\x04 \x01(\v2\x17.identity.v1.UserFilterR\x06filter\"\x83\x01\n" +
+	"\x06filter\x18\x04 \x01(\v2\x17.identity.v1.UserFilterR\x06filter\x12 \n" +
+	"\x04skip\x18\x05 \x01(\x05B\f\xbaH\t\x1a\a\x18\x80\xad\xe2\x04(\x00R\x04skip\"\x83\x01\n" +
 	"\x11ListUsersResponse\x12'\n" +
 	"\x05users\x18\x01 \x03(\v2\x11.identity.v1.UserR\x05users\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x05R\ttotalSize\"\xa1\x05\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\"\xbf\x06\n" +
 	"\x11UpdateUserRequest\x12\xb5\x02\n" +
 	"\x04user\x18\x01 \x01(\v2\x11.identity.v1.UserB\x8d\x02\xbaH\x89\x02\xba\x01\x82\x02\n" +
-	"\buser.ids\x12(user.tenant_id and user.id must be UUIDs\x1a\xcb\x01this.tenant_id.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$') && this.id.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')\xc8\x01\x01R\x04user\x12\xa7\x01\n" +
-	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskBj\xbaHg\xc8\x01\x01\xe2\x01a\x12\x01*\x12\tuser_name\x12\vexternal_id\x12\x04name\x12\fdisplay_name\x12\x06emails\x12\rphone_numbers\x12\x06active\x12\x11custom_attributesR\n" +
-	"updateMask:\xa9\x01\xbaH\xa5\x01\x1a\xa2\x01\n" +
+	"\buser.ids\x12(user.tenant_id and user.id must be UUIDs\x1a\xcb\x01this.tenant_id.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$') && this.id.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')\xc8\x01\x01R\x04user\x12\x91\x02\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\xd3\x01\xbaH\xcf\x01\xc8\x01\x01\xe2\x01\xc8\x01\x12\x01*\x12\tuser_name\x12\vexternal_id\x12\x04name\x12\fdisplay_name\x12\x06emails\x12\rphone_numbers\x12\x06active\x12\x11custom_attributes\x12\x05title\x12\tnick_name\x12\vprofile_url\x12\tuser_type\x12\x12preferred_language\x12\x06locale\x12\btimezone\x12\taddresses\x12\n" +
+	"enterpriseR\n" +
+	"updateMask\x122\n" +
+	"\x10expected_version\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fexpectedVersion:\xa9\x01\xbaH\xa5\x01\x1a\xa2\x01\n" +
 	"\x17user.user_name_required\x12\x1buser_name cannot be emptied\x1aj!('user_name' in this.update_mask.paths || '*' in this.update_mask.paths) || size(this.user.user_name) > 0\"W\n" +
 	"\x12UpdateUserResponse\x12%\n" +
 	"\x04user\x18\x01 \x01(\v2\x11.identity.v1.UserR\x04user\x12\x1a\n" +
-	"\brevision\x18\x02 \x01(\x03R\brevision\"c\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision\"\x97\x01\n" +
 	"\x11DeleteUserRequest\x12(\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\btenantId\x12$\n" +
-	"\auser_id\x18\x02 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06userId\"0\n" +
+	"\auser_id\x18\x02 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06userId\x122\n" +
+	"\x10expected_version\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fexpectedVersion\"0\n" +
 	"\x12DeleteUserResponse\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x03R\brevision2\xff\x04\n" +
 	"\vUserService\x12z\n" +
