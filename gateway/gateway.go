@@ -12,6 +12,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/acme/identity/gateway/scim"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/gen/openapi"
 )
@@ -22,8 +23,9 @@ const MaxBodyBytes = 1 << 20
 
 // New returns the HTTP handler of identityd over a connection to the core.
 // reg receives the HTTP metrics and is served at /metrics, together with
-// whatever else is registered there (the gRPC metrics).
-func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry) (http.Handler, error) {
+// whatever else is registered there (the gRPC metrics). publicURL is the base
+// URL clients reach identityd at; SCIM locations are built on it.
+func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry, publicURL string) (http.Handler, error) {
 	rest := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
 			Marshaler: &runtime.JSONPb{
@@ -59,6 +61,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry) (
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /saml/{tenant_id}/metadata", spMetadata(identityv1.NewSsoServiceClient(conn)))
+	mux.Handle(scim.Prefix+"/", scim.New(conn, publicURL))
 
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "identityd_http_requests_total",

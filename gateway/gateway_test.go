@@ -59,7 +59,7 @@ func newGateway(t *testing.T) (*httptest.Server, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	h, err := gateway.New(ctx, conn, reg)
+	h, err := gateway.New(ctx, conn, reg, "https://id.example.com")
 	if err != nil {
 		t.Fatal(err)
 	}

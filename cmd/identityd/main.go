@@ -161,7 +161,7 @@ func runServe(args []string, log *slog.Logger) error {
 		return fmt.Errorf("local gRPC client: %w", err)
 	}
 	defer conn.Close()
-	handler, err := gateway.New(ctx, conn, reg)
+	handler, err := gateway.New(ctx, conn, reg, *publicURL)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,143 @@
+package scim
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/acme/identity/gateway/scim/resource"
+)
+
+// The discovery endpoints (RFC 7644 section 4) say exactly what is built:
+// PATCH, filters with their page limit, ETags and cursor paging; no bulk,
+// no sorting, no password change.
+
+func (s *Server) serviceProviderConfig(w http.ResponseWriter, _ *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"schemas":          []string{"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"},
+		"documentationUri": "https://github.com/acme/identity#connecting-okta-to-a-tenant",
+		"patch":            map[string]any{"supported": true},
+		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+		"filter":           map[string]any{"supported": true, "maxResults": maxCount},
+		"changePassword":   map[string]any{"supported": false},
+		"sort":             map[string]any{"supported": false},
+		"etag":             map[string]any{"supported": true},
+		"pagination": map[string]any{
+			"cursor": true, "index": true, "defaultPaginationMethod": "index",
+			"defaultPageSize": defaultCount, "maxPageSize": maxCount,
+		},
+		"authenticationSchemes": []map[string]any{{
+			"type": "oauthbearertoken", "name": "Bearer token", "primary": true,
+			"description": "Authorization: Bearer <the tenant's SCIM token>, or Bearer <ProjectID>:<AccessKey> of a key with Tenant Admin on one tenant",
+		}},
+		"meta": map[string]any{"resourceType": "ServiceProviderConfig", "location": s.base + "/ServiceProviderConfig"},
+	}, "")
+	return nil
+}
+
+func (s *Server) resourceTypeList() []map[string]any {
+	return []map[string]any{
+		{
+			"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:ResourceType"},
+			"id":      "User", "name": "User", "endpoint": "/Users", "schema": resource.UserSchema,
+			"schemaExtensions": []map[string]any{{"schema": resource.EnterpriseSchema, "required": false}},
+			"meta":             map[string]any{"resourceType": "ResourceType", "location": s.base + "/ResourceTypes/User"},
+		},
+		{
+			"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:ResourceType"},
+			"id":      "Group", "name": "Group", "endpoint": "/Groups", "schema": resource.GroupSchema,
+			"meta": map[string]any{"resourceType": "ResourceType", "location": s.base + "/ResourceTypes/Group"},
+		},
+	}
+}
+
+func listOf(items []map[string]any) resource.ListResponse {
+	out := resource.ListResponse{Schemas: []string{resource.ListSchema}, TotalResults: len(items), ItemsPerPage: len(items), StartIndex: 1}
+	for _, i := range items {
+		out.Resources = append(out.Resources, i)
+	}
+	return out
+}
+
+func (s *Server) resourceTypes(w http.ResponseWriter, _ *http.Request) error {
+	writeJSON(w, http.StatusOK, listOf(s.resourceTypeList()), "")
+	return nil
+}
+
+func (s *Server) resourceType(w http.ResponseWriter, r *http.Request) error {
+	for _, t := range s.resourceTypeList() {
+		if strings.EqualFold(t["id"].(string), r.PathValue("name")) {
+			writeJSON(w, http.StatusOK, t, "")
+			return nil
+		}
+	}
+	return errorf(http.StatusNotFound, "", "resource type %q not found", r.PathValue("name"))
+}
+
+// attribute describes one attribute for /Schemas (RFC 7643 section 7).
+func attribute(name, typ string, multi, required bool, mutability string, caseExact bool, subs ...map[string]any) map[string]any {
+	a := map[string]any{
+		"name": name, "type": typ, "multiValued": multi, "required": required, "caseExact": caseExact,
+		"mutability": mutability, "returned": "default", "uniqueness": "none",
+	}
+	if len(subs) > 0 {
+		a["subAttributes"] = subs
+	}
+	return a
+}
+
+func str(name string) map[string]any { return attribute(name, "string", false, false, "readWrite", false) }
+
+func (s *Server) schemaList() []map[string]any {
+	userName := attribute("userName", "string", false, true, "readWrite", false)
+	userName["uniqueness"] = "server"
+	id := attribute("id", "string", false, false, "readOnly", true)
+	id["returned"] = "always"
+	multi := func(name string, subs ...map[string]any) map[string]any {
+		return attribute(name, "complex", true, false, "readWrite", false, subs...)
+	}
+	primary := attribute("primary", "boolean", false, false, "readWrite", false)
+	schema := func(id, name string, attrs ...map[string]any) map[string]any {
+		return map[string]any{
+			"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Schema"},
+			"id":      id, "name": name, "attributes": attrs,
+			"meta": map[string]any{"resourceType": "Schema", "location": s.base + "/Schemas/" + id},
+		}
+	}
+	members := attribute("members", "complex", true, false, "readWrite", false,
+		attribute("value", "string", false, true, "immutable", true), str("display"), str("type"), attribute("$ref", "reference", false, false, "immutable", true))
+	displayName := attribute("displayName", "string", false, true, "readWrite", false)
+	displayName["uniqueness"] = "server"
+	return []map[string]any{
+		schema(resource.UserSchema, "User",
+			id, userName, attribute("externalId", "string", false, false, "readWrite", true),
+			attribute("name", "complex", false, false, "readWrite", false, str("formatted"), str("familyName"), str("givenName")),
+			str("displayName"), str("nickName"), str("profileUrl"), str("title"), str("userType"),
+			str("preferredLanguage"), str("locale"), str("timezone"),
+			attribute("active", "boolean", false, false, "readWrite", false),
+			attribute("password", "string", false, false, "writeOnly", true),
+			multi("emails", str("value"), str("type"), primary),
+			multi("phoneNumbers", str("value"), str("type"), primary),
+			multi("addresses", str("formatted"), str("streetAddress"), str("locality"), str("region"), str("postalCode"), str("country"), str("type"), primary),
+		),
+		schema(resource.GroupSchema, "Group", id, displayName, attribute("externalId", "string", false, false, "readWrite", true), members),
+		schema(resource.EnterpriseSchema, "EnterpriseUser",
+			str("employeeNumber"), str("costCenter"), str("organization"), str("division"), str("department"),
+			attribute("manager", "complex", false, false, "readWrite", false, str("value"), attribute("$ref", "reference", false, false, "readOnly", true), attribute("displayName", "string", false, false, "readOnly", false)),
+		),
+	}
+}
+
+func (s *Server) schemas(w http.ResponseWriter, _ *http.Request) error {
+	writeJSON(w, http.StatusOK, listOf(s.schemaList()), "")
+	return nil
+}
+
+func (s *Server) schema(w http.ResponseWriter, r *http.Request) error {
+	for _, sc := range s.schemaList() {
+		if strings.EqualFold(sc["id"].(string), r.PathValue("id")) {
+			writeJSON(w, http.StatusOK, sc, "")
+			return nil
+		}
+	}
+	return errorf(http.StatusNotFound, "", "schema %q not found", r.PathValue("id"))
+}

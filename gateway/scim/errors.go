@@ -1,0 +1,132 @@
+package scim
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/acme/identity/gateway/scim/filter"
+	"github.com/acme/identity/gateway/scim/patch"
+	"github.com/acme/identity/gateway/scim/resource"
+)
+
+// scimError is an error as RFC 7644 section 3.12 renders it.
+type scimError struct {
+	Status   int
+	ScimType string
+	Detail   string
+}
+
+func (e *scimError) Error() string { return e.Detail }
+
+func errorf(status int, scimType, format string, args ...any) *scimError {
+	return &scimError{Status: status, ScimType: scimType, Detail: fmt.Sprintf(format, args...)}
+}
+
+// writeError is the only writer of SCIM error bodies. It maps gRPC status
+// from the core, parse errors and PATCH errors; anything else is a 500 with
+// a generic detail.
+func writeError(w http.ResponseWriter, err error) {
+	e := toSCIMError(err)
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(e.Status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"schemas":  []string{resource.ErrorSchema},
+		"status":   strconv.Itoa(e.Status),
+		"scimType": e.ScimType,
+		"detail":   e.Detail,
+	})
+}
+
+func toSCIMError(err error) *scimError {
+	var se *scimError
+	var pe *patch.Error
+	var fe *filter.Error
+	switch {
+	case errors.As(err, &se):
+		return se
+	case errors.As(err, &pe):
+		return &scimError{Status: http.StatusBadRequest, ScimType: pe.ScimType, Detail: pe.Detail}
+	case errors.As(err, &fe):
+		return &scimError{Status: http.StatusBadRequest, ScimType: "invalidFilter", Detail: "filter " + fe.Error()}
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return &scimError{Status: http.StatusInternalServerError, Detail: "internal error"}
+	}
+	msg := st.Message()
+	switch st.Code() {
+	case codes.InvalidArgument:
+		return &scimError{Status: http.StatusBadRequest, ScimType: invalidType(st), Detail: violations(st)}
+	case codes.AlreadyExists:
+		return &scimError{Status: http.StatusConflict, ScimType: "uniqueness", Detail: msg}
+	case codes.NotFound:
+		return &scimError{Status: http.StatusNotFound, Detail: msg}
+	case codes.FailedPrecondition:
+		if reason(st) == "VERSION_MISMATCH" {
+			return &scimError{Status: http.StatusPreconditionFailed, Detail: msg}
+		}
+		return &scimError{Status: http.StatusBadRequest, Detail: msg}
+	case codes.Unauthenticated:
+		return &scimError{Status: http.StatusUnauthorized, Detail: msg}
+	case codes.PermissionDenied:
+		return &scimError{Status: http.StatusForbidden, Detail: msg}
+	case codes.ResourceExhausted:
+		return &scimError{Status: http.StatusTooManyRequests, Detail: msg}
+	case codes.DeadlineExceeded, codes.Canceled:
+		return &scimError{Status: http.StatusServiceUnavailable, Detail: "the request took too long; try again"}
+	case codes.Unavailable:
+		return &scimError{Status: http.StatusServiceUnavailable, Detail: "the service is unavailable; try again"}
+	}
+	return &scimError{Status: http.StatusInternalServerError, Detail: "internal error"}
+}
+
+func reason(st *status.Status) string {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return info.GetReason()
+		}
+	}
+	return ""
+}
+
+func invalidType(st *status.Status) string {
+	if reason(st) == "INVALID_FILTER" {
+		return "invalidFilter"
+	}
+	return "invalidValue"
+}
+
+// violations renders the field violations of an InvalidArgument status, so
+// the detail says which field is wrong and why.
+func violations(st *status.Status) string {
+	var parts []string
+	for _, d := range st.Details() {
+		switch v := d.(type) {
+		case *validate.Violations:
+			for _, x := range v.GetViolations() {
+				var path []string
+				for _, el := range x.GetField().GetElements() {
+					path = append(path, el.GetFieldName())
+				}
+				parts = append(parts, strings.Join(path, ".")+": "+x.GetMessage())
+			}
+		case *errdetails.BadRequest:
+			for _, x := range v.GetFieldViolations() {
+				parts = append(parts, x.GetField()+": "+x.GetDescription())
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return st.Message()
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,118 @@
+package scim
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+const (
+	defaultCount = 100
+	// maxCount is the most resources a page holds (filter.maxResults).
+	maxCount = 1000
+)
+
+// listQuery holds the query parameters of a list request (RFC 7644 section
+// 3.4.2) and of cursor paging (RFC 9865).
+type listQuery struct {
+	filter     string
+	startIndex int
+	count      int
+	cursor     string
+	useCursor  bool
+	attributes []string
+	excluded   []string
+}
+
+func parseListQuery(q url.Values) (listQuery, error) {
+	lq := listQuery{filter: q.Get("filter"), startIndex: 1, count: defaultCount}
+	if v := q.Get("startIndex"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return lq, errorf(http.StatusBadRequest, "invalidValue", "startIndex must be an integer, not %q", v)
+		}
+		lq.startIndex = max(n, 1) // RFC 7644: a value below 1 is read as 1
+	}
+	if v := q.Get("count"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return lq, errorf(http.StatusBadRequest, "invalidValue", "count must be an integer, not %q", v)
+		}
+		lq.count = min(max(n, 0), maxCount)
+	}
+	if _, ok := q["cursor"]; ok {
+		if q.Has("startIndex") {
+			return lq, errorf(http.StatusBadRequest, "invalidValue", "use either cursor or startIndex, not both")
+		}
+		lq.useCursor, lq.cursor = true, q.Get("cursor")
+	}
+	lq.attributes = splitList(q.Get("attributes"))
+	lq.excluded = splitList(q.Get("excludedAttributes"))
+	return lq, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// pageCache remembers, for index paging, the API page token that continues
+// where a served page ended: a client walking startIndex=1, 101, 201, ... (as
+// Okta imports) then reads every page by keyset, at the cost of the first,
+// instead of skipping ever more rows. Unknown positions fall back to an
+// offset.
+type pageCache struct {
+	mu      sync.Mutex
+	entries map[string]pageEntry
+}
+
+type pageEntry struct {
+	token   string
+	expires time.Time
+}
+
+const (
+	pageCacheTTL  = 10 * time.Minute
+	pageCacheSize = 10000
+)
+
+func newPageCache() *pageCache { return &pageCache{entries: map[string]pageEntry{}} }
+
+func pageKey(tenant, kind, filter string, startIndex int) string {
+	return tenant + "\x00" + kind + "\x00" + filter + "\x00" + strconv.Itoa(startIndex)
+}
+
+func (c *pageCache) get(key string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if !ok || time.Now().After(e.expires) {
+		return ""
+	}
+	return e.token
+}
+
+func (c *pageCache) put(key, token string) {
+	if token == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= pageCacheSize {
+		now := time.Now()
+		for k, e := range c.entries {
+			if now.After(e.expires) || len(c.entries) >= pageCacheSize {
+				delete(c.entries, k)
+			}
+		}
+	}
+	c.entries[key] = pageEntry{token: token, expires: time.Now().Add(pageCacheTTL)}
+}

@@ -1,0 +1,266 @@
+package patch
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/acme/identity/gateway/scim/filter"
+	"github.com/acme/identity/gateway/scim/resource"
+)
+
+// attrsOf reads the sub-attributes of a multi-valued element for filters.
+type attrsOf[T any] func(T) map[string]any
+
+// setter sets a sub-attribute of an element from a JSON value.
+type setter[T any] func(e *T, sub string, v json.RawMessage) error
+
+func emailAttrs(e resource.Email) map[string]any {
+	return map[string]any{"value": e.Value, "type": e.Type, "primary": bool(e.Primary), "display": e.Display}
+}
+
+func phoneAttrs(p resource.Phone) map[string]any {
+	return map[string]any{"value": p.Value, "type": p.Type, "primary": bool(p.Primary)}
+}
+
+func addressAttrs(a resource.Address) map[string]any {
+	return map[string]any{
+		"type": a.Type, "formatted": a.Formatted, "streetaddress": a.StreetAddress, "locality": a.Locality,
+		"region": a.Region, "postalcode": a.PostalCode, "country": a.Country, "primary": bool(a.Primary),
+	}
+}
+
+func setString(dst *string, v json.RawMessage) error { return json.Unmarshal(v, dst) }
+
+func setBool(dst *resource.Bool, v json.RawMessage) error { return json.Unmarshal(v, dst) }
+
+func setEmail(e *resource.Email, sub string, v json.RawMessage) error {
+	switch sub {
+	case "value":
+		return setString(&e.Value, v)
+	case "type":
+		return setString(&e.Type, v)
+	case "primary":
+		return setBool(&e.Primary, v)
+	case "display":
+		return setString(&e.Display, v)
+	}
+	return errorf("invalidPath", "emails.%s is not supported", sub)
+}
+
+func setPhone(p *resource.Phone, sub string, v json.RawMessage) error {
+	switch sub {
+	case "value":
+		return setString(&p.Value, v)
+	case "type":
+		return setString(&p.Type, v)
+	case "primary":
+		return setBool(&p.Primary, v)
+	}
+	return errorf("invalidPath", "phoneNumbers.%s is not supported", sub)
+}
+
+func setAddress(a *resource.Address, sub string, v json.RawMessage) error {
+	switch sub {
+	case "type":
+		return setString(&a.Type, v)
+	case "formatted":
+		return setString(&a.Formatted, v)
+	case "streetaddress":
+		return setString(&a.StreetAddress, v)
+	case "locality":
+		return setString(&a.Locality, v)
+	case "region":
+		return setString(&a.Region, v)
+	case "postalcode":
+		return setString(&a.PostalCode, v)
+	case "country":
+		return setString(&a.Country, v)
+	case "primary":
+		return setBool(&a.Primary, v)
+	}
+	return errorf("invalidPath", "addresses.%s is not supported", sub)
+}
+
+// applyMulti applies an operation to a multi-valued attribute: the whole
+// list, the elements a value filter selects, or a sub-attribute of those.
+func applyMulti[T any](list *[]T, o Operation, attrs attrsOf[T], set setter[T]) error {
+	p := o.Path
+	sub := strings.ToLower(p.Sub)
+	if sub == "" {
+		sub = strings.ToLower(p.Attr.Sub) // emails.value without a filter
+	}
+	if p.Filter == nil && sub == "" {
+		switch o.Op {
+		case "remove":
+			*list = nil
+			return nil
+		case "replace":
+			*list = nil
+		}
+		vals, err := decodeList[T](o)
+		if err != nil {
+			return err
+		}
+		*list = append(*list, vals...)
+		return nil
+	}
+	var selected []int
+	for i, e := range *list {
+		if p.Filter == nil || matches(p.Filter, attrs(e)) {
+			selected = append(selected, i)
+		}
+	}
+	switch {
+	case o.Op == "remove" && sub == "":
+		kept := (*list)[:0]
+		for i, e := range *list {
+			if !containsInt(selected, i) {
+				kept = append(kept, e)
+			}
+		}
+		*list = kept
+		return nil
+	case o.Op == "remove":
+		for _, i := range selected {
+			if err := set(&(*list)[i], sub, json.RawMessage(`""`)); err != nil {
+				return errorf("invalidPath", "Operations[%d]: %v", o.index, err)
+			}
+		}
+		return nil
+	case sub == "":
+		// replace or add of whole elements selected by a filter
+		vals, err := decodeList[T](o)
+		if err != nil || len(vals) != 1 {
+			return errorf("invalidValue", "Operations[%d]: a filtered %s takes one element", o.index, o.Op)
+		}
+		if len(selected) == 0 {
+			*list = append(*list, vals[0])
+		}
+		for _, i := range selected {
+			(*list)[i] = vals[0]
+		}
+		return nil
+	}
+	// A sub-attribute of the selected elements. When none is selected, the
+	// element is created with the attributes the filter names by equality
+	// (Entra ID's `emails[type eq "work"].value` on a user without one).
+	if len(selected) == 0 {
+		var e T
+		for k, v := range equalities(p.Filter) {
+			raw, _ := json.Marshal(v)
+			if err := set(&e, strings.ToLower(k), raw); err != nil {
+				return errorf("invalidFilter", "Operations[%d]: %v", o.index, err)
+			}
+		}
+		*list = append(*list, e)
+		selected = []int{len(*list) - 1}
+	}
+	for _, i := range selected {
+		if err := set(&(*list)[i], sub, o.Value); err != nil {
+			return errorf("invalidValue", "Operations[%d]: %v", o.index, err)
+		}
+	}
+	return nil
+}
+
+func containsInt(xs []int, x int) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeList accepts an array of elements or a single element.
+func decodeList[T any](o Operation) ([]T, error) {
+	var list []T
+	if err := json.Unmarshal(o.Value, &list); err == nil {
+		return list, nil
+	}
+	var one T
+	if err := json.Unmarshal(o.Value, &one); err != nil {
+		return nil, errorf("invalidValue", "Operations[%d]: value of %s: %v", o.index, o.Path.Attr, err)
+	}
+	return []T{one}, nil
+}
+
+// matches evaluates a value filter against one element's attributes.
+// Strings compare without regard to case (emails, types and display names
+// are not case-exact in RFC 7643).
+func matches(e filter.Expr, attrs map[string]any) bool {
+	switch x := e.(type) {
+	case filter.And:
+		return matches(x.Left, attrs) && matches(x.Right, attrs)
+	case filter.Or:
+		return matches(x.Left, attrs) || matches(x.Right, attrs)
+	case filter.Not:
+		return !matches(x.X, attrs)
+	case filter.Compare:
+		v, ok := attrs[strings.ToLower(x.Path.Attr)]
+		if !ok {
+			return false
+		}
+		switch v := v.(type) {
+		case bool:
+			switch x.Op {
+			case "pr":
+				return true
+			case "eq":
+				return x.Value.Kind == filter.KindBool && x.Value.Bool == v
+			case "ne":
+				return x.Value.Kind == filter.KindBool && x.Value.Bool != v
+			}
+			return false
+		case string:
+			a, b := strings.ToLower(v), strings.ToLower(x.Value.Str)
+			switch x.Op {
+			case "pr":
+				return v != ""
+			case "eq":
+				return a == b
+			case "ne":
+				return a != b
+			case "co":
+				return strings.Contains(a, b)
+			case "sw":
+				return strings.HasPrefix(a, b)
+			case "ew":
+				return strings.HasSuffix(a, b)
+			case "gt":
+				return a > b
+			case "ge":
+				return a >= b
+			case "lt":
+				return a < b
+			case "le":
+				return a <= b
+			}
+		}
+	}
+	return false
+}
+
+// equalities collects the attr eq "value" comparisons joined by and.
+func equalities(e filter.Expr) map[string]any {
+	out := map[string]any{}
+	var walk func(filter.Expr)
+	walk = func(e filter.Expr) {
+		switch x := e.(type) {
+		case filter.And:
+			walk(x.Left)
+			walk(x.Right)
+		case filter.Compare:
+			if x.Op == "eq" {
+				switch x.Value.Kind {
+				case filter.KindString:
+					out[x.Path.Attr] = x.Value.Str
+				case filter.KindBool:
+					out[x.Path.Attr] = x.Value.Bool
+				}
+			}
+		}
+	}
+	walk(e)
+	return out
+}

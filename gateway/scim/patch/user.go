@@ -1,0 +1,208 @@
+package patch
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/acme/identity/gateway/scim/filter"
+	"github.com/acme/identity/gateway/scim/resource"
+)
+
+// ApplyUser applies operations to a user in order. It changes u only when
+// every operation applies.
+func ApplyUser(u *resource.User, ops []Operation) error {
+	work := *u
+	for _, o := range ops {
+		parts := []Operation{o}
+		if o.Path == nil {
+			var err error
+			if parts, err = split(o); err != nil {
+				return err
+			}
+		}
+		for _, p := range parts {
+			if err := applyUser(&work, p); err != nil {
+				return err
+			}
+		}
+	}
+	*u = work
+	return nil
+}
+
+func decode(o Operation, dst any) error {
+	if err := json.Unmarshal(o.Value, dst); err != nil {
+		return errorf("invalidValue", "Operations[%d]: value of %s: %v", o.index, o.Path.Attr, err)
+	}
+	return nil
+}
+
+func isEnterprise(p filter.Path) bool {
+	return strings.EqualFold(p.URN, resource.EnterpriseSchema)
+}
+
+func applyUser(u *resource.User, o Operation) error {
+	p := o.Path
+	attr := strings.ToLower(p.Attr.Attr)
+	if isEnterprise(p.Attr) || attr == "employeenumber" || attr == "costcenter" || attr == "organization" ||
+		attr == "division" || attr == "department" || attr == "manager" {
+		return applyEnterprise(u, o, attr)
+	}
+	if p.Attr.URN != "" && !strings.EqualFold(p.Attr.URN, resource.UserSchema) {
+		return errorf("invalidPath", "Operations[%d]: schema %s is not supported", o.index, p.Attr.URN)
+	}
+	if s := str(u, attr); s != nil {
+		if p.Filter != nil || p.Attr.Sub != "" {
+			return errorf("invalidPath", "Operations[%d]: %s has no sub-attributes", o.index, p.Attr)
+		}
+		if o.Op == "remove" {
+			if attr == "username" {
+				return errorf("mutability", "Operations[%d]: userName is required and cannot be removed", o.index)
+			}
+			*s = ""
+			return nil
+		}
+		return decode(o, s)
+	}
+	switch attr {
+	case "active":
+		if o.Op == "remove" {
+			u.Active = nil
+			return nil
+		}
+		var b resource.Bool
+		if err := decode(o, &b); err != nil {
+			return err
+		}
+		u.Active = &b
+		return nil
+	case "password", "groups":
+		return nil // accepted and ignored: no passwords; groups are read-only
+	case "name":
+		return applyName(u, o)
+	case "emails":
+		return applyMulti(&u.Emails, o, emailAttrs, setEmail)
+	case "phonenumbers":
+		return applyMulti(&u.PhoneNumbers, o, phoneAttrs, setPhone)
+	case "addresses":
+		return applyMulti(&u.Addresses, o, addressAttrs, setAddress)
+	}
+	return errorf("invalidPath", "Operations[%d]: attribute %s is not supported", o.index, p.Attr)
+}
+
+// str returns the single-valued string attribute of this (lower-case) name.
+func str(u *resource.User, attr string) *string {
+	switch attr {
+	case "username":
+		return &u.UserName
+	case "externalid":
+		return &u.ExternalID
+	case "displayname":
+		return &u.DisplayName
+	case "nickname":
+		return &u.NickName
+	case "profileurl":
+		return &u.ProfileURL
+	case "title":
+		return &u.Title
+	case "usertype":
+		return &u.UserType
+	case "preferredlanguage":
+		return &u.PreferredLanguage
+	case "locale":
+		return &u.Locale
+	case "timezone":
+		return &u.Timezone
+	}
+	return nil
+}
+
+func applyName(u *resource.User, o Operation) error {
+	if o.Path.Filter != nil {
+		return errorf("invalidPath", "Operations[%d]: name is not multi-valued", o.index)
+	}
+	if u.Name == nil {
+		u.Name = &resource.Name{}
+	}
+	sub := strings.ToLower(o.Path.Attr.Sub)
+	if sub == "" {
+		if o.Op == "remove" {
+			u.Name = nil
+			return nil
+		}
+		var n resource.Name
+		if err := decode(o, &n); err != nil {
+			return err
+		}
+		if o.Op == "replace" {
+			*u.Name = n
+			return nil
+		}
+		for _, f := range []struct{ dst, v *string }{{&u.Name.GivenName, &n.GivenName}, {&u.Name.FamilyName, &n.FamilyName}, {&u.Name.Formatted, &n.Formatted}} {
+			if *f.v != "" {
+				*f.dst = *f.v
+			}
+		}
+		return nil
+	}
+	var dst *string
+	switch sub {
+	case "givenname":
+		dst = &u.Name.GivenName
+	case "familyname":
+		dst = &u.Name.FamilyName
+	case "formatted":
+		dst = &u.Name.Formatted
+	default:
+		return errorf("invalidPath", "Operations[%d]: name.%s is not supported", o.index, o.Path.Attr.Sub)
+	}
+	if o.Op == "remove" {
+		*dst = ""
+		return nil
+	}
+	return decode(o, dst)
+}
+
+func applyEnterprise(u *resource.User, o Operation, attr string) error {
+	if u.Enterprise == nil {
+		u.Enterprise = &resource.Enterprise{}
+	}
+	e := u.Enterprise
+	var dst *string
+	switch attr {
+	case "employeenumber":
+		dst = &e.EmployeeNumber
+	case "costcenter":
+		dst = &e.CostCenter
+	case "organization":
+		dst = &e.Organization
+	case "division":
+		dst = &e.Division
+	case "department":
+		dst = &e.Department
+	case "manager":
+		if o.Op == "remove" {
+			e.Manager = nil
+			return nil
+		}
+		// Entra ID sends the manager as a bare id; the schema says {value}.
+		var id string
+		if json.Unmarshal(o.Value, &id) == nil {
+			e.Manager = &resource.Manager{Value: id}
+			return nil
+		}
+		var m resource.Manager
+		if err := decode(o, &m); err != nil {
+			return err
+		}
+		e.Manager = &m
+		return nil
+	default:
+		return errorf("invalidPath", "Operations[%d]: enterprise attribute %s is not supported", o.index, o.Path.Attr.Attr)
+	}
+	if o.Op == "remove" {
+		*dst = ""
+		return nil
+	}
+	return decode(o, dst)
+}

@@ -1,0 +1,150 @@
+package scim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	identityv1 "github.com/acme/identity/gen/identity/v1"
+)
+
+const (
+	contentType = "application/scim+json"
+	// MaxBodyBytes bounds a request body; a group push of 1,000 members is
+	// well below it.
+	MaxBodyBytes = 1 << 20
+	// Prefix is where the SCIM endpoints are served.
+	Prefix = "/scim/v2"
+)
+
+// Server is the SCIM gateway: an http.Handler over a gRPC connection to the
+// core.
+type Server struct {
+	users  identityv1.UserServiceClient
+	groups identityv1.GroupServiceClient
+	scim   identityv1.ScimServiceClient
+	base   string // the public SCIM base URL, for locations and references
+	pages  *pageCache
+	mux    *http.ServeMux
+}
+
+// New returns the SCIM gateway. publicURL is the base URL identityd is
+// reached at from outside.
+func New(conn *grpc.ClientConn, publicURL string) *Server {
+	s := &Server{
+		users:  identityv1.NewUserServiceClient(conn),
+		groups: identityv1.NewGroupServiceClient(conn),
+		scim:   identityv1.NewScimServiceClient(conn),
+		base:   strings.TrimRight(publicURL, "/") + Prefix,
+		pages:  newPageCache(),
+		mux:    http.NewServeMux(),
+	}
+	route := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
+		s.mux.Handle(pattern, s.authenticated(h))
+	}
+	route("GET "+Prefix+"/Users", s.listUsers)
+	route("POST "+Prefix+"/Users", s.createUser)
+	route("GET "+Prefix+"/Users/{id}", s.getUser)
+	route("PUT "+Prefix+"/Users/{id}", s.replaceUser)
+	route("PATCH "+Prefix+"/Users/{id}", s.patchUser)
+	route("DELETE "+Prefix+"/Users/{id}", s.deleteUser)
+	route("GET "+Prefix+"/Groups", s.listGroups)
+	route("POST "+Prefix+"/Groups", s.createGroup)
+	route("GET "+Prefix+"/Groups/{id}", s.getGroup)
+	route("PUT "+Prefix+"/Groups/{id}", s.replaceGroup)
+	route("PATCH "+Prefix+"/Groups/{id}", s.patchGroup)
+	route("DELETE "+Prefix+"/Groups/{id}", s.deleteGroup)
+	route("GET "+Prefix+"/ServiceProviderConfig", s.serviceProviderConfig)
+	route("GET "+Prefix+"/ResourceTypes", s.resourceTypes)
+	route("GET "+Prefix+"/ResourceTypes/{name}", s.resourceType)
+	route("GET "+Prefix+"/Schemas", s.schemas)
+	route("GET "+Prefix+"/Schemas/{id}", s.schema)
+	s.mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, errorf(http.StatusNotFound, "", "%s %s is not a SCIM endpoint of this service", r.Method, r.URL.Path))
+	})
+	return s
+}
+
+// ServeHTTP serves a request; every answer, errors included, is SCIM JSON.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+type tenantKey struct{}
+
+// authenticated resolves the tenant from the credential (the core decides:
+// a SCIM token, or an access key with Tenant Admin on exactly one tenant),
+// then runs h with the credential forwarded on every gRPC call.
+func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		if auth == "" {
+			writeError(w, errorf(http.StatusUnauthorized, "", "send Authorization: Bearer <SCIM token> or Bearer <ProjectID>:<AccessKey>"))
+			return
+		}
+		ctx := metadata.AppendToOutgoingContext(r.Context(), "authorization", auth)
+		who, err := s.scim.ResolveScimTenant(ctx, &identityv1.ResolveScimTenantRequest{})
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		ctx = context.WithValue(ctx, tenantKey{}, who.GetTenantId())
+		if err := h(w, r.WithContext(ctx)); err != nil {
+			writeError(w, err)
+		}
+	})
+}
+
+func tenantOf(ctx context.Context) string {
+	t, _ := ctx.Value(tenantKey{}).(string)
+	return t
+}
+
+// readJSON decodes a request body of a SCIM or JSON media type into v.
+func readJSON(r *http.Request, v any) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != contentType && mt != "application/json") {
+			return nil, errorf(http.StatusUnsupportedMediaType, "invalidSyntax", "send the body as %s or application/json, not %s", contentType, ct)
+		}
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, errorf(http.StatusRequestEntityTooLarge, "tooLarge", "the body is larger than %d bytes", MaxBodyBytes)
+		}
+		return nil, errorf(http.StatusBadRequest, "invalidSyntax", "the body could not be read")
+	}
+	if v == nil {
+		return body, nil
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return nil, errorf(http.StatusBadRequest, "invalidValue", "%s: expected %s, got %s", typeErr.Field, typeErr.Type, typeErr.Value)
+		}
+		return nil, errorf(http.StatusBadRequest, "invalidSyntax", "the body is not valid JSON: %v", err)
+	}
+	return body, nil
+}
+
+// writeJSON writes a SCIM resource with its status, and its ETag when known.
+func writeJSON(w http.ResponseWriter, status int, v any, etag string) {
+	w.Header().Set("Content-Type", contentType)
+	if etag != "" {
+		w.Header().Set("ETag", etag)
+	}
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
