@@ -2,70 +2,23 @@ package gateway_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
-	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
-	"github.com/prometheus/client_golang/prometheus"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/test/bufconn"
-
 	"github.com/acme/identity/gateway"
-	"github.com/acme/identity/server"
+	"github.com/acme/identity/server/servertest"
 )
 
-// newGateway runs the gRPC server and the HTTP handler as identityd wires them
-// and returns the HTTP server and the root credential.
+// newGateway runs the core and the HTTP handler as identityd wires them and
+// returns the HTTP server and the root credential.
 func newGateway(t *testing.T) (*httptest.Server, string) {
 	t.Helper()
-	ctx := context.Background()
-	db, err := server.OpenDatabase(ctx, server.SQLiteURL(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	cred, err := server.InitProject(ctx, db, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	metrics := grpcprom.NewServerMetrics()
-	reg.MustRegister(metrics)
-	srv := server.New(db, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Options{})
-	if err := srv.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	s, health, err := srv.NewGRPCServer(metrics)
-	if err != nil {
-		t.Fatal(err)
-	}
-	health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	lis := bufconn.Listen(1 << 20)
-	go func() { _ = s.Serve(lis) }()
-	t.Cleanup(s.Stop)
-	conn, err := grpc.NewClient("passthrough:///test",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	h, err := gateway.New(ctx, conn, reg, "https://id.example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(h)
-	t.Cleanup(hs.Close)
-	return hs, cred
+	s := servertest.Start(t)
+	return s.HTTP, s.Credential
 }
 
 type client struct {
