@@ -1,0 +1,266 @@
+package scim_test
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func createUser(t *testing.T, e *env, name string) string {
+	t.Helper()
+	return call(t, e, e.token, "POST", "/Users", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":%q,"externalId":"ext-%s"}`, name, name)).want(t, 201).str("id")
+}
+
+func memberIDs(t *testing.T, e *env, gid string) map[string]bool {
+	t.Helper()
+	g := call(t, e, e.token, "GET", "/Groups/"+gid, "").want(t, 200)
+	out := map[string]bool{}
+	members, _ := g.json["members"].([]any)
+	for _, m := range members {
+		out[m.(map[string]any)["value"].(string)] = true
+	}
+	return out
+}
+
+func patchOps(ops ...string) string {
+	return `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[` + strings.Join(ops, ",") + `]}`
+}
+
+// TestWhatOthersGetWrong checks, one by one, the group PATCH forms other
+// SCIM servers mishandled with Okta and Entra ID.
+func TestWhatOthersGetWrong(t *testing.T) {
+	e := newEnv(t)
+	a, b, c := createUser(t, e, "a@x.com"), createUser(t, e, "b@x.com"), createUser(t, e, "c@x.com")
+	newGroup := func(name string, members ...string) string {
+		var ms []string
+		for _, m := range members {
+			ms = append(ms, fmt.Sprintf(`{"value":%q}`, m)) // no "type", as IdPs send them
+		}
+		return call(t, e, e.token, "POST", "/Groups", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":%q,"members":[%s]}`, name, strings.Join(ms, ","))).want(t, 201).str("id")
+	}
+	cases := []struct {
+		name    string
+		start   []string
+		patch   string
+		want    []string
+		rename  string
+		wantErr int
+	}{
+		{name: "filtered remove takes exactly that member", start: []string{a, b, c},
+			patch: patchOps(fmt.Sprintf(`{"op":"remove","path":"members[value eq \"%s\"]"}`, b)), want: []string{a, c}},
+		{name: "path-less replace of displayName and members", start: []string{a},
+			patch: patchOps(fmt.Sprintf(`{"op":"replace","value":{"displayName":"Renamed","members":[{"value":%q},{"value":%q}]}}`, b, c)), want: []string{b, c}, rename: "Renamed"},
+		{name: "replace of members with an empty list empties the group", start: []string{a, b},
+			patch: patchOps(`{"op":"replace","path":"members","value":[]}`), want: nil},
+		{name: "add of a member already there changes nothing", start: []string{a},
+			patch: patchOps(fmt.Sprintf(`{"op":"add","path":"members","value":[{"value":%q}]}`, a)), want: []string{a}},
+		{name: "remove of a member not there changes nothing", start: []string{a},
+			patch: patchOps(fmt.Sprintf(`{"op":"remove","path":"members[value eq \"%s\"]"}`, c)), want: []string{a}},
+		{name: "remove by value array removes only those (Entra)", start: []string{a, b, c},
+			patch: patchOps(fmt.Sprintf(`{"op":"Remove","path":"members","value":[{"value":%q},{"value":%q}]}`, a, c)), want: []string{b}},
+		{name: "several membership changes in one request", start: []string{a},
+			patch: patchOps(fmt.Sprintf(`{"op":"add","path":"members","value":[{"value":%q}]}`, b), fmt.Sprintf(`{"op":"remove","path":"members[value eq \"%s\"]"}`, a), fmt.Sprintf(`{"op":"add","path":"members","value":[{"value":%q}]}`, c)), want: []string{b, c}},
+		{name: "an unknown member is refused and nothing changes", start: []string{a},
+			patch: patchOps(`{"op":"add","path":"members","value":[{"value":"01a20706-0000-7000-8000-000000000000"}]}`), want: []string{a}, wantErr: 404},
+		{name: "a filter on something else than value is refused", start: []string{a},
+			patch: patchOps(`{"op":"remove","path":"members[display eq \"x\"]"}`), want: []string{a}, wantErr: 400},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			gid := newGroup(fmt.Sprintf("group-%d", i), tc.start...)
+			resp := call(t, e, e.token, "PATCH", "/Groups/"+gid, tc.patch)
+			if tc.wantErr != 0 {
+				resp.want(t, tc.wantErr)
+			} else {
+				resp.want(t, 204)
+			}
+			got := memberIDs(t, e, gid)
+			if len(got) != len(tc.want) {
+				t.Fatalf("members %v, want %v", got, tc.want)
+			}
+			for _, id := range tc.want {
+				if !got[id] {
+					t.Fatalf("members %v, want %v", got, tc.want)
+				}
+			}
+			if tc.rename != "" {
+				if g := call(t, e, e.token, "GET", "/Groups/"+gid+"?excludedAttributes=members", "").want(t, 200); g.str("displayName") != tc.rename {
+					t.Fatalf("name %q", g.str("displayName"))
+				}
+			}
+		})
+	}
+
+	t.Run("concurrent PATCHes never lose a member", func(t *testing.T) {
+		gid := newGroup("concurrent")
+		var ids []string
+		for i := range 20 {
+			ids = append(ids, createUser(t, e, fmt.Sprintf("c%d@x.com", i)))
+		}
+		var wg sync.WaitGroup
+		for _, id := range ids {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := call(t, e, e.token, "PATCH", "/Groups/"+gid, patchOps(fmt.Sprintf(`{"op":"add","path":"members","value":[{"value":%q}]}`, id)))
+				if r.status != 204 {
+					t.Errorf("status %d: %s", r.status, r.raw)
+				}
+			}()
+		}
+		wg.Wait()
+		if got := memberIDs(t, e, gid); len(got) != len(ids) {
+			t.Fatalf("%d of %d members survived", len(got), len(ids))
+		}
+	})
+}
+
+// TestBadRequests sends malformed, mistyped, oversized and unauthenticated
+// requests: each gets a SCIM error and changes nothing.
+func TestBadRequests(t *testing.T) {
+	e := newEnv(t)
+	id := createUser(t, e, "keep@x.com")
+	user := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"new@x.com"}`
+	cases := []struct {
+		name, bearer, method, path, body string
+		headers                          []string
+		status                           int
+		scimType                         string
+	}{
+		{"no credential", "-", "GET", "/Users", "", nil, 401, ""},
+		{"non-token", "non-token", "GET", "/Users", "", nil, 401, ""},
+		{"malformed JSON", "", "POST", "/Users", `{"schemas":`, nil, 400, "invalidSyntax"},
+		{"unknown schema", "", "POST", "/Users", `{"schemas":["urn:example:Custom"],"userName":"x@x.com"}`, nil, 400, "invalidValue"},
+		{"wrong type", "", "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":5}`, nil, 400, "invalidValue"},
+		{"missing userName", "", "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"]}`, nil, 400, "invalidValue"},
+		{"bad email", "", "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"y@x.com","emails":[{"value":"nope"}]}`, nil, 400, "invalidValue"},
+		{"oversized", "", "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"` + strings.Repeat("x", 2<<20) + `"}`, nil, 413, "tooLarge"},
+		{"wrong content type", "", "POST", "/Users", user, []string{"Content-Type", "text/plain"}, 415, "invalidSyntax"},
+		{"unknown id", "", "GET", "/Users/01a20706-0000-7000-8000-000000000000", "", nil, 404, ""},
+		{"id that cannot exist", "", "GET", "/Users/not-an-id", "", nil, 404, ""},
+		{"bad filter", "", "GET", "/Users" + q(`userName eq`), "", nil, 400, "invalidFilter"},
+		{"unsupported filter attribute", "", "GET", "/Users" + q(`title eq "x"`), "", nil, 400, "invalidFilter"},
+		{"bad cursor", "", "GET", "/Users?cursor=garbage", "", nil, 400, "invalidCursor"},
+		{"patch without schemas", "", "PATCH", "/Users/" + id, `{"Operations":[{"op":"replace","value":{"active":false}}]}`, nil, 400, "invalidValue"},
+		{"patch with unknown op", "", "PATCH", "/Users/" + id, patchOps(`{"op":"move","path":"title","value":"x"}`), nil, 400, "invalidValue"},
+		{"patch with bad path", "", "PATCH", "/Users/" + id, patchOps(`{"op":"replace","path":"emails[type eq","value":"x"}`), nil, 400, "invalidPath"},
+		{"patch of an unknown attribute", "", "PATCH", "/Users/" + id, patchOps(`{"op":"replace","path":"shoeSize","value":"x"}`), nil, 400, "invalidPath"},
+		{"patch remove without path", "", "PATCH", "/Users/" + id, patchOps(`{"op":"remove"}`), nil, 400, "noTarget"},
+		{"patch with a wrong type", "", "PATCH", "/Users/" + id, patchOps(`{"op":"replace","path":"active","value":"maybe"}`), nil, 400, "invalidValue"},
+		{"stale If-Match", "", "PATCH", "/Users/" + id, patchOps(`{"op":"replace","path":"title","value":"x"}`), []string{"If-Match", `W/"1"`}, 412, ""},
+		{"stale If-Match on delete", "", "DELETE", "/Users/" + id, "", []string{"If-Match", `W/"1"`}, 412, ""},
+		{"unknown endpoint", "", "GET", "/Bulk", "", nil, 404, ""},
+	}
+	before := call(t, e, e.token, "GET", "/Users/"+id, "").want(t, 200)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			bearer := e.token
+			switch tc.bearer {
+			case "-":
+				bearer = ""
+			case "":
+			default:
+				bearer = tc.bearer
+			}
+			r := call(t, e, bearer, tc.method, tc.path, tc.body, tc.headers...).want(t, tc.status)
+			if r.str("scimType") != tc.scimType {
+				t.Fatalf("scimType %q, want %q: %s", r.str("scimType"), tc.scimType, r.raw)
+			}
+			if r.json["schemas"] == nil || r.json["status"] != fmt.Sprint(tc.status) {
+				t.Fatalf("not a SCIM error: %s", r.raw)
+			}
+		})
+	}
+	after := call(t, e, e.token, "GET", "/Users/"+id, "").want(t, 200)
+	if string(before.raw) != string(after.raw) {
+		t.Fatalf("refused requests changed the user:\n%s\n%s", before.raw, after.raw)
+	}
+	if r := call(t, e, e.token, "GET", "/Users", "").want(t, 200); r.str("totalResults") != "1" {
+		t.Fatalf("refused requests created users: %s", r.raw)
+	}
+	// A current If-Match is accepted.
+	call(t, e, e.token, "PATCH", "/Users/"+id, patchOps(`{"op":"replace","path":"title","value":"x"}`), "If-Match", after.str("meta", "version")).want(t, 200)
+}
+
+// TestPaging walks all users with index paging and with cursors while users
+// are created and deleted: no user that exists throughout is skipped or
+// repeated.
+func TestPaging(t *testing.T) {
+	e := newEnv(t)
+	stable := map[string]bool{}
+	var churn []string
+	for i := range 25 {
+		stable[createUser(t, e, fmt.Sprintf("s%02d@x.com", i))] = true
+		churn = append(churn, createUser(t, e, fmt.Sprintf("t%02d@x.com", i)))
+	}
+	walk := func(cursor bool) map[string]int {
+		seen := map[string]int{}
+		next, start := "", 1
+		for page := 0; page < 100; page++ {
+			path := fmt.Sprintf("/Users?count=7&startIndex=%d", start)
+			if cursor {
+				path = "/Users?count=7&cursor=" + next
+			}
+			r := call(t, e, e.token, "GET", path, "").want(t, 200)
+			for _, u := range r.resources() {
+				seen[u["id"].(string)]++
+			}
+			// concurrent writes between pages
+			if page < len(churn) {
+				call(t, e, e.token, "DELETE", "/Users/"+churn[page], "").want(t, 204)
+				createUser(t, e, fmt.Sprintf("n%d-%v@x.com", page, cursor))
+			}
+			if cursor {
+				if next = r.str("nextCursor"); next == "" {
+					return seen
+				}
+			} else {
+				if len(r.resources()) == 0 {
+					return seen
+				}
+				start += len(r.resources())
+			}
+		}
+		t.Fatal("paging did not end")
+		return nil
+	}
+	for _, cursor := range []bool{false, true} {
+		seen := walk(cursor)
+		for id := range stable {
+			if seen[id] != 1 {
+				t.Errorf("cursor=%v: stable user seen %d times", cursor, seen[id])
+			}
+		}
+		for id, n := range seen {
+			if n > 1 {
+				t.Errorf("cursor=%v: user %s seen %d times", cursor, id, n)
+			}
+		}
+		churn = nil // the second walk runs without churn left to delete
+	}
+}
+
+func TestDiscovery(t *testing.T) {
+	e := newEnv(t)
+	spc := call(t, e, e.token, "GET", "/ServiceProviderConfig", "").want(t, 200)
+	if spc.str("patch", "supported") != "true" || spc.str("bulk", "supported") != "false" || spc.str("filter", "maxResults") != "1000" ||
+		spc.str("pagination", "cursor") != "true" || spc.str("etag", "supported") != "true" {
+		t.Fatalf("ServiceProviderConfig: %s", spc.raw)
+	}
+	if r := call(t, e, e.token, "GET", "/ResourceTypes", "").want(t, 200); r.str("totalResults") != "2" {
+		t.Fatalf("ResourceTypes: %s", r.raw)
+	}
+	call(t, e, e.token, "GET", "/ResourceTypes/User", "").want(t, 200)
+	if r := call(t, e, e.token, "GET", "/Schemas", "").want(t, 200); r.str("totalResults") != "3" {
+		t.Fatalf("Schemas: %s", r.raw)
+	}
+	call(t, e, e.token, "GET", "/Schemas/urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", "").want(t, 200)
+	call(t, e, e.token, "GET", "/Schemas/urn:nope", "").want(t, 404)
+	// attributes projection
+	id := createUser(t, e, "p@x.com")
+	r := call(t, e, e.token, "GET", "/Users/"+id+"?attributes=userName", "").want(t, 200)
+	if r.json["externalId"] != nil || r.str("userName") != "p@x.com" || r.str("id") != id {
+		t.Fatalf("attributes=userName: %s", r.raw)
+	}
+}
