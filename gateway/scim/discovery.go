@@ -85,7 +85,9 @@ func attribute(name, typ string, multi, required bool, mutability string, caseEx
 	return a
 }
 
-func str(name string) map[string]any { return attribute(name, "string", false, false, "readWrite", false) }
+func str(name string) map[string]any {
+	return attribute(name, "string", false, false, "readWrite", false)
+}
 
 func (s *Server) schemaList() []map[string]any {
 	userName := attribute("userName", "string", false, true, "readWrite", false)

@@ -20,7 +20,9 @@ var userCases = []struct {
 	{"entra string boolean, capital op", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"active","value":"True"}]}`,
 		func(u *resource.User) bool { return u.Active != nil && bool(*u.Active) }},
 	{"email by type, created when missing", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"emails[type eq \"home\"].value","value":"h@x.com"}]}`,
-		func(u *resource.User) bool { return len(u.Emails) == 2 && u.Emails[1].Type == "home" && u.Emails[1].Value == "h@x.com" }},
+		func(u *resource.User) bool {
+			return len(u.Emails) == 2 && u.Emails[1].Type == "home" && u.Emails[1].Value == "h@x.com"
+		}},
 	{"email by type, existing", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"emails[type eq \"work\"].value","value":"n@x.com"}]}`,
 		func(u *resource.User) bool { return len(u.Emails) == 1 && u.Emails[0].Value == "n@x.com" }},
 	{"remove filtered email", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":"emails[type eq \"WORK\"]"}]}`,
