@@ -48,9 +48,10 @@ fuzz: ## run each fuzz target for FUZZTIME
 	go test ./gateway/scim/filter -run '^$$' -fuzz '^FuzzFilter$$' -fuzztime $(FUZZTIME)
 	go test ./gateway/scim/patch -run '^$$' -fuzz '^FuzzPatch$$' -fuzztime $(FUZZTIME)
 
-bench: ## run the Go benchmarks, then the role-check load test (CheckRole against the health Check)
+bench: ## run the Go benchmarks, the role-check load test and the SCIM scale benchmark (SQLite)
 	go test -run '^$$' -bench . -benchmem ./...
 	go run ./cmd/authzbench
+	go run ./cmd/scimbench
 
 build: ## build bin/identityd
 	go build -o bin/identityd ./cmd/identityd
