@@ -92,6 +92,18 @@ func TestWhatOthersGetWrong(t *testing.T) {
 		})
 	}
 
+	t.Run("PUT replaces name and members", func(t *testing.T) {
+		gid := newGroup("put", a, b)
+		body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"put-renamed","members":[{"value":%q},{"value":%q}]}`, b, c)
+		r := call(t, e, e.token, "PUT", "/Groups/"+gid, body).want(t, 200)
+		if r.str("displayName") != "put-renamed" {
+			t.Fatalf("PUT: %s", r.raw)
+		}
+		if got := memberIDs(t, e, gid); len(got) != 2 || !got[b] || !got[c] {
+			t.Fatalf("members %v", got)
+		}
+	})
+
 	t.Run("concurrent PATCHes never lose a member", func(t *testing.T) {
 		gid := newGroup("concurrent")
 		var ids []string

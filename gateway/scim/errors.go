@@ -38,12 +38,15 @@ func writeError(w http.ResponseWriter, err error) {
 	e := toSCIMError(err)
 	w.Header().Set("Content-Type", contentType)
 	w.WriteHeader(e.Status)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"schemas":  []string{resource.ErrorSchema},
-		"status":   strconv.Itoa(e.Status),
-		"scimType": e.ScimType,
-		"detail":   e.Detail,
-	})
+	body := map[string]any{
+		"schemas": []string{resource.ErrorSchema},
+		"status":  strconv.Itoa(e.Status),
+		"detail":  e.Detail,
+	}
+	if e.ScimType != "" {
+		body["scimType"] = e.ScimType
+	}
+	_ = json.NewEncoder(w).Encode(body)
 }
 
 func toSCIMError(err error) *scimError {
