@@ -417,10 +417,9 @@ func (x *FilterOperands) GetOperands() []int32 {
 
 // FilterCondition compares one attribute.
 //
-// Users: id, user_name, external_id, display_name, active, title, user_type,
-// name.given_name, name.family_name, name.formatted, create_time,
-// update_time, enterprise.employee_number, enterprise.department, emails
-// (with element: value, type, primary). Groups: id, display_name,
+// Users: id, user_name, external_id, display_name, active, name.given_name,
+// name.family_name, name.formatted, create_time, update_time, emails (with
+// element: value, type, primary). Groups: id, display_name,
 // external_id, create_time, update_time, members (with element: value).
 // user_name, emails' value and group display_name compare without regard
 // to case, as SCIM declares them.
