@@ -58,35 +58,22 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) error {
 		}
 		req.Filter = &identityv1.GroupFilter{Expression: expr}
 	}
-	key := func(start int) string { return pageKey(tenant, "Groups", lq.filter, start) }
-	switch {
-	case lq.useCursor:
-		req.PageToken = lq.cursor
-	case lq.startIndex > 1:
-		if req.PageToken = s.pages.get(key(lq.startIndex)); req.PageToken == "" {
-			req.Skip = int32(lq.startIndex - 1)
-		}
-	}
+	req.PageToken, req.Skip = s.pageStart(lq, tenant, "Groups")
 	resp, err := s.groups.ListGroups(ctx, req)
 	if err != nil {
 		return cursorError(lq, err)
 	}
-	out := resource.ListResponse{Schemas: []string{resource.ListSchema}, TotalResults: int(resp.GetTotalSize()), StartIndex: lq.startIndex, Resources: []any{}}
+	var resources []any
 	if lq.count > 0 {
 		for _, g := range resp.GetGroups() {
 			v, _, err := s.renderGroup(ctx, g, lq.attributes, lq.excluded)
 			if err != nil {
 				return err
 			}
-			out.Resources = append(out.Resources, v)
+			resources = append(resources, v)
 		}
 	}
-	out.ItemsPerPage = len(out.Resources)
-	if lq.useCursor {
-		out.NextCursor = resp.GetNextPageToken()
-	} else if lq.count > 0 {
-		s.pages.put(key(lq.startIndex+len(resp.GetGroups())), resp.GetNextPageToken())
-	}
+	out := s.listResponse(lq, tenant, "Groups", int(resp.GetTotalSize()), resources, resp.GetNextPageToken())
 	writeJSON(w, http.StatusOK, out, "")
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/acme/identity/gateway/scim/resource"
 )
 
 const (
@@ -115,4 +117,37 @@ func (c *pageCache) put(key, token string) {
 		}
 	}
 	c.entries[key] = pageEntry{token: token, expires: time.Now().Add(pageCacheTTL)}
+}
+
+// pageStart returns where a list request starts in the API: a cursor's page
+// token, the token a previous index page left for this startIndex, or an
+// offset.
+func (s *Server) pageStart(lq listQuery, tenant, kind string) (token string, skip int32) {
+	switch {
+	case lq.useCursor:
+		return lq.cursor, 0
+	case lq.startIndex > 1:
+		if token = s.pages.get(pageKey(tenant, kind, lq.filter, lq.startIndex)); token == "" {
+			return "", int32(lq.startIndex - 1)
+		}
+	}
+	return token, 0
+}
+
+// listResponse builds the ListResponse of a page of served resources out of
+// total, and remembers where an index page ended (or hands out the cursor).
+func (s *Server) listResponse(lq listQuery, tenant, kind string, total int, resources []any, next string) resource.ListResponse {
+	out := resource.ListResponse{
+		Schemas: []string{resource.ListSchema}, TotalResults: total, StartIndex: lq.startIndex,
+		ItemsPerPage: len(resources), Resources: resources,
+	}
+	if out.Resources == nil {
+		out.Resources = []any{}
+	}
+	if lq.useCursor {
+		out.NextCursor = next
+	} else if len(resources) > 0 {
+		s.pages.put(pageKey(tenant, kind, lq.filter, lq.startIndex+len(resources)), next)
+	}
+	return out
 }

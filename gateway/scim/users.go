@@ -71,31 +71,18 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 		}
 		req.Filter = &identityv1.UserFilter{Expression: expr}
 	}
-	key := func(start int) string { return pageKey(tenant, "Users", lq.filter, start) }
-	switch {
-	case lq.useCursor:
-		req.PageToken = lq.cursor
-	case lq.startIndex > 1:
-		if req.PageToken = s.pages.get(key(lq.startIndex)); req.PageToken == "" {
-			req.Skip = int32(lq.startIndex - 1)
-		}
-	}
+	req.PageToken, req.Skip = s.pageStart(lq, tenant, "Users")
 	resp, err := s.users.ListUsers(ctx, req)
 	if err != nil {
 		return cursorError(lq, err)
 	}
-	out := resource.ListResponse{Schemas: []string{resource.ListSchema}, TotalResults: int(resp.GetTotalSize()), StartIndex: lq.startIndex, Resources: []any{}}
+	var resources []any
 	if lq.count > 0 {
 		for _, u := range resp.GetUsers() {
-			out.Resources = append(out.Resources, project(resource.UserFromProto(u, s.base), lq.attributes, lq.excluded))
+			resources = append(resources, project(resource.UserFromProto(u, s.base), lq.attributes, lq.excluded))
 		}
 	}
-	out.ItemsPerPage = len(out.Resources)
-	if lq.useCursor {
-		out.NextCursor = resp.GetNextPageToken()
-	} else if lq.count > 0 {
-		s.pages.put(key(lq.startIndex+len(resp.GetUsers())), resp.GetNextPageToken())
-	}
+	out := s.listResponse(lq, tenant, "Users", int(resp.GetTotalSize()), resources, resp.GetNextPageToken())
 	writeJSON(w, http.StatusOK, out, "")
 	return nil
 }
