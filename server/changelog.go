@@ -21,10 +21,12 @@ type changeSet struct {
 	tx       *ent.Tx
 }
 
-// add records one entry. resourceID is the resource the entry is about; userID
-// is the member or assignee of group_member and role_assignment entries.
-func (cs *changeSet) add(tenantID string, kind change.Kind, op change.Operation, resourceID, userID string) {
-	cs.entries = append(cs.entries, cs.tx.Change.Create().
+// add records one entry and returns it, for the fields only some kinds carry
+// (the role of a group_role entry). resourceID is the resource the entry is
+// about; userID is the member or assignee of group_member and role_assignment
+// entries.
+func (cs *changeSet) add(tenantID string, kind change.Kind, op change.Operation, resourceID, userID string) *ent.ChangeCreate {
+	c := cs.tx.Change.Create().
 		SetProjectID(cs.projectID).
 		SetRevision(cs.revision).
 		SetTenantID(tenantID).
@@ -32,20 +34,9 @@ func (cs *changeSet) add(tenantID string, kind change.Kind, op change.Operation,
 		SetOperation(op).
 		SetResourceID(resourceID).
 		SetUserID(userID).
-		SetCreateTime(cs.now))
-}
-
-// addGroupRole records a change of a group's role mappings.
-func (cs *changeSet) addGroupRole(tenantID string, op change.Operation, groupID, roleID string) {
-	cs.entries = append(cs.entries, cs.tx.Change.Create().
-		SetProjectID(cs.projectID).
-		SetRevision(cs.revision).
-		SetTenantID(tenantID).
-		SetKind(change.KindGroupRole).
-		SetOperation(op).
-		SetResourceID(groupID).
-		SetRoleID(roleID).
-		SetCreateTime(cs.now))
+		SetCreateTime(cs.now)
+	cs.entries = append(cs.entries, c)
+	return c
 }
 
 // write runs fn in one transaction and appends its change-log entries in that

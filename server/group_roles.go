@@ -74,7 +74,7 @@ func (s *GroupService) MapGroupRoles(ctx context.Context, req *identityv1.MapGro
 			}
 			creates = append(creates, cs.tx.GroupRole.Create().
 				SetTenantID(tenantID).SetGroupID(groupID).SetRoleID(rid).SetCreateTime(cs.now))
-			cs.addGroupRole(tenantID, change.OperationAdd, groupID, rid)
+			cs.add(tenantID, change.KindGroupRole, change.OperationAdd, groupID, "").SetRoleID(rid)
 		}
 		if mapped = len(creates); mapped == 0 {
 			return nil
@@ -111,7 +111,7 @@ func (s *GroupService) UnmapGroupRoles(ctx context.Context, req *identityv1.Unma
 			return fmt.Errorf("unmap roles: %w", err)
 		}
 		for _, rid := range removed {
-			cs.addGroupRole(tenantID, change.OperationRemove, groupID, rid)
+			cs.add(tenantID, change.KindGroupRole, change.OperationRemove, groupID, "").SetRoleID(rid)
 		}
 		return nil
 	})

@@ -153,9 +153,6 @@ func (s *GroupService) UpdateGroup(ctx context.Context, req *identityv1.UpdateGr
 	has := func(path string) bool { return slices.Contains(paths, "*") || slices.Contains(paths, path) }
 	var out *ent.Group
 	rev, err := s.write(ctx, p.ProjectID, func(ctx context.Context, cs *changeSet) error {
-		if err := requireTenant(ctx, cs.tx.Tenant, p.ProjectID, in.GetTenantId()); err != nil {
-			return err
-		}
 		if err := requireGroup(ctx, cs.tx, p.ProjectID, in.GetTenantId(), in.GetId(), req.GetExpectedVersion()); err != nil {
 			return err
 		}

@@ -75,6 +75,10 @@ type tenantState struct {
 	deleted bool
 }
 
+func newTenantState(projectID string) *tenantState {
+	return &tenantState{projectID: projectID, idx: roleindex.New(), notify: make(chan struct{})}
+}
+
 func newRoleIndex(srv *Server) *roleIndex {
 	return &roleIndex{
 		srv:      srv,
@@ -192,7 +196,7 @@ func (ri *roleIndex) build(ctx context.Context) error {
 	}
 	ri.mu.Lock()
 	for _, t := range tenants {
-		ri.tenants[t.ID] = &tenantState{projectID: t.ProjectID, idx: roleindex.New(), notify: make(chan struct{})}
+		ri.tenants[t.ID] = newTenantState(t.ProjectID)
 	}
 	ri.mu.Unlock()
 
@@ -440,7 +444,7 @@ func (ri *roleIndex) applyEntry(projectID string, e *ent.Change, current rows) (
 		switch e.Operation {
 		case change.OperationCreate:
 			if ri.tenants[e.TenantID] == nil {
-				ri.tenants[e.TenantID] = &tenantState{projectID: projectID, idx: roleindex.New(), notify: make(chan struct{})}
+				ri.tenants[e.TenantID] = newTenantState(projectID)
 			}
 		case change.OperationDelete:
 			if ts := ri.tenants[e.TenantID]; ts != nil {
