@@ -44,7 +44,7 @@ test: verify lint ## check generated code, lint, then run every test (PostgreSQL
 
 FUZZTIME ?= 30s
 fuzz: ## run each fuzz target for FUZZTIME
-	go test ./server -run '^$$' -fuzz '^FuzzPageToken$$' -fuzztime $(FUZZTIME)
+	go test ./server/service -run '^$$' -fuzz '^FuzzPageToken$$' -fuzztime $(FUZZTIME)
 	go test ./gateway/scim/filter -run '^$$' -fuzz '^FuzzFilter$$' -fuzztime $(FUZZTIME)
 	go test ./gateway/scim/patch -run '^$$' -fuzz '^FuzzPatch$$' -fuzztime $(FUZZTIME)
 

@@ -2,4 +2,4 @@
 // ent generates from it (everything else here).
 package ent
 
-//go:generate go tool ent generate --feature sql/upsert,sql/lock,sql/execquery,sql/modifier ./schema
+//go:generate go tool ent generate --feature sql/upsert,sql/lock,sql/execquery,sql/modifier,intercept ./schema

@@ -10,14 +10,14 @@ import (
 	"testing"
 
 	"github.com/acme/identity/gateway"
-	"github.com/acme/identity/server/servertest"
+	"github.com/acme/identity/server/instance/instancetest"
 )
 
 // newGateway runs the core and the HTTP handler as identityd wires them and
 // returns the HTTP server and the root credential.
 func newGateway(t *testing.T) (*httptest.Server, string) {
 	t.Helper()
-	s := servertest.Start(t)
+	s := instancetest.Start(t)
 	return s.HTTP, s.Credential
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/acme/identity/ent/roleassignment"
 	"github.com/acme/identity/ent/user"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
+	"github.com/acme/identity/server/store/scope"
 )
 
 func byID(id string) *identityv1.UserRef {
@@ -132,10 +133,11 @@ func TestRoleChecks(t *testing.T) {
 // model is a test's own idea of effective roles: user id -> role id set.
 type model map[string]map[string]bool
 
-// fromDatabase recomputes every user's effective roles with plain queries.
+// fromDatabase recomputes every user's effective roles with plain queries
+// (as the system: the test reads the database directly).
 func fromDatabase(t *testing.T, e *env, tenantID string) model {
 	t.Helper()
-	ctx := context.Background()
+	ctx := scope.System(context.Background())
 	m := model{}
 	roleByKey := map[string]string{}
 	for _, r := range e.db.Role.Query().Where(role.TenantID(tenantID)).AllX(ctx) {

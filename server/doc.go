@@ -1,6 +1,6 @@
-// Package server implements the gRPC services of proto/identity/v1: the
-// interceptor chain (recover, log, metrics, authenticate, validate, authorize)
-// and one service type per proto service, each converting its request, running
-// one ent transaction and converting back. It is the only package with
-// business rules and the only one that touches storage.
+// Package server assembles the gRPC server of the identity core: the
+// interceptor chain in one visible order (recover, log, metrics, time limit,
+// authenticate, validate, authorize and scope, map errors) and the
+// registration of the services (package service). Its tests exercise the
+// assembled core over a real gRPC connection on SQLite and PostgreSQL.
 package server

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"log/slog"
-	"net"
 	"net/url"
 	"os"
 	"sync"
@@ -16,14 +15,14 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/acme/identity/ent"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
-	"github.com/acme/identity/server"
+	"github.com/acme/identity/server/authn"
+	"github.com/acme/identity/server/instance"
+	"github.com/acme/identity/server/store"
 )
 
 // database is one storage backend the suites run on.
@@ -37,7 +36,7 @@ type database struct {
 // holds a connection URL (each test then creates and drops its own database).
 func databases() []database {
 	dbs := []database{{name: "sqlite", url: func(t testing.TB) string {
-		return server.SQLiteURL(t.TempDir())
+		return store.SQLiteURL(t.TempDir())
 	}}}
 	if base := os.Getenv("IDENTITY_TEST_POSTGRES"); base != "" {
 		dbs = append(dbs, database{name: "postgres", url: func(t testing.TB) string { return newPostgresDatabase(t, base) }})
@@ -118,24 +117,19 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.offset += d
 }
 
-func newEnv(t testing.TB, db database, options ...func(*server.Options)) *env {
+func newEnv(t testing.TB, db database, options ...func(*instance.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	dbURL := db.url(t)
-	client, err := server.OpenDatabase(ctx, dbURL)
-	if err != nil {
-		t.Fatalf("open database: %v", err)
-	}
-	t.Cleanup(func() { client.Close() })
-	cred, err := server.InitProject(ctx, client, "test")
+	logs := &syncBuffer{}
+	clock := &fakeClock{}
+	inst := startInstance(t, dbURL, logs, clock, options...)
+	cred, err := authn.InitProject(ctx, inst.DB, "test")
 	if err != nil {
 		t.Fatalf("init project: %v", err)
 	}
-	logs := &syncBuffer{}
-	clock := &fakeClock{}
-	conn := startInstance(t, client, logs, clock, options...)
-	e := env{url: dbURL, clock: clock, db: client, credential: cred, ctx: withCredential(ctx, cred), logs: logs}
-	return e.withConn(conn)
+	e := env{url: dbURL, clock: clock, db: inst.DB, credential: cred, ctx: withCredential(ctx, cred), logs: logs}
+	return e.withConn(inst.Conn)
 }
 
 // withConn returns a copy of e whose clients use conn.
@@ -154,50 +148,35 @@ func (e env) withConn(conn *grpc.ClientConn) *env {
 
 func (e *env) authz() identityv1.AuthzServiceClient { return identityv1.NewAuthzServiceClient(e.conn) }
 
-// startInstance runs a server over client, as one identityd instance, and
-// returns a connection to it.
-func startInstance(t testing.TB, client *ent.Client, logs *syncBuffer, clock *fakeClock, options ...func(*server.Options)) *grpc.ClientConn {
+// startInstance runs an identityd instance on the database at dbURL, with
+// its own database connections.
+func startInstance(t testing.TB, dbURL string, logs *syncBuffer, clock *fakeClock, options ...func(*instance.Config)) *instance.Instance {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	opts := server.Options{PublicURL: "https://id.example.com", Now: clock.Now}
-	for _, o := range options {
-		o(&opts)
+	cfg := instance.Config{
+		DatabaseURL: dbURL,
+		PublicURL:   "https://id.example.com",
+		Log:         slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:         clock.Now,
 	}
-	srv := server.New(client, log, opts)
-	runCtx, stop := context.WithCancel(context.Background())
-	t.Cleanup(stop)
-	if err := srv.Start(runCtx); err != nil {
+	for _, o := range options {
+		o(&cfg)
+	}
+	inst, err := instance.Start(context.Background(), cfg)
+	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
-	s, _, err := srv.NewGRPCServer(nil)
-	if err != nil {
-		t.Fatalf("grpc server: %v", err)
-	}
-	lis := bufconn.Listen(1 << 20)
-	go func() { _ = s.Serve(lis) }()
-	t.Cleanup(s.Stop)
-	conn, err := grpc.NewClient("passthrough:///test",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
+	t.Cleanup(inst.Close)
+	return inst
 }
 
-// secondInstance runs another server on the same database, as a second
-// identityd instance would, with its own database connections.
+// secondInstance runs another instance on the same database, as a second
+// identityd process would.
 func (e *env) secondInstance(t testing.TB) *env {
 	t.Helper()
-	client, err := server.OpenDatabase(context.Background(), e.url)
-	if err != nil {
-		t.Fatalf("open database: %v", err)
-	}
-	t.Cleanup(func() { client.Close() })
+	inst := startInstance(t, e.url, e.logs, e.clock)
 	other := *e
-	other.db = client
-	return other.withConn(startInstance(t, client, e.logs, e.clock))
+	other.db = inst.DB
+	return other.withConn(inst.Conn)
 }
 
 func withCredential(ctx context.Context, cred string) context.Context {

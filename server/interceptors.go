@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"runtime/debug"
 	"time"
 
@@ -18,30 +17,36 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
+
+	"github.com/acme/identity/server/apierr"
+	"github.com/acme/identity/server/authn"
+	"github.com/acme/identity/server/authz"
+	"github.com/acme/identity/server/store/scope"
 )
 
 // MaxRequestTime bounds every RPC, whatever deadline the caller sent.
 const MaxRequestTime = 30 * time.Second
 
-// NewGRPCServer returns a gRPC server with the identity services, the standard
-// health service and server reflection, behind the interceptor chain:
-// recover → log → metrics → time limit → authenticate → validate → authorize →
-// map errors. Health and reflection need no credential. metrics may be nil.
-func (srv *Server) NewGRPCServer(metrics *grpcprom.ServerMetrics, opts ...grpc.ServerOption) (*grpc.Server, *health.Server, error) {
-	validator, err := protovalidate.New()
-	if err != nil {
-		return nil, nil, fmt.Errorf("protovalidate: %w", err)
-	}
+// chain is the interceptor chain of every call.
+type chain struct {
+	log          *slog.Logger
+	authenticate auth.AuthFunc
+	validator    protovalidate.Validator
+	metrics      *grpcprom.ServerMetrics // nil: none
+}
+
+// interceptors returns the chain, in this order: recover → log → metrics →
+// time limit → authenticate → validate → authorize and scope → map errors.
+// Public methods skip authentication and authorization.
+func (c chain) interceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
 	recoverOpt := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
-		srv.log.ErrorContext(ctx, "panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		c.log.ErrorContext(ctx, "panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		return status.Error(codes.Internal, "internal error")
 	})
 	logger := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
-		srv.log.Log(ctx, slog.Level(lvl), msg, fields...)
+		c.log.Log(ctx, slog.Level(lvl), msg, fields...)
 	})
 	// Every call is counted in the metrics; the log gets the calls that
 	// failed, and successful ones only at debug level, so the hot role-check
@@ -55,7 +60,7 @@ func (srv *Server) NewGRPCServer(metrics *grpcprom.ServerMetrics, opts ...grpc.S
 			return logging.DefaultServerCodeToLevel(code)
 		}),
 	}
-	protected := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool { return !isPublic(c) })
+	protected := selector.MatchFunc(func(_ context.Context, m interceptors.CallMeta) bool { return !isPublic(m) })
 
 	unary := []grpc.UnaryServerInterceptor{
 		recovery.UnaryServerInterceptor(recoverOpt),
@@ -65,52 +70,37 @@ func (srv *Server) NewGRPCServer(metrics *grpcprom.ServerMetrics, opts ...grpc.S
 		recovery.StreamServerInterceptor(recoverOpt),
 		logging.StreamServerInterceptor(logger, logOpts...),
 	}
-	if metrics != nil {
-		unary = append(unary, metrics.UnaryServerInterceptor())
-		stream = append(stream, metrics.StreamServerInterceptor())
+	if c.metrics != nil {
+		unary = append(unary, c.metrics.UnaryServerInterceptor())
+		stream = append(stream, c.metrics.StreamServerInterceptor())
 	}
 	unary = append(unary,
 		limitTime,
-		selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(srv.authenticate), protected),
-		protovalidatemw.UnaryServerInterceptor(validator),
-		selector.UnaryServerInterceptor(srv.authorizeUnary, protected),
-		srv.mapErrors,
+		selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(c.authenticate), protected),
+		protovalidatemw.UnaryServerInterceptor(c.validator),
+		selector.UnaryServerInterceptor(c.authorizeUnary, protected),
+		c.mapErrors,
 	)
 	stream = append(stream,
-		selector.StreamServerInterceptor(auth.StreamServerInterceptor(srv.authenticate), protected),
-		protovalidatemw.StreamServerInterceptor(validator),
-		selector.StreamServerInterceptor(srv.authorizeStream, protected),
-		srv.mapStreamErrors,
+		selector.StreamServerInterceptor(auth.StreamServerInterceptor(c.authenticate), protected),
+		protovalidatemw.StreamServerInterceptor(c.validator),
+		selector.StreamServerInterceptor(c.authorizeStream, protected),
+		c.mapStreamErrors,
 	)
-
-	s := grpc.NewServer(append(opts,
-		grpc.ChainUnaryInterceptor(unary...),
-		grpc.ChainStreamInterceptor(stream...),
-		// Reused workers keep their grown stacks: a new goroutine per call
-		// would grow its stack through the interceptor chain every time.
-		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
-	)...)
-	srv.Register(s)
-	hs := health.NewServer()
-	healthpb.RegisterHealthServer(s, hs)
-	reflection.Register(s)
-	if metrics != nil {
-		metrics.InitializeMetrics(s)
-	}
-	return s, hs, nil
+	return unary, stream
 }
 
 // isPublic says which methods answer without a credential: health checks
 // (load balancers carry none), reflection (it describes the public API) and
-// publicMethods.
-func isPublic(c interceptors.CallMeta) bool {
-	switch c.Service {
+// the public methods of the identity services.
+func isPublic(m interceptors.CallMeta) bool {
+	switch m.Service {
 	case healthpb.Health_ServiceDesc.ServiceName,
 		"grpc.reflection.v1.ServerReflection",
 		"grpc.reflection.v1alpha.ServerReflection":
 		return true
 	}
-	return publicMethods[c.FullMethod()]
+	return authz.IsPublic(m.FullMethod())
 }
 
 func limitTime(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -119,8 +109,25 @@ func limitTime(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler gr
 	return handler(ctx, req)
 }
 
-func (srv *Server) authorizeUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if err := srv.authorize(ctx, info.FullMethod, req); err != nil {
+// authorize checks that the caller may call method with req and returns ctx
+// scoped to what the request may touch: the caller's project and, for a
+// tenant-scoped method, the tenant it names. Storage confines every query to
+// that scope (package scope).
+func (c chain) authorize(ctx context.Context, method string, req any) (context.Context, error) {
+	p := authn.From(ctx)
+	tenantID, err := authz.Authorize(p.Grants, method, req)
+	if err != nil {
+		return nil, apierr.ToStatus(ctx, c.log, method, err)
+	}
+	if tenantID != "" {
+		return scope.WithTenant(ctx, p.ProjectID, tenantID), nil
+	}
+	return scope.WithProject(ctx, p.ProjectID), nil
+}
+
+func (c chain) authorizeUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	ctx, err := c.authorize(ctx, info.FullMethod, req)
+	if err != nil {
 		return nil, err
 	}
 	return handler(ctx, req)
@@ -128,16 +135,20 @@ func (srv *Server) authorizeUnary(ctx context.Context, req any, info *grpc.Unary
 
 // authorizeStream authorizes a streaming call on its first request message,
 // which names the tenant, before the handler sees it.
-func (srv *Server) authorizeStream(impl any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	return handler(impl, &authorizedStream{ServerStream: ss, srv: srv, method: info.FullMethod})
+func (c chain) authorizeStream(impl any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	return handler(impl, &authorizedStream{ServerStream: ss, chain: c, method: info.FullMethod, ctx: ss.Context()})
 }
 
 type authorizedStream struct {
 	grpc.ServerStream
-	srv    *Server
+	chain  chain
 	method string
+	ctx    context.Context
 	done   bool
 }
+
+// Context is the scoped context once the first message is authorized.
+func (s *authorizedStream) Context() context.Context { return s.ctx }
 
 func (s *authorizedStream) RecvMsg(m any) error {
 	if err := s.ServerStream.RecvMsg(m); err != nil {
@@ -145,22 +156,26 @@ func (s *authorizedStream) RecvMsg(m any) error {
 	}
 	if !s.done {
 		s.done = true
-		return s.srv.authorize(s.Context(), s.method, m)
+		ctx, err := s.chain.authorize(s.ctx, s.method, m)
+		if err != nil {
+			return err
+		}
+		s.ctx = ctx
 	}
 	return nil
 }
 
 // mapStreamErrors is mapErrors for streaming methods.
-func (srv *Server) mapStreamErrors(impl any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	return srv.toStatus(ss.Context(), info.FullMethod, handler(impl, ss))
+func (c chain) mapStreamErrors(impl any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	return apierr.ToStatus(ss.Context(), c.log, info.FullMethod, handler(impl, ss))
 }
 
 // mapErrors turns whatever a service method returns into a gRPC status, once,
 // right at the handler.
-func (srv *Server) mapErrors(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+func (c chain) mapErrors(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	resp, err := handler(ctx, req)
 	if err != nil {
-		return nil, srv.toStatus(ctx, info.FullMethod, err)
+		return nil, apierr.ToStatus(ctx, c.log, info.FullMethod, err)
 	}
 	return resp, nil
 }

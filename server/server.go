@@ -1,93 +1,71 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"strings"
-	"time"
+	"runtime"
 
+	"buf.build/go/protovalidate"
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
 
-	"github.com/acme/identity/ent"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
+	"github.com/acme/identity/server/authn"
 )
 
-// Options are the settings of a Server; the zero value works.
-type Options struct {
-	// PublicURL is the base URL at which identityd's HTTP side is reached from
-	// outside (by browsers and IdPs): the SAML SP entity ID, ACS URL and the
-	// SCIM base URL are built from it. Default http://127.0.0.1:8080.
-	PublicURL string
-	// Now replaces the clock, for tests. Default time.Now.
-	Now func() time.Time
-	// MetadataClient fetches IdP metadata URLs. Default: a client with a 10 s
-	// timeout.
-	MetadataClient *http.Client
+// Services are the implementations of the identity services. server.New
+// registers each; a new service is a field here and a line in register.
+type Services struct {
+	Project   identityv1.ProjectServiceServer
+	Tenant    identityv1.TenantServiceServer
+	User      identityv1.UserServiceServer
+	Group     identityv1.GroupServiceServer
+	Role      identityv1.RoleServiceServer
+	AccessKey identityv1.AccessKeyServiceServer
+	Sso       identityv1.SsoServiceServer
+	Scim      identityv1.ScimServiceServer
+	Authz     identityv1.AuthzServiceServer
 }
 
-// Server holds what every service needs.
-type Server struct {
-	index     *roleIndex
-	creds     *credCache
-	db        *ent.Client
-	log       *slog.Logger
-	now       func() time.Time
-	publicURL string
-	metadata  *http.Client
+func (s Services) register(r grpc.ServiceRegistrar) {
+	identityv1.RegisterProjectServiceServer(r, s.Project)
+	identityv1.RegisterTenantServiceServer(r, s.Tenant)
+	identityv1.RegisterUserServiceServer(r, s.User)
+	identityv1.RegisterGroupServiceServer(r, s.Group)
+	identityv1.RegisterRoleServiceServer(r, s.Role)
+	identityv1.RegisterAccessKeyServiceServer(r, s.AccessKey)
+	identityv1.RegisterSsoServiceServer(r, s.Sso)
+	identityv1.RegisterScimServiceServer(r, s.Scim)
+	identityv1.RegisterAuthzServiceServer(r, s.Authz)
 }
 
-// New returns the services over db. log receives internal errors and panics;
-// it never receives secrets or request bodies.
-func New(db *ent.Client, log *slog.Logger, opts Options) *Server {
-	srv := &Server{
-		db:        db,
-		log:       log,
-		now:       opts.Now,
-		publicURL: strings.TrimRight(opts.PublicURL, "/"),
-		metadata:  opts.MetadataClient,
+// New returns a gRPC server with the identity services, the standard health
+// service and server reflection, behind the interceptor chain (see chain).
+// Health and reflection need no credential. log receives internal errors and
+// panics, never secrets or request bodies; metrics may be nil.
+func New(log *slog.Logger, authenticator *authn.Authenticator, metrics *grpcprom.ServerMetrics, services Services, opts ...grpc.ServerOption) (*grpc.Server, *health.Server, error) {
+	validator, err := protovalidate.New()
+	if err != nil {
+		return nil, nil, fmt.Errorf("protovalidate: %w", err)
 	}
-	if srv.now == nil {
-		srv.now = time.Now
+	c := chain{log: log, authenticate: authenticator.Authenticate, validator: validator, metrics: metrics}
+	unary, stream := c.interceptors()
+	s := grpc.NewServer(append(opts,
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
+		// Reused workers keep their grown stacks: a new goroutine per call
+		// would grow its stack through the interceptor chain every time.
+		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
+	)...)
+	services.register(s)
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(s, hs)
+	reflection.Register(s)
+	if metrics != nil {
+		metrics.InitializeMetrics(s)
 	}
-	if srv.publicURL == "" {
-		srv.publicURL = "http://127.0.0.1:8080"
-	}
-	if srv.metadata == nil {
-		srv.metadata = &http.Client{Timeout: metadataTimeout}
-	}
-	srv.index = newRoleIndex(srv)
-	srv.creds = newCredCache()
-	return srv
-}
-
-// Start builds the role index from the database and keeps it following the
-// change log until ctx ends. It must return before the server takes requests.
-func (srv *Server) Start(ctx context.Context) error {
-	if err := srv.index.build(ctx); err != nil {
-		return fmt.Errorf("build role index: %w", err)
-	}
-	go srv.index.run(ctx)
-	return nil
-}
-
-// Register adds every identity service to s.
-func (srv *Server) Register(s grpc.ServiceRegistrar) {
-	identityv1.RegisterProjectServiceServer(s, &ProjectService{srv})
-	identityv1.RegisterTenantServiceServer(s, &TenantService{srv})
-	identityv1.RegisterUserServiceServer(s, &UserService{srv})
-	identityv1.RegisterGroupServiceServer(s, &GroupService{srv})
-	identityv1.RegisterRoleServiceServer(s, &RoleService{srv})
-	identityv1.RegisterAccessKeyServiceServer(s, &AccessKeyService{srv})
-	identityv1.RegisterSsoServiceServer(s, &SsoService{srv})
-	identityv1.RegisterScimServiceServer(s, &ScimService{srv})
-	identityv1.RegisterAuthzServiceServer(s, &AuthzService{srv})
-}
-
-// clock returns the current time as stored: UTC with microsecond precision,
-// which both SQLite and PostgreSQL keep exactly, so a value returned by a write
-// equals the value a later read returns.
-func (srv *Server) clock() time.Time {
-	return srv.now().UTC().Truncate(time.Microsecond)
+	return s, hs, nil
 }

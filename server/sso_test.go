@@ -13,7 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	identityv1 "github.com/acme/identity/gen/identity/v1"
-	"github.com/acme/identity/server"
+	"github.com/acme/identity/server/instance"
 )
 
 func readTestdata(t *testing.T, name string) string {
@@ -46,7 +46,7 @@ func TestSamlMetadata(t *testing.T) {
 		}
 	}))
 	defer idp.Close()
-	e := newEnv(t, databases()[0], func(o *server.Options) {
+	e := newEnv(t, databases()[0], func(o *instance.Config) {
 		o.MetadataClient = &http.Client{Timeout: 300 * time.Millisecond}
 	})
 	tid := e.tenant(t)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/acme/identity/ent/change"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
+	"github.com/acme/identity/server/store/scope"
 )
 
 func maskOf(paths ...string) *fieldmaskpb.FieldMask { return &fieldmaskpb.FieldMask{Paths: paths} }
@@ -235,7 +236,7 @@ func TestGroupsAndRoles(t *testing.T) {
 		if _, err := e.tenants.DeleteTenant(e.ctx, &identityv1.DeleteTenantRequest{TenantId: tid}); err != nil {
 			t.Fatal(err)
 		}
-		if n := e.db.User.Query().CountX(context.Background()); n != 0 {
+		if n := e.db.User.Query().CountX(scope.System(context.Background())); n != 0 {
 			t.Fatalf("%d users outlived their tenant", n)
 		}
 	})

@@ -24,7 +24,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -33,7 +33,11 @@ import (
 	"github.com/acme/identity/ent"
 	"github.com/acme/identity/ent/schema"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
-	"github.com/acme/identity/server"
+	"github.com/acme/identity/server/authn"
+	"github.com/acme/identity/server/authz"
+	"github.com/acme/identity/server/instance"
+	"github.com/acme/identity/server/store"
+	"github.com/acme/identity/server/store/scope"
 )
 
 func main() {
@@ -61,21 +65,22 @@ func run(nUsers, nGroups, nRoles, perUser int, duration time.Duration, levels, d
 			return err
 		}
 		defer os.RemoveAll(dir)
-		database = server.SQLiteURL(dir)
+		database = store.SQLiteURL(dir)
 	}
-	db, err := server.OpenDatabase(ctx, database)
+	db, err := store.Open(ctx, database)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	root, err := server.InitProject(ctx, db, "bench")
+	root, err := authn.InitProject(ctx, db, "bench")
 	if err != nil {
 		return err
 	}
 	projectID, _, _ := strings.Cut(root, ":")
 	fmt.Printf("machine: %d CPUs, %s/%s, %s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, cpuModel())
 	started := time.Now()
-	tenantID, userIDs, roleNames, err := seed(ctx, db, projectID, nUsers, nGroups, nRoles, perUser)
+	// Seeded straight into the database, as the system (no request scope).
+	tenantID, userIDs, roleNames, err := seed(scope.System(ctx), db, projectID, nUsers, nGroups, nRoles, perUser)
+	db.Close()
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
@@ -84,29 +89,21 @@ func run(nUsers, nGroups, nRoles, perUser int, duration time.Duration, levels, d
 	// The server, as identityd runs it; logs as identityd writes them (only
 	// failed calls, at this level).
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	srv := server.New(db, log, server.Options{})
 	before := heap()
 	started = time.Now()
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	if err := srv.Start(runCtx); err != nil {
-		return err
-	}
-	rebuild := time.Since(started)
-	fmt.Printf("index: rebuilt in %s, %.1f MB of heap\n", rebuild.Round(time.Millisecond), float64(heap()-before)/(1<<20))
-
-	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
-	gs, health, err := srv.NewGRPCServer(metrics)
+	inst, err := instance.Start(ctx, instance.Config{DatabaseURL: database, Log: log, Metrics: prometheus.NewRegistry()})
 	if err != nil {
 		return err
 	}
-	health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	defer inst.Close()
+	rebuild := time.Since(started)
+	fmt.Printf("index: rebuilt in %s, %.1f MB of heap\n", rebuild.Round(time.Millisecond), float64(heap()-before)/(1<<20))
+
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	go func() { _ = gs.Serve(lis) }()
-	defer gs.Stop()
+	go func() { _ = inst.GRPC.Serve(lis) }()
 
 	// The microservice's credential: a key allowed to check roles in the tenant.
 	cred, err := tenantKey(ctx, lis.Addr().String(), root, tenantID)
@@ -335,7 +332,7 @@ func tenantKey(ctx context.Context, addr, root, tenantID string) (string, error)
 	defer conn.Close()
 	resp, err := identityv1.NewAccessKeyServiceClient(conn).CreateAccessKey(
 		metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+root),
-		&identityv1.CreateAccessKeyRequest{Name: "checker", RoleBindings: []*identityv1.RoleBinding{{Role: server.RoleTenantAdmin, TenantId: tenantID}}})
+		&identityv1.CreateAccessKeyRequest{Name: "checker", RoleBindings: []*identityv1.RoleBinding{{Role: authz.RoleTenantAdmin, TenantId: tenantID}}})
 	if err != nil {
 		return "", err
 	}

@@ -16,17 +16,12 @@ import (
 	"syscall"
 	"time"
 
-	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/test/bufconn"
 
-	"github.com/acme/identity/ent"
-	"github.com/acme/identity/gateway"
-	"github.com/acme/identity/server"
+	"github.com/acme/identity/server/authn"
+	"github.com/acme/identity/server/instance"
+	"github.com/acme/identity/server/store"
 )
 
 const usage = `usage:
@@ -68,14 +63,16 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.database, "database", env("IDENTITY_DATABASE", ""), "postgres:// URL; empty means SQLite in --data (IDENTITY_DATABASE)")
 }
 
-func (c *config) open(ctx context.Context) (*ent.Client, error) {
+// databaseURL returns the database to use, creating the data directory of
+// the embedded SQLite.
+func (c *config) databaseURL() (string, error) {
 	if c.database != "" {
-		return server.OpenDatabase(ctx, c.database)
+		return c.database, nil
 	}
 	if err := os.MkdirAll(c.data, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
+		return "", fmt.Errorf("create data directory: %w", err)
 	}
-	return server.OpenDatabase(ctx, server.SQLiteURL(c.data))
+	return store.SQLiteURL(c.data), nil
 }
 
 func env(name, def string) string {
@@ -92,12 +89,16 @@ func runInit(args []string, log *slog.Logger) error {
 	name := fs.String("name", "default", "display name of the project")
 	_ = fs.Parse(args)
 	ctx := context.Background()
-	db, err := cfg.open(ctx)
+	url, err := cfg.databaseURL()
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, url)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	cred, err := server.InitProject(ctx, db, *name)
+	cred, err := authn.InitProject(ctx, db, *name)
 	if err != nil {
 		return err
 	}
@@ -118,56 +119,33 @@ func runServe(args []string, log *slog.Logger) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	db, err := cfg.open(ctx)
+	url, err := cfg.databaseURL()
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	if n, err := db.Project.Query().Count(ctx); err != nil {
-		return fmt.Errorf("read project: %w", err)
-	} else if n == 0 {
-		return errors.New("no project in this database: run `identityd init` first")
+	if err := requireProject(ctx, url); err != nil {
+		return err
 	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
-	reg.MustRegister(metrics)
-
 	if *publicURL == "" {
 		*publicURL = "http://" + *httpAddr
 	}
-	srv := server.New(db, log, server.Options{PublicURL: *publicURL})
 	started := time.Now()
-	if err := srv.Start(ctx); err != nil {
-		return err
-	}
-	log.Info("role index built", "took", time.Since(started).String())
-	grpcServer, health, err := srv.NewGRPCServer(metrics)
+	inst, err := instance.Start(ctx, instance.Config{DatabaseURL: url, PublicURL: *publicURL, Log: log, Metrics: reg})
 	if err != nil {
 		return err
 	}
+	defer inst.Close()
+	log.Info("role index built", "took", time.Since(started).String())
 	grpcLis, err := net.Listen("tcp", *grpcAddr)
 	if err != nil {
 		return fmt.Errorf("listen gRPC: %w", err)
 	}
-	// The REST gateway reaches the same gRPC server in process, through the
-	// full interceptor chain, without a socket.
-	local := bufconn.Listen(1 << 20)
-	conn, err := grpc.NewClient("passthrough:///identityd",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return local.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return fmt.Errorf("local gRPC client: %w", err)
-	}
-	defer conn.Close()
-	handler, err := gateway.New(ctx, conn, reg, *publicURL)
-	if err != nil {
-		return err
-	}
 	httpServer := &http.Server{
 		Addr:              *httpAddr,
-		Handler:           handler,
+		Handler:           inst.HTTP,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -178,15 +156,13 @@ func runServe(args []string, log *slog.Logger) error {
 		return fmt.Errorf("listen HTTP: %w", err)
 	}
 
-	errc := make(chan error, 3)
-	go func() { errc <- grpcServer.Serve(grpcLis) }()
-	go func() { errc <- grpcServer.Serve(local) }()
+	errc := make(chan error, 2)
+	go func() { errc <- inst.GRPC.Serve(grpcLis) }()
 	go func() {
 		if err := httpServer.Serve(httpLis); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
 		}
 	}()
-	health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	log.Info("serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String())
 
 	select {
@@ -197,19 +173,37 @@ func runServe(args []string, log *slog.Logger) error {
 	// Graceful shutdown: report NOT_SERVING so load balancers drain, stop
 	// accepting, let requests in flight finish (bounded), then close.
 	log.Info("shutting down")
-	health.Shutdown()
+	inst.Health.Shutdown()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := httpServer.Shutdown(shutdownCtx); err != nil {
 		log.Warn("HTTP shutdown", "error", err)
 	}
 	done := make(chan struct{})
-	go func() { grpcServer.GracefulStop(); close(done) }()
+	go func() { inst.GRPC.GracefulStop(); close(done) }()
 	select {
 	case <-done:
 	case <-shutdownCtx.Done():
-		grpcServer.Stop()
+		inst.GRPC.Stop()
 	}
 	log.Info("stopped")
+	return nil
+}
+
+// requireProject refuses to serve a database that `identityd init` has not
+// initialized.
+func requireProject(ctx context.Context, url string) error {
+	db, err := store.Open(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	n, err := db.Project.Query().Count(ctx)
+	if err != nil {
+		return fmt.Errorf("read project: %w", err)
+	}
+	if n == 0 {
+		return errors.New("no project in this database: run `identityd init` first")
+	}
 	return nil
 }

@@ -30,16 +30,15 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/prometheus/client_golang/prometheus"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/acme/identity/ent"
-	"github.com/acme/identity/gateway"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
-	"github.com/acme/identity/server"
+	"github.com/acme/identity/server/authn"
+	"github.com/acme/identity/server/authz"
+	"github.com/acme/identity/server/instance"
+	"github.com/acme/identity/server/store"
+	"github.com/acme/identity/server/store/scope"
 )
 
 func main() {
@@ -116,16 +115,7 @@ func run(nUsers, nGroups, nMembers, nBig, nProvision int, database string) error
 			return err
 		}
 		defer os.RemoveAll(dir)
-		database = server.SQLiteURL(dir)
-	}
-	db, err := server.OpenDatabase(ctx, database)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	root, err := server.InitProject(ctx, db, "bench")
-	if err != nil {
-		return err
+		database = store.SQLiteURL(dir)
 	}
 	kind := "SQLite"
 	if strings.HasPrefix(database, "postgres") {
@@ -133,37 +123,23 @@ func run(nUsers, nGroups, nMembers, nBig, nProvision int, database string) error
 	}
 	fmt.Printf("machine: %d CPUs, %s/%s; database: %s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, kind)
 
-	// The server and its HTTP side, as identityd wires them.
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv := server.New(db, log, server.Options{})
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	if err := srv.Start(runCtx); err != nil {
-		return err
-	}
-	gs, _, err := srv.NewGRPCServer(nil)
-	if err != nil {
-		return err
-	}
-	local := bufconn.Listen(1 << 20)
-	go func() { _ = gs.Serve(local) }()
-	defer gs.Stop()
-	conn, err := grpc.NewClient("passthrough:///bench",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return local.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
+	// The server and its HTTP side, as identityd runs them.
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	h, err := gateway.New(ctx, conn, prometheus.NewRegistry(), "http://"+lis.Addr().String())
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	inst, err := instance.Start(ctx, instance.Config{DatabaseURL: database, PublicURL: "http://" + lis.Addr().String(), Log: log})
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: h}
+	defer inst.Close()
+	db, conn := inst.DB, inst.Conn
+	root, err := authn.InitProject(ctx, db, "bench")
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: inst.HTTP}
 	go func() { _ = hs.Serve(lis) }()
 	defer hs.Close()
 
@@ -174,7 +150,7 @@ func run(nUsers, nGroups, nMembers, nBig, nProvision int, database string) error
 	}
 	tid := tenant.GetTenant().GetId()
 	key, err := identityv1.NewAccessKeyServiceClient(conn).CreateAccessKey(admin, &identityv1.CreateAccessKeyRequest{
-		Name: "okta", RoleBindings: []*identityv1.RoleBinding{{Role: server.RoleTenantAdmin, TenantId: tid}},
+		Name: "okta", RoleBindings: []*identityv1.RoleBinding{{Role: authz.RoleTenantAdmin, TenantId: tid}},
 	})
 	if err != nil {
 		return err
@@ -186,7 +162,8 @@ func run(nUsers, nGroups, nMembers, nBig, nProvision int, database string) error
 	}
 
 	started := time.Now()
-	userIDs, groupIDs, bigID, smallID, err := seed(ctx, db, tid, nUsers, nGroups, nMembers, nBig)
+	// Seeded straight into the database, as the system (no request scope).
+	userIDs, groupIDs, bigID, smallID, err := seed(scope.System(ctx), db, tid, nUsers, nGroups, nMembers, nBig)
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}

@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	identityv1 "github.com/acme/identity/gen/identity/v1"
-	"github.com/acme/identity/server/servertest"
+	"github.com/acme/identity/server/instance/instancetest"
 )
 
 //go:embed testdata
@@ -36,7 +36,7 @@ func body(t *testing.T, name string, vars ...string) string {
 // env is a tenant with SAML configured and SCIM enabled, reached through the
 // HTTP mux identityd serves.
 type env struct {
-	srv    *servertest.Server
+	srv    *instancetest.Server
 	tenant string
 	token  string // the tenant's SCIM token
 	admin  string // an access key with Tenant Admin on the tenant
@@ -44,8 +44,8 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	srv := servertest.Start(t)
-	ctx := servertest.Context(srv.Credential)
+	srv := instancetest.Start(t)
+	ctx := instancetest.Context(srv.Credential)
 	tenant, err := identityv1.NewTenantServiceClient(srv.Conn).CreateTenant(ctx, &identityv1.CreateTenantRequest{DisplayName: "Acme"})
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +172,7 @@ func q(filter string, extra ...string) string {
 // holds asks the role check whether a user holds a role.
 func holds(t *testing.T, e *env, userID, role string) bool {
 	t.Helper()
-	resp, err := identityv1.NewAuthzServiceClient(e.srv.Conn).CheckRole(servertest.Context(e.srv.Credential), &identityv1.CheckRoleRequest{
+	resp, err := identityv1.NewAuthzServiceClient(e.srv.Conn).CheckRole(instancetest.Context(e.srv.Credential), &identityv1.CheckRoleRequest{
 		TenantId: e.tenant, User: &identityv1.UserRef{Ref: &identityv1.UserRef_UserId{UserId: userID}}, Role: role,
 	})
 	if err != nil {

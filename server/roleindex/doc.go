@@ -3,8 +3,9 @@
 // (the role of the group's own name, and the roles mapped to the group). A
 // deactivated user holds no role.
 //
-// It knows nothing of storage: the server loads it from the database and
-// applies each committed change to it, and every change reports the
-// effective-role changes it caused, for the watch stream. It is not safe for
-// concurrent use; the server guards each tenant's index with a lock.
+// Tenant, the index of one tenant, knows nothing of storage and is not safe
+// for concurrent use; every change to it reports the effective-role changes it
+// caused, for the watch stream. Index holds every tenant's, each behind a
+// lock: it loads them from the database and follows the change log as a
+// changelog.Loader, publishing each revision's role changes to watchers.
 package roleindex

@@ -1,272 +1,215 @@
 package roleindex
 
 import (
-	"slices"
-	"strings"
+	"context"
+	"sort"
+	"sync"
+
+	"github.com/acme/identity/ent"
+	"github.com/acme/identity/server/apierr"
+	"github.com/acme/identity/server/changelog"
 )
 
-// User is what the index keeps of a user.
-type User struct {
-	ID       string
-	UserName string
-	NameKey  string // case-folded user name
-	Active   bool
+// WatchRetention is how many revisions with role changes a tenant keeps for
+// watchers; older ones are refused (REVISION_TOO_OLD).
+const WatchRetention = 10000
+
+// Index keeps every tenant's effective roles in memory and follows the change
+// log (it is a changelog.Loader) to stay current: role checks answer from
+// memory, never from the database.
+type Index struct {
+	db *ent.Client
+
+	mu      sync.RWMutex
+	tenants map[string]*TenantState
 }
 
-// Role is what the index keeps of a role.
-type Role struct {
-	ID          string
-	Name        string
-	NameKey     string // case-folded name
-	Permissions []string
+// Batch is the effective-role changes of one revision in one tenant.
+type Batch struct {
+	Revision int64
+	Changes  []Change
 }
 
-// Group is what the index keeps of a group.
-type Group struct {
-	ID      string
-	NameKey string // case-folded display name; the group grants the role of this name
+// TenantState is one tenant's index and its recent changes.
+type TenantState struct {
+	projectID string
+	mu        sync.RWMutex
+	idx       *Tenant
+	// floor: the batches of every revision after floor are retained.
+	floor   int64
+	batches []Batch
+	notify  chan struct{} // closed and replaced when a batch is appended or the tenant is deleted
+	deleted bool
 }
 
-type user struct {
-	User
-	groups []*group // the user's groups: a few per user, so a slice
-	direct []*role  // roles assigned directly
+func newTenantState(projectID string) *TenantState {
+	return &TenantState{projectID: projectID, idx: New(), notify: make(chan struct{})}
 }
 
-type role struct {
-	Role
-	perms   map[string]bool
-	holders map[*user]struct{} // direct assignments
-	mappers map[*group]struct{}
+// NewIndex returns an empty index over db; the change-log follower loads it.
+func NewIndex(db *ent.Client) *Index {
+	return &Index{db: db, tenants: map[string]*TenantState{}}
 }
 
-type group struct {
-	Group
-	members map[*user]struct{}
-	mapped  []*role
+// Tenant returns a tenant's state; NotFound unless the tenant exists in the
+// project.
+func (ix *Index) Tenant(projectID, tenantID string) (*TenantState, error) {
+	ix.mu.RLock()
+	ts := ix.tenants[tenantID]
+	ix.mu.RUnlock()
+	if ts == nil || ts.projectID != projectID {
+		return nil, apierr.NotFound("tenant", tenantID)
+	}
+	return ts, nil
 }
 
-// Tenant is the effective-role index of one tenant.
-type Tenant struct {
-	users       map[string]*user
-	usersByName map[string]*user
-	roles       map[string]*role
-	rolesByName map[string]*role
-	groups      map[string]*group
-	groupByName map[string]*group
+// Read runs fn on the tenant's index under its read lock.
+func (ts *TenantState) Read(fn func(*Tenant)) {
+	ts.mu.RLock()
+	defer ts.mu.RUnlock()
+	fn(ts.idx)
 }
 
-// New returns an empty index.
-func New() *Tenant {
-	return &Tenant{
-		users:       map[string]*user{},
-		usersByName: map[string]*user{},
-		roles:       map[string]*role{},
-		rolesByName: map[string]*role{},
-		groups:      map[string]*group{},
-		groupByName: map[string]*group{},
+// Since returns the retained batches after revision from, the revision the
+// retained ones start after, whether the tenant was deleted, and a channel
+// closed when any of that changes.
+func (ts *TenantState) Since(from int64) (pending []Batch, floor int64, deleted bool, changed <-chan struct{}) {
+	ts.mu.RLock()
+	defer ts.mu.RUnlock()
+	i := sort.Search(len(ts.batches), func(i int) bool { return ts.batches[i].Revision > from })
+	return ts.batches[i:], ts.floor, ts.deleted, ts.notify
+}
+
+// Loaded starts the watch buffers: what happened before the index existed is
+// not retained.
+func (ix *Index) Loaded(revision func(projectID string) int64) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	for _, ts := range ix.tenants {
+		ts.mu.Lock()
+		ts.floor, ts.batches = revision(ts.projectID), nil
+		ts.mu.Unlock()
 	}
 }
 
-// Grant says how a user holds a role: directly (GroupID empty) or through a
-// group.
-type Grant struct {
-	GroupID string
-}
-
-// Change is a change of one user's effective roles.
-type Change struct {
-	UserID   string
-	RoleID   string
-	RoleName string
-	Gained   bool
-}
-
-// LookupUser finds a user by id, or by name key when id is empty.
-func (t *Tenant) LookupUser(id, nameKey string) (User, bool) {
-	u := t.user(id, nameKey)
-	if u == nil {
-		return User{}, false
+// Apply applies a project's records, revision by revision, and appends each
+// tenant's effective-role changes to its watch buffer.
+func (ix *Index) Apply(ctx context.Context, projectID string, records []changelog.Record) error {
+	current, err := ix.readRows(ctx, records)
+	if err != nil {
+		return err
 	}
-	return u.User, true
-}
-
-func (t *Tenant) user(id, nameKey string) *user {
-	if id != "" {
-		return t.users[id]
-	}
-	return t.usersByName[nameKey]
-}
-
-// LookupRole finds a role by id.
-func (t *Tenant) LookupRole(id string) (Role, bool) {
-	r := t.roles[id]
-	if r == nil {
-		return Role{}, false
-	}
-	return r.Role, true
-}
-
-// grants returns how u holds r; empty when it does not.
-func (t *Tenant) grants(u *user, r *role) []Grant {
-	if u == nil || r == nil || !u.Active {
-		return nil
-	}
-	var out []Grant
-	if slices.Contains(u.direct, r) {
-		out = append(out, Grant{})
-	}
-	for _, g := range u.groups {
-		if t.rolesByName[g.NameKey] == r || slices.Contains(g.mapped, r) {
-			out = append(out, Grant{GroupID: g.ID})
-		}
-	}
-	return out
-}
-
-// holds says whether u holds r, without allocating.
-func (t *Tenant) holds(u *user, r *role) bool {
-	if u == nil || r == nil || !u.Active {
-		return false
-	}
-	if slices.Contains(u.direct, r) {
-		return true
-	}
-	for _, g := range u.groups {
-		if t.rolesByName[g.NameKey] == r || slices.Contains(g.mapped, r) {
-			return true
-		}
-	}
-	return false
-}
-
-// HasRole says whether the user (by id, or by name key when id is empty)
-// holds the role of this name key.
-func (t *Tenant) HasRole(userID, userNameKey, roleNameKey string) bool {
-	return t.holds(t.user(userID, userNameKey), t.rolesByName[roleNameKey])
-}
-
-// RoleGrants says how the user holds the role of this name key.
-func (t *Tenant) RoleGrants(userID, userNameKey, roleNameKey string) []Grant {
-	return t.grants(t.user(userID, userNameKey), t.rolesByName[roleNameKey])
-}
-
-// effective returns the roles u holds, each once.
-func (t *Tenant) effective(u *user) []*role {
-	if u == nil || !u.Active {
-		return nil
-	}
-	out := slices.Clone(u.direct)
-	add := func(r *role) {
-		if r != nil && !slices.Contains(out, r) {
-			out = append(out, r)
-		}
-	}
-	for _, g := range u.groups {
-		add(t.rolesByName[g.NameKey])
-		for _, r := range g.mapped {
-			add(r)
-		}
-	}
-	return out
-}
-
-// HasPermission says whether any effective role of the user carries perm.
-func (t *Tenant) HasPermission(userID, userNameKey, perm string) bool {
-	u := t.user(userID, userNameKey)
-	if u == nil || !u.Active {
-		return false
-	}
-	for _, r := range u.direct {
-		if r.perms[perm] {
-			return true
-		}
-	}
-	for _, g := range u.groups {
-		if r := t.rolesByName[g.NameKey]; r != nil && r.perms[perm] {
-			return true
-		}
-		for _, r := range g.mapped {
-			if r.perms[perm] {
-				return true
+	for i := 0; i < len(records); {
+		rev := records[i].Revision
+		changed := map[*TenantState][]Change{}
+		for ; i < len(records) && records[i].Revision == rev; i++ {
+			ts, changes := ix.apply(projectID, records[i].Event, current)
+			if ts != nil && len(changes) > 0 {
+				changed[ts] = append(changed[ts], changes...)
 			}
 		}
-	}
-	return false
-}
-
-// EffectiveRole is a role a user holds, with its grants.
-type EffectiveRole struct {
-	Role   Role
-	Grants []Grant
-}
-
-// UserRoles returns the effective roles of a user in role name order, and
-// whether the user exists.
-func (t *Tenant) UserRoles(userID, userNameKey string) (User, []EffectiveRole, bool) {
-	u := t.user(userID, userNameKey)
-	if u == nil {
-		return User{}, nil, false
-	}
-	var out []EffectiveRole
-	for _, r := range t.effective(u) {
-		out = append(out, EffectiveRole{Role: r.Role, Grants: t.grants(u, r)})
-	}
-	slices.SortFunc(out, func(a, b EffectiveRole) int { return strings.Compare(a.Role.NameKey, b.Role.NameKey) })
-	return u.User, out, true
-}
-
-// RoleMember is a user holding a role, with its grants.
-type RoleMember struct {
-	User   User
-	Grants []Grant
-}
-
-// RoleMembers returns up to limit holders of a role with user ids after
-// after, in user id order, and whether the role exists.
-func (t *Tenant) RoleMembers(roleID, after string, limit int) ([]RoleMember, bool) {
-	r := t.roles[roleID]
-	if r == nil {
-		return nil, false
-	}
-	var ids []string
-	for _, u := range t.holders(r) {
-		if u.ID > after {
-			ids = append(ids, u.ID)
+		for ts, changes := range changed {
+			ts.publish(rev, changes)
 		}
 	}
-	slices.Sort(ids)
-	ids = ids[:min(len(ids), limit)]
-	out := make([]RoleMember, 0, len(ids))
-	for _, id := range ids {
-		u := t.users[id]
-		out = append(out, RoleMember{User: u.User, Grants: t.grants(u, r)})
-	}
-	return out, true
+	return nil
 }
 
-// holders returns every user holding r, each once.
-func (t *Tenant) holders(r *role) []*user {
-	seen := map[*user]bool{}
-	var out []*user
-	add := func(u *user) {
-		if u.Active && !seen[u] {
-			seen[u] = true
-			out = append(out, u)
+// apply applies one event. Creates and updates put the row as it is now
+// (read in bulk by readRows); a row deleted since is absent and its delete
+// event follows.
+func (ix *Index) apply(projectID string, e changelog.Event, current rows) (*TenantState, []Change) {
+	switch e := e.(type) {
+	case changelog.TenantCreated:
+		ix.mu.Lock()
+		defer ix.mu.Unlock()
+		if ix.tenants[string(e.Tenant)] == nil {
+			ix.tenants[string(e.Tenant)] = newTenantState(projectID)
 		}
-	}
-	for u := range r.holders {
-		add(u)
-	}
-	if g := t.groupByName[r.NameKey]; g != nil {
-		for u := range g.members {
-			add(u)
+		return nil, nil
+	case changelog.TenantDeleted:
+		ix.mu.Lock()
+		defer ix.mu.Unlock()
+		if ts := ix.tenants[string(e.Tenant)]; ts != nil {
+			ts.mu.Lock()
+			ts.deleted = true
+			close(ts.notify)
+			ts.mu.Unlock()
+			delete(ix.tenants, string(e.Tenant))
 		}
+		return nil, nil
 	}
-	for g := range r.mappers {
-		for u := range g.members {
-			add(u)
+	ix.mu.RLock()
+	ts := ix.tenants[string(changelog.Tenant(e))]
+	ix.mu.RUnlock()
+	if ts == nil {
+		return nil, nil
+	}
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	t := ts.idx
+	switch e := e.(type) {
+	case changelog.UserCreated, changelog.UserUpdated, changelog.UserDeactivated, changelog.UserReactivated:
+		if u := current.users[userOf(e)]; u != nil {
+			return ts, t.PutUser(indexUser(u))
 		}
+	case changelog.UserDeleted:
+		return ts, t.DeleteUser(string(e.User))
+	case changelog.RoleCreated:
+		return ts, ix.putRole(t, current, e.Role)
+	case changelog.RoleUpdated:
+		return ts, ix.putRole(t, current, e.Role)
+	case changelog.RoleDeleted:
+		return ts, t.DeleteRole(string(e.Role))
+	case changelog.GroupCreated:
+		return ts, ix.putGroup(t, current, e.Group)
+	case changelog.GroupUpdated:
+		return ts, ix.putGroup(t, current, e.Group)
+	case changelog.GroupDeleted:
+		return ts, t.DeleteGroup(string(e.Group))
+	case changelog.MemberAdded:
+		return ts, t.AddMember(string(e.Group), string(e.User))
+	case changelog.MemberRemoved:
+		return ts, t.RemoveMember(string(e.Group), string(e.User))
+	case changelog.RoleAssigned:
+		return ts, t.Assign(string(e.User), string(e.Role))
+	case changelog.RoleUnassigned:
+		return ts, t.Unassign(string(e.User), string(e.Role))
+	case changelog.RoleMapped:
+		return ts, t.Map(string(e.Group), string(e.Role))
+	case changelog.RoleUnmapped:
+		return ts, t.Unmap(string(e.Group), string(e.Role))
 	}
-	return out
+	return ts, nil
+}
+
+func (ix *Index) putRole(t *Tenant, current rows, id changelog.RoleID) []Change {
+	if r := current.roles[string(id)]; r != nil {
+		return t.PutRole(indexRole(r))
+	}
+	return nil
+}
+
+func (ix *Index) putGroup(t *Tenant, current rows, id changelog.GroupID) []Change {
+	if g := current.groups[string(id)]; g != nil {
+		return t.PutGroup(indexGroup(g))
+	}
+	return nil
+}
+
+// publish appends a revision's changes to the watch buffer. It is called
+// without ts.mu held.
+func (ts *TenantState) publish(rev int64, changes []Change) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.deleted {
+		return
+	}
+	ts.batches = append(ts.batches, Batch{Revision: rev, Changes: changes})
+	if n := len(ts.batches) - WatchRetention; n > 0 {
+		ts.floor = ts.batches[n-1].Revision
+		ts.batches = append([]Batch(nil), ts.batches[n:]...)
+	}
+	close(ts.notify)
+	ts.notify = make(chan struct{})
 }

@@ -1,0 +1,176 @@
+package authn
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/acme/identity/ent"
+	"github.com/acme/identity/ent/accesskey"
+	"github.com/acme/identity/ent/role"
+	"github.com/acme/identity/ent/schema"
+	"github.com/acme/identity/ent/scimtoken"
+	"github.com/acme/identity/server/apierr"
+	"github.com/acme/identity/server/authz"
+	"github.com/acme/identity/server/store"
+	"github.com/acme/identity/server/store/scope"
+)
+
+// lastUsedWindow is the precision of an access key's last_used_time.
+const lastUsedWindow = time.Minute
+
+var errBadCredential = status.Error(codes.Unauthenticated,
+	"invalid credential: send authorization: Bearer <ProjectID>:<AccessKey> with a valid, unexpired access key, or a tenant's SCIM token")
+
+// Authenticator verifies the bearer credentials of requests.
+type Authenticator struct {
+	db    *ent.Client
+	log   *slog.Logger
+	now   func() time.Time
+	cache *Cache
+}
+
+// NewAuthenticator returns an authenticator over db's keys and tokens,
+// caching verified credentials in cache.
+func NewAuthenticator(db *ent.Client, log *slog.Logger, now func() time.Time, cache *Cache) *Authenticator {
+	return &Authenticator{db: db, log: log, now: now, cache: cache}
+}
+
+// Authenticate checks the bearer credential of a request and puts its
+// Principal into the context. Every failure is Unauthenticated with the same
+// message, so a caller cannot probe which projects, keys or tokens exist.
+func (a *Authenticator) Authenticate(ctx context.Context) (context.Context, error) {
+	cred, err := auth.AuthFromMD(ctx, "bearer")
+	if err != nil {
+		return nil, status.Error(codes.Unauthenticated,
+			"missing credential: send the header authorization: Bearer <ProjectID>:<AccessKey>")
+	}
+	var p Principal
+	if token, ok := strings.CutPrefix(cred, ScimPrefix); ok {
+		p, err = a.scimToken(ctx, token)
+	} else {
+		p, err = a.accessKey(ctx, cred)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return WithPrincipal(ctx, p), nil
+}
+
+func (a *Authenticator) accessKey(ctx context.Context, cred string) (Principal, error) {
+	projectID, key, _ := strings.Cut(cred, ":")
+	keyID, secret, ok := splitSecret(key)
+	if !ok || uuid.Validate(projectID) != nil {
+		return Principal{}, errBadCredential
+	}
+	k := a.cache.key(keyID)
+	if k == nil {
+		var err error
+		if k, err = a.loadKey(ctx, keyID); err != nil {
+			return Principal{}, err
+		}
+	}
+	now := a.now()
+	if k.projectID != projectID || subtle.ConstantTimeCompare(hashSecret(secret), k.hash) != 1 ||
+		k.revoked || (k.expire != nil && !now.Before(*k.expire)) {
+		return Principal{}, errBadCredential
+	}
+	// last_used_time is kept to the minute, written off the request path, so a
+	// busy key costs one write a minute.
+	if last := k.lastUsed.Load(); now.Unix()-last >= int64(lastUsedWindow/time.Second) && k.lastUsed.CompareAndSwap(last, now.Unix()) {
+		go func() {
+			ctx := scope.System(context.WithoutCancel(ctx))
+			err := a.db.AccessKey.UpdateOneID(keyID).SetLastUsedTime(now.UTC().Truncate(time.Second)).Exec(ctx)
+			if err != nil && !ent.IsNotFound(err) {
+				a.log.Warn("record access key use", "key_id", keyID, "error", err)
+			}
+		}()
+	}
+	return k.principal, nil
+}
+
+// loadKey reads a key and what its bindings grant, and caches it. It reads
+// before any scope exists (the key names the project), so as the system.
+func (a *Authenticator) loadKey(ctx context.Context, keyID string) (*cachedKey, error) {
+	gen := a.cache.generation()
+	ctx = scope.System(ctx)
+	row, err := a.db.AccessKey.Query().Where(accesskey.ID(keyID)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, errBadCredential
+	}
+	if err != nil {
+		return nil, apierr.ToStatus(ctx, a.log, "authenticate", fmt.Errorf("find access key: %w", err))
+	}
+	k := &cachedKey{
+		projectID: row.ProjectID, hash: row.SecretHash, expire: row.ExpireTime, revoked: row.RevokeTime != nil,
+		principal: Principal{ProjectID: row.ProjectID, KeyID: keyID},
+	}
+	if row.LastUsedTime != nil {
+		k.lastUsed.Store(row.LastUsedTime.Unix())
+	}
+	for _, b := range row.RoleBindings {
+		if err := a.bind(scope.WithProject(ctx, row.ProjectID), &k.principal, b); err != nil {
+			return nil, apierr.ToStatus(ctx, a.log, "authenticate", err)
+		}
+	}
+	a.cache.putKey(gen, keyID, k)
+	return k, nil
+}
+
+// bind adds what one role binding grants. A tenant role grants those of its
+// permissions that are API permissions; a binding to a tenant or role that no
+// longer exists grants nothing. ctx is scoped to the key's project.
+func (a *Authenticator) bind(ctx context.Context, p *Principal, b schema.RoleBinding) error {
+	switch b.Role {
+	case authz.RoleProjectAdmin:
+		p.ProjectAdmin = true
+	case authz.RoleTenantAdmin:
+		p.Grant(b.TenantID, authz.TenantAdminPermissions...)
+		p.TenantAdminOf = append(p.TenantAdminOf, b.TenantID)
+	default:
+		r, err := a.db.Role.Query().Where(role.TenantID(b.TenantID), role.NameKey(store.Fold(b.Role))).Only(ctx)
+		if ent.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("find bound role: %w", err)
+		}
+		p.GrantRole(b.TenantID, r.Permissions)
+	}
+	return nil
+}
+
+func (a *Authenticator) scimToken(ctx context.Context, token string) (Principal, error) {
+	id, secret, ok := splitSecret(token)
+	if !ok {
+		return Principal{}, errBadCredential
+	}
+	t := a.cache.token(id)
+	if t == nil {
+		gen := a.cache.generation()
+		ctx := scope.System(ctx)
+		row, err := a.db.ScimToken.Query().Where(scimtoken.ID(id)).WithTenant().Only(ctx)
+		if ent.IsNotFound(err) {
+			return Principal{}, errBadCredential
+		}
+		if err != nil {
+			return Principal{}, apierr.ToStatus(ctx, a.log, "authenticate", fmt.Errorf("find SCIM token: %w", err))
+		}
+		t = &cachedToken{hash: row.SecretHash, expire: row.ExpireTime,
+			principal: Principal{ProjectID: row.Edges.Tenant.ProjectID, ScimTenantID: row.TenantID}}
+		t.principal.Grant(row.TenantID, authz.ScimTokenPermissions...)
+		a.cache.putToken(gen, id, t)
+	}
+	if subtle.ConstantTimeCompare(hashSecret(secret), t.hash) != 1 || (t.expire != nil && !a.now().Before(*t.expire)) {
+		return Principal{}, errBadCredential
+	}
+	return t.principal, nil
+}

@@ -1,0 +1,56 @@
+package authn
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"strings"
+)
+
+// Credentials: an access key is `<ProjectID>:<KeyID>.<Secret>`, a SCIM token
+// `scim_<TokenID>.<Secret>`. The id locates the row; the secret (32 random
+// bytes, base64url) is checked against its stored SHA-256 in constant time.
+const (
+	secretIDBytes = 16
+	secretBytes   = 32
+	// ScimPrefix starts every SCIM token.
+	ScimPrefix = "scim_"
+)
+
+// newSecret returns a fresh id, the credential `<prefix><id>.<secret>` and the
+// hash to store. The secret itself is never stored.
+func newSecret(prefix string) (id, credential string, hash []byte, err error) {
+	b := make([]byte, secretIDBytes+secretBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", nil, fmt.Errorf("random: %w", err)
+	}
+	id = hex.EncodeToString(b[:secretIDBytes])
+	secret := base64.RawURLEncoding.EncodeToString(b[secretIDBytes:])
+	return id, prefix + id + "." + secret, hashSecret(secret), nil
+}
+
+func hashSecret(secret string) []byte {
+	sum := sha256.Sum256([]byte(secret))
+	return sum[:]
+}
+
+// NewAccessKey returns a fresh key id, the access key (`<KeyID>.<Secret>`) and
+// the hash to store.
+func NewAccessKey() (id, key string, hash []byte, err error) { return newSecret("") }
+
+// NewScimToken returns a fresh token id, the SCIM token (`scim_<TokenID>.<Secret>`)
+// and the hash to store.
+func NewScimToken() (id, token string, hash []byte, err error) { return newSecret(ScimPrefix) }
+
+// FormatCredential joins a project id and an access key as callers present them.
+func FormatCredential(projectID, accessKey string) string {
+	return projectID + ":" + accessKey
+}
+
+// splitSecret splits `<id>.<secret>` and checks the id's shape.
+func splitSecret(s string) (id, secret string, ok bool) {
+	id, secret, ok = strings.Cut(s, ".")
+	return id, secret, ok && len(id) == 2*secretIDBytes && secret != ""
+}

@@ -1,0 +1,201 @@
+package authz
+
+import (
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	identityv1 "github.com/acme/identity/gen/identity/v1"
+	"github.com/acme/identity/server/apierr"
+)
+
+// Permission is what a method requires of its caller.
+type Permission string
+
+// The API permissions. Project Admin holds all of them everywhere; the
+// tenant-scoped ones can also be held on single tenants.
+const (
+	PermProjectRead   Permission = "project.read"
+	PermProjectWrite  Permission = "project.write"
+	PermTenantList    Permission = "tenant.list"
+	PermTenantWrite   Permission = "tenant.write"
+	PermAccessKeyRead Permission = "accesskey.read"
+	PermAccessKeyEdit Permission = "accesskey.write"
+
+	PermTenantRead Permission = "tenant.read"
+	PermUserRead   Permission = "user.read"
+	PermUserWrite  Permission = "user.write"
+	PermGroupRead  Permission = "group.read"
+	PermGroupWrite Permission = "group.write"
+	PermRoleRead   Permission = "role.read"
+	PermRoleWrite  Permission = "role.write"
+	PermSsoRead    Permission = "sso.read"
+	PermSsoWrite   Permission = "sso.write"
+	PermScimRead   Permission = "scim.read"
+	PermScimWrite  Permission = "scim.write"
+	// PermAuthzCheck lets a service or policy engine ask role checks of a
+	// tenant, list effective roles and watch their changes.
+	PermAuthzCheck Permission = "authz.check"
+)
+
+// TenantAdminPermissions are what Tenant Admin grants on its tenant: the
+// tenant's users, groups, roles, and its SSO and SCIM settings.
+var TenantAdminPermissions = []Permission{
+	PermTenantRead, PermUserRead, PermUserWrite, PermGroupRead, PermGroupWrite,
+	PermRoleRead, PermRoleWrite, PermSsoRead, PermSsoWrite, PermScimRead, PermScimWrite, PermAuthzCheck,
+}
+
+// ScimTokenPermissions are what a SCIM token grants on its tenant: what
+// provisioning needs, and nothing of the tenant's SSO or SCIM settings.
+var ScimTokenPermissions = []Permission{
+	PermTenantRead, PermUserRead, PermUserWrite, PermGroupRead, PermGroupWrite, PermRoleRead,
+}
+
+// tenantPermission says which permissions can be held on a single tenant
+// (those Tenant Admin grants); a tenant role can grant only these.
+var tenantPermission = func() map[Permission]bool {
+	m := map[Permission]bool{}
+	for _, p := range TenantAdminPermissions {
+		m[p] = true
+	}
+	return m
+}()
+
+// scope says where a method's permission must be held.
+type scope int
+
+const (
+	// scopeProject: only Project Admin.
+	scopeProject scope = iota + 1
+	// scopeTenant: on the tenant the request names.
+	scopeTenant
+	// scopeCaller: any authenticated caller; the method answers about the
+	// caller itself.
+	scopeCaller
+)
+
+type rule struct {
+	perm  Permission
+	scope scope
+}
+
+// methodRules maps every full method name of the identity services to what
+// it requires. A method missing here is denied (and a test fails), so a new
+// RPC cannot ship unguarded.
+var methodRules = map[string]rule{
+	identityv1.ProjectService_GetProject_FullMethodName:    {PermProjectRead, scopeProject},
+	identityv1.ProjectService_UpdateProject_FullMethodName: {PermProjectWrite, scopeProject},
+
+	identityv1.TenantService_CreateTenant_FullMethodName: {PermTenantWrite, scopeProject},
+	identityv1.TenantService_GetTenant_FullMethodName:    {PermTenantRead, scopeTenant},
+	identityv1.TenantService_ListTenants_FullMethodName:  {PermTenantList, scopeProject},
+	identityv1.TenantService_UpdateTenant_FullMethodName: {PermTenantWrite, scopeProject},
+	identityv1.TenantService_DeleteTenant_FullMethodName: {PermTenantWrite, scopeProject},
+
+	identityv1.UserService_CreateUser_FullMethodName: {PermUserWrite, scopeTenant},
+	identityv1.UserService_GetUser_FullMethodName:    {PermUserRead, scopeTenant},
+	identityv1.UserService_ListUsers_FullMethodName:  {PermUserRead, scopeTenant},
+	identityv1.UserService_UpdateUser_FullMethodName: {PermUserWrite, scopeTenant},
+	identityv1.UserService_DeleteUser_FullMethodName: {PermUserWrite, scopeTenant},
+
+	identityv1.GroupService_CreateGroup_FullMethodName:        {PermGroupWrite, scopeTenant},
+	identityv1.GroupService_GetGroup_FullMethodName:           {PermGroupRead, scopeTenant},
+	identityv1.GroupService_ListGroups_FullMethodName:         {PermGroupRead, scopeTenant},
+	identityv1.GroupService_UpdateGroup_FullMethodName:        {PermGroupWrite, scopeTenant},
+	identityv1.GroupService_DeleteGroup_FullMethodName:        {PermGroupWrite, scopeTenant},
+	identityv1.GroupService_AddGroupMembers_FullMethodName:    {PermGroupWrite, scopeTenant},
+	identityv1.GroupService_RemoveGroupMembers_FullMethodName: {PermGroupWrite, scopeTenant},
+	identityv1.GroupService_ListGroupMembers_FullMethodName:   {PermGroupRead, scopeTenant},
+
+	identityv1.RoleService_CreateRole_FullMethodName:        {PermRoleWrite, scopeTenant},
+	identityv1.RoleService_GetRole_FullMethodName:           {PermRoleRead, scopeTenant},
+	identityv1.RoleService_ListRoles_FullMethodName:         {PermRoleRead, scopeTenant},
+	identityv1.RoleService_UpdateRole_FullMethodName:        {PermRoleWrite, scopeTenant},
+	identityv1.RoleService_DeleteRole_FullMethodName:        {PermRoleWrite, scopeTenant},
+	identityv1.RoleService_AssignRoles_FullMethodName:       {PermRoleWrite, scopeTenant},
+	identityv1.RoleService_UnassignRoles_FullMethodName:     {PermRoleWrite, scopeTenant},
+	identityv1.RoleService_ListAssignedRoles_FullMethodName: {PermRoleRead, scopeTenant},
+
+	identityv1.AccessKeyService_CreateAccessKey_FullMethodName: {PermAccessKeyEdit, scopeProject},
+	identityv1.AccessKeyService_GetAccessKey_FullMethodName:    {PermAccessKeyRead, scopeProject},
+	identityv1.AccessKeyService_ListAccessKeys_FullMethodName:  {PermAccessKeyRead, scopeProject},
+	identityv1.AccessKeyService_UpdateAccessKey_FullMethodName: {PermAccessKeyEdit, scopeProject},
+	identityv1.AccessKeyService_RevokeAccessKey_FullMethodName: {PermAccessKeyEdit, scopeProject},
+	identityv1.AccessKeyService_DeleteAccessKey_FullMethodName: {PermAccessKeyEdit, scopeProject},
+
+	identityv1.SsoService_GetSamlConfig_FullMethodName:    {PermSsoRead, scopeTenant},
+	identityv1.SsoService_SetSamlConfig_FullMethodName:    {PermSsoWrite, scopeTenant},
+	identityv1.SsoService_DeleteSamlConfig_FullMethodName: {PermSsoWrite, scopeTenant},
+
+	identityv1.ScimService_GetScimStatus_FullMethodName:     {PermScimRead, scopeTenant},
+	identityv1.ScimService_EnableScim_FullMethodName:        {PermScimWrite, scopeTenant},
+	identityv1.ScimService_DisableScim_FullMethodName:       {PermScimWrite, scopeTenant},
+	identityv1.ScimService_RotateScimToken_FullMethodName:   {PermScimWrite, scopeTenant},
+	identityv1.ScimService_ResolveScimTenant_FullMethodName: {"", scopeCaller},
+
+	identityv1.GroupService_SetGroupMembers_FullMethodName: {PermGroupWrite, scopeTenant},
+	identityv1.GroupService_MapGroupRoles_FullMethodName:   {PermGroupWrite, scopeTenant},
+	identityv1.GroupService_UnmapGroupRoles_FullMethodName: {PermGroupWrite, scopeTenant},
+	identityv1.GroupService_ListGroupRoles_FullMethodName:  {PermGroupRead, scopeTenant},
+
+	identityv1.AuthzService_CheckRole_FullMethodName:        {PermAuthzCheck, scopeTenant},
+	identityv1.AuthzService_CheckPermission_FullMethodName:  {PermAuthzCheck, scopeTenant},
+	identityv1.AuthzService_BatchCheck_FullMethodName:       {PermAuthzCheck, scopeTenant},
+	identityv1.AuthzService_ListUserRoles_FullMethodName:    {PermAuthzCheck, scopeTenant},
+	identityv1.AuthzService_ListRoleMembers_FullMethodName:  {PermAuthzCheck, scopeTenant},
+	identityv1.AuthzService_WatchRoleChanges_FullMethodName: {PermAuthzCheck, scopeTenant},
+}
+
+// publicMethods answer without a credential: they reveal nothing secret.
+var publicMethods = map[string]bool{
+	identityv1.SsoService_GetServiceProviderMetadata_FullMethodName: true,
+}
+
+// RequestTenant returns the tenant a tenant-scoped request names.
+func RequestTenant(req any) (string, bool) {
+	switch r := req.(type) {
+	case interface{ GetTenantId() string }:
+		return r.GetTenantId(), true
+	case *identityv1.UpdateUserRequest:
+		return r.GetUser().GetTenantId(), true
+	case *identityv1.UpdateGroupRequest:
+		return r.GetGroup().GetTenantId(), true
+	case *identityv1.UpdateRoleRequest:
+		return r.GetRole().GetTenantId(), true
+	}
+	return "", false
+}
+
+// IsPublic says whether a method of the identity services answers without a
+// credential.
+func IsPublic(fullMethod string) bool { return publicMethods[fullMethod] }
+
+// Authorize fails unless a caller with grants may call fullMethod with req,
+// and returns the tenant the request is confined to ("" for a method of the
+// whole project). A tenant the caller holds nothing on is NotFound, exactly as
+// a tenant that does not exist, so credentials never reveal other tenants; a
+// tenant it holds something on, but not this permission, is PermissionDenied.
+func Authorize(g Grants, fullMethod string, req any) (tenantID string, err error) {
+	r, ok := methodRules[fullMethod]
+	if !ok {
+		return "", status.Errorf(codes.PermissionDenied, "method %s is not open to callers", fullMethod)
+	}
+	if r.scope == scopeTenant {
+		if tenantID, ok = RequestTenant(req); !ok {
+			return "", status.Errorf(codes.PermissionDenied, "method %s names no tenant", fullMethod)
+		}
+	}
+	switch {
+	case r.scope == scopeCaller || g.ProjectAdmin:
+		return tenantID, nil
+	case r.scope == scopeTenant:
+		perms, ok := g.tenants[tenantID]
+		if !ok {
+			return "", apierr.NotFound("tenant", tenantID)
+		}
+		if !perms[r.perm] {
+			return "", status.Errorf(codes.PermissionDenied, "the credential lacks the permission %s on tenant %s", r.perm, tenantID)
+		}
+		return tenantID, nil
+	}
+	return "", status.Errorf(codes.PermissionDenied, "the credential lacks the permission %s: it needs the %s role", r.perm, RoleProjectAdmin)
+}

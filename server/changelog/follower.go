@@ -1,0 +1,239 @@
+package changelog
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/acme/identity/ent"
+	"github.com/acme/identity/ent/change"
+	"github.com/acme/identity/ent/project"
+	"github.com/acme/identity/server/store/scope"
+)
+
+// PollInterval is how often a Follower reads the change log when this
+// instance has not written.
+//
+// Propagation is by polling (every PollInterval, and at once when this
+// instance commits a write): it works the same on SQLite and PostgreSQL,
+// needs no extra connection per instance, and because revisions are handed
+// out in commit order (see store.Writer), reading "revision > last applied"
+// never skips a write. A write through another instance therefore reaches
+// this one within PollInterval plus one apply, well under a second.
+// LISTEN/NOTIFY would shave the poll wait on PostgreSQL only, at the cost of a
+// held connection per instance and a second code path.
+const PollInterval = 100 * time.Millisecond
+
+// A Reader keeps state from the change log.
+type Reader interface {
+	// Apply receives a project's records in revision order, each revision
+	// whole. It may receive records again after an error (its own or another
+	// reader's), so applying must be idempotent.
+	Apply(ctx context.Context, projectID string, records []Record) error
+}
+
+// A Loader is a Reader that starts from the database's current state.
+type Loader interface {
+	Reader
+	// Load reads the current state, before the first Apply; the first Apply
+	// then replays what changed while Load read (harmless: idempotent).
+	Load(ctx context.Context) error
+	// Loaded is called once the replay after Load is applied; revision
+	// returns each project's revision at that point.
+	Loaded(revision func(projectID string) int64)
+}
+
+// Follower reads each project's change log after it is written and hands
+// new records to its readers.
+type Follower struct {
+	db      *ent.Client
+	log     *slog.Logger
+	readers []Reader
+	poke    chan struct{}
+
+	mu       sync.RWMutex
+	projects map[string]*projectState
+}
+
+type projectState struct {
+	applied atomic.Int64 // every reader holds every change up to this revision
+	// committed is the highest revision this instance committed; reads
+	// without an explicit revision wait for it, which gives read-after-write
+	// on this instance.
+	committed atomic.Int64
+	mu        sync.Mutex
+	advanced  chan struct{} // closed and replaced whenever applied grows
+}
+
+// NewFollower returns a follower of db's change log feeding readers, in
+// order.
+func NewFollower(db *ent.Client, log *slog.Logger, readers ...Reader) *Follower {
+	return &Follower{db: db, log: log, readers: readers, poke: make(chan struct{}, 1), projects: map[string]*projectState{}}
+}
+
+// Start loads the readers and applies the log up to now, then keeps following
+// it until ctx ends. It must return before the server takes requests.
+func (f *Follower) Start(ctx context.Context) error {
+	ctx = scope.System(ctx)
+	projects, err := f.db.Project.Query().Select(project.FieldID, project.FieldRevision).All(ctx)
+	if err != nil {
+		return fmt.Errorf("read projects: %w", err)
+	}
+	for _, p := range projects {
+		f.project(p.ID).applied.Store(p.Revision)
+	}
+	for _, r := range f.readers {
+		if l, ok := r.(Loader); ok {
+			if err := l.Load(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	if err := f.poll(ctx); err != nil {
+		return err
+	}
+	for _, r := range f.readers {
+		if l, ok := r.(Loader); ok {
+			l.Loaded(func(projectID string) int64 { return f.project(projectID).applied.Load() })
+		}
+	}
+	go f.run(ctx)
+	return nil
+}
+
+func (f *Follower) project(id string) *projectState {
+	f.mu.RLock()
+	p := f.projects[id]
+	f.mu.RUnlock()
+	if p != nil {
+		return p
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if p = f.projects[id]; p == nil {
+		p = &projectState{advanced: make(chan struct{})}
+		f.projects[id] = p
+	}
+	return p
+}
+
+// wake asks the poller to read the change log now.
+func (f *Follower) wake() {
+	select {
+	case f.poke <- struct{}{}:
+	default:
+	}
+}
+
+// Committed notes a write of this instance and waits until every reader holds
+// it, so that a read that starts after the write returned sees it.
+func (f *Follower) Committed(ctx context.Context, projectID string, rev int64) error {
+	p := f.project(projectID)
+	for {
+		cur := p.committed.Load()
+		if cur >= rev || p.committed.CompareAndSwap(cur, rev) {
+			break
+		}
+	}
+	return f.waitFor(ctx, p, rev)
+}
+
+// Await waits until the readers hold revision atLeast of the project and
+// every write this instance committed before the call, and returns the
+// revision they hold.
+func (f *Follower) Await(ctx context.Context, projectID string, atLeast int64) (int64, error) {
+	p := f.project(projectID)
+	target := max(atLeast, p.committed.Load())
+	if p.applied.Load() < target {
+		if err := f.waitFor(ctx, p, target); err != nil {
+			return 0, err
+		}
+	}
+	return p.applied.Load(), nil
+}
+
+func (f *Follower) waitFor(ctx context.Context, p *projectState, rev int64) error {
+	for {
+		p.mu.Lock()
+		advanced := p.advanced
+		p.mu.Unlock()
+		if p.applied.Load() >= rev {
+			return nil
+		}
+		f.wake()
+		select {
+		case <-advanced:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for revision %d: %w", rev, ctx.Err())
+		}
+	}
+}
+
+func (p *projectState) advance(rev int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if rev > p.applied.Load() {
+		p.applied.Store(rev)
+		close(p.advanced)
+		p.advanced = make(chan struct{})
+	}
+}
+
+// run follows the change log until ctx ends.
+func (f *Follower) run(ctx context.Context) {
+	t := time.NewTicker(PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-f.poke:
+		}
+		if err := f.poll(ctx); err != nil && ctx.Err() == nil {
+			f.log.WarnContext(ctx, "follow change log", "error", err)
+		}
+	}
+}
+
+// poll hands every committed record the readers do not hold yet to them.
+func (f *Follower) poll(ctx context.Context) error {
+	projects, err := f.db.Project.Query().Select(project.FieldID, project.FieldRevision).All(ctx)
+	if err != nil {
+		return fmt.Errorf("read revisions: %w", err)
+	}
+	for _, p := range projects {
+		ps := f.project(p.ID)
+		from := ps.applied.Load()
+		if p.Revision <= from {
+			continue
+		}
+		// Changes up to the revision just read are all committed: the counter
+		// and the entries commit together, in revision order.
+		rows, err := f.db.Change.Query().
+			Where(change.ProjectID(p.ID), change.RevisionGT(from), change.RevisionLTE(p.Revision)).
+			Order(ent.Asc(change.FieldRevision), ent.Asc(change.FieldID)).
+			All(ctx)
+		if err != nil {
+			return fmt.Errorf("read change log: %w", err)
+		}
+		records := make([]Record, 0, len(rows))
+		for _, row := range rows {
+			r, err := Decode(row)
+			if err != nil {
+				return err
+			}
+			records = append(records, r)
+		}
+		for _, r := range f.readers {
+			if err := r.Apply(ctx, p.ID, records); err != nil {
+				return err
+			}
+		}
+		ps.advance(p.Revision)
+	}
+	return nil
+}

@@ -1,0 +1,161 @@
+// Package instance starts one identityd instance: the database, the change-log
+// follower with its readers (role index, credential cache), the services, the
+// gRPC server, an in-process connection to it and the HTTP handler. It is the
+// one constructor used by cmd/identityd, the tests and the benchmarks.
+package instance
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/acme/identity/ent"
+	"github.com/acme/identity/gateway"
+	"github.com/acme/identity/gateway/scim"
+	"github.com/acme/identity/server"
+	"github.com/acme/identity/server/authn"
+	"github.com/acme/identity/server/changelog"
+	"github.com/acme/identity/server/roleindex"
+	"github.com/acme/identity/server/saml"
+	"github.com/acme/identity/server/service"
+	"github.com/acme/identity/server/store"
+)
+
+// Config is what an instance is started with; the zero value of every field
+// but DatabaseURL works.
+type Config struct {
+	// DatabaseURL is a file: URL (SQLite) or a postgres:// URL.
+	DatabaseURL string
+	// PublicURL is the base URL at which the HTTP side is reached from
+	// outside (by browsers and IdPs): the SAML SP entity ID, ACS URL and the
+	// SCIM base URL are built from it. Default http://127.0.0.1:8080.
+	PublicURL string
+	// Log receives internal errors and panics, never secrets or request
+	// bodies. Default: discard.
+	Log *slog.Logger
+	// Now replaces the clock, for tests. Default time.Now.
+	Now func() time.Time
+	// MetadataClient fetches IdP metadata URLs. Default: a client with a 10 s
+	// timeout.
+	MetadataClient *http.Client
+	// Metrics, when set, receives the gRPC and HTTP metrics, and is served at
+	// /metrics.
+	Metrics *prometheus.Registry
+}
+
+// Instance is a running instance.
+type Instance struct {
+	// DB is the instance's database client.
+	DB *ent.Client
+	// GRPC is the gRPC server; it serves Conn in process, and cmd/identityd
+	// serves it on a TCP listener too.
+	GRPC *grpc.Server
+	// Health is the standard health service; SERVING once started.
+	Health *health.Server
+	// Conn is an in-process gRPC connection to GRPC, through the full
+	// interceptor chain.
+	Conn *grpc.ClientConn
+	// HTTP serves REST, SCIM, the SP metadata, /healthz and /metrics.
+	HTTP http.Handler
+
+	stop  context.CancelFunc
+	local *bufconn.Listener
+}
+
+// Start opens the database, loads the role index and starts serving in
+// process. The instance runs until Close.
+func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://127.0.0.1:8080"
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	inst = &Instance{DB: db, stop: stop}
+	defer func() {
+		if err != nil {
+			inst.Close()
+		}
+	}()
+
+	index := roleindex.NewIndex(db)
+	creds := authn.NewCache()
+	follower := changelog.NewFollower(db, cfg.Log, index, creds)
+	if err := follower.Start(runCtx); err != nil {
+		return nil, fmt.Errorf("load the role index: %w", err)
+	}
+	w := store.NewWriter(db, cfg.Log, cfg.Now, follower)
+	services := server.Services{
+		Project:   service.NewProjectService(db, w),
+		Tenant:    service.NewTenantService(db, w),
+		User:      service.NewUserService(db, w),
+		Group:     service.NewGroupService(db, w),
+		Role:      service.NewRoleService(db, w),
+		AccessKey: service.NewAccessKeyService(db, w),
+		Sso:       service.NewSsoService(db, w, saml.NewSP(cfg.PublicURL), saml.NewFetcher(cfg.MetadataClient), cfg.Now),
+		Scim:      service.NewScimService(db, w, cfg.PublicURL+scim.Prefix, cfg.Now),
+		Authz:     service.NewAuthzService(index, follower),
+	}
+	var metrics *grpcprom.ServerMetrics
+	if cfg.Metrics != nil {
+		metrics = grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
+		if err := cfg.Metrics.Register(metrics); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	authenticator := authn.NewAuthenticator(db, cfg.Log, cfg.Now, creds)
+	if inst.GRPC, inst.Health, err = server.New(cfg.Log, authenticator, metrics, services); err != nil {
+		return nil, err
+	}
+	inst.local = bufconn.Listen(1 << 20)
+	go func() { _ = inst.GRPC.Serve(inst.local) }()
+	inst.Conn, err = grpc.NewClient("passthrough:///identityd",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return inst.local.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("local gRPC client: %w", err)
+	}
+	reg := cfg.Metrics
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	if inst.HTTP, err = gateway.New(runCtx, inst.Conn, reg, cfg.PublicURL); err != nil {
+		return nil, err
+	}
+	inst.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	return inst, nil
+}
+
+// Close stops the gRPC server at once, the change-log follower, and closes
+// the connection and the database. cmd/identityd drains first.
+func (i *Instance) Close() {
+	if i.GRPC != nil {
+		i.GRPC.Stop()
+	}
+	if i.Conn != nil {
+		_ = i.Conn.Close()
+	}
+	i.stop()
+	_ = i.DB.Close()
+}

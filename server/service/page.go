@@ -1,0 +1,116 @@
+package service
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+
+	"entgo.io/ent/dialect/sql"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/acme/identity/server/apierr"
+)
+
+const (
+	defaultPageSize = 100
+	maxPageSize     = 1000
+)
+
+// pageToken is the cursor of a list: the last key of the previous page, and a
+// fingerprint of the query it belongs to. Keyset pagination (key > after, in
+// key order) never skips or repeats a row that exists throughout, whatever is
+// inserted or deleted between pages. The token carries nothing secret: it only
+// narrows a query the caller may run anyway.
+type pageToken struct {
+	After string `json:"a"`
+	Query string `json:"q"`
+}
+
+// queryFingerprint identifies the parent and filter of a list, so a token is
+// refused with a different filter instead of silently answering another query.
+func queryFingerprint(parent string, filter proto.Message) string {
+	h := sha256.New()
+	h.Write([]byte(parent))
+	h.Write([]byte{0})
+	if filter != nil {
+		b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(filter)
+		h.Write(b)
+	}
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12])
+}
+
+// page holds the decoded paging arguments of a list request.
+type page struct {
+	size  int
+	after string
+	query string
+}
+
+func readPage(size int32, token, parent string, filter proto.Message) (page, error) {
+	p := page{size: int(size), query: queryFingerprint(parent, filter)}
+	if p.size == 0 {
+		p.size = defaultPageSize
+	}
+	p.size = min(p.size, maxPageSize)
+	if token == "" {
+		return p, nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	var t pageToken
+	if err == nil {
+		err = json.Unmarshal(raw, &t)
+	}
+	if err != nil || t.After == "" {
+		return p, apierr.InvalidArgument("INVALID_PAGE_TOKEN", "page_token is not a token this service issued")
+	}
+	if t.Query != p.query {
+		return p, apierr.InvalidArgument("INVALID_PAGE_TOKEN", "page_token belongs to a list with another parent or filter")
+	}
+	p.after = t.After
+	return p, nil
+}
+
+// next returns the token of the page after one that ended at lastKey.
+func (p page) next(lastKey string) string {
+	b, _ := json.Marshal(pageToken{After: lastKey, Query: p.query})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// trimPage cuts rows, fetched with a limit of p.size+1, to the page and returns
+// the token of the next page.
+func trimPage[T any](p page, rows []T, key func(T) string) ([]T, string) {
+	if len(rows) <= p.size {
+		return rows, ""
+	}
+	rows = rows[:p.size]
+	return rows, p.next(key(rows[len(rows)-1]))
+}
+
+// keyset reads the page after pg's position: fetch returns up to limit rows
+// in key order, after the key `after` ("": from the start).
+func keyset[T any](pg page, fetch func(after string, limit int) ([]T, error), key func(T) string) ([]T, string, error) {
+	rows, err := fetch(pg.after, pg.size+1)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, next := trimPage(pg, rows, key)
+	return rows, next, nil
+}
+
+// after is the keyset condition on column: greater than key, or nothing
+// for the first page.
+func after(column, key string) func(*sql.Selector) {
+	if key == "" {
+		return func(*sql.Selector) {}
+	}
+	return sql.FieldGT(column, key)
+}
+
+// where converts compiled filter predicates to an entity's predicate type.
+func where[P ~func(*sql.Selector)](ps []func(*sql.Selector)) []P {
+	out := make([]P, len(ps))
+	for i, p := range ps {
+		out[i] = P(p)
+	}
+	return out
+}

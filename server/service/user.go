@@ -1,0 +1,267 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/acme/identity/ent"
+	"github.com/acme/identity/ent/email"
+	"github.com/acme/identity/ent/predicate"
+	"github.com/acme/identity/ent/schema"
+	"github.com/acme/identity/ent/user"
+	identityv1 "github.com/acme/identity/gen/identity/v1"
+	"github.com/acme/identity/server/apierr"
+	"github.com/acme/identity/server/changelog"
+	"github.com/acme/identity/server/filter"
+	"github.com/acme/identity/server/store"
+)
+
+// UserService implements identityv1.UserServiceServer.
+type UserService struct {
+	db *ent.Client
+	w  *store.Writer
+}
+
+var _ identityv1.UserServiceServer = (*UserService)(nil)
+
+// NewUserService returns the user service over db and w.
+func NewUserService(db *ent.Client, w *store.Writer) *UserService {
+	return &UserService{db: db, w: w}
+}
+
+func withEmails(q *ent.EmailQuery) { q.Order(ent.Asc(email.FieldPosition)) }
+
+// CreateUser creates a user; a taken user_name (ignoring case) is AlreadyExists.
+func (s *UserService) CreateUser(ctx context.Context, req *identityv1.CreateUserRequest) (*identityv1.CreateUserResponse, error) {
+	in := req.GetUser()
+	var id string
+	rev, err := s.w.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		id = store.NewID()
+		active := in.Active == nil || in.GetActive()
+		var profile schema.Profile
+		applyProfile(&profile, in, func(string) bool { return true })
+		err := tx.User.Create().
+			SetID(id).
+			SetTenantID(req.GetTenantId()).
+			SetUserName(in.GetUserName()).
+			SetUserNameKey(store.Fold(in.GetUserName())).
+			SetExternalID(in.GetExternalId()).
+			SetGivenName(in.GetName().GetGivenName()).
+			SetFamilyName(in.GetName().GetFamilyName()).
+			SetFormattedName(in.GetName().GetFormatted()).
+			SetDisplayName(in.GetDisplayName()).
+			SetActive(active).
+			SetPhoneNumbers(phoneNumbersFromProto(in.GetPhoneNumbers())).
+			SetCustomAttributes(in.GetCustomAttributes()).
+			SetProfile(profile).
+			SetCreateTime(tx.Now).
+			SetUpdateTime(tx.Now).
+			SetVersion(tx.Revision).
+			Exec(ctx)
+		if ent.IsConstraintError(err) {
+			return apierr.AlreadyExists("user", "user_name", in.GetUserName())
+		}
+		if err != nil {
+			return fmt.Errorf("create user: %w", err)
+		}
+		if err := insertEmails(ctx, tx, req.GetTenantId(), id, in.GetEmails()); err != nil {
+			return err
+		}
+		tx.Record(changelog.UserCreated{Tenant: changelog.TenantID(req.GetTenantId()), User: changelog.UserID(id)})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.getUser(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &identityv1.CreateUserResponse{User: u, Revision: rev}, nil
+}
+
+func insertEmails(ctx context.Context, tx *store.Tx, tenantID, userID string, emails []*identityv1.Email) error {
+	if len(emails) == 0 {
+		return nil
+	}
+	creates := make([]*ent.EmailCreate, 0, len(emails))
+	for i, e := range emails {
+		creates = append(creates, tx.Email.Create().
+			SetTenantID(tenantID).
+			SetUserID(userID).
+			SetValue(e.GetValue()).
+			SetValueKey(store.Fold(e.GetValue())).
+			SetType(e.GetType()).
+			SetPrimary(e.GetPrimary()).
+			SetPosition(i))
+	}
+	if err := tx.Email.CreateBulk(creates...).Exec(ctx); err != nil {
+		return fmt.Errorf("insert emails: %w", err)
+	}
+	return nil
+}
+
+// GetUser returns a user of a tenant of the caller's project.
+func (s *UserService) GetUser(ctx context.Context, req *identityv1.GetUserRequest) (*identityv1.GetUserResponse, error) {
+	u, err := s.getUser(ctx, req.GetUserId())
+	if err != nil {
+		return nil, err
+	}
+	return &identityv1.GetUserResponse{User: u}, nil
+}
+
+// getUser reads a user of the request's tenant (the store's scope confines
+// the query to it).
+func (s *UserService) getUser(ctx context.Context, userID string) (*identityv1.User, error) {
+	u, err := s.db.User.Query().
+		Where(user.ID(userID)).
+		WithEmails(withEmails).
+		Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, apierr.NotFound("user", userID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get user: %w", err)
+	}
+	return userToProto(u), nil
+}
+
+// ListUsers pages through the users of a tenant in id order.
+func (s *UserService) ListUsers(ctx context.Context, req *identityv1.ListUsersRequest) (*identityv1.ListUsersResponse, error) {
+	pg, err := readPage(req.GetPageSize(), req.GetPageToken(), req.GetTenantId(), req.GetFilter())
+	if err != nil {
+		return nil, err
+	}
+	if err := store.RequireTenant(ctx, s.db); err != nil {
+		return nil, err
+	}
+	preds, err := filter.Predicates(filter.Users, filter.UserConditions(req.GetFilter()), req.GetFilter().GetExpression())
+	if err != nil {
+		return nil, err
+	}
+	q := s.db.User.Query().Where(where[predicate.User](preds)...)
+	total, err := q.Clone().Count(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("count users: %w", err)
+	}
+	rows, next, err := keyset(pg, func(key string, limit int) ([]*ent.User, error) {
+		return q.Where(after(user.FieldID, key)).Order(ent.Asc(user.FieldID)).
+			Offset(int(req.GetSkip())).Limit(limit).WithEmails(withEmails).All(ctx)
+	}, func(u *ent.User) string { return u.ID })
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	out := &identityv1.ListUsersResponse{NextPageToken: next, TotalSize: int32(total)}
+	for _, u := range rows {
+		out.Users = append(out.Users, userToProto(u))
+	}
+	return out, nil
+}
+
+// UpdateUser applies the fields named in update_mask.
+func (s *UserService) UpdateUser(ctx context.Context, req *identityv1.UpdateUserRequest) (*identityv1.UpdateUserResponse, error) {
+	in := req.GetUser()
+	has := masked(req.GetUpdateMask().GetPaths())
+	rev, err := s.w.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		cur, err := tx.User.Query().Where(user.ID(in.GetId())).Only(ctx)
+		if ent.IsNotFound(err) {
+			return apierr.NotFound("user", in.GetId())
+		}
+		if err != nil {
+			return fmt.Errorf("read user: %w", err)
+		}
+		if err := apierr.CheckVersion(cur.Version, req.GetExpectedVersion()); err != nil {
+			return err
+		}
+		upd := cur.Update().SetUpdateTime(tx.Now).SetVersion(tx.Revision)
+		if has("user_name") {
+			upd.SetUserName(in.GetUserName()).SetUserNameKey(store.Fold(in.GetUserName()))
+		}
+		if has("external_id") {
+			upd.SetExternalID(in.GetExternalId())
+		}
+		if has("name") || has("name.given_name") {
+			upd.SetGivenName(in.GetName().GetGivenName())
+		}
+		if has("name") || has("name.family_name") {
+			upd.SetFamilyName(in.GetName().GetFamilyName())
+		}
+		if has("name") || has("name.formatted") {
+			upd.SetFormattedName(in.GetName().GetFormatted())
+		}
+		if has("display_name") {
+			upd.SetDisplayName(in.GetDisplayName())
+		}
+		active := cur.Active
+		if has("active") {
+			active = in.Active == nil || in.GetActive()
+			upd.SetActive(active)
+		}
+		if has("phone_numbers") {
+			upd.SetPhoneNumbers(phoneNumbersFromProto(in.GetPhoneNumbers()))
+		}
+		if has("custom_attributes") {
+			upd.SetCustomAttributes(in.GetCustomAttributes())
+		}
+		profile := cur.Profile
+		applyProfile(&profile, in, func(p string) bool {
+			return has(p) || (strings.HasPrefix(p, "enterprise.") && has("enterprise"))
+		})
+		upd.SetProfile(profile)
+		err = upd.Exec(ctx)
+		if ent.IsConstraintError(err) {
+			return apierr.AlreadyExists("user", "user_name", in.GetUserName())
+		}
+		if err != nil {
+			return fmt.Errorf("update user: %w", err)
+		}
+		if has("emails") {
+			if _, err := tx.Email.Delete().Where(email.UserID(in.GetId())).Exec(ctx); err != nil {
+				return fmt.Errorf("delete emails: %w", err)
+			}
+			if err := insertEmails(ctx, tx, in.GetTenantId(), in.GetId(), in.GetEmails()); err != nil {
+				return err
+			}
+		}
+		tx.Record(userUpdated(changelog.TenantID(in.GetTenantId()), changelog.UserID(in.GetId()), cur.Active, active))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.getUser(ctx, in.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return &identityv1.UpdateUserResponse{User: u, Revision: rev}, nil
+}
+
+// userUpdated is the event of an update: a deactivation or reactivation
+// when it changed whether the user is active.
+func userUpdated(t changelog.TenantID, u changelog.UserID, wasActive, active bool) changelog.Event {
+	switch {
+	case wasActive && !active:
+		return changelog.UserDeactivated{Tenant: t, User: u}
+	case !wasActive && active:
+		return changelog.UserReactivated{Tenant: t, User: u}
+	}
+	return changelog.UserUpdated{Tenant: t, User: u}
+}
+
+// DeleteUser deletes a user; its emails, memberships and role assignments go
+// with it by cascading foreign keys.
+func (s *UserService) DeleteUser(ctx context.Context, req *identityv1.DeleteUserRequest) (*identityv1.DeleteUserResponse, error) {
+	id := req.GetUserId()
+	deleted := changelog.UserDeleted{Tenant: changelog.TenantID(req.GetTenantId()), User: changelog.UserID(id)}
+	rev, err := deleteOne(ctx, s.w, "user", id, deleted, func(ctx context.Context, tx *store.Tx) (int, error) {
+		if err := versionIs(ctx, tx.User.Query().Where(user.ID(id)).Select(user.FieldVersion), req.GetExpectedVersion()); err != nil {
+			return 0, err
+		}
+		return tx.User.Delete().Where(user.ID(id)).Exec(ctx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &identityv1.DeleteUserResponse{Revision: rev}, nil
+}

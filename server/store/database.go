@@ -1,0 +1,74 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+
+	entsql "entgo.io/ent/dialect/sql"
+
+	"entgo.io/ent/dialect"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"modernc.org/sqlite"
+
+	"github.com/acme/identity/ent"
+	"github.com/acme/identity/server/store/scope"
+)
+
+func init() {
+	// ent's SQLite dialect looks for a driver named "sqlite3"; modernc's pure-Go
+	// driver registers as "sqlite", so the embedded default needs no cgo.
+	sql.Register("sqlite3", &sqlite.Driver{})
+}
+
+// SQLiteURL is the database of a data directory.
+func SQLiteURL(dataDir string) string {
+	return "file:" + filepath.Join(dataDir, "identity.db")
+}
+
+// Open opens SQLite (a "file:" URL) or PostgreSQL (a "postgres://" or
+// "postgresql://" URL) and migrates the schema.
+//
+// SQLite runs in WAL mode with foreign keys on, a busy timeout, and every
+// transaction beginning IMMEDIATE: a writer takes the write lock at BEGIN, so
+// writers queue instead of failing to upgrade a read lock, and change-log
+// revisions follow commit order (see Writer).
+func Open(ctx context.Context, rawURL string) (*ent.Client, error) {
+	var drv *entsql.Driver
+	switch {
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		db, err := sql.Open("pgx", rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		drv = entsql.OpenDB(dialect.Postgres, db)
+	case strings.HasPrefix(rawURL, "file:"):
+		q := url.Values{}
+		q.Add("_pragma", "foreign_keys(1)")
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Set("_txlock", "immediate")
+		sep := "?"
+		if strings.Contains(rawURL, "?") {
+			sep = "&"
+		}
+		db, err := sql.Open("sqlite3", rawURL+sep+q.Encode())
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+		drv = entsql.OpenDB(dialect.SQLite, db)
+	default:
+		return nil, fmt.Errorf("unsupported database URL: want file:PATH or postgres://")
+	}
+	client := ent.NewClient(ent.Driver(drv))
+	scope.Confine(client)
+	if err := client.Schema.Create(scope.System(ctx)); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("migrate schema: %w", err)
+	}
+	return client, nil
+}

@@ -1,0 +1,129 @@
+// Package scope carries, in a request's context, the project and tenant its
+// caller may touch, and confines every query and mutation of a project- or
+// tenant-owned entity to it through ent interceptors and hooks installed on
+// the client (Confine). It is the one chokepoint of tenant isolation: a
+// service cannot forget the scope, because a query without one fails instead
+// of reading across projects.
+package scope
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"entgo.io/ent/dialect/sql"
+
+	"github.com/acme/identity/ent/tenant"
+)
+
+// Scope is what a request may touch: the caller's project and, for a
+// tenant-scoped request, one tenant of it (TenantID "" means every tenant of
+// the project).
+type Scope struct {
+	ProjectID string
+	TenantID  string
+	// verified is set once the tenant was found in the project inside the
+	// write transaction; only then may rows of the tenant be created.
+	verified *atomic.Bool
+	system   bool
+}
+
+type key struct{}
+
+// WithProject scopes ctx to a project and all of its tenants.
+func WithProject(ctx context.Context, projectID string) context.Context {
+	return context.WithValue(ctx, key{}, &Scope{ProjectID: projectID, verified: new(atomic.Bool)})
+}
+
+// WithTenant scopes ctx to one tenant of a project.
+func WithTenant(ctx context.Context, projectID, tenantID string) context.Context {
+	return context.WithValue(ctx, key{}, &Scope{ProjectID: projectID, TenantID: tenantID, verified: new(atomic.Bool)})
+}
+
+// System marks ctx as the service's own, seeing every project: for the
+// readers that follow the change log, for authentication (which finds the
+// project of a credential) and for initialization. Never for a request.
+func System(ctx context.Context) context.Context {
+	return context.WithValue(ctx, key{}, &Scope{system: true, verified: new(atomic.Bool)})
+}
+
+// From returns the scope of ctx.
+func From(ctx context.Context) (*Scope, bool) {
+	s, ok := ctx.Value(key{}).(*Scope)
+	return s, ok
+}
+
+// ErrUnscoped is a query of project- or tenant-owned rows in a context that
+// names no scope: a programming error, answered as an internal error.
+var ErrUnscoped = errors.New("query of scoped rows without a scope in the context")
+
+// MarkVerified records that the scope's tenant was found in its project.
+func (s *Scope) MarkVerified() { s.verified.Store(true) }
+
+// TenantRows returns the predicate that confines rows with a tenant_id column
+// to the scope (nil for the system scope).
+func TenantRows(ctx context.Context) (func(*sql.Selector), error) {
+	s, ok := From(ctx)
+	switch {
+	case !ok:
+		return nil, ErrUnscoped
+	case s.system:
+		return nil, nil
+	}
+	return func(sel *sql.Selector) {
+		owned := sql.Select(sql.Table(tenant.Table).C("id")).From(sql.Table(tenant.Table)).
+			Where(sql.EQ(sql.Table(tenant.Table).C("project_id"), s.ProjectID))
+		if s.TenantID != "" {
+			sel.Where(sql.EQ(sel.C("tenant_id"), s.TenantID))
+		}
+		sel.Where(sql.In(sel.C("tenant_id"), owned))
+	}, nil
+}
+
+// ProjectRows returns the predicate that confines rows with a project_id
+// column to the scope's project (nil for the system scope). idColumn, when
+// not empty, is the column that must equal the scope's tenant (the tenants
+// table's own id).
+func ProjectRows(ctx context.Context, idColumn string) (func(*sql.Selector), error) {
+	s, ok := From(ctx)
+	switch {
+	case !ok:
+		return nil, ErrUnscoped
+	case s.system:
+		return nil, nil
+	}
+	return func(sel *sql.Selector) {
+		sel.Where(sql.EQ(sel.C("project_id"), s.ProjectID))
+		if idColumn != "" && s.TenantID != "" {
+			sel.Where(sql.EQ(sel.C(idColumn), s.TenantID))
+		}
+	}, nil
+}
+
+// CheckCreate refuses to create a row of tenantID unless the scope is that
+// tenant, verified in the writing transaction.
+func CheckCreate(ctx context.Context, tenantID string) error {
+	s, ok := From(ctx)
+	switch {
+	case !ok:
+		return ErrUnscoped
+	case s.system:
+		return nil
+	case s.TenantID != tenantID || !s.verified.Load():
+		return fmt.Errorf("create a row of tenant %q in scope %q/%q (verified %v): refused", tenantID, s.ProjectID, s.TenantID, s.verified.Load())
+	}
+	return nil
+}
+
+// CheckProject refuses to create a row of projectID outside the scope.
+func CheckProject(ctx context.Context, projectID string) error {
+	s, ok := From(ctx)
+	switch {
+	case !ok:
+		return ErrUnscoped
+	case s.system || s.ProjectID == projectID:
+		return nil
+	}
+	return fmt.Errorf("create a row of project %q in scope %q: refused", projectID, s.ProjectID)
+}

@@ -1,0 +1,36 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/acme/identity/ent"
+	"github.com/acme/identity/ent/tenant"
+	"github.com/acme/identity/server/apierr"
+	"github.com/acme/identity/server/store/scope"
+)
+
+// RequireTenant fails with NotFound unless the tenant the request is scoped
+// to exists in the caller's project. Reads that answer about a tenant as a
+// whole (lists, settings) call it, so another project's tenant is NotFound,
+// not an empty answer; rows are confined to the scope whether or not they do.
+func RequireTenant(ctx context.Context, db *ent.Client) error {
+	sc, ok := scope.From(ctx)
+	if !ok || sc.TenantID == "" {
+		return scope.ErrUnscoped
+	}
+	return requireTenant(ctx, db, sc.TenantID)
+}
+
+// requireTenant runs through the scope's interceptor, which confines the
+// query to the caller's project.
+func requireTenant(ctx context.Context, db *ent.Client, tenantID string) error {
+	ok, err := db.Tenant.Query().Where(tenant.ID(tenantID)).Exist(ctx)
+	if err != nil {
+		return fmt.Errorf("find tenant: %w", err)
+	}
+	if !ok {
+		return apierr.NotFound("tenant", tenantID)
+	}
+	return nil
+}
