@@ -165,6 +165,10 @@ func RequestTenant(req any) (string, bool) {
 	return "", false
 }
 
+// TenantScoped says whether a method acts on the one tenant its request
+// names.
+func TenantScoped(fullMethod string) bool { return methodRules[fullMethod].scope == scopeTenant }
+
 // IsPublic says whether a method of the identity services answers without a
 // credential.
 func IsPublic(fullMethod string) bool { return publicMethods[fullMethod] }

@@ -3,11 +3,23 @@ package scope
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"entgo.io/ent/dialect/sql"
 
 	"github.com/acme/identity/ent"
+	"github.com/acme/identity/ent/accesskey"
+	"github.com/acme/identity/ent/email"
+	"github.com/acme/identity/ent/group"
+	"github.com/acme/identity/ent/groupmembership"
+	"github.com/acme/identity/ent/grouprole"
 	"github.com/acme/identity/ent/intercept"
+	"github.com/acme/identity/ent/role"
+	"github.com/acme/identity/ent/roleassignment"
+	"github.com/acme/identity/ent/samlconfig"
+	"github.com/acme/identity/ent/scimtoken"
+	"github.com/acme/identity/ent/tenant"
+	"github.com/acme/identity/ent/user"
 )
 
 // scoped is what ent generates on every entity client.
@@ -18,13 +30,9 @@ type scoped interface {
 
 // Confine installs the scope's interceptors and hooks on every project- and
 // tenant-owned entity of client. store.Open calls it on every client it
-// opens; confine_test.go fails when an entity with a tenant_id or project_id
-// column is missing here.
+// opens.
 func Confine(client *ent.Client) {
-	tenantOwned := []scoped{
-		client.User, client.Email, client.Group, client.GroupMembership, client.Role,
-		client.RoleAssignment, client.GroupRole, client.SamlConfig, client.ScimToken,
-	}
+	tenantOwned, projectOwned := owned(client)
 	for _, c := range tenantOwned {
 		install(c, TenantRows, func(ctx context.Context, m ent.Mutation) error {
 			return CheckCreate(ctx, stringField(m, "tenant_id"))
@@ -33,16 +41,41 @@ func Confine(client *ent.Client) {
 	projectCreate := func(ctx context.Context, m ent.Mutation) error {
 		return CheckProject(ctx, stringField(m, "project_id"))
 	}
-	install(client.Tenant, func(ctx context.Context) (func(*sql.Selector), error) { return ProjectRows(ctx, "id") }, projectCreate)
-	install(client.AccessKey, func(ctx context.Context) (func(*sql.Selector), error) { return ProjectRows(ctx, "") }, projectCreate)
+	for table, c := range projectOwned {
+		idIsTenant := ""
+		if table == tenant.Table {
+			idIsTenant = "id" // the tenants table: a tenant-scoped request sees its own tenant only
+		}
+		install(c, func(ctx context.Context) (func(*sql.Selector), error) { return ProjectRows(ctx, idIsTenant) }, projectCreate)
+	}
 }
 
-// Confined lists the tables Confine scopes, for its test. The change log
-// (read only by the follower and written only by store.Writer) and projects
-// are the service's own.
-var Confined = []string{
-	"users", "emails", "groups", "group_memberships", "roles", "role_assignments", "group_roles",
-	"saml_configs", "scim_tokens", "tenants", "access_keys",
+// owned maps the tables of tenant- and of project-owned entities to their
+// clients. The change log (written only by store.Writer, read only by the
+// change-log follower) and projects are the service's own.
+func owned(client *ent.Client) (tenantOwned, projectOwned map[string]scoped) {
+	return map[string]scoped{
+			user.Table: client.User, email.Table: client.Email, group.Table: client.Group,
+			groupmembership.Table: client.GroupMembership, role.Table: client.Role,
+			roleassignment.Table: client.RoleAssignment, grouprole.Table: client.GroupRole,
+			samlconfig.Table: client.SamlConfig, scimtoken.Table: client.ScimToken,
+		}, map[string]scoped{
+			tenant.Table: client.Tenant, accesskey.Table: client.AccessKey,
+		}
+}
+
+// Confined returns the tables Confine confines, for tests.
+func Confined() []string {
+	tenantOwned, projectOwned := owned(ent.NewClient())
+	var out []string
+	for t := range tenantOwned {
+		out = append(out, t)
+	}
+	for t := range projectOwned {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
 }
 
 type wherer interface {
