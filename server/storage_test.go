@@ -508,3 +508,46 @@ func TestChangeLog(t *testing.T) {
 		}
 	})
 }
+
+// TestTypedFiltersCompareAsExpressions checks that a typed filter field and
+// the FilterExpression condition on the same attribute select the same users:
+// both compile through the one attribute table. display_name ignores case
+// either way, as RFC 7643 declares displayName (caseExact false).
+func TestTypedFiltersCompareAsExpressions(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db database) {
+		e := newEnv(t, db)
+		tid := e.tenant(t)
+		if _, err := e.users.CreateUser(e.ctx, &identityv1.CreateUserRequest{TenantId: tid,
+			User: &identityv1.User{UserName: "ada@example.com", DisplayName: "Ada Lovelace"}}); err != nil {
+			t.Fatal(err)
+		}
+		cond := func(attr, v string) *identityv1.FilterExpression {
+			return &identityv1.FilterExpression{Nodes: []*identityv1.FilterNode{{Node: &identityv1.FilterNode_Condition{
+				Condition: &identityv1.FilterCondition{Attribute: attr, Operator: identityv1.FilterOperator_FILTER_OPERATOR_EQ,
+					Value: &identityv1.FilterCondition_StringValue{StringValue: v}}}}}}
+		}
+		cases := []struct {
+			name  string
+			typed *identityv1.UserFilter
+			expr  *identityv1.FilterExpression
+			want  int
+		}{
+			{"display_name other case", &identityv1.UserFilter{DisplayName: eq("ADA LOVELACE")}, cond("display_name", "ADA LOVELACE"), 1},
+			{"display_name other name", &identityv1.UserFilter{DisplayName: eq("Ada")}, cond("display_name", "Ada"), 0},
+			{"user_name other case", &identityv1.UserFilter{UserName: eq("ADA@example.com")}, cond("user_name", "ADA@example.com"), 1},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				for _, f := range []*identityv1.UserFilter{c.typed, {Expression: c.expr}} {
+					resp, err := e.users.ListUsers(e.ctx, &identityv1.ListUsersRequest{TenantId: tid, Filter: f})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(resp.GetUsers()) != c.want {
+						t.Fatalf("filter %v: got %d users, want %d", f, len(resp.GetUsers()), c.want)
+					}
+				}
+			})
+		}
+	})
+}

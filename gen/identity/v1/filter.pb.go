@@ -421,8 +421,10 @@ func (x *FilterOperands) GetOperands() []int32 {
 // name.family_name, name.formatted, create_time, update_time, emails (with
 // element: value, type, primary). Groups: id, display_name,
 // external_id, create_time, update_time, members (with element: value).
-// user_name, emails' value and group display_name compare without regard
-// to case, as SCIM declares them.
+// Strings compare as SCIM declares the attributes they carry (RFC 7643
+// caseExact): id, external_id and members' value exactly, every other one
+// without regard to case. The typed filter fields of list requests are
+// conditions on the same attributes and compare the same way.
 type FilterCondition struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Attribute string                 `protobuf:"bytes,1,opt,name=attribute,proto3" json:"attribute,omitempty"`

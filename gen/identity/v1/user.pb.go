@@ -631,7 +631,8 @@ type UserFilter struct {
 	Email *StringFilter `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
 	// external_id compares exactly.
 	ExternalId *StringFilter `protobuf:"bytes,3,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
-	// display_name compares exactly.
+	// display_name ignores case, as the display_name condition of expression
+	// does (RFC 7643 declares displayName caseExact false).
 	DisplayName *StringFilter `protobuf:"bytes,4,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	Active      *bool         `protobuf:"varint,5,opt,name=active,proto3,oneof" json:"active,omitempty"`
 	// updated_after matches users changed strictly after this time.
