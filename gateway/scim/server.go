@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/acme/identity/gateway/scim/resource"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 )
 
@@ -27,40 +28,26 @@ const (
 // Server is the SCIM gateway: an http.Handler over a gRPC connection to the
 // core.
 type Server struct {
-	users  identityv1.UserServiceClient
-	groups identityv1.GroupServiceClient
-	scim   identityv1.ScimServiceClient
-	base   string // the public SCIM base URL, for locations and references
-	pages  *pageCache
-	mux    *http.ServeMux
+	scim  identityv1.ScimServiceClient
+	base  string // the public SCIM base URL, for locations and references
+	pages *pageCache
+	mux   *http.ServeMux
 }
 
 // New returns the SCIM gateway. publicURL is the base URL identityd is
 // reached at from outside.
 func New(conn *grpc.ClientConn, publicURL string) *Server {
 	s := &Server{
-		users:  identityv1.NewUserServiceClient(conn),
-		groups: identityv1.NewGroupServiceClient(conn),
-		scim:   identityv1.NewScimServiceClient(conn),
-		base:   strings.TrimRight(publicURL, "/") + Prefix,
-		pages:  newPageCache(),
-		mux:    http.NewServeMux(),
+		scim:  identityv1.NewScimServiceClient(conn),
+		base:  strings.TrimRight(publicURL, "/") + Prefix,
+		pages: newPageCache(),
+		mux:   http.NewServeMux(),
 	}
 	route := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
 		s.mux.Handle(pattern, s.authenticated(h))
 	}
-	route("GET "+Prefix+"/Users", s.listUsers)
-	route("POST "+Prefix+"/Users", s.createUser)
-	route("GET "+Prefix+"/Users/{id}", s.getUser)
-	route("PUT "+Prefix+"/Users/{id}", s.replaceUser)
-	route("PATCH "+Prefix+"/Users/{id}", s.patchUser)
-	route("DELETE "+Prefix+"/Users/{id}", s.deleteUser)
-	route("GET "+Prefix+"/Groups", s.listGroups)
-	route("POST "+Prefix+"/Groups", s.createGroup)
-	route("GET "+Prefix+"/Groups/{id}", s.getGroup)
-	route("PUT "+Prefix+"/Groups/{id}", s.replaceGroup)
-	route("PATCH "+Prefix+"/Groups/{id}", s.patchGroup)
-	route("DELETE "+Prefix+"/Groups/{id}", s.deleteGroup)
+	handler[resource.User, *resource.User]{s, users{identityv1.NewUserServiceClient(conn), s.base}}.routes(route)
+	handler[resource.Group, *resource.Group]{s, groups{identityv1.NewGroupServiceClient(conn), s.base}}.routes(route)
 	route("GET "+Prefix+"/ServiceProviderConfig", s.serviceProviderConfig)
 	route("GET "+Prefix+"/ResourceTypes", s.resourceTypes)
 	route("GET "+Prefix+"/ResourceTypes/{name}", s.resourceType)
