@@ -137,11 +137,9 @@ func (s *AccessKeyService) ListAccessKeys(ctx context.Context, req *identityv1.L
 	if err != nil {
 		return nil, err
 	}
-	rows, next, err := keyset(pg, func(key string, limit int) ([]*ent.AccessKey, error) {
-		return s.db.AccessKey.Query().Where(after(accesskey.FieldID, key)).Order(ent.Asc(accesskey.FieldID)).Limit(limit).All(ctx)
-	}, func(k *ent.AccessKey) string { return k.ID })
+	rows, next, _, err := list(ctx, pg, s.db.AccessKey.Query(), accesskey.FieldID, 0, func(k *ent.AccessKey) string { return k.ID }, false)
 	if err != nil {
-		return nil, fmt.Errorf("list access keys: %w", err)
+		return nil, fmt.Errorf("access keys: %w", err)
 	}
 	out := &identityv1.ListAccessKeysResponse{NextPageToken: next}
 	for _, k := range rows {

@@ -101,18 +101,11 @@ func (s *GroupService) ListGroups(ctx context.Context, req *identityv1.ListGroup
 		return nil, err
 	}
 	q := s.db.Group.Query().Where(where[predicate.Group](preds)...)
-	total, err := q.Clone().Count(ctx)
+	rows, next, total, err := list(ctx, pg, q, group.FieldID, req.GetSkip(), func(g *ent.Group) string { return g.ID }, true)
 	if err != nil {
-		return nil, fmt.Errorf("count groups: %w", err)
+		return nil, fmt.Errorf("groups: %w", err)
 	}
-	rows, next, err := keyset(pg, func(key string, limit int) ([]*ent.Group, error) {
-		return q.Where(after(group.FieldID, key)).Order(ent.Asc(group.FieldID)).
-			Offset(int(req.GetSkip())).Limit(limit).All(ctx)
-	}, func(g *ent.Group) string { return g.ID })
-	if err != nil {
-		return nil, fmt.Errorf("list groups: %w", err)
-	}
-	out := &identityv1.ListGroupsResponse{NextPageToken: next, TotalSize: int32(total)}
+	out := &identityv1.ListGroupsResponse{NextPageToken: next, TotalSize: total}
 	for _, g := range rows {
 		out.Groups = append(out.Groups, groupToProto(g))
 	}
@@ -315,13 +308,10 @@ func (s *GroupService) ListGroupMembers(ctx context.Context, req *identityv1.Lis
 	if _, err := s.getGroup(ctx, req.GetGroupId()); err != nil {
 		return nil, err
 	}
-	rows, next, err := keyset(pg, func(key string, limit int) ([]*ent.GroupMembership, error) {
-		return s.db.GroupMembership.Query().
-			Where(groupmembership.GroupID(req.GetGroupId()), after(groupmembership.FieldUserID, key)).
-			Order(ent.Asc(groupmembership.FieldUserID)).Limit(limit).WithUser().All(ctx)
-	}, func(m *ent.GroupMembership) string { return m.UserID })
+	q := s.db.GroupMembership.Query().Where(groupmembership.GroupID(req.GetGroupId())).WithUser()
+	rows, next, _, err := list(ctx, pg, q, groupmembership.FieldUserID, 0, func(m *ent.GroupMembership) string { return m.UserID }, false)
 	if err != nil {
-		return nil, fmt.Errorf("list members: %w", err)
+		return nil, fmt.Errorf("members: %w", err)
 	}
 	out := &identityv1.ListGroupMembersResponse{NextPageToken: next}
 	for _, m := range rows {

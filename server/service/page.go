@@ -1,13 +1,16 @@
 package service
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 
 	"entgo.io/ent/dialect/sql"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/acme/identity/ent/intercept"
 	"github.com/acme/identity/server/apierr"
 )
 
@@ -86,24 +89,41 @@ func trimPage[T any](p page, rows []T, key func(T) string) ([]T, string) {
 	return rows, p.next(key(rows[len(rows)-1]))
 }
 
-// keyset reads the page after pg's position: fetch returns up to limit rows
-// in key order, after the key `after` ("": from the start).
-func keyset[T any](pg page, fetch func(after string, limit int) ([]T, error), key func(T) string) ([]T, string, error) {
-	rows, err := fetch(pg.after, pg.size+1)
-	if err != nil {
-		return nil, "", err
-	}
-	rows, next := trimPage(pg, rows, key)
-	return rows, next, nil
+// entQuery is what every generated ent query offers.
+type entQuery[Q any, T any] interface {
+	Clone() Q
+	Count(context.Context) (int, error)
+	All(context.Context) ([]T, error)
 }
 
-// after is the keyset condition on column: greater than key, or nothing
-// for the first page.
-func after(column, key string) func(*sql.Selector) {
-	if key == "" {
-		return func(*sql.Selector) {}
+// list runs the common part of every list: the total of the (filtered) query
+// q when countTotal, and the page after pg's position in order of keyColumn
+// (skipping skip rows first), trimmed to the page size, with the token of the
+// next page. Keyset pagination (key > after, in key order) never skips or
+// repeats a row that exists throughout, whatever changes between pages.
+func list[Q entQuery[Q, T], T any](ctx context.Context, pg page, q Q, keyColumn string, skip int32, key func(T) string, countTotal bool) (rows []T, next string, total int32, err error) {
+	if countTotal {
+		n, err := q.Clone().Count(ctx)
+		if err != nil {
+			return nil, "", 0, fmt.Errorf("count: %w", err)
+		}
+		total = int32(n)
 	}
-	return sql.FieldGT(column, key)
+	iq, err := intercept.NewQuery(q)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	if pg.after != "" {
+		iq.WhereP(sql.FieldGT(keyColumn, pg.after))
+	}
+	iq.Order(sql.OrderByField(keyColumn).ToFunc())
+	iq.Offset(int(skip))
+	iq.Limit(pg.size + 1)
+	if rows, err = q.All(ctx); err != nil {
+		return nil, "", 0, fmt.Errorf("list: %w", err)
+	}
+	rows, next = trimPage(pg, rows, key)
+	return rows, next, total, nil
 }
 
 // where converts compiled filter predicates to an entity's predicate type.

@@ -87,17 +87,11 @@ func (s *RoleService) ListRoles(ctx context.Context, req *identityv1.ListRolesRe
 		return nil, err
 	}
 	q := s.db.Role.Query().Where(where[predicate.Role](preds)...)
-	total, err := q.Clone().Count(ctx)
+	rows, next, total, err := list(ctx, pg, q, role.FieldID, 0, roleID, true)
 	if err != nil {
-		return nil, fmt.Errorf("count roles: %w", err)
+		return nil, fmt.Errorf("roles: %w", err)
 	}
-	rows, next, err := keyset(pg, func(key string, limit int) ([]*ent.Role, error) {
-		return q.Where(after(role.FieldID, key)).Order(ent.Asc(role.FieldID)).Limit(limit).All(ctx)
-	}, func(r *ent.Role) string { return r.ID })
-	if err != nil {
-		return nil, fmt.Errorf("list roles: %w", err)
-	}
-	out := &identityv1.ListRolesResponse{NextPageToken: next, TotalSize: int32(total)}
+	out := &identityv1.ListRolesResponse{NextPageToken: next, TotalSize: total}
 	for _, r := range rows {
 		out.Roles = append(out.Roles, roleToProto(r))
 	}
@@ -152,6 +146,8 @@ func (s *RoleService) DeleteRole(ctx context.Context, req *identityv1.DeleteRole
 	}
 	return &identityv1.DeleteRoleResponse{Revision: rev}, nil
 }
+
+func roleID(r *ent.Role) string { return r.ID }
 
 // assignments are a user's direct role assignments as links from the user
 // to roles.
@@ -243,13 +239,10 @@ func (s *RoleService) ListAssignedRoles(ctx context.Context, req *identityv1.Lis
 	if err := requireUser(ctx, s.db.User, req.GetUserId()); err != nil {
 		return nil, err
 	}
-	rows, next, err := keyset(pg, func(key string, limit int) ([]*ent.Role, error) {
-		return s.db.Role.Query().
-			Where(role.HasAssignmentsWith(roleassignment.UserID(req.GetUserId())), after(role.FieldID, key)).
-			Order(ent.Asc(role.FieldID)).Limit(limit).All(ctx)
-	}, func(r *ent.Role) string { return r.ID })
+	q := s.db.Role.Query().Where(role.HasAssignmentsWith(roleassignment.UserID(req.GetUserId())))
+	rows, next, _, err := list(ctx, pg, q, role.FieldID, 0, roleID, false)
 	if err != nil {
-		return nil, fmt.Errorf("list assigned roles: %w", err)
+		return nil, fmt.Errorf("assigned roles: %w", err)
 	}
 	out := &identityv1.ListAssignedRolesResponse{NextPageToken: next}
 	for _, r := range rows {

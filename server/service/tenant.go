@@ -77,17 +77,11 @@ func (s *TenantService) ListTenants(ctx context.Context, req *identityv1.ListTen
 		return nil, err
 	}
 	q := s.db.Tenant.Query().Where(where[predicate.Tenant](preds)...)
-	total, err := q.Clone().Count(ctx)
+	rows, next, total, err := list(ctx, pg, q, tenant.FieldID, 0, func(t *ent.Tenant) string { return t.ID }, true)
 	if err != nil {
-		return nil, fmt.Errorf("count tenants: %w", err)
+		return nil, fmt.Errorf("tenants: %w", err)
 	}
-	rows, next, err := keyset(pg, func(key string, limit int) ([]*ent.Tenant, error) {
-		return q.Where(after(tenant.FieldID, key)).Order(ent.Asc(tenant.FieldID)).Limit(limit).All(ctx)
-	}, func(t *ent.Tenant) string { return t.ID })
-	if err != nil {
-		return nil, fmt.Errorf("list tenants: %w", err)
-	}
-	out := &identityv1.ListTenantsResponse{NextPageToken: next, TotalSize: int32(total)}
+	out := &identityv1.ListTenantsResponse{NextPageToken: next, TotalSize: total}
 	for _, t := range rows {
 		out.Tenants = append(out.Tenants, tenantToProto(t))
 	}

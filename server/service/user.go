@@ -140,19 +140,12 @@ func (s *UserService) ListUsers(ctx context.Context, req *identityv1.ListUsersRe
 	if err != nil {
 		return nil, err
 	}
-	q := s.db.User.Query().Where(where[predicate.User](preds)...)
-	total, err := q.Clone().Count(ctx)
+	q := s.db.User.Query().Where(where[predicate.User](preds)...).WithEmails(withEmails)
+	rows, next, total, err := list(ctx, pg, q, user.FieldID, req.GetSkip(), func(u *ent.User) string { return u.ID }, true)
 	if err != nil {
-		return nil, fmt.Errorf("count users: %w", err)
+		return nil, fmt.Errorf("users: %w", err)
 	}
-	rows, next, err := keyset(pg, func(key string, limit int) ([]*ent.User, error) {
-		return q.Where(after(user.FieldID, key)).Order(ent.Asc(user.FieldID)).
-			Offset(int(req.GetSkip())).Limit(limit).WithEmails(withEmails).All(ctx)
-	}, func(u *ent.User) string { return u.ID })
-	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	out := &identityv1.ListUsersResponse{NextPageToken: next, TotalSize: int32(total)}
+	out := &identityv1.ListUsersResponse{NextPageToken: next, TotalSize: total}
 	for _, u := range rows {
 		out.Users = append(out.Users, userToProto(u))
 	}
