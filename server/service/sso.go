@@ -77,32 +77,28 @@ func (s *SsoService) SetSamlConfig(ctx context.Context, req *identityv1.SetSamlC
 	var saved *ent.SamlConfig
 	t := changelog.TenantID(req.GetTenantId())
 	rev, err := s.w.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		// The same fields are set on a new configuration and on a replaced one.
+		set := func(m *ent.SamlConfigMutation) {
+			m.SetIdpEntityID(md.EntityID)
+			m.SetSSOURL(md.SSOURL)
+			m.SetSSOBinding(md.SSOBinding)
+			m.SetCertificates(ders)
+			m.SetMetadataXML(string(data))
+			m.SetMetadataURL(req.GetMetadataUrl())
+			m.SetUpdateTime(tx.Now)
+		}
 		existing, err := tx.SamlConfig.Query().Only(ctx)
 		var saveEvent changelog.Event = changelog.SamlConfigUpdated{Tenant: t}
 		switch {
 		case ent.IsNotFound(err):
 			saveEvent = changelog.SamlConfigCreated{Tenant: t}
-			saved, err = tx.SamlConfig.Create().
-				SetTenantID(req.GetTenantId()).
-				SetIdpEntityID(md.EntityID).
-				SetSSOURL(md.SSOURL).
-				SetSSOBinding(md.SSOBinding).
-				SetCertificates(ders).
-				SetMetadataXML(string(data)).
-				SetMetadataURL(req.GetMetadataUrl()).
-				SetCreateTime(tx.Now).
-				SetUpdateTime(tx.Now).
-				Save(ctx)
+			create := tx.SamlConfig.Create().SetTenantID(req.GetTenantId()).SetCreateTime(tx.Now)
+			set(create.Mutation())
+			saved, err = create.Save(ctx)
 		case err == nil:
-			saved, err = existing.Update().
-				SetIdpEntityID(md.EntityID).
-				SetSSOURL(md.SSOURL).
-				SetSSOBinding(md.SSOBinding).
-				SetCertificates(ders).
-				SetMetadataXML(string(data)).
-				SetMetadataURL(req.GetMetadataUrl()).
-				SetUpdateTime(tx.Now).
-				Save(ctx)
+			update := existing.Update()
+			set(update.Mutation())
+			saved, err = update.Save(ctx)
 		}
 		if err != nil {
 			return fmt.Errorf("save SAML configuration: %w", err)

@@ -61,15 +61,24 @@ var ErrUnscoped = errors.New("query of scoped rows without a scope in the contex
 // MarkVerified records that the scope's tenant was found in its project.
 func (s *Scope) MarkVerified() { s.verified.Store(true) }
 
-// TenantRows returns the predicate that confines rows with a tenant_id column
-// to the scope (nil for the system scope).
-func TenantRows(ctx context.Context) (func(*sql.Selector), error) {
+// request returns the scope of ctx, nil for the system scope.
+func request(ctx context.Context) (*Scope, error) {
 	s, ok := From(ctx)
 	switch {
 	case !ok:
 		return nil, ErrUnscoped
 	case s.system:
 		return nil, nil
+	}
+	return s, nil
+}
+
+// TenantRows returns the predicate that confines rows with a tenant_id column
+// to the scope (nil for the system scope).
+func TenantRows(ctx context.Context) (func(*sql.Selector), error) {
+	s, err := request(ctx)
+	if s == nil {
+		return nil, err
 	}
 	return func(sel *sql.Selector) {
 		owned := sql.Select(sql.Table(tenant.Table).C("id")).From(sql.Table(tenant.Table)).
@@ -86,12 +95,9 @@ func TenantRows(ctx context.Context) (func(*sql.Selector), error) {
 // not empty, is the column that must equal the scope's tenant (the tenants
 // table's own id).
 func ProjectRows(ctx context.Context, idColumn string) (func(*sql.Selector), error) {
-	s, ok := From(ctx)
-	switch {
-	case !ok:
-		return nil, ErrUnscoped
-	case s.system:
-		return nil, nil
+	s, err := request(ctx)
+	if s == nil {
+		return nil, err
 	}
 	return func(sel *sql.Selector) {
 		sel.Where(sql.EQ(sel.C("project_id"), s.ProjectID))
@@ -104,13 +110,11 @@ func ProjectRows(ctx context.Context, idColumn string) (func(*sql.Selector), err
 // CheckCreate refuses to create a row of tenantID unless the scope is that
 // tenant, verified in the writing transaction.
 func CheckCreate(ctx context.Context, tenantID string) error {
-	s, ok := From(ctx)
-	switch {
-	case !ok:
-		return ErrUnscoped
-	case s.system:
-		return nil
-	case s.TenantID != tenantID || !s.verified.Load():
+	s, err := request(ctx)
+	if s == nil || err != nil {
+		return err
+	}
+	if s.TenantID != tenantID || !s.verified.Load() {
 		return fmt.Errorf("create a row of tenant %q in scope %q/%q (verified %v): refused", tenantID, s.ProjectID, s.TenantID, s.verified.Load())
 	}
 	return nil
@@ -118,12 +122,12 @@ func CheckCreate(ctx context.Context, tenantID string) error {
 
 // CheckProject refuses to create a row of projectID outside the scope.
 func CheckProject(ctx context.Context, projectID string) error {
-	s, ok := From(ctx)
-	switch {
-	case !ok:
-		return ErrUnscoped
-	case s.system || s.ProjectID == projectID:
-		return nil
+	s, err := request(ctx)
+	if s == nil || err != nil {
+		return err
 	}
-	return fmt.Errorf("create a row of project %q in scope %q: refused", projectID, s.ProjectID)
+	if s.ProjectID != projectID {
+		return fmt.Errorf("create a row of project %q in scope %q: refused", projectID, s.ProjectID)
+	}
+	return nil
 }
