@@ -112,15 +112,18 @@ func limitTime(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler gr
 // authorize checks that the caller may call method with req and returns ctx
 // scoped to what the request may touch: the caller's project and, for a
 // tenant-scoped method, the tenant it names. Storage confines every query to
-// that scope (package scope).
+// that scope (package scope); a method that answers about the caller gets no
+// scope, so it reads nothing until it narrows one itself.
 func (c chain) authorize(ctx context.Context, method string, req any) (context.Context, error) {
 	p := authn.From(ctx)
-	tenantID, err := authz.Authorize(p.Grants, method, req)
-	if err != nil {
+	target, err := authz.Authorize(p.Grants, method, req)
+	switch {
+	case err != nil:
 		return nil, apierr.ToStatus(ctx, c.log, method, err)
-	}
-	if tenantID != "" {
-		return scope.WithTenant(ctx, p.ProjectID, tenantID), nil
+	case target.CallerOnly:
+		return ctx, nil
+	case target.TenantID != "":
+		return scope.WithTenant(ctx, p.ProjectID, target.TenantID), nil
 	}
 	return scope.WithProject(ctx, p.ProjectID), nil
 }

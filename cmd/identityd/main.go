@@ -138,7 +138,7 @@ func runServe(args []string, log *slog.Logger) error {
 		return err
 	}
 	defer inst.Close()
-	log.Info("role index built", "took", time.Since(started).String())
+	log.Info("instance started (database open, role index built)", "took", time.Since(started).String())
 	grpcLis, err := net.Listen("tcp", *grpcAddr)
 	if err != nil {
 		return fmt.Errorf("listen gRPC: %w", err)

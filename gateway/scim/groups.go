@@ -93,14 +93,15 @@ func (t groups) get(ctx context.Context, id string, want func(string) bool) (*re
 	return t.render(ctx, resp.GetGroup(), want)
 }
 
-// maxInitialMembers is the most members CreateGroup takes; a larger push is
-// written as a membership replacement after the create.
-const maxInitialMembers = 1000
+// maxIDsPerCall is the most user ids one membership call of the core takes
+// (CreateGroup's initial members, AddGroupMembers, RemoveGroupMembers); a
+// larger push is split, or written as a membership replacement.
+const maxIDsPerCall = 1000
 
 func (t groups) create(ctx context.Context, g *resource.Group) (*resource.Group, error) {
 	ids := resource.MemberIDs(g.Members)
 	req := &identityv1.CreateGroupRequest{TenantId: tenantOf(ctx), Group: &identityv1.Group{DisplayName: g.DisplayName, ExternalId: g.ExternalID}}
-	if len(ids) <= maxInitialMembers {
+	if len(ids) <= maxIDsPerCall {
 		req.MemberUserIds = ids
 	}
 	resp, err := t.api.CreateGroup(ctx, req)
@@ -108,7 +109,7 @@ func (t groups) create(ctx context.Context, g *resource.Group) (*resource.Group,
 		return nil, err
 	}
 	id := resp.GetGroup().GetId()
-	if len(ids) > maxInitialMembers {
+	if len(ids) > maxIDsPerCall {
 		if _, err := t.api.SetGroupMembers(ctx, &identityv1.SetGroupMembersRequest{TenantId: tenantOf(ctx), GroupId: id, UserIds: ids}); err != nil {
 			return nil, err
 		}
@@ -165,14 +166,14 @@ func (t groups) run(ctx context.Context, id string, a patch.GroupAction, version
 	var err error
 	switch a.Kind {
 	case patch.AddMembers:
-		for part := range slices.Chunk(a.IDs, maxInitialMembers) {
+		for part := range slices.Chunk(a.IDs, maxIDsPerCall) {
 			if _, err = t.api.AddGroupMembers(ctx, &identityv1.AddGroupMembersRequest{TenantId: tenant, GroupId: id, UserIds: part, ExpectedVersion: version}); err != nil {
 				return err
 			}
 			version = 0
 		}
 	case patch.RemoveMembers:
-		for part := range slices.Chunk(a.IDs, maxInitialMembers) {
+		for part := range slices.Chunk(a.IDs, maxIDsPerCall) {
 			if _, err = t.api.RemoveGroupMembers(ctx, &identityv1.RemoveGroupMembersRequest{TenantId: tenant, GroupId: id, UserIds: part, ExpectedVersion: version}); err != nil {
 				return err
 			}

@@ -87,7 +87,7 @@ func (a *Authenticator) accessKey(ctx context.Context, cred string) (Principal, 
 	// busy key costs one write a minute.
 	if last := k.lastUsed.Load(); now.Unix()-last >= int64(lastUsedWindow/time.Second) && k.lastUsed.CompareAndSwap(last, now.Unix()) {
 		go func() {
-			ctx := scope.System(context.WithoutCancel(ctx))
+			ctx := scope.WithProject(context.WithoutCancel(ctx), k.projectID)
 			err := a.db.AccessKey.UpdateOneID(keyID).SetLastUsedTime(now.UTC().Truncate(time.Second)).Exec(ctx)
 			if err != nil && !ent.IsNotFound(err) {
 				a.log.Warn("record access key use", "key_id", keyID, "error", err)

@@ -12,7 +12,8 @@ import (
 // Cache holds verified credentials, so the hot path costs a map lookup and a
 // SHA-256 instead of a query. It reads the change log (it is a
 // changelog.Reader) and empties itself whenever a key, SCIM token, SSO
-// setting, role or tenant changes: on this instance before the write returns,
+// setting or role changes, or a tenant is deleted: on this instance before the
+// write returns,
 // on others within the follower's poll interval. gen guards against a miss
 // loaded from the database before a clear being stored after it.
 type Cache struct {

@@ -173,33 +173,50 @@ func TenantScoped(fullMethod string) bool { return methodRules[fullMethod].scope
 // credential.
 func IsPublic(fullMethod string) bool { return publicMethods[fullMethod] }
 
+// Target is what an authorized call may touch.
+type Target struct {
+	// TenantID is the one tenant of a tenant-scoped method ("": the whole
+	// project).
+	TenantID string
+	// CallerOnly: the method answers about the caller and touches nothing
+	// until it narrows its own scope.
+	CallerOnly bool
+}
+
 // Authorize fails unless a caller with grants may call fullMethod with req,
-// and returns the tenant the request is confined to ("" for a method of the
-// whole project). A tenant the caller holds nothing on is NotFound, exactly as
-// a tenant that does not exist, so credentials never reveal other tenants; a
-// tenant it holds something on, but not this permission, is PermissionDenied.
-func Authorize(g Grants, fullMethod string, req any) (tenantID string, err error) {
+// and returns what the call may touch. A tenant the caller holds nothing on is
+// NotFound, exactly as a tenant that does not exist, so credentials never
+// reveal other tenants; a tenant it holds something on, but not this
+// permission, is PermissionDenied.
+func Authorize(g Grants, fullMethod string, req any) (Target, error) {
 	r, ok := methodRules[fullMethod]
 	if !ok {
-		return "", status.Errorf(codes.PermissionDenied, "method %s is not open to callers", fullMethod)
+		return Target{}, status.Errorf(codes.PermissionDenied, "method %s is not open to callers", fullMethod)
 	}
-	if r.scope == scopeTenant {
-		if tenantID, ok = RequestTenant(req); !ok {
-			return "", status.Errorf(codes.PermissionDenied, "method %s names no tenant", fullMethod)
+	switch r.scope {
+	case scopeCaller:
+		return Target{CallerOnly: true}, nil
+	case scopeTenant:
+		tenantID, ok := RequestTenant(req)
+		if !ok || tenantID == "" {
+			// Validation requires the tenant of every tenant-scoped request;
+			// this keeps an empty one from ever meaning the whole project.
+			return Target{}, status.Errorf(codes.PermissionDenied, "method %s names no tenant", fullMethod)
 		}
-	}
-	switch {
-	case r.scope == scopeCaller || g.ProjectAdmin:
-		return tenantID, nil
-	case r.scope == scopeTenant:
+		if g.ProjectAdmin {
+			return Target{TenantID: tenantID}, nil
+		}
 		perms, ok := g.tenants[tenantID]
 		if !ok {
-			return "", apierr.NotFound("tenant", tenantID)
+			return Target{}, apierr.NotFound("tenant", tenantID)
 		}
 		if !perms[r.perm] {
-			return "", status.Errorf(codes.PermissionDenied, "the credential lacks the permission %s on tenant %s", r.perm, tenantID)
+			return Target{}, status.Errorf(codes.PermissionDenied, "the credential lacks the permission %s on tenant %s", r.perm, tenantID)
 		}
-		return tenantID, nil
+		return Target{TenantID: tenantID}, nil
 	}
-	return "", status.Errorf(codes.PermissionDenied, "the credential lacks the permission %s: it needs the %s role", r.perm, RoleProjectAdmin)
+	if g.ProjectAdmin {
+		return Target{}, nil
+	}
+	return Target{}, status.Errorf(codes.PermissionDenied, "the credential lacks the permission %s: it needs the %s role", r.perm, RoleProjectAdmin)
 }

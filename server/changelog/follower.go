@@ -2,6 +2,7 @@ package changelog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -199,41 +200,56 @@ func (f *Follower) run(ctx context.Context) {
 	}
 }
 
-// poll hands every committed record the readers do not hold yet to them.
+// poll hands every committed record the readers do not hold yet to them. A
+// project that fails is retried at the next poll; the others go on.
 func (f *Follower) poll(ctx context.Context) error {
 	projects, err := f.db.Project.Query().Select(project.FieldID, project.FieldRevision).All(ctx)
 	if err != nil {
 		return fmt.Errorf("read revisions: %w", err)
 	}
+	var errs []error
 	for _, p := range projects {
 		ps := f.project(p.ID)
 		from := ps.applied.Load()
 		if p.Revision <= from {
 			continue
 		}
-		// Changes up to the revision just read are all committed: the counter
-		// and the entries commit together, in revision order.
-		rows, err := f.db.Change.Query().
-			Where(change.ProjectID(p.ID), change.RevisionGT(from), change.RevisionLTE(p.Revision)).
-			Order(ent.Asc(change.FieldRevision), ent.Asc(change.FieldID)).
-			All(ctx)
-		if err != nil {
-			return fmt.Errorf("read change log: %w", err)
-		}
-		records := make([]Record, 0, len(rows))
-		for _, row := range rows {
-			r, err := Decode(row)
-			if err != nil {
-				return err
-			}
-			records = append(records, r)
-		}
-		for _, r := range f.readers {
-			if err := r.Apply(ctx, p.ID, records); err != nil {
-				return err
-			}
+		if err := f.follow(ctx, p.ID, from, p.Revision); err != nil {
+			errs = append(errs, fmt.Errorf("project %s: %w", p.ID, err))
+			continue
 		}
 		ps.advance(p.Revision)
+	}
+	return errors.Join(errs...)
+}
+
+// follow hands a project's records after revision from up to revision to to
+// the readers.
+func (f *Follower) follow(ctx context.Context, projectID string, from, to int64) error {
+	// Changes up to the revision just read are all committed: the counter
+	// and the entries commit together, in revision order.
+	rows, err := f.db.Change.Query().
+		Where(change.ProjectID(projectID), change.RevisionGT(from), change.RevisionLTE(to)).
+		Order(ent.Asc(change.FieldRevision), ent.Asc(change.FieldID)).
+		All(ctx)
+	if err != nil {
+		return fmt.Errorf("read change log: %w", err)
+	}
+	records := make([]Record, 0, len(rows))
+	for _, row := range rows {
+		r, err := Decode(row)
+		if err != nil {
+			// A row no event of this version encodes (written by a newer
+			// version of identityd) is skipped rather than stopping the log.
+			f.log.WarnContext(ctx, "skip change-log entry", "error", err)
+			continue
+		}
+		records = append(records, r)
+	}
+	for _, r := range f.readers {
+		if err := r.Apply(ctx, projectID, records); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -202,7 +202,9 @@ func (ix *Index) putGroup(t *Tenant, current rows, id changelog.GroupID) []Chang
 func (ts *TenantState) publish(rev int64, changes []Change) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	if ts.deleted {
+	// A revision applied again (the follower retries after an error) is
+	// published once.
+	if ts.deleted || rev <= ts.floor || (len(ts.batches) > 0 && ts.batches[len(ts.batches)-1].Revision >= rev) {
 		return
 	}
 	ts.batches = append(ts.batches, Batch{Revision: rev, Changes: changes})

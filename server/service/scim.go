@@ -161,11 +161,11 @@ func (s *ScimService) RotateScimToken(ctx context.Context, req *identityv1.Rotat
 			return apierr.FailedPrecondition("SCIM_NOT_ENABLED", "SCIM is not enabled for this tenant: enable it to get a token")
 		}
 		expire = tx.Now.Add(grace)
-		for _, t := range live {
-			if t.ExpireTime != nil && t.ExpireTime.Before(expire) {
+		for _, old := range live {
+			if old.ExpireTime != nil && old.ExpireTime.Before(expire) {
 				continue
 			}
-			if err := t.Update().SetExpireTime(expire).Exec(ctx); err != nil {
+			if err := old.Update().SetExpireTime(expire).Exec(ctx); err != nil {
 				return fmt.Errorf("expire SCIM token: %w", err)
 			}
 		}
@@ -199,7 +199,7 @@ func (s *ScimService) ResolveScimTenant(ctx context.Context, _ *identityv1.Resol
 		return nil, apierr.PermissionDenied("TENANT_ADMIN_OF_SEVERAL",
 			fmt.Sprintf("this access key holds Tenant Admin on %d tenants, so it does not say which tenant to provision; use a key with Tenant Admin on exactly one tenant, or the tenant's SCIM token", len(tenants)))
 	}
-	// The method answers about the caller, so its scope is the project; the
+	// The method answers about the caller, so it comes without a scope; the
 	// checks below are of the one tenant the key administers.
 	tenantID := tenants[0]
 	ctx = scope.WithTenant(ctx, p.ProjectID, tenantID)

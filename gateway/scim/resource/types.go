@@ -81,20 +81,13 @@ type ListResponse struct {
 	Resources    []any    `json:"Resources"`
 }
 
-// Resource is what every SCIM resource carries: its schemas and its meta.
+// Resource is what every SCIM resource carries: its meta (location, version).
 type Resource interface {
-	GetSchemas() []string
 	GetMeta() *Meta
 }
 
-// GetSchemas returns the user's schemas.
-func (u *User) GetSchemas() []string { return u.Schemas }
-
 // GetMeta returns the user's meta.
 func (u *User) GetMeta() *Meta { return u.Meta }
-
-// GetSchemas returns the group's schemas.
-func (g *Group) GetSchemas() []string { return g.Schemas }
 
 // GetMeta returns the group's meta.
 func (g *Group) GetMeta() *Meta { return g.Meta }

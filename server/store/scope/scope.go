@@ -43,7 +43,9 @@ func WithTenant(ctx context.Context, projectID, tenantID string) context.Context
 
 // System marks ctx as the service's own, seeing every project: for the
 // readers that follow the change log, for authentication (which finds the
-// project of a credential) and for initialization. Never for a request.
+// project of a credential) and for initialization. A request's own reads never
+// use it; the one exception is the public SP metadata, which finds a tenant by
+// id alone and reveals only that it exists.
 func System(ctx context.Context) context.Context {
 	return context.WithValue(ctx, key{}, &Scope{system: true, verified: new(atomic.Bool)})
 }
@@ -91,18 +93,23 @@ func TenantRows(ctx context.Context) (func(*sql.Selector), error) {
 }
 
 // ProjectRows returns the predicate that confines rows with a project_id
-// column to the scope's project (nil for the system scope). idColumn, when
-// not empty, is the column that must equal the scope's tenant (the tenants
-// table's own id).
-func ProjectRows(ctx context.Context, idColumn string) (func(*sql.Selector), error) {
+// column to the scope's project (nil for the system scope). Under a tenant's
+// scope, tenantColumn names the column that must equal the tenant (the
+// tenants table's own id); a table without one (access keys) shows a tenant's
+// scope nothing.
+func ProjectRows(ctx context.Context, tenantColumn string) (func(*sql.Selector), error) {
 	s, err := request(ctx)
 	if s == nil {
 		return nil, err
 	}
 	return func(sel *sql.Selector) {
 		sel.Where(sql.EQ(sel.C("project_id"), s.ProjectID))
-		if idColumn != "" && s.TenantID != "" {
-			sel.Where(sql.EQ(sel.C(idColumn), s.TenantID))
+		switch {
+		case s.TenantID == "":
+		case tenantColumn != "":
+			sel.Where(sql.EQ(sel.C(tenantColumn), s.TenantID))
+		default:
+			sel.Where(sql.False())
 		}
 	}, nil
 }
