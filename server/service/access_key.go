@@ -121,14 +121,7 @@ func (s *AccessKeyService) GetAccessKey(ctx context.Context, req *identityv1.Get
 // getKey reads a key of the caller's project through db (the database or a
 // write's transaction).
 func getKey(ctx context.Context, db *ent.Client, id string) (*ent.AccessKey, error) {
-	k, err := db.AccessKey.Query().Where(accesskey.ID(id)).Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, apierr.NotFound("access key", id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get access key: %w", err)
-	}
-	return k, nil
+	return only(ctx, db.AccessKey.Query().Where(accesskey.ID(id)), "access key", id)
 }
 
 // ListAccessKeys pages through the project's keys in id order.

@@ -77,26 +77,13 @@ func (s *GroupService) GetGroup(ctx context.Context, req *identityv1.GetGroupReq
 
 // getGroup reads a group of the request's tenant.
 func (s *GroupService) getGroup(ctx context.Context, groupID string) (*ent.Group, error) {
-	g, err := s.db.Group.Query().Where(group.ID(groupID)).Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, apierr.NotFound("group", groupID)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get group: %w", err)
-	}
-	return g, nil
+	return only(ctx, s.db.Group.Query().Where(group.ID(groupID)), "group", groupID)
 }
 
 // ListGroups pages through the groups of a tenant in id order.
 func (s *GroupService) ListGroups(ctx context.Context, req *identityv1.ListGroupsRequest) (*identityv1.ListGroupsResponse, error) {
-	pg, err := readPage(req.GetPageSize(), req.GetPageToken(), req.GetTenantId(), req.GetFilter())
-	if err != nil {
-		return nil, err
-	}
-	if err := store.RequireTenant(ctx, s.db); err != nil {
-		return nil, err
-	}
-	preds, err := filter.Predicates(filter.Groups, filter.GroupConditions(req.GetFilter()), req.GetFilter().GetExpression())
+	f := req.GetFilter()
+	pg, preds, err := startTenantList(ctx, s.db, req, f, filter.Groups, filter.GroupConditions(f), f.GetExpression())
 	if err != nil {
 		return nil, err
 	}

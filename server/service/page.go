@@ -10,8 +10,12 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/acme/identity/ent"
 	"github.com/acme/identity/ent/intercept"
+	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/apierr"
+	"github.com/acme/identity/server/filter"
+	"github.com/acme/identity/server/store"
 )
 
 const (
@@ -124,6 +128,30 @@ func list[Q entQuery[Q, T], T any](ctx context.Context, pg page, q Q, keyColumn 
 	}
 	rows, next = trimPage(pg, rows, key)
 	return rows, next, total, nil
+}
+
+// tenantListRequest is what every list of a tenant's resources carries.
+type tenantListRequest interface {
+	GetPageSize() int32
+	GetPageToken() string
+	GetTenantId() string
+}
+
+// startTenantList begins a list of a tenant's resources: the page (its token
+// bound to the tenant and the filter f), the tenant's existence in the
+// caller's project (NotFound, not an empty list, for another project's
+// tenant), and the filter expressions compiled over the resource's
+// attributes.
+func startTenantList(ctx context.Context, db *ent.Client, req tenantListRequest, f proto.Message, s filter.Schema, exprs ...*identityv1.FilterExpression) (page, []func(*sql.Selector), error) {
+	pg, err := readPage(req.GetPageSize(), req.GetPageToken(), req.GetTenantId(), f)
+	if err != nil {
+		return pg, nil, err
+	}
+	if err := store.RequireTenant(ctx, db); err != nil {
+		return pg, nil, err
+	}
+	preds, err := filter.Predicates(s, exprs...)
+	return pg, preds, err
 }
 
 // where converts compiled filter predicates to an entity's predicate type.

@@ -63,26 +63,16 @@ func (s *RoleService) CreateRole(ctx context.Context, req *identityv1.CreateRole
 
 // GetRole returns a role of a tenant of the caller's project.
 func (s *RoleService) GetRole(ctx context.Context, req *identityv1.GetRoleRequest) (*identityv1.GetRoleResponse, error) {
-	r, err := s.db.Role.Query().Where(role.ID(req.GetRoleId())).Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, apierr.NotFound("role", req.GetRoleId())
-	}
+	r, err := only(ctx, s.db.Role.Query().Where(role.ID(req.GetRoleId())), "role", req.GetRoleId())
 	if err != nil {
-		return nil, fmt.Errorf("get role: %w", err)
+		return nil, err
 	}
 	return &identityv1.GetRoleResponse{Role: roleToProto(r)}, nil
 }
 
 // ListRoles pages through the roles of a tenant in id order.
 func (s *RoleService) ListRoles(ctx context.Context, req *identityv1.ListRolesRequest) (*identityv1.ListRolesResponse, error) {
-	pg, err := readPage(req.GetPageSize(), req.GetPageToken(), req.GetTenantId(), req.GetFilter())
-	if err != nil {
-		return nil, err
-	}
-	if err := store.RequireTenant(ctx, s.db); err != nil {
-		return nil, err
-	}
-	preds, err := filter.Predicates(filter.Roles, filter.RoleConditions(req.GetFilter()))
+	pg, preds, err := startTenantList(ctx, s.db, req, req.GetFilter(), filter.Roles, filter.RoleConditions(req.GetFilter()))
 	if err != nil {
 		return nil, err
 	}

@@ -56,12 +56,9 @@ func (s *TenantService) CreateTenant(ctx context.Context, req *identityv1.Create
 
 // GetTenant returns a tenant of the caller's project.
 func (s *TenantService) GetTenant(ctx context.Context, req *identityv1.GetTenantRequest) (*identityv1.GetTenantResponse, error) {
-	t, err := s.db.Tenant.Query().Where(tenant.ID(req.GetTenantId())).Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, apierr.NotFound("tenant", req.GetTenantId())
-	}
+	t, err := only(ctx, s.db.Tenant.Query().Where(tenant.ID(req.GetTenantId())), "tenant", req.GetTenantId())
 	if err != nil {
-		return nil, fmt.Errorf("get tenant: %w", err)
+		return nil, err
 	}
 	return &identityv1.GetTenantResponse{Tenant: tenantToProto(t)}, nil
 }

@@ -114,29 +114,17 @@ func (s *UserService) GetUser(ctx context.Context, req *identityv1.GetUserReques
 // getUser reads a user of the request's tenant (the store's scope confines
 // the query to it).
 func (s *UserService) getUser(ctx context.Context, userID string) (*identityv1.User, error) {
-	u, err := s.db.User.Query().
-		Where(user.ID(userID)).
-		WithEmails(withEmails).
-		Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, apierr.NotFound("user", userID)
-	}
+	u, err := only(ctx, s.db.User.Query().Where(user.ID(userID)).WithEmails(withEmails), "user", userID)
 	if err != nil {
-		return nil, fmt.Errorf("get user: %w", err)
+		return nil, err
 	}
 	return userToProto(u), nil
 }
 
 // ListUsers pages through the users of a tenant in id order.
 func (s *UserService) ListUsers(ctx context.Context, req *identityv1.ListUsersRequest) (*identityv1.ListUsersResponse, error) {
-	pg, err := readPage(req.GetPageSize(), req.GetPageToken(), req.GetTenantId(), req.GetFilter())
-	if err != nil {
-		return nil, err
-	}
-	if err := store.RequireTenant(ctx, s.db); err != nil {
-		return nil, err
-	}
-	preds, err := filter.Predicates(filter.Users, filter.UserConditions(req.GetFilter()), req.GetFilter().GetExpression())
+	f := req.GetFilter()
+	pg, preds, err := startTenantList(ctx, s.db, req, f, filter.Users, filter.UserConditions(f), f.GetExpression())
 	if err != nil {
 		return nil, err
 	}
@@ -157,12 +145,9 @@ func (s *UserService) UpdateUser(ctx context.Context, req *identityv1.UpdateUser
 	in := req.GetUser()
 	has := masked(req.GetUpdateMask().GetPaths())
 	rev, err := s.w.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
-		cur, err := tx.User.Query().Where(user.ID(in.GetId())).Only(ctx)
-		if ent.IsNotFound(err) {
-			return apierr.NotFound("user", in.GetId())
-		}
+		cur, err := only(ctx, tx.User.Query().Where(user.ID(in.GetId())), "user", in.GetId())
 		if err != nil {
-			return fmt.Errorf("read user: %w", err)
+			return err
 		}
 		if err := apierr.CheckVersion(cur.Version, req.GetExpectedVersion()); err != nil {
 			return err

@@ -5,10 +5,26 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/acme/identity/ent"
 	"github.com/acme/identity/server/apierr"
 	"github.com/acme/identity/server/changelog"
 	"github.com/acme/identity/server/store"
 )
+
+// only returns the one row q selects; NotFound (kind id) when there is none.
+// The store's scope confines q to what the request may see.
+func only[T any](ctx context.Context, q interface {
+	Only(context.Context) (T, error)
+}, kind, id string) (T, error) {
+	row, err := q.Only(ctx)
+	if ent.IsNotFound(err) {
+		return row, apierr.NotFound(kind, id)
+	}
+	if err != nil {
+		return row, fmt.Errorf("read %s: %w", kind, err)
+	}
+	return row, nil
+}
 
 // masked returns whether an update mask names a path ("*" names all).
 func masked(paths []string) func(string) bool {
