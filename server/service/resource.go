@@ -1,5 +1,7 @@
 package service
 
+// Reading, version-checking, updating and deleting one resource.
+
 import (
 	"context"
 	"fmt"
