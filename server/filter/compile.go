@@ -14,9 +14,13 @@ import (
 // attributes per resource (attributes.go), so every filter runs in the
 // database, on an index where the attribute has one.
 
-// Compile turns an expression into a predicate over the schema's
-// resource. Operands must come after their node, so the walk always ends.
+// Compile turns an expression into a predicate over the schema's resource.
+// The expression must be a tree (checkTree), so compiling it costs one step
+// per node.
 func Compile(e *identityv1.FilterExpression, fs Schema) (func(*sql.Selector), error) {
+	if err := checkTree(e.GetNodes()); err != nil {
+		return nil, err
+	}
 	c := exprCompiler{nodes: e.GetNodes()}
 	return c.node(0, fs.Attrs, &fs)
 }
