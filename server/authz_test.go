@@ -490,3 +490,30 @@ func TestInstancesConverge(t *testing.T) {
 		wantCode(t, err, codes.Unauthenticated)
 	})
 }
+
+// TestAtLeastRevisionBeyondCommitted asks for a revision no write has
+// answered: the call is refused at once with OUT_OF_RANGE instead of holding
+// the caller for its whole deadline; the latest committed revision is served.
+func TestAtLeastRevisionBeyondCommitted(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db database) {
+		e := newEnv(t, db)
+		tid := e.tenant(t)
+		u := e.user(t, tid, "ada")
+		latest, err := e.authz().CheckRole(e.ctx, &identityv1.CheckRoleRequest{TenantId: tid, User: byID(u.GetId()), Role: "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(e.ctx, 20*time.Second)
+		defer cancel()
+		_, err = e.authz().CheckRole(ctx, &identityv1.CheckRoleRequest{TenantId: tid, User: byID(u.GetId()), Role: "x",
+			AtLeastRevision: latest.GetRevision() + 1000})
+		wantCode(t, err, codes.OutOfRange)
+		if ctx.Err() != nil {
+			t.Fatal("the refusal waited for the deadline")
+		}
+		if _, err := e.authz().CheckRole(e.ctx, &identityv1.CheckRoleRequest{TenantId: tid, User: byID(u.GetId()), Role: "x",
+			AtLeastRevision: latest.GetRevision()}); err != nil {
+			t.Fatalf("the latest revision: %v", err)
+		}
+	})
+}

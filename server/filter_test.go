@@ -25,7 +25,9 @@ func TestFilterExpressionMustBeATree(t *testing.T) {
 	any := func(ops ...int32) *identityv1.FilterNode {
 		return &identityv1.FilterNode{Node: &identityv1.FilterNode_Any{Any: &identityv1.FilterOperands{Operands: ops}}}
 	}
-	not := func(j int32) *identityv1.FilterNode { return &identityv1.FilterNode{Node: &identityv1.FilterNode_Not{Not: j}} }
+	not := func(j int32) *identityv1.FilterNode {
+		return &identityv1.FilterNode{Node: &identityv1.FilterNode_Not{Not: j}}
+	}
 
 	doubling := make([]*identityv1.FilterNode, 0, 21)
 	for k := int32(0); k < 20; k++ {

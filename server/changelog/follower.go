@@ -9,9 +9,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/grpc/codes"
+
 	"github.com/acme/identity/ent"
 	"github.com/acme/identity/ent/change"
 	"github.com/acme/identity/ent/project"
+	"github.com/acme/identity/server/apierr"
 	"github.com/acme/identity/server/store/scope"
 )
 
@@ -145,13 +148,28 @@ func (f *Follower) Committed(ctx context.Context, projectID string, rev int64) e
 // Await waits until the readers hold revision atLeast of the project and
 // every write this instance committed before the call, and returns the
 // revision they hold.
+//
+// A revision beyond the project's latest committed one is refused at once
+// (OutOfRange): no wait could reach it, and a caller only ever receives
+// revisions that are committed.
 func (f *Follower) Await(ctx context.Context, projectID string, atLeast int64) (int64, error) {
 	p := f.project(projectID)
 	target := max(atLeast, p.committed.Load())
-	if p.applied.Load() < target {
-		if err := f.waitFor(ctx, p, target); err != nil {
-			return 0, err
+	if p.applied.Load() >= target {
+		return p.applied.Load(), nil
+	}
+	if atLeast > p.applied.Load() {
+		latest, err := f.db.Project.Query().Where(project.ID(projectID)).Select(project.FieldRevision).Int(scope.System(ctx))
+		if err != nil {
+			return 0, fmt.Errorf("read revision: %w", err)
 		}
+		if atLeast > int64(latest) {
+			return 0, &apierr.Error{Code: codes.OutOfRange, Reason: "REVISION_NOT_COMMITTED", Message: fmt.Sprintf(
+				"at_least_revision %d is beyond the latest committed revision %d: pass a revision a write answered", atLeast, latest)}
+		}
+	}
+	if err := f.waitFor(ctx, p, target); err != nil {
+		return 0, err
 	}
 	return p.applied.Load(), nil
 }

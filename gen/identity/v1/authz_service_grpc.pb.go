@@ -37,7 +37,9 @@ const (
 // deactivated user holds no role.
 //
 // Consistency: a call with at_least_revision never answers from older state
-// (it waits for the index to catch up, up to its deadline); without it, the
+// (it waits for the index to catch up, up to its deadline; a revision beyond
+// the latest committed one is refused at once with OUT_OF_RANGE and the reason
+// REVISION_NOT_COMMITTED); without it, the
 // answer reflects every write committed on this instance before the call
 // began, and writes through other instances within the propagation bound
 // (the README gives it). Every answer carries the revision it reflects.
@@ -162,7 +164,9 @@ type AuthzService_WatchRoleChangesClient = grpc.ServerStreamingClient[WatchRoleC
 // deactivated user holds no role.
 //
 // Consistency: a call with at_least_revision never answers from older state
-// (it waits for the index to catch up, up to its deadline); without it, the
+// (it waits for the index to catch up, up to its deadline; a revision beyond
+// the latest committed one is refused at once with OUT_OF_RANGE and the reason
+// REVISION_NOT_COMMITTED); without it, the
 // answer reflects every write committed on this instance before the call
 // began, and writes through other instances within the propagation bound
 // (the README gives it). Every answer carries the revision it reflects.
