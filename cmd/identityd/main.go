@@ -115,6 +115,8 @@ func runServe(args []string, log *slog.Logger) error {
 	httpAddr := fs.String("http-addr", env("IDENTITY_HTTP_ADDR", "127.0.0.1:8080"), "HTTP listen address (IDENTITY_HTTP_ADDR)")
 	publicURL := fs.String("public-url", env("IDENTITY_PUBLIC_URL", ""),
 		"base URL of the HTTP side as IdPs and browsers reach it, for SAML and SCIM URLs; default http://<http-addr> (IDENTITY_PUBLIC_URL)")
+	allowPrivate := fs.Bool("metadata-allow-private", env("IDENTITY_METADATA_ALLOW_PRIVATE", "") == "true",
+		"also fetch IdP metadata URLs from private and loopback addresses, for IdPs on your own network (IDENTITY_METADATA_ALLOW_PRIVATE=true)")
 	_ = fs.Parse(args)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -133,7 +135,9 @@ func runServe(args []string, log *slog.Logger) error {
 		*publicURL = "http://" + *httpAddr
 	}
 	started := time.Now()
-	inst, err := instance.Start(ctx, instance.Config{DatabaseURL: url, PublicURL: *publicURL, Log: log, Metrics: reg})
+	inst, err := instance.Start(ctx, instance.Config{
+		DatabaseURL: url, PublicURL: *publicURL, Log: log, Metrics: reg, MetadataAllowPrivate: *allowPrivate,
+	})
 	if err != nil {
 		return err
 	}

@@ -47,9 +47,12 @@ type Config struct {
 	Log *slog.Logger
 	// Now replaces the clock, for tests. Default time.Now.
 	Now func() time.Time
-	// MetadataClient fetches IdP metadata URLs. Default: a client with a 10 s
-	// timeout.
-	MetadataClient *http.Client
+	// MetadataTimeout bounds a fetch of IdP metadata (0: 10 s).
+	MetadataTimeout time.Duration
+	// MetadataAllowPrivate lets IdP metadata be fetched from private and
+	// loopback addresses, for IdPs on the operator's own network (off: only
+	// public addresses).
+	MetadataAllowPrivate bool
 	// Metrics, when set, receives the gRPC and HTTP metrics, and is served at
 	// /metrics.
 	Metrics *prometheus.Registry
@@ -113,9 +116,11 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 		Group:     service.NewGroupService(db, w),
 		Role:      service.NewRoleService(db, w),
 		AccessKey: service.NewAccessKeyService(db, w),
-		Sso:       service.NewSsoService(db, w, saml.NewSP(cfg.PublicURL), saml.NewFetcher(cfg.MetadataClient), cfg.Now),
-		Scim:      service.NewScimService(db, w, cfg.PublicURL+scim.Prefix, cfg.Now),
-		Authz:     service.NewAuthzService(index, follower),
+		Sso: service.NewSsoService(db, w, saml.NewSP(cfg.PublicURL), saml.NewFetcher(saml.FetchOptions{
+			Timeout: cfg.MetadataTimeout, AllowPrivate: cfg.MetadataAllowPrivate, Log: cfg.Log,
+		}), cfg.Now),
+		Scim:  service.NewScimService(db, w, cfg.PublicURL+scim.Prefix, cfg.Now),
+		Authz: service.NewAuthzService(index, follower),
 	}
 	var metrics *grpcprom.ServerMetrics
 	if cfg.Metrics != nil {

@@ -1,16 +1,12 @@
 package saml
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/xml"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -21,78 +17,12 @@ import (
 	"github.com/acme/identity/server/apierr"
 )
 
-const (
-	// MetadataTimeout bounds a metadata fetch.
-	MetadataTimeout  = 10 * time.Second
-	maxMetadataBytes = 1 << 20
-)
-
 // Metadata is what a tenant's SAML configuration keeps of IdP metadata.
 type Metadata struct {
 	EntityID     string
 	SSOURL       string
 	SSOBinding   string
 	Certificates []*x509.Certificate
-}
-
-// Fetcher downloads IdP metadata.
-type Fetcher struct {
-	client *http.Client
-}
-
-// NewFetcher returns a fetcher using client (nil: a client with
-// MetadataTimeout).
-func NewFetcher(client *http.Client) *Fetcher {
-	if client == nil {
-		client = &http.Client{Timeout: MetadataTimeout}
-	}
-	return &Fetcher{client: client}
-}
-
-// Fetch downloads IdP metadata: http and https only, within the
-// client's timeout and maxMetadataBytes. Failures are InvalidArgument on
-// metadata_url, saying what went wrong without echoing the response.
-func (f *Fetcher) Fetch(ctx context.Context, rawURL string) ([]byte, error) {
-	bad := func(msg string) error { return apierr.InvalidField("metadata_url", "METADATA_UNAVAILABLE", msg) }
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, bad("metadata_url must be an http or https URL")
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return nil, bad("metadata_url is not a valid URL")
-	}
-	req.Header.Set("Accept", "application/samlmetadata+xml, application/xml, text/xml")
-	resp, err := f.client.Do(req)
-	if err != nil {
-		var timeout interface{ Timeout() bool }
-		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &timeout) && timeout.Timeout()) {
-			return nil, bad(fmt.Sprintf("metadata_url did not answer within %s", f.client.Timeout))
-		}
-		return nil, bad("metadata_url could not be fetched: " + shortNetError(err))
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, bad(fmt.Sprintf("metadata_url answered HTTP %d, want 200", resp.StatusCode))
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxMetadataBytes+1))
-	if err != nil {
-		return nil, bad("metadata_url's answer could not be read completely")
-	}
-	if len(body) > maxMetadataBytes {
-		return nil, bad(fmt.Sprintf("metadata_url's document is larger than %d bytes", maxMetadataBytes))
-	}
-	return body, nil
-}
-
-// shortNetError names the kind of a network failure (the last part of Go's
-// error chain, such as "connection refused" or "no such host").
-func shortNetError(err error) string {
-	msg := err.Error()
-	if i := strings.LastIndex(msg, ": "); i >= 0 {
-		return msg[i+2:]
-	}
-	return msg
 }
 
 // ParseMetadata validates IdP metadata and extracts what SSO needs. It fails

@@ -38,7 +38,11 @@ type SsoServiceClient interface {
 	// NotFound when the tenant does not exist.
 	GetSamlConfig(ctx context.Context, in *GetSamlConfigRequest, opts ...grpc.CallOption) (*GetSamlConfigResponse, error)
 	// SetSamlConfig stores the IdP metadata, given as XML or as a URL to fetch
-	// (http or https only, 10 s and 1 MiB at most).
+	// (http or https only, 10 s and 1 MiB at most, at most 3 redirects, from
+	// public addresses only unless the operator allows private ones). A URL
+	// that cannot be fetched, for whatever reason, answers InvalidArgument
+	// METADATA_UNAVAILABLE with one generic message; the reason is in the
+	// server's log.
 	//
 	// The metadata must name the IdP entity, a single sign-on service with the
 	// HTTP-Redirect or HTTP-POST binding, and at least one signing certificate
@@ -120,7 +124,11 @@ type SsoServiceServer interface {
 	// NotFound when the tenant does not exist.
 	GetSamlConfig(context.Context, *GetSamlConfigRequest) (*GetSamlConfigResponse, error)
 	// SetSamlConfig stores the IdP metadata, given as XML or as a URL to fetch
-	// (http or https only, 10 s and 1 MiB at most).
+	// (http or https only, 10 s and 1 MiB at most, at most 3 redirects, from
+	// public addresses only unless the operator allows private ones). A URL
+	// that cannot be fetched, for whatever reason, answers InvalidArgument
+	// METADATA_UNAVAILABLE with one generic message; the reason is in the
+	// server's log.
 	//
 	// The metadata must name the IdP entity, a single sign-on service with the
 	// HTTP-Redirect or HTTP-POST binding, and at least one signing certificate
