@@ -88,6 +88,9 @@ func (h handler[T, P]) list(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	if !lq.useCursor && lq.startIndex-1 > maxSkip {
+		return h.pastSkip(w, r, lq, call)
+	}
 	call.token, call.skip = h.s.pageStart(lq, call.tenant, h.rt.endpoint())
 	want := func(attr string) bool { return lq.count > 0 && wants(lq.attributes, lq.excluded, attr) }
 	page, err := h.rt.list(ctx, call, want)
@@ -101,6 +104,23 @@ func (h handler[T, P]) list(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	writeJSON(w, http.StatusOK, h.s.listResponse(lq, call.tenant, h.rt.endpoint(), page.total, resources, page.next), "")
+	return nil
+}
+
+// pastSkip answers a startIndex beyond the rows the core skips: an empty page
+// with the right totalResults (RFC 7644 3.4.2.4), unless the tenant really
+// has that many resources, which only cursor paging reaches.
+func (h handler[T, P]) pastSkip(w http.ResponseWriter, r *http.Request, lq listQuery, call listCall) error {
+	call.pageSize = 1
+	page, err := h.rt.list(r.Context(), call, func(string) bool { return false })
+	if err != nil {
+		return err
+	}
+	if int64(page.total) >= lq.startIndex {
+		return errorf(http.StatusBadRequest, "invalidValue",
+			"startIndex %d is beyond the %d resources index paging reaches: page with cursor", lq.startIndex, maxSkip+1)
+	}
+	writeJSON(w, http.StatusOK, h.s.listResponse(lq, call.tenant, h.rt.endpoint(), page.total, nil, ""), "")
 	return nil
 }
 

@@ -1,6 +1,8 @@
 package scim
 
 import (
+	"errors"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,13 +17,17 @@ const (
 	defaultCount = 100
 	// maxCount is the most resources a page holds (filter.maxResults).
 	maxCount = 1000
+	// maxSkip is the most rows the core skips to reach a startIndex (its
+	// list requests' skip bound). A startIndex beyond it is past the end of
+	// any tenant of fewer resources.
+	maxSkip = 10_000_000
 )
 
 // listQuery holds the query parameters of a list request (RFC 7644 section
 // 3.4.2) and of cursor paging (RFC 9865).
 type listQuery struct {
 	filter     string
-	startIndex int
+	startIndex int64
 	count      int
 	cursor     string
 	useCursor  bool
@@ -32,8 +38,12 @@ type listQuery struct {
 func parseListQuery(q url.Values) (listQuery, error) {
 	lq := listQuery{filter: q.Get("filter"), startIndex: 1, count: defaultCount}
 	if v := q.Get("startIndex"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
+		n, err := strconv.ParseInt(v, 10, 64)
+		var numErr *strconv.NumError
+		switch {
+		case errors.As(err, &numErr) && numErr.Err == strconv.ErrRange && !strings.HasPrefix(v, "-"):
+			n = math.MaxInt64 // an integer past any end
+		case err != nil:
 			return lq, errorf(http.StatusBadRequest, "invalidValue", "startIndex must be an integer, not %q", v)
 		}
 		lq.startIndex = max(n, 1) // RFC 7644: a value below 1 is read as 1
@@ -88,8 +98,8 @@ const (
 
 func newPageCache() *pageCache { return &pageCache{entries: map[string]pageEntry{}} }
 
-func pageKey(tenant, kind, filter string, startIndex int) string {
-	return tenant + "\x00" + kind + "\x00" + filter + "\x00" + strconv.Itoa(startIndex)
+func pageKey(tenant, kind, filter string, startIndex int64) string {
+	return tenant + "\x00" + kind + "\x00" + filter + "\x00" + strconv.FormatInt(startIndex, 10)
 }
 
 func (c *pageCache) get(key string) string {
@@ -128,7 +138,7 @@ func (s *Server) pageStart(lq listQuery, tenant, kind string) (token string, ski
 		return lq.cursor, 0
 	case lq.startIndex > 1:
 		if token = s.pages.get(pageKey(tenant, kind, lq.filter, lq.startIndex)); token == "" {
-			return "", int32(lq.startIndex - 1)
+			return "", int32(min(lq.startIndex-1, maxSkip))
 		}
 	}
 	return token, 0
@@ -147,7 +157,7 @@ func (s *Server) listResponse(lq listQuery, tenant, kind string, total int, reso
 	if lq.useCursor {
 		out.NextCursor = next
 	} else if len(resources) > 0 {
-		s.pages.put(pageKey(tenant, kind, lq.filter, lq.startIndex+len(resources)), next)
+		s.pages.put(pageKey(tenant, kind, lq.filter, lq.startIndex+int64(len(resources))), next)
 	}
 	return out
 }

@@ -76,7 +76,7 @@ type ListResponse struct {
 	Schemas      []string `json:"schemas"`
 	TotalResults int      `json:"totalResults"`
 	ItemsPerPage int      `json:"itemsPerPage"`
-	StartIndex   int      `json:"startIndex"`
+	StartIndex   int64    `json:"startIndex"`
 	NextCursor   string   `json:"nextCursor,omitempty"`
 	Resources    []any    `json:"Resources"`
 }
