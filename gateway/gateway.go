@@ -1,14 +1,20 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -25,8 +31,10 @@ const MaxBodyBytes = 1 << 20
 // reg receives the HTTP metrics and is served at /metrics, together with
 // whatever else is registered there (the gRPC metrics). publicURL is the base
 // URL clients reach identityd at; SCIM locations are built on it.
-func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry, publicURL string) (http.Handler, error) {
+// log receives the requests that failed with a 5xx.
+func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry, publicURL string, log *slog.Logger) (http.Handler, error) {
 	rest := runtime.NewServeMux(
+		runtime.WithErrorHandler(errorHandler(log)),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
 			Marshaler: &runtime.JSONPb{
 				// Unknown fields are refused, so a misspelt field is a 400
@@ -53,7 +61,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry, p
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", rest)
+	mux.Handle("/v1/", readWholeBody(rest))
 	mux.Handle("GET /healthz", rest)
 	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -78,10 +86,38 @@ func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry, p
 	if err := reg.Register(duration); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
-	var h http.Handler = limitBody(mux)
+	var h http.Handler = limitBody(validUTF8(mux))
 	h = promhttp.InstrumentHandlerDuration(duration, h)
 	h = promhttp.InstrumentHandlerCounter(requests, h)
 	return h, nil
+}
+
+// readWholeBody reads a REST request's body before the mapping does, so that
+// one larger than MaxBodyBytes is answered 413 (the mapping would report the
+// cut-off read as a malformed body, 400).
+func readWholeBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			body, err := io.ReadAll(r.Body)
+			var tooBig *http.MaxBytesError
+			switch {
+			case errors.As(err, &tooBig):
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusRequestEntityTooLarge)
+				_ = json.NewEncoder(w).Encode(map[string]any{"code": codes.ResourceExhausted,
+					"message": fmt.Sprintf("the request body is larger than %d bytes", MaxBodyBytes), "details": []any{}})
+				return
+			case err != nil:
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				_ = json.NewEncoder(w).Encode(map[string]any{"code": codes.InvalidArgument,
+					"message": "the request body could not be read", "details": []any{}})
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func limitBody(next http.Handler) http.Handler {

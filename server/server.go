@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"time"
 
 	"buf.build/go/protovalidate"
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
 	identityv1 "github.com/acme/identity/gen/identity/v1"
@@ -53,7 +55,13 @@ func New(log *slog.Logger, authenticator *authn.Authenticator, metrics *grpcprom
 	}
 	c := chain{log: log, authenticate: authenticator.Authenticate, validator: validator, metrics: metrics}
 	unary, stream := c.interceptors()
-	s := grpc.NewServer(append(opts,
+	s := grpc.NewServer(append(append([]grpc.ServerOption{
+		// Connections idle for 5 minutes are closed (clients reconnect on
+		// their next call), and a client may not ping more often than every
+		// 10 s, so idle or abusive connections do not pile up.
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 5 * time.Minute, Time: 2 * time.Minute, Timeout: 20 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+	}, opts...),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 		// Reused workers keep their grown stacks: a new goroutine per call

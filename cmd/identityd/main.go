@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"google.golang.org/grpc/grpclog"
 
 	"github.com/acme/identity/server/authn"
 	"github.com/acme/identity/server/instance"
@@ -32,6 +33,7 @@ Every flag can also be set by its environment variable (shown in -h of each comm
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	grpclog.SetLoggerV2(grpcLogger{log})
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)

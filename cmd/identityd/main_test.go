@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -91,6 +92,12 @@ func TestBinary(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), cred) {
 		t.Fatal("serve logged the credential")
+	}
+	// The log is one JSON object per line, gRPC's own lines included.
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Fatalf("a log line is not JSON: %q", line)
+		}
 	}
 }
 

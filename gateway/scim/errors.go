@@ -49,6 +49,12 @@ func writeError(w http.ResponseWriter, err error) {
 	_ = json.NewEncoder(w).Encode(body)
 }
 
+// WriteInvalid answers a SCIM request that the HTTP side refuses before
+// routing it (400 invalidValue), as a SCIM error.
+func WriteInvalid(w http.ResponseWriter, detail string) {
+	writeError(w, errorf(http.StatusBadRequest, "invalidValue", "%s", detail))
+}
+
 func toSCIMError(err error) *scimError {
 	var se *scimError
 	var pe *patch.Error

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"google.golang.org/grpc"
@@ -119,11 +120,29 @@ func readJSON(r *http.Request, v any) ([]byte, error) {
 	if err := json.Unmarshal(body, v); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
-			return nil, errorf(http.StatusBadRequest, "invalidValue", "%s: expected %s, got %s", typeErr.Field, typeErr.Type, typeErr.Value)
+			return nil, errorf(http.StatusBadRequest, "invalidValue", "%s: expected %s, got %s", typeErr.Field, jsonKind(typeErr.Type), typeErr.Value)
 		}
 		return nil, errorf(http.StatusBadRequest, "invalidSyntax", "the body is not valid JSON: %v", err)
 	}
 	return body, nil
+}
+
+// jsonKind names the JSON value a Go type decodes from, for messages that
+// must not show Go's type names.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return "a number"
 }
 
 // writeJSON writes a SCIM resource with its status, and its ETag when known.

@@ -145,7 +145,7 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	if inst.HTTP, err = gateway.New(runCtx, inst.Conn, reg, cfg.PublicURL); err != nil {
+	if inst.HTTP, err = gateway.New(runCtx, inst.Conn, reg, cfg.PublicURL, cfg.Log); err != nil {
 		return nil, err
 	}
 	inst.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)

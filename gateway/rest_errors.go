@@ -1,0 +1,116 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/acme/identity/gateway/scim"
+)
+
+// parseError is how the REST mapping reports a query parameter it cannot
+// parse: `parsing field "page_size": strconv.ParseInt: parsing "abc": ...`.
+var parseError = regexp.MustCompile(`^parsing field "([a-z0-9_.]+)": (.*)$`)
+
+// errorHandler answers the REST mapping's errors as its default handler
+// does, with two changes: a query parameter that cannot be parsed is named
+// as the caller wrote it and described without Go's internals (strconv,
+// layouts), and every 5xx is logged, since such an answer tells the caller
+// nothing it can act on.
+func errorHandler(log *slog.Logger) runtime.ErrorHandlerFunc {
+	return func(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+		st := status.Convert(err)
+		if st.Code() == codes.InvalidArgument {
+			if p := parseError.FindStringSubmatch(st.Message()); p != nil {
+				err = status.Error(codes.InvalidArgument, "query parameter "+jsonPath(p[1])+" "+describeParseError(p[2]))
+			}
+		}
+		if code := runtime.HTTPStatusFromCode(status.Code(err)); code >= 500 {
+			log.ErrorContext(ctx, "REST request failed", "method", r.Method, "path", r.URL.Path, "status", code, "error", err)
+		}
+		runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+	}
+}
+
+// jsonPath turns a proto field path (filter.user_name) into the JSON names
+// the caller used (filter.userName).
+func jsonPath(path string) string {
+	parts := strings.Split(path, ".")
+	for i, p := range parts {
+		words := strings.Split(p, "_")
+		for j := 1; j < len(words); j++ {
+			if words[j] != "" {
+				words[j] = strings.ToUpper(words[j][:1]) + words[j][1:]
+			}
+		}
+		parts[i] = strings.Join(words, "")
+	}
+	return strings.Join(parts, ".")
+}
+
+func describeParseError(cause string) string {
+	switch {
+	case strings.Contains(cause, "value out of range"):
+		return "is out of range"
+	case strings.HasPrefix(cause, "strconv.Parse"):
+		return "is not a valid number"
+	case strings.HasPrefix(cause, "parsing time"):
+		return `is not an RFC 3339 time such as "2024-01-31T12:00:00Z"`
+	case strings.Contains(cause, "bool"):
+		return "is not true or false"
+	}
+	return "has a value that is not valid for it"
+}
+
+// validUTF8 refuses a request whose path or query parameters are not valid
+// UTF-8 with 400 naming the part (as a SCIM error on the SCIM endpoints): no
+// API string can hold them, and passing them on would fail deep inside the
+// gRPC client as an internal error.
+func validUTF8(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bad := invalidUTF8(r)
+		switch {
+		case bad == "":
+			next.ServeHTTP(w, r)
+		case strings.HasPrefix(r.URL.Path, scim.Prefix+"/"):
+			scim.WriteInvalid(w, bad+" is not valid UTF-8")
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(map[string]any{"code": codes.InvalidArgument,
+				"message": bad + " is not valid UTF-8", "details": []any{}})
+		}
+	})
+}
+
+// invalidUTF8 names the first part of a request that is not valid UTF-8, or
+// returns "".
+func invalidUTF8(r *http.Request) string {
+	if !utf8.ValidString(r.URL.Path) {
+		return "the path"
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return "the query string"
+	}
+	for k, vs := range q {
+		if !utf8.ValidString(k) {
+			return "a query parameter name"
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return "query parameter " + k
+			}
+		}
+	}
+	return ""
+}
