@@ -3,9 +3,6 @@ package scim
 import (
 	"context"
 	"net/http"
-	"slices"
-
-	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/acme/identity/gateway/scim/patch"
 	"github.com/acme/identity/gateway/scim/resource"
@@ -93,47 +90,35 @@ func (t groups) get(ctx context.Context, id string, want func(string) bool) (*re
 	return t.render(ctx, resp.GetGroup(), want)
 }
 
-// maxIDsPerCall is the most user ids one membership call of the core takes
-// (CreateGroup's initial members, AddGroupMembers, RemoveGroupMembers); a
-// larger push is split, or written as a membership replacement.
-const maxIDsPerCall = 1000
-
 func (t groups) create(ctx context.Context, g *resource.Group) (*resource.Group, error) {
-	ids := resource.MemberIDs(g.Members)
-	req := &identityv1.CreateGroupRequest{TenantId: tenantOf(ctx), Group: &identityv1.Group{DisplayName: g.DisplayName, ExternalId: g.ExternalID}}
-	if len(ids) <= maxIDsPerCall {
-		req.MemberUserIds = ids
-	}
-	resp, err := t.api.CreateGroup(ctx, req)
+	resp, err := t.api.CreateGroup(ctx, &identityv1.CreateGroupRequest{
+		TenantId:      tenantOf(ctx),
+		Group:         &identityv1.Group{DisplayName: g.DisplayName, ExternalId: g.ExternalID},
+		MemberUserIds: resource.MemberIDs(g.Members),
+	})
 	if err != nil {
 		return nil, err
 	}
-	id := resp.GetGroup().GetId()
-	if len(ids) > maxIDsPerCall {
-		if _, err := t.api.SetGroupMembers(ctx, &identityv1.SetGroupMembersRequest{TenantId: tenantOf(ctx), GroupId: id, UserIds: ids}); err != nil {
-			return nil, err
-		}
-	}
-	return t.get(ctx, id, all)
+	return t.get(ctx, resp.GetGroup().GetId(), all)
 }
 
+// replace writes the whole group as one ModifyGroup: name, external id and
+// exact membership, all or nothing (RFC 7644 3.5.1).
 func (t groups) replace(ctx context.Context, id string, g *resource.Group, expected int64) (*resource.Group, error) {
-	if _, err := t.api.UpdateGroup(ctx, &identityv1.UpdateGroupRequest{
-		Group:           &identityv1.Group{TenantId: tenantOf(ctx), Id: id, DisplayName: g.DisplayName, ExternalId: g.ExternalID},
-		UpdateMask:      &fieldmaskpb.FieldMask{Paths: []string{"display_name", "external_id"}},
-		ExpectedVersion: expected,
+	if err := t.modify(ctx, id, expected, []*identityv1.GroupChange{
+		{Change: &identityv1.GroupChange_DisplayName{DisplayName: g.DisplayName}},
+		{Change: &identityv1.GroupChange_ExternalId{ExternalId: g.ExternalID}},
+		{Change: &identityv1.GroupChange_SetMembers{SetMembers: &identityv1.GroupMemberIds{UserIds: resource.MemberIDs(g.Members)}}},
 	}); err != nil {
 		return nil, err
 	}
-	if _, err := t.api.SetGroupMembers(ctx, &identityv1.SetGroupMembersRequest{TenantId: tenantOf(ctx), GroupId: id, UserIds: resource.MemberIDs(g.Members)}); err != nil {
-		return nil, err
-	}
 	return t.get(ctx, id, all)
 }
 
-// patch runs a PATCH as renames and membership deltas, each an atomic write
-// of the core; concurrent PATCHes never lose a member because none rewrites
-// the list it read. It answers 204, as Okta and Entra ID accept.
+// patch runs a PATCH as one ModifyGroup: renames and membership deltas in
+// one transaction, all or nothing (RFC 7644 3.5.2), guarded by If-Match.
+// Concurrent PATCHes never lose a member because none rewrites the list it
+// read. It answers 204, as Okta and Entra ID accept.
 func (t groups) patch(ctx context.Context, id string, ops []patch.Operation, expected int64) (*resource.Group, error) {
 	actions, err := patch.PlanGroup(ops)
 	if err != nil {
@@ -148,49 +133,35 @@ func (t groups) patch(ctx context.Context, id string, ops []patch.Operation, exp
 		if expected != 0 && resp.GetGroup().GetVersion() != expected {
 			return nil, errorf(http.StatusPreconditionFailed, "", "the group is at version %s", resource.ETag(resp.GetGroup().GetVersion()))
 		}
+		return nil, nil
 	}
-	for i, a := range actions {
-		version := expected
-		if i > 0 {
-			version = 0 // the first write moved the version; If-Match guarded the request's start
-		}
-		if err := t.run(ctx, id, a, version); err != nil {
-			return nil, err
-		}
+	changes := make([]*identityv1.GroupChange, 0, len(actions))
+	for _, a := range actions {
+		changes = append(changes, groupChange(a))
 	}
-	return nil, nil
+	return nil, t.modify(ctx, id, expected, changes)
 }
 
-func (t groups) run(ctx context.Context, id string, a patch.GroupAction, version int64) error {
-	tenant := tenantOf(ctx)
-	var err error
+func (t groups) modify(ctx context.Context, id string, expected int64, changes []*identityv1.GroupChange) error {
+	_, err := t.api.ModifyGroup(ctx, &identityv1.ModifyGroupRequest{TenantId: tenantOf(ctx), GroupId: id, Changes: changes, ExpectedVersion: expected})
+	return err
+}
+
+// groupChange is the core's form of a planned PATCH action.
+func groupChange(a patch.GroupAction) *identityv1.GroupChange {
+	ids := &identityv1.GroupMemberIds{UserIds: a.IDs}
 	switch a.Kind {
 	case patch.AddMembers:
-		for part := range slices.Chunk(a.IDs, maxIDsPerCall) {
-			if _, err = t.api.AddGroupMembers(ctx, &identityv1.AddGroupMembersRequest{TenantId: tenant, GroupId: id, UserIds: part, ExpectedVersion: version}); err != nil {
-				return err
-			}
-			version = 0
-		}
+		return &identityv1.GroupChange{Change: &identityv1.GroupChange_AddMembers{AddMembers: ids}}
 	case patch.RemoveMembers:
-		for part := range slices.Chunk(a.IDs, maxIDsPerCall) {
-			if _, err = t.api.RemoveGroupMembers(ctx, &identityv1.RemoveGroupMembersRequest{TenantId: tenant, GroupId: id, UserIds: part, ExpectedVersion: version}); err != nil {
-				return err
-			}
-			version = 0
-		}
+		return &identityv1.GroupChange{Change: &identityv1.GroupChange_RemoveMembers{RemoveMembers: ids}}
 	case patch.SetMembers:
-		_, err = t.api.SetGroupMembers(ctx, &identityv1.SetGroupMembersRequest{TenantId: tenant, GroupId: id, UserIds: a.IDs, ExpectedVersion: version})
-	case patch.Rename, patch.SetExternalID:
-		g := &identityv1.Group{TenantId: tenant, Id: id, DisplayName: a.Value}
-		path := "display_name"
-		if a.Kind == patch.SetExternalID {
-			g = &identityv1.Group{TenantId: tenant, Id: id, ExternalId: a.Value}
-			path = "external_id"
-		}
-		_, err = t.api.UpdateGroup(ctx, &identityv1.UpdateGroupRequest{Group: g, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{path}}, ExpectedVersion: version})
+		return &identityv1.GroupChange{Change: &identityv1.GroupChange_SetMembers{SetMembers: ids}}
+	case patch.SetExternalID:
+		return &identityv1.GroupChange{Change: &identityv1.GroupChange_ExternalId{ExternalId: a.Value}}
 	}
-	return err
+	// patch.Rename, the only other kind.
+	return &identityv1.GroupChange{Change: &identityv1.GroupChange_DisplayName{DisplayName: a.Value}}
 }
 
 func (t groups) delete(ctx context.Context, id string, expected int64) error {

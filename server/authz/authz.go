@@ -133,6 +133,7 @@ var methodRules = map[string]rule{
 	identityv1.ScimService_ResolveScimTenant_FullMethodName: {"", scopeCaller},
 
 	identityv1.GroupService_SetGroupMembers_FullMethodName: {PermGroupWrite, scopeTenant},
+	identityv1.GroupService_ModifyGroup_FullMethodName:     {PermGroupWrite, scopeTenant},
 	identityv1.GroupService_MapGroupRoles_FullMethodName:   {PermGroupWrite, scopeTenant},
 	identityv1.GroupService_UnmapGroupRoles_FullMethodName: {PermGroupWrite, scopeTenant},
 	identityv1.GroupService_ListGroupRoles_FullMethodName:  {PermGroupRead, scopeTenant},

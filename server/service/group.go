@@ -57,7 +57,7 @@ func (s *GroupService) CreateGroup(ctx context.Context, req *identityv1.CreateGr
 		if err := ensureRole(ctx, tx, t, out.DisplayName); err != nil {
 			return err
 		}
-		_, err = members(t, out.ID).add(ctx, tx, req.GetMemberUserIds())
+		_, err = addChunked(ctx, tx, members(t, out.ID), req.GetMemberUserIds())
 		return err
 	})
 	if err != nil {
@@ -239,35 +239,34 @@ func (s *GroupService) SetGroupMembers(ctx context.Context, req *identityv1.SetG
 	var added, removed int
 	rev, err := s.changeMembers(ctx, req.GetTenantId(), req.GetGroupId(), req.GetExpectedVersion(),
 		func(ctx context.Context, tx *store.Tx, m links) (bool, error) {
-			current, err := tx.GroupMembership.Query().Where(groupmembership.GroupID(req.GetGroupId())).
-				Select(groupmembership.FieldUserID).Strings(ctx)
-			if err != nil {
-				return false, fmt.Errorf("read members: %w", err)
-			}
-			want, have := setOf(req.GetUserIds()), setOf(current)
-			toAdd := slices.DeleteFunc(slices.Clone(req.GetUserIds()), func(id string) bool { return have[id] })
-			toRemove := slices.DeleteFunc(current, func(id string) bool { return want[id] })
-			// Chunks keep each IN list well inside every database's parameter limit.
-			for chunk := range slices.Chunk(toAdd, 500) {
-				n, err := m.add(ctx, tx, chunk)
-				if err != nil {
-					return false, err
-				}
-				added += n
-			}
-			for chunk := range slices.Chunk(toRemove, 500) {
-				gone, err := m.remove(ctx, tx, chunk)
-				if err != nil {
-					return false, err
-				}
-				removed += len(gone)
-			}
-			return added+removed > 0, nil
+			var err error
+			added, removed, err = setMembers(ctx, tx, m, req.GetGroupId(), req.GetUserIds())
+			return added+removed > 0, err
 		})
 	if err != nil {
 		return nil, err
 	}
 	return &identityv1.SetGroupMembersResponse{AddedCount: int32(added), RemovedCount: int32(removed), Revision: rev}, nil
+}
+
+// setMembers makes ids a group's exact membership, writing only the
+// difference, and returns how many members it added and removed. Reading the
+// current members is O(group size), which a full replacement cannot avoid;
+// the writes are O(difference).
+func setMembers(ctx context.Context, tx *store.Tx, m links, groupID string, ids []string) (added, removed int, err error) {
+	current, err := tx.GroupMembership.Query().Where(groupmembership.GroupID(groupID)).
+		Select(groupmembership.FieldUserID).Strings(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("read members: %w", err)
+	}
+	want, have := setOf(ids), setOf(current)
+	toAdd := slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return have[id] })
+	toRemove := slices.DeleteFunc(current, func(id string) bool { return want[id] })
+	if added, err = addChunked(ctx, tx, m, toAdd); err != nil {
+		return 0, 0, err
+	}
+	removed, err = removeChunked(ctx, tx, m, toRemove)
+	return added, removed, err
 }
 
 // requireGroup fails with NotFound unless the group is in the request's

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/acme/identity/server/apierr"
 	"github.com/acme/identity/server/changelog"
@@ -79,6 +80,36 @@ func (l links) remove(ctx context.Context, tx *store.Tx, ids []string) ([]string
 		tx.Record(l.removed(id))
 	}
 	return gone, nil
+}
+
+// Chunks keep each IN list well inside every database's parameter limit.
+const chunkSize = 500
+
+// addChunked is add for any number of targets.
+func addChunked(ctx context.Context, tx *store.Tx, l links, ids []string) (int, error) {
+	total := 0
+	for chunk := range slices.Chunk(ids, chunkSize) {
+		n, err := l.add(ctx, tx, chunk)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// removeChunked is remove for any number of targets; it returns how many it
+// removed.
+func removeChunked(ctx context.Context, tx *store.Tx, l links, ids []string) (int, error) {
+	total := 0
+	for chunk := range slices.Chunk(ids, chunkSize) {
+		gone, err := l.remove(ctx, tx, chunk)
+		if err != nil {
+			return 0, err
+		}
+		total += len(gone)
+	}
+	return total, nil
 }
 
 // firstMissing returns the first of want that is not in have, or "".

@@ -55,6 +55,10 @@ type Tx struct {
 // Record adds events to the write's change-log entries.
 func (tx *Tx) Record(events ...changelog.Event) { tx.events = append(tx.events, events...) }
 
+// Changed says whether the write has recorded an event: a write that records
+// none changed nothing and rolls back.
+func (tx *Tx) Changed() bool { return len(tx.events) > 0 }
+
 // Write runs fn in one transaction of the caller's project (the scope of
 // ctx) and appends its events in that same transaction, so the log never
 // misses a committed write nor holds an uncommitted one. It returns the

@@ -1423,6 +1423,328 @@ func (x *SetGroupMembersResponse) GetRevision() int64 {
 	return 0
 }
 
+type ModifyGroupRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	GroupId  string                 `protobuf:"bytes,2,opt,name=group_id,json=groupId,proto3" json:"group_id,omitempty"`
+	// changes are applied in order.
+	Changes []*GroupChange `protobuf:"bytes,3,rep,name=changes,proto3" json:"changes,omitempty"`
+	// expected_version, when set, must equal the group's version before the
+	// changes.
+	ExpectedVersion int64 `protobuf:"varint,4,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ModifyGroupRequest) Reset() {
+	*x = ModifyGroupRequest{}
+	mi := &file_identity_v1_group_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModifyGroupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModifyGroupRequest) ProtoMessage() {}
+
+func (x *ModifyGroupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_identity_v1_group_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModifyGroupRequest.ProtoReflect.Descriptor instead.
+func (*ModifyGroupRequest) Descriptor() ([]byte, []int) {
+	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ModifyGroupRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *ModifyGroupRequest) GetGroupId() string {
+	if x != nil {
+		return x.GroupId
+	}
+	return ""
+}
+
+func (x *ModifyGroupRequest) GetChanges() []*GroupChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *ModifyGroupRequest) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
+}
+
+// GroupChange is one change of ModifyGroup.
+type GroupChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Change:
+	//
+	//	*GroupChange_DisplayName
+	//	*GroupChange_ExternalId
+	//	*GroupChange_AddMembers
+	//	*GroupChange_RemoveMembers
+	//	*GroupChange_SetMembers
+	Change        isGroupChange_Change `protobuf_oneof:"change"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupChange) Reset() {
+	*x = GroupChange{}
+	mi := &file_identity_v1_group_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupChange) ProtoMessage() {}
+
+func (x *GroupChange) ProtoReflect() protoreflect.Message {
+	mi := &file_identity_v1_group_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupChange.ProtoReflect.Descriptor instead.
+func (*GroupChange) Descriptor() ([]byte, []int) {
+	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *GroupChange) GetChange() isGroupChange_Change {
+	if x != nil {
+		return x.Change
+	}
+	return nil
+}
+
+func (x *GroupChange) GetDisplayName() string {
+	if x != nil {
+		if x, ok := x.Change.(*GroupChange_DisplayName); ok {
+			return x.DisplayName
+		}
+	}
+	return ""
+}
+
+func (x *GroupChange) GetExternalId() string {
+	if x != nil {
+		if x, ok := x.Change.(*GroupChange_ExternalId); ok {
+			return x.ExternalId
+		}
+	}
+	return ""
+}
+
+func (x *GroupChange) GetAddMembers() *GroupMemberIds {
+	if x != nil {
+		if x, ok := x.Change.(*GroupChange_AddMembers); ok {
+			return x.AddMembers
+		}
+	}
+	return nil
+}
+
+func (x *GroupChange) GetRemoveMembers() *GroupMemberIds {
+	if x != nil {
+		if x, ok := x.Change.(*GroupChange_RemoveMembers); ok {
+			return x.RemoveMembers
+		}
+	}
+	return nil
+}
+
+func (x *GroupChange) GetSetMembers() *GroupMemberIds {
+	if x != nil {
+		if x, ok := x.Change.(*GroupChange_SetMembers); ok {
+			return x.SetMembers
+		}
+	}
+	return nil
+}
+
+type isGroupChange_Change interface {
+	isGroupChange_Change()
+}
+
+type GroupChange_DisplayName struct {
+	// display_name renames the group, and so changes the role it grants
+	// (created when the tenant has none of that name).
+	DisplayName string `protobuf:"bytes,1,opt,name=display_name,json=displayName,proto3,oneof"`
+}
+
+type GroupChange_ExternalId struct {
+	// external_id sets the identity provider's id ("" clears it).
+	ExternalId string `protobuf:"bytes,2,opt,name=external_id,json=externalId,proto3,oneof"`
+}
+
+type GroupChange_AddMembers struct {
+	// add_members adds users, with set semantics.
+	AddMembers *GroupMemberIds `protobuf:"bytes,3,opt,name=add_members,json=addMembers,proto3,oneof"`
+}
+
+type GroupChange_RemoveMembers struct {
+	// remove_members removes users, with set semantics.
+	RemoveMembers *GroupMemberIds `protobuf:"bytes,4,opt,name=remove_members,json=removeMembers,proto3,oneof"`
+}
+
+type GroupChange_SetMembers struct {
+	// set_members makes these users the exact membership.
+	SetMembers *GroupMemberIds `protobuf:"bytes,5,opt,name=set_members,json=setMembers,proto3,oneof"`
+}
+
+func (*GroupChange_DisplayName) isGroupChange_Change() {}
+
+func (*GroupChange_ExternalId) isGroupChange_Change() {}
+
+func (*GroupChange_AddMembers) isGroupChange_Change() {}
+
+func (*GroupChange_RemoveMembers) isGroupChange_Change() {}
+
+func (*GroupChange_SetMembers) isGroupChange_Change() {}
+
+// GroupMemberIds are the users a membership change names.
+type GroupMemberIds struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserIds       []string               `protobuf:"bytes,1,rep,name=user_ids,json=userIds,proto3" json:"user_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupMemberIds) Reset() {
+	*x = GroupMemberIds{}
+	mi := &file_identity_v1_group_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupMemberIds) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupMemberIds) ProtoMessage() {}
+
+func (x *GroupMemberIds) ProtoReflect() protoreflect.Message {
+	mi := &file_identity_v1_group_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupMemberIds.ProtoReflect.Descriptor instead.
+func (*GroupMemberIds) Descriptor() ([]byte, []int) {
+	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *GroupMemberIds) GetUserIds() []string {
+	if x != nil {
+		return x.UserIds
+	}
+	return nil
+}
+
+type ModifyGroupResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// group is the group after the changes.
+	Group         *Group `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	AddedCount    int32  `protobuf:"varint,2,opt,name=added_count,json=addedCount,proto3" json:"added_count,omitempty"`
+	RemovedCount  int32  `protobuf:"varint,3,opt,name=removed_count,json=removedCount,proto3" json:"removed_count,omitempty"`
+	Revision      int64  `protobuf:"varint,4,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModifyGroupResponse) Reset() {
+	*x = ModifyGroupResponse{}
+	mi := &file_identity_v1_group_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModifyGroupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModifyGroupResponse) ProtoMessage() {}
+
+func (x *ModifyGroupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_identity_v1_group_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModifyGroupResponse.ProtoReflect.Descriptor instead.
+func (*ModifyGroupResponse) Descriptor() ([]byte, []int) {
+	return file_identity_v1_group_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ModifyGroupResponse) GetGroup() *Group {
+	if x != nil {
+		return x.Group
+	}
+	return nil
+}
+
+func (x *ModifyGroupResponse) GetAddedCount() int32 {
+	if x != nil {
+		return x.AddedCount
+	}
+	return 0
+}
+
+func (x *ModifyGroupResponse) GetRemovedCount() int32 {
+	if x != nil {
+		return x.RemovedCount
+	}
+	return 0
+}
+
+func (x *ModifyGroupResponse) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
 var File_identity_v1_group_service_proto protoreflect.FileDescriptor
 
 const file_identity_v1_group_service_proto_rawDesc = "" +
@@ -1447,12 +1769,12 @@ const file_identity_v1_group_service_proto_rawDesc = "" +
 	"\bgroup_id\x18\x02 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\agroupId\"o\n" +
 	"\x16ListGroupRolesResponse\x12*\n" +
 	"\aby_name\x18\x01 \x01(\v2\x11.identity.v1.RoleR\x06byName\x12)\n" +
-	"\x06mapped\x18\x02 \x03(\v2\x11.identity.v1.RoleR\x06mapped\"\x84\x02\n" +
+	"\x06mapped\x18\x02 \x03(\v2\x11.identity.v1.RoleR\x06mapped\"\x85\x02\n" +
 	"\x12CreateGroupRequest\x12(\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\btenantId\x12\x87\x01\n" +
 	"\x05group\x18\x02 \x01(\v2\x12.identity.v1.GroupB]\xbaHZ\xba\x01T\n" +
-	"\x1bgroup.display_name_required\x12\x18display_name is required\x1a\x1bsize(this.display_name) > 0\xc8\x01\x01R\x05group\x12:\n" +
-	"\x0fmember_user_ids\x18\x03 \x03(\tB\x12\xbaH\x0f\x92\x01\f\x10\xe8\a\x18\x01\"\x05r\x03\xb0\x01\x01R\rmemberUserIds\"[\n" +
+	"\x1bgroup.display_name_required\x12\x18display_name is required\x1a\x1bsize(this.display_name) > 0\xc8\x01\x01R\x05group\x12;\n" +
+	"\x0fmember_user_ids\x18\x03 \x03(\tB\x13\xbaH\x10\x92\x01\r\x10\xa0\x8d\x06\x18\x01\"\x05r\x03\xb0\x01\x01R\rmemberUserIds\"[\n" +
 	"\x13CreateGroupResponse\x12(\n" +
 	"\x05group\x18\x01 \x01(\v2\x12.identity.v1.GroupR\x05group\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x03R\brevision\"c\n" +
@@ -1526,7 +1848,30 @@ const file_identity_v1_group_service_proto_rawDesc = "" +
 	"\vadded_count\x18\x01 \x01(\x05R\n" +
 	"addedCount\x12#\n" +
 	"\rremoved_count\x18\x02 \x01(\x05R\fremovedCount\x12\x1a\n" +
-	"\brevision\x18\x03 \x01(\x03R\brevision2\xee\r\n" +
+	"\brevision\x18\x03 \x01(\x03R\brevision\"\xdb\x01\n" +
+	"\x12ModifyGroupRequest\x12(\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\btenantId\x12&\n" +
+	"\bgroup_id\x18\x02 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\agroupId\x12?\n" +
+	"\achanges\x18\x03 \x03(\v2\x18.identity.v1.GroupChangeB\v\xbaH\b\x92\x01\x05\b\x01\x10\xe8\aR\achanges\x122\n" +
+	"\x10expected_version\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fexpectedVersion\"\xd7\x02\n" +
+	"\vGroupChange\x12D\n" +
+	"\fdisplay_name\x18\x01 \x01(\tB\x1f\xbaH\x1cr\x1a\x10\x01\x18\x80\x022\x13^[^\\x00-\\x1f\\x7f]+$H\x00R\vdisplayName\x12+\n" +
+	"\vexternal_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02H\x00R\n" +
+	"externalId\x12>\n" +
+	"\vadd_members\x18\x03 \x01(\v2\x1b.identity.v1.GroupMemberIdsH\x00R\n" +
+	"addMembers\x12D\n" +
+	"\x0eremove_members\x18\x04 \x01(\v2\x1b.identity.v1.GroupMemberIdsH\x00R\rremoveMembers\x12>\n" +
+	"\vset_members\x18\x05 \x01(\v2\x1b.identity.v1.GroupMemberIdsH\x00R\n" +
+	"setMembersB\x0f\n" +
+	"\x06change\x12\x05\xbaH\x02\b\x01\"@\n" +
+	"\x0eGroupMemberIds\x12.\n" +
+	"\buser_ids\x18\x01 \x03(\tB\x13\xbaH\x10\x92\x01\r\x10\xa0\x8d\x06\x18\x01\"\x05r\x03\xb0\x01\x01R\auserIds\"\xa1\x01\n" +
+	"\x13ModifyGroupResponse\x12(\n" +
+	"\x05group\x18\x01 \x01(\v2\x12.identity.v1.GroupR\x05group\x12\x1f\n" +
+	"\vadded_count\x18\x02 \x01(\x05R\n" +
+	"addedCount\x12#\n" +
+	"\rremoved_count\x18\x03 \x01(\x05R\fremovedCount\x12\x1a\n" +
+	"\brevision\x18\x04 \x01(\x03R\brevision2\xfe\x0e\n" +
 	"\fGroupService\x12{\n" +
 	"\vCreateGroup\x12\x1f.identity.v1.CreateGroupRequest\x1a .identity.v1.CreateGroupResponse\")\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/v1/tenants/{tenant_id}/groups\x12z\n" +
 	"\bGetGroup\x12\x1c.identity.v1.GetGroupRequest\x1a\x1d.identity.v1.GetGroupResponse\"1\x82\xd3\xe4\x93\x02+\x12)/v1/tenants/{tenant_id}/groups/{group_id}\x12u\n" +
@@ -1536,7 +1881,8 @@ const file_identity_v1_group_service_proto_rawDesc = "" +
 	"\vDeleteGroup\x12\x1f.identity.v1.DeleteGroupRequest\x1a .identity.v1.DeleteGroupResponse\"1\x82\xd3\xe4\x93\x02+*)/v1/tenants/{tenant_id}/groups/{group_id}\x12\x9e\x01\n" +
 	"\x0fAddGroupMembers\x12#.identity.v1.AddGroupMembersRequest\x1a$.identity.v1.AddGroupMembersResponse\"@\x82\xd3\xe4\x93\x02::\x01*\"5/v1/tenants/{tenant_id}/groups/{group_id}/members:add\x12\xaa\x01\n" +
 	"\x12RemoveGroupMembers\x12&.identity.v1.RemoveGroupMembersRequest\x1a'.identity.v1.RemoveGroupMembersResponse\"C\x82\xd3\xe4\x93\x02=:\x01*\"8/v1/tenants/{tenant_id}/groups/{group_id}/members:remove\x12\x9a\x01\n" +
-	"\x0fSetGroupMembers\x12#.identity.v1.SetGroupMembersRequest\x1a$.identity.v1.SetGroupMembersResponse\"<\x82\xd3\xe4\x93\x026:\x01*\x1a1/v1/tenants/{tenant_id}/groups/{group_id}/members\x12\x9a\x01\n" +
+	"\x0fSetGroupMembers\x12#.identity.v1.SetGroupMembersRequest\x1a$.identity.v1.SetGroupMembersResponse\"<\x82\xd3\xe4\x93\x026:\x01*\x1a1/v1/tenants/{tenant_id}/groups/{group_id}/members\x12\x8d\x01\n" +
+	"\vModifyGroup\x12\x1f.identity.v1.ModifyGroupRequest\x1a .identity.v1.ModifyGroupResponse\";\x82\xd3\xe4\x93\x025:\x01*\"0/v1/tenants/{tenant_id}/groups/{group_id}:modify\x12\x9a\x01\n" +
 	"\x10ListGroupMembers\x12$.identity.v1.ListGroupMembersRequest\x1a%.identity.v1.ListGroupMembersResponse\"9\x82\xd3\xe4\x93\x023\x121/v1/tenants/{tenant_id}/groups/{group_id}/members\x12\x96\x01\n" +
 	"\rMapGroupRoles\x12!.identity.v1.MapGroupRolesRequest\x1a\".identity.v1.MapGroupRolesResponse\">\x82\xd3\xe4\x93\x028:\x01*\"3/v1/tenants/{tenant_id}/groups/{group_id}/roles:map\x12\x9e\x01\n" +
 	"\x0fUnmapGroupRoles\x12#.identity.v1.UnmapGroupRolesRequest\x1a$.identity.v1.UnmapGroupRolesResponse\"@\x82\xd3\xe4\x93\x02::\x01*\"5/v1/tenants/{tenant_id}/groups/{group_id}/roles:unmap\x12\x92\x01\n" +
@@ -1554,7 +1900,7 @@ func file_identity_v1_group_service_proto_rawDescGZIP() []byte {
 	return file_identity_v1_group_service_proto_rawDescData
 }
 
-var file_identity_v1_group_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_identity_v1_group_service_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_identity_v1_group_service_proto_goTypes = []any{
 	(*MapGroupRolesRequest)(nil),       // 0: identity.v1.MapGroupRolesRequest
 	(*MapGroupRolesResponse)(nil),      // 1: identity.v1.MapGroupRolesResponse
@@ -1580,53 +1926,64 @@ var file_identity_v1_group_service_proto_goTypes = []any{
 	(*ListGroupMembersResponse)(nil),   // 21: identity.v1.ListGroupMembersResponse
 	(*SetGroupMembersRequest)(nil),     // 22: identity.v1.SetGroupMembersRequest
 	(*SetGroupMembersResponse)(nil),    // 23: identity.v1.SetGroupMembersResponse
-	(*Role)(nil),                       // 24: identity.v1.Role
-	(*Group)(nil),                      // 25: identity.v1.Group
-	(*GroupFilter)(nil),                // 26: identity.v1.GroupFilter
-	(*fieldmaskpb.FieldMask)(nil),      // 27: google.protobuf.FieldMask
-	(*GroupMember)(nil),                // 28: identity.v1.GroupMember
+	(*ModifyGroupRequest)(nil),         // 24: identity.v1.ModifyGroupRequest
+	(*GroupChange)(nil),                // 25: identity.v1.GroupChange
+	(*GroupMemberIds)(nil),             // 26: identity.v1.GroupMemberIds
+	(*ModifyGroupResponse)(nil),        // 27: identity.v1.ModifyGroupResponse
+	(*Role)(nil),                       // 28: identity.v1.Role
+	(*Group)(nil),                      // 29: identity.v1.Group
+	(*GroupFilter)(nil),                // 30: identity.v1.GroupFilter
+	(*fieldmaskpb.FieldMask)(nil),      // 31: google.protobuf.FieldMask
+	(*GroupMember)(nil),                // 32: identity.v1.GroupMember
 }
 var file_identity_v1_group_service_proto_depIdxs = []int32{
-	24, // 0: identity.v1.ListGroupRolesResponse.by_name:type_name -> identity.v1.Role
-	24, // 1: identity.v1.ListGroupRolesResponse.mapped:type_name -> identity.v1.Role
-	25, // 2: identity.v1.CreateGroupRequest.group:type_name -> identity.v1.Group
-	25, // 3: identity.v1.CreateGroupResponse.group:type_name -> identity.v1.Group
-	25, // 4: identity.v1.GetGroupResponse.group:type_name -> identity.v1.Group
-	26, // 5: identity.v1.ListGroupsRequest.filter:type_name -> identity.v1.GroupFilter
-	25, // 6: identity.v1.ListGroupsResponse.groups:type_name -> identity.v1.Group
-	25, // 7: identity.v1.UpdateGroupRequest.group:type_name -> identity.v1.Group
-	27, // 8: identity.v1.UpdateGroupRequest.update_mask:type_name -> google.protobuf.FieldMask
-	25, // 9: identity.v1.UpdateGroupResponse.group:type_name -> identity.v1.Group
-	28, // 10: identity.v1.ListGroupMembersResponse.members:type_name -> identity.v1.GroupMember
-	6,  // 11: identity.v1.GroupService.CreateGroup:input_type -> identity.v1.CreateGroupRequest
-	8,  // 12: identity.v1.GroupService.GetGroup:input_type -> identity.v1.GetGroupRequest
-	10, // 13: identity.v1.GroupService.ListGroups:input_type -> identity.v1.ListGroupsRequest
-	12, // 14: identity.v1.GroupService.UpdateGroup:input_type -> identity.v1.UpdateGroupRequest
-	14, // 15: identity.v1.GroupService.DeleteGroup:input_type -> identity.v1.DeleteGroupRequest
-	16, // 16: identity.v1.GroupService.AddGroupMembers:input_type -> identity.v1.AddGroupMembersRequest
-	18, // 17: identity.v1.GroupService.RemoveGroupMembers:input_type -> identity.v1.RemoveGroupMembersRequest
-	22, // 18: identity.v1.GroupService.SetGroupMembers:input_type -> identity.v1.SetGroupMembersRequest
-	20, // 19: identity.v1.GroupService.ListGroupMembers:input_type -> identity.v1.ListGroupMembersRequest
-	0,  // 20: identity.v1.GroupService.MapGroupRoles:input_type -> identity.v1.MapGroupRolesRequest
-	2,  // 21: identity.v1.GroupService.UnmapGroupRoles:input_type -> identity.v1.UnmapGroupRolesRequest
-	4,  // 22: identity.v1.GroupService.ListGroupRoles:input_type -> identity.v1.ListGroupRolesRequest
-	7,  // 23: identity.v1.GroupService.CreateGroup:output_type -> identity.v1.CreateGroupResponse
-	9,  // 24: identity.v1.GroupService.GetGroup:output_type -> identity.v1.GetGroupResponse
-	11, // 25: identity.v1.GroupService.ListGroups:output_type -> identity.v1.ListGroupsResponse
-	13, // 26: identity.v1.GroupService.UpdateGroup:output_type -> identity.v1.UpdateGroupResponse
-	15, // 27: identity.v1.GroupService.DeleteGroup:output_type -> identity.v1.DeleteGroupResponse
-	17, // 28: identity.v1.GroupService.AddGroupMembers:output_type -> identity.v1.AddGroupMembersResponse
-	19, // 29: identity.v1.GroupService.RemoveGroupMembers:output_type -> identity.v1.RemoveGroupMembersResponse
-	23, // 30: identity.v1.GroupService.SetGroupMembers:output_type -> identity.v1.SetGroupMembersResponse
-	21, // 31: identity.v1.GroupService.ListGroupMembers:output_type -> identity.v1.ListGroupMembersResponse
-	1,  // 32: identity.v1.GroupService.MapGroupRoles:output_type -> identity.v1.MapGroupRolesResponse
-	3,  // 33: identity.v1.GroupService.UnmapGroupRoles:output_type -> identity.v1.UnmapGroupRolesResponse
-	5,  // 34: identity.v1.GroupService.ListGroupRoles:output_type -> identity.v1.ListGroupRolesResponse
-	23, // [23:35] is the sub-list for method output_type
-	11, // [11:23] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	28, // 0: identity.v1.ListGroupRolesResponse.by_name:type_name -> identity.v1.Role
+	28, // 1: identity.v1.ListGroupRolesResponse.mapped:type_name -> identity.v1.Role
+	29, // 2: identity.v1.CreateGroupRequest.group:type_name -> identity.v1.Group
+	29, // 3: identity.v1.CreateGroupResponse.group:type_name -> identity.v1.Group
+	29, // 4: identity.v1.GetGroupResponse.group:type_name -> identity.v1.Group
+	30, // 5: identity.v1.ListGroupsRequest.filter:type_name -> identity.v1.GroupFilter
+	29, // 6: identity.v1.ListGroupsResponse.groups:type_name -> identity.v1.Group
+	29, // 7: identity.v1.UpdateGroupRequest.group:type_name -> identity.v1.Group
+	31, // 8: identity.v1.UpdateGroupRequest.update_mask:type_name -> google.protobuf.FieldMask
+	29, // 9: identity.v1.UpdateGroupResponse.group:type_name -> identity.v1.Group
+	32, // 10: identity.v1.ListGroupMembersResponse.members:type_name -> identity.v1.GroupMember
+	25, // 11: identity.v1.ModifyGroupRequest.changes:type_name -> identity.v1.GroupChange
+	26, // 12: identity.v1.GroupChange.add_members:type_name -> identity.v1.GroupMemberIds
+	26, // 13: identity.v1.GroupChange.remove_members:type_name -> identity.v1.GroupMemberIds
+	26, // 14: identity.v1.GroupChange.set_members:type_name -> identity.v1.GroupMemberIds
+	29, // 15: identity.v1.ModifyGroupResponse.group:type_name -> identity.v1.Group
+	6,  // 16: identity.v1.GroupService.CreateGroup:input_type -> identity.v1.CreateGroupRequest
+	8,  // 17: identity.v1.GroupService.GetGroup:input_type -> identity.v1.GetGroupRequest
+	10, // 18: identity.v1.GroupService.ListGroups:input_type -> identity.v1.ListGroupsRequest
+	12, // 19: identity.v1.GroupService.UpdateGroup:input_type -> identity.v1.UpdateGroupRequest
+	14, // 20: identity.v1.GroupService.DeleteGroup:input_type -> identity.v1.DeleteGroupRequest
+	16, // 21: identity.v1.GroupService.AddGroupMembers:input_type -> identity.v1.AddGroupMembersRequest
+	18, // 22: identity.v1.GroupService.RemoveGroupMembers:input_type -> identity.v1.RemoveGroupMembersRequest
+	22, // 23: identity.v1.GroupService.SetGroupMembers:input_type -> identity.v1.SetGroupMembersRequest
+	24, // 24: identity.v1.GroupService.ModifyGroup:input_type -> identity.v1.ModifyGroupRequest
+	20, // 25: identity.v1.GroupService.ListGroupMembers:input_type -> identity.v1.ListGroupMembersRequest
+	0,  // 26: identity.v1.GroupService.MapGroupRoles:input_type -> identity.v1.MapGroupRolesRequest
+	2,  // 27: identity.v1.GroupService.UnmapGroupRoles:input_type -> identity.v1.UnmapGroupRolesRequest
+	4,  // 28: identity.v1.GroupService.ListGroupRoles:input_type -> identity.v1.ListGroupRolesRequest
+	7,  // 29: identity.v1.GroupService.CreateGroup:output_type -> identity.v1.CreateGroupResponse
+	9,  // 30: identity.v1.GroupService.GetGroup:output_type -> identity.v1.GetGroupResponse
+	11, // 31: identity.v1.GroupService.ListGroups:output_type -> identity.v1.ListGroupsResponse
+	13, // 32: identity.v1.GroupService.UpdateGroup:output_type -> identity.v1.UpdateGroupResponse
+	15, // 33: identity.v1.GroupService.DeleteGroup:output_type -> identity.v1.DeleteGroupResponse
+	17, // 34: identity.v1.GroupService.AddGroupMembers:output_type -> identity.v1.AddGroupMembersResponse
+	19, // 35: identity.v1.GroupService.RemoveGroupMembers:output_type -> identity.v1.RemoveGroupMembersResponse
+	23, // 36: identity.v1.GroupService.SetGroupMembers:output_type -> identity.v1.SetGroupMembersResponse
+	27, // 37: identity.v1.GroupService.ModifyGroup:output_type -> identity.v1.ModifyGroupResponse
+	21, // 38: identity.v1.GroupService.ListGroupMembers:output_type -> identity.v1.ListGroupMembersResponse
+	1,  // 39: identity.v1.GroupService.MapGroupRoles:output_type -> identity.v1.MapGroupRolesResponse
+	3,  // 40: identity.v1.GroupService.UnmapGroupRoles:output_type -> identity.v1.UnmapGroupRolesResponse
+	5,  // 41: identity.v1.GroupService.ListGroupRoles:output_type -> identity.v1.ListGroupRolesResponse
+	29, // [29:42] is the sub-list for method output_type
+	16, // [16:29] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_identity_v1_group_service_proto_init() }
@@ -1636,13 +1993,20 @@ func file_identity_v1_group_service_proto_init() {
 	}
 	file_identity_v1_group_proto_init()
 	file_identity_v1_role_proto_init()
+	file_identity_v1_group_service_proto_msgTypes[25].OneofWrappers = []any{
+		(*GroupChange_DisplayName)(nil),
+		(*GroupChange_ExternalId)(nil),
+		(*GroupChange_AddMembers)(nil),
+		(*GroupChange_RemoveMembers)(nil),
+		(*GroupChange_SetMembers)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_identity_v1_group_service_proto_rawDesc), len(file_identity_v1_group_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,7 @@ const (
 	GroupService_AddGroupMembers_FullMethodName    = "/identity.v1.GroupService/AddGroupMembers"
 	GroupService_RemoveGroupMembers_FullMethodName = "/identity.v1.GroupService/RemoveGroupMembers"
 	GroupService_SetGroupMembers_FullMethodName    = "/identity.v1.GroupService/SetGroupMembers"
+	GroupService_ModifyGroup_FullMethodName        = "/identity.v1.GroupService/ModifyGroup"
 	GroupService_ListGroupMembers_FullMethodName   = "/identity.v1.GroupService/ListGroupMembers"
 	GroupService_MapGroupRoles_FullMethodName      = "/identity.v1.GroupService/MapGroupRoles"
 	GroupService_UnmapGroupRoles_FullMethodName    = "/identity.v1.GroupService/UnmapGroupRoles"
@@ -81,6 +82,16 @@ type GroupServiceClient interface {
 	//
 	// NotFound, changing nothing, when the group or any user does not exist.
 	SetGroupMembers(ctx context.Context, in *SetGroupMembersRequest, opts ...grpc.CallOption) (*SetGroupMembersResponse, error)
+	// ModifyGroup applies a list of changes to a group, in order, all or
+	// nothing: renames, external id, member additions, removals and
+	// replacement, in one transaction that commits as one revision, guarded by
+	// one expected_version. A SCIM PATCH or PUT of a group is one such call,
+	// so a watcher never sees half of one.
+	//
+	// NotFound, changing nothing, when the group or any user named does not
+	// exist; AlreadyExists when a rename takes another group's name;
+	// FailedPrecondition VERSION_MISMATCH when expected_version is stale.
+	ModifyGroup(ctx context.Context, in *ModifyGroupRequest, opts ...grpc.CallOption) (*ModifyGroupResponse, error)
 	// ListGroupMembers returns a page of a group's members in user id order.
 	//
 	// The page token is a cursor that stays correct while members join or
@@ -194,6 +205,16 @@ func (c *groupServiceClient) SetGroupMembers(ctx context.Context, in *SetGroupMe
 	return out, nil
 }
 
+func (c *groupServiceClient) ModifyGroup(ctx context.Context, in *ModifyGroupRequest, opts ...grpc.CallOption) (*ModifyGroupResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ModifyGroupResponse)
+	err := c.cc.Invoke(ctx, GroupService_ModifyGroup_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *groupServiceClient) ListGroupMembers(ctx context.Context, in *ListGroupMembersRequest, opts ...grpc.CallOption) (*ListGroupMembersResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListGroupMembersResponse)
@@ -282,6 +303,16 @@ type GroupServiceServer interface {
 	//
 	// NotFound, changing nothing, when the group or any user does not exist.
 	SetGroupMembers(context.Context, *SetGroupMembersRequest) (*SetGroupMembersResponse, error)
+	// ModifyGroup applies a list of changes to a group, in order, all or
+	// nothing: renames, external id, member additions, removals and
+	// replacement, in one transaction that commits as one revision, guarded by
+	// one expected_version. A SCIM PATCH or PUT of a group is one such call,
+	// so a watcher never sees half of one.
+	//
+	// NotFound, changing nothing, when the group or any user named does not
+	// exist; AlreadyExists when a rename takes another group's name;
+	// FailedPrecondition VERSION_MISMATCH when expected_version is stale.
+	ModifyGroup(context.Context, *ModifyGroupRequest) (*ModifyGroupResponse, error)
 	// ListGroupMembers returns a page of a group's members in user id order.
 	//
 	// The page token is a cursor that stays correct while members join or
@@ -337,6 +368,9 @@ func (UnimplementedGroupServiceServer) RemoveGroupMembers(context.Context, *Remo
 }
 func (UnimplementedGroupServiceServer) SetGroupMembers(context.Context, *SetGroupMembersRequest) (*SetGroupMembersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetGroupMembers not implemented")
+}
+func (UnimplementedGroupServiceServer) ModifyGroup(context.Context, *ModifyGroupRequest) (*ModifyGroupResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ModifyGroup not implemented")
 }
 func (UnimplementedGroupServiceServer) ListGroupMembers(context.Context, *ListGroupMembersRequest) (*ListGroupMembersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListGroupMembers not implemented")
@@ -514,6 +548,24 @@ func _GroupService_SetGroupMembers_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _GroupService_ModifyGroup_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ModifyGroupRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GroupServiceServer).ModifyGroup(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GroupService_ModifyGroup_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GroupServiceServer).ModifyGroup(ctx, req.(*ModifyGroupRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _GroupService_ListGroupMembers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListGroupMembersRequest)
 	if err := dec(in); err != nil {
@@ -624,6 +676,10 @@ var GroupService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetGroupMembers",
 			Handler:    _GroupService_SetGroupMembers_Handler,
+		},
+		{
+			MethodName: "ModifyGroup",
+			Handler:    _GroupService_ModifyGroup_Handler,
 		},
 		{
 			MethodName: "ListGroupMembers",

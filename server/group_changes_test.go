@@ -1,0 +1,89 @@
+package server_test
+
+import (
+	"context"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/acme/identity/ent/change"
+	identityv1 "github.com/acme/identity/gen/identity/v1"
+	"github.com/acme/identity/server/store/scope"
+)
+
+// TestModifyGroupIsAllOrNothing applies lists of group changes: one that
+// fails anywhere changes nothing (no rename kept, no revision used); one
+// that succeeds is one revision holding all of its events.
+func TestModifyGroupIsAllOrNothing(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db database) {
+		e := newEnv(t, db)
+		tid := e.tenant(t)
+		ada, grace := e.user(t, tid, "ada"), e.user(t, tid, "grace")
+		g := e.group(t, tid, "Engineering", ada.GetId())
+		rename := func(name string) *identityv1.GroupChange {
+			return &identityv1.GroupChange{Change: &identityv1.GroupChange_DisplayName{DisplayName: name}}
+		}
+		add := func(ids ...string) *identityv1.GroupChange {
+			return &identityv1.GroupChange{Change: &identityv1.GroupChange_AddMembers{AddMembers: &identityv1.GroupMemberIds{UserIds: ids}}}
+		}
+		remove := func(ids ...string) *identityv1.GroupChange {
+			return &identityv1.GroupChange{Change: &identityv1.GroupChange_RemoveMembers{RemoveMembers: &identityv1.GroupMemberIds{UserIds: ids}}}
+		}
+		modify := func(expected int64, changes ...*identityv1.GroupChange) (*identityv1.ModifyGroupResponse, error) {
+			return e.groups.ModifyGroup(e.ctx, &identityv1.ModifyGroupRequest{TenantId: tid, GroupId: g.GetId(), Changes: changes, ExpectedVersion: expected})
+		}
+		state := func() (string, int64, int) {
+			got, err := e.groups.GetGroup(e.ctx, &identityv1.GetGroupRequest{TenantId: tid, GroupId: g.GetId()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			members, err := e.groups.ListGroupMembers(e.ctx, &identityv1.ListGroupMembersRequest{TenantId: tid, GroupId: g.GetId()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got.GetGroup().GetDisplayName(), got.GetGroup().GetVersion(), len(members.GetMembers())
+		}
+		name0, version0, members0 := state()
+
+		failures := []struct {
+			name    string
+			changes []*identityv1.GroupChange
+			version int64
+			want    codes.Code
+		}{
+			{"rename, then an unknown user", []*identityv1.GroupChange{rename("Platform"), add(newUUID())}, 0, codes.NotFound},
+			{"add, then a rename onto another group", []*identityv1.GroupChange{add(grace.GetId()), rename("Taken")}, 0, codes.AlreadyExists},
+			{"a stale version", []*identityv1.GroupChange{rename("Platform")}, version0 - 1, codes.FailedPrecondition},
+		}
+		e.group(t, tid, "Taken")
+		_, version0, _ = state()
+		for _, f := range failures {
+			t.Run(f.name, func(t *testing.T) {
+				_, err := modify(f.version, f.changes...)
+				wantCode(t, err, f.want)
+				if name, version, members := state(); name != name0 || version != version0 || members != members0 {
+					t.Fatalf("a failed modification changed the group: %q v%d %d members", name, version, members)
+				}
+			})
+		}
+
+		resp, err := modify(version0, rename("Platform"), add(grace.GetId()), remove(ada.GetId()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.GetGroup().GetDisplayName() != "Platform" || resp.GetGroup().GetVersion() != resp.GetRevision() ||
+			resp.GetAddedCount() != 1 || resp.GetRemovedCount() != 1 {
+			t.Fatalf("modified: %v", resp)
+		}
+		entries := e.db.Change.Query().Where(change.Revision(resp.GetRevision())).AllX(scope.System(context.Background()))
+		kinds := map[change.Kind]int{}
+		for _, c := range entries {
+			kinds[c.Kind]++
+		}
+		// The rename, the role of the new name, one member in and one out:
+		// one revision.
+		if kinds[change.KindGroup] != 1 || kinds[change.KindRole] != 1 || kinds[change.KindGroupMember] != 2 {
+			t.Fatalf("revision %d holds %v", resp.GetRevision(), kinds)
+		}
+	})
+}
