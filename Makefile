@@ -51,6 +51,7 @@ fuzz: ## run each fuzz target for FUZZTIME
 	go test ./server/service -run '^$$' -fuzz '^FuzzPageToken$$' -fuzztime $(FUZZTIME)
 	go test ./gateway/scim/filter -run '^$$' -fuzz '^FuzzFilter$$' -fuzztime $(FUZZTIME)
 	go test ./gateway/scim/patch -run '^$$' -fuzz '^FuzzPatch$$' -fuzztime $(FUZZTIME)
+	go test ./gateway -run '^$$' -fuzz '^FuzzHTTP$$' -fuzztime $(FUZZTIME)
 
 bench: ## run the Go benchmarks, the role-check load test and the SCIM scale benchmark (SQLite)
 	go test -run '^$$' -bench . -benchmem ./...

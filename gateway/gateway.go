@@ -35,6 +35,7 @@ const MaxBodyBytes = 1 << 20
 func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry, publicURL string, log *slog.Logger) (http.Handler, error) {
 	rest := runtime.NewServeMux(
 		runtime.WithErrorHandler(errorHandler(log)),
+		runtime.WithRoutingErrorHandler(routingError),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
 			Marshaler: &runtime.JSONPb{
 				// Unknown fields are refused, so a misspelt field is a 400

@@ -41,6 +41,20 @@ func errorHandler(log *slog.Logger) runtime.ErrorHandlerFunc {
 	}
 }
 
+// routingError answers a method the path does not take with 405, where the
+// mapping's default answers 501 (Unimplemented), which would call the
+// client's mistake a server error.
+func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	if httpStatus == http.StatusMethodNotAllowed {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		_ = json.NewEncoder(w).Encode(map[string]any{"code": codes.Unimplemented,
+			"message": "method " + r.Method + " is not allowed on " + r.URL.Path, "details": []any{}})
+		return
+	}
+	runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, httpStatus)
+}
+
 // jsonPath turns a proto field path (filter.user_name) into the JSON names
 // the caller used (filter.userName).
 func jsonPath(path string) string {
