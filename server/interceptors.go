@@ -38,7 +38,8 @@ type chain struct {
 }
 
 // interceptors returns the chain, in this order: recover → log → metrics →
-// time limit → authenticate → validate → authorize and scope → map errors.
+// refuse undecodable strings → time limit → authenticate → validate →
+// authorize and scope → map errors.
 // Public methods skip authentication and authorization.
 func (c chain) interceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
 	recoverOpt := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
@@ -75,6 +76,7 @@ func (c chain) interceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServe
 		stream = append(stream, c.metrics.StreamServerInterceptor())
 	}
 	unary = append(unary,
+		refuseInvalidUTF8,
 		limitTime,
 		selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(c.authenticate), protected),
 		protovalidatemw.UnaryServerInterceptor(c.validator),
@@ -82,6 +84,7 @@ func (c chain) interceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServe
 		c.mapErrors,
 	)
 	stream = append(stream,
+		refuseInvalidUTF8Stream,
 		selector.StreamServerInterceptor(auth.StreamServerInterceptor(c.authenticate), protected),
 		protovalidatemw.StreamServerInterceptor(c.validator),
 		selector.StreamServerInterceptor(c.authorizeStream, protected),

@@ -61,6 +61,7 @@ func New(log *slog.Logger, authenticator *authn.Authenticator, metrics *grpcprom
 		// 10 s, so idle or abusive connections do not pile up.
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 5 * time.Minute, Time: 2 * time.Minute, Timeout: 20 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.ForceServerCodecV2(newUTF8Codec()),
 	}, opts...),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
