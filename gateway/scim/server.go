@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -113,6 +114,11 @@ func readJSON(r *http.Request, v any) ([]byte, error) {
 			return nil, errorf(http.StatusRequestEntityTooLarge, "tooLarge", "the body is larger than %d bytes", MaxBodyBytes)
 		}
 		return nil, errorf(http.StatusBadRequest, "invalidSyntax", "the body could not be read")
+	}
+	if !utf8.Valid(body) {
+		// encoding/json would replace the bytes with U+FFFD: two different
+		// names would silently become one.
+		return nil, errorf(http.StatusBadRequest, "invalidSyntax", "the body is not valid UTF-8")
 	}
 	if v == nil {
 		return body, nil

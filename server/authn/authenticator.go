@@ -136,7 +136,7 @@ func (a *Authenticator) bind(ctx context.Context, p *Principal, b schema.RoleBin
 		p.Grant(b.TenantID, authz.TenantAdminPermissions...)
 		p.TenantAdminOf = append(p.TenantAdminOf, b.TenantID)
 	default:
-		r, err := a.db.Role.Query().Where(role.TenantID(b.TenantID), role.NameKey(store.Fold(b.Role))).Only(ctx)
+		r, err := a.db.Role.Query().Where(role.TenantID(b.TenantID), role.NameKey(store.NameLookup(b.Role))).Only(ctx)
 		if ent.IsNotFound(err) {
 			return nil
 		}

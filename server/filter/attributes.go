@@ -10,6 +10,7 @@ import (
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/tenant"
 	"github.com/acme/identity/ent/user"
+	"github.com/acme/identity/server/store"
 )
 
 // Kind is how an attribute compares.
@@ -29,10 +30,12 @@ const (
 // to case.
 func (k Kind) CaseExact() bool { return k == Exact }
 
-// Attr is a filterable single-valued attribute: its column and kind.
+// Attr is a filterable single-valued attribute: its column and kind, and for
+// a Folded attribute the key rule of its column (package store).
 type Attr struct {
 	Column string
 	Kind   Kind
+	Key    func(string) string
 }
 
 // Multi is a multi-valued attribute: its element filter is compiled over
@@ -53,23 +56,23 @@ type Schema struct {
 // declares for the SCIM attributes they carry.
 var Users = Schema{
 	Attrs: map[string]Attr{
-		"id":               {user.FieldID, Exact},
-		"user_name":        {user.FieldUserNameKey, Folded},
-		"external_id":      {user.FieldExternalID, Exact},
-		"display_name":     {user.FieldDisplayName, Fold},
-		"name.given_name":  {user.FieldGivenName, Fold},
-		"name.family_name": {user.FieldFamilyName, Fold},
-		"name.formatted":   {user.FieldFormattedName, Fold},
-		"active":           {user.FieldActive, Bool},
-		"create_time":      {user.FieldCreateTime, Time},
-		"update_time":      {user.FieldUpdateTime, Time},
+		"id":               {Column: user.FieldID, Kind: Exact},
+		"user_name":        {Column: user.FieldUserNameKey, Kind: Folded, Key: store.UserNameLookup},
+		"external_id":      {Column: user.FieldExternalID, Kind: Exact},
+		"display_name":     {Column: user.FieldDisplayName, Kind: Fold},
+		"name.given_name":  {Column: user.FieldGivenName, Kind: Fold},
+		"name.family_name": {Column: user.FieldFamilyName, Kind: Fold},
+		"name.formatted":   {Column: user.FieldFormattedName, Kind: Fold},
+		"active":           {Column: user.FieldActive, Kind: Bool},
+		"create_time":      {Column: user.FieldCreateTime, Kind: Time},
+		"update_time":      {Column: user.FieldUpdateTime, Kind: Time},
 	},
 	Multis: map[string]Multi{
 		"emails": {
 			Attrs: map[string]Attr{
-				"value":   {email.FieldValueKey, Folded},
-				"type":    {email.FieldType, Fold},
-				"primary": {email.FieldPrimary, Bool},
+				"value":   {Column: email.FieldValueKey, Kind: Folded, Key: store.UserNameLookup},
+				"type":    {Column: email.FieldType, Kind: Fold},
+				"primary": {Column: email.FieldPrimary, Kind: Bool},
 			},
 			Has: func(inner func(*sql.Selector)) func(*sql.Selector) { return user.HasEmailsWith(predicate.Email(inner)) },
 		},
@@ -79,15 +82,15 @@ var Users = Schema{
 // Groups: display_name is a case-folded key (it names the group's role).
 var Groups = Schema{
 	Attrs: map[string]Attr{
-		"id":           {group.FieldID, Exact},
-		"display_name": {group.FieldDisplayNameKey, Folded},
-		"external_id":  {group.FieldExternalID, Exact},
-		"create_time":  {group.FieldCreateTime, Time},
-		"update_time":  {group.FieldUpdateTime, Time},
+		"id":           {Column: group.FieldID, Kind: Exact},
+		"display_name": {Column: group.FieldDisplayNameKey, Kind: Folded, Key: store.NameLookup},
+		"external_id":  {Column: group.FieldExternalID, Kind: Exact},
+		"create_time":  {Column: group.FieldCreateTime, Kind: Time},
+		"update_time":  {Column: group.FieldUpdateTime, Kind: Time},
 	},
 	Multis: map[string]Multi{
 		"members": {
-			Attrs: map[string]Attr{"value": {groupmembership.FieldUserID, Exact}},
+			Attrs: map[string]Attr{"value": {Column: groupmembership.FieldUserID, Kind: Exact}},
 			Has: func(inner func(*sql.Selector)) func(*sql.Selector) {
 				return group.HasMembershipsWith(predicate.GroupMembership(inner))
 			},
@@ -98,19 +101,19 @@ var Groups = Schema{
 // Roles: name is a case-folded key.
 var Roles = Schema{
 	Attrs: map[string]Attr{
-		"id":          {role.FieldID, Exact},
-		"name":        {role.FieldNameKey, Folded},
-		"create_time": {role.FieldCreateTime, Time},
-		"update_time": {role.FieldUpdateTime, Time},
+		"id":          {Column: role.FieldID, Kind: Exact},
+		"name":        {Column: role.FieldNameKey, Kind: Folded, Key: store.NameLookup},
+		"create_time": {Column: role.FieldCreateTime, Kind: Time},
+		"update_time": {Column: role.FieldUpdateTime, Kind: Time},
 	},
 }
 
 // Tenants: display_name compares exactly.
 var Tenants = Schema{
 	Attrs: map[string]Attr{
-		"id":           {tenant.FieldID, Exact},
-		"display_name": {tenant.FieldDisplayName, Exact},
-		"create_time":  {tenant.FieldCreateTime, Time},
-		"update_time":  {tenant.FieldUpdateTime, Time},
+		"id":           {Column: tenant.FieldID, Kind: Exact},
+		"display_name": {Column: tenant.FieldDisplayName, Kind: Exact},
+		"create_time":  {Column: tenant.FieldCreateTime, Kind: Time},
+		"update_time":  {Column: tenant.FieldUpdateTime, Kind: Time},
 	},
 }

@@ -7,7 +7,6 @@ import (
 
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/apierr"
-	"github.com/acme/identity/server/store"
 )
 
 // A FilterExpression is compiled into one SQL predicate through a table of
@@ -162,7 +161,7 @@ func condition(i int, a Attr, c *identityv1.FilterCondition) (func(*sql.Selector
 	}
 	v := sv.StringValue
 	if a.Kind == Folded {
-		v = store.Fold(v)
+		v = a.Key(v)
 	}
 	fold := a.Kind == Fold
 	switch op {

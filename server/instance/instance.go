@@ -102,6 +102,9 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 		}
 	}()
 
+	if err := store.Rekey(runCtx, db, cfg.Log); err != nil {
+		return nil, err
+	}
 	index := roleindex.NewIndex(db)
 	creds := authn.NewCache()
 	follower := changelog.NewFollower(db, cfg.Log, index, creds)

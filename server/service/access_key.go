@@ -90,7 +90,7 @@ func checkBindings(ctx context.Context, tx *store.Tx, in []*identityv1.RoleBindi
 				return nil, apierr.NotFound("tenant", b.GetTenantId())
 			}
 			if b.GetRole() != authz.RoleTenantAdmin {
-				ok, err := tx.Role.Query().Where(role.TenantID(b.GetTenantId()), role.NameKey(store.Fold(b.GetRole()))).Exist(ctx)
+				ok, err := tx.Role.Query().Where(role.TenantID(b.GetTenantId()), role.NameKey(store.NameLookup(b.GetRole()))).Exist(ctx)
 				if err != nil {
 					return nil, fmt.Errorf("find role: %w", err)
 				}

@@ -54,7 +54,7 @@ func (s *AuthzService) read(ctx context.Context, tenantID string, atLeast int64)
 // userKey turns a UserRef into the index's lookup keys.
 func userKey(ref *identityv1.UserRef) (id, nameKey string) {
 	if name := ref.GetUserName(); name != "" {
-		return "", store.Fold(name)
+		return "", store.UserNameLookup(name)
 	}
 	return ref.GetUserId(), ""
 }
@@ -84,7 +84,7 @@ func (s *AuthzService) CheckRole(ctx context.Context, req *identityv1.CheckRoleR
 		return nil, err
 	}
 	id, nameKey := userKey(req.GetUser())
-	roleKey := store.Fold(req.GetRole())
+	roleKey := store.NameLookup(req.GetRole())
 	out := &identityv1.CheckRoleResponse{Revision: rev}
 	ts.Read(func(t *roleindex.Tenant) {
 		if !req.GetExplain() {
@@ -130,7 +130,7 @@ func (s *AuthzService) BatchCheck(ctx context.Context, req *identityv1.BatchChec
 		for i, c := range req.GetChecks() {
 			id, nameKey := userKey(c.GetUser())
 			if role := c.GetRole(); role != "" {
-				out.Allowed[i] = t.HasRole(id, nameKey, store.Fold(role))
+				out.Allowed[i] = t.HasRole(id, nameKey, store.NameLookup(role))
 			} else {
 				out.Allowed[i] = t.HasPermission(id, nameKey, c.GetPermission())
 			}

@@ -33,6 +33,10 @@ func NewGroupService(db *ent.Client, w *store.Writer) *GroupService {
 // CreateGroup creates a group with its initial members in one transaction.
 func (s *GroupService) CreateGroup(ctx context.Context, req *identityv1.CreateGroupRequest) (*identityv1.CreateGroupResponse, error) {
 	in := req.GetGroup()
+	key, err := nameKey("group.display_name", in.GetDisplayName())
+	if err != nil {
+		return nil, err
+	}
 	var out *ent.Group
 	rev, err := s.w.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		var err error
@@ -40,7 +44,7 @@ func (s *GroupService) CreateGroup(ctx context.Context, req *identityv1.CreateGr
 			SetID(store.NewID()).
 			SetTenantID(req.GetTenantId()).
 			SetDisplayName(in.GetDisplayName()).
-			SetDisplayNameKey(store.Fold(in.GetDisplayName())).
+			SetDisplayNameKey(key).
 			SetExternalID(in.GetExternalId()).
 			SetCreateTime(tx.Now).
 			SetUpdateTime(tx.Now).
@@ -110,7 +114,11 @@ func (s *GroupService) UpdateGroup(ctx context.Context, req *identityv1.UpdateGr
 		}
 		upd := tx.Group.UpdateOneID(in.GetId()).SetUpdateTime(tx.Now).SetVersion(tx.Revision)
 		if has("display_name") {
-			upd.SetDisplayName(in.GetDisplayName()).SetDisplayNameKey(store.Fold(in.GetDisplayName()))
+			key, err := nameKey("group.display_name", in.GetDisplayName())
+			if err != nil {
+				return err
+			}
+			upd.SetDisplayName(in.GetDisplayName()).SetDisplayNameKey(key)
 		}
 		if has("external_id") {
 			upd.SetExternalID(in.GetExternalId())

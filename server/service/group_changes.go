@@ -51,7 +51,11 @@ func (s *GroupService) ModifyGroup(ctx context.Context, req *identityv1.ModifyGr
 func applyGroupChange(ctx context.Context, tx *store.Tx, t changelog.TenantID, groupID string, m links, c *identityv1.GroupChange) (added, removed int, err error) {
 	switch x := c.GetChange().(type) {
 	case *identityv1.GroupChange_DisplayName:
-		err := tx.Group.UpdateOneID(groupID).SetDisplayName(x.DisplayName).SetDisplayNameKey(store.Fold(x.DisplayName)).Exec(ctx)
+		key, err := nameKey("changes.display_name", x.DisplayName)
+		if err != nil {
+			return 0, 0, err
+		}
+		err = tx.Group.UpdateOneID(groupID).SetDisplayName(x.DisplayName).SetDisplayNameKey(key).Exec(ctx)
 		if ent.IsConstraintError(err) {
 			return 0, 0, apierr.AlreadyExists("group", "display_name", x.DisplayName)
 		}

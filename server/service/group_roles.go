@@ -19,7 +19,7 @@ import (
 // ensureRole creates the role a group of this name grants, when the tenant
 // has none, in the group's transaction.
 func ensureRole(ctx context.Context, tx *store.Tx, tenantID changelog.TenantID, name string) error {
-	ok, err := tx.Role.Query().Where(role.NameKey(store.Fold(name))).Exist(ctx)
+	ok, err := tx.Role.Query().Where(role.NameKey(store.NameLookup(name))).Exist(ctx)
 	if err != nil {
 		return fmt.Errorf("find role of group: %w", err)
 	}
@@ -31,7 +31,7 @@ func ensureRole(ctx context.Context, tx *store.Tx, tenantID changelog.TenantID, 
 		SetID(id).
 		SetTenantID(string(tenantID)).
 		SetName(name).
-		SetNameKey(store.Fold(name)).
+		SetNameKey(store.NameLookup(name)).
 		SetDescription("Held by the members of the group " + name).
 		SetCreateTime(tx.Now).
 		SetUpdateTime(tx.Now).

@@ -32,6 +32,10 @@ func NewRoleService(db *ent.Client, w *store.Writer) *RoleService {
 // CreateRole creates a role; a taken name (ignoring case) is AlreadyExists.
 func (s *RoleService) CreateRole(ctx context.Context, req *identityv1.CreateRoleRequest) (*identityv1.CreateRoleResponse, error) {
 	in := req.GetRole()
+	key, err := nameKey("role.name", in.GetName())
+	if err != nil {
+		return nil, err
+	}
 	var out *ent.Role
 	rev, err := s.w.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		var err error
@@ -39,7 +43,7 @@ func (s *RoleService) CreateRole(ctx context.Context, req *identityv1.CreateRole
 			SetID(store.NewID()).
 			SetTenantID(req.GetTenantId()).
 			SetName(in.GetName()).
-			SetNameKey(store.Fold(in.GetName())).
+			SetNameKey(key).
 			SetDescription(in.GetDescription()).
 			SetPermissions(in.GetPermissions()).
 			SetCreateTime(tx.Now).
@@ -96,7 +100,11 @@ func (s *RoleService) UpdateRole(ctx context.Context, req *identityv1.UpdateRole
 	rev, err := s.w.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		upd := tx.Role.UpdateOneID(in.GetId()).SetUpdateTime(tx.Now).SetVersion(tx.Revision)
 		if has("name") {
-			upd.SetName(in.GetName()).SetNameKey(store.Fold(in.GetName()))
+			key, err := nameKey("role.name", in.GetName())
+			if err != nil {
+				return err
+			}
+			upd.SetName(in.GetName()).SetNameKey(key)
 		}
 		if has("description") {
 			upd.SetDescription(in.GetDescription())
@@ -138,6 +146,16 @@ func (s *RoleService) DeleteRole(ctx context.Context, req *identityv1.DeleteRole
 }
 
 func roleID(r *ent.Role) string { return r.ID }
+
+// nameKey is the key of a group or role name, or InvalidArgument on field
+// saying why the name is refused.
+func nameKey(field, name string) (string, error) {
+	key, err := store.NameKey(name)
+	if err != nil {
+		return "", apierr.InvalidField(field, "INVALID_NAME", fmt.Sprintf("%q: %v", name, err))
+	}
+	return key, nil
+}
 
 // assignments are a user's direct role assignments as links from the user
 // to roles.

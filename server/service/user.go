@@ -35,6 +35,10 @@ func withEmails(q *ent.EmailQuery) { q.Order(ent.Asc(email.FieldPosition)) }
 // CreateUser creates a user; a taken user_name (ignoring case) is AlreadyExists.
 func (s *UserService) CreateUser(ctx context.Context, req *identityv1.CreateUserRequest) (*identityv1.CreateUserResponse, error) {
 	in := req.GetUser()
+	key, err := userNameKey(in.GetUserName())
+	if err != nil {
+		return nil, err
+	}
 	var id string
 	rev, err := s.w.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		id = store.NewID()
@@ -45,7 +49,7 @@ func (s *UserService) CreateUser(ctx context.Context, req *identityv1.CreateUser
 			SetID(id).
 			SetTenantID(req.GetTenantId()).
 			SetUserName(in.GetUserName()).
-			SetUserNameKey(store.Fold(in.GetUserName())).
+			SetUserNameKey(key).
 			SetExternalID(in.GetExternalId()).
 			SetGivenName(in.GetName().GetGivenName()).
 			SetFamilyName(in.GetName().GetFamilyName()).
@@ -85,13 +89,16 @@ func insertEmails(ctx context.Context, tx *store.Tx, tenantID, userID string, em
 	if len(emails) == 0 {
 		return nil
 	}
+	if err := checkEmails(emails); err != nil {
+		return err
+	}
 	creates := make([]*ent.EmailCreate, 0, len(emails))
 	for i, e := range emails {
 		creates = append(creates, tx.Email.Create().
 			SetTenantID(tenantID).
 			SetUserID(userID).
 			SetValue(e.GetValue()).
-			SetValueKey(store.Fold(e.GetValue())).
+			SetValueKey(store.UserNameLookup(e.GetValue())).
 			SetType(e.GetType()).
 			SetPrimary(e.GetPrimary()).
 			SetPosition(i))
@@ -154,7 +161,11 @@ func (s *UserService) UpdateUser(ctx context.Context, req *identityv1.UpdateUser
 		}
 		upd := cur.Update().SetUpdateTime(tx.Now).SetVersion(tx.Revision)
 		if has("user_name") {
-			upd.SetUserName(in.GetUserName()).SetUserNameKey(store.Fold(in.GetUserName()))
+			key, err := userNameKey(in.GetUserName())
+			if err != nil {
+				return err
+			}
+			upd.SetUserName(in.GetUserName()).SetUserNameKey(key)
 		}
 		if has("external_id") {
 			upd.SetExternalID(in.GetExternalId())
@@ -213,6 +224,27 @@ func (s *UserService) UpdateUser(ctx context.Context, req *identityv1.UpdateUser
 		return nil, err
 	}
 	return &identityv1.UpdateUserResponse{User: u, Revision: rev}, nil
+}
+
+// userNameKey is the key of a user name, or InvalidArgument saying why the
+// name is refused.
+func userNameKey(name string) (string, error) {
+	key, err := store.UserNameKey(name)
+	if err != nil {
+		return "", apierr.InvalidField("user.user_name", "INVALID_NAME", fmt.Sprintf("user_name %q: %v", name, err))
+	}
+	return key, nil
+}
+
+// checkEmails refuses an email address the user-name rule refuses: its key
+// is how filters find it.
+func checkEmails(emails []*identityv1.Email) error {
+	for i, e := range emails {
+		if _, err := store.UserNameKey(e.GetValue()); err != nil {
+			return apierr.InvalidField(fmt.Sprintf("user.emails[%d].value", i), "INVALID_NAME", fmt.Sprintf("email %q: %v", e.GetValue(), err))
+		}
+	}
+	return nil
 }
 
 // userUpdated is the event of an update: a deactivation or reactivation

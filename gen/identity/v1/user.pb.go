@@ -30,8 +30,11 @@ type User struct {
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// tenant_id is the tenant the user belongs to.
 	TenantId string `protobuf:"bytes,2,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
-	// user_name is the login id (Okta sends the email). It is unique in its
-	// tenant when compared without regard to case, and kept as given.
+	// user_name is the login id (Okta sends the email). It is kept as given
+	// and unique in its tenant under RFC 8265 UsernameCaseMapped: other case,
+	// width or composition of the same characters is the same name. Spaces,
+	// control and invisible characters and bidi overrides are refused
+	// (InvalidArgument INVALID_NAME); email values follow the same rule.
 	UserName string `protobuf:"bytes,3,opt,name=user_name,json=userName,proto3" json:"user_name,omitempty"`
 	// external_id is the identity provider's id for this user.
 	ExternalId   string         `protobuf:"bytes,4,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
