@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	identityv1 "github.com/acme/identity/gen/identity/v1"
+	"github.com/acme/identity/server/authn"
 )
 
 //go:embed testdata/saml/okta_one_cert.xml
@@ -287,4 +288,50 @@ func TestSecretsStayOutOfLogsAndDatabase(t *testing.T) {
 			t.Error("a secret is stored in the database")
 		}
 	}
+}
+
+// TestRevocationBoundAcrossInstances: a key revoked or a SCIM token disabled
+// through one instance stops authenticating on another within
+// authn.Recheck, whether or not that instance has followed the change log
+// yet. The instances share a test clock, so the bound is checked without
+// waiting: the clock moves past it.
+func TestRevocationBoundAcrossInstances(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db database) {
+		a := newEnv(t, db)
+		b := a.secondInstance(t)
+		tid := a.tenant(t)
+		cred, keyID := a.createKey(t, "service", nil, &identityv1.RoleBinding{Role: "Tenant Admin", TenantId: tid})
+		key := withCredential(context.Background(), cred)
+		if _, err := b.tenants.GetTenant(key, &identityv1.GetTenantRequest{TenantId: tid}); err != nil {
+			t.Fatal(err) // b has verified and cached the key
+		}
+		if _, err := a.keys.RevokeAccessKey(a.ctx, &identityv1.RevokeAccessKeyRequest{AccessKeyId: keyID}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := a.tenants.GetTenant(key, &identityv1.GetTenantRequest{TenantId: tid})
+		wantCode(t, err, codes.Unauthenticated) // the revoking instance: at once
+		a.clock.Advance(authn.Recheck)
+		_, err = b.tenants.GetTenant(key, &identityv1.GetTenantRequest{TenantId: tid})
+		wantCode(t, err, codes.Unauthenticated) // the other: within the bound
+
+		xml := readTestdata(t, "okta_one_cert.xml")
+		if _, err := a.sso.SetSamlConfig(a.ctx, &identityv1.SetSamlConfigRequest{TenantId: tid,
+			Metadata: &identityv1.SetSamlConfigRequest_MetadataXml{MetadataXml: xml}}); err != nil {
+			t.Fatal(err)
+		}
+		enabled, err := a.scim.EnableScim(a.ctx, &identityv1.EnableScimRequest{TenantId: tid})
+		if err != nil {
+			t.Fatal(err)
+		}
+		token := withCredential(context.Background(), enabled.GetToken())
+		if _, err := b.scim.ResolveScimTenant(token, &identityv1.ResolveScimTenantRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.scim.DisableScim(a.ctx, &identityv1.DisableScimRequest{TenantId: tid}); err != nil {
+			t.Fatal(err)
+		}
+		a.clock.Advance(authn.Recheck)
+		_, err = b.scim.ResolveScimTenant(token, &identityv1.ResolveScimTenantRequest{})
+		wantCode(t, err, codes.Unauthenticated)
+	})
 }

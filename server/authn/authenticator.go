@@ -24,8 +24,17 @@ import (
 	"github.com/acme/identity/server/store/scope"
 )
 
-// lastUsedWindow is the precision of an access key's last_used_time.
-const lastUsedWindow = time.Minute
+const (
+	// lastUsedWindow is the precision of an access key's last_used_time.
+	lastUsedWindow = time.Minute
+	// Recheck bounds how long a verified credential is trusted from the
+	// cache: one in use is read from the database again at least this often.
+	// A revocation (or a disabled SCIM token) therefore stops a credential on
+	// every instance within Recheck of its commit, whether or not the
+	// instance's change-log follower has polled yet; the revoking instance
+	// empties its cache before the revoking call returns.
+	Recheck = 50 * time.Millisecond
+)
 
 var errBadCredential = status.Error(codes.Unauthenticated,
 	"invalid credential: send authorization: Bearer <ProjectID>:<AccessKey> with a valid, unexpired access key, or a tenant's SCIM token")
@@ -71,14 +80,14 @@ func (a *Authenticator) accessKey(ctx context.Context, cred string) (Principal, 
 	if !ok || uuid.Validate(projectID) != nil {
 		return Principal{}, errBadCredential
 	}
+	now := a.now()
 	k := a.cache.key(keyID)
-	if k == nil {
+	if k == nil || now.Sub(k.verified) >= Recheck {
 		var err error
-		if k, err = a.loadKey(ctx, keyID); err != nil {
+		if k, err = a.loadKey(ctx, keyID, now); err != nil {
 			return Principal{}, err
 		}
 	}
-	now := a.now()
 	if k.projectID != projectID || subtle.ConstantTimeCompare(hashSecret(secret), k.hash) != 1 ||
 		k.revoked || (k.expire != nil && !now.Before(*k.expire)) {
 		return Principal{}, errBadCredential
@@ -99,7 +108,7 @@ func (a *Authenticator) accessKey(ctx context.Context, cred string) (Principal, 
 
 // loadKey reads a key and what its bindings grant, and caches it. It reads
 // before any scope exists (the key names the project), so as the system.
-func (a *Authenticator) loadKey(ctx context.Context, keyID string) (*cachedKey, error) {
+func (a *Authenticator) loadKey(ctx context.Context, keyID string, now time.Time) (*cachedKey, error) {
 	gen := a.cache.generation()
 	ctx = scope.System(ctx)
 	row, err := a.db.AccessKey.Query().Where(accesskey.ID(keyID)).Only(ctx)
@@ -110,7 +119,7 @@ func (a *Authenticator) loadKey(ctx context.Context, keyID string) (*cachedKey, 
 		return nil, apierr.ToStatus(ctx, a.log, "authenticate", fmt.Errorf("find access key: %w", err))
 	}
 	k := &cachedKey{
-		projectID: row.ProjectID, hash: row.SecretHash, expire: row.ExpireTime, revoked: row.RevokeTime != nil,
+		verified: now, projectID: row.ProjectID, hash: row.SecretHash, expire: row.ExpireTime, revoked: row.RevokeTime != nil,
 		principal: Principal{ProjectID: row.ProjectID, KeyID: keyID},
 	}
 	if row.LastUsedTime != nil {
@@ -153,8 +162,9 @@ func (a *Authenticator) scimToken(ctx context.Context, token string) (Principal,
 	if !ok {
 		return Principal{}, errBadCredential
 	}
+	now := a.now()
 	t := a.cache.token(id)
-	if t == nil {
+	if t == nil || now.Sub(t.verified) >= Recheck {
 		gen := a.cache.generation()
 		ctx := scope.System(ctx)
 		row, err := a.db.ScimToken.Query().Where(scimtoken.ID(id)).WithTenant().Only(ctx)
@@ -164,12 +174,12 @@ func (a *Authenticator) scimToken(ctx context.Context, token string) (Principal,
 		if err != nil {
 			return Principal{}, apierr.ToStatus(ctx, a.log, "authenticate", fmt.Errorf("find SCIM token: %w", err))
 		}
-		t = &cachedToken{hash: row.SecretHash, expire: row.ExpireTime,
+		t = &cachedToken{verified: now, hash: row.SecretHash, expire: row.ExpireTime,
 			principal: Principal{ProjectID: row.Edges.Tenant.ProjectID, ScimTenantID: row.TenantID}}
 		t.principal.Grant(row.TenantID, authz.ScimTokenPermissions...)
 		a.cache.putToken(gen, id, t)
 	}
-	if subtle.ConstantTimeCompare(hashSecret(secret), t.hash) != 1 || (t.expire != nil && !a.now().Before(*t.expire)) {
+	if subtle.ConstantTimeCompare(hashSecret(secret), t.hash) != 1 || (t.expire != nil && !now.Before(*t.expire)) {
 		return Principal{}, errBadCredential
 	}
 	return t.principal, nil

@@ -24,6 +24,7 @@ type Cache struct {
 }
 
 type cachedKey struct {
+	verified  time.Time // when it was read from the database
 	projectID string
 	hash      []byte
 	expire    *time.Time
@@ -33,6 +34,7 @@ type cachedKey struct {
 }
 
 type cachedToken struct {
+	verified  time.Time
 	hash      []byte
 	expire    *time.Time
 	principal Principal

@@ -42,7 +42,8 @@ type AccessKey struct {
 	// last_used_time is when the key last authenticated a request, to the minute.
 	LastUsedTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_used_time,json=lastUsedTime,proto3" json:"last_used_time,omitempty"`
 	// revoke_time is set once the key is revoked; a revoked key authenticates
-	// nothing, on every instance, from the next request on.
+	// nothing: on the revoking instance from the next request on, on every
+	// other instance within 50 ms of the revocation.
 	RevokeTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

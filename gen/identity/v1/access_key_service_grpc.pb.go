@@ -55,13 +55,15 @@ type AccessKeyServiceClient interface {
 	//
 	// FailedPrecondition for a revoked key; the same checks as CreateAccessKey.
 	UpdateAccessKey(ctx context.Context, in *UpdateAccessKeyRequest, opts ...grpc.CallOption) (*UpdateAccessKeyResponse, error)
-	// RevokeAccessKey revokes a key: from the next request on, on every
-	// instance, it authenticates nothing. The key stays listed as revoked.
+	// RevokeAccessKey revokes a key: it authenticates nothing from the next
+	// request on the instance that revoked it, and within 50 ms on every other
+	// instance (which reads a credential in use from the database again at
+	// least that often). The key stays listed as revoked.
 	//
 	// Revoking a revoked key changes nothing.
 	RevokeAccessKey(ctx context.Context, in *RevokeAccessKeyRequest, opts ...grpc.CallOption) (*RevokeAccessKeyResponse, error)
 	// DeleteAccessKey deletes a key; like revocation, it takes effect on the
-	// next request.
+	// next request on this instance, within 50 ms on every other.
 	//
 	// NotFound when the project has no key with this id.
 	DeleteAccessKey(ctx context.Context, in *DeleteAccessKeyRequest, opts ...grpc.CallOption) (*DeleteAccessKeyResponse, error)
@@ -163,13 +165,15 @@ type AccessKeyServiceServer interface {
 	//
 	// FailedPrecondition for a revoked key; the same checks as CreateAccessKey.
 	UpdateAccessKey(context.Context, *UpdateAccessKeyRequest) (*UpdateAccessKeyResponse, error)
-	// RevokeAccessKey revokes a key: from the next request on, on every
-	// instance, it authenticates nothing. The key stays listed as revoked.
+	// RevokeAccessKey revokes a key: it authenticates nothing from the next
+	// request on the instance that revoked it, and within 50 ms on every other
+	// instance (which reads a credential in use from the database again at
+	// least that often). The key stays listed as revoked.
 	//
 	// Revoking a revoked key changes nothing.
 	RevokeAccessKey(context.Context, *RevokeAccessKeyRequest) (*RevokeAccessKeyResponse, error)
 	// DeleteAccessKey deletes a key; like revocation, it takes effect on the
-	// next request.
+	// next request on this instance, within 50 ms on every other.
 	//
 	// NotFound when the project has no key with this id.
 	DeleteAccessKey(context.Context, *DeleteAccessKeyRequest) (*DeleteAccessKeyResponse, error)
