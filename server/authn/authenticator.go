@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/singleflight"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -45,6 +46,9 @@ type Authenticator struct {
 	log   *slog.Logger
 	now   func() time.Time
 	cache *Cache
+	// loads lets concurrent requests of one credential share one read when
+	// its cache entry is missing or due for its recheck.
+	loads singleflight.Group
 }
 
 // NewAuthenticator returns an authenticator over db's keys and tokens,
@@ -83,10 +87,11 @@ func (a *Authenticator) accessKey(ctx context.Context, cred string) (Principal, 
 	now := a.now()
 	k := a.cache.key(keyID)
 	if k == nil || now.Sub(k.verified) >= Recheck {
-		var err error
-		if k, err = a.loadKey(ctx, keyID, now); err != nil {
+		v, err, _ := a.loads.Do("key:"+keyID, func() (any, error) { return a.loadKey(context.WithoutCancel(ctx), keyID, now) })
+		if err != nil {
 			return Principal{}, err
 		}
+		k = v.(*cachedKey)
 	}
 	if k.projectID != projectID || subtle.ConstantTimeCompare(hashSecret(secret), k.hash) != 1 ||
 		k.revoked || (k.expire != nil && !now.Before(*k.expire)) {
