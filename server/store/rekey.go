@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 
+	"entgo.io/ent/dialect/sql/sqlgraph"
+
 	"github.com/acme/identity/ent"
 	"github.com/acme/identity/ent/email"
 	"github.com/acme/identity/ent/group"
@@ -13,99 +15,84 @@ import (
 	"github.com/acme/identity/server/store/scope"
 )
 
-// keyed is one stored value and its key.
-type keyed struct {
-	id         int64 // emails
-	sid        string
-	value, key string
+// keyedColumns are the stored names and the key columns they are found by.
+var keyedColumns = []struct {
+	table, value, key string
+	rule              func(string) string
+}{
+	{user.Table, user.FieldUserName, user.FieldUserNameKey, UserNameLookup},
+	{email.Table, email.FieldValue, email.FieldValueKey, UserNameLookup},
+	{group.Table, group.FieldDisplayName, group.FieldDisplayNameKey, NameLookup},
+	{role.Table, role.FieldName, role.FieldNameKey, NameLookup},
 }
 
 // Rekey brings the stored keys of user names, emails, group and role names
 // to the rules of keys.go, for data written under an earlier rule. It runs at
-// start, before the role index loads. A row whose new key another row of its
-// tenant already holds (two look-alike names stored before the rule) keeps
-// its old key, so both stay reachable; the log names it.
+// start, before the role index loads, and changes only keys that differ. A
+// row whose new key another row of its tenant already holds (two look-alike
+// names stored before the rule) keeps its old key, so both stay reachable;
+// the log names it. The tables and columns are the schema's own constants;
+// plain SQL serves all four alike.
 func Rekey(ctx context.Context, db *ent.Client, log *slog.Logger) error {
 	ctx = scope.System(ctx)
-	tables := []struct {
-		what  string
-		key   func(string) string
-		page  func(after keyed) ([]keyed, error)
-		store func(k keyed, key string) error
-	}{
-		{"user name", UserNameLookup, func(after keyed) ([]keyed, error) {
-			var rows []keyed
-			us, err := db.User.Query().Where(user.IDGT(after.sid)).Order(ent.Asc(user.FieldID)).Limit(1000).
-				Select(user.FieldID, user.FieldUserName, user.FieldUserNameKey).All(ctx)
-			for _, u := range us {
-				rows = append(rows, keyed{sid: u.ID, value: u.UserName, key: u.UserNameKey})
-			}
-			return rows, err
-		}, func(k keyed, key string) error {
-			return db.User.UpdateOneID(k.sid).SetUserNameKey(key).Exec(ctx)
-		}},
-		{"email", UserNameLookup, func(after keyed) ([]keyed, error) {
-			var rows []keyed
-			es, err := db.Email.Query().Where(email.IDGT(int(after.id))).Order(ent.Asc(email.FieldID)).Limit(1000).
-				Select(email.FieldID, email.FieldValue, email.FieldValueKey).All(ctx)
-			for _, e := range es {
-				rows = append(rows, keyed{id: int64(e.ID), value: e.Value, key: e.ValueKey})
-			}
-			return rows, err
-		}, func(k keyed, key string) error {
-			return db.Email.UpdateOneID(int(k.id)).SetValueKey(key).Exec(ctx)
-		}},
-		{"group name", NameLookup, func(after keyed) ([]keyed, error) {
-			var rows []keyed
-			gs, err := db.Group.Query().Where(group.IDGT(after.sid)).Order(ent.Asc(group.FieldID)).Limit(1000).
-				Select(group.FieldID, group.FieldDisplayName, group.FieldDisplayNameKey).All(ctx)
-			for _, g := range gs {
-				rows = append(rows, keyed{sid: g.ID, value: g.DisplayName, key: g.DisplayNameKey})
-			}
-			return rows, err
-		}, func(k keyed, key string) error {
-			return db.Group.UpdateOneID(k.sid).SetDisplayNameKey(key).Exec(ctx)
-		}},
-		{"role name", NameLookup, func(after keyed) ([]keyed, error) {
-			var rows []keyed
-			rs, err := db.Role.Query().Where(role.IDGT(after.sid)).Order(ent.Asc(role.FieldID)).Limit(1000).
-				Select(role.FieldID, role.FieldName, role.FieldNameKey).All(ctx)
-			for _, r := range rs {
-				rows = append(rows, keyed{sid: r.ID, value: r.Name, key: r.NameKey})
-			}
-			return rows, err
-		}, func(k keyed, key string) error {
-			return db.Role.UpdateOneID(k.sid).SetNameKey(key).Exec(ctx)
-		}},
-	}
-	for _, t := range tables {
-		var after keyed
+	for _, c := range keyedColumns {
+		var after any = ""
+		if c.table == email.Table {
+			after = 0 // emails have integer ids
+		}
 		for {
-			rows, err := t.page(after)
+			n, last, err := rekeyPage(ctx, db, log, c.table, c.value, c.key, c.rule, after)
 			if err != nil {
-				return fmt.Errorf("rekey %ss: %w", t.what, err)
+				return fmt.Errorf("rekey %s: %w", c.table, err)
 			}
-			for _, r := range rows {
-				key := t.key(r.value)
-				if key == r.key {
-					continue
-				}
-				switch err := t.store(r, key); {
-				case ent.IsConstraintError(err):
-					id := r.sid
-					if id == "" {
-						id = fmt.Sprint(r.id)
-					}
-					log.WarnContext(ctx, "a stored name is a look-alike of another; it keeps its old key", "kind", t.what, "id", id)
-				case err != nil:
-					return fmt.Errorf("rekey %s: %w", t.what, err)
-				}
-			}
-			if len(rows) == 0 {
+			if n == 0 {
 				break
 			}
-			after = rows[len(rows)-1]
+			after = last
 		}
 	}
 	return nil
+}
+
+// rekeyPage rekeys up to 1,000 rows after id after and returns how many it
+// read and the last id.
+func rekeyPage(ctx context.Context, db *ent.Client, log *slog.Logger, table, value, key string, rule func(string) string, after any) (int, any, error) {
+	rows, err := db.QueryContext(ctx, fmt.Sprintf("SELECT id, %s, %s FROM %s WHERE id > $1 ORDER BY id LIMIT 1000", value, key, table), after)
+	if err != nil {
+		return 0, nil, err
+	}
+	type row struct {
+		id         any
+		value, key string
+	}
+	var page []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.id, &r.value, &r.key); err != nil {
+			rows.Close()
+			return 0, nil, err
+		}
+		page = append(page, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, nil, err
+	}
+	for _, r := range page {
+		k := rule(r.value)
+		if k == r.key {
+			continue
+		}
+		_, err := db.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET %s = $1 WHERE id = $2", table, key), k, r.id)
+		switch {
+		case sqlgraph.IsUniqueConstraintError(err):
+			log.WarnContext(ctx, "a stored name is a look-alike of another; it keeps its old key", "table", table, "id", fmt.Sprint(r.id))
+		case err != nil:
+			return 0, nil, err
+		}
+	}
+	if len(page) == 0 {
+		return 0, nil, nil
+	}
+	return len(page), page[len(page)-1].id, nil
 }
