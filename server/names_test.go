@@ -1,11 +1,16 @@
 package server_test
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	identityv1 "github.com/acme/identity/gen/identity/v1"
+	"github.com/acme/identity/server/store/scope"
 )
 
 // TestLookAlikeNames: names are compared by RFC 8265 keys, so look-alikes
@@ -72,6 +77,43 @@ func TestLookAlikeNames(t *testing.T) {
 		if _, err := e.authz().ListUserRoles(e.ctx, &identityv1.ListUserRolesRequest{TenantId: tid,
 			User: &identityv1.UserRef{Ref: &identityv1.UserRef_UserName{UserName: "JOSE\u0301@example.com"}}}); err != nil {
 			t.Fatalf("look up by a look-alike spelling: %v", err)
+		}
+	})
+}
+
+// TestNamesStoredBeforeTheRule: a user and a group stored under names the
+// rule now refuses can still be updated (an IdP repeats the name in every
+// PUT and deactivation); only a new name is checked.
+func TestNamesStoredBeforeTheRule(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db database) {
+		e := newEnv(t, db)
+		tid := e.tenant(t)
+		sys := scope.System(context.Background())
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		uid, gid := newUUID(), newUUID()
+		e.db.User.Create().SetID(uid).SetTenantID(tid).SetUserName("John Smith").SetUserNameKey("john smith").
+			SetActive(true).SetCreateTime(now).SetUpdateTime(now).SetVersion(1).ExecX(sys)
+		e.db.Group.Create().SetID(gid).SetTenantID(tid).SetDisplayName(" Legacy").SetDisplayNameKey(" legacy").
+			SetCreateTime(now).SetUpdateTime(now).SetVersion(1).ExecX(sys)
+
+		_, err := e.users.UpdateUser(e.ctx, &identityv1.UpdateUserRequest{
+			User:       &identityv1.User{TenantId: tid, Id: uid, UserName: "John Smith", Active: proto.Bool(false)},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"user_name", "active"}},
+		})
+		if err != nil {
+			t.Fatalf("deactivating a user named before the rule: %v", err)
+		}
+		_, err = e.users.UpdateUser(e.ctx, &identityv1.UpdateUserRequest{
+			User:       &identityv1.User{TenantId: tid, Id: uid, UserName: "John Q. Smith"},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"user_name"}},
+		})
+		wantCode(t, err, codes.InvalidArgument)
+		_, err = e.groups.ModifyGroup(e.ctx, &identityv1.ModifyGroupRequest{TenantId: tid, GroupId: gid, Changes: []*identityv1.GroupChange{
+			{Change: &identityv1.GroupChange_DisplayName{DisplayName: " Legacy"}},
+			{Change: &identityv1.GroupChange_ExternalId{ExternalId: "ext"}},
+		}})
+		if err != nil {
+			t.Fatalf("a PUT of a group named before the rule: %v", err)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package scim_test
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -42,4 +43,19 @@ func TestStartIndexPastTheEnd(t *testing.T) {
 		})
 	}
 	call(t, e, e.token, "GET", "/Users?startIndex=first", "").want(t, 400)
+}
+
+// TestLongOrFilter: a filter of many "or" terms, as IdPs build to look up a
+// batch of users, is a deep chain, and works.
+func TestLongOrFilter(t *testing.T) {
+	e := newEnv(t)
+	id := createUser(t, e, "ada@example.com")
+	terms := []string{`id eq "` + id + `"`}
+	for range 60 {
+		terms = append(terms, `userName eq "nobody@example.com"`)
+	}
+	r := call(t, e, e.token, "GET", "/Users"+q(strings.Join(terms, " or ")), "").want(t, 200)
+	if r.str("totalResults") != "1" {
+		t.Fatalf("%s", r.raw)
+	}
 }

@@ -6,18 +6,16 @@ import (
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 )
 
-// Bounds of an expression, beside the API's 256 nodes of at most 64
-// operands: how deep it nests, and how many bytes of values it carries into
-// the SQL (each value is one bound parameter, so parameters are bounded by the
-// node count).
-const (
-	maxDepth      = 32
-	maxValueBytes = 32 << 10
-)
+// maxValueBytes bounds the values an expression carries into the SQL. The
+// API's 256 nodes bound the rest: the parameters (one per condition), the
+// work (one step per node of a tree) and the depth (a SCIM filter of many
+// "or" terms is a chain as deep as it is long, so no tighter depth bound
+// would leave such filters working).
+const maxValueBytes = 32 << 10
 
 // checkTree refuses an expression that is not a tree: nodes[0] is the root,
 // every other node is the operand (or element filter) of exactly one node
-// before it, no deeper than maxDepth, with at most maxValueBytes of values.
+// before it, with at most maxValueBytes of values.
 // Compiling a tree costs one step per node; without this a node named by
 // several parents would be compiled (and sent to the database) once per path
 // to it, exponentially many.
@@ -26,7 +24,6 @@ func checkTree(nodes []*identityv1.FilterNode) error {
 		return badExpr(0, "an expression needs at least its root node")
 	}
 	parent := make([]int, len(nodes))
-	depth := make([]int, len(nodes))
 	for i := range parent {
 		parent[i] = -1
 	}
@@ -34,9 +31,6 @@ func checkTree(nodes []*identityv1.FilterNode) error {
 	for i, n := range nodes {
 		if i > 0 && parent[i] < 0 {
 			return badExpr(i, fmt.Sprintf("node %d is not an operand of any node before it: every node but the root has one parent", i))
-		}
-		if depth[i] > maxDepth {
-			return badExpr(i, fmt.Sprintf("the expression nests deeper than %d", maxDepth))
 		}
 		if c := n.GetCondition(); c != nil {
 			valueBytes += len(c.GetStringValue())
@@ -51,7 +45,7 @@ func checkTree(nodes []*identityv1.FilterNode) error {
 			if p := parent[j]; p >= 0 {
 				return badExpr(int(j), fmt.Sprintf("node %d is an operand of both node %d and node %d: each node has one parent", j, p, i))
 			}
-			parent[j], depth[j] = i, depth[i]+1
+			parent[j] = i
 		}
 	}
 	return nil

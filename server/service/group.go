@@ -114,11 +114,19 @@ func (s *GroupService) UpdateGroup(ctx context.Context, req *identityv1.UpdateGr
 		}
 		upd := tx.Group.UpdateOneID(in.GetId()).SetUpdateTime(tx.Now).SetVersion(tx.Revision)
 		if has("display_name") {
-			key, err := nameKey("group.display_name", in.GetDisplayName())
+			cur, err := tx.Group.Query().Where(group.ID(in.GetId())).Select(group.FieldDisplayName).String(ctx)
 			if err != nil {
-				return err
+				return fmt.Errorf("read group: %w", err)
 			}
-			upd.SetDisplayName(in.GetDisplayName()).SetDisplayNameKey(key)
+			// Checked when it changes: a group named before the name rule
+			// can still be updated.
+			if in.GetDisplayName() != cur {
+				key, err := nameKey("group.display_name", in.GetDisplayName())
+				if err != nil {
+					return err
+				}
+				upd.SetDisplayName(in.GetDisplayName()).SetDisplayNameKey(key)
+			}
 		}
 		if has("external_id") {
 			upd.SetExternalID(in.GetExternalId())

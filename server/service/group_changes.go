@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/acme/identity/ent"
+	"github.com/acme/identity/ent/group"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/apierr"
 	"github.com/acme/identity/server/changelog"
@@ -51,6 +52,13 @@ func (s *GroupService) ModifyGroup(ctx context.Context, req *identityv1.ModifyGr
 func applyGroupChange(ctx context.Context, tx *store.Tx, t changelog.TenantID, groupID string, m links, c *identityv1.GroupChange) (added, removed int, err error) {
 	switch x := c.GetChange().(type) {
 	case *identityv1.GroupChange_DisplayName:
+		cur, err := tx.Group.Query().Where(group.ID(groupID)).Select(group.FieldDisplayName).String(ctx)
+		if err != nil {
+			return 0, 0, fmt.Errorf("read group: %w", err)
+		}
+		if x.DisplayName == cur {
+			return 0, 0, nil // a SCIM PUT repeats the name: nothing to check or change
+		}
 		key, err := nameKey("changes.display_name", x.DisplayName)
 		if err != nil {
 			return 0, 0, err

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/acme/identity/ent"
@@ -69,6 +70,9 @@ func (s *UserService) CreateUser(ctx context.Context, req *identityv1.CreateUser
 		if err != nil {
 			return fmt.Errorf("create user: %w", err)
 		}
+		if err := checkEmails(in.GetEmails(), nil); err != nil {
+			return err
+		}
 		if err := insertEmails(ctx, tx, req.GetTenantId(), id, in.GetEmails()); err != nil {
 			return err
 		}
@@ -88,9 +92,6 @@ func (s *UserService) CreateUser(ctx context.Context, req *identityv1.CreateUser
 func insertEmails(ctx context.Context, tx *store.Tx, tenantID, userID string, emails []*identityv1.Email) error {
 	if len(emails) == 0 {
 		return nil
-	}
-	if err := checkEmails(emails); err != nil {
-		return err
 	}
 	creates := make([]*ent.EmailCreate, 0, len(emails))
 	for i, e := range emails {
@@ -160,7 +161,9 @@ func (s *UserService) UpdateUser(ctx context.Context, req *identityv1.UpdateUser
 			return err
 		}
 		upd := cur.Update().SetUpdateTime(tx.Now).SetVersion(tx.Revision)
-		if has("user_name") {
+		// A name is checked when it changes: a user stored before the name
+		// rule, under a name it refuses, can still be updated and deactivated.
+		if has("user_name") && in.GetUserName() != cur.UserName {
 			key, err := userNameKey(in.GetUserName())
 			if err != nil {
 				return err
@@ -206,6 +209,13 @@ func (s *UserService) UpdateUser(ctx context.Context, req *identityv1.UpdateUser
 			return fmt.Errorf("update user: %w", err)
 		}
 		if has("emails") {
+			old, err := tx.Email.Query().Where(email.UserID(in.GetId())).Select(email.FieldValue).Strings(ctx)
+			if err != nil {
+				return fmt.Errorf("read emails: %w", err)
+			}
+			if err := checkEmails(in.GetEmails(), old); err != nil {
+				return err
+			}
 			if _, err := tx.Email.Delete().Where(email.UserID(in.GetId())).Exec(ctx); err != nil {
 				return fmt.Errorf("delete emails: %w", err)
 			}
@@ -236,10 +246,14 @@ func userNameKey(name string) (string, error) {
 	return key, nil
 }
 
-// checkEmails refuses an email address the user-name rule refuses: its key
-// is how filters find it.
-func checkEmails(emails []*identityv1.Email) error {
+// checkEmails refuses a new email address the user-name rule refuses: its
+// key is how filters find it. Addresses the user already has (stored before
+// the rule) are kept as they are.
+func checkEmails(emails []*identityv1.Email, had []string) error {
 	for i, e := range emails {
+		if slices.Contains(had, e.GetValue()) {
+			continue
+		}
 		if _, err := store.UserNameKey(e.GetValue()); err != nil {
 			return apierr.InvalidField(fmt.Sprintf("user.emails[%d].value", i), "INVALID_NAME", fmt.Sprintf("email %q: %v", e.GetValue(), err))
 		}

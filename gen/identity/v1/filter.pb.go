@@ -207,9 +207,8 @@ func (*StringFilter_Present) isStringFilter_Condition() {}
 // filter (RFC 7644 section 3.4.2.2), evaluated in the database. It is a flat
 // list of nodes: nodes[0] is the root, and a node's operands are nodes after
 // it, by index. The nodes form a tree: every node but the root is the operand
-// (or element filter) of exactly one node, the tree is at most 32 levels deep,
-// and its string values total at most 32 KiB; anything else is refused with
-// InvalidArgument naming the node. (Nested messages would be simpler, but the REST mapping's
+// (or element filter) of exactly one node, and its string values total at
+// most 32 KiB; anything else is refused with InvalidArgument naming the node. (Nested messages would be simpler, but the REST mapping's
 // OpenAPI generator cannot describe a recursive message in a GET request.)
 type FilterExpression struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
