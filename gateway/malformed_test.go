@@ -30,6 +30,8 @@ func TestMalformedRequests(t *testing.T) {
 		{"GET", "/scim/v2/Users?filter=userName%20eq%20%22%FF%22", "", 400, `"scimType":"invalidValue"`},
 		{"GET", "/scim/v2/Users/%FF", "", 400, `"scimType":"invalidValue"`},
 		{"GET", "/v1/tenants?pageSize=abc", "", 400, "query parameter pageSize is not a valid number"},
+		{"GET", "/scim/v2/Users#café", "", 400, "the Authorization header holds other than printable ASCII"},
+		{"GET", "/v1/tenants#café", "", 400, "the Authorization header holds other than printable ASCII"},
 		{"GET", "/v1/tenants?pageSize=99999999999", "", 400, "query parameter pageSize is out of range"},
 		{"GET", "/v1/tenants?filter.updatedAfter=yesterday", "", 400, "is not an RFC 3339 time"},
 		{"POST", "/scim/v2/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a@b.c","emails":"a@b.c"}`, 400, "emails: expected an array, got string"},
@@ -43,6 +45,10 @@ func TestMalformedRequests(t *testing.T) {
 			cred := s.Credential
 			if strings.HasPrefix(c.path, "/scim/") {
 				cred = admin
+			}
+			if p, tail, ok := strings.Cut(c.path, "#"); ok {
+				// a path ending in #x sends the credential x, as a client could
+				req.URL.Path, req.URL.Fragment, cred = p, "", tail
 			}
 			req.Header.Set("Authorization", "Bearer "+cred)
 			if c.body != "" {

@@ -96,33 +96,38 @@ func validUTF8(next http.Handler) http.Handler {
 		case bad == "":
 			next.ServeHTTP(w, r)
 		case strings.HasPrefix(r.URL.Path, scim.Prefix+"/"):
-			scim.WriteInvalid(w, bad+" is not valid UTF-8")
+			scim.WriteInvalid(w, bad)
 		default:
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusBadRequest)
 			_ = json.NewEncoder(w).Encode(map[string]any{"code": codes.InvalidArgument,
-				"message": bad + " is not valid UTF-8", "details": []any{}})
+				"message": bad, "details": []any{}})
 		}
 	})
 }
 
-// invalidUTF8 names the first part of a request that is not valid UTF-8, or
-// returns "".
+// invalidUTF8 says what part of a request is not valid UTF-8, or returns "". The Authorization header must be printable ASCII (gRPC
+// metadata carries nothing else).
 func invalidUTF8(r *http.Request) string {
+	for _, c := range []byte(r.Header.Get("Authorization")) {
+		if c < 0x20 || c > 0x7e {
+			return "the Authorization header holds other than printable ASCII"
+		}
+	}
 	if !utf8.ValidString(r.URL.Path) {
-		return "the path"
+		return "the path is not valid UTF-8"
 	}
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return "the query string"
+		return "the query string is not valid UTF-8"
 	}
 	for k, vs := range q {
 		if !utf8.ValidString(k) {
-			return "a query parameter name"
+			return "a query parameter name is not valid UTF-8"
 		}
 		for _, v := range vs {
 			if !utf8.ValidString(v) {
-				return "query parameter " + k
+				return "query parameter " + k + " is not valid UTF-8"
 			}
 		}
 	}

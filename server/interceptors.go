@@ -37,8 +37,8 @@ type chain struct {
 	metrics      *grpcprom.ServerMetrics // nil: none
 }
 
-// interceptors returns the chain, in this order: recover → log → metrics →
-// refuse undecodable strings → time limit → authenticate → validate →
+// interceptors returns the chain, in this order: refuse undecodable strings
+// → recover → log → metrics → time limit → authenticate → validate →
 // authorize and scope → map errors.
 // Public methods skip authentication and authorization.
 func (c chain) interceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
@@ -63,11 +63,15 @@ func (c chain) interceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServe
 	}
 	protected := selector.MatchFunc(func(_ context.Context, m interceptors.CallMeta) bool { return !isPublic(m) })
 
+	// refuseInvalidUTF8 comes first: it takes what the codec marked, so
+	// nothing may end a call before it (see codec.go).
 	unary := []grpc.UnaryServerInterceptor{
+		refuseInvalidUTF8,
 		recovery.UnaryServerInterceptor(recoverOpt),
 		logging.UnaryServerInterceptor(logger, logOpts...),
 	}
 	stream := []grpc.StreamServerInterceptor{
+		refuseInvalidUTF8Stream,
 		recovery.StreamServerInterceptor(recoverOpt),
 		logging.StreamServerInterceptor(logger, logOpts...),
 	}
@@ -76,7 +80,6 @@ func (c chain) interceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServe
 		stream = append(stream, c.metrics.StreamServerInterceptor())
 	}
 	unary = append(unary,
-		refuseInvalidUTF8,
 		limitTime,
 		selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(c.authenticate), protected),
 		protovalidatemw.UnaryServerInterceptor(c.validator),
@@ -84,7 +87,6 @@ func (c chain) interceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServe
 		c.mapErrors,
 	)
 	stream = append(stream,
-		refuseInvalidUTF8Stream,
 		selector.StreamServerInterceptor(auth.StreamServerInterceptor(c.authenticate), protected),
 		protovalidatemw.StreamServerInterceptor(c.validator),
 		selector.StreamServerInterceptor(c.authorizeStream, protected),

@@ -63,6 +63,9 @@ func TestLookAlikeNames(t *testing.T) {
 			{"zero-width space", "Caf\u00e9\u200b Team", codes.InvalidArgument},
 			{"leading space", " Platform", codes.InvalidArgument},
 			{"replacement character", "Plat\ufffdform", codes.InvalidArgument},
+			{"fullwidth", "ＣＡＦÉ TEAM", codes.AlreadyExists},
+			{"mathematical bold", "𝐂𝐚𝐟𝐞\u0301 𝐓𝐞𝐚𝐦", codes.AlreadyExists},
+			{"two spaces", "Café  Team", codes.AlreadyExists},
 		}
 		for _, c := range groups {
 			t.Run("group "+c.name, func(t *testing.T) {

@@ -35,6 +35,8 @@ const (
 	// instance's change-log follower has polled yet; the revoking instance
 	// empties its cache before the revoking call returns.
 	Recheck = 50 * time.Millisecond
+	// loadTimeout bounds one read of a credential.
+	loadTimeout = 10 * time.Second
 )
 
 var errBadCredential = status.Error(codes.Unauthenticated,
@@ -87,11 +89,22 @@ func (a *Authenticator) accessKey(ctx context.Context, cred string) (Principal, 
 	now := a.now()
 	k := a.cache.key(keyID)
 	if k == nil || now.Sub(k.verified) >= Recheck {
-		v, err, _ := a.loads.Do("key:"+keyID, func() (any, error) { return a.loadKey(context.WithoutCancel(ctx), keyID, now) })
-		if err != nil {
-			return Principal{}, err
+		// The shared read is bounded on its own, and each waiting request by
+		// its deadline.
+		ch := a.loads.DoChan("key:"+keyID, func() (any, error) {
+			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loadTimeout)
+			defer cancel()
+			return a.loadKey(lctx, keyID, now)
+		})
+		select {
+		case res := <-ch:
+			if res.Err != nil {
+				return Principal{}, res.Err
+			}
+			k = res.Val.(*cachedKey)
+		case <-ctx.Done():
+			return Principal{}, status.FromContextError(ctx.Err()).Err()
 		}
-		k = v.(*cachedKey)
 	}
 	if k.projectID != projectID || subtle.ConstantTimeCompare(hashSecret(secret), k.hash) != 1 ||
 		k.revoked || (k.expire != nil && !now.Before(*k.expire)) {

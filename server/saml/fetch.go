@@ -95,27 +95,76 @@ func NewFetcher(opts FetchOptions) *Fetcher {
 var errRefusedAddress = errors.New("the address is not one metadata is fetched from")
 
 // Allowed says whether metadata may be fetched from ip: a public unicast
-// address, or with allowPrivate also a private or loopback one.
+// address, or with allowPrivate also a private (RFC 1918, RFC 6598, unique
+// local) or loopback one. Special-purpose ranges (link-local, documentation,
+// benchmarking, reserved, multicast, protocol assignments) and the cloud
+// providers' metadata addresses are refused either way, and IPv6 forms that
+// carry an IPv4 address (NAT64, 6to4, IPv4-compatible, IPv4-mapped) are
+// judged by that address.
 func Allowed(ip netip.Addr, allowPrivate bool) bool {
 	ip = ip.Unmap()
+	if v4, ok := embeddedIPv4(ip); ok {
+		return Allowed(v4, allowPrivate)
+	}
 	switch {
 	case !ip.IsValid(), ip.IsUnspecified(), ip.IsMulticast(), ip.IsLinkLocalUnicast(),
-		ip.IsLinkLocalMulticast(), ip.IsInterfaceLocalMulticast(), ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}),
-		thisNetwork.Contains(ip):
+		ip.IsLinkLocalMulticast(), ip.IsInterfaceLocalMulticast(), inAny(ip, refused):
 		return false
-	case ip.IsLoopback(), ip.IsPrivate(), sharedAddressSpace.Contains(ip):
+	case ip.IsLoopback(), ip.IsPrivate(), inAny(ip, private):
 		return allowPrivate
 	}
 	return true
 }
 
 var (
-	// sharedAddressSpace is carrier-grade NAT (RFC 6598), private in effect.
-	sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10")
-	// thisNetwork is 0.0.0.0/8 (RFC 1122), which some systems route to
-	// the host itself.
-	thisNetwork = netip.MustParsePrefix("0.0.0.0/8")
+	// refused are special-purpose ranges (IANA's registries) and metadata
+	// services that no IdP's metadata is served from.
+	refused = prefixes(
+		"0.0.0.0/8", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
+		"240.0.0.0/4",                                                 // reserved, and the broadcast address
+		"100.100.100.200/32", "168.63.129.16/32", "fd00:ec2::254/128", // Alibaba, Azure, AWS (IPv6) metadata
+		"100::/64", "2001::/23", "2001:db8::/32", "fec0::/10",
+	)
+	// private are ranges private in effect beside those IsPrivate knows.
+	private = prefixes("100.64.0.0/10") // carrier-grade NAT (RFC 6598)
+
+	nat64      = prefixes("64:ff9b::/96", "64:ff9b:1::/48")
+	sixToFour  = netip.MustParsePrefix("2002::/16")
+	compatible = netip.MustParsePrefix("::/96") // IPv4-compatible (deprecated)
 )
+
+// embeddedIPv4 returns the IPv4 address an IPv6 address of a transition
+// form carries.
+func embeddedIPv4(ip netip.Addr) (netip.Addr, bool) {
+	if !ip.Is6() {
+		return netip.Addr{}, false
+	}
+	b := ip.As16()
+	switch {
+	case inAny(ip, nat64), compatible.Contains(ip) && !ip.IsUnspecified() && ip != netip.IPv6Loopback():
+		return netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}), true
+	case sixToFour.Contains(ip):
+		return netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}), true
+	}
+	return netip.Addr{}, false
+}
+
+func prefixes(ss ...string) []netip.Prefix {
+	out := make([]netip.Prefix, len(ss))
+	for i, s := range ss {
+		out[i] = netip.MustParsePrefix(s)
+	}
+	return out
+}
+
+func inAny(ip netip.Addr, ps []netip.Prefix) bool {
+	for _, p := range ps {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
 
 // errUnavailable is every failure to fetch: the caller learns that the URL
 // could not be fetched, never why (closed port, non-HTTP service, status,

@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/text/cases"
 	"golang.org/x/text/secure/precis"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Names are compared by keys: two names with one key are one name. The rules
@@ -38,8 +39,11 @@ func UserNameKey(s string) (string, error) {
 	return k, nil
 }
 
-// NameKey is the key of a group or role name: RFC 8265 OpaqueString (spaces
-// allowed, other spaces mapped to U+0020, NFC), then Unicode case folding.
+// NameKey is the key of a group or role name. The name must pass RFC 8265
+// OpaqueString (spaces allowed; controls, invisible characters and bidi
+// overrides refused); its key is its NFKC form (so other widths and styled
+// letters such as mathematical bold are the same name), case-folded, with
+// runs of spaces as one.
 func NameKey(s string) (string, error) {
 	// U+FFFD stands for a character lost on the way (invalid UTF-8, a lone
 	// surrogate in JSON): two different names would become one.
@@ -47,13 +51,13 @@ func NameKey(s string) (string, error) {
 		return "", ErrName
 	}
 	if printableASCII(s, true) {
-		return strings.ToLower(s), nil
+		return strings.Join(strings.Fields(strings.ToLower(s)), " "), nil
 	}
 	k, err := precis.OpaqueString.String(s)
 	if err != nil || strings.HasPrefix(k, " ") || strings.HasSuffix(k, " ") {
 		return "", ErrName
 	}
-	return cases.Fold().String(k), nil
+	return strings.Join(strings.Fields(cases.Fold().String(norm.NFKC.String(k))), " "), nil
 }
 
 // UserNameLookup is the key to find a user (or an email) by: the name's key,

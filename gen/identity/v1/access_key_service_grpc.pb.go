@@ -55,10 +55,11 @@ type AccessKeyServiceClient interface {
 	//
 	// FailedPrecondition for a revoked key; the same checks as CreateAccessKey.
 	UpdateAccessKey(ctx context.Context, in *UpdateAccessKeyRequest, opts ...grpc.CallOption) (*UpdateAccessKeyResponse, error)
-	// RevokeAccessKey revokes a key: it authenticates nothing from the next
-	// request on the instance that revoked it, and within 50 ms on every other
-	// instance (which reads a credential in use from the database again at
-	// least that often). The key stays listed as revoked.
+	// RevokeAccessKey revokes a key: it authenticates no new call from the
+	// next one on the instance that revoked it, and from 50 ms after on every
+	// other instance (which reads a credential in use from the database again
+	// at least that often); a stream already open goes on. The key stays
+	// listed as revoked.
 	//
 	// Revoking a revoked key changes nothing.
 	RevokeAccessKey(ctx context.Context, in *RevokeAccessKeyRequest, opts ...grpc.CallOption) (*RevokeAccessKeyResponse, error)
@@ -165,10 +166,11 @@ type AccessKeyServiceServer interface {
 	//
 	// FailedPrecondition for a revoked key; the same checks as CreateAccessKey.
 	UpdateAccessKey(context.Context, *UpdateAccessKeyRequest) (*UpdateAccessKeyResponse, error)
-	// RevokeAccessKey revokes a key: it authenticates nothing from the next
-	// request on the instance that revoked it, and within 50 ms on every other
-	// instance (which reads a credential in use from the database again at
-	// least that often). The key stays listed as revoked.
+	// RevokeAccessKey revokes a key: it authenticates no new call from the
+	// next one on the instance that revoked it, and from 50 ms after on every
+	// other instance (which reads a credential in use from the database again
+	// at least that often); a stream already open goes on. The key stays
+	// listed as revoked.
 	//
 	// Revoking a revoked key changes nothing.
 	RevokeAccessKey(context.Context, *RevokeAccessKeyRequest) (*RevokeAccessKeyResponse, error)

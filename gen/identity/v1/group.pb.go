@@ -30,10 +30,10 @@ type Group struct {
 	// id is server-assigned, opaque and stable.
 	Id       string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	TenantId string `protobuf:"bytes,2,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
-	// display_name is unique in its tenant under RFC 8265 OpaqueString with
-	// case folding: other case or composition of the same characters, or
-	// another kind of space, is the same name. Leading or trailing spaces,
-	// control and invisible characters and bidi overrides are refused.
+	// display_name is unique in its tenant without regard to case, width,
+	// composition or runs of spaces (RFC 8265 OpaqueString, keyed by its NFKC
+	// case fold). Leading or trailing spaces, control and invisible characters
+	// and bidi overrides are refused.
 	DisplayName string `protobuf:"bytes,3,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	// external_id is the identity provider's id for this group.
 	ExternalId string                 `protobuf:"bytes,4,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`

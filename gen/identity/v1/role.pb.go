@@ -29,8 +29,7 @@ type Role struct {
 	// id is server-assigned, opaque and stable.
 	Id       string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	TenantId string `protobuf:"bytes,2,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
-	// name is unique in its tenant under the rule of group display names
-	// (RFC 8265 OpaqueString with case folding).
+	// name is unique in its tenant under the rule of group display names.
 	Name        string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
 	Description string `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
 	// permissions are opaque strings the calling services agree on, such as
