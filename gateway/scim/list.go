@@ -41,7 +41,9 @@ func parseListQuery(q url.Values) (listQuery, error) {
 		n, err := strconv.ParseInt(v, 10, 64)
 		var numErr *strconv.NumError
 		switch {
-		case errors.As(err, &numErr) && numErr.Err == strconv.ErrRange && !strings.HasPrefix(v, "-"):
+		case errors.As(err, &numErr) && numErr.Err == strconv.ErrRange && strings.HasPrefix(v, "-"):
+			n = 1
+		case errors.As(err, &numErr) && numErr.Err == strconv.ErrRange:
 			n = math.MaxInt64 // an integer past any end
 		case err != nil:
 			return lq, errorf(http.StatusBadRequest, "invalidValue", "startIndex must be an integer, not %q", v)
@@ -49,11 +51,17 @@ func parseListQuery(q url.Values) (listQuery, error) {
 		lq.startIndex = max(n, 1) // RFC 7644: a value below 1 is read as 1
 	}
 	if v := q.Get("count"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
+		n, err := strconv.ParseInt(v, 10, 64)
+		var numErr *strconv.NumError
+		switch {
+		case errors.As(err, &numErr) && numErr.Err == strconv.ErrRange && strings.HasPrefix(v, "-"):
+			n = 0
+		case errors.As(err, &numErr) && numErr.Err == strconv.ErrRange:
+			n = maxCount // RFC 7644: a larger count is capped at what the server serves
+		case err != nil:
 			return lq, errorf(http.StatusBadRequest, "invalidValue", "count must be an integer, not %q", v)
 		}
-		lq.count = min(max(n, 0), maxCount)
+		lq.count = int(min(max(n, 0), maxCount))
 	}
 	if _, ok := q["cursor"]; ok {
 		if q.Has("startIndex") {

@@ -19,6 +19,7 @@ func TestStartIndexPastTheEnd(t *testing.T) {
 		wantItems  int
 	}{
 		{"-5", 2},
+		{"-99999999999999999999999", 2},
 		{"2", 1},
 		{"3", 0},
 		{"10000001", 0},

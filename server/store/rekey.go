@@ -30,8 +30,11 @@ var keyedColumns = []struct {
 // to the rules of keys.go, for data written under an earlier rule. It runs at
 // start, before the role index loads, and changes only keys that differ. A
 // row whose new key another row of its tenant already holds (two look-alike
-// names stored before the rule) keeps its old key, so both stay reachable;
-// the log names it. The tables and columns are the schema's own constants;
+// names stored before the rule) keeps its old key: lookups by name find the
+// other row, this one is found by id, and the log names it for an
+// administrator to resolve. Keys change outside the change log, so every
+// instance of a deployment restarts on the new version (each rekeys
+// idempotently and loads its role index after). The tables and columns are the schema's own constants;
 // plain SQL serves all four alike.
 func Rekey(ctx context.Context, db *ent.Client, log *slog.Logger) error {
 	ctx = scope.System(ctx)
@@ -86,7 +89,10 @@ func rekeyPage(ctx context.Context, db *ent.Client, log *slog.Logger, table, val
 		_, err := db.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET %s = $1 WHERE id = $2", table, key), k, r.id)
 		switch {
 		case sqlgraph.IsUniqueConstraintError(err):
-			log.WarnContext(ctx, "a stored name is a look-alike of another; it keeps its old key", "table", table, "id", fmt.Sprint(r.id))
+			// Name lookups now find the other row; this one is reachable by
+			// id only until an administrator renames or deletes one of them.
+			log.ErrorContext(ctx, "two stored names are one under the name rule: the row keeps its old key and is found by id only; rename or delete one",
+				"table", table, "id", fmt.Sprint(r.id), "key", k)
 		case err != nil:
 			return 0, nil, err
 		}
