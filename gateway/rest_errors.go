@@ -34,6 +34,9 @@ func errorHandler(log *slog.Logger) runtime.ErrorHandlerFunc {
 				err = status.Error(codes.InvalidArgument, "query parameter "+jsonPath(p[1])+" "+describeParseError(p[2]))
 			}
 		}
+		if c := status.Code(err); c == codes.Unavailable || c == codes.ResourceExhausted {
+			w.Header().Set("Retry-After", "1") // seconds: the core's busy answers suggest one
+		}
 		if code := runtime.HTTPStatusFromCode(status.Code(err)); code >= 500 {
 			log.ErrorContext(ctx, "REST request failed", "method", r.Method, "path", r.URL.Path, "status", code, "error", err)
 		}

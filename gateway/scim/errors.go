@@ -37,6 +37,9 @@ func errorf(status int, scimType, format string, args ...any) *scimError {
 func writeError(w http.ResponseWriter, err error) {
 	e := toSCIMError(err)
 	w.Header().Set("Content-Type", contentType)
+	if e.Status == http.StatusServiceUnavailable || e.Status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "1") // seconds: the core's busy answers suggest one
+	}
 	w.WriteHeader(e.Status)
 	body := map[string]any{
 		"schemas": []string{resource.ErrorSchema},

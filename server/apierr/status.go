@@ -45,6 +45,9 @@ func ToStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 		return status.Error(codes.NotFound, "not found")
 	case ent.IsConstraintError(err):
 		return status.Error(codes.AlreadyExists, "the change conflicts with an existing resource")
+	case busy(err):
+		log.WarnContext(ctx, "database busy", "method", method, "error", err)
+		return busyStatus()
 	}
 	log.ErrorContext(ctx, "internal error", "method", method, "error", err)
 	return status.Error(codes.Internal, "internal error")

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
 
@@ -23,6 +24,9 @@ func init() {
 	// driver registers as "sqlite", so the embedded default needs no cgo.
 	sql.Register("sqlite3", &sqlite.Driver{})
 }
+
+// maxPostgresConns is one instance's share of PostgreSQL's connections.
+const maxPostgresConns = 20
 
 // SQLiteURL is the database of a data directory.
 func SQLiteURL(dataDir string) string {
@@ -44,6 +48,12 @@ func Open(ctx context.Context, rawURL string) (*ent.Client, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
+		// A bounded pool: beyond it, requests queue for a connection instead
+		// of exhausting the server's (PostgreSQL's default is 100 for all
+		// clients, and several instances share it).
+		db.SetMaxOpenConns(maxPostgresConns)
+		db.SetMaxIdleConns(maxPostgresConns)
+		db.SetConnMaxIdleTime(5 * time.Minute)
 		drv = entsql.OpenDB(dialect.Postgres, db)
 	case strings.HasPrefix(rawURL, "file:"):
 		q := url.Values{}

@@ -1,0 +1,47 @@
+package apierr
+
+import (
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"modernc.org/sqlite"
+	sqlitelib "modernc.org/sqlite/lib"
+)
+
+// RetryAfter is the wait a busy answer suggests.
+const RetryAfter = time.Second
+
+// busy says whether err is the database refusing work for now, not a fault:
+// SQLite's write lock held past the busy timeout, PostgreSQL's serialization
+// failures, deadlocks and connection limits. The caller can retry.
+func busy(err error) bool {
+	var le *sqlite.Error
+	if errors.As(err, &le) {
+		switch le.Code() & 0xff { // the primary code of an extended one
+		case sqlitelib.SQLITE_BUSY, sqlitelib.SQLITE_LOCKED:
+			return true
+		}
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "40001", "40P01", "53300", "57P03": // serialization, deadlock, too many connections, cannot connect now
+			return true
+		}
+	}
+	return false
+}
+
+// busyStatus is Unavailable with the wait to retry after.
+func busyStatus() error {
+	st := status.New(codes.Unavailable, "the database is busy: retry the request")
+	if withInfo, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(RetryAfter)}); err == nil {
+		st = withInfo
+	}
+	return st.Err()
+}
