@@ -4,13 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -35,7 +38,7 @@ func errorHandler(log *slog.Logger) runtime.ErrorHandlerFunc {
 			}
 		}
 		if c := status.Code(err); c == codes.Unavailable || c == codes.ResourceExhausted {
-			w.Header().Set("Retry-After", "1") // seconds: the core's busy answers suggest one
+			w.Header().Set("Retry-After", retryAfter(status.Convert(err)))
 		}
 		if code := runtime.HTTPStatusFromCode(status.Code(err)); code >= 500 {
 			log.ErrorContext(ctx, "REST request failed", "method", r.Method, "path", r.URL.Path, "status", code, "error", err)
@@ -56,6 +59,18 @@ func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 		return
 	}
 	runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, httpStatus)
+}
+
+// retryAfter is the Retry-After of a status: its RetryInfo's delay in whole
+// seconds, at least one.
+func retryAfter(st *status.Status) string {
+	seconds := 1
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			seconds = max(seconds, int(math.Ceil(ri.GetRetryDelay().AsDuration().Seconds())))
+		}
+	}
+	return strconv.Itoa(seconds)
 }
 
 // jsonPath turns a proto field path (filter.user_name) into the JSON names

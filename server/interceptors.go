@@ -15,14 +15,17 @@ import (
 	protovalidatemw "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/protovalidate"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/acme/identity/server/apierr"
 	"github.com/acme/identity/server/authn"
 	"github.com/acme/identity/server/authz"
+	"github.com/acme/identity/server/ratelimit"
 	"github.com/acme/identity/server/store/scope"
 )
 
@@ -35,11 +38,12 @@ type chain struct {
 	authenticate auth.AuthFunc
 	validator    protovalidate.Validator
 	metrics      *grpcprom.ServerMetrics // nil: none
+	limiter      *ratelimit.Limiter      // nil: no rate limits
 }
 
 // interceptors returns the chain, in this order: refuse undecodable strings
 // → recover → log → metrics → time limit → authenticate → validate →
-// authorize and scope → map errors.
+// authorize and scope → rate limit → map errors.
 // Public methods skip authentication and authorization.
 func (c chain) interceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
 	recoverOpt := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
@@ -84,12 +88,14 @@ func (c chain) interceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServe
 		selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(c.authenticate), protected),
 		protovalidatemw.UnaryServerInterceptor(c.validator),
 		selector.UnaryServerInterceptor(c.authorizeUnary, protected),
+		selector.UnaryServerInterceptor(c.limitUnary, protected),
 		c.mapErrors,
 	)
 	stream = append(stream,
 		selector.StreamServerInterceptor(auth.StreamServerInterceptor(c.authenticate), protected),
 		protovalidatemw.StreamServerInterceptor(c.validator),
 		selector.StreamServerInterceptor(c.authorizeStream, protected),
+		selector.StreamServerInterceptor(c.limitStream, protected),
 		c.mapStreamErrors,
 	)
 	return unary, stream
@@ -169,6 +175,62 @@ func (s *authorizedStream) RecvMsg(m any) error {
 			return err
 		}
 		s.ctx = ctx
+	}
+	return nil
+}
+
+// allow takes a token of the caller's credential and of the request's
+// tenant, or answers RESOURCE_EXHAUSTED with the wait in RetryInfo.
+func (c chain) allow(ctx context.Context) error {
+	if c.limiter == nil {
+		return nil
+	}
+	p := authn.From(ctx)
+	credential := p.KeyID
+	if credential == "" {
+		credential = "scim:" + p.ScimTenantID // a tenant's SCIM tokens share one bucket
+	}
+	var tenantID string
+	if s, ok := scope.From(ctx); ok {
+		tenantID = s.TenantID
+	}
+	ok, wait := c.limiter.Allow(credential, tenantID)
+	if ok {
+		return nil
+	}
+	st := status.New(codes.ResourceExhausted, "too many requests from this credential or for this tenant: retry after the delay given")
+	if withInfo, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)}); err == nil {
+		st = withInfo
+	}
+	return st.Err()
+}
+
+func (c chain) limitUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if err := c.allow(ctx); err != nil {
+		return nil, err
+	}
+	return handler(ctx, req)
+}
+
+// limitStream limits a stream once it is authorized (its first message
+// names the tenant).
+func (c chain) limitStream(impl any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	return handler(impl, &limitedStream{ServerStream: ss, chain: c})
+}
+
+type limitedStream struct {
+	grpc.ServerStream
+	chain chain
+	done  bool
+}
+
+func (s *limitedStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	if !s.done {
+		s.done = true
+		return s.chain.allow(s.Context())
 	}
 	return nil
 }

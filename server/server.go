@@ -16,6 +16,7 @@ import (
 
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/authn"
+	"github.com/acme/identity/server/ratelimit"
 )
 
 // Services are the implementations of the identity services. server.New
@@ -48,12 +49,13 @@ func (s Services) register(r grpc.ServiceRegistrar) {
 // service and server reflection, behind the interceptor chain (see chain).
 // Health and reflection need no credential. log receives internal errors and
 // panics, never secrets or request bodies; metrics may be nil.
-func New(log *slog.Logger, authenticator *authn.Authenticator, metrics *grpcprom.ServerMetrics, services Services, opts ...grpc.ServerOption) (*grpc.Server, *health.Server, error) {
+// limiter may be nil (no rate limits).
+func New(log *slog.Logger, authenticator *authn.Authenticator, metrics *grpcprom.ServerMetrics, limiter *ratelimit.Limiter, services Services, opts ...grpc.ServerOption) (*grpc.Server, *health.Server, error) {
 	validator, err := protovalidate.New()
 	if err != nil {
 		return nil, nil, fmt.Errorf("protovalidate: %w", err)
 	}
-	c := chain{log: log, authenticate: authenticator.Authenticate, validator: validator, metrics: metrics}
+	c := chain{log: log, authenticate: authenticator.Authenticate, validator: validator, metrics: metrics, limiter: limiter}
 	unary, stream := c.interceptors()
 	s := grpc.NewServer(append(append([]grpc.ServerOption{
 		// Connections idle for 5 minutes are closed (clients reconnect on

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 
 	"github.com/acme/identity/server/authn"
 	"github.com/acme/identity/server/instance"
+	"github.com/acme/identity/server/ratelimit"
 	"github.com/acme/identity/server/store"
 )
 
@@ -77,6 +79,13 @@ func (c *config) databaseURL() (string, error) {
 	return store.SQLiteURL(c.data), nil
 }
 
+func envFloat(name string, def float64) float64 {
+	if v, err := strconv.ParseFloat(os.Getenv(name), 64); err == nil {
+		return v
+	}
+	return def
+}
+
 func env(name, def string) string {
 	if v, ok := os.LookupEnv(name); ok {
 		return v
@@ -119,6 +128,13 @@ func runServe(args []string, log *slog.Logger) error {
 		"base URL of the HTTP side as IdPs and browsers reach it, for SAML and SCIM URLs; default http://<http-addr> (IDENTITY_PUBLIC_URL)")
 	allowPrivate := fs.Bool("metadata-allow-private", env("IDENTITY_METADATA_ALLOW_PRIVATE", "") == "true",
 		"also fetch IdP metadata URLs from private and loopback addresses, for IdPs on your own network (IDENTITY_METADATA_ALLOW_PRIVATE=true)")
+	var limits ratelimit.Limits
+	fs.Float64Var(&limits.PerCredential, "rate-per-credential", envFloat("IDENTITY_RATE_PER_CREDENTIAL", 100),
+		"requests per second one access key or a tenant's SCIM tokens may send, sustained; 0: no limit (IDENTITY_RATE_PER_CREDENTIAL)")
+	fs.IntVar(&limits.CredentialBurst, "rate-burst-per-credential", 200, "requests one credential may send at once")
+	fs.Float64Var(&limits.PerTenant, "rate-per-tenant", envFloat("IDENTITY_RATE_PER_TENANT", 300),
+		"requests per second all credentials together may send for one tenant, sustained; 0: no limit (IDENTITY_RATE_PER_TENANT)")
+	fs.IntVar(&limits.TenantBurst, "rate-burst-per-tenant", 600, "requests all credentials may send for one tenant at once")
 	_ = fs.Parse(args)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -138,7 +154,7 @@ func runServe(args []string, log *slog.Logger) error {
 	}
 	started := time.Now()
 	inst, err := instance.Start(ctx, instance.Config{
-		DatabaseURL: url, PublicURL: *publicURL, Log: log, Metrics: reg, MetadataAllowPrivate: *allowPrivate,
+		DatabaseURL: url, PublicURL: *publicURL, Log: log, Metrics: reg, MetadataAllowPrivate: *allowPrivate, RateLimits: limits,
 	})
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -23,6 +24,8 @@ type scimError struct {
 	Status   int
 	ScimType string
 	Detail   string
+	// retryAfter is the Retry-After (seconds) of a 429 or 503.
+	retryAfter int
 }
 
 func (e *scimError) Error() string { return e.Detail }
@@ -38,7 +41,7 @@ func writeError(w http.ResponseWriter, err error) {
 	e := toSCIMError(err)
 	w.Header().Set("Content-Type", contentType)
 	if e.Status == http.StatusServiceUnavailable || e.Status == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", "1") // seconds: the core's busy answers suggest one
+		w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
 	}
 	w.WriteHeader(e.Status)
 	body := map[string]any{
@@ -92,13 +95,24 @@ func toSCIMError(err error) *scimError {
 	case codes.PermissionDenied:
 		return &scimError{Status: http.StatusForbidden, Detail: msg}
 	case codes.ResourceExhausted:
-		return &scimError{Status: http.StatusTooManyRequests, Detail: msg}
+		return &scimError{Status: http.StatusTooManyRequests, Detail: msg, retryAfter: retrySeconds(st)}
 	case codes.DeadlineExceeded, codes.Canceled:
-		return &scimError{Status: http.StatusServiceUnavailable, Detail: "the request took too long; try again"}
+		return &scimError{Status: http.StatusServiceUnavailable, Detail: "the request took too long; try again", retryAfter: 1}
 	case codes.Unavailable:
-		return &scimError{Status: http.StatusServiceUnavailable, Detail: "the service is unavailable; try again"}
+		return &scimError{Status: http.StatusServiceUnavailable, Detail: "the service is unavailable; try again", retryAfter: retrySeconds(st)}
 	}
 	return &scimError{Status: http.StatusInternalServerError, Detail: "internal error"}
+}
+
+// retrySeconds is a status's RetryInfo delay in whole seconds, at least one.
+func retrySeconds(st *status.Status) int {
+	seconds := 1
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			seconds = max(seconds, int(math.Ceil(ri.GetRetryDelay().AsDuration().Seconds())))
+		}
+	}
+	return seconds
 }
 
 func reason(st *status.Status) string {

@@ -27,6 +27,7 @@ import (
 	"github.com/acme/identity/server"
 	"github.com/acme/identity/server/authn"
 	"github.com/acme/identity/server/changelog"
+	"github.com/acme/identity/server/ratelimit"
 	"github.com/acme/identity/server/roleindex"
 	"github.com/acme/identity/server/saml"
 	"github.com/acme/identity/server/service"
@@ -53,6 +54,9 @@ type Config struct {
 	// loopback addresses, for IdPs on the operator's own network (off: only
 	// public addresses).
 	MetadataAllowPrivate bool
+	// RateLimits bound the requests of each credential and of each tenant
+	// (the zero value: none; cmd/identityd sets defaults).
+	RateLimits ratelimit.Limits
 	// Metrics, when set, receives the gRPC and HTTP metrics, and is served at
 	// /metrics.
 	Metrics *prometheus.Registry
@@ -133,7 +137,11 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 		}
 	}
 	authenticator := authn.NewAuthenticator(db, cfg.Log, cfg.Now, creds)
-	if inst.GRPC, inst.Health, err = server.New(cfg.Log, authenticator, metrics, services); err != nil {
+	var limiter *ratelimit.Limiter
+	if cfg.RateLimits != (ratelimit.Limits{}) {
+		limiter = ratelimit.New(cfg.RateLimits, time.Now)
+	}
+	if inst.GRPC, inst.Health, err = server.New(cfg.Log, authenticator, metrics, limiter, services); err != nil {
 		return nil, err
 	}
 	inst.local = bufconn.Listen(1 << 20)
