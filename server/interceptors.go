@@ -182,19 +182,16 @@ func (s *authorizedStream) RecvMsg(m any) error {
 // allow takes a token of the caller's credential and of the request's
 // tenant, or answers RESOURCE_EXHAUSTED with the wait in RetryInfo.
 func (c chain) allow(ctx context.Context) error {
-	if c.limiter == nil {
-		return nil
+	s, scoped := scope.From(ctx)
+	if c.limiter == nil || !scoped {
+		return nil // a call about the caller (the SCIM gateway's resolution of its tenant) touches nothing
 	}
 	p := authn.From(ctx)
 	credential := p.KeyID
 	if credential == "" {
 		credential = "scim:" + p.ScimTenantID // a tenant's SCIM tokens share one bucket
 	}
-	var tenantID string
-	if s, ok := scope.From(ctx); ok {
-		tenantID = s.TenantID
-	}
-	ok, wait := c.limiter.Allow(credential, tenantID)
+	ok, wait := c.limiter.Allow(credential, s.TenantID)
 	if ok {
 		return nil
 	}

@@ -37,6 +37,7 @@ import (
 	"github.com/acme/identity/server/authn"
 	"github.com/acme/identity/server/authz"
 	"github.com/acme/identity/server/instance"
+	"github.com/acme/identity/server/ratelimit"
 	"github.com/acme/identity/server/store"
 	"github.com/acme/identity/server/store/scope"
 )
@@ -294,6 +295,127 @@ func run(nUsers, nGroups, nMembers, nBig, nProvision int, database string) error
 	elapsed := time.Since(t0)
 	fmt.Printf("provisioning: %d users through POST /Users at concurrency 8 in %s: %.0f users/s\n",
 		created.Load(), elapsed.Round(time.Millisecond), float64(created.Load())/elapsed.Seconds())
+	return flood(ctx, database, root, log)
+}
+
+// flood measures fair sharing: a second instance on the same database, with
+// identityd's default rate limits, serves one tenant's SCIM GET and POST
+// while another tenant floods it with POSTs from 16 clients; it reports the
+// quiet tenant's p99 under the flood against its idle p99.
+func flood(ctx context.Context, database, root string, log *slog.Logger) error {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	inst, err := instance.Start(ctx, instance.Config{DatabaseURL: database, PublicURL: "http://" + lis.Addr().String(), Log: log,
+		RateLimits: ratelimit.Limits{PerCredential: 100, CredentialBurst: 200, PerTenant: 300, TenantBurst: 600}})
+	if err != nil {
+		return err
+	}
+	defer inst.Close()
+	hs := &http.Server{Handler: inst.HTTP}
+	go func() { _ = hs.Serve(lis) }()
+	defer hs.Close()
+	admin := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+root)
+	token := func(name string) (string, error) {
+		t, err := identityv1.NewTenantServiceClient(inst.Conn).CreateTenant(admin, &identityv1.CreateTenantRequest{DisplayName: name})
+		if err != nil {
+			return "", err
+		}
+		tid := t.GetTenant().GetId()
+		if _, err := identityv1.NewSsoServiceClient(inst.Conn).SetSamlConfig(admin, &identityv1.SetSamlConfigRequest{
+			TenantId: tid, Metadata: &identityv1.SetSamlConfigRequest_MetadataXml{MetadataXml: metadataXML}}); err != nil {
+			return "", err
+		}
+		s, err := identityv1.NewScimServiceClient(inst.Conn).EnableScim(admin, &identityv1.EnableScimRequest{TenantId: tid})
+		return s.GetToken(), err
+	}
+	loud, err := token("loud")
+	if err != nil {
+		return err
+	}
+	quietToken, err := token("quiet")
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	quiet := &bench{base: "http://" + lis.Addr().String() + "/scim/v2", bearer: quietToken, client: client}
+	var n atomic.Int64
+	// paced runs f 100 times at 20 requests/s (within the quiet tenant's own
+	// limits) and returns the sorted durations of the calls.
+	paced := func(f func() error) ([]time.Duration, error) {
+		var out []time.Duration
+		for range 100 {
+			time.Sleep(50 * time.Millisecond)
+			t0 := time.Now()
+			if err := f(); err != nil {
+				return nil, err
+			}
+			out = append(out, time.Since(t0))
+		}
+		slices.Sort(out)
+		return out, nil
+	}
+	measure := func() (get, post time.Duration, err error) {
+		gets, err := paced(func() error {
+			c, raw, err := quiet.do("GET", "/Users?filter="+urlq(`userName eq "nobody@example.com"`), "")
+			return expect(c, raw, err, 200)
+		})
+		if err != nil {
+			return 0, 0, err
+		}
+		posts, err := paced(func() error {
+			i := n.Add(1)
+			c, raw, err := quiet.do("POST", "/Users", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"quiet%06d@example.com"}`, i))
+			return expect(c, raw, err, 201)
+		})
+		if err != nil {
+			return 0, 0, err
+		}
+		return p(gets, 99), p(posts, 99), nil
+	}
+	idleGet, idlePost, err := measure()
+	if err != nil {
+		return err
+	}
+	stop := make(chan struct{})
+	var accepted, limited atomic.Int64
+	var wg sync.WaitGroup
+	flooder := &bench{base: quiet.base, bearer: loud, client: client}
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c, _, err := flooder.do("POST", "/Users", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"loud%02d-%07d@example.com"}`, w, i))
+				switch {
+				case err != nil:
+				case c == http.StatusCreated:
+					accepted.Add(1)
+				case c == http.StatusTooManyRequests:
+					limited.Add(1)
+				}
+			}
+		}()
+	}
+	t0 := time.Now()
+	floodGet, floodPost, err := measure()
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		return err
+	}
+	secs := time.Since(t0).Seconds()
+	fmt.Printf("flood (16 clients of one tenant, default limits): %.0f created/s, %.0f answered 429/s\n",
+		float64(accepted.Load())/secs, float64(limited.Load())/secs)
+	fmt.Printf("quiet tenant p99 idle / under flood: GET %s / %s (%.2fx), POST %s / %s (%.2fx)\n",
+		idleGet.Round(time.Microsecond), floodGet.Round(time.Microsecond), float64(floodGet)/float64(idleGet),
+		idlePost.Round(time.Microsecond), floodPost.Round(time.Microsecond), float64(floodPost)/float64(idlePost))
 	return nil
 }
 

@@ -44,40 +44,31 @@ func New(limits Limits, now func() time.Time) *Limiter {
 }
 
 // Allow takes a token from the credential's bucket and, when tenantID is
-// set, from the tenant's; it returns how long to wait when either is empty
-// (and then takes nothing).
+// set, from the tenant's; when one is empty it returns how long until it
+// holds a token. (A call the tenant's bucket refuses has used a token of its
+// credential: a refused caller is slowed, never the others.)
 func (l *Limiter) Allow(credential, tenantID string) (ok bool, retryAfter time.Duration) {
 	now := l.now()
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.sweep(now)
-	var taken []*rate.Reservation
-	for _, b := range []*bucket{
-		l.bucket("credential:"+credential, l.limits.PerCredential, l.limits.CredentialBurst, now),
-		l.bucket("tenant:"+tenantID, l.limits.PerTenant, l.limits.TenantBurst, now),
-	} {
-		if b == nil {
-			continue
+	cred := l.bucket("credential:"+credential, l.limits.PerCredential, l.limits.CredentialBurst, now)
+	var tenant *bucket
+	if tenantID != "" {
+		tenant = l.bucket("tenant:"+tenantID, l.limits.PerTenant, l.limits.TenantBurst, now)
+	}
+	l.mu.Unlock()
+	for _, b := range []*bucket{cred, tenant} {
+		if b != nil && !b.AllowN(now, 1) {
+			missing := 1 - b.TokensAt(now)
+			return false, time.Duration(missing / float64(b.Limit()) * float64(time.Second))
 		}
-		r := b.ReserveN(now, 1)
-		if d := r.DelayFrom(now); !r.OK() || d > 0 {
-			r.CancelAt(now)
-			for _, t := range taken {
-				t.CancelAt(now)
-			}
-			if !r.OK() {
-				d = time.Second
-			}
-			return false, d
-		}
-		taken = append(taken, r)
 	}
 	return true, 0
 }
 
 // bucket returns the bucket of key, or nil when its rate is unlimited.
 func (l *Limiter) bucket(key string, perSecond float64, burst int, now time.Time) *bucket {
-	if perSecond <= 0 || key == "tenant:" {
+	if perSecond <= 0 {
 		return nil
 	}
 	b := l.buckets[key]
