@@ -7,14 +7,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 
-	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/authn"
 	"github.com/acme/identity/server/instance"
-	"github.com/acme/identity/server/instance/instancetest"
 	"github.com/acme/identity/server/store"
 )
 
@@ -86,33 +83,6 @@ func fuzzServer(f *testing.F) (http.Handler, []string) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	admin := tenantAdminOn(f, inst, root)
-	return inst.HTTP, admin
-}
-
-func tenantAdminOn(f *testing.F, inst *instance.Instance, root string) []string {
-	ctx := instancetest.Context(root)
-	tenant, err := identityv1.NewTenantServiceClient(inst.Conn).CreateTenant(ctx, &identityv1.CreateTenantRequest{DisplayName: "t"})
-	if err != nil {
-		f.Fatal(err)
-	}
-	tid := tenant.GetTenant().GetId()
-	xml, err := os.ReadFile("../server/testdata/saml/okta_one_cert.xml")
-	if err != nil {
-		f.Fatal(err)
-	}
-	if _, err := identityv1.NewSsoServiceClient(inst.Conn).SetSamlConfig(ctx, &identityv1.SetSamlConfigRequest{TenantId: tid,
-		Metadata: &identityv1.SetSamlConfigRequest_MetadataXml{MetadataXml: string(xml)}}); err != nil {
-		f.Fatal(err)
-	}
-	scim, err := identityv1.NewScimServiceClient(inst.Conn).EnableScim(ctx, &identityv1.EnableScimRequest{TenantId: tid})
-	if err != nil {
-		f.Fatal(err)
-	}
-	key, err := identityv1.NewAccessKeyServiceClient(inst.Conn).CreateAccessKey(ctx, &identityv1.CreateAccessKeyRequest{
-		Name: "admin", RoleBindings: []*identityv1.RoleBinding{{Role: "Tenant Admin", TenantId: tid}}})
-	if err != nil {
-		f.Fatal(err)
-	}
-	return []string{root, key.GetCredential(), scim.GetToken(), ""}
+	admin, scimToken := tenantAdmin(f, inst.Conn, root)
+	return inst.HTTP, []string{root, admin, scimToken, ""}
 }

@@ -3,7 +3,6 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -103,16 +102,11 @@ func readWholeBody(next http.Handler) http.Handler {
 			var tooBig *http.MaxBytesError
 			switch {
 			case errors.As(err, &tooBig):
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusRequestEntityTooLarge)
-				_ = json.NewEncoder(w).Encode(map[string]any{"code": codes.ResourceExhausted,
-					"message": fmt.Sprintf("the request body is larger than %d bytes", MaxBodyBytes), "details": []any{}})
+				writeError(w, http.StatusRequestEntityTooLarge, codes.ResourceExhausted,
+					fmt.Sprintf("the request body is larger than %d bytes", MaxBodyBytes))
 				return
 			case err != nil:
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusBadRequest)
-				_ = json.NewEncoder(w).Encode(map[string]any{"code": codes.InvalidArgument,
-					"message": "the request body could not be read", "details": []any{}})
+				writeError(w, http.StatusBadRequest, codes.InvalidArgument, "the request body could not be read")
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc"
+
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/instance/instancetest"
 )
@@ -18,7 +20,7 @@ import (
 // types or packages.
 func TestMalformedRequests(t *testing.T) {
 	s := instancetest.Start(t)
-	admin := tenantAdmin(t, s)
+	admin, _ := tenantAdmin(t, s.Conn, s.Credential)
 	cases := []struct {
 		method, path, body string
 		wantStatus         int
@@ -75,12 +77,13 @@ func TestMalformedRequests(t *testing.T) {
 	}
 }
 
-// tenantAdmin returns the credential of a key with Tenant Admin on a new
-// tenant with SAML configured, as SCIM needs.
-func tenantAdmin(t *testing.T, s *instancetest.Server) string {
+// tenantAdmin makes a tenant ready for SCIM (SAML configured, SCIM
+// enabled) and returns the credential of a key with Tenant Admin on it and
+// the tenant's SCIM token.
+func tenantAdmin(t testing.TB, conn *grpc.ClientConn, root string) (admin, scimToken string) {
 	t.Helper()
-	ctx := instancetest.Context(s.Credential)
-	tenant, err := identityv1.NewTenantServiceClient(s.Conn).CreateTenant(ctx, &identityv1.CreateTenantRequest{DisplayName: "t"})
+	ctx := instancetest.Context(root)
+	tenant, err := identityv1.NewTenantServiceClient(conn).CreateTenant(ctx, &identityv1.CreateTenantRequest{DisplayName: "t"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,14 +92,18 @@ func tenantAdmin(t *testing.T, s *instancetest.Server) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := identityv1.NewSsoServiceClient(s.Conn).SetSamlConfig(ctx, &identityv1.SetSamlConfigRequest{TenantId: tid,
+	if _, err := identityv1.NewSsoServiceClient(conn).SetSamlConfig(ctx, &identityv1.SetSamlConfigRequest{TenantId: tid,
 		Metadata: &identityv1.SetSamlConfigRequest_MetadataXml{MetadataXml: string(xml)}}); err != nil {
 		t.Fatal(err)
 	}
-	key, err := identityv1.NewAccessKeyServiceClient(s.Conn).CreateAccessKey(ctx, &identityv1.CreateAccessKeyRequest{
+	scim, err := identityv1.NewScimServiceClient(conn).EnableScim(ctx, &identityv1.EnableScimRequest{TenantId: tid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := identityv1.NewAccessKeyServiceClient(conn).CreateAccessKey(ctx, &identityv1.CreateAccessKeyRequest{
 		Name: "admin", RoleBindings: []*identityv1.RoleBinding{{Role: "Tenant Admin", TenantId: tid}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return key.GetCredential()
+	return key.GetCredential(), scim.GetToken()
 }

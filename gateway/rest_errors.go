@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -13,7 +12,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -38,7 +36,7 @@ func errorHandler(log *slog.Logger) runtime.ErrorHandlerFunc {
 			}
 		}
 		if c := status.Code(err); c == codes.Unavailable || c == codes.ResourceExhausted {
-			w.Header().Set("Retry-After", retryAfter(status.Convert(err)))
+			w.Header().Set("Retry-After", strconv.Itoa(scim.RetryAfterSeconds(status.Convert(err))))
 		}
 		if code := runtime.HTTPStatusFromCode(status.Code(err)); code >= 500 {
 			log.ErrorContext(ctx, "REST request failed", "method", r.Method, "path", r.URL.Path, "status", code, "error", err)
@@ -48,29 +46,22 @@ func errorHandler(log *slog.Logger) runtime.ErrorHandlerFunc {
 }
 
 // routingError answers a method the path does not take with 405, where the
-// mapping's default answers 501 (Unimplemented), which would call the
-// client's mistake a server error.
+// mapping's default answers 501, which would call the client's mistake a
+// server error; the body's code says the same (the request is wrong).
 func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
 	if httpStatus == http.StatusMethodNotAllowed {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusMethodNotAllowed)
-		_ = json.NewEncoder(w).Encode(map[string]any{"code": codes.Unimplemented,
-			"message": "method " + r.Method + " is not allowed on " + r.URL.Path, "details": []any{}})
+		writeError(w, http.StatusMethodNotAllowed, codes.InvalidArgument, "method "+r.Method+" is not allowed on "+r.URL.Path)
 		return
 	}
 	runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, httpStatus)
 }
 
-// retryAfter is the Retry-After of a status: its RetryInfo's delay in whole
-// seconds, at least one.
-func retryAfter(st *status.Status) string {
-	seconds := 1
-	for _, d := range st.Details() {
-		if ri, ok := d.(*errdetails.RetryInfo); ok {
-			seconds = max(seconds, int(math.Ceil(ri.GetRetryDelay().AsDuration().Seconds())))
-		}
-	}
-	return strconv.Itoa(seconds)
+// writeError writes an error the HTTP side answers before the REST mapping
+// sees the request, in the mapping's own error shape.
+func writeError(w http.ResponseWriter, httpStatus int, code codes.Code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(httpStatus)
+	_ = json.NewEncoder(w).Encode(map[string]any{"code": code, "message": msg, "details": []any{}})
 }
 
 // jsonPath turns a proto field path (filter.user_name) into the JSON names
@@ -116,16 +107,14 @@ func validUTF8(next http.Handler) http.Handler {
 		case strings.HasPrefix(r.URL.Path, scim.Prefix+"/"):
 			scim.WriteInvalid(w, bad)
 		default:
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusBadRequest)
-			_ = json.NewEncoder(w).Encode(map[string]any{"code": codes.InvalidArgument,
-				"message": bad, "details": []any{}})
+			writeError(w, http.StatusBadRequest, codes.InvalidArgument, bad)
 		}
 	})
 }
 
-// invalidUTF8 says what part of a request is not valid UTF-8, or returns "". The Authorization header must be printable ASCII (gRPC
-// metadata carries nothing else).
+// invalidUTF8 says what part of a request is not valid UTF-8, or returns "".
+// The Authorization header must be printable ASCII (gRPC metadata carries
+// nothing else).
 func invalidUTF8(r *http.Request) string {
 	for _, c := range []byte(r.Header.Get("Authorization")) {
 		if c < 0x20 || c > 0x7e {

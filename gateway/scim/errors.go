@@ -95,17 +95,18 @@ func toSCIMError(err error) *scimError {
 	case codes.PermissionDenied:
 		return &scimError{Status: http.StatusForbidden, Detail: msg}
 	case codes.ResourceExhausted:
-		return &scimError{Status: http.StatusTooManyRequests, Detail: msg, retryAfter: retrySeconds(st)}
+		return &scimError{Status: http.StatusTooManyRequests, Detail: msg, retryAfter: RetryAfterSeconds(st)}
 	case codes.DeadlineExceeded, codes.Canceled:
 		return &scimError{Status: http.StatusServiceUnavailable, Detail: "the request took too long; try again", retryAfter: 1}
 	case codes.Unavailable:
-		return &scimError{Status: http.StatusServiceUnavailable, Detail: "the service is unavailable; try again", retryAfter: retrySeconds(st)}
+		return &scimError{Status: http.StatusServiceUnavailable, Detail: "the service is unavailable; try again", retryAfter: RetryAfterSeconds(st)}
 	}
 	return &scimError{Status: http.StatusInternalServerError, Detail: "internal error"}
 }
 
-// retrySeconds is a status's RetryInfo delay in whole seconds, at least one.
-func retrySeconds(st *status.Status) int {
+// RetryAfterSeconds is the Retry-After of a status, for SCIM and REST
+// answers alike: its RetryInfo delay in whole seconds, at least one.
+func RetryAfterSeconds(st *status.Status) int {
 	seconds := 1
 	for _, d := range st.Details() {
 		if ri, ok := d.(*errdetails.RetryInfo); ok {
