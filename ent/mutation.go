@@ -8462,47 +8462,57 @@ func (m *ScimTokenMutation) ResetEdge(name string) error {
 // TenantMutation represents an operation that mutates the Tenant nodes in the graph.
 type TenantMutation struct {
 	config
-	op                       Op
-	typ                      string
-	id                       *string
-	create_time              *time.Time
-	update_time              *time.Time
-	version                  *int64
-	addversion               *int64
-	display_name             *string
-	clearedFields            map[string]struct{}
-	project                  *string
-	clearedproject           bool
-	users                    map[string]struct{}
-	removedusers             map[string]struct{}
-	clearedusers             bool
-	emails                   map[int]struct{}
-	removedemails            map[int]struct{}
-	clearedemails            bool
-	groups                   map[string]struct{}
-	removedgroups            map[string]struct{}
-	clearedgroups            bool
-	group_memberships        map[int]struct{}
-	removedgroup_memberships map[int]struct{}
-	clearedgroup_memberships bool
-	roles                    map[string]struct{}
-	removedroles             map[string]struct{}
-	clearedroles             bool
-	role_assignments         map[int]struct{}
-	removedrole_assignments  map[int]struct{}
-	clearedrole_assignments  bool
-	saml_config              map[int]struct{}
-	removedsaml_config       map[int]struct{}
-	clearedsaml_config       bool
-	scim_tokens              map[string]struct{}
-	removedscim_tokens       map[string]struct{}
-	clearedscim_tokens       bool
-	group_roles              map[int]struct{}
-	removedgroup_roles       map[int]struct{}
-	clearedgroup_roles       bool
-	done                     bool
-	oldValue                 func(context.Context) (*Tenant, error)
-	predicates               []predicate.Tenant
+	op                            Op
+	typ                           string
+	id                            *string
+	create_time                   *time.Time
+	update_time                   *time.Time
+	version                       *int64
+	addversion                    *int64
+	display_name                  *string
+	rate_per_second               *float64
+	addrate_per_second            *float64
+	rate_burst                    *int
+	addrate_burst                 *int
+	credential_rate_per_second    *float64
+	addcredential_rate_per_second *float64
+	credential_burst              *int
+	addcredential_burst           *int
+	max_concurrent                *int
+	addmax_concurrent             *int
+	clearedFields                 map[string]struct{}
+	project                       *string
+	clearedproject                bool
+	users                         map[string]struct{}
+	removedusers                  map[string]struct{}
+	clearedusers                  bool
+	emails                        map[int]struct{}
+	removedemails                 map[int]struct{}
+	clearedemails                 bool
+	groups                        map[string]struct{}
+	removedgroups                 map[string]struct{}
+	clearedgroups                 bool
+	group_memberships             map[int]struct{}
+	removedgroup_memberships      map[int]struct{}
+	clearedgroup_memberships      bool
+	roles                         map[string]struct{}
+	removedroles                  map[string]struct{}
+	clearedroles                  bool
+	role_assignments              map[int]struct{}
+	removedrole_assignments       map[int]struct{}
+	clearedrole_assignments       bool
+	saml_config                   map[int]struct{}
+	removedsaml_config            map[int]struct{}
+	clearedsaml_config            bool
+	scim_tokens                   map[string]struct{}
+	removedscim_tokens            map[string]struct{}
+	clearedscim_tokens            bool
+	group_roles                   map[int]struct{}
+	removedgroup_roles            map[int]struct{}
+	clearedgroup_roles            bool
+	done                          bool
+	oldValue                      func(context.Context) (*Tenant, error)
+	predicates                    []predicate.Tenant
 }
 
 var _ ent.Mutation = (*TenantMutation)(nil)
@@ -8807,6 +8817,286 @@ func (m *TenantMutation) OldDisplayName(ctx context.Context) (v string, err erro
 // ResetDisplayName resets all changes to the "display_name" field.
 func (m *TenantMutation) ResetDisplayName() {
 	m.display_name = nil
+}
+
+// SetRatePerSecond sets the "rate_per_second" field.
+func (m *TenantMutation) SetRatePerSecond(f float64) {
+	m.rate_per_second = &f
+	m.addrate_per_second = nil
+}
+
+// RatePerSecond returns the value of the "rate_per_second" field in the mutation.
+func (m *TenantMutation) RatePerSecond() (r float64, exists bool) {
+	v := m.rate_per_second
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRatePerSecond returns the old "rate_per_second" field's value of the Tenant entity.
+// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantMutation) OldRatePerSecond(ctx context.Context) (v float64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRatePerSecond is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRatePerSecond requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRatePerSecond: %w", err)
+	}
+	return oldValue.RatePerSecond, nil
+}
+
+// AddRatePerSecond adds f to the "rate_per_second" field.
+func (m *TenantMutation) AddRatePerSecond(f float64) {
+	if m.addrate_per_second != nil {
+		*m.addrate_per_second += f
+	} else {
+		m.addrate_per_second = &f
+	}
+}
+
+// AddedRatePerSecond returns the value that was added to the "rate_per_second" field in this mutation.
+func (m *TenantMutation) AddedRatePerSecond() (r float64, exists bool) {
+	v := m.addrate_per_second
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRatePerSecond resets all changes to the "rate_per_second" field.
+func (m *TenantMutation) ResetRatePerSecond() {
+	m.rate_per_second = nil
+	m.addrate_per_second = nil
+}
+
+// SetRateBurst sets the "rate_burst" field.
+func (m *TenantMutation) SetRateBurst(i int) {
+	m.rate_burst = &i
+	m.addrate_burst = nil
+}
+
+// RateBurst returns the value of the "rate_burst" field in the mutation.
+func (m *TenantMutation) RateBurst() (r int, exists bool) {
+	v := m.rate_burst
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRateBurst returns the old "rate_burst" field's value of the Tenant entity.
+// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantMutation) OldRateBurst(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRateBurst is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRateBurst requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRateBurst: %w", err)
+	}
+	return oldValue.RateBurst, nil
+}
+
+// AddRateBurst adds i to the "rate_burst" field.
+func (m *TenantMutation) AddRateBurst(i int) {
+	if m.addrate_burst != nil {
+		*m.addrate_burst += i
+	} else {
+		m.addrate_burst = &i
+	}
+}
+
+// AddedRateBurst returns the value that was added to the "rate_burst" field in this mutation.
+func (m *TenantMutation) AddedRateBurst() (r int, exists bool) {
+	v := m.addrate_burst
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRateBurst resets all changes to the "rate_burst" field.
+func (m *TenantMutation) ResetRateBurst() {
+	m.rate_burst = nil
+	m.addrate_burst = nil
+}
+
+// SetCredentialRatePerSecond sets the "credential_rate_per_second" field.
+func (m *TenantMutation) SetCredentialRatePerSecond(f float64) {
+	m.credential_rate_per_second = &f
+	m.addcredential_rate_per_second = nil
+}
+
+// CredentialRatePerSecond returns the value of the "credential_rate_per_second" field in the mutation.
+func (m *TenantMutation) CredentialRatePerSecond() (r float64, exists bool) {
+	v := m.credential_rate_per_second
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCredentialRatePerSecond returns the old "credential_rate_per_second" field's value of the Tenant entity.
+// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantMutation) OldCredentialRatePerSecond(ctx context.Context) (v float64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCredentialRatePerSecond is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCredentialRatePerSecond requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCredentialRatePerSecond: %w", err)
+	}
+	return oldValue.CredentialRatePerSecond, nil
+}
+
+// AddCredentialRatePerSecond adds f to the "credential_rate_per_second" field.
+func (m *TenantMutation) AddCredentialRatePerSecond(f float64) {
+	if m.addcredential_rate_per_second != nil {
+		*m.addcredential_rate_per_second += f
+	} else {
+		m.addcredential_rate_per_second = &f
+	}
+}
+
+// AddedCredentialRatePerSecond returns the value that was added to the "credential_rate_per_second" field in this mutation.
+func (m *TenantMutation) AddedCredentialRatePerSecond() (r float64, exists bool) {
+	v := m.addcredential_rate_per_second
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCredentialRatePerSecond resets all changes to the "credential_rate_per_second" field.
+func (m *TenantMutation) ResetCredentialRatePerSecond() {
+	m.credential_rate_per_second = nil
+	m.addcredential_rate_per_second = nil
+}
+
+// SetCredentialBurst sets the "credential_burst" field.
+func (m *TenantMutation) SetCredentialBurst(i int) {
+	m.credential_burst = &i
+	m.addcredential_burst = nil
+}
+
+// CredentialBurst returns the value of the "credential_burst" field in the mutation.
+func (m *TenantMutation) CredentialBurst() (r int, exists bool) {
+	v := m.credential_burst
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCredentialBurst returns the old "credential_burst" field's value of the Tenant entity.
+// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantMutation) OldCredentialBurst(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCredentialBurst is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCredentialBurst requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCredentialBurst: %w", err)
+	}
+	return oldValue.CredentialBurst, nil
+}
+
+// AddCredentialBurst adds i to the "credential_burst" field.
+func (m *TenantMutation) AddCredentialBurst(i int) {
+	if m.addcredential_burst != nil {
+		*m.addcredential_burst += i
+	} else {
+		m.addcredential_burst = &i
+	}
+}
+
+// AddedCredentialBurst returns the value that was added to the "credential_burst" field in this mutation.
+func (m *TenantMutation) AddedCredentialBurst() (r int, exists bool) {
+	v := m.addcredential_burst
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCredentialBurst resets all changes to the "credential_burst" field.
+func (m *TenantMutation) ResetCredentialBurst() {
+	m.credential_burst = nil
+	m.addcredential_burst = nil
+}
+
+// SetMaxConcurrent sets the "max_concurrent" field.
+func (m *TenantMutation) SetMaxConcurrent(i int) {
+	m.max_concurrent = &i
+	m.addmax_concurrent = nil
+}
+
+// MaxConcurrent returns the value of the "max_concurrent" field in the mutation.
+func (m *TenantMutation) MaxConcurrent() (r int, exists bool) {
+	v := m.max_concurrent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMaxConcurrent returns the old "max_concurrent" field's value of the Tenant entity.
+// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantMutation) OldMaxConcurrent(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMaxConcurrent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMaxConcurrent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMaxConcurrent: %w", err)
+	}
+	return oldValue.MaxConcurrent, nil
+}
+
+// AddMaxConcurrent adds i to the "max_concurrent" field.
+func (m *TenantMutation) AddMaxConcurrent(i int) {
+	if m.addmax_concurrent != nil {
+		*m.addmax_concurrent += i
+	} else {
+		m.addmax_concurrent = &i
+	}
+}
+
+// AddedMaxConcurrent returns the value that was added to the "max_concurrent" field in this mutation.
+func (m *TenantMutation) AddedMaxConcurrent() (r int, exists bool) {
+	v := m.addmax_concurrent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMaxConcurrent resets all changes to the "max_concurrent" field.
+func (m *TenantMutation) ResetMaxConcurrent() {
+	m.max_concurrent = nil
+	m.addmax_concurrent = nil
 }
 
 // ClearProject clears the "project" edge to the Project entity.
@@ -9356,7 +9646,7 @@ func (m *TenantMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *TenantMutation) Fields() []string {
-	fields := make([]string, 0, 5)
+	fields := make([]string, 0, 10)
 	if m.create_time != nil {
 		fields = append(fields, tenant.FieldCreateTime)
 	}
@@ -9371,6 +9661,21 @@ func (m *TenantMutation) Fields() []string {
 	}
 	if m.display_name != nil {
 		fields = append(fields, tenant.FieldDisplayName)
+	}
+	if m.rate_per_second != nil {
+		fields = append(fields, tenant.FieldRatePerSecond)
+	}
+	if m.rate_burst != nil {
+		fields = append(fields, tenant.FieldRateBurst)
+	}
+	if m.credential_rate_per_second != nil {
+		fields = append(fields, tenant.FieldCredentialRatePerSecond)
+	}
+	if m.credential_burst != nil {
+		fields = append(fields, tenant.FieldCredentialBurst)
+	}
+	if m.max_concurrent != nil {
+		fields = append(fields, tenant.FieldMaxConcurrent)
 	}
 	return fields
 }
@@ -9390,6 +9695,16 @@ func (m *TenantMutation) Field(name string) (ent.Value, bool) {
 		return m.ProjectID()
 	case tenant.FieldDisplayName:
 		return m.DisplayName()
+	case tenant.FieldRatePerSecond:
+		return m.RatePerSecond()
+	case tenant.FieldRateBurst:
+		return m.RateBurst()
+	case tenant.FieldCredentialRatePerSecond:
+		return m.CredentialRatePerSecond()
+	case tenant.FieldCredentialBurst:
+		return m.CredentialBurst()
+	case tenant.FieldMaxConcurrent:
+		return m.MaxConcurrent()
 	}
 	return nil, false
 }
@@ -9409,6 +9724,16 @@ func (m *TenantMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldProjectID(ctx)
 	case tenant.FieldDisplayName:
 		return m.OldDisplayName(ctx)
+	case tenant.FieldRatePerSecond:
+		return m.OldRatePerSecond(ctx)
+	case tenant.FieldRateBurst:
+		return m.OldRateBurst(ctx)
+	case tenant.FieldCredentialRatePerSecond:
+		return m.OldCredentialRatePerSecond(ctx)
+	case tenant.FieldCredentialBurst:
+		return m.OldCredentialBurst(ctx)
+	case tenant.FieldMaxConcurrent:
+		return m.OldMaxConcurrent(ctx)
 	}
 	return nil, fmt.Errorf("unknown Tenant field %s", name)
 }
@@ -9453,6 +9778,41 @@ func (m *TenantMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetDisplayName(v)
 		return nil
+	case tenant.FieldRatePerSecond:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRatePerSecond(v)
+		return nil
+	case tenant.FieldRateBurst:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRateBurst(v)
+		return nil
+	case tenant.FieldCredentialRatePerSecond:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCredentialRatePerSecond(v)
+		return nil
+	case tenant.FieldCredentialBurst:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCredentialBurst(v)
+		return nil
+	case tenant.FieldMaxConcurrent:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMaxConcurrent(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Tenant field %s", name)
 }
@@ -9464,6 +9824,21 @@ func (m *TenantMutation) AddedFields() []string {
 	if m.addversion != nil {
 		fields = append(fields, tenant.FieldVersion)
 	}
+	if m.addrate_per_second != nil {
+		fields = append(fields, tenant.FieldRatePerSecond)
+	}
+	if m.addrate_burst != nil {
+		fields = append(fields, tenant.FieldRateBurst)
+	}
+	if m.addcredential_rate_per_second != nil {
+		fields = append(fields, tenant.FieldCredentialRatePerSecond)
+	}
+	if m.addcredential_burst != nil {
+		fields = append(fields, tenant.FieldCredentialBurst)
+	}
+	if m.addmax_concurrent != nil {
+		fields = append(fields, tenant.FieldMaxConcurrent)
+	}
 	return fields
 }
 
@@ -9474,6 +9849,16 @@ func (m *TenantMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case tenant.FieldVersion:
 		return m.AddedVersion()
+	case tenant.FieldRatePerSecond:
+		return m.AddedRatePerSecond()
+	case tenant.FieldRateBurst:
+		return m.AddedRateBurst()
+	case tenant.FieldCredentialRatePerSecond:
+		return m.AddedCredentialRatePerSecond()
+	case tenant.FieldCredentialBurst:
+		return m.AddedCredentialBurst()
+	case tenant.FieldMaxConcurrent:
+		return m.AddedMaxConcurrent()
 	}
 	return nil, false
 }
@@ -9489,6 +9874,41 @@ func (m *TenantMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddVersion(v)
+		return nil
+	case tenant.FieldRatePerSecond:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRatePerSecond(v)
+		return nil
+	case tenant.FieldRateBurst:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRateBurst(v)
+		return nil
+	case tenant.FieldCredentialRatePerSecond:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCredentialRatePerSecond(v)
+		return nil
+	case tenant.FieldCredentialBurst:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCredentialBurst(v)
+		return nil
+	case tenant.FieldMaxConcurrent:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMaxConcurrent(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Tenant numeric field %s", name)
@@ -9531,6 +9951,21 @@ func (m *TenantMutation) ResetField(name string) error {
 		return nil
 	case tenant.FieldDisplayName:
 		m.ResetDisplayName()
+		return nil
+	case tenant.FieldRatePerSecond:
+		m.ResetRatePerSecond()
+		return nil
+	case tenant.FieldRateBurst:
+		m.ResetRateBurst()
+		return nil
+	case tenant.FieldCredentialRatePerSecond:
+		m.ResetCredentialRatePerSecond()
+		return nil
+	case tenant.FieldCredentialBurst:
+		m.ResetCredentialBurst()
+		return nil
+	case tenant.FieldMaxConcurrent:
+		m.ResetMaxConcurrent()
 		return nil
 	}
 	return fmt.Errorf("unknown Tenant field %s", name)

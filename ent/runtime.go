@@ -266,6 +266,26 @@ func init() {
 	tenantDescDisplayName := tenantFields[1].Descriptor()
 	// tenant.DisplayNameValidator is a validator for the "display_name" field. It is called by the builders before save.
 	tenant.DisplayNameValidator = tenantDescDisplayName.Validators[0].(func(string) error)
+	// tenantDescRatePerSecond is the schema descriptor for rate_per_second field.
+	tenantDescRatePerSecond := tenantFields[2].Descriptor()
+	// tenant.DefaultRatePerSecond holds the default value on creation for the rate_per_second field.
+	tenant.DefaultRatePerSecond = tenantDescRatePerSecond.Default.(float64)
+	// tenantDescRateBurst is the schema descriptor for rate_burst field.
+	tenantDescRateBurst := tenantFields[3].Descriptor()
+	// tenant.DefaultRateBurst holds the default value on creation for the rate_burst field.
+	tenant.DefaultRateBurst = tenantDescRateBurst.Default.(int)
+	// tenantDescCredentialRatePerSecond is the schema descriptor for credential_rate_per_second field.
+	tenantDescCredentialRatePerSecond := tenantFields[4].Descriptor()
+	// tenant.DefaultCredentialRatePerSecond holds the default value on creation for the credential_rate_per_second field.
+	tenant.DefaultCredentialRatePerSecond = tenantDescCredentialRatePerSecond.Default.(float64)
+	// tenantDescCredentialBurst is the schema descriptor for credential_burst field.
+	tenantDescCredentialBurst := tenantFields[5].Descriptor()
+	// tenant.DefaultCredentialBurst holds the default value on creation for the credential_burst field.
+	tenant.DefaultCredentialBurst = tenantDescCredentialBurst.Default.(int)
+	// tenantDescMaxConcurrent is the schema descriptor for max_concurrent field.
+	tenantDescMaxConcurrent := tenantFields[6].Descriptor()
+	// tenant.DefaultMaxConcurrent holds the default value on creation for the max_concurrent field.
+	tenant.DefaultMaxConcurrent = tenantDescMaxConcurrent.Default.(int)
 	// tenantDescID is the schema descriptor for id field.
 	tenantDescID := tenantMixinFields0[0].Descriptor()
 	// tenant.IDValidator is a validator for the "id" field. It is called by the builders before save.

@@ -28,6 +28,16 @@ type Tenant struct {
 	ProjectID string `json:"project_id,omitempty"`
 	// DisplayName holds the value of the "display_name" field.
 	DisplayName string `json:"display_name,omitempty"`
+	// RatePerSecond holds the value of the "rate_per_second" field.
+	RatePerSecond float64 `json:"rate_per_second,omitempty"`
+	// RateBurst holds the value of the "rate_burst" field.
+	RateBurst int `json:"rate_burst,omitempty"`
+	// CredentialRatePerSecond holds the value of the "credential_rate_per_second" field.
+	CredentialRatePerSecond float64 `json:"credential_rate_per_second,omitempty"`
+	// CredentialBurst holds the value of the "credential_burst" field.
+	CredentialBurst int `json:"credential_burst,omitempty"`
+	// MaxConcurrent holds the value of the "max_concurrent" field.
+	MaxConcurrent int `json:"max_concurrent,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the TenantQuery when eager-loading is set.
 	Edges        TenantEdges `json:"edges"`
@@ -158,7 +168,9 @@ func (*Tenant) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case tenant.FieldVersion:
+		case tenant.FieldRatePerSecond, tenant.FieldCredentialRatePerSecond:
+			values[i] = new(sql.NullFloat64)
+		case tenant.FieldVersion, tenant.FieldRateBurst, tenant.FieldCredentialBurst, tenant.FieldMaxConcurrent:
 			values[i] = new(sql.NullInt64)
 		case tenant.FieldID, tenant.FieldProjectID, tenant.FieldDisplayName:
 			values[i] = new(sql.NullString)
@@ -214,6 +226,36 @@ func (_m *Tenant) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field display_name", values[i])
 			} else if value.Valid {
 				_m.DisplayName = value.String
+			}
+		case tenant.FieldRatePerSecond:
+			if value, ok := values[i].(*sql.NullFloat64); !ok {
+				return fmt.Errorf("unexpected type %T for field rate_per_second", values[i])
+			} else if value.Valid {
+				_m.RatePerSecond = value.Float64
+			}
+		case tenant.FieldRateBurst:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rate_burst", values[i])
+			} else if value.Valid {
+				_m.RateBurst = int(value.Int64)
+			}
+		case tenant.FieldCredentialRatePerSecond:
+			if value, ok := values[i].(*sql.NullFloat64); !ok {
+				return fmt.Errorf("unexpected type %T for field credential_rate_per_second", values[i])
+			} else if value.Valid {
+				_m.CredentialRatePerSecond = value.Float64
+			}
+		case tenant.FieldCredentialBurst:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field credential_burst", values[i])
+			} else if value.Valid {
+				_m.CredentialBurst = int(value.Int64)
+			}
+		case tenant.FieldMaxConcurrent:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field max_concurrent", values[i])
+			} else if value.Valid {
+				_m.MaxConcurrent = int(value.Int64)
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -315,6 +357,21 @@ func (_m *Tenant) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("display_name=")
 	builder.WriteString(_m.DisplayName)
+	builder.WriteString(", ")
+	builder.WriteString("rate_per_second=")
+	builder.WriteString(fmt.Sprintf("%v", _m.RatePerSecond))
+	builder.WriteString(", ")
+	builder.WriteString("rate_burst=")
+	builder.WriteString(fmt.Sprintf("%v", _m.RateBurst))
+	builder.WriteString(", ")
+	builder.WriteString("credential_rate_per_second=")
+	builder.WriteString(fmt.Sprintf("%v", _m.CredentialRatePerSecond))
+	builder.WriteString(", ")
+	builder.WriteString("credential_burst=")
+	builder.WriteString(fmt.Sprintf("%v", _m.CredentialBurst))
+	builder.WriteString(", ")
+	builder.WriteString("max_concurrent=")
+	builder.WriteString(fmt.Sprintf("%v", _m.MaxConcurrent))
 	builder.WriteByte(')')
 	return builder.String()
 }

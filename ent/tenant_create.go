@@ -63,6 +63,76 @@ func (_c *TenantCreate) SetDisplayName(v string) *TenantCreate {
 	return _c
 }
 
+// SetRatePerSecond sets the "rate_per_second" field.
+func (_c *TenantCreate) SetRatePerSecond(v float64) *TenantCreate {
+	_c.mutation.SetRatePerSecond(v)
+	return _c
+}
+
+// SetNillableRatePerSecond sets the "rate_per_second" field if the given value is not nil.
+func (_c *TenantCreate) SetNillableRatePerSecond(v *float64) *TenantCreate {
+	if v != nil {
+		_c.SetRatePerSecond(*v)
+	}
+	return _c
+}
+
+// SetRateBurst sets the "rate_burst" field.
+func (_c *TenantCreate) SetRateBurst(v int) *TenantCreate {
+	_c.mutation.SetRateBurst(v)
+	return _c
+}
+
+// SetNillableRateBurst sets the "rate_burst" field if the given value is not nil.
+func (_c *TenantCreate) SetNillableRateBurst(v *int) *TenantCreate {
+	if v != nil {
+		_c.SetRateBurst(*v)
+	}
+	return _c
+}
+
+// SetCredentialRatePerSecond sets the "credential_rate_per_second" field.
+func (_c *TenantCreate) SetCredentialRatePerSecond(v float64) *TenantCreate {
+	_c.mutation.SetCredentialRatePerSecond(v)
+	return _c
+}
+
+// SetNillableCredentialRatePerSecond sets the "credential_rate_per_second" field if the given value is not nil.
+func (_c *TenantCreate) SetNillableCredentialRatePerSecond(v *float64) *TenantCreate {
+	if v != nil {
+		_c.SetCredentialRatePerSecond(*v)
+	}
+	return _c
+}
+
+// SetCredentialBurst sets the "credential_burst" field.
+func (_c *TenantCreate) SetCredentialBurst(v int) *TenantCreate {
+	_c.mutation.SetCredentialBurst(v)
+	return _c
+}
+
+// SetNillableCredentialBurst sets the "credential_burst" field if the given value is not nil.
+func (_c *TenantCreate) SetNillableCredentialBurst(v *int) *TenantCreate {
+	if v != nil {
+		_c.SetCredentialBurst(*v)
+	}
+	return _c
+}
+
+// SetMaxConcurrent sets the "max_concurrent" field.
+func (_c *TenantCreate) SetMaxConcurrent(v int) *TenantCreate {
+	_c.mutation.SetMaxConcurrent(v)
+	return _c
+}
+
+// SetNillableMaxConcurrent sets the "max_concurrent" field if the given value is not nil.
+func (_c *TenantCreate) SetNillableMaxConcurrent(v *int) *TenantCreate {
+	if v != nil {
+		_c.SetMaxConcurrent(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *TenantCreate) SetID(v string) *TenantCreate {
 	_c.mutation.SetID(v)
@@ -216,6 +286,7 @@ func (_c *TenantCreate) Mutation() *TenantMutation {
 
 // Save creates the Tenant in the database.
 func (_c *TenantCreate) Save(ctx context.Context) (*Tenant, error) {
+	_c.defaults()
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -238,6 +309,30 @@ func (_c *TenantCreate) Exec(ctx context.Context) error {
 func (_c *TenantCreate) ExecX(ctx context.Context) {
 	if err := _c.Exec(ctx); err != nil {
 		panic(err)
+	}
+}
+
+// defaults sets the default values of the builder before save.
+func (_c *TenantCreate) defaults() {
+	if _, ok := _c.mutation.RatePerSecond(); !ok {
+		v := tenant.DefaultRatePerSecond
+		_c.mutation.SetRatePerSecond(v)
+	}
+	if _, ok := _c.mutation.RateBurst(); !ok {
+		v := tenant.DefaultRateBurst
+		_c.mutation.SetRateBurst(v)
+	}
+	if _, ok := _c.mutation.CredentialRatePerSecond(); !ok {
+		v := tenant.DefaultCredentialRatePerSecond
+		_c.mutation.SetCredentialRatePerSecond(v)
+	}
+	if _, ok := _c.mutation.CredentialBurst(); !ok {
+		v := tenant.DefaultCredentialBurst
+		_c.mutation.SetCredentialBurst(v)
+	}
+	if _, ok := _c.mutation.MaxConcurrent(); !ok {
+		v := tenant.DefaultMaxConcurrent
+		_c.mutation.SetMaxConcurrent(v)
 	}
 }
 
@@ -267,6 +362,21 @@ func (_c *TenantCreate) check() error {
 		if err := tenant.DisplayNameValidator(v); err != nil {
 			return &ValidationError{Name: "display_name", err: fmt.Errorf(`ent: validator failed for field "Tenant.display_name": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.RatePerSecond(); !ok {
+		return &ValidationError{Name: "rate_per_second", err: errors.New(`ent: missing required field "Tenant.rate_per_second"`)}
+	}
+	if _, ok := _c.mutation.RateBurst(); !ok {
+		return &ValidationError{Name: "rate_burst", err: errors.New(`ent: missing required field "Tenant.rate_burst"`)}
+	}
+	if _, ok := _c.mutation.CredentialRatePerSecond(); !ok {
+		return &ValidationError{Name: "credential_rate_per_second", err: errors.New(`ent: missing required field "Tenant.credential_rate_per_second"`)}
+	}
+	if _, ok := _c.mutation.CredentialBurst(); !ok {
+		return &ValidationError{Name: "credential_burst", err: errors.New(`ent: missing required field "Tenant.credential_burst"`)}
+	}
+	if _, ok := _c.mutation.MaxConcurrent(); !ok {
+		return &ValidationError{Name: "max_concurrent", err: errors.New(`ent: missing required field "Tenant.max_concurrent"`)}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := tenant.IDValidator(v); err != nil {
@@ -327,6 +437,26 @@ func (_c *TenantCreate) createSpec() (*Tenant, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.DisplayName(); ok {
 		_spec.SetField(tenant.FieldDisplayName, field.TypeString, value)
 		_node.DisplayName = value
+	}
+	if value, ok := _c.mutation.RatePerSecond(); ok {
+		_spec.SetField(tenant.FieldRatePerSecond, field.TypeFloat64, value)
+		_node.RatePerSecond = value
+	}
+	if value, ok := _c.mutation.RateBurst(); ok {
+		_spec.SetField(tenant.FieldRateBurst, field.TypeInt, value)
+		_node.RateBurst = value
+	}
+	if value, ok := _c.mutation.CredentialRatePerSecond(); ok {
+		_spec.SetField(tenant.FieldCredentialRatePerSecond, field.TypeFloat64, value)
+		_node.CredentialRatePerSecond = value
+	}
+	if value, ok := _c.mutation.CredentialBurst(); ok {
+		_spec.SetField(tenant.FieldCredentialBurst, field.TypeInt, value)
+		_node.CredentialBurst = value
+	}
+	if value, ok := _c.mutation.MaxConcurrent(); ok {
+		_spec.SetField(tenant.FieldMaxConcurrent, field.TypeInt, value)
+		_node.MaxConcurrent = value
 	}
 	if nodes := _c.mutation.ProjectIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -583,6 +713,96 @@ func (u *TenantUpsert) UpdateDisplayName() *TenantUpsert {
 	return u
 }
 
+// SetRatePerSecond sets the "rate_per_second" field.
+func (u *TenantUpsert) SetRatePerSecond(v float64) *TenantUpsert {
+	u.Set(tenant.FieldRatePerSecond, v)
+	return u
+}
+
+// UpdateRatePerSecond sets the "rate_per_second" field to the value that was provided on create.
+func (u *TenantUpsert) UpdateRatePerSecond() *TenantUpsert {
+	u.SetExcluded(tenant.FieldRatePerSecond)
+	return u
+}
+
+// AddRatePerSecond adds v to the "rate_per_second" field.
+func (u *TenantUpsert) AddRatePerSecond(v float64) *TenantUpsert {
+	u.Add(tenant.FieldRatePerSecond, v)
+	return u
+}
+
+// SetRateBurst sets the "rate_burst" field.
+func (u *TenantUpsert) SetRateBurst(v int) *TenantUpsert {
+	u.Set(tenant.FieldRateBurst, v)
+	return u
+}
+
+// UpdateRateBurst sets the "rate_burst" field to the value that was provided on create.
+func (u *TenantUpsert) UpdateRateBurst() *TenantUpsert {
+	u.SetExcluded(tenant.FieldRateBurst)
+	return u
+}
+
+// AddRateBurst adds v to the "rate_burst" field.
+func (u *TenantUpsert) AddRateBurst(v int) *TenantUpsert {
+	u.Add(tenant.FieldRateBurst, v)
+	return u
+}
+
+// SetCredentialRatePerSecond sets the "credential_rate_per_second" field.
+func (u *TenantUpsert) SetCredentialRatePerSecond(v float64) *TenantUpsert {
+	u.Set(tenant.FieldCredentialRatePerSecond, v)
+	return u
+}
+
+// UpdateCredentialRatePerSecond sets the "credential_rate_per_second" field to the value that was provided on create.
+func (u *TenantUpsert) UpdateCredentialRatePerSecond() *TenantUpsert {
+	u.SetExcluded(tenant.FieldCredentialRatePerSecond)
+	return u
+}
+
+// AddCredentialRatePerSecond adds v to the "credential_rate_per_second" field.
+func (u *TenantUpsert) AddCredentialRatePerSecond(v float64) *TenantUpsert {
+	u.Add(tenant.FieldCredentialRatePerSecond, v)
+	return u
+}
+
+// SetCredentialBurst sets the "credential_burst" field.
+func (u *TenantUpsert) SetCredentialBurst(v int) *TenantUpsert {
+	u.Set(tenant.FieldCredentialBurst, v)
+	return u
+}
+
+// UpdateCredentialBurst sets the "credential_burst" field to the value that was provided on create.
+func (u *TenantUpsert) UpdateCredentialBurst() *TenantUpsert {
+	u.SetExcluded(tenant.FieldCredentialBurst)
+	return u
+}
+
+// AddCredentialBurst adds v to the "credential_burst" field.
+func (u *TenantUpsert) AddCredentialBurst(v int) *TenantUpsert {
+	u.Add(tenant.FieldCredentialBurst, v)
+	return u
+}
+
+// SetMaxConcurrent sets the "max_concurrent" field.
+func (u *TenantUpsert) SetMaxConcurrent(v int) *TenantUpsert {
+	u.Set(tenant.FieldMaxConcurrent, v)
+	return u
+}
+
+// UpdateMaxConcurrent sets the "max_concurrent" field to the value that was provided on create.
+func (u *TenantUpsert) UpdateMaxConcurrent() *TenantUpsert {
+	u.SetExcluded(tenant.FieldMaxConcurrent)
+	return u
+}
+
+// AddMaxConcurrent adds v to the "max_concurrent" field.
+func (u *TenantUpsert) AddMaxConcurrent(v int) *TenantUpsert {
+	u.Add(tenant.FieldMaxConcurrent, v)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -686,6 +906,111 @@ func (u *TenantUpsertOne) UpdateDisplayName() *TenantUpsertOne {
 	})
 }
 
+// SetRatePerSecond sets the "rate_per_second" field.
+func (u *TenantUpsertOne) SetRatePerSecond(v float64) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetRatePerSecond(v)
+	})
+}
+
+// AddRatePerSecond adds v to the "rate_per_second" field.
+func (u *TenantUpsertOne) AddRatePerSecond(v float64) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.AddRatePerSecond(v)
+	})
+}
+
+// UpdateRatePerSecond sets the "rate_per_second" field to the value that was provided on create.
+func (u *TenantUpsertOne) UpdateRatePerSecond() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateRatePerSecond()
+	})
+}
+
+// SetRateBurst sets the "rate_burst" field.
+func (u *TenantUpsertOne) SetRateBurst(v int) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetRateBurst(v)
+	})
+}
+
+// AddRateBurst adds v to the "rate_burst" field.
+func (u *TenantUpsertOne) AddRateBurst(v int) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.AddRateBurst(v)
+	})
+}
+
+// UpdateRateBurst sets the "rate_burst" field to the value that was provided on create.
+func (u *TenantUpsertOne) UpdateRateBurst() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateRateBurst()
+	})
+}
+
+// SetCredentialRatePerSecond sets the "credential_rate_per_second" field.
+func (u *TenantUpsertOne) SetCredentialRatePerSecond(v float64) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetCredentialRatePerSecond(v)
+	})
+}
+
+// AddCredentialRatePerSecond adds v to the "credential_rate_per_second" field.
+func (u *TenantUpsertOne) AddCredentialRatePerSecond(v float64) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.AddCredentialRatePerSecond(v)
+	})
+}
+
+// UpdateCredentialRatePerSecond sets the "credential_rate_per_second" field to the value that was provided on create.
+func (u *TenantUpsertOne) UpdateCredentialRatePerSecond() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateCredentialRatePerSecond()
+	})
+}
+
+// SetCredentialBurst sets the "credential_burst" field.
+func (u *TenantUpsertOne) SetCredentialBurst(v int) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetCredentialBurst(v)
+	})
+}
+
+// AddCredentialBurst adds v to the "credential_burst" field.
+func (u *TenantUpsertOne) AddCredentialBurst(v int) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.AddCredentialBurst(v)
+	})
+}
+
+// UpdateCredentialBurst sets the "credential_burst" field to the value that was provided on create.
+func (u *TenantUpsertOne) UpdateCredentialBurst() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateCredentialBurst()
+	})
+}
+
+// SetMaxConcurrent sets the "max_concurrent" field.
+func (u *TenantUpsertOne) SetMaxConcurrent(v int) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetMaxConcurrent(v)
+	})
+}
+
+// AddMaxConcurrent adds v to the "max_concurrent" field.
+func (u *TenantUpsertOne) AddMaxConcurrent(v int) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.AddMaxConcurrent(v)
+	})
+}
+
+// UpdateMaxConcurrent sets the "max_concurrent" field to the value that was provided on create.
+func (u *TenantUpsertOne) UpdateMaxConcurrent() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateMaxConcurrent()
+	})
+}
+
 // Exec executes the query.
 func (u *TenantUpsertOne) Exec(ctx context.Context) error {
 	if len(u.create.conflict) == 0 {
@@ -743,6 +1068,7 @@ func (_c *TenantCreateBulk) Save(ctx context.Context) ([]*Tenant, error) {
 	for i := range _c.builders {
 		func(i int, root context.Context) {
 			builder := _c.builders[i]
+			builder.defaults()
 			var mut Mutator = MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
 				mutation, ok := m.(*TenantMutation)
 				if !ok {
@@ -952,6 +1278,111 @@ func (u *TenantUpsertBulk) SetDisplayName(v string) *TenantUpsertBulk {
 func (u *TenantUpsertBulk) UpdateDisplayName() *TenantUpsertBulk {
 	return u.Update(func(s *TenantUpsert) {
 		s.UpdateDisplayName()
+	})
+}
+
+// SetRatePerSecond sets the "rate_per_second" field.
+func (u *TenantUpsertBulk) SetRatePerSecond(v float64) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetRatePerSecond(v)
+	})
+}
+
+// AddRatePerSecond adds v to the "rate_per_second" field.
+func (u *TenantUpsertBulk) AddRatePerSecond(v float64) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.AddRatePerSecond(v)
+	})
+}
+
+// UpdateRatePerSecond sets the "rate_per_second" field to the value that was provided on create.
+func (u *TenantUpsertBulk) UpdateRatePerSecond() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateRatePerSecond()
+	})
+}
+
+// SetRateBurst sets the "rate_burst" field.
+func (u *TenantUpsertBulk) SetRateBurst(v int) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetRateBurst(v)
+	})
+}
+
+// AddRateBurst adds v to the "rate_burst" field.
+func (u *TenantUpsertBulk) AddRateBurst(v int) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.AddRateBurst(v)
+	})
+}
+
+// UpdateRateBurst sets the "rate_burst" field to the value that was provided on create.
+func (u *TenantUpsertBulk) UpdateRateBurst() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateRateBurst()
+	})
+}
+
+// SetCredentialRatePerSecond sets the "credential_rate_per_second" field.
+func (u *TenantUpsertBulk) SetCredentialRatePerSecond(v float64) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetCredentialRatePerSecond(v)
+	})
+}
+
+// AddCredentialRatePerSecond adds v to the "credential_rate_per_second" field.
+func (u *TenantUpsertBulk) AddCredentialRatePerSecond(v float64) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.AddCredentialRatePerSecond(v)
+	})
+}
+
+// UpdateCredentialRatePerSecond sets the "credential_rate_per_second" field to the value that was provided on create.
+func (u *TenantUpsertBulk) UpdateCredentialRatePerSecond() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateCredentialRatePerSecond()
+	})
+}
+
+// SetCredentialBurst sets the "credential_burst" field.
+func (u *TenantUpsertBulk) SetCredentialBurst(v int) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetCredentialBurst(v)
+	})
+}
+
+// AddCredentialBurst adds v to the "credential_burst" field.
+func (u *TenantUpsertBulk) AddCredentialBurst(v int) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.AddCredentialBurst(v)
+	})
+}
+
+// UpdateCredentialBurst sets the "credential_burst" field to the value that was provided on create.
+func (u *TenantUpsertBulk) UpdateCredentialBurst() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateCredentialBurst()
+	})
+}
+
+// SetMaxConcurrent sets the "max_concurrent" field.
+func (u *TenantUpsertBulk) SetMaxConcurrent(v int) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetMaxConcurrent(v)
+	})
+}
+
+// AddMaxConcurrent adds v to the "max_concurrent" field.
+func (u *TenantUpsertBulk) AddMaxConcurrent(v int) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.AddMaxConcurrent(v)
+	})
+}
+
+// UpdateMaxConcurrent sets the "max_concurrent" field to the value that was provided on create.
+func (u *TenantUpsertBulk) UpdateMaxConcurrent() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateMaxConcurrent()
 	})
 }
 

@@ -87,6 +87,111 @@ func (_u *TenantUpdate) SetNillableDisplayName(v *string) *TenantUpdate {
 	return _u
 }
 
+// SetRatePerSecond sets the "rate_per_second" field.
+func (_u *TenantUpdate) SetRatePerSecond(v float64) *TenantUpdate {
+	_u.mutation.ResetRatePerSecond()
+	_u.mutation.SetRatePerSecond(v)
+	return _u
+}
+
+// SetNillableRatePerSecond sets the "rate_per_second" field if the given value is not nil.
+func (_u *TenantUpdate) SetNillableRatePerSecond(v *float64) *TenantUpdate {
+	if v != nil {
+		_u.SetRatePerSecond(*v)
+	}
+	return _u
+}
+
+// AddRatePerSecond adds value to the "rate_per_second" field.
+func (_u *TenantUpdate) AddRatePerSecond(v float64) *TenantUpdate {
+	_u.mutation.AddRatePerSecond(v)
+	return _u
+}
+
+// SetRateBurst sets the "rate_burst" field.
+func (_u *TenantUpdate) SetRateBurst(v int) *TenantUpdate {
+	_u.mutation.ResetRateBurst()
+	_u.mutation.SetRateBurst(v)
+	return _u
+}
+
+// SetNillableRateBurst sets the "rate_burst" field if the given value is not nil.
+func (_u *TenantUpdate) SetNillableRateBurst(v *int) *TenantUpdate {
+	if v != nil {
+		_u.SetRateBurst(*v)
+	}
+	return _u
+}
+
+// AddRateBurst adds value to the "rate_burst" field.
+func (_u *TenantUpdate) AddRateBurst(v int) *TenantUpdate {
+	_u.mutation.AddRateBurst(v)
+	return _u
+}
+
+// SetCredentialRatePerSecond sets the "credential_rate_per_second" field.
+func (_u *TenantUpdate) SetCredentialRatePerSecond(v float64) *TenantUpdate {
+	_u.mutation.ResetCredentialRatePerSecond()
+	_u.mutation.SetCredentialRatePerSecond(v)
+	return _u
+}
+
+// SetNillableCredentialRatePerSecond sets the "credential_rate_per_second" field if the given value is not nil.
+func (_u *TenantUpdate) SetNillableCredentialRatePerSecond(v *float64) *TenantUpdate {
+	if v != nil {
+		_u.SetCredentialRatePerSecond(*v)
+	}
+	return _u
+}
+
+// AddCredentialRatePerSecond adds value to the "credential_rate_per_second" field.
+func (_u *TenantUpdate) AddCredentialRatePerSecond(v float64) *TenantUpdate {
+	_u.mutation.AddCredentialRatePerSecond(v)
+	return _u
+}
+
+// SetCredentialBurst sets the "credential_burst" field.
+func (_u *TenantUpdate) SetCredentialBurst(v int) *TenantUpdate {
+	_u.mutation.ResetCredentialBurst()
+	_u.mutation.SetCredentialBurst(v)
+	return _u
+}
+
+// SetNillableCredentialBurst sets the "credential_burst" field if the given value is not nil.
+func (_u *TenantUpdate) SetNillableCredentialBurst(v *int) *TenantUpdate {
+	if v != nil {
+		_u.SetCredentialBurst(*v)
+	}
+	return _u
+}
+
+// AddCredentialBurst adds value to the "credential_burst" field.
+func (_u *TenantUpdate) AddCredentialBurst(v int) *TenantUpdate {
+	_u.mutation.AddCredentialBurst(v)
+	return _u
+}
+
+// SetMaxConcurrent sets the "max_concurrent" field.
+func (_u *TenantUpdate) SetMaxConcurrent(v int) *TenantUpdate {
+	_u.mutation.ResetMaxConcurrent()
+	_u.mutation.SetMaxConcurrent(v)
+	return _u
+}
+
+// SetNillableMaxConcurrent sets the "max_concurrent" field if the given value is not nil.
+func (_u *TenantUpdate) SetNillableMaxConcurrent(v *int) *TenantUpdate {
+	if v != nil {
+		_u.SetMaxConcurrent(*v)
+	}
+	return _u
+}
+
+// AddMaxConcurrent adds value to the "max_concurrent" field.
+func (_u *TenantUpdate) AddMaxConcurrent(v int) *TenantUpdate {
+	_u.mutation.AddMaxConcurrent(v)
+	return _u
+}
+
 // AddUserIDs adds the "users" edge to the User entity by IDs.
 func (_u *TenantUpdate) AddUserIDs(ids ...string) *TenantUpdate {
 	_u.mutation.AddUserIDs(ids...)
@@ -485,6 +590,36 @@ func (_u *TenantUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.DisplayName(); ok {
 		_spec.SetField(tenant.FieldDisplayName, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.RatePerSecond(); ok {
+		_spec.SetField(tenant.FieldRatePerSecond, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.AddedRatePerSecond(); ok {
+		_spec.AddField(tenant.FieldRatePerSecond, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.RateBurst(); ok {
+		_spec.SetField(tenant.FieldRateBurst, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRateBurst(); ok {
+		_spec.AddField(tenant.FieldRateBurst, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.CredentialRatePerSecond(); ok {
+		_spec.SetField(tenant.FieldCredentialRatePerSecond, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.AddedCredentialRatePerSecond(); ok {
+		_spec.AddField(tenant.FieldCredentialRatePerSecond, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.CredentialBurst(); ok {
+		_spec.SetField(tenant.FieldCredentialBurst, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedCredentialBurst(); ok {
+		_spec.AddField(tenant.FieldCredentialBurst, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.MaxConcurrent(); ok {
+		_spec.SetField(tenant.FieldMaxConcurrent, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedMaxConcurrent(); ok {
+		_spec.AddField(tenant.FieldMaxConcurrent, field.TypeInt, value)
 	}
 	if _u.mutation.UsersCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -962,6 +1097,111 @@ func (_u *TenantUpdateOne) SetNillableDisplayName(v *string) *TenantUpdateOne {
 	return _u
 }
 
+// SetRatePerSecond sets the "rate_per_second" field.
+func (_u *TenantUpdateOne) SetRatePerSecond(v float64) *TenantUpdateOne {
+	_u.mutation.ResetRatePerSecond()
+	_u.mutation.SetRatePerSecond(v)
+	return _u
+}
+
+// SetNillableRatePerSecond sets the "rate_per_second" field if the given value is not nil.
+func (_u *TenantUpdateOne) SetNillableRatePerSecond(v *float64) *TenantUpdateOne {
+	if v != nil {
+		_u.SetRatePerSecond(*v)
+	}
+	return _u
+}
+
+// AddRatePerSecond adds value to the "rate_per_second" field.
+func (_u *TenantUpdateOne) AddRatePerSecond(v float64) *TenantUpdateOne {
+	_u.mutation.AddRatePerSecond(v)
+	return _u
+}
+
+// SetRateBurst sets the "rate_burst" field.
+func (_u *TenantUpdateOne) SetRateBurst(v int) *TenantUpdateOne {
+	_u.mutation.ResetRateBurst()
+	_u.mutation.SetRateBurst(v)
+	return _u
+}
+
+// SetNillableRateBurst sets the "rate_burst" field if the given value is not nil.
+func (_u *TenantUpdateOne) SetNillableRateBurst(v *int) *TenantUpdateOne {
+	if v != nil {
+		_u.SetRateBurst(*v)
+	}
+	return _u
+}
+
+// AddRateBurst adds value to the "rate_burst" field.
+func (_u *TenantUpdateOne) AddRateBurst(v int) *TenantUpdateOne {
+	_u.mutation.AddRateBurst(v)
+	return _u
+}
+
+// SetCredentialRatePerSecond sets the "credential_rate_per_second" field.
+func (_u *TenantUpdateOne) SetCredentialRatePerSecond(v float64) *TenantUpdateOne {
+	_u.mutation.ResetCredentialRatePerSecond()
+	_u.mutation.SetCredentialRatePerSecond(v)
+	return _u
+}
+
+// SetNillableCredentialRatePerSecond sets the "credential_rate_per_second" field if the given value is not nil.
+func (_u *TenantUpdateOne) SetNillableCredentialRatePerSecond(v *float64) *TenantUpdateOne {
+	if v != nil {
+		_u.SetCredentialRatePerSecond(*v)
+	}
+	return _u
+}
+
+// AddCredentialRatePerSecond adds value to the "credential_rate_per_second" field.
+func (_u *TenantUpdateOne) AddCredentialRatePerSecond(v float64) *TenantUpdateOne {
+	_u.mutation.AddCredentialRatePerSecond(v)
+	return _u
+}
+
+// SetCredentialBurst sets the "credential_burst" field.
+func (_u *TenantUpdateOne) SetCredentialBurst(v int) *TenantUpdateOne {
+	_u.mutation.ResetCredentialBurst()
+	_u.mutation.SetCredentialBurst(v)
+	return _u
+}
+
+// SetNillableCredentialBurst sets the "credential_burst" field if the given value is not nil.
+func (_u *TenantUpdateOne) SetNillableCredentialBurst(v *int) *TenantUpdateOne {
+	if v != nil {
+		_u.SetCredentialBurst(*v)
+	}
+	return _u
+}
+
+// AddCredentialBurst adds value to the "credential_burst" field.
+func (_u *TenantUpdateOne) AddCredentialBurst(v int) *TenantUpdateOne {
+	_u.mutation.AddCredentialBurst(v)
+	return _u
+}
+
+// SetMaxConcurrent sets the "max_concurrent" field.
+func (_u *TenantUpdateOne) SetMaxConcurrent(v int) *TenantUpdateOne {
+	_u.mutation.ResetMaxConcurrent()
+	_u.mutation.SetMaxConcurrent(v)
+	return _u
+}
+
+// SetNillableMaxConcurrent sets the "max_concurrent" field if the given value is not nil.
+func (_u *TenantUpdateOne) SetNillableMaxConcurrent(v *int) *TenantUpdateOne {
+	if v != nil {
+		_u.SetMaxConcurrent(*v)
+	}
+	return _u
+}
+
+// AddMaxConcurrent adds value to the "max_concurrent" field.
+func (_u *TenantUpdateOne) AddMaxConcurrent(v int) *TenantUpdateOne {
+	_u.mutation.AddMaxConcurrent(v)
+	return _u
+}
+
 // AddUserIDs adds the "users" edge to the User entity by IDs.
 func (_u *TenantUpdateOne) AddUserIDs(ids ...string) *TenantUpdateOne {
 	_u.mutation.AddUserIDs(ids...)
@@ -1390,6 +1630,36 @@ func (_u *TenantUpdateOne) sqlSave(ctx context.Context) (_node *Tenant, err erro
 	}
 	if value, ok := _u.mutation.DisplayName(); ok {
 		_spec.SetField(tenant.FieldDisplayName, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.RatePerSecond(); ok {
+		_spec.SetField(tenant.FieldRatePerSecond, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.AddedRatePerSecond(); ok {
+		_spec.AddField(tenant.FieldRatePerSecond, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.RateBurst(); ok {
+		_spec.SetField(tenant.FieldRateBurst, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRateBurst(); ok {
+		_spec.AddField(tenant.FieldRateBurst, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.CredentialRatePerSecond(); ok {
+		_spec.SetField(tenant.FieldCredentialRatePerSecond, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.AddedCredentialRatePerSecond(); ok {
+		_spec.AddField(tenant.FieldCredentialRatePerSecond, field.TypeFloat64, value)
+	}
+	if value, ok := _u.mutation.CredentialBurst(); ok {
+		_spec.SetField(tenant.FieldCredentialBurst, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedCredentialBurst(); ok {
+		_spec.AddField(tenant.FieldCredentialBurst, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.MaxConcurrent(); ok {
+		_spec.SetField(tenant.FieldMaxConcurrent, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedMaxConcurrent(); ok {
+		_spec.AddField(tenant.FieldMaxConcurrent, field.TypeInt, value)
 	}
 	if _u.mutation.UsersCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -195,18 +195,33 @@ func (c chain) allow(ctx context.Context) error {
 	if ok {
 		return nil
 	}
-	st := status.New(codes.ResourceExhausted, "too many requests from this credential or for this tenant: retry after the delay given")
-	if withInfo, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)}); err == nil {
-		st = withInfo
-	}
-	return st.Err()
+	return exhausted("too many requests from this credential or for this tenant: retry after the delay given", wait)
 }
 
+// limitUnary applies the rate limits, then holds one of the tenant's slots
+// for the call: past the tenant's concurrency bound a call waits briefly for
+// a slot, then is refused like a call over the rate.
 func (c chain) limitUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	if err := c.allow(ctx); err != nil {
 		return nil, err
 	}
+	if s, scoped := scope.From(ctx); c.limiter != nil && scoped {
+		leave, ok := c.limiter.Enter(ctx, s.TenantID)
+		if !ok {
+			return nil, exhausted("too many calls in progress for this tenant: retry after the delay given", ratelimit.QueueWait)
+		}
+		defer leave()
+	}
 	return handler(ctx, req)
+}
+
+// exhausted is RESOURCE_EXHAUSTED with the wait in RetryInfo.
+func exhausted(msg string, wait time.Duration) error {
+	st := status.New(codes.ResourceExhausted, msg)
+	if withInfo, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)}); err == nil {
+		st = withInfo
+	}
+	return st.Err()
 }
 
 // limitStream limits a stream once it is authorized (its first message

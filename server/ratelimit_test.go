@@ -7,6 +7,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/authz"
@@ -50,5 +51,77 @@ func TestRateLimits(t *testing.T) {
 	}
 	if _, err := e.users.ListUsers(other, &identityv1.ListUsersRequest{TenantId: quiet}); err != nil {
 		t.Fatalf("another tenant's credential was limited: %v", err)
+	}
+}
+
+// TestTenantLimits: a tenant's own limits, set through UpdateTenant by a
+// project-wide caller, apply to that tenant only and at once; the tenant's
+// own administrators cannot change them; clearing them restores the
+// defaults (here: none).
+func TestTenantLimits(t *testing.T) {
+	for _, db := range databases() {
+		t.Run(db.name, func(t *testing.T) {
+			e := newEnv(t, db)
+			limited, other := e.tenant(t), e.tenant(t)
+			admin := withCredential(context.Background(), e.tenantAdminKey(t, limited))
+			setLimits := func(ctx context.Context, l *identityv1.TenantLimits) (*identityv1.UpdateTenantResponse, error) {
+				return e.tenants.UpdateTenant(ctx, &identityv1.UpdateTenantRequest{
+					Tenant:     &identityv1.Tenant{Id: limited, Limits: l},
+					UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"limits"}}})
+			}
+			_, err := setLimits(admin, &identityv1.TenantLimits{RequestsPerSecond: 1e6})
+			wantCode(t, err, codes.PermissionDenied)
+			_, err = setLimits(e.ctx, &identityv1.TenantLimits{RequestsPerSecond: -1})
+			wantCode(t, err, codes.InvalidArgument)
+
+			res, err := setLimits(e.ctx, &identityv1.TenantLimits{RequestsPerSecond: 0.01, Burst: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := res.GetTenant(); got.GetDisplayName() != "t" || got.GetLimits().GetBurst() != 3 {
+				t.Fatalf("update of limits alone changed or lost something: %v", got)
+			}
+			calls := func(tenantID string) (ok int, err error) {
+				for range 5 {
+					if _, err = e.users.ListUsers(admin, &identityv1.ListUsersRequest{TenantId: tenantID}); err != nil {
+						return ok, err
+					}
+					ok++
+				}
+				return ok, nil
+			}
+			// The tenant admin's reads count against the tenant's burst of 3.
+			n, err := calls(limited)
+			wantCode(t, err, codes.ResourceExhausted)
+			if n != 3 {
+				t.Fatalf("%d calls passed a burst of 3", n)
+			}
+			if n, err := func() (int, error) {
+				for i := range 5 {
+					if _, err := e.users.ListUsers(e.ctx, &identityv1.ListUsersRequest{TenantId: other}); err != nil {
+						return i, err
+					}
+				}
+				return 5, nil
+			}(); err != nil {
+				t.Fatalf("another tenant was limited after %d calls: %v", n, err)
+			}
+			// GetTenant counts against the tenant; a project-wide list does not.
+			list, err := e.tenants.ListTenants(e.ctx, &identityv1.ListTenantsRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tn := range list.GetTenants() {
+				if want := map[string]float64{limited: 0.01}[tn.GetId()]; tn.GetLimits().GetRequestsPerSecond() != want {
+					t.Fatalf("tenant %s lists limits %v, want rate %v", tn.GetId(), tn.GetLimits(), want)
+				}
+			}
+			if _, err := setLimits(e.ctx, nil); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := calls(limited); err != nil {
+				t.Fatalf("cleared limits still applied after %d calls: %v", n, err)
+			}
+		})
 	}
 }

@@ -135,6 +135,8 @@ func runServe(args []string, log *slog.Logger) error {
 	fs.Float64Var(&limits.PerTenant, "rate-per-tenant", envFloat("IDENTITY_RATE_PER_TENANT", 300),
 		"requests per second all credentials together may send for one tenant, sustained; 0: no limit (IDENTITY_RATE_PER_TENANT)")
 	fs.IntVar(&limits.TenantBurst, "rate-burst-per-tenant", 600, "requests all credentials may send for one tenant at once")
+	fs.IntVar(&limits.ConcurrentPerTenant, "concurrent-per-tenant", 8,
+		"calls of one tenant in progress at once; more wait up to a second, then answer 429 / RESOURCE_EXHAUSTED; 0: no limit")
 	_ = fs.Parse(args)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)

@@ -88,6 +88,7 @@ const (
 	KindSamlConfig     Kind = "saml_config"
 	KindScim           Kind = "scim"
 	KindGroupRole      Kind = "group_role"
+	KindTenantLimits   Kind = "tenant_limits"
 )
 
 func (k Kind) String() string {
@@ -97,7 +98,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindProject, KindTenant, KindUser, KindGroup, KindRole, KindGroupMember, KindRoleAssignment, KindAccessKey, KindSamlConfig, KindScim, KindGroupRole:
+	case KindProject, KindTenant, KindUser, KindGroup, KindRole, KindGroupMember, KindRoleAssignment, KindAccessKey, KindSamlConfig, KindScim, KindGroupRole, KindTenantLimits:
 		return nil
 	default:
 		return fmt.Errorf("change: invalid enum value for kind field: %q", k)

@@ -41,7 +41,7 @@ var (
 		{Name: "project_id", Type: field.TypeString},
 		{Name: "revision", Type: field.TypeInt64},
 		{Name: "tenant_id", Type: field.TypeString, Default: ""},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"project", "tenant", "user", "group", "role", "group_member", "role_assignment", "access_key", "saml_config", "scim", "group_role"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"project", "tenant", "user", "group", "role", "group_member", "role_assignment", "access_key", "saml_config", "scim", "group_role", "tenant_limits"}},
 		{Name: "operation", Type: field.TypeEnum, Enums: []string{"create", "update", "delete", "add", "remove", "revoke", "enable", "disable", "rotate"}},
 		{Name: "resource_id", Type: field.TypeString},
 		{Name: "user_id", Type: field.TypeString, Default: ""},
@@ -431,6 +431,11 @@ var (
 		{Name: "update_time", Type: field.TypeTime},
 		{Name: "version", Type: field.TypeInt64},
 		{Name: "display_name", Type: field.TypeString},
+		{Name: "rate_per_second", Type: field.TypeFloat64, Default: 0},
+		{Name: "rate_burst", Type: field.TypeInt, Default: 0},
+		{Name: "credential_rate_per_second", Type: field.TypeFloat64, Default: 0},
+		{Name: "credential_burst", Type: field.TypeInt, Default: 0},
+		{Name: "max_concurrent", Type: field.TypeInt, Default: 0},
 		{Name: "project_id", Type: field.TypeString},
 	}
 	// TenantsTable holds the schema information for the "tenants" table.
@@ -441,7 +446,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "tenants_projects_tenants",
-				Columns:    []*schema.Column{TenantsColumns[5]},
+				Columns:    []*schema.Column{TenantsColumns[10]},
 				RefColumns: []*schema.Column{ProjectsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -450,7 +455,7 @@ var (
 			{
 				Name:    "tenant_project_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{TenantsColumns[5], TenantsColumns[0]},
+				Columns: []*schema.Column{TenantsColumns[10], TenantsColumns[0]},
 			},
 		},
 	}

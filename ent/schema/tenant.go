@@ -20,6 +20,13 @@ func (Tenant) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("project_id").NotEmpty().Immutable(),
 		field.String("display_name").NotEmpty(),
+		// Limits of this tenant's load on each instance; zero takes the
+		// instance's default (see TenantLimits in tenant.proto).
+		field.Float("rate_per_second").Default(0),
+		field.Int("rate_burst").Default(0),
+		field.Float("credential_rate_per_second").Default(0),
+		field.Int("credential_burst").Default(0),
+		field.Int("max_concurrent").Default(0),
 	}
 }
 

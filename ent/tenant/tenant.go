@@ -22,6 +22,16 @@ const (
 	FieldProjectID = "project_id"
 	// FieldDisplayName holds the string denoting the display_name field in the database.
 	FieldDisplayName = "display_name"
+	// FieldRatePerSecond holds the string denoting the rate_per_second field in the database.
+	FieldRatePerSecond = "rate_per_second"
+	// FieldRateBurst holds the string denoting the rate_burst field in the database.
+	FieldRateBurst = "rate_burst"
+	// FieldCredentialRatePerSecond holds the string denoting the credential_rate_per_second field in the database.
+	FieldCredentialRatePerSecond = "credential_rate_per_second"
+	// FieldCredentialBurst holds the string denoting the credential_burst field in the database.
+	FieldCredentialBurst = "credential_burst"
+	// FieldMaxConcurrent holds the string denoting the max_concurrent field in the database.
+	FieldMaxConcurrent = "max_concurrent"
 	// EdgeProject holds the string denoting the project edge name in mutations.
 	EdgeProject = "project"
 	// EdgeUsers holds the string denoting the users edge name in mutations.
@@ -124,6 +134,11 @@ var Columns = []string{
 	FieldVersion,
 	FieldProjectID,
 	FieldDisplayName,
+	FieldRatePerSecond,
+	FieldRateBurst,
+	FieldCredentialRatePerSecond,
+	FieldCredentialBurst,
+	FieldMaxConcurrent,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -141,6 +156,16 @@ var (
 	ProjectIDValidator func(string) error
 	// DisplayNameValidator is a validator for the "display_name" field. It is called by the builders before save.
 	DisplayNameValidator func(string) error
+	// DefaultRatePerSecond holds the default value on creation for the "rate_per_second" field.
+	DefaultRatePerSecond float64
+	// DefaultRateBurst holds the default value on creation for the "rate_burst" field.
+	DefaultRateBurst int
+	// DefaultCredentialRatePerSecond holds the default value on creation for the "credential_rate_per_second" field.
+	DefaultCredentialRatePerSecond float64
+	// DefaultCredentialBurst holds the default value on creation for the "credential_burst" field.
+	DefaultCredentialBurst int
+	// DefaultMaxConcurrent holds the default value on creation for the "max_concurrent" field.
+	DefaultMaxConcurrent int
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
 	IDValidator func(string) error
 )
@@ -176,6 +201,31 @@ func ByProjectID(opts ...sql.OrderTermOption) OrderOption {
 // ByDisplayName orders the results by the display_name field.
 func ByDisplayName(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDisplayName, opts...).ToFunc()
+}
+
+// ByRatePerSecond orders the results by the rate_per_second field.
+func ByRatePerSecond(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRatePerSecond, opts...).ToFunc()
+}
+
+// ByRateBurst orders the results by the rate_burst field.
+func ByRateBurst(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRateBurst, opts...).ToFunc()
+}
+
+// ByCredentialRatePerSecond orders the results by the credential_rate_per_second field.
+func ByCredentialRatePerSecond(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCredentialRatePerSecond, opts...).ToFunc()
+}
+
+// ByCredentialBurst orders the results by the credential_burst field.
+func ByCredentialBurst(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCredentialBurst, opts...).ToFunc()
+}
+
+// ByMaxConcurrent orders the results by the max_concurrent field.
+func ByMaxConcurrent(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMaxConcurrent, opts...).ToFunc()
 }
 
 // ByProjectField orders the results by project field.

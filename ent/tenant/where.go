@@ -90,6 +90,31 @@ func DisplayName(v string) predicate.Tenant {
 	return predicate.Tenant(sql.FieldEQ(FieldDisplayName, v))
 }
 
+// RatePerSecond applies equality check predicate on the "rate_per_second" field. It's identical to RatePerSecondEQ.
+func RatePerSecond(v float64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldRatePerSecond, v))
+}
+
+// RateBurst applies equality check predicate on the "rate_burst" field. It's identical to RateBurstEQ.
+func RateBurst(v int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldRateBurst, v))
+}
+
+// CredentialRatePerSecond applies equality check predicate on the "credential_rate_per_second" field. It's identical to CredentialRatePerSecondEQ.
+func CredentialRatePerSecond(v float64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldCredentialRatePerSecond, v))
+}
+
+// CredentialBurst applies equality check predicate on the "credential_burst" field. It's identical to CredentialBurstEQ.
+func CredentialBurst(v int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldCredentialBurst, v))
+}
+
+// MaxConcurrent applies equality check predicate on the "max_concurrent" field. It's identical to MaxConcurrentEQ.
+func MaxConcurrent(v int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldMaxConcurrent, v))
+}
+
 // CreateTimeEQ applies the EQ predicate on the "create_time" field.
 func CreateTimeEQ(v time.Time) predicate.Tenant {
 	return predicate.Tenant(sql.FieldEQ(FieldCreateTime, v))
@@ -338,6 +363,206 @@ func DisplayNameEqualFold(v string) predicate.Tenant {
 // DisplayNameContainsFold applies the ContainsFold predicate on the "display_name" field.
 func DisplayNameContainsFold(v string) predicate.Tenant {
 	return predicate.Tenant(sql.FieldContainsFold(FieldDisplayName, v))
+}
+
+// RatePerSecondEQ applies the EQ predicate on the "rate_per_second" field.
+func RatePerSecondEQ(v float64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldRatePerSecond, v))
+}
+
+// RatePerSecondNEQ applies the NEQ predicate on the "rate_per_second" field.
+func RatePerSecondNEQ(v float64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNEQ(FieldRatePerSecond, v))
+}
+
+// RatePerSecondIn applies the In predicate on the "rate_per_second" field.
+func RatePerSecondIn(vs ...float64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldIn(FieldRatePerSecond, vs...))
+}
+
+// RatePerSecondNotIn applies the NotIn predicate on the "rate_per_second" field.
+func RatePerSecondNotIn(vs ...float64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotIn(FieldRatePerSecond, vs...))
+}
+
+// RatePerSecondGT applies the GT predicate on the "rate_per_second" field.
+func RatePerSecondGT(v float64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGT(FieldRatePerSecond, v))
+}
+
+// RatePerSecondGTE applies the GTE predicate on the "rate_per_second" field.
+func RatePerSecondGTE(v float64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGTE(FieldRatePerSecond, v))
+}
+
+// RatePerSecondLT applies the LT predicate on the "rate_per_second" field.
+func RatePerSecondLT(v float64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLT(FieldRatePerSecond, v))
+}
+
+// RatePerSecondLTE applies the LTE predicate on the "rate_per_second" field.
+func RatePerSecondLTE(v float64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLTE(FieldRatePerSecond, v))
+}
+
+// RateBurstEQ applies the EQ predicate on the "rate_burst" field.
+func RateBurstEQ(v int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldRateBurst, v))
+}
+
+// RateBurstNEQ applies the NEQ predicate on the "rate_burst" field.
+func RateBurstNEQ(v int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNEQ(FieldRateBurst, v))
+}
+
+// RateBurstIn applies the In predicate on the "rate_burst" field.
+func RateBurstIn(vs ...int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldIn(FieldRateBurst, vs...))
+}
+
+// RateBurstNotIn applies the NotIn predicate on the "rate_burst" field.
+func RateBurstNotIn(vs ...int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotIn(FieldRateBurst, vs...))
+}
+
+// RateBurstGT applies the GT predicate on the "rate_burst" field.
+func RateBurstGT(v int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGT(FieldRateBurst, v))
+}
+
+// RateBurstGTE applies the GTE predicate on the "rate_burst" field.
+func RateBurstGTE(v int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGTE(FieldRateBurst, v))
+}
+
+// RateBurstLT applies the LT predicate on the "rate_burst" field.
+func RateBurstLT(v int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLT(FieldRateBurst, v))
+}
+
+// RateBurstLTE applies the LTE predicate on the "rate_burst" field.
+func RateBurstLTE(v int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLTE(FieldRateBurst, v))
+}
+
+// CredentialRatePerSecondEQ applies the EQ predicate on the "credential_rate_per_second" field.
+func CredentialRatePerSecondEQ(v float64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldCredentialRatePerSecond, v))
+}
+
+// CredentialRatePerSecondNEQ applies the NEQ predicate on the "credential_rate_per_second" field.
+func CredentialRatePerSecondNEQ(v float64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNEQ(FieldCredentialRatePerSecond, v))
+}
+
+// CredentialRatePerSecondIn applies the In predicate on the "credential_rate_per_second" field.
+func CredentialRatePerSecondIn(vs ...float64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldIn(FieldCredentialRatePerSecond, vs...))
+}
+
+// CredentialRatePerSecondNotIn applies the NotIn predicate on the "credential_rate_per_second" field.
+func CredentialRatePerSecondNotIn(vs ...float64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotIn(FieldCredentialRatePerSecond, vs...))
+}
+
+// CredentialRatePerSecondGT applies the GT predicate on the "credential_rate_per_second" field.
+func CredentialRatePerSecondGT(v float64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGT(FieldCredentialRatePerSecond, v))
+}
+
+// CredentialRatePerSecondGTE applies the GTE predicate on the "credential_rate_per_second" field.
+func CredentialRatePerSecondGTE(v float64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGTE(FieldCredentialRatePerSecond, v))
+}
+
+// CredentialRatePerSecondLT applies the LT predicate on the "credential_rate_per_second" field.
+func CredentialRatePerSecondLT(v float64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLT(FieldCredentialRatePerSecond, v))
+}
+
+// CredentialRatePerSecondLTE applies the LTE predicate on the "credential_rate_per_second" field.
+func CredentialRatePerSecondLTE(v float64) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLTE(FieldCredentialRatePerSecond, v))
+}
+
+// CredentialBurstEQ applies the EQ predicate on the "credential_burst" field.
+func CredentialBurstEQ(v int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldCredentialBurst, v))
+}
+
+// CredentialBurstNEQ applies the NEQ predicate on the "credential_burst" field.
+func CredentialBurstNEQ(v int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNEQ(FieldCredentialBurst, v))
+}
+
+// CredentialBurstIn applies the In predicate on the "credential_burst" field.
+func CredentialBurstIn(vs ...int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldIn(FieldCredentialBurst, vs...))
+}
+
+// CredentialBurstNotIn applies the NotIn predicate on the "credential_burst" field.
+func CredentialBurstNotIn(vs ...int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotIn(FieldCredentialBurst, vs...))
+}
+
+// CredentialBurstGT applies the GT predicate on the "credential_burst" field.
+func CredentialBurstGT(v int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGT(FieldCredentialBurst, v))
+}
+
+// CredentialBurstGTE applies the GTE predicate on the "credential_burst" field.
+func CredentialBurstGTE(v int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGTE(FieldCredentialBurst, v))
+}
+
+// CredentialBurstLT applies the LT predicate on the "credential_burst" field.
+func CredentialBurstLT(v int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLT(FieldCredentialBurst, v))
+}
+
+// CredentialBurstLTE applies the LTE predicate on the "credential_burst" field.
+func CredentialBurstLTE(v int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLTE(FieldCredentialBurst, v))
+}
+
+// MaxConcurrentEQ applies the EQ predicate on the "max_concurrent" field.
+func MaxConcurrentEQ(v int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldMaxConcurrent, v))
+}
+
+// MaxConcurrentNEQ applies the NEQ predicate on the "max_concurrent" field.
+func MaxConcurrentNEQ(v int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNEQ(FieldMaxConcurrent, v))
+}
+
+// MaxConcurrentIn applies the In predicate on the "max_concurrent" field.
+func MaxConcurrentIn(vs ...int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldIn(FieldMaxConcurrent, vs...))
+}
+
+// MaxConcurrentNotIn applies the NotIn predicate on the "max_concurrent" field.
+func MaxConcurrentNotIn(vs ...int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotIn(FieldMaxConcurrent, vs...))
+}
+
+// MaxConcurrentGT applies the GT predicate on the "max_concurrent" field.
+func MaxConcurrentGT(v int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGT(FieldMaxConcurrent, v))
+}
+
+// MaxConcurrentGTE applies the GTE predicate on the "max_concurrent" field.
+func MaxConcurrentGTE(v int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGTE(FieldMaxConcurrent, v))
+}
+
+// MaxConcurrentLT applies the LT predicate on the "max_concurrent" field.
+func MaxConcurrentLT(v int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLT(FieldMaxConcurrent, v))
+}
+
+// MaxConcurrentLTE applies the LTE predicate on the "max_concurrent" field.
+func MaxConcurrentLTE(v int) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLTE(FieldMaxConcurrent, v))
 }
 
 // HasProject applies the HasEdge predicate on the "project" edge.

@@ -98,6 +98,9 @@ func (e ScimDisabled) entry() entry {
 func (e ScimTokenRotated) entry() entry {
 	return tenantSetting(e.Tenant, change.KindScim, change.OperationRotate)
 }
+func (e TenantLimitsChanged) entry() entry {
+	return tenantSetting(e.Tenant, change.KindTenantLimits, change.OperationUpdate)
+}
 
 // Encode returns the row that records e as part of revision rev.
 func Encode(tx *ent.Tx, projectID string, rev int64, now time.Time, e Event) *ent.ChangeCreate {
@@ -168,6 +171,10 @@ func Decode(c *ent.Change) (Record, error) {
 			e = ScimDisabled{t}
 		case change.OperationRotate:
 			e = ScimTokenRotated{t}
+		}
+	case change.KindTenantLimits:
+		if c.Operation == change.OperationUpdate {
+			e = TenantLimitsChanged{t}
 		}
 	}
 	if e == nil || e.entry() != (entry{tenant: t, kind: c.Kind, op: c.Operation, resource: id, user: UserID(c.UserID), role: RoleID(c.RoleID)}) {

@@ -27,7 +27,7 @@ func TestEveryEventRoundTrips(t *testing.T) {
 		RoleMapped{tn, g, r}, RoleUnmapped{tn, g, r},
 		KeyCreated{k}, KeyUpdated{k}, KeyRevoked{k}, KeyDeleted{k},
 		SamlConfigCreated{tn}, SamlConfigUpdated{tn}, SamlConfigDeleted{tn},
-		ScimEnabled{tn}, ScimDisabled{tn}, ScimTokenRotated{tn},
+		ScimEnabled{tn}, ScimDisabled{tn}, ScimTokenRotated{tn}, TenantLimitsChanged{tn},
 	}
 	seen := map[entry]bool{}
 	for _, e := range events {

@@ -173,3 +173,6 @@ type (
 	ScimDisabled     struct{ Tenant TenantID }
 	ScimTokenRotated struct{ Tenant TenantID }
 )
+
+// TenantLimitsChanged: the tenant's rate and concurrency limits changed.
+type TenantLimitsChanged struct{ Tenant TenantID }

@@ -54,8 +54,9 @@ type Config struct {
 	// loopback addresses, for IdPs on the operator's own network (off: only
 	// public addresses).
 	MetadataAllowPrivate bool
-	// RateLimits bound the requests of each credential and of each tenant
-	// (the zero value: none; cmd/identityd sets defaults).
+	// RateLimits are the default limits of each credential and each tenant
+	// (the zero value: none; cmd/identityd sets defaults); a tenant's own
+	// limits, set through UpdateTenant, take their place.
 	RateLimits ratelimit.Limits
 	// Metrics, when set, receives the gRPC and HTTP metrics, and is served at
 	// /metrics.
@@ -111,7 +112,8 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	}
 	index := roleindex.NewIndex(db)
 	creds := authn.NewCache()
-	follower := changelog.NewFollower(db, cfg.Log, index, creds)
+	limiter := ratelimit.New(cfg.RateLimits, time.Now)
+	follower := changelog.NewFollower(db, cfg.Log, index, creds, limiter.Follow(db))
 	if err := follower.Start(runCtx); err != nil {
 		return nil, fmt.Errorf("load the role index: %w", err)
 	}
@@ -137,10 +139,6 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 		}
 	}
 	authenticator := authn.NewAuthenticator(db, cfg.Log, cfg.Now, creds)
-	var limiter *ratelimit.Limiter
-	if cfg.RateLimits != (ratelimit.Limits{}) {
-		limiter = ratelimit.New(cfg.RateLimits, time.Now)
-	}
 	if inst.GRPC, inst.Health, err = server.New(cfg.Log, authenticator, metrics, limiter, services); err != nil {
 		return nil, err
 	}

@@ -29,6 +29,13 @@ func tenantToProto(t *ent.Tenant) *identityv1.Tenant {
 		CreateTime:  ts(t.CreateTime),
 		UpdateTime:  ts(t.UpdateTime),
 		Version:     t.Version,
+		Limits: &identityv1.TenantLimits{
+			RequestsPerSecond:           t.RatePerSecond,
+			Burst:                       uint32(t.RateBurst),
+			CredentialRequestsPerSecond: t.CredentialRatePerSecond,
+			CredentialBurst:             uint32(t.CredentialBurst),
+			MaxConcurrentRequests:       uint32(t.MaxConcurrent),
+		},
 	}
 }
 

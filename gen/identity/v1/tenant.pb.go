@@ -30,12 +30,18 @@ type Tenant struct {
 	// id is server-assigned, opaque and stable.
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// display_name is a label for administrators; it need not be unique.
+	// It is required (an update that names it cannot empty it).
 	DisplayName string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	CreateTime  *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime  *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// version is the change-log revision of the last write to this tenant; it
 	// changes on every write and serves as an entity tag.
-	Version       int64 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	Version int64 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	// limits bound what this tenant may ask of each instance; unset fields
+	// take the instance's defaults. Only a caller with project-wide tenant
+	// write permission changes them (UpdateTenant with "limits" in the mask),
+	// so a tenant's own administrators cannot raise their share.
+	Limits        *TenantLimits `protobuf:"bytes,6,opt,name=limits,proto3" json:"limits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -105,6 +111,105 @@ func (x *Tenant) GetVersion() int64 {
 	return 0
 }
 
+func (x *Tenant) GetLimits() *TenantLimits {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
+// TenantLimits bound one tenant's load on each identityd instance, so that one
+// tenant's flood leaves the others their service. Zero means the instance's
+// default (identityd's --rate-* and --concurrent-per-tenant flags). The
+// limits hold per instance: behind a balancer over N instances a tenant gets
+// up to N times these. A call over a rate answers RESOURCE_EXHAUSTED with a
+// RetryInfo (429 with Retry-After over REST and SCIM).
+type TenantLimits struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// requests_per_second is the sustained rate of calls on this tenant, from
+	// all credentials together.
+	RequestsPerSecond float64 `protobuf:"fixed64,1,opt,name=requests_per_second,json=requestsPerSecond,proto3" json:"requests_per_second,omitempty"`
+	// burst is how many calls may come at once above that rate.
+	Burst uint32 `protobuf:"varint,2,opt,name=burst,proto3" json:"burst,omitempty"`
+	// credential_requests_per_second and credential_burst are the same for
+	// each single credential (an access key, or the tenant's SCIM tokens
+	// together) calling on this tenant, so one client cannot take the whole
+	// tenant's share.
+	CredentialRequestsPerSecond float64 `protobuf:"fixed64,3,opt,name=credential_requests_per_second,json=credentialRequestsPerSecond,proto3" json:"credential_requests_per_second,omitempty"`
+	CredentialBurst             uint32  `protobuf:"varint,4,opt,name=credential_burst,json=credentialBurst,proto3" json:"credential_burst,omitempty"`
+	// max_concurrent_requests bounds the calls on this tenant in progress at
+	// once; more wait up to a second for a slot, then answer
+	// RESOURCE_EXHAUSTED with a RetryInfo. Streams (watches) are not counted.
+	MaxConcurrentRequests uint32 `protobuf:"varint,5,opt,name=max_concurrent_requests,json=maxConcurrentRequests,proto3" json:"max_concurrent_requests,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *TenantLimits) Reset() {
+	*x = TenantLimits{}
+	mi := &file_identity_v1_tenant_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TenantLimits) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TenantLimits) ProtoMessage() {}
+
+func (x *TenantLimits) ProtoReflect() protoreflect.Message {
+	mi := &file_identity_v1_tenant_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TenantLimits.ProtoReflect.Descriptor instead.
+func (*TenantLimits) Descriptor() ([]byte, []int) {
+	return file_identity_v1_tenant_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *TenantLimits) GetRequestsPerSecond() float64 {
+	if x != nil {
+		return x.RequestsPerSecond
+	}
+	return 0
+}
+
+func (x *TenantLimits) GetBurst() uint32 {
+	if x != nil {
+		return x.Burst
+	}
+	return 0
+}
+
+func (x *TenantLimits) GetCredentialRequestsPerSecond() float64 {
+	if x != nil {
+		return x.CredentialRequestsPerSecond
+	}
+	return 0
+}
+
+func (x *TenantLimits) GetCredentialBurst() uint32 {
+	if x != nil {
+		return x.CredentialBurst
+	}
+	return 0
+}
+
+func (x *TenantLimits) GetMaxConcurrentRequests() uint32 {
+	if x != nil {
+		return x.MaxConcurrentRequests
+	}
+	return 0
+}
+
 // TenantFilter selects tenants. Set conditions are combined with AND.
 type TenantFilter struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -118,7 +223,7 @@ type TenantFilter struct {
 
 func (x *TenantFilter) Reset() {
 	*x = TenantFilter{}
-	mi := &file_identity_v1_tenant_proto_msgTypes[1]
+	mi := &file_identity_v1_tenant_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -130,7 +235,7 @@ func (x *TenantFilter) String() string {
 func (*TenantFilter) ProtoMessage() {}
 
 func (x *TenantFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_identity_v1_tenant_proto_msgTypes[1]
+	mi := &file_identity_v1_tenant_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -143,7 +248,7 @@ func (x *TenantFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TenantFilter.ProtoReflect.Descriptor instead.
 func (*TenantFilter) Descriptor() ([]byte, []int) {
-	return file_identity_v1_tenant_proto_rawDescGZIP(), []int{1}
+	return file_identity_v1_tenant_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *TenantFilter) GetDisplayName() *StringFilter {
@@ -164,16 +269,24 @@ var File_identity_v1_tenant_proto protoreflect.FileDescriptor
 
 const file_identity_v1_tenant_proto_rawDesc = "" +
 	"\n" +
-	"\x18identity/v1/tenant.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18identity/v1/filter.proto\"\xdb\x01\n" +
+	"\x18identity/v1/tenant.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18identity/v1/filter.proto\"\x8f\x02\n" +
 	"\x06Tenant\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12-\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\vdisplayName\x12;\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\x18\x80\x02R\vdisplayName\x12;\n" +
 	"\vcreate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x18\n" +
-	"\aversion\x18\x05 \x01(\x03R\aversion\"\x8d\x01\n" +
+	"\aversion\x18\x05 \x01(\x03R\aversion\x121\n" +
+	"\x06limits\x18\x06 \x01(\v2\x19.identity.v1.TenantLimitsR\x06limits\"\xd0\x02\n" +
+	"\fTenantLimits\x12G\n" +
+	"\x13requests_per_second\x18\x01 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x80\x84.A)\x00\x00\x00\x00\x00\x00\x00\x00R\x11requestsPerSecond\x12 \n" +
+	"\x05burst\x18\x02 \x01(\rB\n" +
+	"\xbaH\a*\x05\x18\x80\xad\xe2\x04R\x05burst\x12\\\n" +
+	"\x1ecredential_requests_per_second\x18\x03 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x80\x84.A)\x00\x00\x00\x00\x00\x00\x00\x00R\x1bcredentialRequestsPerSecond\x125\n" +
+	"\x10credential_burst\x18\x04 \x01(\rB\n" +
+	"\xbaH\a*\x05\x18\x80\xad\xe2\x04R\x0fcredentialBurst\x12@\n" +
+	"\x17max_concurrent_requests\x18\x05 \x01(\rB\b\xbaH\x05*\x03\x18\x90NR\x15maxConcurrentRequests\"\x8d\x01\n" +
 	"\fTenantFilter\x12<\n" +
 	"\fdisplay_name\x18\x01 \x01(\v2\x19.identity.v1.StringFilterR\vdisplayName\x12?\n" +
 	"\rupdated_after\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\fupdatedAfterB5Z3github.com/acme/identity/gen/identity/v1;identityv1b\x06proto3"
@@ -190,23 +303,25 @@ func file_identity_v1_tenant_proto_rawDescGZIP() []byte {
 	return file_identity_v1_tenant_proto_rawDescData
 }
 
-var file_identity_v1_tenant_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_identity_v1_tenant_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_identity_v1_tenant_proto_goTypes = []any{
 	(*Tenant)(nil),                // 0: identity.v1.Tenant
-	(*TenantFilter)(nil),          // 1: identity.v1.TenantFilter
-	(*timestamppb.Timestamp)(nil), // 2: google.protobuf.Timestamp
-	(*StringFilter)(nil),          // 3: identity.v1.StringFilter
+	(*TenantLimits)(nil),          // 1: identity.v1.TenantLimits
+	(*TenantFilter)(nil),          // 2: identity.v1.TenantFilter
+	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
+	(*StringFilter)(nil),          // 4: identity.v1.StringFilter
 }
 var file_identity_v1_tenant_proto_depIdxs = []int32{
-	2, // 0: identity.v1.Tenant.create_time:type_name -> google.protobuf.Timestamp
-	2, // 1: identity.v1.Tenant.update_time:type_name -> google.protobuf.Timestamp
-	3, // 2: identity.v1.TenantFilter.display_name:type_name -> identity.v1.StringFilter
-	2, // 3: identity.v1.TenantFilter.updated_after:type_name -> google.protobuf.Timestamp
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	3, // 0: identity.v1.Tenant.create_time:type_name -> google.protobuf.Timestamp
+	3, // 1: identity.v1.Tenant.update_time:type_name -> google.protobuf.Timestamp
+	1, // 2: identity.v1.Tenant.limits:type_name -> identity.v1.TenantLimits
+	4, // 3: identity.v1.TenantFilter.display_name:type_name -> identity.v1.StringFilter
+	3, // 4: identity.v1.TenantFilter.updated_after:type_name -> google.protobuf.Timestamp
+	5, // [5:5] is the sub-list for method output_type
+	5, // [5:5] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_identity_v1_tenant_proto_init() }
@@ -221,7 +336,7 @@ func file_identity_v1_tenant_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_identity_v1_tenant_proto_rawDesc), len(file_identity_v1_tenant_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -551,11 +551,11 @@ const file_identity_v1_tenant_service_proto_rawDesc = "" +
 	"\atenants\x18\x01 \x03(\v2\x13.identity.v1.TenantR\atenants\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x05R\ttotalSize\"\xb1\x02\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\"\xb9\x02\n" +
 	"\x13UpdateTenantRequest\x12\xc0\x01\n" +
 	"\x06tenant\x18\x01 \x01(\v2\x13.identity.v1.TenantB\x92\x01\xbaH\x8e\x01\xba\x01\x87\x01\n" +
-	"\ttenant.id\x12\x18tenant.id must be a UUID\x1a`this.id.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')\xc8\x01\x01R\x06tenant\x12W\n" +
-	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x1a\xbaH\x17\xc8\x01\x01\xe2\x01\x11\x12\fdisplay_name\x12\x01*R\n" +
+	"\ttenant.id\x12\x18tenant.id must be a UUID\x1a`this.id.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')\xc8\x01\x01R\x06tenant\x12_\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\"\xbaH\x1f\xc8\x01\x01\xe2\x01\x19\x12\x01*\x12\fdisplay_name\x12\x06limitsR\n" +
 	"updateMask\"_\n" +
 	"\x14UpdateTenantResponse\x12+\n" +
 	"\x06tenant\x18\x01 \x01(\v2\x13.identity.v1.TenantR\x06tenant\x12\x1a\n" +

@@ -48,8 +48,9 @@ type TenantServiceClient interface {
 	ListTenants(ctx context.Context, in *ListTenantsRequest, opts ...grpc.CallOption) (*ListTenantsResponse, error)
 	// UpdateTenant changes the fields named in update_mask.
 	//
-	// Only display_name can change ("*" means every mutable field). NotFound
-	// when the tenant does not exist.
+	// display_name and limits can change ("*" means both). NotFound when the
+	// tenant does not exist. A change of limits reaches this instance before
+	// the call returns and the others within the change-log poll interval.
 	UpdateTenant(ctx context.Context, in *UpdateTenantRequest, opts ...grpc.CallOption) (*UpdateTenantResponse, error)
 	// DeleteTenant deletes a tenant with all its users, groups and roles.
 	//
@@ -137,8 +138,9 @@ type TenantServiceServer interface {
 	ListTenants(context.Context, *ListTenantsRequest) (*ListTenantsResponse, error)
 	// UpdateTenant changes the fields named in update_mask.
 	//
-	// Only display_name can change ("*" means every mutable field). NotFound
-	// when the tenant does not exist.
+	// display_name and limits can change ("*" means both). NotFound when the
+	// tenant does not exist. A change of limits reaches this instance before
+	// the call returns and the others within the change-log poll interval.
 	UpdateTenant(context.Context, *UpdateTenantRequest) (*UpdateTenantResponse, error)
 	// DeleteTenant deletes a tenant with all its users, groups and roles.
 	//
