@@ -105,6 +105,13 @@ func TestREST(t *testing.T) {
 	step("create tenant misspelt field", "POST", "/v1/tenants", `{"displayNme":"x"}`, 400)
 	step("create tenant not JSON", "POST", "/v1/tenants", `{`, 400)
 	step("get tenant", "GET", "/v1/tenants/"+tid, "", 200)
+	limited := step("set tenant limits", "PATCH", "/v1/tenants/"+tid+"?updateMask=limits",
+		`{"limits":{"requestsPerSecond":50,"burst":100,"maxConcurrentRequests":4}}`, 200)
+	if str(limited, "tenant", "displayName") != "Acme" || mustJSON(limited["tenant"].(map[string]any)["limits"]) != `{"burst":100,"maxConcurrentRequests":4,"requestsPerSecond":50}` {
+		t.Fatalf("limits answer %v", limited)
+	}
+	step("set negative tenant limits", "PATCH", "/v1/tenants/"+tid+"?updateMask=limits", `{"limits":{"requestsPerSecond":-1}}`, 400)
+	step("empty a tenant's name", "PATCH", "/v1/tenants/"+tid+"?updateMask=displayName", `{"displayName":""}`, 400)
 	step("get unknown tenant", "GET", "/v1/tenants/01a20706-0000-7000-8000-000000000000", "", 404)
 	step("list tenants", "GET", "/v1/tenants?pageSize=10&filter.displayName.equals=Acme", "", 200)
 	step("list tenants page too big", "GET", "/v1/tenants?pageSize=5000", "", 400)

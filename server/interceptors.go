@@ -59,7 +59,9 @@ func (c chain) interceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServe
 	logOpts := []logging.Option{
 		logging.WithLogOnEvents(logging.FinishCall),
 		logging.WithLevels(func(code codes.Code) logging.Level {
-			if code == codes.OK {
+			// Refusals for load are counted in the metrics, not logged one by
+			// one: a flood must not become a flood of log lines.
+			if code == codes.OK || code == codes.ResourceExhausted {
 				return logging.LevelDebug
 			}
 			return logging.DefaultServerCodeToLevel(code)

@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -49,8 +50,22 @@ func main() {
 	big := flag.Int("big", 50_000, "members of the big group")
 	provision := flag.Int("provision", 2_000, "users created through SCIM at concurrency 8")
 	database := flag.String("database", "", "postgres:// URL; empty means SQLite in a temporary directory")
+	floodOnly := flag.Bool("flood", false, "run only the fair-sharing measurement (one tenant flooding, another measured)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (server and load) to this file")
 	flag.Parse()
-	if err := run(*users, *groups, *members, *big, *provision, *database); err != nil {
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "scimbench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if err := run(*users, *groups, *members, *big, *provision, *database, *floodOnly); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "scimbench:", err)
 		os.Exit(1)
 	}
@@ -108,7 +123,7 @@ func expect(code int, raw []byte, err error, want int) error {
 	return nil
 }
 
-func run(nUsers, nGroups, nMembers, nBig, nProvision int, database string) error {
+func run(nUsers, nGroups, nMembers, nBig, nProvision int, database string, floodOnly bool) error {
 	ctx := context.Background()
 	if database == "" {
 		dir, err := os.MkdirTemp("", "scimbench")
@@ -143,6 +158,9 @@ func run(nUsers, nGroups, nMembers, nBig, nProvision int, database string) error
 	hs := &http.Server{Handler: inst.HTTP}
 	go func() { _ = hs.Serve(lis) }()
 	defer hs.Close()
+	if floodOnly {
+		return flood(ctx, database, root, log)
+	}
 
 	admin := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+root)
 	tenant, err := identityv1.NewTenantServiceClient(conn).CreateTenant(admin, &identityv1.CreateTenantRequest{DisplayName: "bench"})
@@ -299,16 +317,18 @@ func run(nUsers, nGroups, nMembers, nBig, nProvision int, database string) error
 }
 
 // flood measures fair sharing: a second instance on the same database, with
-// identityd's default rate limits, serves one tenant's SCIM GET and POST
-// while another tenant floods it with POSTs from 16 clients; it reports the
-// quiet tenant's p99 under the flood against its idle p99.
+// identityd's default limits, serves one tenant's SCIM GET and POST at 20
+// requests/s each while another tenant loads it, first at exactly its rate
+// limit (100 POST/s, its whole allowance), then with 16 clients POSTing as
+// fast as they can; it reports the quiet tenant's p99 under each load against
+// its idle p99, measured in the same run.
 func flood(ctx context.Context, database, root string, log *slog.Logger) error {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	inst, err := instance.Start(ctx, instance.Config{DatabaseURL: database, PublicURL: "http://" + lis.Addr().String(), Log: log,
-		RateLimits: ratelimit.Limits{PerCredential: 100, CredentialBurst: 200, PerTenant: 300, TenantBurst: 600}})
+	limits := ratelimit.Limits{PerCredential: 100, CredentialBurst: 200, PerTenant: 300, TenantBurst: 600, ConcurrentPerTenant: 8}
+	inst, err := instance.Start(ctx, instance.Config{DatabaseURL: database, PublicURL: "http://" + lis.Addr().String(), Log: log, RateLimits: limits})
 	if err != nil {
 		return err
 	}
@@ -341,11 +361,11 @@ func flood(ctx context.Context, database, root string, log *slog.Logger) error {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	quiet := &bench{base: "http://" + lis.Addr().String() + "/scim/v2", bearer: quietToken, client: client}
 	var n atomic.Int64
-	// paced runs f 100 times at 20 requests/s (within the quiet tenant's own
+	// paced runs f 300 times at 20 requests/s (within the quiet tenant's own
 	// limits) and returns the sorted durations of the calls.
 	paced := func(f func() error) ([]time.Duration, error) {
 		var out []time.Duration
-		for range 100 {
+		for range 300 {
 			time.Sleep(50 * time.Millisecond)
 			t0 := time.Now()
 			if err := f(); err != nil {
@@ -378,45 +398,65 @@ func flood(ctx context.Context, database, root string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	stop := make(chan struct{})
-	var accepted, limited atomic.Int64
-	var wg sync.WaitGroup
 	flooder := &bench{base: quiet.base, bearer: loud, client: client}
-	for w := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
+	var seq atomic.Int64
+	// load runs clients POSTing as the loud tenant while the quiet one is
+	// measured; every > 0 paces each client to one request per every.
+	load := func(clients int, every time.Duration) (created, limited, failed float64, get, post time.Duration, err error) {
+		stop := make(chan struct{})
+		var accepted, refused, other atomic.Int64
+		var wg sync.WaitGroup
+		for range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				tick := time.Now()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if every > 0 {
+						tick = tick.Add(every)
+						time.Sleep(time.Until(tick))
+					}
+					c, _, err := flooder.do("POST", "/Users", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"loud%08d@example.com"}`, seq.Add(1)))
+					switch {
+					case err == nil && c == http.StatusCreated:
+						accepted.Add(1)
+					case err == nil && c == http.StatusTooManyRequests:
+						refused.Add(1)
+					default:
+						other.Add(1)
+					}
 				}
-				c, _, err := flooder.do("POST", "/Users", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"loud%02d-%07d@example.com"}`, w, i))
-				switch {
-				case err != nil:
-				case c == http.StatusCreated:
-					accepted.Add(1)
-				case c == http.StatusTooManyRequests:
-					limited.Add(1)
-				}
-			}
-		}()
+			}()
+		}
+		t0 := time.Now()
+		get, post, err = measure()
+		close(stop)
+		wg.Wait()
+		secs := time.Since(t0).Seconds()
+		return float64(accepted.Load()) / secs, float64(refused.Load()) / secs, float64(other.Load()), get, post, err
 	}
-	t0 := time.Now()
-	floodGet, floodPost, err := measure()
-	close(stop)
-	wg.Wait()
-	if err != nil {
+	report := func(what string, clients int, every time.Duration) error {
+		created, limited, failed, get, post, err := load(clients, every)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s: loud tenant %.0f created/s, %.0f answered 429/s, %.0f other answers\n", what, created, limited, failed)
+		fmt.Printf("  quiet tenant p99 idle / loaded: GET %s / %s (%.2fx), POST %s / %s (%.2fx)\n",
+			idleGet.Round(time.Microsecond), get.Round(time.Microsecond), float64(get)/float64(idleGet),
+			idlePost.Round(time.Microsecond), post.Round(time.Microsecond), float64(post)/float64(idlePost))
+		return nil
+	}
+	// At the limit: 10 clients, each 10 requests/s, is the credential's
+	// 100/s; then a flood far past it.
+	if err := report("at the limit (10 clients x 10 POST/s)", 10, 100*time.Millisecond); err != nil {
 		return err
 	}
-	secs := time.Since(t0).Seconds()
-	fmt.Printf("flood (16 clients of one tenant, default limits): %.0f created/s, %.0f answered 429/s\n",
-		float64(accepted.Load())/secs, float64(limited.Load())/secs)
-	fmt.Printf("quiet tenant p99 idle / under flood: GET %s / %s (%.2fx), POST %s / %s (%.2fx)\n",
-		idleGet.Round(time.Microsecond), floodGet.Round(time.Microsecond), float64(floodGet)/float64(idleGet),
-		idlePost.Round(time.Microsecond), floodPost.Round(time.Microsecond), float64(floodPost)/float64(idlePost))
-	return nil
+	return report("flood (16 clients, no pause)", 16, 0)
 }
 
 func urlq(s string) string {
