@@ -18,6 +18,7 @@ import (
 	"github.com/acme/identity/ent/group"
 	"github.com/acme/identity/ent/groupmembership"
 	"github.com/acme/identity/ent/grouprole"
+	"github.com/acme/identity/ent/oauthclient"
 	"github.com/acme/identity/ent/project"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
@@ -91,6 +92,7 @@ func checkColumn(t, c string) error {
 			group.Table:           group.ValidColumn,
 			groupmembership.Table: groupmembership.ValidColumn,
 			grouprole.Table:       grouprole.ValidColumn,
+			oauthclient.Table:     oauthclient.ValidColumn,
 			project.Table:         project.ValidColumn,
 			role.Table:            role.ValidColumn,
 			roleassignment.Table:  roleassignment.ValidColumn,

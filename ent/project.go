@@ -37,9 +37,11 @@ type ProjectEdges struct {
 	Tenants []*Tenant `json:"tenants,omitempty"`
 	// AccessKeys holds the value of the access_keys edge.
 	AccessKeys []*AccessKey `json:"access_keys,omitempty"`
+	// OauthClients holds the value of the oauth_clients edge.
+	OauthClients []*OAuthClient `json:"oauth_clients,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [2]bool
+	loadedTypes [3]bool
 }
 
 // TenantsOrErr returns the Tenants value or an error if the edge
@@ -58,6 +60,15 @@ func (e ProjectEdges) AccessKeysOrErr() ([]*AccessKey, error) {
 		return e.AccessKeys, nil
 	}
 	return nil, &NotLoadedError{edge: "access_keys"}
+}
+
+// OauthClientsOrErr returns the OauthClients value or an error if the edge
+// was not loaded in eager-loading.
+func (e ProjectEdges) OauthClientsOrErr() ([]*OAuthClient, error) {
+	if e.loadedTypes[2] {
+		return e.OauthClients, nil
+	}
+	return nil, &NotLoadedError{edge: "oauth_clients"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -137,6 +148,11 @@ func (_m *Project) QueryTenants() *TenantQuery {
 // QueryAccessKeys queries the "access_keys" edge of the Project entity.
 func (_m *Project) QueryAccessKeys() *AccessKeyQuery {
 	return NewProjectClient(_m.config).QueryAccessKeys(_m)
+}
+
+// QueryOauthClients queries the "oauth_clients" edge of the Project entity.
+func (_m *Project) QueryOauthClients() *OAuthClientQuery {
+	return NewProjectClient(_m.config).QueryOauthClients(_m)
 }
 
 // Update returns a builder for updating this Project.

@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/acme/identity/ent/accesskey"
+	"github.com/acme/identity/ent/oauthclient"
 	"github.com/acme/identity/ent/project"
 	"github.com/acme/identity/ent/tenant"
 )
@@ -91,6 +92,21 @@ func (_c *ProjectCreate) AddAccessKeys(v ...*AccessKey) *ProjectCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddAccessKeyIDs(ids...)
+}
+
+// AddOauthClientIDs adds the "oauth_clients" edge to the OAuthClient entity by IDs.
+func (_c *ProjectCreate) AddOauthClientIDs(ids ...string) *ProjectCreate {
+	_c.mutation.AddOauthClientIDs(ids...)
+	return _c
+}
+
+// AddOauthClients adds the "oauth_clients" edges to the OAuthClient entity.
+func (_c *ProjectCreate) AddOauthClients(v ...*OAuthClient) *ProjectCreate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddOauthClientIDs(ids...)
 }
 
 // Mutation returns the ProjectMutation object of the builder.
@@ -235,6 +251,22 @@ func (_c *ProjectCreate) createSpec() (*Project, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(accesskey.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.OauthClientsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   project.OauthClientsTable,
+			Columns: []string{project.OauthClientsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(oauthclient.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

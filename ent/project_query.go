@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/acme/identity/ent/accesskey"
+	"github.com/acme/identity/ent/oauthclient"
 	"github.com/acme/identity/ent/predicate"
 	"github.com/acme/identity/ent/project"
 	"github.com/acme/identity/ent/tenant"
@@ -22,13 +23,14 @@ import (
 // ProjectQuery is the builder for querying Project entities.
 type ProjectQuery struct {
 	config
-	ctx            *QueryContext
-	order          []project.OrderOption
-	inters         []Interceptor
-	predicates     []predicate.Project
-	withTenants    *TenantQuery
-	withAccessKeys *AccessKeyQuery
-	modifiers      []func(*sql.Selector)
+	ctx              *QueryContext
+	order            []project.OrderOption
+	inters           []Interceptor
+	predicates       []predicate.Project
+	withTenants      *TenantQuery
+	withAccessKeys   *AccessKeyQuery
+	withOauthClients *OAuthClientQuery
+	modifiers        []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -102,6 +104,28 @@ func (_q *ProjectQuery) QueryAccessKeys() *AccessKeyQuery {
 			sqlgraph.From(project.Table, project.FieldID, selector),
 			sqlgraph.To(accesskey.Table, accesskey.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, project.AccessKeysTable, project.AccessKeysColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryOauthClients chains the current query on the "oauth_clients" edge.
+func (_q *ProjectQuery) QueryOauthClients() *OAuthClientQuery {
+	query := (&OAuthClientClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(project.Table, project.FieldID, selector),
+			sqlgraph.To(oauthclient.Table, oauthclient.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, project.OauthClientsTable, project.OauthClientsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -296,13 +320,14 @@ func (_q *ProjectQuery) Clone() *ProjectQuery {
 		return nil
 	}
 	return &ProjectQuery{
-		config:         _q.config,
-		ctx:            _q.ctx.Clone(),
-		order:          append([]project.OrderOption{}, _q.order...),
-		inters:         append([]Interceptor{}, _q.inters...),
-		predicates:     append([]predicate.Project{}, _q.predicates...),
-		withTenants:    _q.withTenants.Clone(),
-		withAccessKeys: _q.withAccessKeys.Clone(),
+		config:           _q.config,
+		ctx:              _q.ctx.Clone(),
+		order:            append([]project.OrderOption{}, _q.order...),
+		inters:           append([]Interceptor{}, _q.inters...),
+		predicates:       append([]predicate.Project{}, _q.predicates...),
+		withTenants:      _q.withTenants.Clone(),
+		withAccessKeys:   _q.withAccessKeys.Clone(),
+		withOauthClients: _q.withOauthClients.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -329,6 +354,17 @@ func (_q *ProjectQuery) WithAccessKeys(opts ...func(*AccessKeyQuery)) *ProjectQu
 		opt(query)
 	}
 	_q.withAccessKeys = query
+	return _q
+}
+
+// WithOauthClients tells the query-builder to eager-load the nodes that are connected to
+// the "oauth_clients" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ProjectQuery) WithOauthClients(opts ...func(*OAuthClientQuery)) *ProjectQuery {
+	query := (&OAuthClientClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withOauthClients = query
 	return _q
 }
 
@@ -410,9 +446,10 @@ func (_q *ProjectQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Proj
 	var (
 		nodes       = []*Project{}
 		_spec       = _q.querySpec()
-		loadedTypes = [2]bool{
+		loadedTypes = [3]bool{
 			_q.withTenants != nil,
 			_q.withAccessKeys != nil,
+			_q.withOauthClients != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -447,6 +484,13 @@ func (_q *ProjectQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Proj
 		if err := _q.loadAccessKeys(ctx, query, nodes,
 			func(n *Project) { n.Edges.AccessKeys = []*AccessKey{} },
 			func(n *Project, e *AccessKey) { n.Edges.AccessKeys = append(n.Edges.AccessKeys, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withOauthClients; query != nil {
+		if err := _q.loadOauthClients(ctx, query, nodes,
+			func(n *Project) { n.Edges.OauthClients = []*OAuthClient{} },
+			func(n *Project, e *OAuthClient) { n.Edges.OauthClients = append(n.Edges.OauthClients, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -498,6 +542,36 @@ func (_q *ProjectQuery) loadAccessKeys(ctx context.Context, query *AccessKeyQuer
 	}
 	query.Where(predicate.AccessKey(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(project.AccessKeysColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.ProjectID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "project_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *ProjectQuery) loadOauthClients(ctx context.Context, query *OAuthClientQuery, nodes []*Project, init func(*Project), assign func(*Project, *OAuthClient)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[string]*Project)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(oauthclient.FieldProjectID)
+	}
+	query.Where(predicate.OAuthClient(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(project.OauthClientsColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/acme/identity/ent/group"
 	"github.com/acme/identity/ent/groupmembership"
 	"github.com/acme/identity/ent/grouprole"
+	"github.com/acme/identity/ent/oauthclient"
 	"github.com/acme/identity/ent/project"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
@@ -153,6 +154,20 @@ func init() {
 	grouproleDescRoleID := grouproleFields[1].Descriptor()
 	// grouprole.RoleIDValidator is a validator for the "role_id" field. It is called by the builders before save.
 	grouprole.RoleIDValidator = grouproleDescRoleID.Validators[0].(func(string) error)
+	oauthclientFields := schema.OAuthClient{}.Fields()
+	_ = oauthclientFields
+	// oauthclientDescProjectID is the schema descriptor for project_id field.
+	oauthclientDescProjectID := oauthclientFields[1].Descriptor()
+	// oauthclient.ProjectIDValidator is a validator for the "project_id" field. It is called by the builders before save.
+	oauthclient.ProjectIDValidator = oauthclientDescProjectID.Validators[0].(func(string) error)
+	// oauthclientDescDisplayName is the schema descriptor for display_name field.
+	oauthclientDescDisplayName := oauthclientFields[2].Descriptor()
+	// oauthclient.DisplayNameValidator is a validator for the "display_name" field. It is called by the builders before save.
+	oauthclient.DisplayNameValidator = oauthclientDescDisplayName.Validators[0].(func(string) error)
+	// oauthclientDescID is the schema descriptor for id field.
+	oauthclientDescID := oauthclientFields[0].Descriptor()
+	// oauthclient.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	oauthclient.IDValidator = oauthclientDescID.Validators[0].(func(string) error)
 	projectFields := schema.Project{}.Fields()
 	_ = projectFields
 	// projectDescDisplayName is the schema descriptor for display_name field.

@@ -51,6 +51,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry, p
 		identityv1.RegisterGroupServiceHandler,
 		identityv1.RegisterRoleServiceHandler,
 		identityv1.RegisterAccessKeyServiceHandler,
+		identityv1.RegisterOAuthClientServiceHandler,
 		identityv1.RegisterSsoServiceHandler,
 		identityv1.RegisterScimServiceHandler,
 		identityv1.RegisterAuthzServiceHandler,

@@ -28,6 +28,7 @@ type Services struct {
 	Group     identityv1.GroupServiceServer
 	Role      identityv1.RoleServiceServer
 	AccessKey identityv1.AccessKeyServiceServer
+	Client    identityv1.OAuthClientServiceServer
 	Sso       identityv1.SsoServiceServer
 	Scim      identityv1.ScimServiceServer
 	Authz     identityv1.AuthzServiceServer
@@ -40,6 +41,7 @@ func (s Services) register(r grpc.ServiceRegistrar) {
 	identityv1.RegisterGroupServiceServer(r, s.Group)
 	identityv1.RegisterRoleServiceServer(r, s.Role)
 	identityv1.RegisterAccessKeyServiceServer(r, s.AccessKey)
+	identityv1.RegisterOAuthClientServiceServer(r, s.Client)
 	identityv1.RegisterSsoServiceServer(r, s.Sso)
 	identityv1.RegisterScimServiceServer(r, s.Scim)
 	identityv1.RegisterAuthzServiceServer(r, s.Authz)

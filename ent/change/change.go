@@ -89,6 +89,7 @@ const (
 	KindScim           Kind = "scim"
 	KindGroupRole      Kind = "group_role"
 	KindTenantLimits   Kind = "tenant_limits"
+	KindOauthClient    Kind = "oauth_client"
 )
 
 func (k Kind) String() string {
@@ -98,7 +99,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindProject, KindTenant, KindUser, KindGroup, KindRole, KindGroupMember, KindRoleAssignment, KindAccessKey, KindSamlConfig, KindScim, KindGroupRole, KindTenantLimits:
+	case KindProject, KindTenant, KindUser, KindGroup, KindRole, KindGroupMember, KindRoleAssignment, KindAccessKey, KindSamlConfig, KindScim, KindGroupRole, KindTenantLimits, KindOauthClient:
 		return nil
 	default:
 		return fmt.Errorf("change: invalid enum value for kind field: %q", k)

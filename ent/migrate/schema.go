@@ -41,7 +41,7 @@ var (
 		{Name: "project_id", Type: field.TypeString},
 		{Name: "revision", Type: field.TypeInt64},
 		{Name: "tenant_id", Type: field.TypeString, Default: ""},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"project", "tenant", "user", "group", "role", "group_member", "role_assignment", "access_key", "saml_config", "scim", "group_role", "tenant_limits"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"project", "tenant", "user", "group", "role", "group_member", "role_assignment", "access_key", "saml_config", "scim", "group_role", "tenant_limits", "oauth_client"}},
 		{Name: "operation", Type: field.TypeEnum, Enums: []string{"create", "update", "delete", "add", "remove", "revoke", "enable", "disable", "rotate"}},
 		{Name: "resource_id", Type: field.TypeString},
 		{Name: "user_id", Type: field.TypeString, Default: ""},
@@ -250,6 +250,40 @@ var (
 				Name:    "grouprole_role_id",
 				Unique:  false,
 				Columns: []*schema.Column{GroupRolesColumns[3]},
+			},
+		},
+	}
+	// OauthClientsColumns holds the columns for the "oauth_clients" table.
+	OauthClientsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "display_name", Type: field.TypeString},
+		{Name: "redirect_uris", Type: field.TypeJSON},
+		{Name: "public", Type: field.TypeBool},
+		{Name: "secret_hash", Type: field.TypeBytes, Nullable: true},
+		{Name: "secret_rotate_time", Type: field.TypeTime, Nullable: true},
+		{Name: "create_time", Type: field.TypeTime},
+		{Name: "update_time", Type: field.TypeTime},
+		{Name: "version", Type: field.TypeInt64},
+		{Name: "project_id", Type: field.TypeString},
+	}
+	// OauthClientsTable holds the schema information for the "oauth_clients" table.
+	OauthClientsTable = &schema.Table{
+		Name:       "oauth_clients",
+		Columns:    OauthClientsColumns,
+		PrimaryKey: []*schema.Column{OauthClientsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "oauth_clients_projects_oauth_clients",
+				Columns:    []*schema.Column{OauthClientsColumns[9]},
+				RefColumns: []*schema.Column{ProjectsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "oauthclient_project_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{OauthClientsColumns[9], OauthClientsColumns[0]},
 			},
 		},
 	}
@@ -522,6 +556,7 @@ var (
 		GroupsTable,
 		GroupMembershipsTable,
 		GroupRolesTable,
+		OauthClientsTable,
 		ProjectsTable,
 		RolesTable,
 		RoleAssignmentsTable,
@@ -543,6 +578,7 @@ func init() {
 	GroupRolesTable.ForeignKeys[0].RefTable = GroupsTable
 	GroupRolesTable.ForeignKeys[1].RefTable = RolesTable
 	GroupRolesTable.ForeignKeys[2].RefTable = TenantsTable
+	OauthClientsTable.ForeignKeys[0].RefTable = ProjectsTable
 	RolesTable.ForeignKeys[0].RefTable = TenantsTable
 	RoleAssignmentsTable.ForeignKeys[0].RefTable = RolesTable
 	RoleAssignmentsTable.ForeignKeys[1].RefTable = TenantsTable

@@ -24,6 +24,8 @@ const (
 	EdgeTenants = "tenants"
 	// EdgeAccessKeys holds the string denoting the access_keys edge name in mutations.
 	EdgeAccessKeys = "access_keys"
+	// EdgeOauthClients holds the string denoting the oauth_clients edge name in mutations.
+	EdgeOauthClients = "oauth_clients"
 	// Table holds the table name of the project in the database.
 	Table = "projects"
 	// TenantsTable is the table that holds the tenants relation/edge.
@@ -40,6 +42,13 @@ const (
 	AccessKeysInverseTable = "access_keys"
 	// AccessKeysColumn is the table column denoting the access_keys relation/edge.
 	AccessKeysColumn = "project_id"
+	// OauthClientsTable is the table that holds the oauth_clients relation/edge.
+	OauthClientsTable = "oauth_clients"
+	// OauthClientsInverseTable is the table name for the OAuthClient entity.
+	// It exists in this package in order to avoid circular dependency with the "oauthclient" package.
+	OauthClientsInverseTable = "oauth_clients"
+	// OauthClientsColumn is the table column denoting the oauth_clients relation/edge.
+	OauthClientsColumn = "project_id"
 )
 
 // Columns holds all SQL columns for project fields.
@@ -125,6 +134,20 @@ func ByAccessKeys(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newAccessKeysStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByOauthClientsCount orders the results by oauth_clients count.
+func ByOauthClientsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newOauthClientsStep(), opts...)
+	}
+}
+
+// ByOauthClients orders the results by oauth_clients terms.
+func ByOauthClients(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newOauthClientsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newTenantsStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -137,5 +160,12 @@ func newAccessKeysStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(AccessKeysInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, AccessKeysTable, AccessKeysColumn),
+	)
+}
+func newOauthClientsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(OauthClientsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, OauthClientsTable, OauthClientsColumn),
 	)
 }

@@ -3,6 +3,7 @@ package authn
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -53,4 +54,24 @@ func FormatCredential(projectID, accessKey string) string {
 func splitSecret(s string) (id, secret string, ok bool) {
 	id, secret, ok = strings.Cut(s, ".")
 	return id, secret, ok && len(id) == 2*secretIDBytes && secret != ""
+}
+
+// NewOAuthClient returns a fresh OAuth client id (32 hex digits), a client
+// secret (32 random bytes, base64url) and the hash to store.
+func NewOAuthClient() (id, secret string, hash []byte, err error) {
+	id, credential, hash, err := newSecret("")
+	_, secret, _ = strings.Cut(credential, ".")
+	return id, secret, hash, err
+}
+
+// NewClientSecret returns a fresh client secret and the hash to store.
+func NewClientSecret() (secret string, hash []byte, err error) {
+	_, secret, hash, err = NewOAuthClient()
+	return secret, hash, err
+}
+
+// SecretMatches says, in constant time, whether secret is the one whose hash
+// was stored.
+func SecretMatches(hash []byte, secret string) bool {
+	return subtle.ConstantTimeCompare(hashSecret(secret), hash) == 1
 }

@@ -20,6 +20,8 @@ const (
 	PermTenantWrite   Permission = "tenant.write"
 	PermAccessKeyRead Permission = "accesskey.read"
 	PermAccessKeyEdit Permission = "accesskey.write"
+	PermClientRead    Permission = "oauthclient.read"
+	PermClientWrite   Permission = "oauthclient.write"
 
 	PermTenantRead Permission = "tenant.read"
 	PermUserRead   Permission = "user.read"
@@ -121,6 +123,13 @@ var methodRules = map[string]rule{
 	identityv1.AccessKeyService_UpdateAccessKey_FullMethodName: {PermAccessKeyEdit, scopeProject},
 	identityv1.AccessKeyService_RevokeAccessKey_FullMethodName: {PermAccessKeyEdit, scopeProject},
 	identityv1.AccessKeyService_DeleteAccessKey_FullMethodName: {PermAccessKeyEdit, scopeProject},
+
+	identityv1.OAuthClientService_CreateOAuthClient_FullMethodName:       {PermClientWrite, scopeProject},
+	identityv1.OAuthClientService_GetOAuthClient_FullMethodName:          {PermClientRead, scopeProject},
+	identityv1.OAuthClientService_ListOAuthClients_FullMethodName:        {PermClientRead, scopeProject},
+	identityv1.OAuthClientService_UpdateOAuthClient_FullMethodName:       {PermClientWrite, scopeProject},
+	identityv1.OAuthClientService_DeleteOAuthClient_FullMethodName:       {PermClientWrite, scopeProject},
+	identityv1.OAuthClientService_RotateOAuthClientSecret_FullMethodName: {PermClientWrite, scopeProject},
 
 	identityv1.SsoService_GetSamlConfig_FullMethodName:    {PermSsoRead, scopeTenant},
 	identityv1.SsoService_SetSamlConfig_FullMethodName:    {PermSsoWrite, scopeTenant},

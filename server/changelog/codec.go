@@ -98,6 +98,14 @@ func (e ScimDisabled) entry() entry {
 func (e ScimTokenRotated) entry() entry {
 	return tenantSetting(e.Tenant, change.KindScim, change.OperationRotate)
 }
+func clientEntry(c ClientID, op change.Operation) entry {
+	return entry{kind: change.KindOauthClient, op: op, resource: string(c)}
+}
+func (e ClientCreated) entry() entry       { return clientEntry(e.Client, change.OperationCreate) }
+func (e ClientUpdated) entry() entry       { return clientEntry(e.Client, change.OperationUpdate) }
+func (e ClientSecretRotated) entry() entry { return clientEntry(e.Client, change.OperationRotate) }
+func (e ClientDeleted) entry() entry       { return clientEntry(e.Client, change.OperationDelete) }
+
 func (e TenantLimitsChanged) entry() entry {
 	return tenantSetting(e.Tenant, change.KindTenantLimits, change.OperationUpdate)
 }
@@ -171,6 +179,13 @@ func Decode(c *ent.Change) (Record, error) {
 			e = ScimDisabled{t}
 		case change.OperationRotate:
 			e = ScimTokenRotated{t}
+		}
+	case change.KindOauthClient:
+		cl := ClientID(id)
+		if c.Operation == change.OperationRotate {
+			e = ClientSecretRotated{cl}
+		} else {
+			e = pick(c.Operation, ClientCreated{cl}, ClientUpdated{cl}, ClientDeleted{cl})
 		}
 	case change.KindTenantLimits:
 		if c.Operation == change.OperationUpdate {

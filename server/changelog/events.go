@@ -11,6 +11,7 @@ type (
 	GroupID   string
 	RoleID    string
 	KeyID     string
+	ClientID  string
 )
 
 // Event is one entry of the change log. Only this package defines events;
@@ -172,6 +173,15 @@ type (
 	ScimEnabled      struct{ Tenant TenantID }
 	ScimDisabled     struct{ Tenant TenantID }
 	ScimTokenRotated struct{ Tenant TenantID }
+)
+
+// ClientCreated, ClientUpdated, ClientSecretRotated and ClientDeleted are an
+// OAuth client's lifecycle (clients belong to the project, not to a tenant).
+type (
+	ClientCreated       struct{ Client ClientID }
+	ClientUpdated       struct{ Client ClientID }
+	ClientSecretRotated struct{ Client ClientID }
+	ClientDeleted       struct{ Client ClientID }
 )
 
 // TenantLimitsChanged: the tenant's rate and concurrency limits changed.

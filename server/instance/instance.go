@@ -125,6 +125,7 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 		Group:     service.NewGroupService(db, w),
 		Role:      service.NewRoleService(db, w),
 		AccessKey: service.NewAccessKeyService(db, w),
+		Client:    service.NewOAuthClientService(db, w),
 		Sso: service.NewSsoService(db, w, saml.NewSP(cfg.PublicURL), saml.NewFetcher(saml.FetchOptions{
 			Timeout: cfg.MetadataTimeout, AllowPrivate: cfg.MetadataAllowPrivate, Log: cfg.Log,
 		}), cfg.Now),

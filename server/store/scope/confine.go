@@ -14,6 +14,7 @@ import (
 	"github.com/acme/identity/ent/groupmembership"
 	"github.com/acme/identity/ent/grouprole"
 	"github.com/acme/identity/ent/intercept"
+	"github.com/acme/identity/ent/oauthclient"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
 	"github.com/acme/identity/ent/samlconfig"
@@ -60,7 +61,7 @@ func owned(client *ent.Client) (tenantOwned, projectOwned map[string]scoped) {
 			roleassignment.Table: client.RoleAssignment, grouprole.Table: client.GroupRole,
 			samlconfig.Table: client.SamlConfig, scimtoken.Table: client.ScimToken,
 		}, map[string]scoped{
-			tenant.Table: client.Tenant, accesskey.Table: client.AccessKey,
+			tenant.Table: client.Tenant, accesskey.Table: client.AccessKey, oauthclient.Table: client.OAuthClient,
 		}
 }
 
