@@ -93,7 +93,7 @@ func TestIsolation(t *testing.T) {
 
 // ids are the values an attacker puts in id fields.
 type ids struct {
-	project, tenant, user, group, role, key string
+	project, tenant, user, group, role, key, client string
 }
 
 func (i ids) withTenant(tenantID string) ids {
@@ -116,6 +116,8 @@ func (i ids) byField(name string) (string, bool) {
 		return i.role, true
 	case "access_key_id":
 		return i.key, true
+	case "client_id":
+		return i.client, true
 	}
 	return "", false
 }
@@ -135,6 +137,8 @@ func (i ids) byMessage(name protoreflect.Name) (string, bool) {
 		return i.role, true
 	case "AccessKey":
 		return i.key, true
+	case "OAuthClient":
+		return i.client, true
 	}
 	return "", false
 }
@@ -184,12 +188,17 @@ func newVictim(t *testing.T, e *env) *victim {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c, err := identityv1.NewOAuthClientServiceClient(e.conn).CreateOAuthClient(e.ctx, &identityv1.CreateOAuthClientRequest{
+		DisplayName: "victim-client", RedirectUris: []string{"https://victim.example/cb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	p, err := e.projects.GetProject(e.ctx, &identityv1.GetProjectRequest{ProjectId: strings.Split(e.credential, ":")[0]})
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := &victim{e: e, ids: ids{project: p.GetProject().GetId(), tenant: tid, user: uid, group: g.GetId(), role: rid, key: k.GetAccessKey().GetId()}}
-	v.text = []string{tid, uid, g.GetId(), rid, "victim-user", "VictimGroup", "victim-role", "victim:read"}
+	v := &victim{e: e, ids: ids{project: p.GetProject().GetId(), tenant: tid, user: uid, group: g.GetId(), role: rid, key: k.GetAccessKey().GetId(), client: c.GetClient().GetId()}}
+	v.text = []string{tid, uid, g.GetId(), rid, "victim-user", "VictimGroup", "victim-role", "victim:read", c.GetClient().GetId(), "victim-client"}
 	return v
 }
 
@@ -228,7 +237,7 @@ func (v *victim) snapshot(t *testing.T) string {
 		fmt.Fprintf(&b, "%s: %d rows\n", table, n)
 	}
 	for _, table := range scope.Confined() {
-		if table != "tenants" && table != "access_keys" {
+		if table != "tenants" && table != "access_keys" && table != "oauth_clients" {
 			tenantRows(table)
 		}
 	}
@@ -236,6 +245,8 @@ func (v *victim) snapshot(t *testing.T) string {
 	add("tenant", tn, err)
 	k, err := db.AccessKey.Get(ctx, v.ids.key)
 	add("key", k, err)
+	cl, err := db.OAuthClient.Get(ctx, v.ids.client)
+	add("client", cl, err)
 	p, err := db.Project.Get(ctx, v.ids.project)
 	add("project", p.DisplayName, err)
 	return b.String()
@@ -245,7 +256,7 @@ func (v *victim) snapshot(t *testing.T) string {
 func (v *victim) named(req proto.Message) string {
 	var out []string
 	text := prototext.Format(req)
-	for _, id := range []string{v.ids.tenant, v.ids.user, v.ids.group, v.ids.role, v.ids.key, v.ids.project} {
+	for _, id := range []string{v.ids.tenant, v.ids.user, v.ids.group, v.ids.role, v.ids.key, v.ids.client, v.ids.project} {
 		if strings.Contains(text, id) {
 			out = append(out, id)
 		}
