@@ -24,6 +24,7 @@ import (
 	"github.com/acme/identity/ent/roleassignment"
 	"github.com/acme/identity/ent/samlconfig"
 	"github.com/acme/identity/ent/scimtoken"
+	"github.com/acme/identity/ent/signingkey"
 	"github.com/acme/identity/ent/tenant"
 	"github.com/acme/identity/ent/user"
 )
@@ -98,6 +99,7 @@ func checkColumn(t, c string) error {
 			roleassignment.Table:  roleassignment.ValidColumn,
 			samlconfig.Table:      samlconfig.ValidColumn,
 			scimtoken.Table:       scimtoken.ValidColumn,
+			signingkey.Table:      signingkey.ValidColumn,
 			tenant.Table:          tenant.ValidColumn,
 			user.Table:            user.ValidColumn,
 		})

@@ -25,6 +25,7 @@ import (
 	"github.com/acme/identity/ent/samlconfig"
 	"github.com/acme/identity/ent/schema"
 	"github.com/acme/identity/ent/scimtoken"
+	"github.com/acme/identity/ent/signingkey"
 	"github.com/acme/identity/ent/tenant"
 	"github.com/acme/identity/ent/user"
 )
@@ -50,6 +51,7 @@ const (
 	TypeRoleAssignment  = "RoleAssignment"
 	TypeSamlConfig      = "SamlConfig"
 	TypeScimToken       = "ScimToken"
+	TypeSigningKey      = "SigningKey"
 	TypeTenant          = "Tenant"
 	TypeUser            = "User"
 )
@@ -5648,6 +5650,9 @@ type ProjectMutation struct {
 	oauth_clients        map[string]struct{}
 	removedoauth_clients map[string]struct{}
 	clearedoauth_clients bool
+	signing_keys         map[string]struct{}
+	removedsigning_keys  map[string]struct{}
+	clearedsigning_keys  bool
 	done                 bool
 	oldValue             func(context.Context) (*Project, error)
 	predicates           []predicate.Project
@@ -6083,6 +6088,60 @@ func (m *ProjectMutation) ResetOauthClients() {
 	m.removedoauth_clients = nil
 }
 
+// AddSigningKeyIDs adds the "signing_keys" edge to the SigningKey entity by ids.
+func (m *ProjectMutation) AddSigningKeyIDs(ids ...string) {
+	if m.signing_keys == nil {
+		m.signing_keys = make(map[string]struct{})
+	}
+	for i := range ids {
+		m.signing_keys[ids[i]] = struct{}{}
+	}
+}
+
+// ClearSigningKeys clears the "signing_keys" edge to the SigningKey entity.
+func (m *ProjectMutation) ClearSigningKeys() {
+	m.clearedsigning_keys = true
+}
+
+// SigningKeysCleared reports if the "signing_keys" edge to the SigningKey entity was cleared.
+func (m *ProjectMutation) SigningKeysCleared() bool {
+	return m.clearedsigning_keys
+}
+
+// RemoveSigningKeyIDs removes the "signing_keys" edge to the SigningKey entity by IDs.
+func (m *ProjectMutation) RemoveSigningKeyIDs(ids ...string) {
+	if m.removedsigning_keys == nil {
+		m.removedsigning_keys = make(map[string]struct{})
+	}
+	for i := range ids {
+		delete(m.signing_keys, ids[i])
+		m.removedsigning_keys[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedSigningKeys returns the removed IDs of the "signing_keys" edge to the SigningKey entity.
+func (m *ProjectMutation) RemovedSigningKeysIDs() (ids []string) {
+	for id := range m.removedsigning_keys {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// SigningKeysIDs returns the "signing_keys" edge IDs in the mutation.
+func (m *ProjectMutation) SigningKeysIDs() (ids []string) {
+	for id := range m.signing_keys {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetSigningKeys resets all changes to the "signing_keys" edge.
+func (m *ProjectMutation) ResetSigningKeys() {
+	m.signing_keys = nil
+	m.clearedsigning_keys = false
+	m.removedsigning_keys = nil
+}
+
 // Where appends a list predicates to the ProjectMutation builder.
 func (m *ProjectMutation) Where(ps ...predicate.Project) {
 	m.predicates = append(m.predicates, ps...)
@@ -6282,7 +6341,7 @@ func (m *ProjectMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *ProjectMutation) AddedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.tenants != nil {
 		edges = append(edges, project.EdgeTenants)
 	}
@@ -6291,6 +6350,9 @@ func (m *ProjectMutation) AddedEdges() []string {
 	}
 	if m.oauth_clients != nil {
 		edges = append(edges, project.EdgeOauthClients)
+	}
+	if m.signing_keys != nil {
+		edges = append(edges, project.EdgeSigningKeys)
 	}
 	return edges
 }
@@ -6317,13 +6379,19 @@ func (m *ProjectMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case project.EdgeSigningKeys:
+		ids := make([]ent.Value, 0, len(m.signing_keys))
+		for id := range m.signing_keys {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *ProjectMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.removedtenants != nil {
 		edges = append(edges, project.EdgeTenants)
 	}
@@ -6332,6 +6400,9 @@ func (m *ProjectMutation) RemovedEdges() []string {
 	}
 	if m.removedoauth_clients != nil {
 		edges = append(edges, project.EdgeOauthClients)
+	}
+	if m.removedsigning_keys != nil {
+		edges = append(edges, project.EdgeSigningKeys)
 	}
 	return edges
 }
@@ -6358,13 +6429,19 @@ func (m *ProjectMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case project.EdgeSigningKeys:
+		ids := make([]ent.Value, 0, len(m.removedsigning_keys))
+		for id := range m.removedsigning_keys {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *ProjectMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.clearedtenants {
 		edges = append(edges, project.EdgeTenants)
 	}
@@ -6373,6 +6450,9 @@ func (m *ProjectMutation) ClearedEdges() []string {
 	}
 	if m.clearedoauth_clients {
 		edges = append(edges, project.EdgeOauthClients)
+	}
+	if m.clearedsigning_keys {
+		edges = append(edges, project.EdgeSigningKeys)
 	}
 	return edges
 }
@@ -6387,6 +6467,8 @@ func (m *ProjectMutation) EdgeCleared(name string) bool {
 		return m.clearedaccess_keys
 	case project.EdgeOauthClients:
 		return m.clearedoauth_clients
+	case project.EdgeSigningKeys:
+		return m.clearedsigning_keys
 	}
 	return false
 }
@@ -6411,6 +6493,9 @@ func (m *ProjectMutation) ResetEdge(name string) error {
 		return nil
 	case project.EdgeOauthClients:
 		m.ResetOauthClients()
+		return nil
+	case project.EdgeSigningKeys:
+		m.ResetSigningKeys()
 		return nil
 	}
 	return fmt.Errorf("unknown Project edge %s", name)
@@ -9453,6 +9538,811 @@ func (m *ScimTokenMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown ScimToken edge %s", name)
+}
+
+// SigningKeyMutation represents an operation that mutates the SigningKey nodes in the graph.
+type SigningKeyMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *string
+	algorithm      *string
+	public_key     *[]byte
+	private_key    *[]byte
+	create_time    *time.Time
+	activate_time  *time.Time
+	retire_time    *time.Time
+	expire_time    *time.Time
+	clearedFields  map[string]struct{}
+	project        *string
+	clearedproject bool
+	done           bool
+	oldValue       func(context.Context) (*SigningKey, error)
+	predicates     []predicate.SigningKey
+}
+
+var _ ent.Mutation = (*SigningKeyMutation)(nil)
+
+// signingkeyOption allows management of the mutation configuration using functional options.
+type signingkeyOption func(*SigningKeyMutation)
+
+// newSigningKeyMutation creates new mutation for the SigningKey entity.
+func newSigningKeyMutation(c config, op Op, opts ...signingkeyOption) *SigningKeyMutation {
+	m := &SigningKeyMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSigningKey,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSigningKeyID sets the ID field of the mutation.
+func withSigningKeyID(id string) signingkeyOption {
+	return func(m *SigningKeyMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SigningKey
+		)
+		m.oldValue = func(ctx context.Context) (*SigningKey, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SigningKey.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSigningKey sets the old SigningKey of the mutation.
+func withSigningKey(node *SigningKey) signingkeyOption {
+	return func(m *SigningKeyMutation) {
+		m.oldValue = func(context.Context) (*SigningKey, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SigningKeyMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SigningKeyMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of SigningKey entities.
+func (m *SigningKeyMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SigningKeyMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SigningKeyMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SigningKey.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetProjectID sets the "project_id" field.
+func (m *SigningKeyMutation) SetProjectID(s string) {
+	m.project = &s
+}
+
+// ProjectID returns the value of the "project_id" field in the mutation.
+func (m *SigningKeyMutation) ProjectID() (r string, exists bool) {
+	v := m.project
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProjectID returns the old "project_id" field's value of the SigningKey entity.
+// If the SigningKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SigningKeyMutation) OldProjectID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProjectID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProjectID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProjectID: %w", err)
+	}
+	return oldValue.ProjectID, nil
+}
+
+// ResetProjectID resets all changes to the "project_id" field.
+func (m *SigningKeyMutation) ResetProjectID() {
+	m.project = nil
+}
+
+// SetAlgorithm sets the "algorithm" field.
+func (m *SigningKeyMutation) SetAlgorithm(s string) {
+	m.algorithm = &s
+}
+
+// Algorithm returns the value of the "algorithm" field in the mutation.
+func (m *SigningKeyMutation) Algorithm() (r string, exists bool) {
+	v := m.algorithm
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAlgorithm returns the old "algorithm" field's value of the SigningKey entity.
+// If the SigningKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SigningKeyMutation) OldAlgorithm(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAlgorithm is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAlgorithm requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAlgorithm: %w", err)
+	}
+	return oldValue.Algorithm, nil
+}
+
+// ResetAlgorithm resets all changes to the "algorithm" field.
+func (m *SigningKeyMutation) ResetAlgorithm() {
+	m.algorithm = nil
+}
+
+// SetPublicKey sets the "public_key" field.
+func (m *SigningKeyMutation) SetPublicKey(b []byte) {
+	m.public_key = &b
+}
+
+// PublicKey returns the value of the "public_key" field in the mutation.
+func (m *SigningKeyMutation) PublicKey() (r []byte, exists bool) {
+	v := m.public_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPublicKey returns the old "public_key" field's value of the SigningKey entity.
+// If the SigningKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SigningKeyMutation) OldPublicKey(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPublicKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPublicKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPublicKey: %w", err)
+	}
+	return oldValue.PublicKey, nil
+}
+
+// ResetPublicKey resets all changes to the "public_key" field.
+func (m *SigningKeyMutation) ResetPublicKey() {
+	m.public_key = nil
+}
+
+// SetPrivateKey sets the "private_key" field.
+func (m *SigningKeyMutation) SetPrivateKey(b []byte) {
+	m.private_key = &b
+}
+
+// PrivateKey returns the value of the "private_key" field in the mutation.
+func (m *SigningKeyMutation) PrivateKey() (r []byte, exists bool) {
+	v := m.private_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPrivateKey returns the old "private_key" field's value of the SigningKey entity.
+// If the SigningKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SigningKeyMutation) OldPrivateKey(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPrivateKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPrivateKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPrivateKey: %w", err)
+	}
+	return oldValue.PrivateKey, nil
+}
+
+// ResetPrivateKey resets all changes to the "private_key" field.
+func (m *SigningKeyMutation) ResetPrivateKey() {
+	m.private_key = nil
+}
+
+// SetCreateTime sets the "create_time" field.
+func (m *SigningKeyMutation) SetCreateTime(t time.Time) {
+	m.create_time = &t
+}
+
+// CreateTime returns the value of the "create_time" field in the mutation.
+func (m *SigningKeyMutation) CreateTime() (r time.Time, exists bool) {
+	v := m.create_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreateTime returns the old "create_time" field's value of the SigningKey entity.
+// If the SigningKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SigningKeyMutation) OldCreateTime(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreateTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreateTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreateTime: %w", err)
+	}
+	return oldValue.CreateTime, nil
+}
+
+// ResetCreateTime resets all changes to the "create_time" field.
+func (m *SigningKeyMutation) ResetCreateTime() {
+	m.create_time = nil
+}
+
+// SetActivateTime sets the "activate_time" field.
+func (m *SigningKeyMutation) SetActivateTime(t time.Time) {
+	m.activate_time = &t
+}
+
+// ActivateTime returns the value of the "activate_time" field in the mutation.
+func (m *SigningKeyMutation) ActivateTime() (r time.Time, exists bool) {
+	v := m.activate_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActivateTime returns the old "activate_time" field's value of the SigningKey entity.
+// If the SigningKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SigningKeyMutation) OldActivateTime(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActivateTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActivateTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActivateTime: %w", err)
+	}
+	return oldValue.ActivateTime, nil
+}
+
+// ResetActivateTime resets all changes to the "activate_time" field.
+func (m *SigningKeyMutation) ResetActivateTime() {
+	m.activate_time = nil
+}
+
+// SetRetireTime sets the "retire_time" field.
+func (m *SigningKeyMutation) SetRetireTime(t time.Time) {
+	m.retire_time = &t
+}
+
+// RetireTime returns the value of the "retire_time" field in the mutation.
+func (m *SigningKeyMutation) RetireTime() (r time.Time, exists bool) {
+	v := m.retire_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRetireTime returns the old "retire_time" field's value of the SigningKey entity.
+// If the SigningKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SigningKeyMutation) OldRetireTime(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRetireTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRetireTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRetireTime: %w", err)
+	}
+	return oldValue.RetireTime, nil
+}
+
+// ClearRetireTime clears the value of the "retire_time" field.
+func (m *SigningKeyMutation) ClearRetireTime() {
+	m.retire_time = nil
+	m.clearedFields[signingkey.FieldRetireTime] = struct{}{}
+}
+
+// RetireTimeCleared returns if the "retire_time" field was cleared in this mutation.
+func (m *SigningKeyMutation) RetireTimeCleared() bool {
+	_, ok := m.clearedFields[signingkey.FieldRetireTime]
+	return ok
+}
+
+// ResetRetireTime resets all changes to the "retire_time" field.
+func (m *SigningKeyMutation) ResetRetireTime() {
+	m.retire_time = nil
+	delete(m.clearedFields, signingkey.FieldRetireTime)
+}
+
+// SetExpireTime sets the "expire_time" field.
+func (m *SigningKeyMutation) SetExpireTime(t time.Time) {
+	m.expire_time = &t
+}
+
+// ExpireTime returns the value of the "expire_time" field in the mutation.
+func (m *SigningKeyMutation) ExpireTime() (r time.Time, exists bool) {
+	v := m.expire_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpireTime returns the old "expire_time" field's value of the SigningKey entity.
+// If the SigningKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SigningKeyMutation) OldExpireTime(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpireTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpireTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpireTime: %w", err)
+	}
+	return oldValue.ExpireTime, nil
+}
+
+// ClearExpireTime clears the value of the "expire_time" field.
+func (m *SigningKeyMutation) ClearExpireTime() {
+	m.expire_time = nil
+	m.clearedFields[signingkey.FieldExpireTime] = struct{}{}
+}
+
+// ExpireTimeCleared returns if the "expire_time" field was cleared in this mutation.
+func (m *SigningKeyMutation) ExpireTimeCleared() bool {
+	_, ok := m.clearedFields[signingkey.FieldExpireTime]
+	return ok
+}
+
+// ResetExpireTime resets all changes to the "expire_time" field.
+func (m *SigningKeyMutation) ResetExpireTime() {
+	m.expire_time = nil
+	delete(m.clearedFields, signingkey.FieldExpireTime)
+}
+
+// ClearProject clears the "project" edge to the Project entity.
+func (m *SigningKeyMutation) ClearProject() {
+	m.clearedproject = true
+	m.clearedFields[signingkey.FieldProjectID] = struct{}{}
+}
+
+// ProjectCleared reports if the "project" edge to the Project entity was cleared.
+func (m *SigningKeyMutation) ProjectCleared() bool {
+	return m.clearedproject
+}
+
+// ProjectIDs returns the "project" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ProjectID instead. It exists only for internal usage by the builders.
+func (m *SigningKeyMutation) ProjectIDs() (ids []string) {
+	if id := m.project; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetProject resets all changes to the "project" edge.
+func (m *SigningKeyMutation) ResetProject() {
+	m.project = nil
+	m.clearedproject = false
+}
+
+// Where appends a list predicates to the SigningKeyMutation builder.
+func (m *SigningKeyMutation) Where(ps ...predicate.SigningKey) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SigningKeyMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SigningKeyMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SigningKey, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SigningKeyMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SigningKeyMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SigningKey).
+func (m *SigningKeyMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SigningKeyMutation) Fields() []string {
+	fields := make([]string, 0, 8)
+	if m.project != nil {
+		fields = append(fields, signingkey.FieldProjectID)
+	}
+	if m.algorithm != nil {
+		fields = append(fields, signingkey.FieldAlgorithm)
+	}
+	if m.public_key != nil {
+		fields = append(fields, signingkey.FieldPublicKey)
+	}
+	if m.private_key != nil {
+		fields = append(fields, signingkey.FieldPrivateKey)
+	}
+	if m.create_time != nil {
+		fields = append(fields, signingkey.FieldCreateTime)
+	}
+	if m.activate_time != nil {
+		fields = append(fields, signingkey.FieldActivateTime)
+	}
+	if m.retire_time != nil {
+		fields = append(fields, signingkey.FieldRetireTime)
+	}
+	if m.expire_time != nil {
+		fields = append(fields, signingkey.FieldExpireTime)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SigningKeyMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case signingkey.FieldProjectID:
+		return m.ProjectID()
+	case signingkey.FieldAlgorithm:
+		return m.Algorithm()
+	case signingkey.FieldPublicKey:
+		return m.PublicKey()
+	case signingkey.FieldPrivateKey:
+		return m.PrivateKey()
+	case signingkey.FieldCreateTime:
+		return m.CreateTime()
+	case signingkey.FieldActivateTime:
+		return m.ActivateTime()
+	case signingkey.FieldRetireTime:
+		return m.RetireTime()
+	case signingkey.FieldExpireTime:
+		return m.ExpireTime()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SigningKeyMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case signingkey.FieldProjectID:
+		return m.OldProjectID(ctx)
+	case signingkey.FieldAlgorithm:
+		return m.OldAlgorithm(ctx)
+	case signingkey.FieldPublicKey:
+		return m.OldPublicKey(ctx)
+	case signingkey.FieldPrivateKey:
+		return m.OldPrivateKey(ctx)
+	case signingkey.FieldCreateTime:
+		return m.OldCreateTime(ctx)
+	case signingkey.FieldActivateTime:
+		return m.OldActivateTime(ctx)
+	case signingkey.FieldRetireTime:
+		return m.OldRetireTime(ctx)
+	case signingkey.FieldExpireTime:
+		return m.OldExpireTime(ctx)
+	}
+	return nil, fmt.Errorf("unknown SigningKey field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SigningKeyMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case signingkey.FieldProjectID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProjectID(v)
+		return nil
+	case signingkey.FieldAlgorithm:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAlgorithm(v)
+		return nil
+	case signingkey.FieldPublicKey:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPublicKey(v)
+		return nil
+	case signingkey.FieldPrivateKey:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPrivateKey(v)
+		return nil
+	case signingkey.FieldCreateTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreateTime(v)
+		return nil
+	case signingkey.FieldActivateTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActivateTime(v)
+		return nil
+	case signingkey.FieldRetireTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRetireTime(v)
+		return nil
+	case signingkey.FieldExpireTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpireTime(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SigningKey field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SigningKeyMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SigningKeyMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SigningKeyMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown SigningKey numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SigningKeyMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(signingkey.FieldRetireTime) {
+		fields = append(fields, signingkey.FieldRetireTime)
+	}
+	if m.FieldCleared(signingkey.FieldExpireTime) {
+		fields = append(fields, signingkey.FieldExpireTime)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SigningKeyMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SigningKeyMutation) ClearField(name string) error {
+	switch name {
+	case signingkey.FieldRetireTime:
+		m.ClearRetireTime()
+		return nil
+	case signingkey.FieldExpireTime:
+		m.ClearExpireTime()
+		return nil
+	}
+	return fmt.Errorf("unknown SigningKey nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SigningKeyMutation) ResetField(name string) error {
+	switch name {
+	case signingkey.FieldProjectID:
+		m.ResetProjectID()
+		return nil
+	case signingkey.FieldAlgorithm:
+		m.ResetAlgorithm()
+		return nil
+	case signingkey.FieldPublicKey:
+		m.ResetPublicKey()
+		return nil
+	case signingkey.FieldPrivateKey:
+		m.ResetPrivateKey()
+		return nil
+	case signingkey.FieldCreateTime:
+		m.ResetCreateTime()
+		return nil
+	case signingkey.FieldActivateTime:
+		m.ResetActivateTime()
+		return nil
+	case signingkey.FieldRetireTime:
+		m.ResetRetireTime()
+		return nil
+	case signingkey.FieldExpireTime:
+		m.ResetExpireTime()
+		return nil
+	}
+	return fmt.Errorf("unknown SigningKey field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SigningKeyMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.project != nil {
+		edges = append(edges, signingkey.EdgeProject)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SigningKeyMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case signingkey.EdgeProject:
+		if id := m.project; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SigningKeyMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SigningKeyMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SigningKeyMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedproject {
+		edges = append(edges, signingkey.EdgeProject)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SigningKeyMutation) EdgeCleared(name string) bool {
+	switch name {
+	case signingkey.EdgeProject:
+		return m.clearedproject
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SigningKeyMutation) ClearEdge(name string) error {
+	switch name {
+	case signingkey.EdgeProject:
+		m.ClearProject()
+		return nil
+	}
+	return fmt.Errorf("unknown SigningKey unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SigningKeyMutation) ResetEdge(name string) error {
+	switch name {
+	case signingkey.EdgeProject:
+		m.ResetProject()
+		return nil
+	}
+	return fmt.Errorf("unknown SigningKey edge %s", name)
 }
 
 // TenantMutation represents an operation that mutates the Tenant nodes in the graph.

@@ -39,9 +39,11 @@ type ProjectEdges struct {
 	AccessKeys []*AccessKey `json:"access_keys,omitempty"`
 	// OauthClients holds the value of the oauth_clients edge.
 	OauthClients []*OAuthClient `json:"oauth_clients,omitempty"`
+	// SigningKeys holds the value of the signing_keys edge.
+	SigningKeys []*SigningKey `json:"signing_keys,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [3]bool
+	loadedTypes [4]bool
 }
 
 // TenantsOrErr returns the Tenants value or an error if the edge
@@ -69,6 +71,15 @@ func (e ProjectEdges) OauthClientsOrErr() ([]*OAuthClient, error) {
 		return e.OauthClients, nil
 	}
 	return nil, &NotLoadedError{edge: "oauth_clients"}
+}
+
+// SigningKeysOrErr returns the SigningKeys value or an error if the edge
+// was not loaded in eager-loading.
+func (e ProjectEdges) SigningKeysOrErr() ([]*SigningKey, error) {
+	if e.loadedTypes[3] {
+		return e.SigningKeys, nil
+	}
+	return nil, &NotLoadedError{edge: "signing_keys"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -153,6 +164,11 @@ func (_m *Project) QueryAccessKeys() *AccessKeyQuery {
 // QueryOauthClients queries the "oauth_clients" edge of the Project entity.
 func (_m *Project) QueryOauthClients() *OAuthClientQuery {
 	return NewProjectClient(_m.config).QueryOauthClients(_m)
+}
+
+// QuerySigningKeys queries the "signing_keys" edge of the Project entity.
+func (_m *Project) QuerySigningKeys() *SigningKeyQuery {
+	return NewProjectClient(_m.config).QuerySigningKeys(_m)
 }
 
 // Update returns a builder for updating this Project.

@@ -15,6 +15,7 @@ import (
 	"github.com/acme/identity/ent/accesskey"
 	"github.com/acme/identity/ent/oauthclient"
 	"github.com/acme/identity/ent/project"
+	"github.com/acme/identity/ent/signingkey"
 	"github.com/acme/identity/ent/tenant"
 )
 
@@ -107,6 +108,21 @@ func (_c *ProjectCreate) AddOauthClients(v ...*OAuthClient) *ProjectCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddOauthClientIDs(ids...)
+}
+
+// AddSigningKeyIDs adds the "signing_keys" edge to the SigningKey entity by IDs.
+func (_c *ProjectCreate) AddSigningKeyIDs(ids ...string) *ProjectCreate {
+	_c.mutation.AddSigningKeyIDs(ids...)
+	return _c
+}
+
+// AddSigningKeys adds the "signing_keys" edges to the SigningKey entity.
+func (_c *ProjectCreate) AddSigningKeys(v ...*SigningKey) *ProjectCreate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddSigningKeyIDs(ids...)
 }
 
 // Mutation returns the ProjectMutation object of the builder.
@@ -267,6 +283,22 @@ func (_c *ProjectCreate) createSpec() (*Project, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(oauthclient.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.SigningKeysIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   project.SigningKeysTable,
+			Columns: []string{project.SigningKeysColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(signingkey.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

@@ -17,6 +17,7 @@ import (
 	"github.com/acme/identity/ent/oauthclient"
 	"github.com/acme/identity/ent/predicate"
 	"github.com/acme/identity/ent/project"
+	"github.com/acme/identity/ent/signingkey"
 	"github.com/acme/identity/ent/tenant"
 )
 
@@ -30,6 +31,7 @@ type ProjectQuery struct {
 	withTenants      *TenantQuery
 	withAccessKeys   *AccessKeyQuery
 	withOauthClients *OAuthClientQuery
+	withSigningKeys  *SigningKeyQuery
 	modifiers        []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
@@ -126,6 +128,28 @@ func (_q *ProjectQuery) QueryOauthClients() *OAuthClientQuery {
 			sqlgraph.From(project.Table, project.FieldID, selector),
 			sqlgraph.To(oauthclient.Table, oauthclient.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, project.OauthClientsTable, project.OauthClientsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QuerySigningKeys chains the current query on the "signing_keys" edge.
+func (_q *ProjectQuery) QuerySigningKeys() *SigningKeyQuery {
+	query := (&SigningKeyClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(project.Table, project.FieldID, selector),
+			sqlgraph.To(signingkey.Table, signingkey.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, project.SigningKeysTable, project.SigningKeysColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -328,6 +352,7 @@ func (_q *ProjectQuery) Clone() *ProjectQuery {
 		withTenants:      _q.withTenants.Clone(),
 		withAccessKeys:   _q.withAccessKeys.Clone(),
 		withOauthClients: _q.withOauthClients.Clone(),
+		withSigningKeys:  _q.withSigningKeys.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -365,6 +390,17 @@ func (_q *ProjectQuery) WithOauthClients(opts ...func(*OAuthClientQuery)) *Proje
 		opt(query)
 	}
 	_q.withOauthClients = query
+	return _q
+}
+
+// WithSigningKeys tells the query-builder to eager-load the nodes that are connected to
+// the "signing_keys" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ProjectQuery) WithSigningKeys(opts ...func(*SigningKeyQuery)) *ProjectQuery {
+	query := (&SigningKeyClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withSigningKeys = query
 	return _q
 }
 
@@ -446,10 +482,11 @@ func (_q *ProjectQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Proj
 	var (
 		nodes       = []*Project{}
 		_spec       = _q.querySpec()
-		loadedTypes = [3]bool{
+		loadedTypes = [4]bool{
 			_q.withTenants != nil,
 			_q.withAccessKeys != nil,
 			_q.withOauthClients != nil,
+			_q.withSigningKeys != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -491,6 +528,13 @@ func (_q *ProjectQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Proj
 		if err := _q.loadOauthClients(ctx, query, nodes,
 			func(n *Project) { n.Edges.OauthClients = []*OAuthClient{} },
 			func(n *Project, e *OAuthClient) { n.Edges.OauthClients = append(n.Edges.OauthClients, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withSigningKeys; query != nil {
+		if err := _q.loadSigningKeys(ctx, query, nodes,
+			func(n *Project) { n.Edges.SigningKeys = []*SigningKey{} },
+			func(n *Project, e *SigningKey) { n.Edges.SigningKeys = append(n.Edges.SigningKeys, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -572,6 +616,36 @@ func (_q *ProjectQuery) loadOauthClients(ctx context.Context, query *OAuthClient
 	}
 	query.Where(predicate.OAuthClient(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(project.OauthClientsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.ProjectID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "project_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *ProjectQuery) loadSigningKeys(ctx context.Context, query *SigningKeyQuery, nodes []*Project, init func(*Project), assign func(*Project, *SigningKey)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[string]*Project)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(signingkey.FieldProjectID)
+	}
+	query.Where(predicate.SigningKey(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(project.SigningKeysColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/acme/identity/ent/oauthclient"
 	"github.com/acme/identity/ent/predicate"
 	"github.com/acme/identity/ent/project"
+	"github.com/acme/identity/ent/signingkey"
 	"github.com/acme/identity/ent/tenant"
 )
 
@@ -126,6 +127,21 @@ func (_u *ProjectUpdate) AddOauthClients(v ...*OAuthClient) *ProjectUpdate {
 	return _u.AddOauthClientIDs(ids...)
 }
 
+// AddSigningKeyIDs adds the "signing_keys" edge to the SigningKey entity by IDs.
+func (_u *ProjectUpdate) AddSigningKeyIDs(ids ...string) *ProjectUpdate {
+	_u.mutation.AddSigningKeyIDs(ids...)
+	return _u
+}
+
+// AddSigningKeys adds the "signing_keys" edges to the SigningKey entity.
+func (_u *ProjectUpdate) AddSigningKeys(v ...*SigningKey) *ProjectUpdate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddSigningKeyIDs(ids...)
+}
+
 // Mutation returns the ProjectMutation object of the builder.
 func (_u *ProjectUpdate) Mutation() *ProjectMutation {
 	return _u.mutation
@@ -192,6 +208,27 @@ func (_u *ProjectUpdate) RemoveOauthClients(v ...*OAuthClient) *ProjectUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveOauthClientIDs(ids...)
+}
+
+// ClearSigningKeys clears all "signing_keys" edges to the SigningKey entity.
+func (_u *ProjectUpdate) ClearSigningKeys() *ProjectUpdate {
+	_u.mutation.ClearSigningKeys()
+	return _u
+}
+
+// RemoveSigningKeyIDs removes the "signing_keys" edge to SigningKey entities by IDs.
+func (_u *ProjectUpdate) RemoveSigningKeyIDs(ids ...string) *ProjectUpdate {
+	_u.mutation.RemoveSigningKeyIDs(ids...)
+	return _u
+}
+
+// RemoveSigningKeys removes "signing_keys" edges to SigningKey entities.
+func (_u *ProjectUpdate) RemoveSigningKeys(v ...*SigningKey) *ProjectUpdate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveSigningKeyIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -396,6 +433,51 @@ func (_u *ProjectUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.SigningKeysCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   project.SigningKeysTable,
+			Columns: []string{project.SigningKeysColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(signingkey.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedSigningKeysIDs(); len(nodes) > 0 && !_u.mutation.SigningKeysCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   project.SigningKeysTable,
+			Columns: []string{project.SigningKeysColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(signingkey.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.SigningKeysIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   project.SigningKeysTable,
+			Columns: []string{project.SigningKeysColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(signingkey.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -512,6 +594,21 @@ func (_u *ProjectUpdateOne) AddOauthClients(v ...*OAuthClient) *ProjectUpdateOne
 	return _u.AddOauthClientIDs(ids...)
 }
 
+// AddSigningKeyIDs adds the "signing_keys" edge to the SigningKey entity by IDs.
+func (_u *ProjectUpdateOne) AddSigningKeyIDs(ids ...string) *ProjectUpdateOne {
+	_u.mutation.AddSigningKeyIDs(ids...)
+	return _u
+}
+
+// AddSigningKeys adds the "signing_keys" edges to the SigningKey entity.
+func (_u *ProjectUpdateOne) AddSigningKeys(v ...*SigningKey) *ProjectUpdateOne {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddSigningKeyIDs(ids...)
+}
+
 // Mutation returns the ProjectMutation object of the builder.
 func (_u *ProjectUpdateOne) Mutation() *ProjectMutation {
 	return _u.mutation
@@ -578,6 +675,27 @@ func (_u *ProjectUpdateOne) RemoveOauthClients(v ...*OAuthClient) *ProjectUpdate
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveOauthClientIDs(ids...)
+}
+
+// ClearSigningKeys clears all "signing_keys" edges to the SigningKey entity.
+func (_u *ProjectUpdateOne) ClearSigningKeys() *ProjectUpdateOne {
+	_u.mutation.ClearSigningKeys()
+	return _u
+}
+
+// RemoveSigningKeyIDs removes the "signing_keys" edge to SigningKey entities by IDs.
+func (_u *ProjectUpdateOne) RemoveSigningKeyIDs(ids ...string) *ProjectUpdateOne {
+	_u.mutation.RemoveSigningKeyIDs(ids...)
+	return _u
+}
+
+// RemoveSigningKeys removes "signing_keys" edges to SigningKey entities.
+func (_u *ProjectUpdateOne) RemoveSigningKeys(v ...*SigningKey) *ProjectUpdateOne {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveSigningKeyIDs(ids...)
 }
 
 // Where appends a list predicates to the ProjectUpdate builder.
@@ -805,6 +923,51 @@ func (_u *ProjectUpdateOne) sqlSave(ctx context.Context) (_node *Project, err er
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(oauthclient.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.SigningKeysCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   project.SigningKeysTable,
+			Columns: []string{project.SigningKeysColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(signingkey.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedSigningKeysIDs(); len(nodes) > 0 && !_u.mutation.SigningKeysCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   project.SigningKeysTable,
+			Columns: []string{project.SigningKeysColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(signingkey.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.SigningKeysIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   project.SigningKeysTable,
+			Columns: []string{project.SigningKeysColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(signingkey.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

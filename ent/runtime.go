@@ -16,6 +16,7 @@ import (
 	"github.com/acme/identity/ent/samlconfig"
 	"github.com/acme/identity/ent/schema"
 	"github.com/acme/identity/ent/scimtoken"
+	"github.com/acme/identity/ent/signingkey"
 	"github.com/acme/identity/ent/tenant"
 	"github.com/acme/identity/ent/user"
 )
@@ -268,6 +269,20 @@ func init() {
 	scimtokenDescID := scimtokenFields[0].Descriptor()
 	// scimtoken.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	scimtoken.IDValidator = scimtokenDescID.Validators[0].(func(string) error)
+	signingkeyFields := schema.SigningKey{}.Fields()
+	_ = signingkeyFields
+	// signingkeyDescProjectID is the schema descriptor for project_id field.
+	signingkeyDescProjectID := signingkeyFields[1].Descriptor()
+	// signingkey.ProjectIDValidator is a validator for the "project_id" field. It is called by the builders before save.
+	signingkey.ProjectIDValidator = signingkeyDescProjectID.Validators[0].(func(string) error)
+	// signingkeyDescAlgorithm is the schema descriptor for algorithm field.
+	signingkeyDescAlgorithm := signingkeyFields[2].Descriptor()
+	// signingkey.AlgorithmValidator is a validator for the "algorithm" field. It is called by the builders before save.
+	signingkey.AlgorithmValidator = signingkeyDescAlgorithm.Validators[0].(func(string) error)
+	// signingkeyDescID is the schema descriptor for id field.
+	signingkeyDescID := signingkeyFields[0].Descriptor()
+	// signingkey.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	signingkey.IDValidator = signingkeyDescID.Validators[0].(func(string) error)
 	tenantMixin := schema.Tenant{}.Mixin()
 	tenantMixinFields0 := tenantMixin[0].Fields()
 	_ = tenantMixinFields0

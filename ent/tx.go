@@ -38,6 +38,8 @@ type Tx struct {
 	SamlConfig *SamlConfigClient
 	// ScimToken is the client for interacting with the ScimToken builders.
 	ScimToken *ScimTokenClient
+	// SigningKey is the client for interacting with the SigningKey builders.
+	SigningKey *SigningKeyClient
 	// Tenant is the client for interacting with the Tenant builders.
 	Tenant *TenantClient
 	// User is the client for interacting with the User builders.
@@ -185,6 +187,7 @@ func (tx *Tx) init() {
 	tx.RoleAssignment = NewRoleAssignmentClient(tx.config)
 	tx.SamlConfig = NewSamlConfigClient(tx.config)
 	tx.ScimToken = NewScimTokenClient(tx.config)
+	tx.SigningKey = NewSigningKeyClient(tx.config)
 	tx.Tenant = NewTenantClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 }

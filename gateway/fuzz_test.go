@@ -12,6 +12,7 @@ import (
 
 	"github.com/acme/identity/server/authn"
 	"github.com/acme/identity/server/instance"
+	"github.com/acme/identity/server/instance/instancetest"
 	"github.com/acme/identity/server/store"
 )
 
@@ -74,7 +75,8 @@ func FuzzHTTP(f *testing.F) {
 // SCIM token, and none.
 func fuzzServer(f *testing.F) (http.Handler, []string) {
 	ctx := context.Background()
-	inst, err := instance.Start(ctx, instance.Config{DatabaseURL: store.SQLiteURL(f.TempDir()), PublicURL: "https://id.example.com"})
+	inst, err := instance.Start(ctx, instance.Config{DatabaseURL: store.SQLiteURL(f.TempDir()), PublicURL: "https://id.example.com",
+		KeyEncryptionKey: instancetest.KeyEncryptionKey})
 	if err != nil {
 		f.Fatal(err)
 	}

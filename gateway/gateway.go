@@ -52,6 +52,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry, p
 		identityv1.RegisterRoleServiceHandler,
 		identityv1.RegisterAccessKeyServiceHandler,
 		identityv1.RegisterOAuthClientServiceHandler,
+		identityv1.RegisterSigningKeyServiceHandler,
 		identityv1.RegisterSsoServiceHandler,
 		identityv1.RegisterScimServiceHandler,
 		identityv1.RegisterAuthzServiceHandler,
@@ -70,6 +71,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry, p
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /saml/{tenant_id}/metadata", spMetadata(identityv1.NewSsoServiceClient(conn)))
+	mux.Handle("GET /.well-known/jwks.json", jwks(identityv1.NewSigningKeyServiceClient(conn), log))
 	mux.Handle(scim.Prefix+"/", scim.New(conn, publicURL))
 
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -3,11 +3,8 @@ package server_test
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"log/slog"
-	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -22,7 +19,7 @@ import (
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/authn"
 	"github.com/acme/identity/server/instance"
-	"github.com/acme/identity/server/store"
+	"github.com/acme/identity/server/instance/instancetest"
 )
 
 // database is one storage backend the suites run on.
@@ -32,42 +29,13 @@ type database struct {
 	url func(t testing.TB) string
 }
 
-// databases returns SQLite always, and PostgreSQL when IDENTITY_TEST_POSTGRES
-// holds a connection URL (each test then creates and drops its own database).
+// databases returns the databases of instancetest.Databases.
 func databases() []database {
-	dbs := []database{{name: "sqlite", url: func(t testing.TB) string {
-		return store.SQLiteURL(t.TempDir())
-	}}}
-	if base := os.Getenv("IDENTITY_TEST_POSTGRES"); base != "" {
-		dbs = append(dbs, database{name: "postgres", url: func(t testing.TB) string { return newPostgresDatabase(t, base) }})
+	var out []database
+	for _, d := range instancetest.Databases() {
+		out = append(out, database{name: d.Name, url: d.URL})
 	}
-	return dbs
-}
-
-func newPostgresDatabase(t testing.TB, base string) string {
-	t.Helper()
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatalf("open postgres: %v", err)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "identity_test_" + hex.EncodeToString(b)
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec("DROP DATABASE " + name + " WITH (FORCE)"); err != nil {
-			t.Errorf("drop database: %v", err)
-		}
-		admin.Close()
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("parse IDENTITY_TEST_POSTGRES: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	return out
 }
 
 // forEachDB runs a test once per database.
@@ -153,10 +121,11 @@ func (e *env) authz() identityv1.AuthzServiceClient { return identityv1.NewAuthz
 func startInstance(t testing.TB, dbURL string, logs *syncBuffer, clock *fakeClock, options ...func(*instance.Config)) *instance.Instance {
 	t.Helper()
 	cfg := instance.Config{
-		DatabaseURL: dbURL,
-		PublicURL:   "https://id.example.com",
-		Log:         slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Now:         clock.Now,
+		DatabaseURL:      dbURL,
+		PublicURL:        "https://id.example.com",
+		Log:              slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:              clock.Now,
+		KeyEncryptionKey: instancetest.KeyEncryptionKey,
 	}
 	for _, o := range options {
 		o(&cfg)

@@ -18,7 +18,9 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/acme/identity/ent"
 	"github.com/acme/identity/ent/schema"
+	"github.com/acme/identity/ent/signingkey"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/authn"
 	"github.com/acme/identity/server/authz"
@@ -237,7 +239,7 @@ func (v *victim) snapshot(t *testing.T) string {
 		fmt.Fprintf(&b, "%s: %d rows\n", table, n)
 	}
 	for _, table := range scope.Confined() {
-		if table != "tenants" && table != "access_keys" && table != "oauth_clients" {
+		if table != "tenants" && table != "access_keys" && table != "oauth_clients" && table != "signing_keys" {
 			tenantRows(table)
 		}
 	}
@@ -247,6 +249,8 @@ func (v *victim) snapshot(t *testing.T) string {
 	add("key", k, err)
 	cl, err := db.OAuthClient.Get(ctx, v.ids.client)
 	add("client", cl, err)
+	sk, err := db.SigningKey.Query().Where(signingkey.ProjectID(v.ids.project)).Order(ent.Asc(signingkey.FieldID)).All(ctx)
+	add("signing keys", sk, err)
 	p, err := db.Project.Get(ctx, v.ids.project)
 	add("project", p.DisplayName, err)
 	return b.String()

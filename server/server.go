@@ -29,6 +29,7 @@ type Services struct {
 	Role      identityv1.RoleServiceServer
 	AccessKey identityv1.AccessKeyServiceServer
 	Client    identityv1.OAuthClientServiceServer
+	Keys      identityv1.SigningKeyServiceServer
 	Sso       identityv1.SsoServiceServer
 	Scim      identityv1.ScimServiceServer
 	Authz     identityv1.AuthzServiceServer
@@ -42,6 +43,7 @@ func (s Services) register(r grpc.ServiceRegistrar) {
 	identityv1.RegisterRoleServiceServer(r, s.Role)
 	identityv1.RegisterAccessKeyServiceServer(r, s.AccessKey)
 	identityv1.RegisterOAuthClientServiceServer(r, s.Client)
+	identityv1.RegisterSigningKeyServiceServer(r, s.Keys)
 	identityv1.RegisterSsoServiceServer(r, s.Sso)
 	identityv1.RegisterScimServiceServer(r, s.Scim)
 	identityv1.RegisterAuthzServiceServer(r, s.Authz)

@@ -36,6 +36,7 @@ import (
 	"github.com/acme/identity/server/authn"
 	"github.com/acme/identity/server/authz"
 	"github.com/acme/identity/server/instance"
+	"github.com/acme/identity/server/signing"
 	"github.com/acme/identity/server/store"
 	"github.com/acme/identity/server/store/scope"
 )
@@ -91,7 +92,8 @@ func run(nUsers, nGroups, nRoles, perUser int, duration time.Duration, levels, d
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	before := heap()
 	started = time.Now()
-	inst, err := instance.Start(ctx, instance.Config{DatabaseURL: database, Log: log, Metrics: prometheus.NewRegistry()})
+	inst, err := instance.Start(ctx, instance.Config{DatabaseURL: database, Log: log, Metrics: prometheus.NewRegistry(),
+		KeyEncryptionKey: make([]byte, signing.KeySize)})
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -124,6 +125,8 @@ func runServe(args []string, log *slog.Logger) error {
 	cfg.flags(fs)
 	grpcAddr := fs.String("grpc-addr", env("IDENTITY_GRPC_ADDR", "127.0.0.1:9090"), "gRPC listen address (IDENTITY_GRPC_ADDR)")
 	httpAddr := fs.String("http-addr", env("IDENTITY_HTTP_ADDR", "127.0.0.1:8080"), "HTTP listen address (IDENTITY_HTTP_ADDR)")
+	keyFile := fs.String("key-file", env("IDENTITY_KEY_FILE", ""),
+		"file holding the key that encrypts the token signing keys in the database, created on first start; every instance of one database needs the same file; default <data>/signing.kek (IDENTITY_KEY_FILE)")
 	publicURL := fs.String("public-url", env("IDENTITY_PUBLIC_URL", ""),
 		"base URL of the HTTP side as IdPs and browsers reach it, for SAML and SCIM URLs; default http://<http-addr> (IDENTITY_PUBLIC_URL)")
 	allowPrivate := fs.Bool("metadata-allow-private", env("IDENTITY_METADATA_ALLOW_PRIVATE", "") == "true",
@@ -154,9 +157,17 @@ func runServe(args []string, log *slog.Logger) error {
 	if *publicURL == "" {
 		*publicURL = "http://" + *httpAddr
 	}
+	if *keyFile == "" {
+		*keyFile = filepath.Join(cfg.data, "signing.kek")
+	}
+	kek, err := loadKeyFile(*keyFile)
+	if err != nil {
+		return err
+	}
 	started := time.Now()
 	inst, err := instance.Start(ctx, instance.Config{
 		DatabaseURL: url, PublicURL: *publicURL, Log: log, Metrics: reg, MetadataAllowPrivate: *allowPrivate, RateLimits: limits,
+		KeyEncryptionKey: kek,
 	})
 	if err != nil {
 		return err

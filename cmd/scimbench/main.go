@@ -39,6 +39,7 @@ import (
 	"github.com/acme/identity/server/authz"
 	"github.com/acme/identity/server/instance"
 	"github.com/acme/identity/server/ratelimit"
+	"github.com/acme/identity/server/signing"
 	"github.com/acme/identity/server/store"
 	"github.com/acme/identity/server/store/scope"
 )
@@ -70,6 +71,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// benchKEK encrypts the throwaway signing keys of a benchmark database.
+var benchKEK = make([]byte, signing.KeySize)
 
 type bench struct {
 	base   string
@@ -145,7 +149,8 @@ func run(nUsers, nGroups, nMembers, nBig, nProvision int, database string, flood
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	inst, err := instance.Start(ctx, instance.Config{DatabaseURL: database, PublicURL: "http://" + lis.Addr().String(), Log: log})
+	inst, err := instance.Start(ctx, instance.Config{DatabaseURL: database, PublicURL: "http://" + lis.Addr().String(), Log: log,
+		KeyEncryptionKey: benchKEK})
 	if err != nil {
 		return err
 	}
@@ -328,7 +333,8 @@ func flood(ctx context.Context, database, root string, log *slog.Logger) error {
 		return err
 	}
 	limits := ratelimit.Limits{PerCredential: 100, CredentialBurst: 200, PerTenant: 300, TenantBurst: 600, ConcurrentPerTenant: 8}
-	inst, err := instance.Start(ctx, instance.Config{DatabaseURL: database, PublicURL: "http://" + lis.Addr().String(), Log: log, RateLimits: limits})
+	inst, err := instance.Start(ctx, instance.Config{DatabaseURL: database, PublicURL: "http://" + lis.Addr().String(), Log: log, RateLimits: limits,
+		KeyEncryptionKey: benchKEK})
 	if err != nil {
 		return err
 	}

@@ -90,6 +90,7 @@ const (
 	KindGroupRole      Kind = "group_role"
 	KindTenantLimits   Kind = "tenant_limits"
 	KindOauthClient    Kind = "oauth_client"
+	KindSigningKey     Kind = "signing_key"
 )
 
 func (k Kind) String() string {
@@ -99,7 +100,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindProject, KindTenant, KindUser, KindGroup, KindRole, KindGroupMember, KindRoleAssignment, KindAccessKey, KindSamlConfig, KindScim, KindGroupRole, KindTenantLimits, KindOauthClient:
+	case KindProject, KindTenant, KindUser, KindGroup, KindRole, KindGroupMember, KindRoleAssignment, KindAccessKey, KindSamlConfig, KindScim, KindGroupRole, KindTenantLimits, KindOauthClient, KindSigningKey:
 		return nil
 	default:
 		return fmt.Errorf("change: invalid enum value for kind field: %q", k)

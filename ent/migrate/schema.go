@@ -41,7 +41,7 @@ var (
 		{Name: "project_id", Type: field.TypeString},
 		{Name: "revision", Type: field.TypeInt64},
 		{Name: "tenant_id", Type: field.TypeString, Default: ""},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"project", "tenant", "user", "group", "role", "group_member", "role_assignment", "access_key", "saml_config", "scim", "group_role", "tenant_limits", "oauth_client"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"project", "tenant", "user", "group", "role", "group_member", "role_assignment", "access_key", "saml_config", "scim", "group_role", "tenant_limits", "oauth_client", "signing_key"}},
 		{Name: "operation", Type: field.TypeEnum, Enums: []string{"create", "update", "delete", "add", "remove", "revoke", "enable", "disable", "rotate"}},
 		{Name: "resource_id", Type: field.TypeString},
 		{Name: "user_id", Type: field.TypeString, Default: ""},
@@ -458,6 +458,39 @@ var (
 			},
 		},
 	}
+	// SigningKeysColumns holds the columns for the "signing_keys" table.
+	SigningKeysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "algorithm", Type: field.TypeString},
+		{Name: "public_key", Type: field.TypeBytes},
+		{Name: "private_key", Type: field.TypeBytes},
+		{Name: "create_time", Type: field.TypeTime},
+		{Name: "activate_time", Type: field.TypeTime},
+		{Name: "retire_time", Type: field.TypeTime, Nullable: true},
+		{Name: "expire_time", Type: field.TypeTime, Nullable: true},
+		{Name: "project_id", Type: field.TypeString},
+	}
+	// SigningKeysTable holds the schema information for the "signing_keys" table.
+	SigningKeysTable = &schema.Table{
+		Name:       "signing_keys",
+		Columns:    SigningKeysColumns,
+		PrimaryKey: []*schema.Column{SigningKeysColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "signing_keys_projects_signing_keys",
+				Columns:    []*schema.Column{SigningKeysColumns[8]},
+				RefColumns: []*schema.Column{ProjectsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "signingkey_project_id_activate_time",
+				Unique:  false,
+				Columns: []*schema.Column{SigningKeysColumns[8], SigningKeysColumns[5]},
+			},
+		},
+	}
 	// TenantsColumns holds the columns for the "tenants" table.
 	TenantsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -562,6 +595,7 @@ var (
 		RoleAssignmentsTable,
 		SamlConfigsTable,
 		ScimTokensTable,
+		SigningKeysTable,
 		TenantsTable,
 		UsersTable,
 	}
@@ -585,6 +619,7 @@ func init() {
 	RoleAssignmentsTable.ForeignKeys[2].RefTable = UsersTable
 	SamlConfigsTable.ForeignKeys[0].RefTable = TenantsTable
 	ScimTokensTable.ForeignKeys[0].RefTable = TenantsTable
+	SigningKeysTable.ForeignKeys[0].RefTable = ProjectsTable
 	TenantsTable.ForeignKeys[0].RefTable = ProjectsTable
 	UsersTable.ForeignKeys[0].RefTable = TenantsTable
 }

@@ -42,6 +42,9 @@ type SamlConfig func(*sql.Selector)
 // ScimToken is the predicate function for scimtoken builders.
 type ScimToken func(*sql.Selector)
 
+// SigningKey is the predicate function for signingkey builders.
+type SigningKey func(*sql.Selector)
+
 // Tenant is the predicate function for tenant builders.
 type Tenant func(*sql.Selector)
 

@@ -26,6 +26,8 @@ const (
 	EdgeAccessKeys = "access_keys"
 	// EdgeOauthClients holds the string denoting the oauth_clients edge name in mutations.
 	EdgeOauthClients = "oauth_clients"
+	// EdgeSigningKeys holds the string denoting the signing_keys edge name in mutations.
+	EdgeSigningKeys = "signing_keys"
 	// Table holds the table name of the project in the database.
 	Table = "projects"
 	// TenantsTable is the table that holds the tenants relation/edge.
@@ -49,6 +51,13 @@ const (
 	OauthClientsInverseTable = "oauth_clients"
 	// OauthClientsColumn is the table column denoting the oauth_clients relation/edge.
 	OauthClientsColumn = "project_id"
+	// SigningKeysTable is the table that holds the signing_keys relation/edge.
+	SigningKeysTable = "signing_keys"
+	// SigningKeysInverseTable is the table name for the SigningKey entity.
+	// It exists in this package in order to avoid circular dependency with the "signingkey" package.
+	SigningKeysInverseTable = "signing_keys"
+	// SigningKeysColumn is the table column denoting the signing_keys relation/edge.
+	SigningKeysColumn = "project_id"
 )
 
 // Columns holds all SQL columns for project fields.
@@ -148,6 +157,20 @@ func ByOauthClients(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newOauthClientsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// BySigningKeysCount orders the results by signing_keys count.
+func BySigningKeysCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newSigningKeysStep(), opts...)
+	}
+}
+
+// BySigningKeys orders the results by signing_keys terms.
+func BySigningKeys(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newSigningKeysStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newTenantsStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -167,5 +190,12 @@ func newOauthClientsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(OauthClientsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, OauthClientsTable, OauthClientsColumn),
+	)
+}
+func newSigningKeysStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(SigningKeysInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, SigningKeysTable, SigningKeysColumn),
 	)
 }

@@ -339,6 +339,29 @@ func HasOauthClientsWith(preds ...predicate.OAuthClient) predicate.Project {
 	})
 }
 
+// HasSigningKeys applies the HasEdge predicate on the "signing_keys" edge.
+func HasSigningKeys() predicate.Project {
+	return predicate.Project(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, SigningKeysTable, SigningKeysColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasSigningKeysWith applies the HasEdge predicate on the "signing_keys" edge with a given conditions (other predicates).
+func HasSigningKeysWith(preds ...predicate.SigningKey) predicate.Project {
+	return predicate.Project(func(s *sql.Selector) {
+		step := newSigningKeysStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.Project) predicate.Project {
 	return predicate.Project(sql.AndPredicates(predicates...))

@@ -33,5 +33,6 @@ func (Project) Edges() []ent.Edge {
 		edge.To("tenants", Tenant.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
 		edge.To("access_keys", AccessKey.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
 		edge.To("oauth_clients", OAuthClient.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
+		edge.To("signing_keys", SigningKey.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
 	}
 }

@@ -22,6 +22,8 @@ const (
 	PermAccessKeyEdit Permission = "accesskey.write"
 	PermClientRead    Permission = "oauthclient.read"
 	PermClientWrite   Permission = "oauthclient.write"
+	PermKeysRead      Permission = "signingkey.read"
+	PermKeysWrite     Permission = "signingkey.write"
 
 	PermTenantRead Permission = "tenant.read"
 	PermUserRead   Permission = "user.read"
@@ -131,6 +133,9 @@ var methodRules = map[string]rule{
 	identityv1.OAuthClientService_DeleteOAuthClient_FullMethodName:       {PermClientWrite, scopeProject},
 	identityv1.OAuthClientService_RotateOAuthClientSecret_FullMethodName: {PermClientWrite, scopeProject},
 
+	identityv1.SigningKeyService_ListSigningKeys_FullMethodName:  {PermKeysRead, scopeProject},
+	identityv1.SigningKeyService_RotateSigningKey_FullMethodName: {PermKeysWrite, scopeProject},
+
 	identityv1.SsoService_GetSamlConfig_FullMethodName:    {PermSsoRead, scopeTenant},
 	identityv1.SsoService_SetSamlConfig_FullMethodName:    {PermSsoWrite, scopeTenant},
 	identityv1.SsoService_DeleteSamlConfig_FullMethodName: {PermSsoWrite, scopeTenant},
@@ -158,6 +163,7 @@ var methodRules = map[string]rule{
 // publicMethods answer without a credential: they reveal nothing secret.
 var publicMethods = map[string]bool{
 	identityv1.SsoService_GetServiceProviderMetadata_FullMethodName: true,
+	identityv1.SigningKeyService_GetJwks_FullMethodName:             true,
 }
 
 // RequestTenant returns the tenant a tenant-scoped request names.

@@ -106,6 +106,10 @@ func (e ClientUpdated) entry() entry       { return clientEntry(e.Client, change
 func (e ClientSecretRotated) entry() entry { return clientEntry(e.Client, change.OperationRotate) }
 func (e ClientDeleted) entry() entry       { return clientEntry(e.Client, change.OperationDelete) }
 
+func (e SigningKeyCreated) entry() entry {
+	return entry{kind: change.KindSigningKey, op: change.OperationCreate, resource: string(e.Key)}
+}
+
 func (e TenantLimitsChanged) entry() entry {
 	return tenantSetting(e.Tenant, change.KindTenantLimits, change.OperationUpdate)
 }
@@ -186,6 +190,10 @@ func Decode(c *ent.Change) (Record, error) {
 			e = ClientSecretRotated{cl}
 		} else {
 			e = pick(c.Operation, ClientCreated{cl}, ClientUpdated{cl}, ClientDeleted{cl})
+		}
+	case change.KindSigningKey:
+		if c.Operation == change.OperationCreate {
+			e = SigningKeyCreated{SigningKeyID(id)}
 		}
 	case change.KindTenantLimits:
 		if c.Operation == change.OperationUpdate {

@@ -12,6 +12,8 @@ type (
 	RoleID    string
 	KeyID     string
 	ClientID  string
+	// SigningKeyID is a token signing key's kid.
+	SigningKeyID string
 )
 
 // Event is one entry of the change log. Only this package defines events;
@@ -183,6 +185,10 @@ type (
 	ClientSecretRotated struct{ Client ClientID }
 	ClientDeleted       struct{ Client ClientID }
 )
+
+// SigningKeyCreated: a token signing key was created (and the keys it
+// succeeds were given their retire time).
+type SigningKeyCreated struct{ Key SigningKeyID }
 
 // TenantLimitsChanged: the tenant's rate and concurrency limits changed.
 type TenantLimitsChanged struct{ Tenant TenantID }

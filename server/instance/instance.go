@@ -31,6 +31,7 @@ import (
 	"github.com/acme/identity/server/roleindex"
 	"github.com/acme/identity/server/saml"
 	"github.com/acme/identity/server/service"
+	"github.com/acme/identity/server/signing"
 	"github.com/acme/identity/server/store"
 )
 
@@ -58,6 +59,10 @@ type Config struct {
 	// (the zero value: none; cmd/identityd sets defaults); a tenant's own
 	// limits, set through UpdateTenant, take their place.
 	RateLimits ratelimit.Limits
+	// KeyEncryptionKey (signing.KeySize bytes) encrypts the token signing
+	// keys stored in the database; every instance of one database needs the
+	// same. Required.
+	KeyEncryptionKey []byte
 	// Metrics, when set, receives the gRPC and HTTP metrics, and is served at
 	// /metrics.
 	Metrics *prometheus.Registry
@@ -118,6 +123,13 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 		return nil, fmt.Errorf("load the role index: %w", err)
 	}
 	w := store.NewWriter(db, cfg.Log, cfg.Now, follower)
+	keyring, err := signing.New(db, w, cfg.KeyEncryptionKey, cfg.Now)
+	if err != nil {
+		return nil, err
+	}
+	if err := keyring.Verify(runCtx); err != nil {
+		return nil, err
+	}
 	services := server.Services{
 		Project:   service.NewProjectService(db, w),
 		Tenant:    service.NewTenantService(db, w),
@@ -126,6 +138,7 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 		Role:      service.NewRoleService(db, w),
 		AccessKey: service.NewAccessKeyService(db, w),
 		Client:    service.NewOAuthClientService(db, w),
+		Keys:      service.NewSigningKeyService(keyring),
 		Sso: service.NewSsoService(db, w, saml.NewSP(cfg.PublicURL), saml.NewFetcher(saml.FetchOptions{
 			Timeout: cfg.MetadataTimeout, AllowPrivate: cfg.MetadataAllowPrivate, Log: cfg.Log,
 		}), cfg.Now),

@@ -6,6 +6,7 @@
 package instancetest
 
 import (
+	"bytes"
 	"context"
 	"net/http/httptest"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/acme/identity/server/authn"
 	"github.com/acme/identity/server/instance"
+	"github.com/acme/identity/server/signing"
 	"github.com/acme/identity/server/store"
 )
 
@@ -33,14 +35,19 @@ type Server struct {
 	Credential string
 }
 
+// KeyEncryptionKey is the tests' key-encryption key: every instance of a test
+// database must have the same one.
+var KeyEncryptionKey = bytes.Repeat([]byte{0x5a}, signing.KeySize)
+
 // Start runs an instance for the test and stops it at cleanup.
 func Start(t testing.TB) *Server {
 	t.Helper()
 	ctx := context.Background()
 	inst, err := instance.Start(ctx, instance.Config{
-		DatabaseURL: store.SQLiteURL(t.TempDir()),
-		PublicURL:   PublicURL,
-		Metrics:     prometheus.NewRegistry(),
+		DatabaseURL:      store.SQLiteURL(t.TempDir()),
+		PublicURL:        PublicURL,
+		Metrics:          prometheus.NewRegistry(),
+		KeyEncryptionKey: KeyEncryptionKey,
 	})
 	if err != nil {
 		t.Fatal(err)

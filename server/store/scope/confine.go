@@ -19,6 +19,7 @@ import (
 	"github.com/acme/identity/ent/roleassignment"
 	"github.com/acme/identity/ent/samlconfig"
 	"github.com/acme/identity/ent/scimtoken"
+	"github.com/acme/identity/ent/signingkey"
 	"github.com/acme/identity/ent/tenant"
 	"github.com/acme/identity/ent/user"
 )
@@ -62,6 +63,7 @@ func owned(client *ent.Client) (tenantOwned, projectOwned map[string]scoped) {
 			samlconfig.Table: client.SamlConfig, scimtoken.Table: client.ScimToken,
 		}, map[string]scoped{
 			tenant.Table: client.Tenant, accesskey.Table: client.AccessKey, oauthclient.Table: client.OAuthClient,
+			signingkey.Table: client.SigningKey,
 		}
 }
 
