@@ -16,17 +16,21 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/acme/identity/ent/accesskey"
+	"github.com/acme/identity/ent/authcode"
 	"github.com/acme/identity/ent/change"
 	"github.com/acme/identity/ent/email"
 	"github.com/acme/identity/ent/group"
 	"github.com/acme/identity/ent/groupmembership"
 	"github.com/acme/identity/ent/grouprole"
 	"github.com/acme/identity/ent/oauthclient"
+	"github.com/acme/identity/ent/pendinglogin"
 	"github.com/acme/identity/ent/project"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
 	"github.com/acme/identity/ent/samlconfig"
 	"github.com/acme/identity/ent/scimtoken"
+	"github.com/acme/identity/ent/seenassertion"
+	"github.com/acme/identity/ent/session"
 	"github.com/acme/identity/ent/signingkey"
 	"github.com/acme/identity/ent/tenant"
 	"github.com/acme/identity/ent/user"
@@ -41,6 +45,8 @@ type Client struct {
 	Schema *migrate.Schema
 	// AccessKey is the client for interacting with the AccessKey builders.
 	AccessKey *AccessKeyClient
+	// AuthCode is the client for interacting with the AuthCode builders.
+	AuthCode *AuthCodeClient
 	// Change is the client for interacting with the Change builders.
 	Change *ChangeClient
 	// Email is the client for interacting with the Email builders.
@@ -53,6 +59,8 @@ type Client struct {
 	GroupRole *GroupRoleClient
 	// OAuthClient is the client for interacting with the OAuthClient builders.
 	OAuthClient *OAuthClientClient
+	// PendingLogin is the client for interacting with the PendingLogin builders.
+	PendingLogin *PendingLoginClient
 	// Project is the client for interacting with the Project builders.
 	Project *ProjectClient
 	// Role is the client for interacting with the Role builders.
@@ -63,6 +71,10 @@ type Client struct {
 	SamlConfig *SamlConfigClient
 	// ScimToken is the client for interacting with the ScimToken builders.
 	ScimToken *ScimTokenClient
+	// SeenAssertion is the client for interacting with the SeenAssertion builders.
+	SeenAssertion *SeenAssertionClient
+	// Session is the client for interacting with the Session builders.
+	Session *SessionClient
 	// SigningKey is the client for interacting with the SigningKey builders.
 	SigningKey *SigningKeyClient
 	// Tenant is the client for interacting with the Tenant builders.
@@ -81,17 +93,21 @@ func NewClient(opts ...Option) *Client {
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.AccessKey = NewAccessKeyClient(c.config)
+	c.AuthCode = NewAuthCodeClient(c.config)
 	c.Change = NewChangeClient(c.config)
 	c.Email = NewEmailClient(c.config)
 	c.Group = NewGroupClient(c.config)
 	c.GroupMembership = NewGroupMembershipClient(c.config)
 	c.GroupRole = NewGroupRoleClient(c.config)
 	c.OAuthClient = NewOAuthClientClient(c.config)
+	c.PendingLogin = NewPendingLoginClient(c.config)
 	c.Project = NewProjectClient(c.config)
 	c.Role = NewRoleClient(c.config)
 	c.RoleAssignment = NewRoleAssignmentClient(c.config)
 	c.SamlConfig = NewSamlConfigClient(c.config)
 	c.ScimToken = NewScimTokenClient(c.config)
+	c.SeenAssertion = NewSeenAssertionClient(c.config)
+	c.Session = NewSessionClient(c.config)
 	c.SigningKey = NewSigningKeyClient(c.config)
 	c.Tenant = NewTenantClient(c.config)
 	c.User = NewUserClient(c.config)
@@ -188,17 +204,21 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ctx:             ctx,
 		config:          cfg,
 		AccessKey:       NewAccessKeyClient(cfg),
+		AuthCode:        NewAuthCodeClient(cfg),
 		Change:          NewChangeClient(cfg),
 		Email:           NewEmailClient(cfg),
 		Group:           NewGroupClient(cfg),
 		GroupMembership: NewGroupMembershipClient(cfg),
 		GroupRole:       NewGroupRoleClient(cfg),
 		OAuthClient:     NewOAuthClientClient(cfg),
+		PendingLogin:    NewPendingLoginClient(cfg),
 		Project:         NewProjectClient(cfg),
 		Role:            NewRoleClient(cfg),
 		RoleAssignment:  NewRoleAssignmentClient(cfg),
 		SamlConfig:      NewSamlConfigClient(cfg),
 		ScimToken:       NewScimTokenClient(cfg),
+		SeenAssertion:   NewSeenAssertionClient(cfg),
+		Session:         NewSessionClient(cfg),
 		SigningKey:      NewSigningKeyClient(cfg),
 		Tenant:          NewTenantClient(cfg),
 		User:            NewUserClient(cfg),
@@ -222,17 +242,21 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ctx:             ctx,
 		config:          cfg,
 		AccessKey:       NewAccessKeyClient(cfg),
+		AuthCode:        NewAuthCodeClient(cfg),
 		Change:          NewChangeClient(cfg),
 		Email:           NewEmailClient(cfg),
 		Group:           NewGroupClient(cfg),
 		GroupMembership: NewGroupMembershipClient(cfg),
 		GroupRole:       NewGroupRoleClient(cfg),
 		OAuthClient:     NewOAuthClientClient(cfg),
+		PendingLogin:    NewPendingLoginClient(cfg),
 		Project:         NewProjectClient(cfg),
 		Role:            NewRoleClient(cfg),
 		RoleAssignment:  NewRoleAssignmentClient(cfg),
 		SamlConfig:      NewSamlConfigClient(cfg),
 		ScimToken:       NewScimTokenClient(cfg),
+		SeenAssertion:   NewSeenAssertionClient(cfg),
+		Session:         NewSessionClient(cfg),
 		SigningKey:      NewSigningKeyClient(cfg),
 		Tenant:          NewTenantClient(cfg),
 		User:            NewUserClient(cfg),
@@ -265,8 +289,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.AccessKey, c.Change, c.Email, c.Group, c.GroupMembership, c.GroupRole,
-		c.OAuthClient, c.Project, c.Role, c.RoleAssignment, c.SamlConfig, c.ScimToken,
+		c.AccessKey, c.AuthCode, c.Change, c.Email, c.Group, c.GroupMembership,
+		c.GroupRole, c.OAuthClient, c.PendingLogin, c.Project, c.Role,
+		c.RoleAssignment, c.SamlConfig, c.ScimToken, c.SeenAssertion, c.Session,
 		c.SigningKey, c.Tenant, c.User,
 	} {
 		n.Use(hooks...)
@@ -277,8 +302,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.AccessKey, c.Change, c.Email, c.Group, c.GroupMembership, c.GroupRole,
-		c.OAuthClient, c.Project, c.Role, c.RoleAssignment, c.SamlConfig, c.ScimToken,
+		c.AccessKey, c.AuthCode, c.Change, c.Email, c.Group, c.GroupMembership,
+		c.GroupRole, c.OAuthClient, c.PendingLogin, c.Project, c.Role,
+		c.RoleAssignment, c.SamlConfig, c.ScimToken, c.SeenAssertion, c.Session,
 		c.SigningKey, c.Tenant, c.User,
 	} {
 		n.Intercept(interceptors...)
@@ -290,6 +316,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
 	case *AccessKeyMutation:
 		return c.AccessKey.mutate(ctx, m)
+	case *AuthCodeMutation:
+		return c.AuthCode.mutate(ctx, m)
 	case *ChangeMutation:
 		return c.Change.mutate(ctx, m)
 	case *EmailMutation:
@@ -302,6 +330,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.GroupRole.mutate(ctx, m)
 	case *OAuthClientMutation:
 		return c.OAuthClient.mutate(ctx, m)
+	case *PendingLoginMutation:
+		return c.PendingLogin.mutate(ctx, m)
 	case *ProjectMutation:
 		return c.Project.mutate(ctx, m)
 	case *RoleMutation:
@@ -312,6 +342,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.SamlConfig.mutate(ctx, m)
 	case *ScimTokenMutation:
 		return c.ScimToken.mutate(ctx, m)
+	case *SeenAssertionMutation:
+		return c.SeenAssertion.mutate(ctx, m)
+	case *SessionMutation:
+		return c.Session.mutate(ctx, m)
 	case *SigningKeyMutation:
 		return c.SigningKey.mutate(ctx, m)
 	case *TenantMutation:
@@ -469,6 +503,155 @@ func (c *AccessKeyClient) mutate(ctx context.Context, m *AccessKeyMutation) (Val
 		return (&AccessKeyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown AccessKey mutation op: %q", m.Op())
+	}
+}
+
+// AuthCodeClient is a client for the AuthCode schema.
+type AuthCodeClient struct {
+	config
+}
+
+// NewAuthCodeClient returns a client for the AuthCode from the given config.
+func NewAuthCodeClient(c config) *AuthCodeClient {
+	return &AuthCodeClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `authcode.Hooks(f(g(h())))`.
+func (c *AuthCodeClient) Use(hooks ...Hook) {
+	c.hooks.AuthCode = append(c.hooks.AuthCode, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `authcode.Intercept(f(g(h())))`.
+func (c *AuthCodeClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AuthCode = append(c.inters.AuthCode, interceptors...)
+}
+
+// Create returns a builder for creating a AuthCode entity.
+func (c *AuthCodeClient) Create() *AuthCodeCreate {
+	mutation := newAuthCodeMutation(c.config, OpCreate)
+	return &AuthCodeCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AuthCode entities.
+func (c *AuthCodeClient) CreateBulk(builders ...*AuthCodeCreate) *AuthCodeCreateBulk {
+	return &AuthCodeCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AuthCodeClient) MapCreateBulk(slice any, setFunc func(*AuthCodeCreate, int)) *AuthCodeCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AuthCodeCreateBulk{err: fmt.Errorf("calling to AuthCodeClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AuthCodeCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AuthCodeCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AuthCode.
+func (c *AuthCodeClient) Update() *AuthCodeUpdate {
+	mutation := newAuthCodeMutation(c.config, OpUpdate)
+	return &AuthCodeUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AuthCodeClient) UpdateOne(_m *AuthCode) *AuthCodeUpdateOne {
+	mutation := newAuthCodeMutation(c.config, OpUpdateOne, withAuthCode(_m))
+	return &AuthCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AuthCodeClient) UpdateOneID(id string) *AuthCodeUpdateOne {
+	mutation := newAuthCodeMutation(c.config, OpUpdateOne, withAuthCodeID(id))
+	return &AuthCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AuthCode.
+func (c *AuthCodeClient) Delete() *AuthCodeDelete {
+	mutation := newAuthCodeMutation(c.config, OpDelete)
+	return &AuthCodeDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AuthCodeClient) DeleteOne(_m *AuthCode) *AuthCodeDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AuthCodeClient) DeleteOneID(id string) *AuthCodeDeleteOne {
+	builder := c.Delete().Where(authcode.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AuthCodeDeleteOne{builder}
+}
+
+// Query returns a query builder for AuthCode.
+func (c *AuthCodeClient) Query() *AuthCodeQuery {
+	return &AuthCodeQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAuthCode},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AuthCode entity by its id.
+func (c *AuthCodeClient) Get(ctx context.Context, id string) (*AuthCode, error) {
+	return c.Query().Where(authcode.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AuthCodeClient) GetX(ctx context.Context, id string) *AuthCode {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryTenant queries the tenant edge of a AuthCode.
+func (c *AuthCodeClient) QueryTenant(_m *AuthCode) *TenantQuery {
+	query := (&TenantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(authcode.Table, authcode.FieldID, id),
+			sqlgraph.To(tenant.Table, tenant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, authcode.TenantTable, authcode.TenantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *AuthCodeClient) Hooks() []Hook {
+	return c.hooks.AuthCode
+}
+
+// Interceptors returns the client interceptors.
+func (c *AuthCodeClient) Interceptors() []Interceptor {
+	return c.inters.AuthCode
+}
+
+func (c *AuthCodeClient) mutate(ctx context.Context, m *AuthCodeMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AuthCodeCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AuthCodeUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AuthCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AuthCodeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AuthCode mutation op: %q", m.Op())
 	}
 }
 
@@ -1462,6 +1645,155 @@ func (c *OAuthClientClient) mutate(ctx context.Context, m *OAuthClientMutation) 
 	}
 }
 
+// PendingLoginClient is a client for the PendingLogin schema.
+type PendingLoginClient struct {
+	config
+}
+
+// NewPendingLoginClient returns a client for the PendingLogin from the given config.
+func NewPendingLoginClient(c config) *PendingLoginClient {
+	return &PendingLoginClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `pendinglogin.Hooks(f(g(h())))`.
+func (c *PendingLoginClient) Use(hooks ...Hook) {
+	c.hooks.PendingLogin = append(c.hooks.PendingLogin, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `pendinglogin.Intercept(f(g(h())))`.
+func (c *PendingLoginClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PendingLogin = append(c.inters.PendingLogin, interceptors...)
+}
+
+// Create returns a builder for creating a PendingLogin entity.
+func (c *PendingLoginClient) Create() *PendingLoginCreate {
+	mutation := newPendingLoginMutation(c.config, OpCreate)
+	return &PendingLoginCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PendingLogin entities.
+func (c *PendingLoginClient) CreateBulk(builders ...*PendingLoginCreate) *PendingLoginCreateBulk {
+	return &PendingLoginCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PendingLoginClient) MapCreateBulk(slice any, setFunc func(*PendingLoginCreate, int)) *PendingLoginCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PendingLoginCreateBulk{err: fmt.Errorf("calling to PendingLoginClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PendingLoginCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PendingLoginCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PendingLogin.
+func (c *PendingLoginClient) Update() *PendingLoginUpdate {
+	mutation := newPendingLoginMutation(c.config, OpUpdate)
+	return &PendingLoginUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PendingLoginClient) UpdateOne(_m *PendingLogin) *PendingLoginUpdateOne {
+	mutation := newPendingLoginMutation(c.config, OpUpdateOne, withPendingLogin(_m))
+	return &PendingLoginUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PendingLoginClient) UpdateOneID(id string) *PendingLoginUpdateOne {
+	mutation := newPendingLoginMutation(c.config, OpUpdateOne, withPendingLoginID(id))
+	return &PendingLoginUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PendingLogin.
+func (c *PendingLoginClient) Delete() *PendingLoginDelete {
+	mutation := newPendingLoginMutation(c.config, OpDelete)
+	return &PendingLoginDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PendingLoginClient) DeleteOne(_m *PendingLogin) *PendingLoginDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PendingLoginClient) DeleteOneID(id string) *PendingLoginDeleteOne {
+	builder := c.Delete().Where(pendinglogin.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PendingLoginDeleteOne{builder}
+}
+
+// Query returns a query builder for PendingLogin.
+func (c *PendingLoginClient) Query() *PendingLoginQuery {
+	return &PendingLoginQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePendingLogin},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PendingLogin entity by its id.
+func (c *PendingLoginClient) Get(ctx context.Context, id string) (*PendingLogin, error) {
+	return c.Query().Where(pendinglogin.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PendingLoginClient) GetX(ctx context.Context, id string) *PendingLogin {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryTenant queries the tenant edge of a PendingLogin.
+func (c *PendingLoginClient) QueryTenant(_m *PendingLogin) *TenantQuery {
+	query := (&TenantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(pendinglogin.Table, pendinglogin.FieldID, id),
+			sqlgraph.To(tenant.Table, tenant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, pendinglogin.TenantTable, pendinglogin.TenantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *PendingLoginClient) Hooks() []Hook {
+	return c.hooks.PendingLogin
+}
+
+// Interceptors returns the client interceptors.
+func (c *PendingLoginClient) Interceptors() []Interceptor {
+	return c.inters.PendingLogin
+}
+
+func (c *PendingLoginClient) mutate(ctx context.Context, m *PendingLoginMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PendingLoginCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PendingLoginUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PendingLoginUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PendingLoginDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PendingLogin mutation op: %q", m.Op())
+	}
+}
+
 // ProjectClient is a client for the Project schema.
 type ProjectClient struct {
 	config
@@ -2319,6 +2651,304 @@ func (c *ScimTokenClient) mutate(ctx context.Context, m *ScimTokenMutation) (Val
 	}
 }
 
+// SeenAssertionClient is a client for the SeenAssertion schema.
+type SeenAssertionClient struct {
+	config
+}
+
+// NewSeenAssertionClient returns a client for the SeenAssertion from the given config.
+func NewSeenAssertionClient(c config) *SeenAssertionClient {
+	return &SeenAssertionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `seenassertion.Hooks(f(g(h())))`.
+func (c *SeenAssertionClient) Use(hooks ...Hook) {
+	c.hooks.SeenAssertion = append(c.hooks.SeenAssertion, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `seenassertion.Intercept(f(g(h())))`.
+func (c *SeenAssertionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SeenAssertion = append(c.inters.SeenAssertion, interceptors...)
+}
+
+// Create returns a builder for creating a SeenAssertion entity.
+func (c *SeenAssertionClient) Create() *SeenAssertionCreate {
+	mutation := newSeenAssertionMutation(c.config, OpCreate)
+	return &SeenAssertionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SeenAssertion entities.
+func (c *SeenAssertionClient) CreateBulk(builders ...*SeenAssertionCreate) *SeenAssertionCreateBulk {
+	return &SeenAssertionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SeenAssertionClient) MapCreateBulk(slice any, setFunc func(*SeenAssertionCreate, int)) *SeenAssertionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SeenAssertionCreateBulk{err: fmt.Errorf("calling to SeenAssertionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SeenAssertionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SeenAssertionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SeenAssertion.
+func (c *SeenAssertionClient) Update() *SeenAssertionUpdate {
+	mutation := newSeenAssertionMutation(c.config, OpUpdate)
+	return &SeenAssertionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SeenAssertionClient) UpdateOne(_m *SeenAssertion) *SeenAssertionUpdateOne {
+	mutation := newSeenAssertionMutation(c.config, OpUpdateOne, withSeenAssertion(_m))
+	return &SeenAssertionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SeenAssertionClient) UpdateOneID(id int) *SeenAssertionUpdateOne {
+	mutation := newSeenAssertionMutation(c.config, OpUpdateOne, withSeenAssertionID(id))
+	return &SeenAssertionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SeenAssertion.
+func (c *SeenAssertionClient) Delete() *SeenAssertionDelete {
+	mutation := newSeenAssertionMutation(c.config, OpDelete)
+	return &SeenAssertionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SeenAssertionClient) DeleteOne(_m *SeenAssertion) *SeenAssertionDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SeenAssertionClient) DeleteOneID(id int) *SeenAssertionDeleteOne {
+	builder := c.Delete().Where(seenassertion.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SeenAssertionDeleteOne{builder}
+}
+
+// Query returns a query builder for SeenAssertion.
+func (c *SeenAssertionClient) Query() *SeenAssertionQuery {
+	return &SeenAssertionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSeenAssertion},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SeenAssertion entity by its id.
+func (c *SeenAssertionClient) Get(ctx context.Context, id int) (*SeenAssertion, error) {
+	return c.Query().Where(seenassertion.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SeenAssertionClient) GetX(ctx context.Context, id int) *SeenAssertion {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryTenant queries the tenant edge of a SeenAssertion.
+func (c *SeenAssertionClient) QueryTenant(_m *SeenAssertion) *TenantQuery {
+	query := (&TenantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(seenassertion.Table, seenassertion.FieldID, id),
+			sqlgraph.To(tenant.Table, tenant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, seenassertion.TenantTable, seenassertion.TenantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *SeenAssertionClient) Hooks() []Hook {
+	return c.hooks.SeenAssertion
+}
+
+// Interceptors returns the client interceptors.
+func (c *SeenAssertionClient) Interceptors() []Interceptor {
+	return c.inters.SeenAssertion
+}
+
+func (c *SeenAssertionClient) mutate(ctx context.Context, m *SeenAssertionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SeenAssertionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SeenAssertionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SeenAssertionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SeenAssertionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SeenAssertion mutation op: %q", m.Op())
+	}
+}
+
+// SessionClient is a client for the Session schema.
+type SessionClient struct {
+	config
+}
+
+// NewSessionClient returns a client for the Session from the given config.
+func NewSessionClient(c config) *SessionClient {
+	return &SessionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `session.Hooks(f(g(h())))`.
+func (c *SessionClient) Use(hooks ...Hook) {
+	c.hooks.Session = append(c.hooks.Session, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `session.Intercept(f(g(h())))`.
+func (c *SessionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Session = append(c.inters.Session, interceptors...)
+}
+
+// Create returns a builder for creating a Session entity.
+func (c *SessionClient) Create() *SessionCreate {
+	mutation := newSessionMutation(c.config, OpCreate)
+	return &SessionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Session entities.
+func (c *SessionClient) CreateBulk(builders ...*SessionCreate) *SessionCreateBulk {
+	return &SessionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SessionClient) MapCreateBulk(slice any, setFunc func(*SessionCreate, int)) *SessionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SessionCreateBulk{err: fmt.Errorf("calling to SessionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SessionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SessionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Session.
+func (c *SessionClient) Update() *SessionUpdate {
+	mutation := newSessionMutation(c.config, OpUpdate)
+	return &SessionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SessionClient) UpdateOne(_m *Session) *SessionUpdateOne {
+	mutation := newSessionMutation(c.config, OpUpdateOne, withSession(_m))
+	return &SessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SessionClient) UpdateOneID(id string) *SessionUpdateOne {
+	mutation := newSessionMutation(c.config, OpUpdateOne, withSessionID(id))
+	return &SessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Session.
+func (c *SessionClient) Delete() *SessionDelete {
+	mutation := newSessionMutation(c.config, OpDelete)
+	return &SessionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SessionClient) DeleteOne(_m *Session) *SessionDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SessionClient) DeleteOneID(id string) *SessionDeleteOne {
+	builder := c.Delete().Where(session.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SessionDeleteOne{builder}
+}
+
+// Query returns a query builder for Session.
+func (c *SessionClient) Query() *SessionQuery {
+	return &SessionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSession},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Session entity by its id.
+func (c *SessionClient) Get(ctx context.Context, id string) (*Session, error) {
+	return c.Query().Where(session.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SessionClient) GetX(ctx context.Context, id string) *Session {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryTenant queries the tenant edge of a Session.
+func (c *SessionClient) QueryTenant(_m *Session) *TenantQuery {
+	query := (&TenantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(session.Table, session.FieldID, id),
+			sqlgraph.To(tenant.Table, tenant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, session.TenantTable, session.TenantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *SessionClient) Hooks() []Hook {
+	return c.hooks.Session
+}
+
+// Interceptors returns the client interceptors.
+func (c *SessionClient) Interceptors() []Interceptor {
+	return c.inters.Session
+}
+
+func (c *SessionClient) mutate(ctx context.Context, m *SessionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SessionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SessionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SessionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Session mutation op: %q", m.Op())
+	}
+}
+
 // SigningKeyClient is a client for the SigningKey schema.
 type SigningKeyClient struct {
 	config
@@ -2736,6 +3366,70 @@ func (c *TenantClient) QueryGroupRoles(_m *Tenant) *GroupRoleQuery {
 	return query
 }
 
+// QueryPendingLogins queries the pending_logins edge of a Tenant.
+func (c *TenantClient) QueryPendingLogins(_m *Tenant) *PendingLoginQuery {
+	query := (&PendingLoginClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tenant.Table, tenant.FieldID, id),
+			sqlgraph.To(pendinglogin.Table, pendinglogin.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, tenant.PendingLoginsTable, tenant.PendingLoginsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryAuthCodes queries the auth_codes edge of a Tenant.
+func (c *TenantClient) QueryAuthCodes(_m *Tenant) *AuthCodeQuery {
+	query := (&AuthCodeClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tenant.Table, tenant.FieldID, id),
+			sqlgraph.To(authcode.Table, authcode.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, tenant.AuthCodesTable, tenant.AuthCodesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySeenAssertions queries the seen_assertions edge of a Tenant.
+func (c *TenantClient) QuerySeenAssertions(_m *Tenant) *SeenAssertionQuery {
+	query := (&SeenAssertionClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tenant.Table, tenant.FieldID, id),
+			sqlgraph.To(seenassertion.Table, seenassertion.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, tenant.SeenAssertionsTable, tenant.SeenAssertionsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySessions queries the sessions edge of a Tenant.
+func (c *TenantClient) QuerySessions(_m *Tenant) *SessionQuery {
+	query := (&SessionClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tenant.Table, tenant.FieldID, id),
+			sqlgraph.To(session.Table, session.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, tenant.SessionsTable, tenant.SessionsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *TenantClient) Hooks() []Hook {
 	return c.hooks.Tenant
@@ -2961,14 +3655,14 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AccessKey, Change, Email, Group, GroupMembership, GroupRole, OAuthClient,
-		Project, Role, RoleAssignment, SamlConfig, ScimToken, SigningKey, Tenant,
-		User []ent.Hook
+		AccessKey, AuthCode, Change, Email, Group, GroupMembership, GroupRole,
+		OAuthClient, PendingLogin, Project, Role, RoleAssignment, SamlConfig,
+		ScimToken, SeenAssertion, Session, SigningKey, Tenant, User []ent.Hook
 	}
 	inters struct {
-		AccessKey, Change, Email, Group, GroupMembership, GroupRole, OAuthClient,
-		Project, Role, RoleAssignment, SamlConfig, ScimToken, SigningKey, Tenant,
-		User []ent.Interceptor
+		AccessKey, AuthCode, Change, Email, Group, GroupMembership, GroupRole,
+		OAuthClient, PendingLogin, Project, Role, RoleAssignment, SamlConfig,
+		ScimToken, SeenAssertion, Session, SigningKey, Tenant, User []ent.Interceptor
 	}
 )
 

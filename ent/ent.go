@@ -13,17 +13,21 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/acme/identity/ent/accesskey"
+	"github.com/acme/identity/ent/authcode"
 	"github.com/acme/identity/ent/change"
 	"github.com/acme/identity/ent/email"
 	"github.com/acme/identity/ent/group"
 	"github.com/acme/identity/ent/groupmembership"
 	"github.com/acme/identity/ent/grouprole"
 	"github.com/acme/identity/ent/oauthclient"
+	"github.com/acme/identity/ent/pendinglogin"
 	"github.com/acme/identity/ent/project"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
 	"github.com/acme/identity/ent/samlconfig"
 	"github.com/acme/identity/ent/scimtoken"
+	"github.com/acme/identity/ent/seenassertion"
+	"github.com/acme/identity/ent/session"
 	"github.com/acme/identity/ent/signingkey"
 	"github.com/acme/identity/ent/tenant"
 	"github.com/acme/identity/ent/user"
@@ -88,17 +92,21 @@ func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			accesskey.Table:       accesskey.ValidColumn,
+			authcode.Table:        authcode.ValidColumn,
 			change.Table:          change.ValidColumn,
 			email.Table:           email.ValidColumn,
 			group.Table:           group.ValidColumn,
 			groupmembership.Table: groupmembership.ValidColumn,
 			grouprole.Table:       grouprole.ValidColumn,
 			oauthclient.Table:     oauthclient.ValidColumn,
+			pendinglogin.Table:    pendinglogin.ValidColumn,
 			project.Table:         project.ValidColumn,
 			role.Table:            role.ValidColumn,
 			roleassignment.Table:  roleassignment.ValidColumn,
 			samlconfig.Table:      samlconfig.ValidColumn,
 			scimtoken.Table:       scimtoken.ValidColumn,
+			seenassertion.Table:   seenassertion.ValidColumn,
+			session.Table:         session.ValidColumn,
 			signingkey.Table:      signingkey.ValidColumn,
 			tenant.Table:          tenant.ValidColumn,
 			user.Table:            user.ValidColumn,

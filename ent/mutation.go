@@ -12,12 +12,14 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/acme/identity/ent/accesskey"
+	"github.com/acme/identity/ent/authcode"
 	"github.com/acme/identity/ent/change"
 	"github.com/acme/identity/ent/email"
 	"github.com/acme/identity/ent/group"
 	"github.com/acme/identity/ent/groupmembership"
 	"github.com/acme/identity/ent/grouprole"
 	"github.com/acme/identity/ent/oauthclient"
+	"github.com/acme/identity/ent/pendinglogin"
 	"github.com/acme/identity/ent/predicate"
 	"github.com/acme/identity/ent/project"
 	"github.com/acme/identity/ent/role"
@@ -25,6 +27,8 @@ import (
 	"github.com/acme/identity/ent/samlconfig"
 	"github.com/acme/identity/ent/schema"
 	"github.com/acme/identity/ent/scimtoken"
+	"github.com/acme/identity/ent/seenassertion"
+	"github.com/acme/identity/ent/session"
 	"github.com/acme/identity/ent/signingkey"
 	"github.com/acme/identity/ent/tenant"
 	"github.com/acme/identity/ent/user"
@@ -40,17 +44,21 @@ const (
 
 	// Node types.
 	TypeAccessKey       = "AccessKey"
+	TypeAuthCode        = "AuthCode"
 	TypeChange          = "Change"
 	TypeEmail           = "Email"
 	TypeGroup           = "Group"
 	TypeGroupMembership = "GroupMembership"
 	TypeGroupRole       = "GroupRole"
 	TypeOAuthClient     = "OAuthClient"
+	TypePendingLogin    = "PendingLogin"
 	TypeProject         = "Project"
 	TypeRole            = "Role"
 	TypeRoleAssignment  = "RoleAssignment"
 	TypeSamlConfig      = "SamlConfig"
 	TypeScimToken       = "ScimToken"
+	TypeSeenAssertion   = "SeenAssertion"
+	TypeSession         = "Session"
 	TypeSigningKey      = "SigningKey"
 	TypeTenant          = "Tenant"
 	TypeUser            = "User"
@@ -948,6 +956,954 @@ func (m *AccessKeyMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown AccessKey edge %s", name)
+}
+
+// AuthCodeMutation represents an operation that mutates the AuthCode nodes in the graph.
+type AuthCodeMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *string
+	client_id      *string
+	redirect_uri   *string
+	scope          *string
+	nonce          *string
+	code_challenge *string
+	user_id        *string
+	session_id     *string
+	auth_time      *time.Time
+	expire_time    *time.Time
+	use_time       *time.Time
+	clearedFields  map[string]struct{}
+	tenant         *string
+	clearedtenant  bool
+	done           bool
+	oldValue       func(context.Context) (*AuthCode, error)
+	predicates     []predicate.AuthCode
+}
+
+var _ ent.Mutation = (*AuthCodeMutation)(nil)
+
+// authcodeOption allows management of the mutation configuration using functional options.
+type authcodeOption func(*AuthCodeMutation)
+
+// newAuthCodeMutation creates new mutation for the AuthCode entity.
+func newAuthCodeMutation(c config, op Op, opts ...authcodeOption) *AuthCodeMutation {
+	m := &AuthCodeMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAuthCode,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAuthCodeID sets the ID field of the mutation.
+func withAuthCodeID(id string) authcodeOption {
+	return func(m *AuthCodeMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AuthCode
+		)
+		m.oldValue = func(ctx context.Context) (*AuthCode, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AuthCode.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAuthCode sets the old AuthCode of the mutation.
+func withAuthCode(node *AuthCode) authcodeOption {
+	return func(m *AuthCodeMutation) {
+		m.oldValue = func(context.Context) (*AuthCode, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AuthCodeMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AuthCodeMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of AuthCode entities.
+func (m *AuthCodeMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AuthCodeMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AuthCodeMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AuthCode.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetTenantID sets the "tenant_id" field.
+func (m *AuthCodeMutation) SetTenantID(s string) {
+	m.tenant = &s
+}
+
+// TenantID returns the value of the "tenant_id" field in the mutation.
+func (m *AuthCodeMutation) TenantID() (r string, exists bool) {
+	v := m.tenant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenantID returns the old "tenant_id" field's value of the AuthCode entity.
+// If the AuthCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthCodeMutation) OldTenantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenantID: %w", err)
+	}
+	return oldValue.TenantID, nil
+}
+
+// ResetTenantID resets all changes to the "tenant_id" field.
+func (m *AuthCodeMutation) ResetTenantID() {
+	m.tenant = nil
+}
+
+// SetClientID sets the "client_id" field.
+func (m *AuthCodeMutation) SetClientID(s string) {
+	m.client_id = &s
+}
+
+// ClientID returns the value of the "client_id" field in the mutation.
+func (m *AuthCodeMutation) ClientID() (r string, exists bool) {
+	v := m.client_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClientID returns the old "client_id" field's value of the AuthCode entity.
+// If the AuthCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthCodeMutation) OldClientID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClientID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClientID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClientID: %w", err)
+	}
+	return oldValue.ClientID, nil
+}
+
+// ResetClientID resets all changes to the "client_id" field.
+func (m *AuthCodeMutation) ResetClientID() {
+	m.client_id = nil
+}
+
+// SetRedirectURI sets the "redirect_uri" field.
+func (m *AuthCodeMutation) SetRedirectURI(s string) {
+	m.redirect_uri = &s
+}
+
+// RedirectURI returns the value of the "redirect_uri" field in the mutation.
+func (m *AuthCodeMutation) RedirectURI() (r string, exists bool) {
+	v := m.redirect_uri
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRedirectURI returns the old "redirect_uri" field's value of the AuthCode entity.
+// If the AuthCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthCodeMutation) OldRedirectURI(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRedirectURI is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRedirectURI requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRedirectURI: %w", err)
+	}
+	return oldValue.RedirectURI, nil
+}
+
+// ResetRedirectURI resets all changes to the "redirect_uri" field.
+func (m *AuthCodeMutation) ResetRedirectURI() {
+	m.redirect_uri = nil
+}
+
+// SetScope sets the "scope" field.
+func (m *AuthCodeMutation) SetScope(s string) {
+	m.scope = &s
+}
+
+// Scope returns the value of the "scope" field in the mutation.
+func (m *AuthCodeMutation) Scope() (r string, exists bool) {
+	v := m.scope
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScope returns the old "scope" field's value of the AuthCode entity.
+// If the AuthCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthCodeMutation) OldScope(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScope is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScope requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScope: %w", err)
+	}
+	return oldValue.Scope, nil
+}
+
+// ResetScope resets all changes to the "scope" field.
+func (m *AuthCodeMutation) ResetScope() {
+	m.scope = nil
+}
+
+// SetNonce sets the "nonce" field.
+func (m *AuthCodeMutation) SetNonce(s string) {
+	m.nonce = &s
+}
+
+// Nonce returns the value of the "nonce" field in the mutation.
+func (m *AuthCodeMutation) Nonce() (r string, exists bool) {
+	v := m.nonce
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNonce returns the old "nonce" field's value of the AuthCode entity.
+// If the AuthCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthCodeMutation) OldNonce(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNonce is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNonce requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNonce: %w", err)
+	}
+	return oldValue.Nonce, nil
+}
+
+// ResetNonce resets all changes to the "nonce" field.
+func (m *AuthCodeMutation) ResetNonce() {
+	m.nonce = nil
+}
+
+// SetCodeChallenge sets the "code_challenge" field.
+func (m *AuthCodeMutation) SetCodeChallenge(s string) {
+	m.code_challenge = &s
+}
+
+// CodeChallenge returns the value of the "code_challenge" field in the mutation.
+func (m *AuthCodeMutation) CodeChallenge() (r string, exists bool) {
+	v := m.code_challenge
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCodeChallenge returns the old "code_challenge" field's value of the AuthCode entity.
+// If the AuthCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthCodeMutation) OldCodeChallenge(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCodeChallenge is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCodeChallenge requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCodeChallenge: %w", err)
+	}
+	return oldValue.CodeChallenge, nil
+}
+
+// ResetCodeChallenge resets all changes to the "code_challenge" field.
+func (m *AuthCodeMutation) ResetCodeChallenge() {
+	m.code_challenge = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *AuthCodeMutation) SetUserID(s string) {
+	m.user_id = &s
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *AuthCodeMutation) UserID() (r string, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the AuthCode entity.
+// If the AuthCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthCodeMutation) OldUserID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *AuthCodeMutation) ResetUserID() {
+	m.user_id = nil
+}
+
+// SetSessionID sets the "session_id" field.
+func (m *AuthCodeMutation) SetSessionID(s string) {
+	m.session_id = &s
+}
+
+// SessionID returns the value of the "session_id" field in the mutation.
+func (m *AuthCodeMutation) SessionID() (r string, exists bool) {
+	v := m.session_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSessionID returns the old "session_id" field's value of the AuthCode entity.
+// If the AuthCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthCodeMutation) OldSessionID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSessionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSessionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSessionID: %w", err)
+	}
+	return oldValue.SessionID, nil
+}
+
+// ResetSessionID resets all changes to the "session_id" field.
+func (m *AuthCodeMutation) ResetSessionID() {
+	m.session_id = nil
+}
+
+// SetAuthTime sets the "auth_time" field.
+func (m *AuthCodeMutation) SetAuthTime(t time.Time) {
+	m.auth_time = &t
+}
+
+// AuthTime returns the value of the "auth_time" field in the mutation.
+func (m *AuthCodeMutation) AuthTime() (r time.Time, exists bool) {
+	v := m.auth_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAuthTime returns the old "auth_time" field's value of the AuthCode entity.
+// If the AuthCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthCodeMutation) OldAuthTime(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAuthTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAuthTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAuthTime: %w", err)
+	}
+	return oldValue.AuthTime, nil
+}
+
+// ResetAuthTime resets all changes to the "auth_time" field.
+func (m *AuthCodeMutation) ResetAuthTime() {
+	m.auth_time = nil
+}
+
+// SetExpireTime sets the "expire_time" field.
+func (m *AuthCodeMutation) SetExpireTime(t time.Time) {
+	m.expire_time = &t
+}
+
+// ExpireTime returns the value of the "expire_time" field in the mutation.
+func (m *AuthCodeMutation) ExpireTime() (r time.Time, exists bool) {
+	v := m.expire_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpireTime returns the old "expire_time" field's value of the AuthCode entity.
+// If the AuthCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthCodeMutation) OldExpireTime(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpireTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpireTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpireTime: %w", err)
+	}
+	return oldValue.ExpireTime, nil
+}
+
+// ResetExpireTime resets all changes to the "expire_time" field.
+func (m *AuthCodeMutation) ResetExpireTime() {
+	m.expire_time = nil
+}
+
+// SetUseTime sets the "use_time" field.
+func (m *AuthCodeMutation) SetUseTime(t time.Time) {
+	m.use_time = &t
+}
+
+// UseTime returns the value of the "use_time" field in the mutation.
+func (m *AuthCodeMutation) UseTime() (r time.Time, exists bool) {
+	v := m.use_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUseTime returns the old "use_time" field's value of the AuthCode entity.
+// If the AuthCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthCodeMutation) OldUseTime(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUseTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUseTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUseTime: %w", err)
+	}
+	return oldValue.UseTime, nil
+}
+
+// ClearUseTime clears the value of the "use_time" field.
+func (m *AuthCodeMutation) ClearUseTime() {
+	m.use_time = nil
+	m.clearedFields[authcode.FieldUseTime] = struct{}{}
+}
+
+// UseTimeCleared returns if the "use_time" field was cleared in this mutation.
+func (m *AuthCodeMutation) UseTimeCleared() bool {
+	_, ok := m.clearedFields[authcode.FieldUseTime]
+	return ok
+}
+
+// ResetUseTime resets all changes to the "use_time" field.
+func (m *AuthCodeMutation) ResetUseTime() {
+	m.use_time = nil
+	delete(m.clearedFields, authcode.FieldUseTime)
+}
+
+// ClearTenant clears the "tenant" edge to the Tenant entity.
+func (m *AuthCodeMutation) ClearTenant() {
+	m.clearedtenant = true
+	m.clearedFields[authcode.FieldTenantID] = struct{}{}
+}
+
+// TenantCleared reports if the "tenant" edge to the Tenant entity was cleared.
+func (m *AuthCodeMutation) TenantCleared() bool {
+	return m.clearedtenant
+}
+
+// TenantIDs returns the "tenant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TenantID instead. It exists only for internal usage by the builders.
+func (m *AuthCodeMutation) TenantIDs() (ids []string) {
+	if id := m.tenant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTenant resets all changes to the "tenant" edge.
+func (m *AuthCodeMutation) ResetTenant() {
+	m.tenant = nil
+	m.clearedtenant = false
+}
+
+// Where appends a list predicates to the AuthCodeMutation builder.
+func (m *AuthCodeMutation) Where(ps ...predicate.AuthCode) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AuthCodeMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AuthCodeMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AuthCode, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AuthCodeMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AuthCodeMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AuthCode).
+func (m *AuthCodeMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AuthCodeMutation) Fields() []string {
+	fields := make([]string, 0, 11)
+	if m.tenant != nil {
+		fields = append(fields, authcode.FieldTenantID)
+	}
+	if m.client_id != nil {
+		fields = append(fields, authcode.FieldClientID)
+	}
+	if m.redirect_uri != nil {
+		fields = append(fields, authcode.FieldRedirectURI)
+	}
+	if m.scope != nil {
+		fields = append(fields, authcode.FieldScope)
+	}
+	if m.nonce != nil {
+		fields = append(fields, authcode.FieldNonce)
+	}
+	if m.code_challenge != nil {
+		fields = append(fields, authcode.FieldCodeChallenge)
+	}
+	if m.user_id != nil {
+		fields = append(fields, authcode.FieldUserID)
+	}
+	if m.session_id != nil {
+		fields = append(fields, authcode.FieldSessionID)
+	}
+	if m.auth_time != nil {
+		fields = append(fields, authcode.FieldAuthTime)
+	}
+	if m.expire_time != nil {
+		fields = append(fields, authcode.FieldExpireTime)
+	}
+	if m.use_time != nil {
+		fields = append(fields, authcode.FieldUseTime)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AuthCodeMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case authcode.FieldTenantID:
+		return m.TenantID()
+	case authcode.FieldClientID:
+		return m.ClientID()
+	case authcode.FieldRedirectURI:
+		return m.RedirectURI()
+	case authcode.FieldScope:
+		return m.Scope()
+	case authcode.FieldNonce:
+		return m.Nonce()
+	case authcode.FieldCodeChallenge:
+		return m.CodeChallenge()
+	case authcode.FieldUserID:
+		return m.UserID()
+	case authcode.FieldSessionID:
+		return m.SessionID()
+	case authcode.FieldAuthTime:
+		return m.AuthTime()
+	case authcode.FieldExpireTime:
+		return m.ExpireTime()
+	case authcode.FieldUseTime:
+		return m.UseTime()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AuthCodeMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case authcode.FieldTenantID:
+		return m.OldTenantID(ctx)
+	case authcode.FieldClientID:
+		return m.OldClientID(ctx)
+	case authcode.FieldRedirectURI:
+		return m.OldRedirectURI(ctx)
+	case authcode.FieldScope:
+		return m.OldScope(ctx)
+	case authcode.FieldNonce:
+		return m.OldNonce(ctx)
+	case authcode.FieldCodeChallenge:
+		return m.OldCodeChallenge(ctx)
+	case authcode.FieldUserID:
+		return m.OldUserID(ctx)
+	case authcode.FieldSessionID:
+		return m.OldSessionID(ctx)
+	case authcode.FieldAuthTime:
+		return m.OldAuthTime(ctx)
+	case authcode.FieldExpireTime:
+		return m.OldExpireTime(ctx)
+	case authcode.FieldUseTime:
+		return m.OldUseTime(ctx)
+	}
+	return nil, fmt.Errorf("unknown AuthCode field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AuthCodeMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case authcode.FieldTenantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenantID(v)
+		return nil
+	case authcode.FieldClientID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClientID(v)
+		return nil
+	case authcode.FieldRedirectURI:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRedirectURI(v)
+		return nil
+	case authcode.FieldScope:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScope(v)
+		return nil
+	case authcode.FieldNonce:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNonce(v)
+		return nil
+	case authcode.FieldCodeChallenge:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCodeChallenge(v)
+		return nil
+	case authcode.FieldUserID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case authcode.FieldSessionID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSessionID(v)
+		return nil
+	case authcode.FieldAuthTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAuthTime(v)
+		return nil
+	case authcode.FieldExpireTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpireTime(v)
+		return nil
+	case authcode.FieldUseTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUseTime(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AuthCode field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AuthCodeMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AuthCodeMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AuthCodeMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown AuthCode numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AuthCodeMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(authcode.FieldUseTime) {
+		fields = append(fields, authcode.FieldUseTime)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AuthCodeMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AuthCodeMutation) ClearField(name string) error {
+	switch name {
+	case authcode.FieldUseTime:
+		m.ClearUseTime()
+		return nil
+	}
+	return fmt.Errorf("unknown AuthCode nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AuthCodeMutation) ResetField(name string) error {
+	switch name {
+	case authcode.FieldTenantID:
+		m.ResetTenantID()
+		return nil
+	case authcode.FieldClientID:
+		m.ResetClientID()
+		return nil
+	case authcode.FieldRedirectURI:
+		m.ResetRedirectURI()
+		return nil
+	case authcode.FieldScope:
+		m.ResetScope()
+		return nil
+	case authcode.FieldNonce:
+		m.ResetNonce()
+		return nil
+	case authcode.FieldCodeChallenge:
+		m.ResetCodeChallenge()
+		return nil
+	case authcode.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case authcode.FieldSessionID:
+		m.ResetSessionID()
+		return nil
+	case authcode.FieldAuthTime:
+		m.ResetAuthTime()
+		return nil
+	case authcode.FieldExpireTime:
+		m.ResetExpireTime()
+		return nil
+	case authcode.FieldUseTime:
+		m.ResetUseTime()
+		return nil
+	}
+	return fmt.Errorf("unknown AuthCode field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AuthCodeMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.tenant != nil {
+		edges = append(edges, authcode.EdgeTenant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AuthCodeMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case authcode.EdgeTenant:
+		if id := m.tenant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AuthCodeMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AuthCodeMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AuthCodeMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedtenant {
+		edges = append(edges, authcode.EdgeTenant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AuthCodeMutation) EdgeCleared(name string) bool {
+	switch name {
+	case authcode.EdgeTenant:
+		return m.clearedtenant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AuthCodeMutation) ClearEdge(name string) error {
+	switch name {
+	case authcode.EdgeTenant:
+		m.ClearTenant()
+		return nil
+	}
+	return fmt.Errorf("unknown AuthCode unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AuthCodeMutation) ResetEdge(name string) error {
+	switch name {
+	case authcode.EdgeTenant:
+		m.ResetTenant()
+		return nil
+	}
+	return fmt.Errorf("unknown AuthCode edge %s", name)
 }
 
 // ChangeMutation represents an operation that mutates the Change nodes in the graph.
@@ -5629,6 +6585,954 @@ func (m *OAuthClientMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown OAuthClient edge %s", name)
 }
 
+// PendingLoginMutation represents an operation that mutates the PendingLogin nodes in the graph.
+type PendingLoginMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *string
+	client_id       *string
+	redirect_uri    *string
+	scope           *string
+	state           *string
+	nonce           *string
+	code_challenge  *string
+	saml_request_id *string
+	create_time     *time.Time
+	expire_time     *time.Time
+	use_time        *time.Time
+	clearedFields   map[string]struct{}
+	tenant          *string
+	clearedtenant   bool
+	done            bool
+	oldValue        func(context.Context) (*PendingLogin, error)
+	predicates      []predicate.PendingLogin
+}
+
+var _ ent.Mutation = (*PendingLoginMutation)(nil)
+
+// pendingloginOption allows management of the mutation configuration using functional options.
+type pendingloginOption func(*PendingLoginMutation)
+
+// newPendingLoginMutation creates new mutation for the PendingLogin entity.
+func newPendingLoginMutation(c config, op Op, opts ...pendingloginOption) *PendingLoginMutation {
+	m := &PendingLoginMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePendingLogin,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPendingLoginID sets the ID field of the mutation.
+func withPendingLoginID(id string) pendingloginOption {
+	return func(m *PendingLoginMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *PendingLogin
+		)
+		m.oldValue = func(ctx context.Context) (*PendingLogin, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().PendingLogin.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPendingLogin sets the old PendingLogin of the mutation.
+func withPendingLogin(node *PendingLogin) pendingloginOption {
+	return func(m *PendingLoginMutation) {
+		m.oldValue = func(context.Context) (*PendingLogin, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PendingLoginMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PendingLoginMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of PendingLogin entities.
+func (m *PendingLoginMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PendingLoginMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PendingLoginMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().PendingLogin.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetTenantID sets the "tenant_id" field.
+func (m *PendingLoginMutation) SetTenantID(s string) {
+	m.tenant = &s
+}
+
+// TenantID returns the value of the "tenant_id" field in the mutation.
+func (m *PendingLoginMutation) TenantID() (r string, exists bool) {
+	v := m.tenant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenantID returns the old "tenant_id" field's value of the PendingLogin entity.
+// If the PendingLogin object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingLoginMutation) OldTenantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenantID: %w", err)
+	}
+	return oldValue.TenantID, nil
+}
+
+// ResetTenantID resets all changes to the "tenant_id" field.
+func (m *PendingLoginMutation) ResetTenantID() {
+	m.tenant = nil
+}
+
+// SetClientID sets the "client_id" field.
+func (m *PendingLoginMutation) SetClientID(s string) {
+	m.client_id = &s
+}
+
+// ClientID returns the value of the "client_id" field in the mutation.
+func (m *PendingLoginMutation) ClientID() (r string, exists bool) {
+	v := m.client_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClientID returns the old "client_id" field's value of the PendingLogin entity.
+// If the PendingLogin object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingLoginMutation) OldClientID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClientID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClientID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClientID: %w", err)
+	}
+	return oldValue.ClientID, nil
+}
+
+// ResetClientID resets all changes to the "client_id" field.
+func (m *PendingLoginMutation) ResetClientID() {
+	m.client_id = nil
+}
+
+// SetRedirectURI sets the "redirect_uri" field.
+func (m *PendingLoginMutation) SetRedirectURI(s string) {
+	m.redirect_uri = &s
+}
+
+// RedirectURI returns the value of the "redirect_uri" field in the mutation.
+func (m *PendingLoginMutation) RedirectURI() (r string, exists bool) {
+	v := m.redirect_uri
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRedirectURI returns the old "redirect_uri" field's value of the PendingLogin entity.
+// If the PendingLogin object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingLoginMutation) OldRedirectURI(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRedirectURI is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRedirectURI requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRedirectURI: %w", err)
+	}
+	return oldValue.RedirectURI, nil
+}
+
+// ResetRedirectURI resets all changes to the "redirect_uri" field.
+func (m *PendingLoginMutation) ResetRedirectURI() {
+	m.redirect_uri = nil
+}
+
+// SetScope sets the "scope" field.
+func (m *PendingLoginMutation) SetScope(s string) {
+	m.scope = &s
+}
+
+// Scope returns the value of the "scope" field in the mutation.
+func (m *PendingLoginMutation) Scope() (r string, exists bool) {
+	v := m.scope
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScope returns the old "scope" field's value of the PendingLogin entity.
+// If the PendingLogin object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingLoginMutation) OldScope(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScope is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScope requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScope: %w", err)
+	}
+	return oldValue.Scope, nil
+}
+
+// ResetScope resets all changes to the "scope" field.
+func (m *PendingLoginMutation) ResetScope() {
+	m.scope = nil
+}
+
+// SetState sets the "state" field.
+func (m *PendingLoginMutation) SetState(s string) {
+	m.state = &s
+}
+
+// State returns the value of the "state" field in the mutation.
+func (m *PendingLoginMutation) State() (r string, exists bool) {
+	v := m.state
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldState returns the old "state" field's value of the PendingLogin entity.
+// If the PendingLogin object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingLoginMutation) OldState(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldState is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldState requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldState: %w", err)
+	}
+	return oldValue.State, nil
+}
+
+// ResetState resets all changes to the "state" field.
+func (m *PendingLoginMutation) ResetState() {
+	m.state = nil
+}
+
+// SetNonce sets the "nonce" field.
+func (m *PendingLoginMutation) SetNonce(s string) {
+	m.nonce = &s
+}
+
+// Nonce returns the value of the "nonce" field in the mutation.
+func (m *PendingLoginMutation) Nonce() (r string, exists bool) {
+	v := m.nonce
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNonce returns the old "nonce" field's value of the PendingLogin entity.
+// If the PendingLogin object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingLoginMutation) OldNonce(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNonce is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNonce requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNonce: %w", err)
+	}
+	return oldValue.Nonce, nil
+}
+
+// ResetNonce resets all changes to the "nonce" field.
+func (m *PendingLoginMutation) ResetNonce() {
+	m.nonce = nil
+}
+
+// SetCodeChallenge sets the "code_challenge" field.
+func (m *PendingLoginMutation) SetCodeChallenge(s string) {
+	m.code_challenge = &s
+}
+
+// CodeChallenge returns the value of the "code_challenge" field in the mutation.
+func (m *PendingLoginMutation) CodeChallenge() (r string, exists bool) {
+	v := m.code_challenge
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCodeChallenge returns the old "code_challenge" field's value of the PendingLogin entity.
+// If the PendingLogin object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingLoginMutation) OldCodeChallenge(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCodeChallenge is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCodeChallenge requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCodeChallenge: %w", err)
+	}
+	return oldValue.CodeChallenge, nil
+}
+
+// ResetCodeChallenge resets all changes to the "code_challenge" field.
+func (m *PendingLoginMutation) ResetCodeChallenge() {
+	m.code_challenge = nil
+}
+
+// SetSamlRequestID sets the "saml_request_id" field.
+func (m *PendingLoginMutation) SetSamlRequestID(s string) {
+	m.saml_request_id = &s
+}
+
+// SamlRequestID returns the value of the "saml_request_id" field in the mutation.
+func (m *PendingLoginMutation) SamlRequestID() (r string, exists bool) {
+	v := m.saml_request_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSamlRequestID returns the old "saml_request_id" field's value of the PendingLogin entity.
+// If the PendingLogin object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingLoginMutation) OldSamlRequestID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSamlRequestID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSamlRequestID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSamlRequestID: %w", err)
+	}
+	return oldValue.SamlRequestID, nil
+}
+
+// ResetSamlRequestID resets all changes to the "saml_request_id" field.
+func (m *PendingLoginMutation) ResetSamlRequestID() {
+	m.saml_request_id = nil
+}
+
+// SetCreateTime sets the "create_time" field.
+func (m *PendingLoginMutation) SetCreateTime(t time.Time) {
+	m.create_time = &t
+}
+
+// CreateTime returns the value of the "create_time" field in the mutation.
+func (m *PendingLoginMutation) CreateTime() (r time.Time, exists bool) {
+	v := m.create_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreateTime returns the old "create_time" field's value of the PendingLogin entity.
+// If the PendingLogin object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingLoginMutation) OldCreateTime(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreateTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreateTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreateTime: %w", err)
+	}
+	return oldValue.CreateTime, nil
+}
+
+// ResetCreateTime resets all changes to the "create_time" field.
+func (m *PendingLoginMutation) ResetCreateTime() {
+	m.create_time = nil
+}
+
+// SetExpireTime sets the "expire_time" field.
+func (m *PendingLoginMutation) SetExpireTime(t time.Time) {
+	m.expire_time = &t
+}
+
+// ExpireTime returns the value of the "expire_time" field in the mutation.
+func (m *PendingLoginMutation) ExpireTime() (r time.Time, exists bool) {
+	v := m.expire_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpireTime returns the old "expire_time" field's value of the PendingLogin entity.
+// If the PendingLogin object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingLoginMutation) OldExpireTime(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpireTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpireTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpireTime: %w", err)
+	}
+	return oldValue.ExpireTime, nil
+}
+
+// ResetExpireTime resets all changes to the "expire_time" field.
+func (m *PendingLoginMutation) ResetExpireTime() {
+	m.expire_time = nil
+}
+
+// SetUseTime sets the "use_time" field.
+func (m *PendingLoginMutation) SetUseTime(t time.Time) {
+	m.use_time = &t
+}
+
+// UseTime returns the value of the "use_time" field in the mutation.
+func (m *PendingLoginMutation) UseTime() (r time.Time, exists bool) {
+	v := m.use_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUseTime returns the old "use_time" field's value of the PendingLogin entity.
+// If the PendingLogin object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingLoginMutation) OldUseTime(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUseTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUseTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUseTime: %w", err)
+	}
+	return oldValue.UseTime, nil
+}
+
+// ClearUseTime clears the value of the "use_time" field.
+func (m *PendingLoginMutation) ClearUseTime() {
+	m.use_time = nil
+	m.clearedFields[pendinglogin.FieldUseTime] = struct{}{}
+}
+
+// UseTimeCleared returns if the "use_time" field was cleared in this mutation.
+func (m *PendingLoginMutation) UseTimeCleared() bool {
+	_, ok := m.clearedFields[pendinglogin.FieldUseTime]
+	return ok
+}
+
+// ResetUseTime resets all changes to the "use_time" field.
+func (m *PendingLoginMutation) ResetUseTime() {
+	m.use_time = nil
+	delete(m.clearedFields, pendinglogin.FieldUseTime)
+}
+
+// ClearTenant clears the "tenant" edge to the Tenant entity.
+func (m *PendingLoginMutation) ClearTenant() {
+	m.clearedtenant = true
+	m.clearedFields[pendinglogin.FieldTenantID] = struct{}{}
+}
+
+// TenantCleared reports if the "tenant" edge to the Tenant entity was cleared.
+func (m *PendingLoginMutation) TenantCleared() bool {
+	return m.clearedtenant
+}
+
+// TenantIDs returns the "tenant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TenantID instead. It exists only for internal usage by the builders.
+func (m *PendingLoginMutation) TenantIDs() (ids []string) {
+	if id := m.tenant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTenant resets all changes to the "tenant" edge.
+func (m *PendingLoginMutation) ResetTenant() {
+	m.tenant = nil
+	m.clearedtenant = false
+}
+
+// Where appends a list predicates to the PendingLoginMutation builder.
+func (m *PendingLoginMutation) Where(ps ...predicate.PendingLogin) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PendingLoginMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PendingLoginMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.PendingLogin, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PendingLoginMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PendingLoginMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (PendingLogin).
+func (m *PendingLoginMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PendingLoginMutation) Fields() []string {
+	fields := make([]string, 0, 11)
+	if m.tenant != nil {
+		fields = append(fields, pendinglogin.FieldTenantID)
+	}
+	if m.client_id != nil {
+		fields = append(fields, pendinglogin.FieldClientID)
+	}
+	if m.redirect_uri != nil {
+		fields = append(fields, pendinglogin.FieldRedirectURI)
+	}
+	if m.scope != nil {
+		fields = append(fields, pendinglogin.FieldScope)
+	}
+	if m.state != nil {
+		fields = append(fields, pendinglogin.FieldState)
+	}
+	if m.nonce != nil {
+		fields = append(fields, pendinglogin.FieldNonce)
+	}
+	if m.code_challenge != nil {
+		fields = append(fields, pendinglogin.FieldCodeChallenge)
+	}
+	if m.saml_request_id != nil {
+		fields = append(fields, pendinglogin.FieldSamlRequestID)
+	}
+	if m.create_time != nil {
+		fields = append(fields, pendinglogin.FieldCreateTime)
+	}
+	if m.expire_time != nil {
+		fields = append(fields, pendinglogin.FieldExpireTime)
+	}
+	if m.use_time != nil {
+		fields = append(fields, pendinglogin.FieldUseTime)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PendingLoginMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case pendinglogin.FieldTenantID:
+		return m.TenantID()
+	case pendinglogin.FieldClientID:
+		return m.ClientID()
+	case pendinglogin.FieldRedirectURI:
+		return m.RedirectURI()
+	case pendinglogin.FieldScope:
+		return m.Scope()
+	case pendinglogin.FieldState:
+		return m.State()
+	case pendinglogin.FieldNonce:
+		return m.Nonce()
+	case pendinglogin.FieldCodeChallenge:
+		return m.CodeChallenge()
+	case pendinglogin.FieldSamlRequestID:
+		return m.SamlRequestID()
+	case pendinglogin.FieldCreateTime:
+		return m.CreateTime()
+	case pendinglogin.FieldExpireTime:
+		return m.ExpireTime()
+	case pendinglogin.FieldUseTime:
+		return m.UseTime()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PendingLoginMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case pendinglogin.FieldTenantID:
+		return m.OldTenantID(ctx)
+	case pendinglogin.FieldClientID:
+		return m.OldClientID(ctx)
+	case pendinglogin.FieldRedirectURI:
+		return m.OldRedirectURI(ctx)
+	case pendinglogin.FieldScope:
+		return m.OldScope(ctx)
+	case pendinglogin.FieldState:
+		return m.OldState(ctx)
+	case pendinglogin.FieldNonce:
+		return m.OldNonce(ctx)
+	case pendinglogin.FieldCodeChallenge:
+		return m.OldCodeChallenge(ctx)
+	case pendinglogin.FieldSamlRequestID:
+		return m.OldSamlRequestID(ctx)
+	case pendinglogin.FieldCreateTime:
+		return m.OldCreateTime(ctx)
+	case pendinglogin.FieldExpireTime:
+		return m.OldExpireTime(ctx)
+	case pendinglogin.FieldUseTime:
+		return m.OldUseTime(ctx)
+	}
+	return nil, fmt.Errorf("unknown PendingLogin field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PendingLoginMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case pendinglogin.FieldTenantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenantID(v)
+		return nil
+	case pendinglogin.FieldClientID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClientID(v)
+		return nil
+	case pendinglogin.FieldRedirectURI:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRedirectURI(v)
+		return nil
+	case pendinglogin.FieldScope:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScope(v)
+		return nil
+	case pendinglogin.FieldState:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetState(v)
+		return nil
+	case pendinglogin.FieldNonce:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNonce(v)
+		return nil
+	case pendinglogin.FieldCodeChallenge:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCodeChallenge(v)
+		return nil
+	case pendinglogin.FieldSamlRequestID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSamlRequestID(v)
+		return nil
+	case pendinglogin.FieldCreateTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreateTime(v)
+		return nil
+	case pendinglogin.FieldExpireTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpireTime(v)
+		return nil
+	case pendinglogin.FieldUseTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUseTime(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PendingLogin field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PendingLoginMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PendingLoginMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PendingLoginMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown PendingLogin numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PendingLoginMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(pendinglogin.FieldUseTime) {
+		fields = append(fields, pendinglogin.FieldUseTime)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PendingLoginMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PendingLoginMutation) ClearField(name string) error {
+	switch name {
+	case pendinglogin.FieldUseTime:
+		m.ClearUseTime()
+		return nil
+	}
+	return fmt.Errorf("unknown PendingLogin nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PendingLoginMutation) ResetField(name string) error {
+	switch name {
+	case pendinglogin.FieldTenantID:
+		m.ResetTenantID()
+		return nil
+	case pendinglogin.FieldClientID:
+		m.ResetClientID()
+		return nil
+	case pendinglogin.FieldRedirectURI:
+		m.ResetRedirectURI()
+		return nil
+	case pendinglogin.FieldScope:
+		m.ResetScope()
+		return nil
+	case pendinglogin.FieldState:
+		m.ResetState()
+		return nil
+	case pendinglogin.FieldNonce:
+		m.ResetNonce()
+		return nil
+	case pendinglogin.FieldCodeChallenge:
+		m.ResetCodeChallenge()
+		return nil
+	case pendinglogin.FieldSamlRequestID:
+		m.ResetSamlRequestID()
+		return nil
+	case pendinglogin.FieldCreateTime:
+		m.ResetCreateTime()
+		return nil
+	case pendinglogin.FieldExpireTime:
+		m.ResetExpireTime()
+		return nil
+	case pendinglogin.FieldUseTime:
+		m.ResetUseTime()
+		return nil
+	}
+	return fmt.Errorf("unknown PendingLogin field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PendingLoginMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.tenant != nil {
+		edges = append(edges, pendinglogin.EdgeTenant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PendingLoginMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case pendinglogin.EdgeTenant:
+		if id := m.tenant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PendingLoginMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PendingLoginMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PendingLoginMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedtenant {
+		edges = append(edges, pendinglogin.EdgeTenant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PendingLoginMutation) EdgeCleared(name string) bool {
+	switch name {
+	case pendinglogin.EdgeTenant:
+		return m.clearedtenant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PendingLoginMutation) ClearEdge(name string) error {
+	switch name {
+	case pendinglogin.EdgeTenant:
+		m.ClearTenant()
+		return nil
+	}
+	return fmt.Errorf("unknown PendingLogin unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PendingLoginMutation) ResetEdge(name string) error {
+	switch name {
+	case pendinglogin.EdgeTenant:
+		m.ResetTenant()
+		return nil
+	}
+	return fmt.Errorf("unknown PendingLogin edge %s", name)
+}
+
 // ProjectMutation represents an operation that mutates the Project nodes in the graph.
 type ProjectMutation struct {
 	config
@@ -9540,6 +11444,1118 @@ func (m *ScimTokenMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown ScimToken edge %s", name)
 }
 
+// SeenAssertionMutation represents an operation that mutates the SeenAssertion nodes in the graph.
+type SeenAssertionMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	assertion_id  *string
+	expire_time   *time.Time
+	clearedFields map[string]struct{}
+	tenant        *string
+	clearedtenant bool
+	done          bool
+	oldValue      func(context.Context) (*SeenAssertion, error)
+	predicates    []predicate.SeenAssertion
+}
+
+var _ ent.Mutation = (*SeenAssertionMutation)(nil)
+
+// seenassertionOption allows management of the mutation configuration using functional options.
+type seenassertionOption func(*SeenAssertionMutation)
+
+// newSeenAssertionMutation creates new mutation for the SeenAssertion entity.
+func newSeenAssertionMutation(c config, op Op, opts ...seenassertionOption) *SeenAssertionMutation {
+	m := &SeenAssertionMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSeenAssertion,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSeenAssertionID sets the ID field of the mutation.
+func withSeenAssertionID(id int) seenassertionOption {
+	return func(m *SeenAssertionMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SeenAssertion
+		)
+		m.oldValue = func(ctx context.Context) (*SeenAssertion, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SeenAssertion.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSeenAssertion sets the old SeenAssertion of the mutation.
+func withSeenAssertion(node *SeenAssertion) seenassertionOption {
+	return func(m *SeenAssertionMutation) {
+		m.oldValue = func(context.Context) (*SeenAssertion, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SeenAssertionMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SeenAssertionMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SeenAssertionMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SeenAssertionMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SeenAssertion.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetTenantID sets the "tenant_id" field.
+func (m *SeenAssertionMutation) SetTenantID(s string) {
+	m.tenant = &s
+}
+
+// TenantID returns the value of the "tenant_id" field in the mutation.
+func (m *SeenAssertionMutation) TenantID() (r string, exists bool) {
+	v := m.tenant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenantID returns the old "tenant_id" field's value of the SeenAssertion entity.
+// If the SeenAssertion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SeenAssertionMutation) OldTenantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenantID: %w", err)
+	}
+	return oldValue.TenantID, nil
+}
+
+// ResetTenantID resets all changes to the "tenant_id" field.
+func (m *SeenAssertionMutation) ResetTenantID() {
+	m.tenant = nil
+}
+
+// SetAssertionID sets the "assertion_id" field.
+func (m *SeenAssertionMutation) SetAssertionID(s string) {
+	m.assertion_id = &s
+}
+
+// AssertionID returns the value of the "assertion_id" field in the mutation.
+func (m *SeenAssertionMutation) AssertionID() (r string, exists bool) {
+	v := m.assertion_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAssertionID returns the old "assertion_id" field's value of the SeenAssertion entity.
+// If the SeenAssertion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SeenAssertionMutation) OldAssertionID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAssertionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAssertionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAssertionID: %w", err)
+	}
+	return oldValue.AssertionID, nil
+}
+
+// ResetAssertionID resets all changes to the "assertion_id" field.
+func (m *SeenAssertionMutation) ResetAssertionID() {
+	m.assertion_id = nil
+}
+
+// SetExpireTime sets the "expire_time" field.
+func (m *SeenAssertionMutation) SetExpireTime(t time.Time) {
+	m.expire_time = &t
+}
+
+// ExpireTime returns the value of the "expire_time" field in the mutation.
+func (m *SeenAssertionMutation) ExpireTime() (r time.Time, exists bool) {
+	v := m.expire_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpireTime returns the old "expire_time" field's value of the SeenAssertion entity.
+// If the SeenAssertion object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SeenAssertionMutation) OldExpireTime(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpireTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpireTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpireTime: %w", err)
+	}
+	return oldValue.ExpireTime, nil
+}
+
+// ResetExpireTime resets all changes to the "expire_time" field.
+func (m *SeenAssertionMutation) ResetExpireTime() {
+	m.expire_time = nil
+}
+
+// ClearTenant clears the "tenant" edge to the Tenant entity.
+func (m *SeenAssertionMutation) ClearTenant() {
+	m.clearedtenant = true
+	m.clearedFields[seenassertion.FieldTenantID] = struct{}{}
+}
+
+// TenantCleared reports if the "tenant" edge to the Tenant entity was cleared.
+func (m *SeenAssertionMutation) TenantCleared() bool {
+	return m.clearedtenant
+}
+
+// TenantIDs returns the "tenant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TenantID instead. It exists only for internal usage by the builders.
+func (m *SeenAssertionMutation) TenantIDs() (ids []string) {
+	if id := m.tenant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTenant resets all changes to the "tenant" edge.
+func (m *SeenAssertionMutation) ResetTenant() {
+	m.tenant = nil
+	m.clearedtenant = false
+}
+
+// Where appends a list predicates to the SeenAssertionMutation builder.
+func (m *SeenAssertionMutation) Where(ps ...predicate.SeenAssertion) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SeenAssertionMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SeenAssertionMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SeenAssertion, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SeenAssertionMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SeenAssertionMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SeenAssertion).
+func (m *SeenAssertionMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SeenAssertionMutation) Fields() []string {
+	fields := make([]string, 0, 3)
+	if m.tenant != nil {
+		fields = append(fields, seenassertion.FieldTenantID)
+	}
+	if m.assertion_id != nil {
+		fields = append(fields, seenassertion.FieldAssertionID)
+	}
+	if m.expire_time != nil {
+		fields = append(fields, seenassertion.FieldExpireTime)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SeenAssertionMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case seenassertion.FieldTenantID:
+		return m.TenantID()
+	case seenassertion.FieldAssertionID:
+		return m.AssertionID()
+	case seenassertion.FieldExpireTime:
+		return m.ExpireTime()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SeenAssertionMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case seenassertion.FieldTenantID:
+		return m.OldTenantID(ctx)
+	case seenassertion.FieldAssertionID:
+		return m.OldAssertionID(ctx)
+	case seenassertion.FieldExpireTime:
+		return m.OldExpireTime(ctx)
+	}
+	return nil, fmt.Errorf("unknown SeenAssertion field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SeenAssertionMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case seenassertion.FieldTenantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenantID(v)
+		return nil
+	case seenassertion.FieldAssertionID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAssertionID(v)
+		return nil
+	case seenassertion.FieldExpireTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpireTime(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SeenAssertion field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SeenAssertionMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SeenAssertionMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SeenAssertionMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown SeenAssertion numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SeenAssertionMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SeenAssertionMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SeenAssertionMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown SeenAssertion nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SeenAssertionMutation) ResetField(name string) error {
+	switch name {
+	case seenassertion.FieldTenantID:
+		m.ResetTenantID()
+		return nil
+	case seenassertion.FieldAssertionID:
+		m.ResetAssertionID()
+		return nil
+	case seenassertion.FieldExpireTime:
+		m.ResetExpireTime()
+		return nil
+	}
+	return fmt.Errorf("unknown SeenAssertion field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SeenAssertionMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.tenant != nil {
+		edges = append(edges, seenassertion.EdgeTenant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SeenAssertionMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case seenassertion.EdgeTenant:
+		if id := m.tenant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SeenAssertionMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SeenAssertionMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SeenAssertionMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedtenant {
+		edges = append(edges, seenassertion.EdgeTenant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SeenAssertionMutation) EdgeCleared(name string) bool {
+	switch name {
+	case seenassertion.EdgeTenant:
+		return m.clearedtenant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SeenAssertionMutation) ClearEdge(name string) error {
+	switch name {
+	case seenassertion.EdgeTenant:
+		m.ClearTenant()
+		return nil
+	}
+	return fmt.Errorf("unknown SeenAssertion unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SeenAssertionMutation) ResetEdge(name string) error {
+	switch name {
+	case seenassertion.EdgeTenant:
+		m.ResetTenant()
+		return nil
+	}
+	return fmt.Errorf("unknown SeenAssertion edge %s", name)
+}
+
+// SessionMutation represents an operation that mutates the Session nodes in the graph.
+type SessionMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	user_id       *string
+	client_id     *string
+	create_time   *time.Time
+	revoke_time   *time.Time
+	clearedFields map[string]struct{}
+	tenant        *string
+	clearedtenant bool
+	done          bool
+	oldValue      func(context.Context) (*Session, error)
+	predicates    []predicate.Session
+}
+
+var _ ent.Mutation = (*SessionMutation)(nil)
+
+// sessionOption allows management of the mutation configuration using functional options.
+type sessionOption func(*SessionMutation)
+
+// newSessionMutation creates new mutation for the Session entity.
+func newSessionMutation(c config, op Op, opts ...sessionOption) *SessionMutation {
+	m := &SessionMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSession,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSessionID sets the ID field of the mutation.
+func withSessionID(id string) sessionOption {
+	return func(m *SessionMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Session
+		)
+		m.oldValue = func(ctx context.Context) (*Session, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Session.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSession sets the old Session of the mutation.
+func withSession(node *Session) sessionOption {
+	return func(m *SessionMutation) {
+		m.oldValue = func(context.Context) (*Session, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SessionMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SessionMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Session entities.
+func (m *SessionMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SessionMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SessionMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Session.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetTenantID sets the "tenant_id" field.
+func (m *SessionMutation) SetTenantID(s string) {
+	m.tenant = &s
+}
+
+// TenantID returns the value of the "tenant_id" field in the mutation.
+func (m *SessionMutation) TenantID() (r string, exists bool) {
+	v := m.tenant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenantID returns the old "tenant_id" field's value of the Session entity.
+// If the Session object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SessionMutation) OldTenantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenantID: %w", err)
+	}
+	return oldValue.TenantID, nil
+}
+
+// ResetTenantID resets all changes to the "tenant_id" field.
+func (m *SessionMutation) ResetTenantID() {
+	m.tenant = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *SessionMutation) SetUserID(s string) {
+	m.user_id = &s
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *SessionMutation) UserID() (r string, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the Session entity.
+// If the Session object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SessionMutation) OldUserID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *SessionMutation) ResetUserID() {
+	m.user_id = nil
+}
+
+// SetClientID sets the "client_id" field.
+func (m *SessionMutation) SetClientID(s string) {
+	m.client_id = &s
+}
+
+// ClientID returns the value of the "client_id" field in the mutation.
+func (m *SessionMutation) ClientID() (r string, exists bool) {
+	v := m.client_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClientID returns the old "client_id" field's value of the Session entity.
+// If the Session object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SessionMutation) OldClientID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClientID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClientID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClientID: %w", err)
+	}
+	return oldValue.ClientID, nil
+}
+
+// ResetClientID resets all changes to the "client_id" field.
+func (m *SessionMutation) ResetClientID() {
+	m.client_id = nil
+}
+
+// SetCreateTime sets the "create_time" field.
+func (m *SessionMutation) SetCreateTime(t time.Time) {
+	m.create_time = &t
+}
+
+// CreateTime returns the value of the "create_time" field in the mutation.
+func (m *SessionMutation) CreateTime() (r time.Time, exists bool) {
+	v := m.create_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreateTime returns the old "create_time" field's value of the Session entity.
+// If the Session object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SessionMutation) OldCreateTime(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreateTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreateTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreateTime: %w", err)
+	}
+	return oldValue.CreateTime, nil
+}
+
+// ResetCreateTime resets all changes to the "create_time" field.
+func (m *SessionMutation) ResetCreateTime() {
+	m.create_time = nil
+}
+
+// SetRevokeTime sets the "revoke_time" field.
+func (m *SessionMutation) SetRevokeTime(t time.Time) {
+	m.revoke_time = &t
+}
+
+// RevokeTime returns the value of the "revoke_time" field in the mutation.
+func (m *SessionMutation) RevokeTime() (r time.Time, exists bool) {
+	v := m.revoke_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevokeTime returns the old "revoke_time" field's value of the Session entity.
+// If the Session object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SessionMutation) OldRevokeTime(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevokeTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevokeTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevokeTime: %w", err)
+	}
+	return oldValue.RevokeTime, nil
+}
+
+// ClearRevokeTime clears the value of the "revoke_time" field.
+func (m *SessionMutation) ClearRevokeTime() {
+	m.revoke_time = nil
+	m.clearedFields[session.FieldRevokeTime] = struct{}{}
+}
+
+// RevokeTimeCleared returns if the "revoke_time" field was cleared in this mutation.
+func (m *SessionMutation) RevokeTimeCleared() bool {
+	_, ok := m.clearedFields[session.FieldRevokeTime]
+	return ok
+}
+
+// ResetRevokeTime resets all changes to the "revoke_time" field.
+func (m *SessionMutation) ResetRevokeTime() {
+	m.revoke_time = nil
+	delete(m.clearedFields, session.FieldRevokeTime)
+}
+
+// ClearTenant clears the "tenant" edge to the Tenant entity.
+func (m *SessionMutation) ClearTenant() {
+	m.clearedtenant = true
+	m.clearedFields[session.FieldTenantID] = struct{}{}
+}
+
+// TenantCleared reports if the "tenant" edge to the Tenant entity was cleared.
+func (m *SessionMutation) TenantCleared() bool {
+	return m.clearedtenant
+}
+
+// TenantIDs returns the "tenant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TenantID instead. It exists only for internal usage by the builders.
+func (m *SessionMutation) TenantIDs() (ids []string) {
+	if id := m.tenant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTenant resets all changes to the "tenant" edge.
+func (m *SessionMutation) ResetTenant() {
+	m.tenant = nil
+	m.clearedtenant = false
+}
+
+// Where appends a list predicates to the SessionMutation builder.
+func (m *SessionMutation) Where(ps ...predicate.Session) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SessionMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SessionMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Session, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SessionMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SessionMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Session).
+func (m *SessionMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SessionMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.tenant != nil {
+		fields = append(fields, session.FieldTenantID)
+	}
+	if m.user_id != nil {
+		fields = append(fields, session.FieldUserID)
+	}
+	if m.client_id != nil {
+		fields = append(fields, session.FieldClientID)
+	}
+	if m.create_time != nil {
+		fields = append(fields, session.FieldCreateTime)
+	}
+	if m.revoke_time != nil {
+		fields = append(fields, session.FieldRevokeTime)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SessionMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case session.FieldTenantID:
+		return m.TenantID()
+	case session.FieldUserID:
+		return m.UserID()
+	case session.FieldClientID:
+		return m.ClientID()
+	case session.FieldCreateTime:
+		return m.CreateTime()
+	case session.FieldRevokeTime:
+		return m.RevokeTime()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SessionMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case session.FieldTenantID:
+		return m.OldTenantID(ctx)
+	case session.FieldUserID:
+		return m.OldUserID(ctx)
+	case session.FieldClientID:
+		return m.OldClientID(ctx)
+	case session.FieldCreateTime:
+		return m.OldCreateTime(ctx)
+	case session.FieldRevokeTime:
+		return m.OldRevokeTime(ctx)
+	}
+	return nil, fmt.Errorf("unknown Session field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SessionMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case session.FieldTenantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenantID(v)
+		return nil
+	case session.FieldUserID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case session.FieldClientID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClientID(v)
+		return nil
+	case session.FieldCreateTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreateTime(v)
+		return nil
+	case session.FieldRevokeTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevokeTime(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Session field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SessionMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SessionMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SessionMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Session numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SessionMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(session.FieldRevokeTime) {
+		fields = append(fields, session.FieldRevokeTime)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SessionMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SessionMutation) ClearField(name string) error {
+	switch name {
+	case session.FieldRevokeTime:
+		m.ClearRevokeTime()
+		return nil
+	}
+	return fmt.Errorf("unknown Session nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SessionMutation) ResetField(name string) error {
+	switch name {
+	case session.FieldTenantID:
+		m.ResetTenantID()
+		return nil
+	case session.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case session.FieldClientID:
+		m.ResetClientID()
+		return nil
+	case session.FieldCreateTime:
+		m.ResetCreateTime()
+		return nil
+	case session.FieldRevokeTime:
+		m.ResetRevokeTime()
+		return nil
+	}
+	return fmt.Errorf("unknown Session field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SessionMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.tenant != nil {
+		edges = append(edges, session.EdgeTenant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SessionMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case session.EdgeTenant:
+		if id := m.tenant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SessionMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SessionMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SessionMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedtenant {
+		edges = append(edges, session.EdgeTenant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SessionMutation) EdgeCleared(name string) bool {
+	switch name {
+	case session.EdgeTenant:
+		return m.clearedtenant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SessionMutation) ClearEdge(name string) error {
+	switch name {
+	case session.EdgeTenant:
+		m.ClearTenant()
+		return nil
+	}
+	return fmt.Errorf("unknown Session unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SessionMutation) ResetEdge(name string) error {
+	switch name {
+	case session.EdgeTenant:
+		m.ResetTenant()
+		return nil
+	}
+	return fmt.Errorf("unknown Session edge %s", name)
+}
+
 // SigningKeyMutation represents an operation that mutates the SigningKey nodes in the graph.
 type SigningKeyMutation struct {
 	config
@@ -10396,6 +13412,18 @@ type TenantMutation struct {
 	group_roles                   map[int]struct{}
 	removedgroup_roles            map[int]struct{}
 	clearedgroup_roles            bool
+	pending_logins                map[string]struct{}
+	removedpending_logins         map[string]struct{}
+	clearedpending_logins         bool
+	auth_codes                    map[string]struct{}
+	removedauth_codes             map[string]struct{}
+	clearedauth_codes             bool
+	seen_assertions               map[int]struct{}
+	removedseen_assertions        map[int]struct{}
+	clearedseen_assertions        bool
+	sessions                      map[string]struct{}
+	removedsessions               map[string]struct{}
+	clearedsessions               bool
 	done                          bool
 	oldValue                      func(context.Context) (*Tenant, error)
 	predicates                    []predicate.Tenant
@@ -11498,6 +14526,222 @@ func (m *TenantMutation) ResetGroupRoles() {
 	m.removedgroup_roles = nil
 }
 
+// AddPendingLoginIDs adds the "pending_logins" edge to the PendingLogin entity by ids.
+func (m *TenantMutation) AddPendingLoginIDs(ids ...string) {
+	if m.pending_logins == nil {
+		m.pending_logins = make(map[string]struct{})
+	}
+	for i := range ids {
+		m.pending_logins[ids[i]] = struct{}{}
+	}
+}
+
+// ClearPendingLogins clears the "pending_logins" edge to the PendingLogin entity.
+func (m *TenantMutation) ClearPendingLogins() {
+	m.clearedpending_logins = true
+}
+
+// PendingLoginsCleared reports if the "pending_logins" edge to the PendingLogin entity was cleared.
+func (m *TenantMutation) PendingLoginsCleared() bool {
+	return m.clearedpending_logins
+}
+
+// RemovePendingLoginIDs removes the "pending_logins" edge to the PendingLogin entity by IDs.
+func (m *TenantMutation) RemovePendingLoginIDs(ids ...string) {
+	if m.removedpending_logins == nil {
+		m.removedpending_logins = make(map[string]struct{})
+	}
+	for i := range ids {
+		delete(m.pending_logins, ids[i])
+		m.removedpending_logins[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedPendingLogins returns the removed IDs of the "pending_logins" edge to the PendingLogin entity.
+func (m *TenantMutation) RemovedPendingLoginsIDs() (ids []string) {
+	for id := range m.removedpending_logins {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// PendingLoginsIDs returns the "pending_logins" edge IDs in the mutation.
+func (m *TenantMutation) PendingLoginsIDs() (ids []string) {
+	for id := range m.pending_logins {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetPendingLogins resets all changes to the "pending_logins" edge.
+func (m *TenantMutation) ResetPendingLogins() {
+	m.pending_logins = nil
+	m.clearedpending_logins = false
+	m.removedpending_logins = nil
+}
+
+// AddAuthCodeIDs adds the "auth_codes" edge to the AuthCode entity by ids.
+func (m *TenantMutation) AddAuthCodeIDs(ids ...string) {
+	if m.auth_codes == nil {
+		m.auth_codes = make(map[string]struct{})
+	}
+	for i := range ids {
+		m.auth_codes[ids[i]] = struct{}{}
+	}
+}
+
+// ClearAuthCodes clears the "auth_codes" edge to the AuthCode entity.
+func (m *TenantMutation) ClearAuthCodes() {
+	m.clearedauth_codes = true
+}
+
+// AuthCodesCleared reports if the "auth_codes" edge to the AuthCode entity was cleared.
+func (m *TenantMutation) AuthCodesCleared() bool {
+	return m.clearedauth_codes
+}
+
+// RemoveAuthCodeIDs removes the "auth_codes" edge to the AuthCode entity by IDs.
+func (m *TenantMutation) RemoveAuthCodeIDs(ids ...string) {
+	if m.removedauth_codes == nil {
+		m.removedauth_codes = make(map[string]struct{})
+	}
+	for i := range ids {
+		delete(m.auth_codes, ids[i])
+		m.removedauth_codes[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedAuthCodes returns the removed IDs of the "auth_codes" edge to the AuthCode entity.
+func (m *TenantMutation) RemovedAuthCodesIDs() (ids []string) {
+	for id := range m.removedauth_codes {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// AuthCodesIDs returns the "auth_codes" edge IDs in the mutation.
+func (m *TenantMutation) AuthCodesIDs() (ids []string) {
+	for id := range m.auth_codes {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetAuthCodes resets all changes to the "auth_codes" edge.
+func (m *TenantMutation) ResetAuthCodes() {
+	m.auth_codes = nil
+	m.clearedauth_codes = false
+	m.removedauth_codes = nil
+}
+
+// AddSeenAssertionIDs adds the "seen_assertions" edge to the SeenAssertion entity by ids.
+func (m *TenantMutation) AddSeenAssertionIDs(ids ...int) {
+	if m.seen_assertions == nil {
+		m.seen_assertions = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.seen_assertions[ids[i]] = struct{}{}
+	}
+}
+
+// ClearSeenAssertions clears the "seen_assertions" edge to the SeenAssertion entity.
+func (m *TenantMutation) ClearSeenAssertions() {
+	m.clearedseen_assertions = true
+}
+
+// SeenAssertionsCleared reports if the "seen_assertions" edge to the SeenAssertion entity was cleared.
+func (m *TenantMutation) SeenAssertionsCleared() bool {
+	return m.clearedseen_assertions
+}
+
+// RemoveSeenAssertionIDs removes the "seen_assertions" edge to the SeenAssertion entity by IDs.
+func (m *TenantMutation) RemoveSeenAssertionIDs(ids ...int) {
+	if m.removedseen_assertions == nil {
+		m.removedseen_assertions = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.seen_assertions, ids[i])
+		m.removedseen_assertions[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedSeenAssertions returns the removed IDs of the "seen_assertions" edge to the SeenAssertion entity.
+func (m *TenantMutation) RemovedSeenAssertionsIDs() (ids []int) {
+	for id := range m.removedseen_assertions {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// SeenAssertionsIDs returns the "seen_assertions" edge IDs in the mutation.
+func (m *TenantMutation) SeenAssertionsIDs() (ids []int) {
+	for id := range m.seen_assertions {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetSeenAssertions resets all changes to the "seen_assertions" edge.
+func (m *TenantMutation) ResetSeenAssertions() {
+	m.seen_assertions = nil
+	m.clearedseen_assertions = false
+	m.removedseen_assertions = nil
+}
+
+// AddSessionIDs adds the "sessions" edge to the Session entity by ids.
+func (m *TenantMutation) AddSessionIDs(ids ...string) {
+	if m.sessions == nil {
+		m.sessions = make(map[string]struct{})
+	}
+	for i := range ids {
+		m.sessions[ids[i]] = struct{}{}
+	}
+}
+
+// ClearSessions clears the "sessions" edge to the Session entity.
+func (m *TenantMutation) ClearSessions() {
+	m.clearedsessions = true
+}
+
+// SessionsCleared reports if the "sessions" edge to the Session entity was cleared.
+func (m *TenantMutation) SessionsCleared() bool {
+	return m.clearedsessions
+}
+
+// RemoveSessionIDs removes the "sessions" edge to the Session entity by IDs.
+func (m *TenantMutation) RemoveSessionIDs(ids ...string) {
+	if m.removedsessions == nil {
+		m.removedsessions = make(map[string]struct{})
+	}
+	for i := range ids {
+		delete(m.sessions, ids[i])
+		m.removedsessions[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedSessions returns the removed IDs of the "sessions" edge to the Session entity.
+func (m *TenantMutation) RemovedSessionsIDs() (ids []string) {
+	for id := range m.removedsessions {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// SessionsIDs returns the "sessions" edge IDs in the mutation.
+func (m *TenantMutation) SessionsIDs() (ids []string) {
+	for id := range m.sessions {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetSessions resets all changes to the "sessions" edge.
+func (m *TenantMutation) ResetSessions() {
+	m.sessions = nil
+	m.clearedsessions = false
+	m.removedsessions = nil
+}
+
 // Where appends a list predicates to the TenantMutation builder.
 func (m *TenantMutation) Where(ps ...predicate.Tenant) {
 	m.predicates = append(m.predicates, ps...)
@@ -11859,7 +15103,7 @@ func (m *TenantMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *TenantMutation) AddedEdges() []string {
-	edges := make([]string, 0, 10)
+	edges := make([]string, 0, 14)
 	if m.project != nil {
 		edges = append(edges, tenant.EdgeProject)
 	}
@@ -11889,6 +15133,18 @@ func (m *TenantMutation) AddedEdges() []string {
 	}
 	if m.group_roles != nil {
 		edges = append(edges, tenant.EdgeGroupRoles)
+	}
+	if m.pending_logins != nil {
+		edges = append(edges, tenant.EdgePendingLogins)
+	}
+	if m.auth_codes != nil {
+		edges = append(edges, tenant.EdgeAuthCodes)
+	}
+	if m.seen_assertions != nil {
+		edges = append(edges, tenant.EdgeSeenAssertions)
+	}
+	if m.sessions != nil {
+		edges = append(edges, tenant.EdgeSessions)
 	}
 	return edges
 }
@@ -11955,13 +15211,37 @@ func (m *TenantMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case tenant.EdgePendingLogins:
+		ids := make([]ent.Value, 0, len(m.pending_logins))
+		for id := range m.pending_logins {
+			ids = append(ids, id)
+		}
+		return ids
+	case tenant.EdgeAuthCodes:
+		ids := make([]ent.Value, 0, len(m.auth_codes))
+		for id := range m.auth_codes {
+			ids = append(ids, id)
+		}
+		return ids
+	case tenant.EdgeSeenAssertions:
+		ids := make([]ent.Value, 0, len(m.seen_assertions))
+		for id := range m.seen_assertions {
+			ids = append(ids, id)
+		}
+		return ids
+	case tenant.EdgeSessions:
+		ids := make([]ent.Value, 0, len(m.sessions))
+		for id := range m.sessions {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *TenantMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 10)
+	edges := make([]string, 0, 14)
 	if m.removedusers != nil {
 		edges = append(edges, tenant.EdgeUsers)
 	}
@@ -11988,6 +15268,18 @@ func (m *TenantMutation) RemovedEdges() []string {
 	}
 	if m.removedgroup_roles != nil {
 		edges = append(edges, tenant.EdgeGroupRoles)
+	}
+	if m.removedpending_logins != nil {
+		edges = append(edges, tenant.EdgePendingLogins)
+	}
+	if m.removedauth_codes != nil {
+		edges = append(edges, tenant.EdgeAuthCodes)
+	}
+	if m.removedseen_assertions != nil {
+		edges = append(edges, tenant.EdgeSeenAssertions)
+	}
+	if m.removedsessions != nil {
+		edges = append(edges, tenant.EdgeSessions)
 	}
 	return edges
 }
@@ -12050,13 +15342,37 @@ func (m *TenantMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case tenant.EdgePendingLogins:
+		ids := make([]ent.Value, 0, len(m.removedpending_logins))
+		for id := range m.removedpending_logins {
+			ids = append(ids, id)
+		}
+		return ids
+	case tenant.EdgeAuthCodes:
+		ids := make([]ent.Value, 0, len(m.removedauth_codes))
+		for id := range m.removedauth_codes {
+			ids = append(ids, id)
+		}
+		return ids
+	case tenant.EdgeSeenAssertions:
+		ids := make([]ent.Value, 0, len(m.removedseen_assertions))
+		for id := range m.removedseen_assertions {
+			ids = append(ids, id)
+		}
+		return ids
+	case tenant.EdgeSessions:
+		ids := make([]ent.Value, 0, len(m.removedsessions))
+		for id := range m.removedsessions {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *TenantMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 10)
+	edges := make([]string, 0, 14)
 	if m.clearedproject {
 		edges = append(edges, tenant.EdgeProject)
 	}
@@ -12087,6 +15403,18 @@ func (m *TenantMutation) ClearedEdges() []string {
 	if m.clearedgroup_roles {
 		edges = append(edges, tenant.EdgeGroupRoles)
 	}
+	if m.clearedpending_logins {
+		edges = append(edges, tenant.EdgePendingLogins)
+	}
+	if m.clearedauth_codes {
+		edges = append(edges, tenant.EdgeAuthCodes)
+	}
+	if m.clearedseen_assertions {
+		edges = append(edges, tenant.EdgeSeenAssertions)
+	}
+	if m.clearedsessions {
+		edges = append(edges, tenant.EdgeSessions)
+	}
 	return edges
 }
 
@@ -12114,6 +15442,14 @@ func (m *TenantMutation) EdgeCleared(name string) bool {
 		return m.clearedscim_tokens
 	case tenant.EdgeGroupRoles:
 		return m.clearedgroup_roles
+	case tenant.EdgePendingLogins:
+		return m.clearedpending_logins
+	case tenant.EdgeAuthCodes:
+		return m.clearedauth_codes
+	case tenant.EdgeSeenAssertions:
+		return m.clearedseen_assertions
+	case tenant.EdgeSessions:
+		return m.clearedsessions
 	}
 	return false
 }
@@ -12162,6 +15498,18 @@ func (m *TenantMutation) ResetEdge(name string) error {
 		return nil
 	case tenant.EdgeGroupRoles:
 		m.ResetGroupRoles()
+		return nil
+	case tenant.EdgePendingLogins:
+		m.ResetPendingLogins()
+		return nil
+	case tenant.EdgeAuthCodes:
+		m.ResetAuthCodes()
+		return nil
+	case tenant.EdgeSeenAssertions:
+		m.ResetSeenAssertions()
+		return nil
+	case tenant.EdgeSessions:
+		m.ResetSessions()
 		return nil
 	}
 	return fmt.Errorf("unknown Tenant edge %s", name)

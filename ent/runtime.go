@@ -4,18 +4,22 @@ package ent
 
 import (
 	"github.com/acme/identity/ent/accesskey"
+	"github.com/acme/identity/ent/authcode"
 	"github.com/acme/identity/ent/change"
 	"github.com/acme/identity/ent/email"
 	"github.com/acme/identity/ent/group"
 	"github.com/acme/identity/ent/groupmembership"
 	"github.com/acme/identity/ent/grouprole"
 	"github.com/acme/identity/ent/oauthclient"
+	"github.com/acme/identity/ent/pendinglogin"
 	"github.com/acme/identity/ent/project"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
 	"github.com/acme/identity/ent/samlconfig"
 	"github.com/acme/identity/ent/schema"
 	"github.com/acme/identity/ent/scimtoken"
+	"github.com/acme/identity/ent/seenassertion"
+	"github.com/acme/identity/ent/session"
 	"github.com/acme/identity/ent/signingkey"
 	"github.com/acme/identity/ent/tenant"
 	"github.com/acme/identity/ent/user"
@@ -43,6 +47,35 @@ func init() {
 	accesskeyDescID := accesskeyFields[0].Descriptor()
 	// accesskey.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	accesskey.IDValidator = accesskeyDescID.Validators[0].(func(string) error)
+	authcodeMixin := schema.AuthCode{}.Mixin()
+	authcodeMixinFields0 := authcodeMixin[0].Fields()
+	_ = authcodeMixinFields0
+	authcodeFields := schema.AuthCode{}.Fields()
+	_ = authcodeFields
+	// authcodeDescTenantID is the schema descriptor for tenant_id field.
+	authcodeDescTenantID := authcodeMixinFields0[0].Descriptor()
+	// authcode.TenantIDValidator is a validator for the "tenant_id" field. It is called by the builders before save.
+	authcode.TenantIDValidator = authcodeDescTenantID.Validators[0].(func(string) error)
+	// authcodeDescClientID is the schema descriptor for client_id field.
+	authcodeDescClientID := authcodeFields[1].Descriptor()
+	// authcode.ClientIDValidator is a validator for the "client_id" field. It is called by the builders before save.
+	authcode.ClientIDValidator = authcodeDescClientID.Validators[0].(func(string) error)
+	// authcodeDescRedirectURI is the schema descriptor for redirect_uri field.
+	authcodeDescRedirectURI := authcodeFields[2].Descriptor()
+	// authcode.RedirectURIValidator is a validator for the "redirect_uri" field. It is called by the builders before save.
+	authcode.RedirectURIValidator = authcodeDescRedirectURI.Validators[0].(func(string) error)
+	// authcodeDescUserID is the schema descriptor for user_id field.
+	authcodeDescUserID := authcodeFields[6].Descriptor()
+	// authcode.UserIDValidator is a validator for the "user_id" field. It is called by the builders before save.
+	authcode.UserIDValidator = authcodeDescUserID.Validators[0].(func(string) error)
+	// authcodeDescSessionID is the schema descriptor for session_id field.
+	authcodeDescSessionID := authcodeFields[7].Descriptor()
+	// authcode.SessionIDValidator is a validator for the "session_id" field. It is called by the builders before save.
+	authcode.SessionIDValidator = authcodeDescSessionID.Validators[0].(func(string) error)
+	// authcodeDescID is the schema descriptor for id field.
+	authcodeDescID := authcodeFields[0].Descriptor()
+	// authcode.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	authcode.IDValidator = authcodeDescID.Validators[0].(func(string) error)
 	changeFields := schema.Change{}.Fields()
 	_ = changeFields
 	// changeDescProjectID is the schema descriptor for project_id field.
@@ -169,6 +202,31 @@ func init() {
 	oauthclientDescID := oauthclientFields[0].Descriptor()
 	// oauthclient.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	oauthclient.IDValidator = oauthclientDescID.Validators[0].(func(string) error)
+	pendingloginMixin := schema.PendingLogin{}.Mixin()
+	pendingloginMixinFields0 := pendingloginMixin[0].Fields()
+	_ = pendingloginMixinFields0
+	pendingloginFields := schema.PendingLogin{}.Fields()
+	_ = pendingloginFields
+	// pendingloginDescTenantID is the schema descriptor for tenant_id field.
+	pendingloginDescTenantID := pendingloginMixinFields0[0].Descriptor()
+	// pendinglogin.TenantIDValidator is a validator for the "tenant_id" field. It is called by the builders before save.
+	pendinglogin.TenantIDValidator = pendingloginDescTenantID.Validators[0].(func(string) error)
+	// pendingloginDescClientID is the schema descriptor for client_id field.
+	pendingloginDescClientID := pendingloginFields[1].Descriptor()
+	// pendinglogin.ClientIDValidator is a validator for the "client_id" field. It is called by the builders before save.
+	pendinglogin.ClientIDValidator = pendingloginDescClientID.Validators[0].(func(string) error)
+	// pendingloginDescRedirectURI is the schema descriptor for redirect_uri field.
+	pendingloginDescRedirectURI := pendingloginFields[2].Descriptor()
+	// pendinglogin.RedirectURIValidator is a validator for the "redirect_uri" field. It is called by the builders before save.
+	pendinglogin.RedirectURIValidator = pendingloginDescRedirectURI.Validators[0].(func(string) error)
+	// pendingloginDescSamlRequestID is the schema descriptor for saml_request_id field.
+	pendingloginDescSamlRequestID := pendingloginFields[7].Descriptor()
+	// pendinglogin.SamlRequestIDValidator is a validator for the "saml_request_id" field. It is called by the builders before save.
+	pendinglogin.SamlRequestIDValidator = pendingloginDescSamlRequestID.Validators[0].(func(string) error)
+	// pendingloginDescID is the schema descriptor for id field.
+	pendingloginDescID := pendingloginFields[0].Descriptor()
+	// pendinglogin.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	pendinglogin.IDValidator = pendingloginDescID.Validators[0].(func(string) error)
 	projectFields := schema.Project{}.Fields()
 	_ = projectFields
 	// projectDescDisplayName is the schema descriptor for display_name field.
@@ -269,6 +327,54 @@ func init() {
 	scimtokenDescID := scimtokenFields[0].Descriptor()
 	// scimtoken.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	scimtoken.IDValidator = scimtokenDescID.Validators[0].(func(string) error)
+	seenassertionMixin := schema.SeenAssertion{}.Mixin()
+	seenassertionMixinFields0 := seenassertionMixin[0].Fields()
+	_ = seenassertionMixinFields0
+	seenassertionFields := schema.SeenAssertion{}.Fields()
+	_ = seenassertionFields
+	// seenassertionDescTenantID is the schema descriptor for tenant_id field.
+	seenassertionDescTenantID := seenassertionMixinFields0[0].Descriptor()
+	// seenassertion.TenantIDValidator is a validator for the "tenant_id" field. It is called by the builders before save.
+	seenassertion.TenantIDValidator = seenassertionDescTenantID.Validators[0].(func(string) error)
+	// seenassertionDescAssertionID is the schema descriptor for assertion_id field.
+	seenassertionDescAssertionID := seenassertionFields[0].Descriptor()
+	// seenassertion.AssertionIDValidator is a validator for the "assertion_id" field. It is called by the builders before save.
+	seenassertion.AssertionIDValidator = func() func(string) error {
+		validators := seenassertionDescAssertionID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(assertion_id string) error {
+			for _, fn := range fns {
+				if err := fn(assertion_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	sessionMixin := schema.Session{}.Mixin()
+	sessionMixinFields0 := sessionMixin[0].Fields()
+	_ = sessionMixinFields0
+	sessionFields := schema.Session{}.Fields()
+	_ = sessionFields
+	// sessionDescTenantID is the schema descriptor for tenant_id field.
+	sessionDescTenantID := sessionMixinFields0[0].Descriptor()
+	// session.TenantIDValidator is a validator for the "tenant_id" field. It is called by the builders before save.
+	session.TenantIDValidator = sessionDescTenantID.Validators[0].(func(string) error)
+	// sessionDescUserID is the schema descriptor for user_id field.
+	sessionDescUserID := sessionFields[1].Descriptor()
+	// session.UserIDValidator is a validator for the "user_id" field. It is called by the builders before save.
+	session.UserIDValidator = sessionDescUserID.Validators[0].(func(string) error)
+	// sessionDescClientID is the schema descriptor for client_id field.
+	sessionDescClientID := sessionFields[2].Descriptor()
+	// session.ClientIDValidator is a validator for the "client_id" field. It is called by the builders before save.
+	session.ClientIDValidator = sessionDescClientID.Validators[0].(func(string) error)
+	// sessionDescID is the schema descriptor for id field.
+	sessionDescID := sessionFields[0].Descriptor()
+	// session.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	session.IDValidator = sessionDescID.Validators[0].(func(string) error)
 	signingkeyFields := schema.SigningKey{}.Fields()
 	_ = signingkeyFields
 	// signingkeyDescProjectID is the schema descriptor for project_id field.

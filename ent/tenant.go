@@ -66,9 +66,17 @@ type TenantEdges struct {
 	ScimTokens []*ScimToken `json:"scim_tokens,omitempty"`
 	// GroupRoles holds the value of the group_roles edge.
 	GroupRoles []*GroupRole `json:"group_roles,omitempty"`
+	// PendingLogins holds the value of the pending_logins edge.
+	PendingLogins []*PendingLogin `json:"pending_logins,omitempty"`
+	// AuthCodes holds the value of the auth_codes edge.
+	AuthCodes []*AuthCode `json:"auth_codes,omitempty"`
+	// SeenAssertions holds the value of the seen_assertions edge.
+	SeenAssertions []*SeenAssertion `json:"seen_assertions,omitempty"`
+	// Sessions holds the value of the sessions edge.
+	Sessions []*Session `json:"sessions,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [10]bool
+	loadedTypes [14]bool
 }
 
 // ProjectOrErr returns the Project value or an error if the edge
@@ -161,6 +169,42 @@ func (e TenantEdges) GroupRolesOrErr() ([]*GroupRole, error) {
 		return e.GroupRoles, nil
 	}
 	return nil, &NotLoadedError{edge: "group_roles"}
+}
+
+// PendingLoginsOrErr returns the PendingLogins value or an error if the edge
+// was not loaded in eager-loading.
+func (e TenantEdges) PendingLoginsOrErr() ([]*PendingLogin, error) {
+	if e.loadedTypes[10] {
+		return e.PendingLogins, nil
+	}
+	return nil, &NotLoadedError{edge: "pending_logins"}
+}
+
+// AuthCodesOrErr returns the AuthCodes value or an error if the edge
+// was not loaded in eager-loading.
+func (e TenantEdges) AuthCodesOrErr() ([]*AuthCode, error) {
+	if e.loadedTypes[11] {
+		return e.AuthCodes, nil
+	}
+	return nil, &NotLoadedError{edge: "auth_codes"}
+}
+
+// SeenAssertionsOrErr returns the SeenAssertions value or an error if the edge
+// was not loaded in eager-loading.
+func (e TenantEdges) SeenAssertionsOrErr() ([]*SeenAssertion, error) {
+	if e.loadedTypes[12] {
+		return e.SeenAssertions, nil
+	}
+	return nil, &NotLoadedError{edge: "seen_assertions"}
+}
+
+// SessionsOrErr returns the Sessions value or an error if the edge
+// was not loaded in eager-loading.
+func (e TenantEdges) SessionsOrErr() ([]*Session, error) {
+	if e.loadedTypes[13] {
+		return e.Sessions, nil
+	}
+	return nil, &NotLoadedError{edge: "sessions"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -318,6 +362,26 @@ func (_m *Tenant) QueryScimTokens() *ScimTokenQuery {
 // QueryGroupRoles queries the "group_roles" edge of the Tenant entity.
 func (_m *Tenant) QueryGroupRoles() *GroupRoleQuery {
 	return NewTenantClient(_m.config).QueryGroupRoles(_m)
+}
+
+// QueryPendingLogins queries the "pending_logins" edge of the Tenant entity.
+func (_m *Tenant) QueryPendingLogins() *PendingLoginQuery {
+	return NewTenantClient(_m.config).QueryPendingLogins(_m)
+}
+
+// QueryAuthCodes queries the "auth_codes" edge of the Tenant entity.
+func (_m *Tenant) QueryAuthCodes() *AuthCodeQuery {
+	return NewTenantClient(_m.config).QueryAuthCodes(_m)
+}
+
+// QuerySeenAssertions queries the "seen_assertions" edge of the Tenant entity.
+func (_m *Tenant) QuerySeenAssertions() *SeenAssertionQuery {
+	return NewTenantClient(_m.config).QuerySeenAssertions(_m)
+}
+
+// QuerySessions queries the "sessions" edge of the Tenant entity.
+func (_m *Tenant) QuerySessions() *SessionQuery {
+	return NewTenantClient(_m.config).QuerySessions(_m)
 }
 
 // Update returns a builder for updating this Tenant.

@@ -12,15 +12,19 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/acme/identity/ent/authcode"
 	"github.com/acme/identity/ent/email"
 	"github.com/acme/identity/ent/group"
 	"github.com/acme/identity/ent/groupmembership"
 	"github.com/acme/identity/ent/grouprole"
+	"github.com/acme/identity/ent/pendinglogin"
 	"github.com/acme/identity/ent/project"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
 	"github.com/acme/identity/ent/samlconfig"
 	"github.com/acme/identity/ent/scimtoken"
+	"github.com/acme/identity/ent/seenassertion"
+	"github.com/acme/identity/ent/session"
 	"github.com/acme/identity/ent/tenant"
 	"github.com/acme/identity/ent/user"
 )
@@ -277,6 +281,66 @@ func (_c *TenantCreate) AddGroupRoles(v ...*GroupRole) *TenantCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddGroupRoleIDs(ids...)
+}
+
+// AddPendingLoginIDs adds the "pending_logins" edge to the PendingLogin entity by IDs.
+func (_c *TenantCreate) AddPendingLoginIDs(ids ...string) *TenantCreate {
+	_c.mutation.AddPendingLoginIDs(ids...)
+	return _c
+}
+
+// AddPendingLogins adds the "pending_logins" edges to the PendingLogin entity.
+func (_c *TenantCreate) AddPendingLogins(v ...*PendingLogin) *TenantCreate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddPendingLoginIDs(ids...)
+}
+
+// AddAuthCodeIDs adds the "auth_codes" edge to the AuthCode entity by IDs.
+func (_c *TenantCreate) AddAuthCodeIDs(ids ...string) *TenantCreate {
+	_c.mutation.AddAuthCodeIDs(ids...)
+	return _c
+}
+
+// AddAuthCodes adds the "auth_codes" edges to the AuthCode entity.
+func (_c *TenantCreate) AddAuthCodes(v ...*AuthCode) *TenantCreate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddAuthCodeIDs(ids...)
+}
+
+// AddSeenAssertionIDs adds the "seen_assertions" edge to the SeenAssertion entity by IDs.
+func (_c *TenantCreate) AddSeenAssertionIDs(ids ...int) *TenantCreate {
+	_c.mutation.AddSeenAssertionIDs(ids...)
+	return _c
+}
+
+// AddSeenAssertions adds the "seen_assertions" edges to the SeenAssertion entity.
+func (_c *TenantCreate) AddSeenAssertions(v ...*SeenAssertion) *TenantCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddSeenAssertionIDs(ids...)
+}
+
+// AddSessionIDs adds the "sessions" edge to the Session entity by IDs.
+func (_c *TenantCreate) AddSessionIDs(ids ...string) *TenantCreate {
+	_c.mutation.AddSessionIDs(ids...)
+	return _c
+}
+
+// AddSessions adds the "sessions" edges to the Session entity.
+func (_c *TenantCreate) AddSessions(v ...*Session) *TenantCreate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddSessionIDs(ids...)
 }
 
 // Mutation returns the TenantMutation object of the builder.
@@ -612,6 +676,70 @@ func (_c *TenantCreate) createSpec() (*Tenant, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(grouprole.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.PendingLoginsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.PendingLoginsTable,
+			Columns: []string{tenant.PendingLoginsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(pendinglogin.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.AuthCodesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.AuthCodesTable,
+			Columns: []string{tenant.AuthCodesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(authcode.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.SeenAssertionsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.SeenAssertionsTable,
+			Columns: []string{tenant.SeenAssertionsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(seenassertion.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.SessionsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.SessionsTable,
+			Columns: []string{tenant.SessionsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(session.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

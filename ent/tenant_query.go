@@ -13,16 +13,20 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/acme/identity/ent/authcode"
 	"github.com/acme/identity/ent/email"
 	"github.com/acme/identity/ent/group"
 	"github.com/acme/identity/ent/groupmembership"
 	"github.com/acme/identity/ent/grouprole"
+	"github.com/acme/identity/ent/pendinglogin"
 	"github.com/acme/identity/ent/predicate"
 	"github.com/acme/identity/ent/project"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
 	"github.com/acme/identity/ent/samlconfig"
 	"github.com/acme/identity/ent/scimtoken"
+	"github.com/acme/identity/ent/seenassertion"
+	"github.com/acme/identity/ent/session"
 	"github.com/acme/identity/ent/tenant"
 	"github.com/acme/identity/ent/user"
 )
@@ -44,6 +48,10 @@ type TenantQuery struct {
 	withSamlConfig       *SamlConfigQuery
 	withScimTokens       *ScimTokenQuery
 	withGroupRoles       *GroupRoleQuery
+	withPendingLogins    *PendingLoginQuery
+	withAuthCodes        *AuthCodeQuery
+	withSeenAssertions   *SeenAssertionQuery
+	withSessions         *SessionQuery
 	modifiers            []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
@@ -301,6 +309,94 @@ func (_q *TenantQuery) QueryGroupRoles() *GroupRoleQuery {
 	return query
 }
 
+// QueryPendingLogins chains the current query on the "pending_logins" edge.
+func (_q *TenantQuery) QueryPendingLogins() *PendingLoginQuery {
+	query := (&PendingLoginClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tenant.Table, tenant.FieldID, selector),
+			sqlgraph.To(pendinglogin.Table, pendinglogin.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, tenant.PendingLoginsTable, tenant.PendingLoginsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryAuthCodes chains the current query on the "auth_codes" edge.
+func (_q *TenantQuery) QueryAuthCodes() *AuthCodeQuery {
+	query := (&AuthCodeClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tenant.Table, tenant.FieldID, selector),
+			sqlgraph.To(authcode.Table, authcode.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, tenant.AuthCodesTable, tenant.AuthCodesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QuerySeenAssertions chains the current query on the "seen_assertions" edge.
+func (_q *TenantQuery) QuerySeenAssertions() *SeenAssertionQuery {
+	query := (&SeenAssertionClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tenant.Table, tenant.FieldID, selector),
+			sqlgraph.To(seenassertion.Table, seenassertion.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, tenant.SeenAssertionsTable, tenant.SeenAssertionsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QuerySessions chains the current query on the "sessions" edge.
+func (_q *TenantQuery) QuerySessions() *SessionQuery {
+	query := (&SessionClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tenant.Table, tenant.FieldID, selector),
+			sqlgraph.To(session.Table, session.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, tenant.SessionsTable, tenant.SessionsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
 // First returns the first Tenant entity from the query.
 // Returns a *NotFoundError when no Tenant was found.
 func (_q *TenantQuery) First(ctx context.Context) (*Tenant, error) {
@@ -503,6 +599,10 @@ func (_q *TenantQuery) Clone() *TenantQuery {
 		withSamlConfig:       _q.withSamlConfig.Clone(),
 		withScimTokens:       _q.withScimTokens.Clone(),
 		withGroupRoles:       _q.withGroupRoles.Clone(),
+		withPendingLogins:    _q.withPendingLogins.Clone(),
+		withAuthCodes:        _q.withAuthCodes.Clone(),
+		withSeenAssertions:   _q.withSeenAssertions.Clone(),
+		withSessions:         _q.withSessions.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -620,6 +720,50 @@ func (_q *TenantQuery) WithGroupRoles(opts ...func(*GroupRoleQuery)) *TenantQuer
 	return _q
 }
 
+// WithPendingLogins tells the query-builder to eager-load the nodes that are connected to
+// the "pending_logins" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TenantQuery) WithPendingLogins(opts ...func(*PendingLoginQuery)) *TenantQuery {
+	query := (&PendingLoginClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withPendingLogins = query
+	return _q
+}
+
+// WithAuthCodes tells the query-builder to eager-load the nodes that are connected to
+// the "auth_codes" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TenantQuery) WithAuthCodes(opts ...func(*AuthCodeQuery)) *TenantQuery {
+	query := (&AuthCodeClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withAuthCodes = query
+	return _q
+}
+
+// WithSeenAssertions tells the query-builder to eager-load the nodes that are connected to
+// the "seen_assertions" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TenantQuery) WithSeenAssertions(opts ...func(*SeenAssertionQuery)) *TenantQuery {
+	query := (&SeenAssertionClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withSeenAssertions = query
+	return _q
+}
+
+// WithSessions tells the query-builder to eager-load the nodes that are connected to
+// the "sessions" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TenantQuery) WithSessions(opts ...func(*SessionQuery)) *TenantQuery {
+	query := (&SessionClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withSessions = query
+	return _q
+}
+
 // GroupBy is used to group vertices by one or more fields/columns.
 // It is often used with aggregate functions, like: count, max, mean, min, sum.
 //
@@ -698,7 +842,7 @@ func (_q *TenantQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tenan
 	var (
 		nodes       = []*Tenant{}
 		_spec       = _q.querySpec()
-		loadedTypes = [10]bool{
+		loadedTypes = [14]bool{
 			_q.withProject != nil,
 			_q.withUsers != nil,
 			_q.withEmails != nil,
@@ -709,6 +853,10 @@ func (_q *TenantQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tenan
 			_q.withSamlConfig != nil,
 			_q.withScimTokens != nil,
 			_q.withGroupRoles != nil,
+			_q.withPendingLogins != nil,
+			_q.withAuthCodes != nil,
+			_q.withSeenAssertions != nil,
+			_q.withSessions != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -798,6 +946,34 @@ func (_q *TenantQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tenan
 		if err := _q.loadGroupRoles(ctx, query, nodes,
 			func(n *Tenant) { n.Edges.GroupRoles = []*GroupRole{} },
 			func(n *Tenant, e *GroupRole) { n.Edges.GroupRoles = append(n.Edges.GroupRoles, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withPendingLogins; query != nil {
+		if err := _q.loadPendingLogins(ctx, query, nodes,
+			func(n *Tenant) { n.Edges.PendingLogins = []*PendingLogin{} },
+			func(n *Tenant, e *PendingLogin) { n.Edges.PendingLogins = append(n.Edges.PendingLogins, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withAuthCodes; query != nil {
+		if err := _q.loadAuthCodes(ctx, query, nodes,
+			func(n *Tenant) { n.Edges.AuthCodes = []*AuthCode{} },
+			func(n *Tenant, e *AuthCode) { n.Edges.AuthCodes = append(n.Edges.AuthCodes, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withSeenAssertions; query != nil {
+		if err := _q.loadSeenAssertions(ctx, query, nodes,
+			func(n *Tenant) { n.Edges.SeenAssertions = []*SeenAssertion{} },
+			func(n *Tenant, e *SeenAssertion) { n.Edges.SeenAssertions = append(n.Edges.SeenAssertions, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withSessions; query != nil {
+		if err := _q.loadSessions(ctx, query, nodes,
+			func(n *Tenant) { n.Edges.Sessions = []*Session{} },
+			func(n *Tenant, e *Session) { n.Edges.Sessions = append(n.Edges.Sessions, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -1088,6 +1264,126 @@ func (_q *TenantQuery) loadGroupRoles(ctx context.Context, query *GroupRoleQuery
 	}
 	query.Where(predicate.GroupRole(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(tenant.GroupRolesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.TenantID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "tenant_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *TenantQuery) loadPendingLogins(ctx context.Context, query *PendingLoginQuery, nodes []*Tenant, init func(*Tenant), assign func(*Tenant, *PendingLogin)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[string]*Tenant)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(pendinglogin.FieldTenantID)
+	}
+	query.Where(predicate.PendingLogin(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(tenant.PendingLoginsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.TenantID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "tenant_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *TenantQuery) loadAuthCodes(ctx context.Context, query *AuthCodeQuery, nodes []*Tenant, init func(*Tenant), assign func(*Tenant, *AuthCode)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[string]*Tenant)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(authcode.FieldTenantID)
+	}
+	query.Where(predicate.AuthCode(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(tenant.AuthCodesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.TenantID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "tenant_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *TenantQuery) loadSeenAssertions(ctx context.Context, query *SeenAssertionQuery, nodes []*Tenant, init func(*Tenant), assign func(*Tenant, *SeenAssertion)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[string]*Tenant)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(seenassertion.FieldTenantID)
+	}
+	query.Where(predicate.SeenAssertion(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(tenant.SeenAssertionsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.TenantID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "tenant_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *TenantQuery) loadSessions(ctx context.Context, query *SessionQuery, nodes []*Tenant, init func(*Tenant), assign func(*Tenant, *Session)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[string]*Tenant)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(session.FieldTenantID)
+	}
+	query.Where(predicate.Session(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(tenant.SessionsColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {

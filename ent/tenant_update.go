@@ -11,15 +11,19 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/acme/identity/ent/authcode"
 	"github.com/acme/identity/ent/email"
 	"github.com/acme/identity/ent/group"
 	"github.com/acme/identity/ent/groupmembership"
 	"github.com/acme/identity/ent/grouprole"
+	"github.com/acme/identity/ent/pendinglogin"
 	"github.com/acme/identity/ent/predicate"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
 	"github.com/acme/identity/ent/samlconfig"
 	"github.com/acme/identity/ent/scimtoken"
+	"github.com/acme/identity/ent/seenassertion"
+	"github.com/acme/identity/ent/session"
 	"github.com/acme/identity/ent/tenant"
 	"github.com/acme/identity/ent/user"
 )
@@ -327,6 +331,66 @@ func (_u *TenantUpdate) AddGroupRoles(v ...*GroupRole) *TenantUpdate {
 	return _u.AddGroupRoleIDs(ids...)
 }
 
+// AddPendingLoginIDs adds the "pending_logins" edge to the PendingLogin entity by IDs.
+func (_u *TenantUpdate) AddPendingLoginIDs(ids ...string) *TenantUpdate {
+	_u.mutation.AddPendingLoginIDs(ids...)
+	return _u
+}
+
+// AddPendingLogins adds the "pending_logins" edges to the PendingLogin entity.
+func (_u *TenantUpdate) AddPendingLogins(v ...*PendingLogin) *TenantUpdate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddPendingLoginIDs(ids...)
+}
+
+// AddAuthCodeIDs adds the "auth_codes" edge to the AuthCode entity by IDs.
+func (_u *TenantUpdate) AddAuthCodeIDs(ids ...string) *TenantUpdate {
+	_u.mutation.AddAuthCodeIDs(ids...)
+	return _u
+}
+
+// AddAuthCodes adds the "auth_codes" edges to the AuthCode entity.
+func (_u *TenantUpdate) AddAuthCodes(v ...*AuthCode) *TenantUpdate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddAuthCodeIDs(ids...)
+}
+
+// AddSeenAssertionIDs adds the "seen_assertions" edge to the SeenAssertion entity by IDs.
+func (_u *TenantUpdate) AddSeenAssertionIDs(ids ...int) *TenantUpdate {
+	_u.mutation.AddSeenAssertionIDs(ids...)
+	return _u
+}
+
+// AddSeenAssertions adds the "seen_assertions" edges to the SeenAssertion entity.
+func (_u *TenantUpdate) AddSeenAssertions(v ...*SeenAssertion) *TenantUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddSeenAssertionIDs(ids...)
+}
+
+// AddSessionIDs adds the "sessions" edge to the Session entity by IDs.
+func (_u *TenantUpdate) AddSessionIDs(ids ...string) *TenantUpdate {
+	_u.mutation.AddSessionIDs(ids...)
+	return _u
+}
+
+// AddSessions adds the "sessions" edges to the Session entity.
+func (_u *TenantUpdate) AddSessions(v ...*Session) *TenantUpdate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddSessionIDs(ids...)
+}
+
 // Mutation returns the TenantMutation object of the builder.
 func (_u *TenantUpdate) Mutation() *TenantMutation {
 	return _u.mutation
@@ -519,6 +583,90 @@ func (_u *TenantUpdate) RemoveGroupRoles(v ...*GroupRole) *TenantUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveGroupRoleIDs(ids...)
+}
+
+// ClearPendingLogins clears all "pending_logins" edges to the PendingLogin entity.
+func (_u *TenantUpdate) ClearPendingLogins() *TenantUpdate {
+	_u.mutation.ClearPendingLogins()
+	return _u
+}
+
+// RemovePendingLoginIDs removes the "pending_logins" edge to PendingLogin entities by IDs.
+func (_u *TenantUpdate) RemovePendingLoginIDs(ids ...string) *TenantUpdate {
+	_u.mutation.RemovePendingLoginIDs(ids...)
+	return _u
+}
+
+// RemovePendingLogins removes "pending_logins" edges to PendingLogin entities.
+func (_u *TenantUpdate) RemovePendingLogins(v ...*PendingLogin) *TenantUpdate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemovePendingLoginIDs(ids...)
+}
+
+// ClearAuthCodes clears all "auth_codes" edges to the AuthCode entity.
+func (_u *TenantUpdate) ClearAuthCodes() *TenantUpdate {
+	_u.mutation.ClearAuthCodes()
+	return _u
+}
+
+// RemoveAuthCodeIDs removes the "auth_codes" edge to AuthCode entities by IDs.
+func (_u *TenantUpdate) RemoveAuthCodeIDs(ids ...string) *TenantUpdate {
+	_u.mutation.RemoveAuthCodeIDs(ids...)
+	return _u
+}
+
+// RemoveAuthCodes removes "auth_codes" edges to AuthCode entities.
+func (_u *TenantUpdate) RemoveAuthCodes(v ...*AuthCode) *TenantUpdate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveAuthCodeIDs(ids...)
+}
+
+// ClearSeenAssertions clears all "seen_assertions" edges to the SeenAssertion entity.
+func (_u *TenantUpdate) ClearSeenAssertions() *TenantUpdate {
+	_u.mutation.ClearSeenAssertions()
+	return _u
+}
+
+// RemoveSeenAssertionIDs removes the "seen_assertions" edge to SeenAssertion entities by IDs.
+func (_u *TenantUpdate) RemoveSeenAssertionIDs(ids ...int) *TenantUpdate {
+	_u.mutation.RemoveSeenAssertionIDs(ids...)
+	return _u
+}
+
+// RemoveSeenAssertions removes "seen_assertions" edges to SeenAssertion entities.
+func (_u *TenantUpdate) RemoveSeenAssertions(v ...*SeenAssertion) *TenantUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveSeenAssertionIDs(ids...)
+}
+
+// ClearSessions clears all "sessions" edges to the Session entity.
+func (_u *TenantUpdate) ClearSessions() *TenantUpdate {
+	_u.mutation.ClearSessions()
+	return _u
+}
+
+// RemoveSessionIDs removes the "sessions" edge to Session entities by IDs.
+func (_u *TenantUpdate) RemoveSessionIDs(ids ...string) *TenantUpdate {
+	_u.mutation.RemoveSessionIDs(ids...)
+	return _u
+}
+
+// RemoveSessions removes "sessions" edges to Session entities.
+func (_u *TenantUpdate) RemoveSessions(v ...*Session) *TenantUpdate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveSessionIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -1026,6 +1174,186 @@ func (_u *TenantUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.PendingLoginsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.PendingLoginsTable,
+			Columns: []string{tenant.PendingLoginsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(pendinglogin.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedPendingLoginsIDs(); len(nodes) > 0 && !_u.mutation.PendingLoginsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.PendingLoginsTable,
+			Columns: []string{tenant.PendingLoginsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(pendinglogin.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.PendingLoginsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.PendingLoginsTable,
+			Columns: []string{tenant.PendingLoginsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(pendinglogin.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.AuthCodesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.AuthCodesTable,
+			Columns: []string{tenant.AuthCodesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(authcode.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedAuthCodesIDs(); len(nodes) > 0 && !_u.mutation.AuthCodesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.AuthCodesTable,
+			Columns: []string{tenant.AuthCodesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(authcode.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.AuthCodesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.AuthCodesTable,
+			Columns: []string{tenant.AuthCodesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(authcode.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.SeenAssertionsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.SeenAssertionsTable,
+			Columns: []string{tenant.SeenAssertionsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(seenassertion.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedSeenAssertionsIDs(); len(nodes) > 0 && !_u.mutation.SeenAssertionsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.SeenAssertionsTable,
+			Columns: []string{tenant.SeenAssertionsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(seenassertion.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.SeenAssertionsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.SeenAssertionsTable,
+			Columns: []string{tenant.SeenAssertionsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(seenassertion.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.SessionsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.SessionsTable,
+			Columns: []string{tenant.SessionsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(session.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedSessionsIDs(); len(nodes) > 0 && !_u.mutation.SessionsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.SessionsTable,
+			Columns: []string{tenant.SessionsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(session.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.SessionsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.SessionsTable,
+			Columns: []string{tenant.SessionsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(session.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -1337,6 +1665,66 @@ func (_u *TenantUpdateOne) AddGroupRoles(v ...*GroupRole) *TenantUpdateOne {
 	return _u.AddGroupRoleIDs(ids...)
 }
 
+// AddPendingLoginIDs adds the "pending_logins" edge to the PendingLogin entity by IDs.
+func (_u *TenantUpdateOne) AddPendingLoginIDs(ids ...string) *TenantUpdateOne {
+	_u.mutation.AddPendingLoginIDs(ids...)
+	return _u
+}
+
+// AddPendingLogins adds the "pending_logins" edges to the PendingLogin entity.
+func (_u *TenantUpdateOne) AddPendingLogins(v ...*PendingLogin) *TenantUpdateOne {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddPendingLoginIDs(ids...)
+}
+
+// AddAuthCodeIDs adds the "auth_codes" edge to the AuthCode entity by IDs.
+func (_u *TenantUpdateOne) AddAuthCodeIDs(ids ...string) *TenantUpdateOne {
+	_u.mutation.AddAuthCodeIDs(ids...)
+	return _u
+}
+
+// AddAuthCodes adds the "auth_codes" edges to the AuthCode entity.
+func (_u *TenantUpdateOne) AddAuthCodes(v ...*AuthCode) *TenantUpdateOne {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddAuthCodeIDs(ids...)
+}
+
+// AddSeenAssertionIDs adds the "seen_assertions" edge to the SeenAssertion entity by IDs.
+func (_u *TenantUpdateOne) AddSeenAssertionIDs(ids ...int) *TenantUpdateOne {
+	_u.mutation.AddSeenAssertionIDs(ids...)
+	return _u
+}
+
+// AddSeenAssertions adds the "seen_assertions" edges to the SeenAssertion entity.
+func (_u *TenantUpdateOne) AddSeenAssertions(v ...*SeenAssertion) *TenantUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddSeenAssertionIDs(ids...)
+}
+
+// AddSessionIDs adds the "sessions" edge to the Session entity by IDs.
+func (_u *TenantUpdateOne) AddSessionIDs(ids ...string) *TenantUpdateOne {
+	_u.mutation.AddSessionIDs(ids...)
+	return _u
+}
+
+// AddSessions adds the "sessions" edges to the Session entity.
+func (_u *TenantUpdateOne) AddSessions(v ...*Session) *TenantUpdateOne {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddSessionIDs(ids...)
+}
+
 // Mutation returns the TenantMutation object of the builder.
 func (_u *TenantUpdateOne) Mutation() *TenantMutation {
 	return _u.mutation
@@ -1529,6 +1917,90 @@ func (_u *TenantUpdateOne) RemoveGroupRoles(v ...*GroupRole) *TenantUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveGroupRoleIDs(ids...)
+}
+
+// ClearPendingLogins clears all "pending_logins" edges to the PendingLogin entity.
+func (_u *TenantUpdateOne) ClearPendingLogins() *TenantUpdateOne {
+	_u.mutation.ClearPendingLogins()
+	return _u
+}
+
+// RemovePendingLoginIDs removes the "pending_logins" edge to PendingLogin entities by IDs.
+func (_u *TenantUpdateOne) RemovePendingLoginIDs(ids ...string) *TenantUpdateOne {
+	_u.mutation.RemovePendingLoginIDs(ids...)
+	return _u
+}
+
+// RemovePendingLogins removes "pending_logins" edges to PendingLogin entities.
+func (_u *TenantUpdateOne) RemovePendingLogins(v ...*PendingLogin) *TenantUpdateOne {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemovePendingLoginIDs(ids...)
+}
+
+// ClearAuthCodes clears all "auth_codes" edges to the AuthCode entity.
+func (_u *TenantUpdateOne) ClearAuthCodes() *TenantUpdateOne {
+	_u.mutation.ClearAuthCodes()
+	return _u
+}
+
+// RemoveAuthCodeIDs removes the "auth_codes" edge to AuthCode entities by IDs.
+func (_u *TenantUpdateOne) RemoveAuthCodeIDs(ids ...string) *TenantUpdateOne {
+	_u.mutation.RemoveAuthCodeIDs(ids...)
+	return _u
+}
+
+// RemoveAuthCodes removes "auth_codes" edges to AuthCode entities.
+func (_u *TenantUpdateOne) RemoveAuthCodes(v ...*AuthCode) *TenantUpdateOne {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveAuthCodeIDs(ids...)
+}
+
+// ClearSeenAssertions clears all "seen_assertions" edges to the SeenAssertion entity.
+func (_u *TenantUpdateOne) ClearSeenAssertions() *TenantUpdateOne {
+	_u.mutation.ClearSeenAssertions()
+	return _u
+}
+
+// RemoveSeenAssertionIDs removes the "seen_assertions" edge to SeenAssertion entities by IDs.
+func (_u *TenantUpdateOne) RemoveSeenAssertionIDs(ids ...int) *TenantUpdateOne {
+	_u.mutation.RemoveSeenAssertionIDs(ids...)
+	return _u
+}
+
+// RemoveSeenAssertions removes "seen_assertions" edges to SeenAssertion entities.
+func (_u *TenantUpdateOne) RemoveSeenAssertions(v ...*SeenAssertion) *TenantUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveSeenAssertionIDs(ids...)
+}
+
+// ClearSessions clears all "sessions" edges to the Session entity.
+func (_u *TenantUpdateOne) ClearSessions() *TenantUpdateOne {
+	_u.mutation.ClearSessions()
+	return _u
+}
+
+// RemoveSessionIDs removes the "sessions" edge to Session entities by IDs.
+func (_u *TenantUpdateOne) RemoveSessionIDs(ids ...string) *TenantUpdateOne {
+	_u.mutation.RemoveSessionIDs(ids...)
+	return _u
+}
+
+// RemoveSessions removes "sessions" edges to Session entities.
+func (_u *TenantUpdateOne) RemoveSessions(v ...*Session) *TenantUpdateOne {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveSessionIDs(ids...)
 }
 
 // Where appends a list predicates to the TenantUpdate builder.
@@ -2059,6 +2531,186 @@ func (_u *TenantUpdateOne) sqlSave(ctx context.Context) (_node *Tenant, err erro
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(grouprole.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.PendingLoginsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.PendingLoginsTable,
+			Columns: []string{tenant.PendingLoginsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(pendinglogin.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedPendingLoginsIDs(); len(nodes) > 0 && !_u.mutation.PendingLoginsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.PendingLoginsTable,
+			Columns: []string{tenant.PendingLoginsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(pendinglogin.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.PendingLoginsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.PendingLoginsTable,
+			Columns: []string{tenant.PendingLoginsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(pendinglogin.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.AuthCodesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.AuthCodesTable,
+			Columns: []string{tenant.AuthCodesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(authcode.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedAuthCodesIDs(); len(nodes) > 0 && !_u.mutation.AuthCodesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.AuthCodesTable,
+			Columns: []string{tenant.AuthCodesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(authcode.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.AuthCodesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.AuthCodesTable,
+			Columns: []string{tenant.AuthCodesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(authcode.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.SeenAssertionsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.SeenAssertionsTable,
+			Columns: []string{tenant.SeenAssertionsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(seenassertion.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedSeenAssertionsIDs(); len(nodes) > 0 && !_u.mutation.SeenAssertionsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.SeenAssertionsTable,
+			Columns: []string{tenant.SeenAssertionsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(seenassertion.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.SeenAssertionsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.SeenAssertionsTable,
+			Columns: []string{tenant.SeenAssertionsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(seenassertion.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.SessionsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.SessionsTable,
+			Columns: []string{tenant.SessionsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(session.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedSessionsIDs(); len(nodes) > 0 && !_u.mutation.SessionsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.SessionsTable,
+			Columns: []string{tenant.SessionsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(session.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.SessionsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.SessionsTable,
+			Columns: []string{tenant.SessionsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(session.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

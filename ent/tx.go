@@ -16,6 +16,8 @@ type Tx struct {
 	config
 	// AccessKey is the client for interacting with the AccessKey builders.
 	AccessKey *AccessKeyClient
+	// AuthCode is the client for interacting with the AuthCode builders.
+	AuthCode *AuthCodeClient
 	// Change is the client for interacting with the Change builders.
 	Change *ChangeClient
 	// Email is the client for interacting with the Email builders.
@@ -28,6 +30,8 @@ type Tx struct {
 	GroupRole *GroupRoleClient
 	// OAuthClient is the client for interacting with the OAuthClient builders.
 	OAuthClient *OAuthClientClient
+	// PendingLogin is the client for interacting with the PendingLogin builders.
+	PendingLogin *PendingLoginClient
 	// Project is the client for interacting with the Project builders.
 	Project *ProjectClient
 	// Role is the client for interacting with the Role builders.
@@ -38,6 +42,10 @@ type Tx struct {
 	SamlConfig *SamlConfigClient
 	// ScimToken is the client for interacting with the ScimToken builders.
 	ScimToken *ScimTokenClient
+	// SeenAssertion is the client for interacting with the SeenAssertion builders.
+	SeenAssertion *SeenAssertionClient
+	// Session is the client for interacting with the Session builders.
+	Session *SessionClient
 	// SigningKey is the client for interacting with the SigningKey builders.
 	SigningKey *SigningKeyClient
 	// Tenant is the client for interacting with the Tenant builders.
@@ -176,17 +184,21 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.AccessKey = NewAccessKeyClient(tx.config)
+	tx.AuthCode = NewAuthCodeClient(tx.config)
 	tx.Change = NewChangeClient(tx.config)
 	tx.Email = NewEmailClient(tx.config)
 	tx.Group = NewGroupClient(tx.config)
 	tx.GroupMembership = NewGroupMembershipClient(tx.config)
 	tx.GroupRole = NewGroupRoleClient(tx.config)
 	tx.OAuthClient = NewOAuthClientClient(tx.config)
+	tx.PendingLogin = NewPendingLoginClient(tx.config)
 	tx.Project = NewProjectClient(tx.config)
 	tx.Role = NewRoleClient(tx.config)
 	tx.RoleAssignment = NewRoleAssignmentClient(tx.config)
 	tx.SamlConfig = NewSamlConfigClient(tx.config)
 	tx.ScimToken = NewScimTokenClient(tx.config)
+	tx.SeenAssertion = NewSeenAssertionClient(tx.config)
+	tx.Session = NewSessionClient(tx.config)
 	tx.SigningKey = NewSigningKeyClient(tx.config)
 	tx.Tenant = NewTenantClient(tx.config)
 	tx.User = NewUserClient(tx.config)

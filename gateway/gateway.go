@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/acme/identity/gateway/scim"
+	"github.com/acme/identity/gateway/signin"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/gen/openapi"
 )
@@ -72,6 +73,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry, p
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /saml/{tenant_id}/metadata", spMetadata(identityv1.NewSsoServiceClient(conn)))
 	mux.Handle("GET /.well-known/jwks.json", jwks(identityv1.NewSigningKeyServiceClient(conn), log))
+	signin.Register(mux, conn, publicURL, log)
 	mux.Handle(scim.Prefix+"/", scim.New(conn, publicURL))
 
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{

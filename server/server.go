@@ -30,6 +30,7 @@ type Services struct {
 	AccessKey identityv1.AccessKeyServiceServer
 	Client    identityv1.OAuthClientServiceServer
 	Keys      identityv1.SigningKeyServiceServer
+	SignIn    identityv1.SignInServiceServer
 	Sso       identityv1.SsoServiceServer
 	Scim      identityv1.ScimServiceServer
 	Authz     identityv1.AuthzServiceServer
@@ -44,6 +45,7 @@ func (s Services) register(r grpc.ServiceRegistrar) {
 	identityv1.RegisterAccessKeyServiceServer(r, s.AccessKey)
 	identityv1.RegisterOAuthClientServiceServer(r, s.Client)
 	identityv1.RegisterSigningKeyServiceServer(r, s.Keys)
+	identityv1.RegisterSignInServiceServer(r, s.SignIn)
 	identityv1.RegisterSsoServiceServer(r, s.Sso)
 	identityv1.RegisterScimServiceServer(r, s.Scim)
 	identityv1.RegisterAuthzServiceServer(r, s.Authz)

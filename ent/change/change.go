@@ -91,6 +91,7 @@ const (
 	KindTenantLimits   Kind = "tenant_limits"
 	KindOauthClient    Kind = "oauth_client"
 	KindSigningKey     Kind = "signing_key"
+	KindSession        Kind = "session"
 )
 
 func (k Kind) String() string {
@@ -100,7 +101,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindProject, KindTenant, KindUser, KindGroup, KindRole, KindGroupMember, KindRoleAssignment, KindAccessKey, KindSamlConfig, KindScim, KindGroupRole, KindTenantLimits, KindOauthClient, KindSigningKey:
+	case KindProject, KindTenant, KindUser, KindGroup, KindRole, KindGroupMember, KindRoleAssignment, KindAccessKey, KindSamlConfig, KindScim, KindGroupRole, KindTenantLimits, KindOauthClient, KindSigningKey, KindSession:
 		return nil
 	default:
 		return fmt.Errorf("change: invalid enum value for kind field: %q", k)

@@ -9,18 +9,22 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/acme/identity/ent"
 	"github.com/acme/identity/ent/accesskey"
+	"github.com/acme/identity/ent/authcode"
 	"github.com/acme/identity/ent/change"
 	"github.com/acme/identity/ent/email"
 	"github.com/acme/identity/ent/group"
 	"github.com/acme/identity/ent/groupmembership"
 	"github.com/acme/identity/ent/grouprole"
 	"github.com/acme/identity/ent/oauthclient"
+	"github.com/acme/identity/ent/pendinglogin"
 	"github.com/acme/identity/ent/predicate"
 	"github.com/acme/identity/ent/project"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
 	"github.com/acme/identity/ent/samlconfig"
 	"github.com/acme/identity/ent/scimtoken"
+	"github.com/acme/identity/ent/seenassertion"
+	"github.com/acme/identity/ent/session"
 	"github.com/acme/identity/ent/signingkey"
 	"github.com/acme/identity/ent/tenant"
 	"github.com/acme/identity/ent/user"
@@ -107,6 +111,33 @@ func (f TraverseAccessKey) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.AccessKeyQuery", q)
+}
+
+// The AuthCodeFunc type is an adapter to allow the use of ordinary function as a Querier.
+type AuthCodeFunc func(context.Context, *ent.AuthCodeQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f AuthCodeFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.AuthCodeQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.AuthCodeQuery", q)
+}
+
+// The TraverseAuthCode type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseAuthCode func(context.Context, *ent.AuthCodeQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseAuthCode) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseAuthCode) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AuthCodeQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.AuthCodeQuery", q)
 }
 
 // The ChangeFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -271,6 +302,33 @@ func (f TraverseOAuthClient) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.OAuthClientQuery", q)
 }
 
+// The PendingLoginFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PendingLoginFunc func(context.Context, *ent.PendingLoginQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PendingLoginFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PendingLoginQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PendingLoginQuery", q)
+}
+
+// The TraversePendingLogin type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePendingLogin func(context.Context, *ent.PendingLoginQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePendingLogin) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePendingLogin) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PendingLoginQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PendingLoginQuery", q)
+}
+
 // The ProjectFunc type is an adapter to allow the use of ordinary function as a Querier.
 type ProjectFunc func(context.Context, *ent.ProjectQuery) (ent.Value, error)
 
@@ -406,6 +464,60 @@ func (f TraverseScimToken) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.ScimTokenQuery", q)
 }
 
+// The SeenAssertionFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SeenAssertionFunc func(context.Context, *ent.SeenAssertionQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SeenAssertionFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SeenAssertionQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SeenAssertionQuery", q)
+}
+
+// The TraverseSeenAssertion type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSeenAssertion func(context.Context, *ent.SeenAssertionQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSeenAssertion) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSeenAssertion) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SeenAssertionQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SeenAssertionQuery", q)
+}
+
+// The SessionFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SessionFunc func(context.Context, *ent.SessionQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SessionFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SessionQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SessionQuery", q)
+}
+
+// The TraverseSession type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSession func(context.Context, *ent.SessionQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSession) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSession) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SessionQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SessionQuery", q)
+}
+
 // The SigningKeyFunc type is an adapter to allow the use of ordinary function as a Querier.
 type SigningKeyFunc func(context.Context, *ent.SigningKeyQuery) (ent.Value, error)
 
@@ -492,6 +604,8 @@ func NewQuery(q ent.Query) (Query, error) {
 	switch q := q.(type) {
 	case *ent.AccessKeyQuery:
 		return &query[*ent.AccessKeyQuery, predicate.AccessKey, accesskey.OrderOption]{typ: ent.TypeAccessKey, tq: q}, nil
+	case *ent.AuthCodeQuery:
+		return &query[*ent.AuthCodeQuery, predicate.AuthCode, authcode.OrderOption]{typ: ent.TypeAuthCode, tq: q}, nil
 	case *ent.ChangeQuery:
 		return &query[*ent.ChangeQuery, predicate.Change, change.OrderOption]{typ: ent.TypeChange, tq: q}, nil
 	case *ent.EmailQuery:
@@ -504,6 +618,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.GroupRoleQuery, predicate.GroupRole, grouprole.OrderOption]{typ: ent.TypeGroupRole, tq: q}, nil
 	case *ent.OAuthClientQuery:
 		return &query[*ent.OAuthClientQuery, predicate.OAuthClient, oauthclient.OrderOption]{typ: ent.TypeOAuthClient, tq: q}, nil
+	case *ent.PendingLoginQuery:
+		return &query[*ent.PendingLoginQuery, predicate.PendingLogin, pendinglogin.OrderOption]{typ: ent.TypePendingLogin, tq: q}, nil
 	case *ent.ProjectQuery:
 		return &query[*ent.ProjectQuery, predicate.Project, project.OrderOption]{typ: ent.TypeProject, tq: q}, nil
 	case *ent.RoleQuery:
@@ -514,6 +630,10 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.SamlConfigQuery, predicate.SamlConfig, samlconfig.OrderOption]{typ: ent.TypeSamlConfig, tq: q}, nil
 	case *ent.ScimTokenQuery:
 		return &query[*ent.ScimTokenQuery, predicate.ScimToken, scimtoken.OrderOption]{typ: ent.TypeScimToken, tq: q}, nil
+	case *ent.SeenAssertionQuery:
+		return &query[*ent.SeenAssertionQuery, predicate.SeenAssertion, seenassertion.OrderOption]{typ: ent.TypeSeenAssertion, tq: q}, nil
+	case *ent.SessionQuery:
+		return &query[*ent.SessionQuery, predicate.Session, session.OrderOption]{typ: ent.TypeSession, tq: q}, nil
 	case *ent.SigningKeyQuery:
 		return &query[*ent.SigningKeyQuery, predicate.SigningKey, signingkey.OrderOption]{typ: ent.TypeSigningKey, tq: q}, nil
 	case *ent.TenantQuery:

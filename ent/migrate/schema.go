@@ -35,13 +35,49 @@ var (
 			},
 		},
 	}
+	// AuthCodesColumns holds the columns for the "auth_codes" table.
+	AuthCodesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "client_id", Type: field.TypeString},
+		{Name: "redirect_uri", Type: field.TypeString},
+		{Name: "scope", Type: field.TypeString},
+		{Name: "nonce", Type: field.TypeString},
+		{Name: "code_challenge", Type: field.TypeString},
+		{Name: "user_id", Type: field.TypeString},
+		{Name: "session_id", Type: field.TypeString},
+		{Name: "auth_time", Type: field.TypeTime},
+		{Name: "expire_time", Type: field.TypeTime},
+		{Name: "use_time", Type: field.TypeTime, Nullable: true},
+		{Name: "tenant_id", Type: field.TypeString},
+	}
+	// AuthCodesTable holds the schema information for the "auth_codes" table.
+	AuthCodesTable = &schema.Table{
+		Name:       "auth_codes",
+		Columns:    AuthCodesColumns,
+		PrimaryKey: []*schema.Column{AuthCodesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "auth_codes_tenants_auth_codes",
+				Columns:    []*schema.Column{AuthCodesColumns[11]},
+				RefColumns: []*schema.Column{TenantsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "authcode_tenant_id",
+				Unique:  false,
+				Columns: []*schema.Column{AuthCodesColumns[11]},
+			},
+		},
+	}
 	// ChangesColumns holds the columns for the "changes" table.
 	ChangesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt64, Increment: true},
 		{Name: "project_id", Type: field.TypeString},
 		{Name: "revision", Type: field.TypeInt64},
 		{Name: "tenant_id", Type: field.TypeString, Default: ""},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"project", "tenant", "user", "group", "role", "group_member", "role_assignment", "access_key", "saml_config", "scim", "group_role", "tenant_limits", "oauth_client", "signing_key"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"project", "tenant", "user", "group", "role", "group_member", "role_assignment", "access_key", "saml_config", "scim", "group_role", "tenant_limits", "oauth_client", "signing_key", "session"}},
 		{Name: "operation", Type: field.TypeEnum, Enums: []string{"create", "update", "delete", "add", "remove", "revoke", "enable", "disable", "rotate"}},
 		{Name: "resource_id", Type: field.TypeString},
 		{Name: "user_id", Type: field.TypeString, Default: ""},
@@ -287,6 +323,42 @@ var (
 			},
 		},
 	}
+	// PendingLoginsColumns holds the columns for the "pending_logins" table.
+	PendingLoginsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "client_id", Type: field.TypeString},
+		{Name: "redirect_uri", Type: field.TypeString},
+		{Name: "scope", Type: field.TypeString},
+		{Name: "state", Type: field.TypeString},
+		{Name: "nonce", Type: field.TypeString},
+		{Name: "code_challenge", Type: field.TypeString},
+		{Name: "saml_request_id", Type: field.TypeString},
+		{Name: "create_time", Type: field.TypeTime},
+		{Name: "expire_time", Type: field.TypeTime},
+		{Name: "use_time", Type: field.TypeTime, Nullable: true},
+		{Name: "tenant_id", Type: field.TypeString},
+	}
+	// PendingLoginsTable holds the schema information for the "pending_logins" table.
+	PendingLoginsTable = &schema.Table{
+		Name:       "pending_logins",
+		Columns:    PendingLoginsColumns,
+		PrimaryKey: []*schema.Column{PendingLoginsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "pending_logins_tenants_pending_logins",
+				Columns:    []*schema.Column{PendingLoginsColumns[11]},
+				RefColumns: []*schema.Column{TenantsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "pendinglogin_tenant_id",
+				Unique:  false,
+				Columns: []*schema.Column{PendingLoginsColumns[11]},
+			},
+		},
+	}
 	// ProjectsColumns holds the columns for the "projects" table.
 	ProjectsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -458,6 +530,69 @@ var (
 			},
 		},
 	}
+	// SeenAssertionsColumns holds the columns for the "seen_assertions" table.
+	SeenAssertionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "assertion_id", Type: field.TypeString, Size: 512},
+		{Name: "expire_time", Type: field.TypeTime},
+		{Name: "tenant_id", Type: field.TypeString},
+	}
+	// SeenAssertionsTable holds the schema information for the "seen_assertions" table.
+	SeenAssertionsTable = &schema.Table{
+		Name:       "seen_assertions",
+		Columns:    SeenAssertionsColumns,
+		PrimaryKey: []*schema.Column{SeenAssertionsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "seen_assertions_tenants_seen_assertions",
+				Columns:    []*schema.Column{SeenAssertionsColumns[3]},
+				RefColumns: []*schema.Column{TenantsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "seenassertion_tenant_id",
+				Unique:  false,
+				Columns: []*schema.Column{SeenAssertionsColumns[3]},
+			},
+			{
+				Name:    "seenassertion_tenant_id_assertion_id",
+				Unique:  true,
+				Columns: []*schema.Column{SeenAssertionsColumns[3], SeenAssertionsColumns[1]},
+			},
+		},
+	}
+	// SessionsColumns holds the columns for the "sessions" table.
+	SessionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "user_id", Type: field.TypeString},
+		{Name: "client_id", Type: field.TypeString},
+		{Name: "create_time", Type: field.TypeTime},
+		{Name: "revoke_time", Type: field.TypeTime, Nullable: true},
+		{Name: "tenant_id", Type: field.TypeString},
+	}
+	// SessionsTable holds the schema information for the "sessions" table.
+	SessionsTable = &schema.Table{
+		Name:       "sessions",
+		Columns:    SessionsColumns,
+		PrimaryKey: []*schema.Column{SessionsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "sessions_tenants_sessions",
+				Columns:    []*schema.Column{SessionsColumns[5]},
+				RefColumns: []*schema.Column{TenantsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "session_tenant_id",
+				Unique:  false,
+				Columns: []*schema.Column{SessionsColumns[5]},
+			},
+		},
+	}
 	// SigningKeysColumns holds the columns for the "signing_keys" table.
 	SigningKeysColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -584,17 +719,21 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		AccessKeysTable,
+		AuthCodesTable,
 		ChangesTable,
 		EmailsTable,
 		GroupsTable,
 		GroupMembershipsTable,
 		GroupRolesTable,
 		OauthClientsTable,
+		PendingLoginsTable,
 		ProjectsTable,
 		RolesTable,
 		RoleAssignmentsTable,
 		SamlConfigsTable,
 		ScimTokensTable,
+		SeenAssertionsTable,
+		SessionsTable,
 		SigningKeysTable,
 		TenantsTable,
 		UsersTable,
@@ -603,6 +742,7 @@ var (
 
 func init() {
 	AccessKeysTable.ForeignKeys[0].RefTable = ProjectsTable
+	AuthCodesTable.ForeignKeys[0].RefTable = TenantsTable
 	EmailsTable.ForeignKeys[0].RefTable = TenantsTable
 	EmailsTable.ForeignKeys[1].RefTable = UsersTable
 	GroupsTable.ForeignKeys[0].RefTable = TenantsTable
@@ -613,12 +753,15 @@ func init() {
 	GroupRolesTable.ForeignKeys[1].RefTable = RolesTable
 	GroupRolesTable.ForeignKeys[2].RefTable = TenantsTable
 	OauthClientsTable.ForeignKeys[0].RefTable = ProjectsTable
+	PendingLoginsTable.ForeignKeys[0].RefTable = TenantsTable
 	RolesTable.ForeignKeys[0].RefTable = TenantsTable
 	RoleAssignmentsTable.ForeignKeys[0].RefTable = RolesTable
 	RoleAssignmentsTable.ForeignKeys[1].RefTable = TenantsTable
 	RoleAssignmentsTable.ForeignKeys[2].RefTable = UsersTable
 	SamlConfigsTable.ForeignKeys[0].RefTable = TenantsTable
 	ScimTokensTable.ForeignKeys[0].RefTable = TenantsTable
+	SeenAssertionsTable.ForeignKeys[0].RefTable = TenantsTable
+	SessionsTable.ForeignKeys[0].RefTable = TenantsTable
 	SigningKeysTable.ForeignKeys[0].RefTable = ProjectsTable
 	TenantsTable.ForeignKeys[0].RefTable = ProjectsTable
 	UsersTable.ForeignKeys[0].RefTable = TenantsTable

@@ -9,6 +9,9 @@ import (
 // AccessKey is the predicate function for accesskey builders.
 type AccessKey func(*sql.Selector)
 
+// AuthCode is the predicate function for authcode builders.
+type AuthCode func(*sql.Selector)
+
 // Change is the predicate function for change builders.
 type Change func(*sql.Selector)
 
@@ -27,6 +30,9 @@ type GroupRole func(*sql.Selector)
 // OAuthClient is the predicate function for oauthclient builders.
 type OAuthClient func(*sql.Selector)
 
+// PendingLogin is the predicate function for pendinglogin builders.
+type PendingLogin func(*sql.Selector)
+
 // Project is the predicate function for project builders.
 type Project func(*sql.Selector)
 
@@ -41,6 +47,12 @@ type SamlConfig func(*sql.Selector)
 
 // ScimToken is the predicate function for scimtoken builders.
 type ScimToken func(*sql.Selector)
+
+// SeenAssertion is the predicate function for seenassertion builders.
+type SeenAssertion func(*sql.Selector)
+
+// Session is the predicate function for session builders.
+type Session func(*sql.Selector)
 
 // SigningKey is the predicate function for signingkey builders.
 type SigningKey func(*sql.Selector)

@@ -44,6 +44,10 @@ func (Tenant) Edges() []ent.Edge {
 		edge.To("saml_config", SamlConfig.Type).Annotations(cascade),
 		edge.To("scim_tokens", ScimToken.Type).Annotations(cascade),
 		edge.To("group_roles", GroupRole.Type).Annotations(cascade),
+		edge.To("pending_logins", PendingLogin.Type).Annotations(cascade),
+		edge.To("auth_codes", AuthCode.Type).Annotations(cascade),
+		edge.To("seen_assertions", SeenAssertion.Type).Annotations(cascade),
+		edge.To("sessions", Session.Type).Annotations(cascade),
 	}
 }
 

@@ -52,6 +52,14 @@ const (
 	EdgeScimTokens = "scim_tokens"
 	// EdgeGroupRoles holds the string denoting the group_roles edge name in mutations.
 	EdgeGroupRoles = "group_roles"
+	// EdgePendingLogins holds the string denoting the pending_logins edge name in mutations.
+	EdgePendingLogins = "pending_logins"
+	// EdgeAuthCodes holds the string denoting the auth_codes edge name in mutations.
+	EdgeAuthCodes = "auth_codes"
+	// EdgeSeenAssertions holds the string denoting the seen_assertions edge name in mutations.
+	EdgeSeenAssertions = "seen_assertions"
+	// EdgeSessions holds the string denoting the sessions edge name in mutations.
+	EdgeSessions = "sessions"
 	// Table holds the table name of the tenant in the database.
 	Table = "tenants"
 	// ProjectTable is the table that holds the project relation/edge.
@@ -124,6 +132,34 @@ const (
 	GroupRolesInverseTable = "group_roles"
 	// GroupRolesColumn is the table column denoting the group_roles relation/edge.
 	GroupRolesColumn = "tenant_id"
+	// PendingLoginsTable is the table that holds the pending_logins relation/edge.
+	PendingLoginsTable = "pending_logins"
+	// PendingLoginsInverseTable is the table name for the PendingLogin entity.
+	// It exists in this package in order to avoid circular dependency with the "pendinglogin" package.
+	PendingLoginsInverseTable = "pending_logins"
+	// PendingLoginsColumn is the table column denoting the pending_logins relation/edge.
+	PendingLoginsColumn = "tenant_id"
+	// AuthCodesTable is the table that holds the auth_codes relation/edge.
+	AuthCodesTable = "auth_codes"
+	// AuthCodesInverseTable is the table name for the AuthCode entity.
+	// It exists in this package in order to avoid circular dependency with the "authcode" package.
+	AuthCodesInverseTable = "auth_codes"
+	// AuthCodesColumn is the table column denoting the auth_codes relation/edge.
+	AuthCodesColumn = "tenant_id"
+	// SeenAssertionsTable is the table that holds the seen_assertions relation/edge.
+	SeenAssertionsTable = "seen_assertions"
+	// SeenAssertionsInverseTable is the table name for the SeenAssertion entity.
+	// It exists in this package in order to avoid circular dependency with the "seenassertion" package.
+	SeenAssertionsInverseTable = "seen_assertions"
+	// SeenAssertionsColumn is the table column denoting the seen_assertions relation/edge.
+	SeenAssertionsColumn = "tenant_id"
+	// SessionsTable is the table that holds the sessions relation/edge.
+	SessionsTable = "sessions"
+	// SessionsInverseTable is the table name for the Session entity.
+	// It exists in this package in order to avoid circular dependency with the "session" package.
+	SessionsInverseTable = "sessions"
+	// SessionsColumn is the table column denoting the sessions relation/edge.
+	SessionsColumn = "tenant_id"
 )
 
 // Columns holds all SQL columns for tenant fields.
@@ -360,6 +396,62 @@ func ByGroupRoles(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newGroupRolesStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByPendingLoginsCount orders the results by pending_logins count.
+func ByPendingLoginsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newPendingLoginsStep(), opts...)
+	}
+}
+
+// ByPendingLogins orders the results by pending_logins terms.
+func ByPendingLogins(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newPendingLoginsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByAuthCodesCount orders the results by auth_codes count.
+func ByAuthCodesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newAuthCodesStep(), opts...)
+	}
+}
+
+// ByAuthCodes orders the results by auth_codes terms.
+func ByAuthCodes(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newAuthCodesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// BySeenAssertionsCount orders the results by seen_assertions count.
+func BySeenAssertionsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newSeenAssertionsStep(), opts...)
+	}
+}
+
+// BySeenAssertions orders the results by seen_assertions terms.
+func BySeenAssertions(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newSeenAssertionsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// BySessionsCount orders the results by sessions count.
+func BySessionsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newSessionsStep(), opts...)
+	}
+}
+
+// BySessions orders the results by sessions terms.
+func BySessions(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newSessionsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newProjectStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -428,5 +520,33 @@ func newGroupRolesStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(GroupRolesInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, GroupRolesTable, GroupRolesColumn),
+	)
+}
+func newPendingLoginsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(PendingLoginsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, PendingLoginsTable, PendingLoginsColumn),
+	)
+}
+func newAuthCodesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(AuthCodesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, AuthCodesTable, AuthCodesColumn),
+	)
+}
+func newSeenAssertionsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(SeenAssertionsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, SeenAssertionsTable, SeenAssertionsColumn),
+	)
+}
+func newSessionsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(SessionsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, SessionsTable, SessionsColumn),
 	)
 }

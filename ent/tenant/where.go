@@ -795,6 +795,98 @@ func HasGroupRolesWith(preds ...predicate.GroupRole) predicate.Tenant {
 	})
 }
 
+// HasPendingLogins applies the HasEdge predicate on the "pending_logins" edge.
+func HasPendingLogins() predicate.Tenant {
+	return predicate.Tenant(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, PendingLoginsTable, PendingLoginsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasPendingLoginsWith applies the HasEdge predicate on the "pending_logins" edge with a given conditions (other predicates).
+func HasPendingLoginsWith(preds ...predicate.PendingLogin) predicate.Tenant {
+	return predicate.Tenant(func(s *sql.Selector) {
+		step := newPendingLoginsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasAuthCodes applies the HasEdge predicate on the "auth_codes" edge.
+func HasAuthCodes() predicate.Tenant {
+	return predicate.Tenant(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, AuthCodesTable, AuthCodesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasAuthCodesWith applies the HasEdge predicate on the "auth_codes" edge with a given conditions (other predicates).
+func HasAuthCodesWith(preds ...predicate.AuthCode) predicate.Tenant {
+	return predicate.Tenant(func(s *sql.Selector) {
+		step := newAuthCodesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasSeenAssertions applies the HasEdge predicate on the "seen_assertions" edge.
+func HasSeenAssertions() predicate.Tenant {
+	return predicate.Tenant(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, SeenAssertionsTable, SeenAssertionsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasSeenAssertionsWith applies the HasEdge predicate on the "seen_assertions" edge with a given conditions (other predicates).
+func HasSeenAssertionsWith(preds ...predicate.SeenAssertion) predicate.Tenant {
+	return predicate.Tenant(func(s *sql.Selector) {
+		step := newSeenAssertionsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasSessions applies the HasEdge predicate on the "sessions" edge.
+func HasSessions() predicate.Tenant {
+	return predicate.Tenant(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, SessionsTable, SessionsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasSessionsWith applies the HasEdge predicate on the "sessions" edge with a given conditions (other predicates).
+func HasSessionsWith(preds ...predicate.Session) predicate.Tenant {
+	return predicate.Tenant(func(s *sql.Selector) {
+		step := newSessionsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.Tenant) predicate.Tenant {
 	return predicate.Tenant(sql.AndPredicates(predicates...))

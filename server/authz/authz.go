@@ -164,6 +164,12 @@ var methodRules = map[string]rule{
 var publicMethods = map[string]bool{
 	identityv1.SsoService_GetServiceProviderMetadata_FullMethodName: true,
 	identityv1.SigningKeyService_GetJwks_FullMethodName:             true,
+	// The sign-in calls authenticate their callers as their protocols do
+	// (redirect URI, IdP signature, client secret or PKCE, access token).
+	identityv1.SignInService_StartLogin_FullMethodName:   true,
+	identityv1.SignInService_FinishLogin_FullMethodName:  true,
+	identityv1.SignInService_ExchangeCode_FullMethodName: true,
+	identityv1.SignInService_GetUserInfo_FullMethodName:  true,
 }
 
 // RequestTenant returns the tenant a tenant-scoped request names.

@@ -110,6 +110,10 @@ func (e SigningKeyCreated) entry() entry {
 	return entry{kind: change.KindSigningKey, op: change.OperationCreate, resource: string(e.Key)}
 }
 
+func (e SessionCreated) entry() entry {
+	return entry{tenant: e.Tenant, kind: change.KindSession, op: change.OperationCreate, resource: string(e.Session), user: e.User}
+}
+
 func (e TenantLimitsChanged) entry() entry {
 	return tenantSetting(e.Tenant, change.KindTenantLimits, change.OperationUpdate)
 }
@@ -194,6 +198,10 @@ func Decode(c *ent.Change) (Record, error) {
 	case change.KindSigningKey:
 		if c.Operation == change.OperationCreate {
 			e = SigningKeyCreated{SigningKeyID(id)}
+		}
+	case change.KindSession:
+		if c.Operation == change.OperationCreate {
+			e = SessionCreated{t, SessionID(id), UserID(c.UserID)}
 		}
 	case change.KindTenantLimits:
 		if c.Operation == change.OperationUpdate {

@@ -12,6 +12,7 @@ type (
 	RoleID    string
 	KeyID     string
 	ClientID  string
+	SessionID string
 	// SigningKeyID is a token signing key's kid.
 	SigningKeyID string
 )
@@ -189,6 +190,14 @@ type (
 // SigningKeyCreated: a token signing key was created (and the keys it
 // succeeds were given their retire time).
 type SigningKeyCreated struct{ Key SigningKeyID }
+
+// SessionCreated: a user signed in through the tenant's IdP, starting a
+// session.
+type SessionCreated struct {
+	Tenant  TenantID
+	Session SessionID
+	User    UserID
+}
 
 // TenantLimitsChanged: the tenant's rate and concurrency limits changed.
 type TenantLimitsChanged struct{ Tenant TenantID }

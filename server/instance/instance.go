@@ -27,6 +27,7 @@ import (
 	"github.com/acme/identity/server"
 	"github.com/acme/identity/server/authn"
 	"github.com/acme/identity/server/changelog"
+	"github.com/acme/identity/server/oidc"
 	"github.com/acme/identity/server/ratelimit"
 	"github.com/acme/identity/server/roleindex"
 	"github.com/acme/identity/server/saml"
@@ -130,6 +131,8 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	if err := keyring.Verify(runCtx); err != nil {
 		return nil, err
 	}
+	sp := saml.NewSP(cfg.PublicURL)
+	issuer := oidc.NewIssuer(cfg.PublicURL, keyring, cfg.Now)
 	services := server.Services{
 		Project:   service.NewProjectService(db, w),
 		Tenant:    service.NewTenantService(db, w),
@@ -139,7 +142,8 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 		AccessKey: service.NewAccessKeyService(db, w),
 		Client:    service.NewOAuthClientService(db, w),
 		Keys:      service.NewSigningKeyService(keyring),
-		Sso: service.NewSsoService(db, w, saml.NewSP(cfg.PublicURL), saml.NewFetcher(saml.FetchOptions{
+		SignIn:    service.NewSignInService(db, w, sp, issuer, index, follower, cfg.Log, cfg.Now),
+		Sso: service.NewSsoService(db, w, sp, saml.NewFetcher(saml.FetchOptions{
 			Timeout: cfg.MetadataTimeout, AllowPrivate: cfg.MetadataAllowPrivate, Log: cfg.Log,
 		}), cfg.Now),
 		Scim:  service.NewScimService(db, w, cfg.PublicURL+scim.Prefix, cfg.Now),

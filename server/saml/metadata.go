@@ -139,7 +139,19 @@ func (sp SP) MetadataXML(tenantID string) (string, error) {
 	// Okta and Entra send the email as NameID by default; the login matches
 	// it against user_name.
 	p := crewsaml.ServiceProvider{EntityID: urls.EntityID, AcsURL: *acs, MetadataURL: *md, AuthnNameIDFormat: crewsaml.EmailAddressNameIDFormat}
-	b, err := xml.MarshalIndent(p.Metadata(), "", "  ")
+	m := p.Metadata()
+	// Responses come by HTTP-POST only: the Artifact binding crewjam also
+	// advertises would need a back channel to the IdP, which is not built.
+	for i := range m.SPSSODescriptors {
+		var post []crewsaml.IndexedEndpoint
+		for _, acs := range m.SPSSODescriptors[i].AssertionConsumerServices {
+			if acs.Binding == crewsaml.HTTPPostBinding {
+				post = append(post, acs)
+			}
+		}
+		m.SPSSODescriptors[i].AssertionConsumerServices = post
+	}
+	b, err := xml.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return "", fmt.Errorf("render SP metadata: %w", err)
 	}

@@ -9,16 +9,20 @@ import (
 
 	"github.com/acme/identity/ent"
 	"github.com/acme/identity/ent/accesskey"
+	"github.com/acme/identity/ent/authcode"
 	"github.com/acme/identity/ent/email"
 	"github.com/acme/identity/ent/group"
 	"github.com/acme/identity/ent/groupmembership"
 	"github.com/acme/identity/ent/grouprole"
 	"github.com/acme/identity/ent/intercept"
 	"github.com/acme/identity/ent/oauthclient"
+	"github.com/acme/identity/ent/pendinglogin"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
 	"github.com/acme/identity/ent/samlconfig"
 	"github.com/acme/identity/ent/scimtoken"
+	"github.com/acme/identity/ent/seenassertion"
+	"github.com/acme/identity/ent/session"
 	"github.com/acme/identity/ent/signingkey"
 	"github.com/acme/identity/ent/tenant"
 	"github.com/acme/identity/ent/user"
@@ -61,6 +65,8 @@ func owned(client *ent.Client) (tenantOwned, projectOwned map[string]scoped) {
 			groupmembership.Table: client.GroupMembership, role.Table: client.Role,
 			roleassignment.Table: client.RoleAssignment, grouprole.Table: client.GroupRole,
 			samlconfig.Table: client.SamlConfig, scimtoken.Table: client.ScimToken,
+			pendinglogin.Table: client.PendingLogin, authcode.Table: client.AuthCode,
+			seenassertion.Table: client.SeenAssertion, session.Table: client.Session,
 		}, map[string]scoped{
 			tenant.Table: client.Tenant, accesskey.Table: client.AccessKey, oauthclient.Table: client.OAuthClient,
 			signingkey.Table: client.SigningKey,

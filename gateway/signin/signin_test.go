@@ -1,0 +1,362 @@
+package signin_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/beevik/etree"
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/crewjam/saml"
+	"golang.org/x/oauth2"
+	"google.golang.org/grpc/metadata"
+
+	identityv1 "github.com/acme/identity/gen/identity/v1"
+	"github.com/acme/identity/server/authn"
+	"github.com/acme/identity/server/instance"
+	"github.com/acme/identity/server/instance/instancetest"
+)
+
+// world is identityd serving HTTP on a real listener (its public URL is the
+// issuer), with a tenant whose SAML IdP is a testIdP, users provisioned in
+// it, and an OAuth client.
+type world struct {
+	base     string // identityd's public URL
+	idp      *testIdP
+	tenant   string
+	client   *identityv1.OAuthClient
+	secret   string
+	redirect string
+	admin    context.Context
+	conn     identityv1.UserServiceClient
+	second   string // a second instance on the same database
+}
+
+const (
+	ada   = "ada@example.com"   // provisioned, active, in group Engineering
+	grace = "grace@example.com" // provisioned, deactivated
+	alan  = "alan@example.com"  // provisioned in another tenant only
+)
+
+func serve(t *testing.T, dbURL string) (*instance.Instance, string) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + lis.Addr().String()
+	inst, err := instance.Start(context.Background(), instance.Config{DatabaseURL: dbURL, PublicURL: base,
+		KeyEncryptionKey: instancetest.KeyEncryptionKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(inst.Close)
+	hs := &http.Server{Handler: inst.HTTP}
+	go func() { _ = hs.Serve(lis) }()
+	t.Cleanup(func() { _ = hs.Close() })
+	return inst, base
+}
+
+func newWorld(t *testing.T, db instancetest.Database) *world {
+	t.Helper()
+	dbURL := db.URL(t)
+	inst, base := serve(t, dbURL)
+	cred, err := authn.InitProject(context.Background(), inst.DB, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+cred)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	tenants := identityv1.NewTenantServiceClient(inst.Conn)
+	users := identityv1.NewUserServiceClient(inst.Conn)
+	newTenant := func() string {
+		tn, err := tenants.CreateTenant(admin, &identityv1.CreateTenantRequest{DisplayName: "Acme"})
+		must(err)
+		return tn.GetTenant().GetId()
+	}
+	tid, other := newTenant(), newTenant()
+	user := func(tenantID, name string, active bool) string {
+		u, err := users.CreateUser(admin, &identityv1.CreateUserRequest{TenantId: tenantID, User: &identityv1.User{
+			UserName: name, DisplayName: strings.Split(name, "@")[0], Active: &active,
+			Emails: []*identityv1.Email{{Value: name, Primary: true}}}})
+		must(err)
+		return u.GetUser().GetId()
+	}
+	adaID := user(tid, strings.ToUpper(ada), true) // the NameID matches without regard to case
+	user(tid, grace, false)
+	user(other, alan, true)
+	_, err = identityv1.NewRoleServiceClient(inst.Conn).CreateRole(admin, &identityv1.CreateRoleRequest{TenantId: tid,
+		Role: &identityv1.Role{Name: "Engineering", Permissions: []string{"docs:read"}}})
+	must(err)
+	_, err = identityv1.NewGroupServiceClient(inst.Conn).CreateGroup(admin, &identityv1.CreateGroupRequest{TenantId: tid,
+		Group: &identityv1.Group{DisplayName: "Engineering"}, MemberUserIds: []string{adaID}})
+	must(err)
+
+	spXML := get(t, base+"/saml/"+tid+"/metadata")
+	idp := newTestIdP(t, "https://idp.example.com", []byte(spXML))
+	sso := identityv1.NewSsoServiceClient(inst.Conn)
+	for _, tn := range []string{tid, other} {
+		_, err = sso.SetSamlConfig(admin, &identityv1.SetSamlConfigRequest{TenantId: tn,
+			Metadata: &identityv1.SetSamlConfigRequest_MetadataXml{MetadataXml: idp.metadataXML(t)}})
+		must(err)
+	}
+	redirect := "https://app.example.com/callback"
+	c, err := identityv1.NewOAuthClientServiceClient(inst.Conn).CreateOAuthClient(admin, &identityv1.CreateOAuthClientRequest{
+		DisplayName: "App", RedirectUris: []string{redirect}})
+	must(err)
+	_, second := serve(t, dbURL)
+	return &world{base: base, idp: idp, tenant: tid, client: c.GetClient(), secret: c.GetClientSecret(), redirect: redirect,
+		admin: admin, conn: users, second: second}
+}
+
+func get(t *testing.T, u string) string {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", u, resp.StatusCode, b)
+	}
+	return string(b)
+}
+
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// login is one authorization as a browser runs it, up to the IdP.
+type login struct {
+	cfg      oauth2.Config
+	verifier string
+	state    string
+	nonce    string
+	idpURL   string // where identityd sent the browser
+}
+
+func (w *world) oauth(ctx context.Context, t *testing.T) (*oidc.Provider, oauth2.Config) {
+	t.Helper()
+	p, err := oidc.NewProvider(ctx, w.base)
+	if err != nil {
+		t.Fatalf("discovery: %v", err)
+	}
+	return p, oauth2.Config{ClientID: w.client.GetId(), ClientSecret: w.secret, Endpoint: p.Endpoint(),
+		RedirectURL: w.redirect, Scopes: []string{oidc.ScopeOpenID, "email", "profile"}}
+}
+
+// start sends the browser to /oauth2/authorize and returns where it was sent.
+func (w *world) start(t *testing.T, cfg oauth2.Config, extra ...oauth2.AuthCodeOption) *login {
+	t.Helper()
+	l := &login{cfg: cfg, verifier: oauth2.GenerateVerifier(), state: random(), nonce: random()}
+	opts := append([]oauth2.AuthCodeOption{oauth2.S256ChallengeOption(l.verifier), oidc.Nonce(l.nonce),
+		oauth2.SetAuthURLParam("tenant", w.tenant)}, extra...)
+	resp, err := noRedirects.Get(cfg.AuthCodeURL(l.state, opts...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("authorize answered %d, want 302", resp.StatusCode)
+	}
+	l.idpURL = resp.Header.Get("Location")
+	return l
+}
+
+// post posts a SAML response to an instance's ACS and returns the status and
+// the redirect's query (or the page).
+func (w *world) post(t *testing.T, base, samlResponse, relayState string) (int, url.Values, string) {
+	t.Helper()
+	resp, err := noRedirects.PostForm(base+"/saml/"+w.tenant+"/acs", url.Values{"SAMLResponse": {samlResponse}, "RelayState": {relayState}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusFound {
+		return resp.StatusCode, nil, string(body)
+	}
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(loc.String(), w.redirect+"?") {
+		t.Fatalf("ACS redirected to %s, not the client's redirect URI", loc)
+	}
+	return resp.StatusCode, loc.Query(), ""
+}
+
+func random() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// TestSignIn: an application using go-oidc and x/oauth2 against identityd's
+// issuer signs a provisioned employee in through the tenant's SAML IdP and
+// gets the employee's roles in the access token; the attacks and refusals
+// the issue lists are each refused with their code, on SQLite and PostgreSQL.
+func TestSignIn(t *testing.T) {
+	for _, db := range instancetest.Databases() {
+		t.Run(db.Name, func(t *testing.T) {
+			w := newWorld(t, db)
+			ctx := context.Background()
+			provider, cfg := w.oauth(ctx, t)
+
+			l := w.start(t, cfg)
+			samlResp, relay := w.idp.respond(t, l.idpURL, ada, nil, nil)
+			status, q, page := w.post(t, w.base, samlResp, relay)
+			if status != http.StatusFound || q.Get("code") == "" || q.Get("state") != l.state {
+				t.Fatalf("ACS answered %d %v %s", status, q, page)
+			}
+			tok, err := cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(l.verifier))
+			if err != nil {
+				t.Fatalf("code exchange: %v", err)
+			}
+			rawID, _ := tok.Extra("id_token").(string)
+			verifier := provider.Verifier(&oidc.Config{ClientID: cfg.ClientID})
+			idToken, err := verifier.Verify(ctx, rawID)
+			if err != nil {
+				t.Fatalf("id token: %v", err)
+			}
+			var idc struct {
+				Nonce, Email, Name, Tid string
+			}
+			if err := idToken.Claims(&idc); err != nil || idc.Nonce != l.nonce || idc.Email != strings.ToUpper(ada) || idc.Tid != w.tenant {
+				t.Fatalf("id token claims %+v (%v)", idc, err)
+			}
+			access, err := verifier.Verify(ctx, tok.AccessToken)
+			if err != nil {
+				t.Fatalf("access token does not verify against the JWKS: %v", err)
+			}
+			var ac struct {
+				Sid     string
+				Tenants map[string]struct{ Roles, Permissions []string }
+				Rev     int64
+			}
+			if err := access.Claims(&ac); err != nil {
+				t.Fatal(err)
+			}
+			if g := ac.Tenants[w.tenant]; !slices.Equal(g.Roles, []string{"Engineering"}) || !slices.Equal(g.Permissions, []string{"docs:read"}) || ac.Sid == "" || ac.Rev == 0 {
+				t.Fatalf("access token claims %+v", ac)
+			}
+			info, err := provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+			if err != nil || info.Email != strings.ToUpper(ada) || info.Subject != idToken.Subject {
+				t.Fatalf("userinfo %+v: %v", info, err)
+			}
+			if _, err := cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(l.verifier)); !oauthErr(err, "invalid_grant") {
+				t.Fatalf("a code used twice: %v", err)
+			}
+			// The same response again, to this instance and to a second one.
+			for _, base := range []string{w.base, w.second} {
+				if status, q, _ := w.post(t, base, samlResp, relay); status != http.StatusBadRequest {
+					t.Fatalf("replayed response to %s answered %d %v", base, status, q)
+				}
+			}
+
+			t.Run("refused logins", func(t *testing.T) {
+				for _, tc := range []struct {
+					name   string
+					idp    *testIdP
+					nameID string
+					before func(*saml.Assertion)
+					after  func(*etree.Element)
+					want   string
+				}{
+					{name: "unsigned", after: unsign, want: "invalid_signature"},
+					{name: "signed by another key", idp: w.idp.withKey(t), want: "invalid_signature"},
+					{name: "signature wrapping", after: wrap(grace), want: "multiple_assertions"},
+					{name: "wrong audience", before: func(a *saml.Assertion) {
+						a.Conditions.AudienceRestrictions[0].Audience.Value = "https://evil.example.com"
+					}, want: "wrong_audience"},
+					{name: "wrong recipient", before: func(a *saml.Assertion) {
+						a.Subject.SubjectConfirmations[0].SubjectConfirmationData.Recipient = "https://evil.example.com/acs"
+					}, want: "wrong_recipient"},
+					{name: "expired", before: func(a *saml.Assertion) {
+						a.Conditions.NotOnOrAfter = a.Conditions.NotOnOrAfter.Add(-30 * 60e9)
+						a.Conditions.NotBefore = a.Conditions.NotBefore.Add(-30 * 60e9)
+					}, want: "assertion_expired"},
+					{name: "not yet valid", before: func(a *saml.Assertion) {
+						a.Conditions.NotBefore = a.Conditions.NotBefore.Add(30 * 60e9)
+						a.Conditions.NotOnOrAfter = a.Conditions.NotOnOrAfter.Add(60 * 60e9)
+					}, want: "assertion_not_yet_valid"},
+					{name: "in response to another request", before: func(a *saml.Assertion) {
+						a.Subject.SubjectConfirmations[0].SubjectConfirmationData.InResponseTo = "id-another-request"
+					}, want: "wrong_in_response_to"},
+					{name: "unknown user", nameID: "nobody@example.com", want: "user_not_provisioned"},
+					{name: "deactivated user", nameID: grace, want: "user_inactive"},
+					{name: "user of another tenant", nameID: alan, want: "user_not_provisioned"},
+				} {
+					t.Run(tc.name, func(t *testing.T) {
+						idp := w.idp
+						if tc.idp != nil {
+							idp = tc.idp
+						}
+						nameID := ada
+						if tc.nameID != "" {
+							nameID = tc.nameID
+						}
+						l := w.start(t, cfg)
+						samlResp, relay := idp.respond(t, l.idpURL, nameID, tc.before, tc.after)
+						status, q, page := w.post(t, w.base, samlResp, relay)
+						if status != http.StatusFound || q.Get("error") != "access_denied" || q.Get("error_description") != tc.want ||
+							q.Get("state") != l.state || q.Get("code") != "" {
+							t.Fatalf("answered %d %v %s, want access_denied %s", status, q, page, tc.want)
+						}
+					})
+				}
+			})
+
+			t.Run("refused requests", func(t *testing.T) {
+				bad := cfg
+				bad.RedirectURL = "https://evil.example.com/callback"
+				resp, err := noRedirects.Get(bad.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()),
+					oauth2.SetAuthURLParam("tenant", w.tenant)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" || !strings.Contains(string(body), "invalid_redirect_uri") {
+					t.Fatalf("unregistered redirect_uri answered %d %q", resp.StatusCode, body)
+				}
+
+				l := w.start(t, cfg)
+				samlResp, relay := w.idp.respond(t, l.idpURL, ada, nil, nil)
+				_, q, _ := w.post(t, w.base, samlResp, relay)
+				if _, err := cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(oauth2.GenerateVerifier())); !oauthErr(err, "invalid_grant") {
+					t.Fatalf("wrong code_verifier: %v", err)
+				}
+				wrongSecret := cfg
+				wrongSecret.ClientSecret = "not-the-secret"
+				if _, err := wrongSecret.Exchange(ctx, "x"); !oauthErr(err, "invalid_client") {
+					t.Fatalf("wrong client secret: %v", err)
+				}
+			})
+		})
+	}
+}
+
+// oauthErr says whether err is an OAuth error response with code.
+func oauthErr(err error, code string) bool {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		return false
+	}
+	var body struct{ Error string }
+	_ = json.Unmarshal(re.Body, &body)
+	return body.Error == code
+}

@@ -1,0 +1,187 @@
+package saml
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+	crewsaml "github.com/crewjam/saml"
+	"github.com/crewjam/saml/samlsp"
+)
+
+// ClockSkew is the leeway allowed between the IdP's clock and ours on an
+// assertion's NotBefore and NotOnOrAfter (crewjam/saml's MaxClockSkew).
+var ClockSkew = crewsaml.MaxClockSkew
+
+// Failure codes of a refused SAML response, as users and administrators see
+// them (the reason itself goes to the server log only).
+const (
+	FailMalformed          = "malformed_response"
+	FailSignature          = "invalid_signature"
+	FailIssuer             = "wrong_issuer"
+	FailAudience           = "wrong_audience"
+	FailRecipient          = "wrong_recipient"
+	FailExpired            = "assertion_expired"
+	FailNotYetValid        = "assertion_not_yet_valid"
+	FailInResponseTo       = "wrong_in_response_to"
+	FailMultipleAssertions = "multiple_assertions"
+	FailNoNameID           = "no_name_id"
+)
+
+// LoginError is a refused SAML response: Code for the user, Reason for the
+// log.
+type LoginError struct {
+	Code   string
+	Reason error
+}
+
+func (e *LoginError) Error() string { return e.Code + ": " + e.Reason.Error() }
+
+// Login is what a verified SAML response says.
+type Login struct {
+	// AssertionID is the assertion's ID, to be accepted once.
+	AssertionID string
+	// NameID is the subject's NameID, as the IdP sent it.
+	NameID string
+	// Expires is when the assertion stops being valid (its NotOnOrAfter plus
+	// the skew): remember its id until then.
+	Expires time.Time
+}
+
+// provider returns crewjam's service provider for a tenant and its IdP.
+func (sp SP) provider(tenantID, idpMetadataXML string) (*crewsaml.ServiceProvider, error) {
+	idp, err := samlsp.ParseMetadata([]byte(idpMetadataXML))
+	if err != nil {
+		return nil, fmt.Errorf("stored IdP metadata: %w", err)
+	}
+	urls := sp.URLs(tenantID)
+	acs, err := url.Parse(urls.ACS)
+	if err != nil {
+		return nil, err
+	}
+	md, err := url.Parse(urls.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	return &crewsaml.ServiceProvider{
+		EntityID: urls.EntityID, AcsURL: *acs, MetadataURL: *md,
+		IDPMetadata:       idp,
+		AuthnNameIDFormat: crewsaml.EmailAddressNameIDFormat,
+		// Only SP-initiated responses: InResponseTo must be the request's.
+		AllowIDPInitiated: false,
+	}, nil
+}
+
+// AuthnRequest is a SAML AuthnRequest on its way to the IdP.
+type AuthnRequest struct {
+	// ID is the request's ID; the response's InResponseTo must equal it.
+	ID string
+	// RedirectURL is set for the HTTP-Redirect binding: send the browser there.
+	RedirectURL string
+	// PostURL and PostForm are set for the HTTP-POST binding: the browser
+	// posts SAMLRequest and RelayState there.
+	PostURL, SAMLRequest string
+}
+
+// NewAuthnRequest makes an AuthnRequest of tenantID to the IdP its metadata
+// describes, carrying relayState.
+func (sp SP) NewAuthnRequest(tenantID, idpMetadataXML, ssoURL, binding, relayState string) (*AuthnRequest, error) {
+	p, err := sp.provider(tenantID, idpMetadataXML)
+	if err != nil {
+		return nil, err
+	}
+	req, err := p.MakeAuthenticationRequest(ssoURL, binding, crewsaml.HTTPPostBinding)
+	if err != nil {
+		return nil, fmt.Errorf("authn request: %w", err)
+	}
+	out := &AuthnRequest{ID: req.ID}
+	if binding == crewsaml.HTTPRedirectBinding {
+		u, err := req.Redirect(relayState, p)
+		if err != nil {
+			return nil, fmt.Errorf("authn request: %w", err)
+		}
+		out.RedirectURL = u.String()
+		return out, nil
+	}
+	doc := etree.NewDocument()
+	doc.SetRoot(req.Element())
+	raw, err := doc.WriteToBytes()
+	if err != nil {
+		return nil, err
+	}
+	out.PostURL, out.SAMLRequest = ssoURL, base64.StdEncoding.EncodeToString(raw)
+	return out, nil
+}
+
+// Verify checks a SAMLResponse (base64, as posted) for tenantID against that
+// tenant's IdP only: the signature (over the Response or the Assertion) by
+// one of the certificates of its stored metadata, the Issuer, the Audience
+// (our entity ID), Destination and Recipient (our ACS URL), the validity
+// window with ClockSkew, and InResponseTo equal to requestID. A response with
+// more than one assertion is refused outright: no one sends it but an
+// attacker wrapping a signed assertion.
+func (sp SP) Verify(tenantID, idpMetadataXML, samlResponse, requestID string) (*Login, error) {
+	raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(samlResponse), ""))
+	if err != nil {
+		return nil, &LoginError{FailMalformed, fmt.Errorf("SAMLResponse is not base64: %w", err)}
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(raw); err != nil || doc.Root() == nil {
+		return nil, &LoginError{FailMalformed, fmt.Errorf("SAMLResponse is not XML: %v", err)}
+	}
+	assertions := 0
+	for _, el := range doc.Root().ChildElements() {
+		if el.Tag == "Assertion" || el.Tag == "EncryptedAssertion" {
+			assertions++
+		}
+	}
+	if assertions > 1 {
+		return nil, &LoginError{FailMultipleAssertions, fmt.Errorf("%d assertions in one response", assertions)}
+	}
+	p, err := sp.provider(tenantID, idpMetadataXML)
+	if err != nil {
+		return nil, err
+	}
+	a, err := p.ParseXMLResponse(raw, []string{requestID}, p.AcsURL)
+	if err != nil {
+		var ire *crewsaml.InvalidResponseError
+		if errors.As(err, &ire) {
+			err = ire.PrivateErr
+		}
+		return nil, &LoginError{classify(err), err}
+	}
+	if a.Subject == nil || a.Subject.NameID == nil || strings.TrimSpace(a.Subject.NameID.Value) == "" {
+		return nil, &LoginError{FailNoNameID, errors.New("the assertion has no NameID")}
+	}
+	expires := time.Now().Add(ClockSkew)
+	if a.Conditions != nil && !a.Conditions.NotOnOrAfter.IsZero() {
+		expires = a.Conditions.NotOnOrAfter.Add(ClockSkew)
+	}
+	return &Login{AssertionID: a.ID, NameID: a.Subject.NameID.Value, Expires: expires}, nil
+}
+
+// classify names what crewjam/saml refused, from its (private) reason.
+func classify(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "signature"), strings.Contains(msg, "Signature"), strings.Contains(msg, "certificate"):
+		return FailSignature
+	case strings.Contains(msg, "InResponseTo"), strings.Contains(msg, "request IDs"):
+		return FailInResponseTo
+	case strings.Contains(msg, "ssuer"):
+		return FailIssuer
+	case strings.Contains(msg, "udience"):
+		return FailAudience
+	case strings.Contains(msg, "Destination"), strings.Contains(msg, "Recipient"):
+		return FailRecipient
+	case strings.Contains(msg, "not yet valid"):
+		return FailNotYetValid
+	case strings.Contains(msg, "expired"):
+		return FailExpired
+	}
+	return FailMalformed
+}
