@@ -22,6 +22,7 @@ import (
 	"github.com/acme/identity/ent/oauthclient"
 	"github.com/acme/identity/ent/pendinglogin"
 	"github.com/acme/identity/ent/project"
+	"github.com/acme/identity/ent/refreshtoken"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
 	"github.com/acme/identity/ent/samlconfig"
@@ -101,6 +102,7 @@ func checkColumn(t, c string) error {
 			oauthclient.Table:     oauthclient.ValidColumn,
 			pendinglogin.Table:    pendinglogin.ValidColumn,
 			project.Table:         project.ValidColumn,
+			refreshtoken.Table:    refreshtoken.ValidColumn,
 			role.Table:            role.ValidColumn,
 			roleassignment.Table:  roleassignment.ValidColumn,
 			samlconfig.Table:      samlconfig.ValidColumn,

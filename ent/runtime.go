@@ -13,6 +13,7 @@ import (
 	"github.com/acme/identity/ent/oauthclient"
 	"github.com/acme/identity/ent/pendinglogin"
 	"github.com/acme/identity/ent/project"
+	"github.com/acme/identity/ent/refreshtoken"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
 	"github.com/acme/identity/ent/samlconfig"
@@ -241,6 +242,27 @@ func init() {
 	projectDescID := projectFields[0].Descriptor()
 	// project.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	project.IDValidator = projectDescID.Validators[0].(func(string) error)
+	refreshtokenMixin := schema.RefreshToken{}.Mixin()
+	refreshtokenMixinFields0 := refreshtokenMixin[0].Fields()
+	_ = refreshtokenMixinFields0
+	refreshtokenFields := schema.RefreshToken{}.Fields()
+	_ = refreshtokenFields
+	// refreshtokenDescTenantID is the schema descriptor for tenant_id field.
+	refreshtokenDescTenantID := refreshtokenMixinFields0[0].Descriptor()
+	// refreshtoken.TenantIDValidator is a validator for the "tenant_id" field. It is called by the builders before save.
+	refreshtoken.TenantIDValidator = refreshtokenDescTenantID.Validators[0].(func(string) error)
+	// refreshtokenDescSessionID is the schema descriptor for session_id field.
+	refreshtokenDescSessionID := refreshtokenFields[1].Descriptor()
+	// refreshtoken.SessionIDValidator is a validator for the "session_id" field. It is called by the builders before save.
+	refreshtoken.SessionIDValidator = refreshtokenDescSessionID.Validators[0].(func(string) error)
+	// refreshtokenDescClientID is the schema descriptor for client_id field.
+	refreshtokenDescClientID := refreshtokenFields[2].Descriptor()
+	// refreshtoken.ClientIDValidator is a validator for the "client_id" field. It is called by the builders before save.
+	refreshtoken.ClientIDValidator = refreshtokenDescClientID.Validators[0].(func(string) error)
+	// refreshtokenDescID is the schema descriptor for id field.
+	refreshtokenDescID := refreshtokenFields[0].Descriptor()
+	// refreshtoken.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	refreshtoken.IDValidator = refreshtokenDescID.Validators[0].(func(string) error)
 	roleMixin := schema.Role{}.Mixin()
 	roleMixinFields0 := roleMixin[0].Fields()
 	_ = roleMixinFields0

@@ -74,9 +74,11 @@ type TenantEdges struct {
 	SeenAssertions []*SeenAssertion `json:"seen_assertions,omitempty"`
 	// Sessions holds the value of the sessions edge.
 	Sessions []*Session `json:"sessions,omitempty"`
+	// RefreshTokens holds the value of the refresh_tokens edge.
+	RefreshTokens []*RefreshToken `json:"refresh_tokens,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [14]bool
+	loadedTypes [15]bool
 }
 
 // ProjectOrErr returns the Project value or an error if the edge
@@ -205,6 +207,15 @@ func (e TenantEdges) SessionsOrErr() ([]*Session, error) {
 		return e.Sessions, nil
 	}
 	return nil, &NotLoadedError{edge: "sessions"}
+}
+
+// RefreshTokensOrErr returns the RefreshTokens value or an error if the edge
+// was not loaded in eager-loading.
+func (e TenantEdges) RefreshTokensOrErr() ([]*RefreshToken, error) {
+	if e.loadedTypes[14] {
+		return e.RefreshTokens, nil
+	}
+	return nil, &NotLoadedError{edge: "refresh_tokens"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -382,6 +393,11 @@ func (_m *Tenant) QuerySeenAssertions() *SeenAssertionQuery {
 // QuerySessions queries the "sessions" edge of the Tenant entity.
 func (_m *Tenant) QuerySessions() *SessionQuery {
 	return NewTenantClient(_m.config).QuerySessions(_m)
+}
+
+// QueryRefreshTokens queries the "refresh_tokens" edge of the Tenant entity.
+func (_m *Tenant) QueryRefreshTokens() *RefreshTokenQuery {
+	return NewTenantClient(_m.config).QueryRefreshTokens(_m)
 }
 
 // Update returns a builder for updating this Tenant.

@@ -34,6 +34,8 @@ type Tx struct {
 	PendingLogin *PendingLoginClient
 	// Project is the client for interacting with the Project builders.
 	Project *ProjectClient
+	// RefreshToken is the client for interacting with the RefreshToken builders.
+	RefreshToken *RefreshTokenClient
 	// Role is the client for interacting with the Role builders.
 	Role *RoleClient
 	// RoleAssignment is the client for interacting with the RoleAssignment builders.
@@ -193,6 +195,7 @@ func (tx *Tx) init() {
 	tx.OAuthClient = NewOAuthClientClient(tx.config)
 	tx.PendingLogin = NewPendingLoginClient(tx.config)
 	tx.Project = NewProjectClient(tx.config)
+	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.Role = NewRoleClient(tx.config)
 	tx.RoleAssignment = NewRoleAssignmentClient(tx.config)
 	tx.SamlConfig = NewSamlConfigClient(tx.config)

@@ -54,6 +54,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry, p
 		identityv1.RegisterAccessKeyServiceHandler,
 		identityv1.RegisterOAuthClientServiceHandler,
 		identityv1.RegisterSigningKeyServiceHandler,
+		identityv1.RegisterSessionServiceHandler,
 		identityv1.RegisterSsoServiceHandler,
 		identityv1.RegisterScimServiceHandler,
 		identityv1.RegisterAuthzServiceHandler,

@@ -31,6 +31,7 @@ type Services struct {
 	Client    identityv1.OAuthClientServiceServer
 	Keys      identityv1.SigningKeyServiceServer
 	SignIn    identityv1.SignInServiceServer
+	Sessions  identityv1.SessionServiceServer
 	Sso       identityv1.SsoServiceServer
 	Scim      identityv1.ScimServiceServer
 	Authz     identityv1.AuthzServiceServer
@@ -46,6 +47,7 @@ func (s Services) register(r grpc.ServiceRegistrar) {
 	identityv1.RegisterOAuthClientServiceServer(r, s.Client)
 	identityv1.RegisterSigningKeyServiceServer(r, s.Keys)
 	identityv1.RegisterSignInServiceServer(r, s.SignIn)
+	identityv1.RegisterSessionServiceServer(r, s.Sessions)
 	identityv1.RegisterSsoServiceServer(r, s.Sso)
 	identityv1.RegisterScimServiceServer(r, s.Scim)
 	identityv1.RegisterAuthzServiceServer(r, s.Authz)

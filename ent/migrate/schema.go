@@ -373,6 +373,43 @@ var (
 		Columns:    ProjectsColumns,
 		PrimaryKey: []*schema.Column{ProjectsColumns[0]},
 	}
+	// RefreshTokensColumns holds the columns for the "refresh_tokens" table.
+	RefreshTokensColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "session_id", Type: field.TypeString},
+		{Name: "client_id", Type: field.TypeString},
+		{Name: "scope", Type: field.TypeString},
+		{Name: "create_time", Type: field.TypeTime},
+		{Name: "expire_time", Type: field.TypeTime},
+		{Name: "use_time", Type: field.TypeTime, Nullable: true},
+		{Name: "tenant_id", Type: field.TypeString},
+	}
+	// RefreshTokensTable holds the schema information for the "refresh_tokens" table.
+	RefreshTokensTable = &schema.Table{
+		Name:       "refresh_tokens",
+		Columns:    RefreshTokensColumns,
+		PrimaryKey: []*schema.Column{RefreshTokensColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "refresh_tokens_tenants_refresh_tokens",
+				Columns:    []*schema.Column{RefreshTokensColumns[7]},
+				RefColumns: []*schema.Column{TenantsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "refreshtoken_tenant_id",
+				Unique:  false,
+				Columns: []*schema.Column{RefreshTokensColumns[7]},
+			},
+			{
+				Name:    "refreshtoken_tenant_id_session_id",
+				Unique:  false,
+				Columns: []*schema.Column{RefreshTokensColumns[7], RefreshTokensColumns[1]},
+			},
+		},
+	}
 	// RolesColumns holds the columns for the "roles" table.
 	RolesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -591,6 +628,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{SessionsColumns[5]},
 			},
+			{
+				Name:    "session_tenant_id_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{SessionsColumns[5], SessionsColumns[1]},
+			},
 		},
 	}
 	// SigningKeysColumns holds the columns for the "signing_keys" table.
@@ -728,6 +770,7 @@ var (
 		OauthClientsTable,
 		PendingLoginsTable,
 		ProjectsTable,
+		RefreshTokensTable,
 		RolesTable,
 		RoleAssignmentsTable,
 		SamlConfigsTable,
@@ -754,6 +797,7 @@ func init() {
 	GroupRolesTable.ForeignKeys[2].RefTable = TenantsTable
 	OauthClientsTable.ForeignKeys[0].RefTable = ProjectsTable
 	PendingLoginsTable.ForeignKeys[0].RefTable = TenantsTable
+	RefreshTokensTable.ForeignKeys[0].RefTable = TenantsTable
 	RolesTable.ForeignKeys[0].RefTable = TenantsTable
 	RoleAssignmentsTable.ForeignKeys[0].RefTable = RolesTable
 	RoleAssignmentsTable.ForeignKeys[1].RefTable = TenantsTable

@@ -130,9 +130,50 @@ func (Session) Fields() []ent.Field {
 	}
 }
 
+// Indexes of the Session.
+func (Session) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("tenant_id", "user_id")}
+}
+
 // Edges of the Session.
 func (Session) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("tenant", Tenant.Type).Ref("sessions").Field("tenant_id").Unique().Required().Immutable(),
 	}
+}
+
+// RefreshToken is an opaque refresh token of a session.
+//
+// Invariants: the id is the SHA-256 (hex) of the token, which is never
+// stored; a token is used at most once (each use issues its successor), and
+// presenting a used one ends the whole session (reuse detection, OAuth 2.0
+// Security BCP 4.14).
+type RefreshToken struct{ ent.Schema }
+
+// Mixin of the RefreshToken.
+func (RefreshToken) Mixin() []ent.Mixin { return []ent.Mixin{TenantMixin{}} }
+
+// Fields of the RefreshToken.
+func (RefreshToken) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("id").NotEmpty().Immutable(),
+		field.String("session_id").NotEmpty().Immutable(),
+		field.String("client_id").NotEmpty().Immutable(),
+		field.String("scope").Immutable(),
+		field.Time("create_time").Immutable(),
+		field.Time("expire_time").Immutable(),
+		field.Time("use_time").Optional().Nillable(),
+	}
+}
+
+// Edges of the RefreshToken.
+func (RefreshToken) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("tenant", Tenant.Type).Ref("refresh_tokens").Field("tenant_id").Unique().Required().Immutable(),
+	}
+}
+
+// Indexes of the RefreshToken.
+func (RefreshToken) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("tenant_id", "session_id")}
 }

@@ -48,6 +48,7 @@ func (Tenant) Edges() []ent.Edge {
 		edge.To("auth_codes", AuthCode.Type).Annotations(cascade),
 		edge.To("seen_assertions", SeenAssertion.Type).Annotations(cascade),
 		edge.To("sessions", Session.Type).Annotations(cascade),
+		edge.To("refresh_tokens", RefreshToken.Type).Annotations(cascade),
 	}
 }
 

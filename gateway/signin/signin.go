@@ -40,6 +40,7 @@ func Register(mux *http.ServeMux, conn grpc.ClientConnInterface, publicURL strin
 	mux.HandleFunc("POST /oauth2/authorize", e.authorize)
 	mux.HandleFunc("POST /saml/{tenant_id}/acs", e.acs)
 	mux.HandleFunc("POST /oauth2/token", e.token)
+	mux.HandleFunc("POST /oauth2/revoke", e.revoke)
 	mux.HandleFunc("GET /oauth2/userinfo", e.userinfo)
 	mux.HandleFunc("POST /oauth2/userinfo", e.userinfo)
 }
@@ -50,20 +51,22 @@ func (e *endpoints) discovery(w http.ResponseWriter, _ *http.Request) {
 	p := e.publicURL
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	writeJSON(w, http.StatusOK, map[string]any{
-		"issuer":                                p,
-		"authorization_endpoint":                p + "/oauth2/authorize",
-		"token_endpoint":                        p + "/oauth2/token",
-		"userinfo_endpoint":                     p + "/oauth2/userinfo",
-		"jwks_uri":                              p + "/.well-known/jwks.json",
-		"scopes_supported":                      []string{"openid", "email", "profile"},
-		"response_types_supported":              []string{"code"},
-		"response_modes_supported":              []string{"query"},
-		"grant_types_supported":                 []string{"authorization_code"},
-		"subject_types_supported":               []string{"public"},
-		"id_token_signing_alg_values_supported": []string{"ES256"},
-		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
-		"code_challenge_methods_supported":      []string{"S256"},
-		"claims_supported":                      []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "tid", "email", "name"},
+		"issuer":                                     p,
+		"authorization_endpoint":                     p + "/oauth2/authorize",
+		"token_endpoint":                             p + "/oauth2/token",
+		"userinfo_endpoint":                          p + "/oauth2/userinfo",
+		"revocation_endpoint":                        p + "/oauth2/revoke",
+		"jwks_uri":                                   p + "/.well-known/jwks.json",
+		"scopes_supported":                           []string{"openid", "email", "profile"},
+		"response_types_supported":                   []string{"code"},
+		"response_modes_supported":                   []string{"query"},
+		"grant_types_supported":                      []string{"authorization_code", "refresh_token"},
+		"subject_types_supported":                    []string{"public"},
+		"id_token_signing_alg_values_supported":      []string{"ES256"},
+		"token_endpoint_auth_methods_supported":      []string{"client_secret_basic", "client_secret_post", "none"},
+		"revocation_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
+		"code_challenge_methods_supported":           []string{"S256"},
+		"claims_supported":                           []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "tid", "email", "name"},
 	})
 }
 
@@ -132,59 +135,107 @@ func (e *endpoints) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.PostForm
-	clientID, secret, basic := r.BasicAuth()
-	if basic {
-		// RFC 6749 2.3.1: both parts are form-encoded before base64.
-		var err1, err2 error
-		clientID, err1 = url.QueryUnescape(clientID)
-		secret, err2 = url.QueryUnescape(secret)
-		if err1 != nil || err2 != nil || f.Has("client_secret") {
-			oauthJSON(w, http.StatusBadRequest, "invalid_request", "malformed client authentication")
-			return
-		}
-		if id := f.Get("client_id"); id != "" && id != clientID {
-			oauthJSON(w, http.StatusBadRequest, "invalid_request", "client_id differs from the authenticated client")
-			return
-		}
-	} else {
-		clientID, secret = f.Get("client_id"), f.Get("client_secret")
+	clientID, secret, basic, ok := clientAuth(w, r)
+	if !ok {
+		return
 	}
+	var tokens *identityv1.Tokens
+	var err error
 	switch f.Get("grant_type") {
 	case "authorization_code":
+		var resp *identityv1.ExchangeCodeResponse
+		resp, err = e.core.ExchangeCode(r.Context(), &identityv1.ExchangeCodeRequest{
+			Code: f.Get("code"), RedirectUri: f.Get("redirect_uri"), ClientId: clientID, ClientSecret: secret,
+			CodeVerifier: f.Get("code_verifier"),
+		})
+		tokens = resp.GetTokens()
+	case "refresh_token":
+		var resp *identityv1.RefreshTokensResponse
+		resp, err = e.core.RefreshTokens(r.Context(), &identityv1.RefreshTokensRequest{
+			RefreshToken: f.Get("refresh_token"), ClientId: clientID, ClientSecret: secret,
+		})
+		tokens = resp.GetTokens()
 	case "":
 		oauthJSON(w, http.StatusBadRequest, "invalid_request", "grant_type is required")
 		return
 	default:
-		oauthJSON(w, http.StatusBadRequest, "unsupported_grant_type", "only authorization_code is supported")
+		oauthJSON(w, http.StatusBadRequest, "unsupported_grant_type", "grant_type must be authorization_code or refresh_token")
 		return
 	}
-	resp, err := e.core.ExchangeCode(r.Context(), &identityv1.ExchangeCodeRequest{
-		Code: f.Get("code"), RedirectUri: f.Get("redirect_uri"), ClientId: clientID, ClientSecret: secret,
-		CodeVerifier: f.Get("code_verifier"),
-	})
 	if err != nil {
-		code, desc := reason(err)
-		switch {
-		case code == "invalid_client":
-			if basic {
-				w.Header().Set("WWW-Authenticate", `Basic realm="identityd"`)
-			}
-			oauthJSON(w, http.StatusUnauthorized, code, desc)
-		case code != "" || status.Code(err) == codes.InvalidArgument:
-			if code == "" {
-				code = "invalid_request"
-			}
-			oauthJSON(w, http.StatusBadRequest, code, desc)
-		default:
-			e.log.ErrorContext(r.Context(), "token endpoint", "error", err)
-			oauthJSON(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again later")
-		}
+		e.tokenError(w, r, err, basic)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"access_token": resp.GetAccessToken(), "id_token": resp.GetIdToken(), "token_type": resp.GetTokenType(),
-		"expires_in": resp.GetExpiresIn(), "scope": resp.GetScope(),
+		"access_token": tokens.GetAccessToken(), "id_token": tokens.GetIdToken(), "token_type": tokens.GetTokenType(),
+		"expires_in": tokens.GetExpiresIn(), "scope": tokens.GetScope(), "refresh_token": tokens.GetRefreshToken(),
 	})
+}
+
+// revoke is RFC 7009 revocation: 200 for any token, known or not, once the
+// client is authenticated.
+func (e *endpoints) revoke(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		oauthJSON(w, http.StatusBadRequest, "invalid_request", "the body is not a form")
+		return
+	}
+	clientID, secret, basic, ok := clientAuth(w, r)
+	if !ok {
+		return
+	}
+	if _, err := e.core.RevokeToken(r.Context(), &identityv1.RevokeTokenRequest{
+		Token: r.PostForm.Get("token"), ClientId: clientID, ClientSecret: secret,
+	}); err != nil {
+		e.tokenError(w, r, err, basic)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// clientAuth reads the client's credentials: HTTP Basic (RFC 6749 2.3.1,
+// both parts form-encoded before base64) or the client_id and client_secret
+// form fields, never both. It answers the error itself when !ok.
+func clientAuth(w http.ResponseWriter, r *http.Request) (clientID, secret string, basic, ok bool) {
+	f := r.PostForm
+	clientID, secret, basic = r.BasicAuth()
+	if !basic {
+		return f.Get("client_id"), f.Get("client_secret"), false, true
+	}
+	var err1, err2 error
+	clientID, err1 = url.QueryUnescape(clientID)
+	secret, err2 = url.QueryUnescape(secret)
+	if err1 != nil || err2 != nil || f.Has("client_secret") {
+		oauthJSON(w, http.StatusBadRequest, "invalid_request", "malformed client authentication")
+		return "", "", true, false
+	}
+	if id := f.Get("client_id"); id != "" && id != clientID {
+		oauthJSON(w, http.StatusBadRequest, "invalid_request", "client_id differs from the authenticated client")
+		return "", "", true, false
+	}
+	return clientID, secret, true, true
+}
+
+// tokenError answers a token or revocation endpoint error as RFC 6749 5.2
+// says.
+func (e *endpoints) tokenError(w http.ResponseWriter, r *http.Request, err error, basic bool) {
+	code, desc := reason(err)
+	switch {
+	case code == "invalid_client":
+		if basic {
+			w.Header().Set("WWW-Authenticate", `Basic realm="identityd"`)
+		}
+		oauthJSON(w, http.StatusUnauthorized, code, desc)
+	case code != "" || status.Code(err) == codes.InvalidArgument:
+		if code == "" {
+			code = "invalid_request"
+		}
+		oauthJSON(w, http.StatusBadRequest, code, desc)
+	default:
+		e.log.ErrorContext(r.Context(), "token endpoint", "error", err)
+		oauthJSON(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again later")
+	}
 }
 
 // userinfo answers the claims of the access token's user (OpenID Connect

@@ -18,7 +18,9 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/crewjam/saml"
 	"golang.org/x/oauth2"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/authn"
@@ -38,6 +40,7 @@ type world struct {
 	redirect string
 	admin    context.Context
 	conn     identityv1.UserServiceClient
+	grpc     *grpc.ClientConn
 	second   string // a second instance on the same database
 }
 
@@ -120,7 +123,7 @@ func newWorld(t *testing.T, db instancetest.Database) *world {
 	must(err)
 	_, second := serve(t, dbURL)
 	return &world{base: base, idp: idp, tenant: tid, client: c.GetClient(), secret: c.GetClientSecret(), redirect: redirect,
-		admin: admin, conn: users, second: second}
+		admin: admin, conn: users, grpc: inst.Conn, second: second}
 }
 
 func get(t *testing.T, u string) string {
@@ -266,6 +269,124 @@ func TestSignIn(t *testing.T) {
 					t.Fatalf("replayed response to %s answered %d %v", base, status, q)
 				}
 			}
+
+			t.Run("refresh and deactivation", func(t *testing.T) {
+				// A fresh session: the code reused above ended the first.
+				l := w.start(t, cfg)
+				samlResp, relay := w.idp.respond(t, l.idpURL, ada, nil, nil)
+				_, q, _ := w.post(t, w.base, samlResp, relay)
+				tok, err := cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(l.verifier))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tok.RefreshToken == "" {
+					t.Fatal("no refresh token")
+				}
+				refresh := func(rt string) (*oauth2.Token, error) {
+					return cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: rt}).Token()
+				}
+				next, err := refresh(tok.RefreshToken)
+				if err != nil || next.RefreshToken == "" || next.RefreshToken == tok.RefreshToken {
+					t.Fatalf("refresh: %v (rotated: %v)", err, next != nil && next.RefreshToken != tok.RefreshToken)
+				}
+				// The first refresh token again: reuse ends the session,
+				// so its successor fails too.
+				if _, err := refresh(tok.RefreshToken); !oauthErr(err, "invalid_grant") {
+					t.Fatalf("a reused refresh token: %v", err)
+				}
+				if _, err := refresh(next.RefreshToken); !oauthErr(err, "invalid_grant") {
+					t.Fatalf("the successor of a reused refresh token: %v", err)
+				}
+				if _, err := provider.UserInfo(ctx, oauth2.StaticTokenSource(next)); err == nil {
+					t.Fatal("userinfo answered for an ended session")
+				}
+
+				// A new session; a policy engine watches the tenant; SCIM (or
+				// the API) deactivates the user.
+				l = w.start(t, cfg)
+				samlResp, relay = w.idp.respond(t, l.idpURL, ada, nil, nil)
+				_, q, _ = w.post(t, w.base, samlResp, relay)
+				tok2, err := cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(l.verifier))
+				if err != nil {
+					t.Fatal(err)
+				}
+				access2, err := verifier.Verify(ctx, tok2.AccessToken)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var sid struct{ Sid string }
+				_ = access2.Claims(&sid)
+				watchCtx, cancel := context.WithCancel(w.admin)
+				defer cancel()
+				watch, err := identityv1.NewAuthzServiceClient(w.grpc).WatchRoleChanges(watchCtx, &identityv1.WatchRoleChangesRequest{TenantId: w.tenant, FromRevision: ac.Rev})
+				if err != nil {
+					t.Fatal(err)
+				}
+				active := false
+				if _, err := w.conn.UpdateUser(w.admin, &identityv1.UpdateUserRequest{User: &identityv1.User{Id: idToken.Subject, TenantId: w.tenant, Active: &active},
+					UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"active"}}}); err != nil {
+					t.Fatal(err)
+				}
+				for seen := false; !seen; {
+					msg, err := watch.Recv()
+					if err != nil {
+						t.Fatalf("watch: %v", err)
+					}
+					for _, r := range msg.GetRevokedSessions() {
+						seen = seen || (r.GetSessionId() == sid.Sid && r.GetUserId() == idToken.Subject)
+					}
+				}
+				if _, err := refresh(tok2.RefreshToken); !oauthErr(err, "invalid_grant") {
+					t.Fatalf("refresh after deactivation: %v", err)
+				}
+				list, err := identityv1.NewSessionServiceClient(w.grpc).ListSessions(w.admin, &identityv1.ListSessionsRequest{TenantId: w.tenant, UserId: idToken.Subject})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, s := range list.GetSessions() {
+					if s.GetRevokeTime() == nil {
+						t.Fatalf("session %s of a deactivated user is open", s.GetId())
+					}
+				}
+				active = true
+				if _, err := w.conn.UpdateUser(w.admin, &identityv1.UpdateUserRequest{User: &identityv1.User{Id: idToken.Subject, TenantId: w.tenant, Active: &active},
+					UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"active"}}}); err != nil {
+					t.Fatal(err)
+				}
+			})
+
+			t.Run("revocation", func(t *testing.T) {
+				l := w.start(t, cfg)
+				samlResp, relay := w.idp.respond(t, l.idpURL, ada, nil, nil)
+				_, q, _ := w.post(t, w.base, samlResp, relay)
+				tok, err := cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(l.verifier))
+				if err != nil {
+					t.Fatal(err)
+				}
+				revoke := func(secret, token string) int {
+					req, _ := http.NewRequest("POST", w.base+"/oauth2/revoke", strings.NewReader(url.Values{"token": {token}}.Encode()))
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+					req.SetBasicAuth(url.QueryEscape(cfg.ClientID), url.QueryEscape(secret))
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					resp.Body.Close()
+					return resp.StatusCode
+				}
+				if c := revoke("wrong", tok.RefreshToken); c != http.StatusUnauthorized {
+					t.Fatalf("revocation with a wrong secret answered %d", c)
+				}
+				if c := revoke(cfg.ClientSecret, "not-a-token"); c != http.StatusOK {
+					t.Fatalf("revocation of an unknown token answered %d, want 200 (RFC 7009 2.2)", c)
+				}
+				if c := revoke(cfg.ClientSecret, tok.RefreshToken); c != http.StatusOK {
+					t.Fatalf("revocation answered %d", c)
+				}
+				if _, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); !oauthErr(err, "invalid_grant") {
+					t.Fatalf("refresh after revocation: %v", err)
+				}
+			})
 
 			t.Run("refused logins", func(t *testing.T) {
 				for _, tc := range []struct {

@@ -36,6 +36,9 @@ const (
 	PermSsoWrite   Permission = "sso.write"
 	PermScimRead   Permission = "scim.read"
 	PermScimWrite  Permission = "scim.write"
+	// PermSessionRead and PermSessionWrite list and end sign-in sessions.
+	PermSessionRead  Permission = "session.read"
+	PermSessionWrite Permission = "session.write"
 	// PermAuthzCheck lets a service or policy engine ask role checks of a
 	// tenant, list effective roles and watch their changes.
 	PermAuthzCheck Permission = "authz.check"
@@ -46,6 +49,7 @@ const (
 var TenantAdminPermissions = []Permission{
 	PermTenantRead, PermUserRead, PermUserWrite, PermGroupRead, PermGroupWrite,
 	PermRoleRead, PermRoleWrite, PermSsoRead, PermSsoWrite, PermScimRead, PermScimWrite, PermAuthzCheck,
+	PermSessionRead, PermSessionWrite,
 }
 
 // ScimTokenPermissions are what a SCIM token grants on its tenant: what
@@ -133,6 +137,9 @@ var methodRules = map[string]rule{
 	identityv1.OAuthClientService_DeleteOAuthClient_FullMethodName:       {PermClientWrite, scopeProject},
 	identityv1.OAuthClientService_RotateOAuthClientSecret_FullMethodName: {PermClientWrite, scopeProject},
 
+	identityv1.SessionService_ListSessions_FullMethodName:   {PermSessionRead, scopeTenant},
+	identityv1.SessionService_RevokeSessions_FullMethodName: {PermSessionWrite, scopeTenant},
+
 	identityv1.SigningKeyService_ListSigningKeys_FullMethodName:  {PermKeysRead, scopeProject},
 	identityv1.SigningKeyService_RotateSigningKey_FullMethodName: {PermKeysWrite, scopeProject},
 
@@ -166,10 +173,12 @@ var publicMethods = map[string]bool{
 	identityv1.SigningKeyService_GetJwks_FullMethodName:             true,
 	// The sign-in calls authenticate their callers as their protocols do
 	// (redirect URI, IdP signature, client secret or PKCE, access token).
-	identityv1.SignInService_StartLogin_FullMethodName:   true,
-	identityv1.SignInService_FinishLogin_FullMethodName:  true,
-	identityv1.SignInService_ExchangeCode_FullMethodName: true,
-	identityv1.SignInService_GetUserInfo_FullMethodName:  true,
+	identityv1.SignInService_StartLogin_FullMethodName:    true,
+	identityv1.SignInService_FinishLogin_FullMethodName:   true,
+	identityv1.SignInService_ExchangeCode_FullMethodName:  true,
+	identityv1.SignInService_GetUserInfo_FullMethodName:   true,
+	identityv1.SignInService_RefreshTokens_FullMethodName: true,
+	identityv1.SignInService_RevokeToken_FullMethodName:   true,
 }
 
 // RequestTenant returns the tenant a tenant-scoped request names.

@@ -110,8 +110,17 @@ func (e SigningKeyCreated) entry() entry {
 	return entry{kind: change.KindSigningKey, op: change.OperationCreate, resource: string(e.Key)}
 }
 
+func sessionEntry(t TenantID, s SessionID, u UserID, op change.Operation) entry {
+	return entry{tenant: t, kind: change.KindSession, op: op, resource: string(s), user: u}
+}
 func (e SessionCreated) entry() entry {
-	return entry{tenant: e.Tenant, kind: change.KindSession, op: change.OperationCreate, resource: string(e.Session), user: e.User}
+	return sessionEntry(e.Tenant, e.Session, e.User, change.OperationCreate)
+}
+func (e SessionRefreshed) entry() entry {
+	return sessionEntry(e.Tenant, e.Session, e.User, change.OperationUpdate)
+}
+func (e SessionRevoked) entry() entry {
+	return sessionEntry(e.Tenant, e.Session, e.User, change.OperationRevoke)
 }
 
 func (e TenantLimitsChanged) entry() entry {
@@ -200,8 +209,14 @@ func Decode(c *ent.Change) (Record, error) {
 			e = SigningKeyCreated{SigningKeyID(id)}
 		}
 	case change.KindSession:
-		if c.Operation == change.OperationCreate {
-			e = SessionCreated{t, SessionID(id), UserID(c.UserID)}
+		s, u := SessionID(id), UserID(c.UserID)
+		switch c.Operation {
+		case change.OperationCreate:
+			e = SessionCreated{t, s, u}
+		case change.OperationUpdate:
+			e = SessionRefreshed{t, s, u}
+		case change.OperationRevoke:
+			e = SessionRevoked{t, s, u}
 		}
 	case change.KindTenantLimits:
 		if c.Operation == change.OperationUpdate {

@@ -199,5 +199,22 @@ type SessionCreated struct {
 	User    UserID
 }
 
+// SessionRefreshed: a session's refresh token was exchanged for new tokens.
+// SessionRevoked: a session ended (revoked, its user deactivated or
+// deleted, or a refresh token presented twice); its refresh tokens stop
+// working and policy engines following the watch drop its access tokens.
+type (
+	SessionRefreshed struct {
+		Tenant  TenantID
+		Session SessionID
+		User    UserID
+	}
+	SessionRevoked struct {
+		Tenant  TenantID
+		Session SessionID
+		User    UserID
+	}
+)
+
 // TenantLimitsChanged: the tenant's rate and concurrency limits changed.
 type TenantLimitsChanged struct{ Tenant TenantID }

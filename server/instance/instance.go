@@ -142,6 +142,7 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 		AccessKey: service.NewAccessKeyService(db, w),
 		Client:    service.NewOAuthClientService(db, w),
 		Keys:      service.NewSigningKeyService(keyring),
+		Sessions:  service.NewSessionService(db, w),
 		SignIn:    service.NewSignInService(db, w, sp, issuer, index, follower, cfg.Log, cfg.Now),
 		Sso: service.NewSsoService(db, w, sp, saml.NewFetcher(saml.FetchOptions{
 			Timeout: cfg.MetadataTimeout, AllowPrivate: cfg.MetadataAllowPrivate, Log: cfg.Log,

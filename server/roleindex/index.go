@@ -179,6 +179,10 @@ func (ix *Index) apply(projectID string, e changelog.Event, current rows) (*Tena
 		return ts, t.Map(string(e.Group), string(e.Role))
 	case changelog.RoleUnmapped:
 		return ts, t.Unmap(string(e.Group), string(e.Role))
+	case changelog.SessionRevoked:
+		// Not a role change, but watchers of the tenant drop the session's
+		// access tokens on it.
+		return ts, []Change{{UserID: string(e.User), SessionID: string(e.Session)}}
 	}
 	return ts, nil
 }

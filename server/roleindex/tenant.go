@@ -80,6 +80,8 @@ type Change struct {
 	RoleID   string
 	RoleName string
 	Gained   bool
+	// SessionID, when set, says instead that this session of the user ended.
+	SessionID string
 }
 
 // LookupUser finds a user by id, or by name key when id is empty.

@@ -210,6 +210,10 @@ func (s *AuthzService) WatchRoleChanges(req *identityv1.WatchRoleChangesRequest,
 		for _, b := range pending {
 			msg := &identityv1.WatchRoleChangesResponse{Revision: b.Revision}
 			for _, c := range b.Changes {
+				if c.SessionID != "" {
+					msg.RevokedSessions = append(msg.RevokedSessions, &identityv1.SessionRevocation{SessionId: c.SessionID, UserId: c.UserID})
+					continue
+				}
 				msg.Changes = append(msg.Changes, &identityv1.RoleChange{UserId: c.UserID, RoleId: c.RoleID, RoleName: c.RoleName, Gained: c.Gained})
 			}
 			if err := stream.Send(msg); err != nil {

@@ -14,22 +14,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-jose/go-jose/v4/jwt"
 	"google.golang.org/grpc/codes"
 
 	"github.com/acme/identity/ent"
-	"github.com/acme/identity/ent/authcode"
-	"github.com/acme/identity/ent/email"
 	"github.com/acme/identity/ent/oauthclient"
 	"github.com/acme/identity/ent/pendinglogin"
 	"github.com/acme/identity/ent/samlconfig"
 	"github.com/acme/identity/ent/seenassertion"
-	"github.com/acme/identity/ent/session"
 	"github.com/acme/identity/ent/tenant"
 	entuser "github.com/acme/identity/ent/user"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/apierr"
-	"github.com/acme/identity/server/authn"
 	"github.com/acme/identity/server/changelog"
 	"github.com/acme/identity/server/oidc"
 	"github.com/acme/identity/server/roleindex"
@@ -125,10 +120,7 @@ func (s *SignInService) StartLogin(ctx context.Context, req *identityv1.StartLog
 	if !ok {
 		return fail("invalid_request", "unknown tenant")
 	}
-	tctx := scope.WithTenant(ctx, client.ProjectID, req.GetTenantId())
-	if sc, ok := scope.From(tctx); ok {
-		sc.MarkVerified() // found in the client's project just above
-	}
+	tctx := verifiedTenant(ctx, client.ProjectID, req.GetTenantId()) // found in the client's project just above
 	cfg, err := s.db.SamlConfig.Query().Where(samlconfig.TenantID(req.GetTenantId())).Only(tctx)
 	if ent.IsNotFound(err) {
 		return fail("access_denied", "sso_not_configured")
@@ -254,170 +246,6 @@ func (s *SignInService) FinishLogin(ctx context.Context, req *identityv1.FinishL
 	return &identityv1.FinishLoginResponse{RedirectUrl: withQuery(pending.RedirectURI, "code", code, "state", pending.State)}, nil
 }
 
-// ExchangeCode is the authorization_code grant.
-func (s *SignInService) ExchangeCode(ctx context.Context, req *identityv1.ExchangeCodeRequest) (*identityv1.ExchangeCodeResponse, error) {
-	sys, now := scope.System(ctx), s.now()
-	client, err := s.authenticateClient(sys, req.GetClientId(), req.GetClientSecret())
-	if err != nil {
-		return nil, err
-	}
-	invalidGrant := oauthError(codes.InvalidArgument, "invalid_grant", "the code is invalid, expired, already used, or was issued to another client or redirect_uri")
-	code, err := s.db.AuthCode.Query().Where(authcode.ID(refID(req.GetCode())), authcode.ClientID(client.ID)).WithTenant().Only(sys)
-	if ent.IsNotFound(err) {
-		return nil, invalidGrant
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read code: %w", err)
-	}
-	tctx := scope.WithTenant(ctx, client.ProjectID, code.TenantID)
-	n, err := s.db.AuthCode.Update().Where(authcode.ID(code.ID), authcode.UseTimeIsNil(), authcode.ExpireTimeGT(now)).
-		SetUseTime(now).Save(tctx)
-	if err != nil {
-		return nil, fmt.Errorf("use code: %w", err)
-	}
-	if n == 0 {
-		if code.UseTime != nil {
-			// A code presented twice was stolen or replayed: end the session
-			// it started (RFC 6749 4.1.2).
-			if err := s.db.Session.Update().Where(session.ID(code.SessionID), session.RevokeTimeIsNil()).
-				SetRevokeTime(now).Exec(tctx); err != nil {
-				s.log.WarnContext(ctx, "revoke session of a reused code", "error", err)
-			}
-		}
-		return nil, invalidGrant
-	}
-	if code.RedirectURI != req.GetRedirectUri() {
-		return nil, invalidGrant
-	}
-	if code.CodeChallenge != "" || client.Public {
-		sum := sha256.Sum256([]byte(req.GetCodeVerifier()))
-		if req.GetCodeVerifier() == "" || base64.RawURLEncoding.EncodeToString(sum[:]) != code.CodeChallenge {
-			return nil, oauthError(codes.InvalidArgument, "invalid_grant", "code_verifier does not match the code_challenge")
-		}
-	}
-	return s.issue(tctx, client.ProjectID, code)
-}
-
-// issue mints the tokens of a code's session, reading the user and its
-// roles now.
-func (s *SignInService) issue(ctx context.Context, projectID string, code *ent.AuthCode) (*identityv1.ExchangeCodeResponse, error) {
-	now := s.now()
-	sess, err := s.db.Session.Query().Where(session.ID(code.SessionID)).Only(ctx)
-	if err != nil || sess.RevokeTime != nil {
-		return nil, oauthError(codes.InvalidArgument, "invalid_grant", "the session has ended")
-	}
-	u, err := s.db.User.Query().Where(entuser.ID(code.UserID)).
-		WithEmails(func(q *ent.EmailQuery) { q.Order(ent.Asc(email.FieldPosition)) }).Only(ctx)
-	if ent.IsNotFound(err) || (err == nil && !u.Active) {
-		return nil, oauthError(codes.InvalidArgument, "invalid_grant", "the user is no longer active")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read user: %w", err)
-	}
-	rev, err := s.revisions.Await(ctx, projectID, 0)
-	if err != nil {
-		return nil, err
-	}
-	grants := oidc.TenantGrants{Roles: []string{}, Permissions: []string{}}
-	if ts, err := s.index.Tenant(projectID, code.TenantID); err == nil {
-		ts.Read(func(t *roleindex.Tenant) {
-			_, roles, _ := t.UserRoles(u.ID, "")
-			for _, r := range roles {
-				grants.Roles = append(grants.Roles, r.Role.Name)
-				for _, p := range r.Role.Permissions {
-					if !slices.Contains(grants.Permissions, p) {
-						grants.Permissions = append(grants.Permissions, p)
-					}
-				}
-			}
-		})
-	}
-	slices.Sort(grants.Permissions)
-	base := jwt.Claims{Issuer: s.issuer.URL(), Subject: u.ID, Audience: jwt.Audience{code.ClientID},
-		IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now)}
-	access := oidc.AccessClaims{Claims: base, SessionID: sess.ID, TenantID: code.TenantID,
-		Tenants: map[string]oidc.TenantGrants{code.TenantID: grants}, Revision: rev, Scope: code.Scope}
-	access.Expiry = jwt.NewNumericDate(now.Add(oidc.AccessTokenTTL))
-	access.ID = store.NewID()
-	at, err := s.issuer.Mint(ctx, access)
-	if err != nil {
-		return nil, err
-	}
-	id := oidc.IDClaims{Claims: base, Nonce: code.Nonce, AuthTime: code.AuthTime.Unix(), SessionID: sess.ID, TenantID: code.TenantID}
-	id.Expiry = jwt.NewNumericDate(now.Add(oidc.IDTokenTTL))
-	scopes := strings.Fields(code.Scope)
-	if slices.Contains(scopes, "email") {
-		id.Email = userEmail(u)
-	}
-	if slices.Contains(scopes, "profile") {
-		id.Name = u.DisplayName
-	}
-	it, err := s.issuer.Mint(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return &identityv1.ExchangeCodeResponse{AccessToken: at, IdToken: it, TokenType: "Bearer",
-		ExpiresIn: int64(oidc.AccessTokenTTL / time.Second), Scope: code.Scope}, nil
-}
-
-// GetUserInfo answers the claims of an access token's user, read now.
-func (s *SignInService) GetUserInfo(ctx context.Context, req *identityv1.GetUserInfoRequest) (*identityv1.GetUserInfoResponse, error) {
-	invalid := oauthError(codes.Unauthenticated, "invalid_token", oidc.ErrInvalidToken.Error())
-	c, err := s.issuer.VerifyAccess(scope.System(ctx), req.GetAccessToken())
-	if errors.Is(err, oidc.ErrInvalidToken) {
-		return nil, invalid
-	}
-	if err != nil {
-		return nil, err
-	}
-	t, err := s.db.Tenant.Get(scope.System(ctx), c.TenantID)
-	if err != nil {
-		return nil, invalid
-	}
-	tctx := scope.WithTenant(ctx, t.ProjectID, c.TenantID)
-	sess, err := s.db.Session.Query().Where(session.ID(c.SessionID)).Only(tctx)
-	if err != nil || sess.RevokeTime != nil {
-		return nil, invalid
-	}
-	u, err := s.db.User.Query().Where(entuser.ID(c.Subject)).
-		WithEmails(func(q *ent.EmailQuery) { q.Order(ent.Asc(email.FieldPosition)) }).Only(tctx)
-	if err != nil || !u.Active {
-		return nil, invalid
-	}
-	out := &identityv1.GetUserInfoResponse{Sub: u.ID, TenantId: c.TenantID}
-	scopes := strings.Fields(c.Scope)
-	if slices.Contains(scopes, "email") {
-		out.Email = userEmail(u)
-	}
-	if slices.Contains(scopes, "profile") {
-		out.Name = u.DisplayName
-	}
-	return out, nil
-}
-
-// authenticateClient checks a client's secret (confidential clients) in
-// constant time; a public client sends none and proves itself with PKCE.
-func (s *SignInService) authenticateClient(ctx context.Context, clientID, secret string) (*ent.OAuthClient, error) {
-	invalid := oauthError(codes.Unauthenticated, "invalid_client", "client authentication failed")
-	c, err := s.db.OAuthClient.Query().Where(oauthclient.ID(clientID)).Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, invalid
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read client: %w", err)
-	}
-	if c.Public {
-		if secret != "" {
-			return nil, invalid
-		}
-		return c, nil
-	}
-	if !authn.SecretMatches(c.SecretHash, secret) {
-		return nil, invalid
-	}
-	return c, nil
-}
-
 // userEmail is the user's primary email, else the first, else the user name.
 func userEmail(u *ent.User) string {
 	for _, e := range u.Edges.Emails {
@@ -429,6 +257,17 @@ func userEmail(u *ent.User) string {
 		return u.Edges.Emails[0].Value
 	}
 	return u.UserName
+}
+
+// verifiedTenant scopes ctx to a tenant the caller found in the project:
+// one read from a pending login, code or refresh token, which are only ever
+// created for a tenant of their client's project.
+func verifiedTenant(ctx context.Context, projectID, tenantID string) context.Context {
+	ctx = scope.WithTenant(ctx, projectID, tenantID)
+	if sc, ok := scope.From(ctx); ok {
+		sc.MarkVerified()
+	}
+	return ctx
 }
 
 // newSecretRef returns a random reference (32 bytes, base64url) handed to a

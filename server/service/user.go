@@ -10,6 +10,7 @@ import (
 	"github.com/acme/identity/ent/email"
 	"github.com/acme/identity/ent/predicate"
 	"github.com/acme/identity/ent/schema"
+	"github.com/acme/identity/ent/session"
 	"github.com/acme/identity/ent/user"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/apierr"
@@ -224,6 +225,13 @@ func (s *UserService) UpdateUser(ctx context.Context, req *identityv1.UpdateUser
 			}
 		}
 		tx.Record(userUpdated(changelog.TenantID(in.GetTenantId()), changelog.UserID(in.GetId()), cur.Active, active))
+		if cur.Active && !active {
+			// A deactivated user signs in no more: its sessions end in the
+			// same write.
+			if _, err := endSessions(ctx, tx, session.UserID(in.GetId())); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {
@@ -280,6 +288,9 @@ func (s *UserService) DeleteUser(ctx context.Context, req *identityv1.DeleteUser
 	deleted := changelog.UserDeleted{Tenant: changelog.TenantID(req.GetTenantId()), User: changelog.UserID(id)}
 	rev, err := deleteOne(ctx, s.w, "user", id, deleted, func(ctx context.Context, tx *store.Tx) (int, error) {
 		if err := versionIs(ctx, tx.User.Query().Where(user.ID(id)).Select(user.FieldVersion), req.GetExpectedVersion()); err != nil {
+			return 0, err
+		}
+		if _, err := endSessions(ctx, tx, session.UserID(id)); err != nil {
 			return 0, err
 		}
 		return tx.User.Delete().Where(user.ID(id)).Exec(ctx)

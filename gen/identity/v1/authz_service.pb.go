@@ -890,10 +890,15 @@ type WatchRoleChangesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// revision is the write these changes come from; a reconnecting client
 	// passes the last one it received as from_revision.
-	Revision      int64         `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
-	Changes       []*RoleChange `protobuf:"bytes,2,rep,name=changes,proto3" json:"changes,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Revision int64         `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	Changes  []*RoleChange `protobuf:"bytes,2,rep,name=changes,proto3" json:"changes,omitempty"`
+	// revoked_sessions are sign-in sessions that ended in this write (revoked,
+	// or their user deactivated or deleted): a verifier following the watch
+	// drops access tokens whose "sid" is here instead of waiting for them to
+	// expire.
+	RevokedSessions []*SessionRevocation `protobuf:"bytes,3,rep,name=revoked_sessions,json=revokedSessions,proto3" json:"revoked_sessions,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *WatchRoleChangesResponse) Reset() {
@@ -938,6 +943,66 @@ func (x *WatchRoleChangesResponse) GetChanges() []*RoleChange {
 		return x.Changes
 	}
 	return nil
+}
+
+func (x *WatchRoleChangesResponse) GetRevokedSessions() []*SessionRevocation {
+	if x != nil {
+		return x.RevokedSessions
+	}
+	return nil
+}
+
+// SessionRevocation names a session that ended.
+type SessionRevocation struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionRevocation) Reset() {
+	*x = SessionRevocation{}
+	mi := &file_identity_v1_authz_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionRevocation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionRevocation) ProtoMessage() {}
+
+func (x *SessionRevocation) ProtoReflect() protoreflect.Message {
+	mi := &file_identity_v1_authz_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionRevocation.ProtoReflect.Descriptor instead.
+func (*SessionRevocation) Descriptor() ([]byte, []int) {
+	return file_identity_v1_authz_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *SessionRevocation) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *SessionRevocation) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
 }
 
 var File_identity_v1_authz_service_proto protoreflect.FileDescriptor
@@ -1013,10 +1078,15 @@ const file_identity_v1_authz_service_proto_rawDesc = "" +
 	"\x06grants\x18\x03 \x03(\v2\x12.identity.v1.GrantR\x06grants\"q\n" +
 	"\x17WatchRoleChangesRequest\x12(\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\btenantId\x12,\n" +
-	"\rfrom_revision\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\ffromRevision\"i\n" +
+	"\rfrom_revision\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\ffromRevision\"\xb4\x01\n" +
 	"\x18WatchRoleChangesResponse\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x03R\brevision\x121\n" +
-	"\achanges\x18\x02 \x03(\v2\x17.identity.v1.RoleChangeR\achanges2\xf1\x06\n" +
+	"\achanges\x18\x02 \x03(\v2\x17.identity.v1.RoleChangeR\achanges\x12I\n" +
+	"\x10revoked_sessions\x18\x03 \x03(\v2\x1e.identity.v1.SessionRevocationR\x0frevokedSessions\"K\n" +
+	"\x11SessionRevocation\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId2\xf1\x06\n" +
 	"\fAuthzService\x12~\n" +
 	"\tCheckRole\x12\x1d.identity.v1.CheckRoleRequest\x1a\x1e.identity.v1.CheckRoleResponse\"2\x82\xd3\xe4\x93\x02,:\x01*\"'/v1/tenants/{tenant_id}/authz:checkRole\x12\x96\x01\n" +
 	"\x0fCheckPermission\x12#.identity.v1.CheckPermissionRequest\x1a$.identity.v1.CheckPermissionResponse\"8\x82\xd3\xe4\x93\x022:\x01*\"-/v1/tenants/{tenant_id}/authz:checkPermission\x12\x82\x01\n" +
@@ -1038,7 +1108,7 @@ func file_identity_v1_authz_service_proto_rawDescGZIP() []byte {
 	return file_identity_v1_authz_service_proto_rawDescData
 }
 
-var file_identity_v1_authz_service_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_identity_v1_authz_service_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_identity_v1_authz_service_proto_goTypes = []any{
 	(*CheckRoleRequest)(nil),         // 0: identity.v1.CheckRoleRequest
 	(*CheckRoleResponse)(nil),        // 1: identity.v1.CheckRoleResponse
@@ -1054,40 +1124,42 @@ var file_identity_v1_authz_service_proto_goTypes = []any{
 	(*RoleMember)(nil),               // 11: identity.v1.RoleMember
 	(*WatchRoleChangesRequest)(nil),  // 12: identity.v1.WatchRoleChangesRequest
 	(*WatchRoleChangesResponse)(nil), // 13: identity.v1.WatchRoleChangesResponse
-	(*UserRef)(nil),                  // 14: identity.v1.UserRef
-	(*Grant)(nil),                    // 15: identity.v1.Grant
-	(*EffectiveRole)(nil),            // 16: identity.v1.EffectiveRole
-	(*RoleChange)(nil),               // 17: identity.v1.RoleChange
+	(*SessionRevocation)(nil),        // 14: identity.v1.SessionRevocation
+	(*UserRef)(nil),                  // 15: identity.v1.UserRef
+	(*Grant)(nil),                    // 16: identity.v1.Grant
+	(*EffectiveRole)(nil),            // 17: identity.v1.EffectiveRole
+	(*RoleChange)(nil),               // 18: identity.v1.RoleChange
 }
 var file_identity_v1_authz_service_proto_depIdxs = []int32{
-	14, // 0: identity.v1.CheckRoleRequest.user:type_name -> identity.v1.UserRef
-	15, // 1: identity.v1.CheckRoleResponse.grants:type_name -> identity.v1.Grant
-	14, // 2: identity.v1.CheckPermissionRequest.user:type_name -> identity.v1.UserRef
-	16, // 3: identity.v1.CheckPermissionResponse.roles:type_name -> identity.v1.EffectiveRole
-	14, // 4: identity.v1.Check.user:type_name -> identity.v1.UserRef
+	15, // 0: identity.v1.CheckRoleRequest.user:type_name -> identity.v1.UserRef
+	16, // 1: identity.v1.CheckRoleResponse.grants:type_name -> identity.v1.Grant
+	15, // 2: identity.v1.CheckPermissionRequest.user:type_name -> identity.v1.UserRef
+	17, // 3: identity.v1.CheckPermissionResponse.roles:type_name -> identity.v1.EffectiveRole
+	15, // 4: identity.v1.Check.user:type_name -> identity.v1.UserRef
 	4,  // 5: identity.v1.BatchCheckRequest.checks:type_name -> identity.v1.Check
-	14, // 6: identity.v1.ListUserRolesRequest.user:type_name -> identity.v1.UserRef
-	16, // 7: identity.v1.ListUserRolesResponse.roles:type_name -> identity.v1.EffectiveRole
+	15, // 6: identity.v1.ListUserRolesRequest.user:type_name -> identity.v1.UserRef
+	17, // 7: identity.v1.ListUserRolesResponse.roles:type_name -> identity.v1.EffectiveRole
 	11, // 8: identity.v1.ListRoleMembersResponse.members:type_name -> identity.v1.RoleMember
-	15, // 9: identity.v1.RoleMember.grants:type_name -> identity.v1.Grant
-	17, // 10: identity.v1.WatchRoleChangesResponse.changes:type_name -> identity.v1.RoleChange
-	0,  // 11: identity.v1.AuthzService.CheckRole:input_type -> identity.v1.CheckRoleRequest
-	2,  // 12: identity.v1.AuthzService.CheckPermission:input_type -> identity.v1.CheckPermissionRequest
-	5,  // 13: identity.v1.AuthzService.BatchCheck:input_type -> identity.v1.BatchCheckRequest
-	7,  // 14: identity.v1.AuthzService.ListUserRoles:input_type -> identity.v1.ListUserRolesRequest
-	9,  // 15: identity.v1.AuthzService.ListRoleMembers:input_type -> identity.v1.ListRoleMembersRequest
-	12, // 16: identity.v1.AuthzService.WatchRoleChanges:input_type -> identity.v1.WatchRoleChangesRequest
-	1,  // 17: identity.v1.AuthzService.CheckRole:output_type -> identity.v1.CheckRoleResponse
-	3,  // 18: identity.v1.AuthzService.CheckPermission:output_type -> identity.v1.CheckPermissionResponse
-	6,  // 19: identity.v1.AuthzService.BatchCheck:output_type -> identity.v1.BatchCheckResponse
-	8,  // 20: identity.v1.AuthzService.ListUserRoles:output_type -> identity.v1.ListUserRolesResponse
-	10, // 21: identity.v1.AuthzService.ListRoleMembers:output_type -> identity.v1.ListRoleMembersResponse
-	13, // 22: identity.v1.AuthzService.WatchRoleChanges:output_type -> identity.v1.WatchRoleChangesResponse
-	17, // [17:23] is the sub-list for method output_type
-	11, // [11:17] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	16, // 9: identity.v1.RoleMember.grants:type_name -> identity.v1.Grant
+	18, // 10: identity.v1.WatchRoleChangesResponse.changes:type_name -> identity.v1.RoleChange
+	14, // 11: identity.v1.WatchRoleChangesResponse.revoked_sessions:type_name -> identity.v1.SessionRevocation
+	0,  // 12: identity.v1.AuthzService.CheckRole:input_type -> identity.v1.CheckRoleRequest
+	2,  // 13: identity.v1.AuthzService.CheckPermission:input_type -> identity.v1.CheckPermissionRequest
+	5,  // 14: identity.v1.AuthzService.BatchCheck:input_type -> identity.v1.BatchCheckRequest
+	7,  // 15: identity.v1.AuthzService.ListUserRoles:input_type -> identity.v1.ListUserRolesRequest
+	9,  // 16: identity.v1.AuthzService.ListRoleMembers:input_type -> identity.v1.ListRoleMembersRequest
+	12, // 17: identity.v1.AuthzService.WatchRoleChanges:input_type -> identity.v1.WatchRoleChangesRequest
+	1,  // 18: identity.v1.AuthzService.CheckRole:output_type -> identity.v1.CheckRoleResponse
+	3,  // 19: identity.v1.AuthzService.CheckPermission:output_type -> identity.v1.CheckPermissionResponse
+	6,  // 20: identity.v1.AuthzService.BatchCheck:output_type -> identity.v1.BatchCheckResponse
+	8,  // 21: identity.v1.AuthzService.ListUserRoles:output_type -> identity.v1.ListUserRolesResponse
+	10, // 22: identity.v1.AuthzService.ListRoleMembers:output_type -> identity.v1.ListRoleMembersResponse
+	13, // 23: identity.v1.AuthzService.WatchRoleChanges:output_type -> identity.v1.WatchRoleChangesResponse
+	18, // [18:24] is the sub-list for method output_type
+	12, // [12:18] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_identity_v1_authz_service_proto_init() }
@@ -1106,7 +1178,7 @@ func file_identity_v1_authz_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_identity_v1_authz_service_proto_rawDesc), len(file_identity_v1_authz_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

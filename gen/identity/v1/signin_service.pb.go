@@ -388,11 +388,7 @@ func (x *ExchangeCodeRequest) GetCodeVerifier() string {
 
 type ExchangeCodeResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	AccessToken   string                 `protobuf:"bytes,1,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
-	IdToken       string                 `protobuf:"bytes,2,opt,name=id_token,json=idToken,proto3" json:"id_token,omitempty"`
-	TokenType     string                 `protobuf:"bytes,3,opt,name=token_type,json=tokenType,proto3" json:"token_type,omitempty"`
-	ExpiresIn     int64                  `protobuf:"varint,4,opt,name=expires_in,json=expiresIn,proto3" json:"expires_in,omitempty"`
-	Scope         string                 `protobuf:"bytes,5,opt,name=scope,proto3" json:"scope,omitempty"`
+	Tokens        *Tokens                `protobuf:"bytes,1,opt,name=tokens,proto3" json:"tokens,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -427,39 +423,296 @@ func (*ExchangeCodeResponse) Descriptor() ([]byte, []int) {
 	return file_identity_v1_signin_service_proto_rawDescGZIP(), []int{5}
 }
 
-func (x *ExchangeCodeResponse) GetAccessToken() string {
+func (x *ExchangeCodeResponse) GetTokens() *Tokens {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+// Tokens are what the token endpoint answers (RFC 6749 5.1).
+type Tokens struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AccessToken   string                 `protobuf:"bytes,1,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
+	IdToken       string                 `protobuf:"bytes,2,opt,name=id_token,json=idToken,proto3" json:"id_token,omitempty"`
+	TokenType     string                 `protobuf:"bytes,3,opt,name=token_type,json=tokenType,proto3" json:"token_type,omitempty"`
+	ExpiresIn     int64                  `protobuf:"varint,4,opt,name=expires_in,json=expiresIn,proto3" json:"expires_in,omitempty"`
+	Scope         string                 `protobuf:"bytes,5,opt,name=scope,proto3" json:"scope,omitempty"`
+	RefreshToken  string                 `protobuf:"bytes,6,opt,name=refresh_token,json=refreshToken,proto3" json:"refresh_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Tokens) Reset() {
+	*x = Tokens{}
+	mi := &file_identity_v1_signin_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Tokens) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Tokens) ProtoMessage() {}
+
+func (x *Tokens) ProtoReflect() protoreflect.Message {
+	mi := &file_identity_v1_signin_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Tokens.ProtoReflect.Descriptor instead.
+func (*Tokens) Descriptor() ([]byte, []int) {
+	return file_identity_v1_signin_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Tokens) GetAccessToken() string {
 	if x != nil {
 		return x.AccessToken
 	}
 	return ""
 }
 
-func (x *ExchangeCodeResponse) GetIdToken() string {
+func (x *Tokens) GetIdToken() string {
 	if x != nil {
 		return x.IdToken
 	}
 	return ""
 }
 
-func (x *ExchangeCodeResponse) GetTokenType() string {
+func (x *Tokens) GetTokenType() string {
 	if x != nil {
 		return x.TokenType
 	}
 	return ""
 }
 
-func (x *ExchangeCodeResponse) GetExpiresIn() int64 {
+func (x *Tokens) GetExpiresIn() int64 {
 	if x != nil {
 		return x.ExpiresIn
 	}
 	return 0
 }
 
-func (x *ExchangeCodeResponse) GetScope() string {
+func (x *Tokens) GetScope() string {
 	if x != nil {
 		return x.Scope
 	}
 	return ""
+}
+
+func (x *Tokens) GetRefreshToken() string {
+	if x != nil {
+		return x.RefreshToken
+	}
+	return ""
+}
+
+type RefreshTokensRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RefreshToken  string                 `protobuf:"bytes,1,opt,name=refresh_token,json=refreshToken,proto3" json:"refresh_token,omitempty"`
+	ClientId      string                 `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	ClientSecret  string                 `protobuf:"bytes,3,opt,name=client_secret,json=clientSecret,proto3" json:"client_secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefreshTokensRequest) Reset() {
+	*x = RefreshTokensRequest{}
+	mi := &file_identity_v1_signin_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefreshTokensRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefreshTokensRequest) ProtoMessage() {}
+
+func (x *RefreshTokensRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_identity_v1_signin_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefreshTokensRequest.ProtoReflect.Descriptor instead.
+func (*RefreshTokensRequest) Descriptor() ([]byte, []int) {
+	return file_identity_v1_signin_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *RefreshTokensRequest) GetRefreshToken() string {
+	if x != nil {
+		return x.RefreshToken
+	}
+	return ""
+}
+
+func (x *RefreshTokensRequest) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *RefreshTokensRequest) GetClientSecret() string {
+	if x != nil {
+		return x.ClientSecret
+	}
+	return ""
+}
+
+type RefreshTokensResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tokens        *Tokens                `protobuf:"bytes,1,opt,name=tokens,proto3" json:"tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefreshTokensResponse) Reset() {
+	*x = RefreshTokensResponse{}
+	mi := &file_identity_v1_signin_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefreshTokensResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefreshTokensResponse) ProtoMessage() {}
+
+func (x *RefreshTokensResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_identity_v1_signin_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefreshTokensResponse.ProtoReflect.Descriptor instead.
+func (*RefreshTokensResponse) Descriptor() ([]byte, []int) {
+	return file_identity_v1_signin_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *RefreshTokensResponse) GetTokens() *Tokens {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+type RevokeTokenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	ClientId      string                 `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	ClientSecret  string                 `protobuf:"bytes,3,opt,name=client_secret,json=clientSecret,proto3" json:"client_secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokenRequest) Reset() {
+	*x = RevokeTokenRequest{}
+	mi := &file_identity_v1_signin_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokenRequest) ProtoMessage() {}
+
+func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_identity_v1_signin_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokenRequest.ProtoReflect.Descriptor instead.
+func (*RevokeTokenRequest) Descriptor() ([]byte, []int) {
+	return file_identity_v1_signin_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *RevokeTokenRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *RevokeTokenRequest) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *RevokeTokenRequest) GetClientSecret() string {
+	if x != nil {
+		return x.ClientSecret
+	}
+	return ""
+}
+
+type RevokeTokenResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokenResponse) Reset() {
+	*x = RevokeTokenResponse{}
+	mi := &file_identity_v1_signin_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokenResponse) ProtoMessage() {}
+
+func (x *RevokeTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_identity_v1_signin_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokenResponse.ProtoReflect.Descriptor instead.
+func (*RevokeTokenResponse) Descriptor() ([]byte, []int) {
+	return file_identity_v1_signin_service_proto_rawDescGZIP(), []int{10}
 }
 
 type GetUserInfoRequest struct {
@@ -471,7 +724,7 @@ type GetUserInfoRequest struct {
 
 func (x *GetUserInfoRequest) Reset() {
 	*x = GetUserInfoRequest{}
-	mi := &file_identity_v1_signin_service_proto_msgTypes[6]
+	mi := &file_identity_v1_signin_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -483,7 +736,7 @@ func (x *GetUserInfoRequest) String() string {
 func (*GetUserInfoRequest) ProtoMessage() {}
 
 func (x *GetUserInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_identity_v1_signin_service_proto_msgTypes[6]
+	mi := &file_identity_v1_signin_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -496,7 +749,7 @@ func (x *GetUserInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserInfoRequest.ProtoReflect.Descriptor instead.
 func (*GetUserInfoRequest) Descriptor() ([]byte, []int) {
-	return file_identity_v1_signin_service_proto_rawDescGZIP(), []int{6}
+	return file_identity_v1_signin_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetUserInfoRequest) GetAccessToken() string {
@@ -518,7 +771,7 @@ type GetUserInfoResponse struct {
 
 func (x *GetUserInfoResponse) Reset() {
 	*x = GetUserInfoResponse{}
-	mi := &file_identity_v1_signin_service_proto_msgTypes[7]
+	mi := &file_identity_v1_signin_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -530,7 +783,7 @@ func (x *GetUserInfoResponse) String() string {
 func (*GetUserInfoResponse) ProtoMessage() {}
 
 func (x *GetUserInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_identity_v1_signin_service_proto_msgTypes[7]
+	mi := &file_identity_v1_signin_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -543,7 +796,7 @@ func (x *GetUserInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserInfoResponse.ProtoReflect.Descriptor instead.
 func (*GetUserInfoResponse) Descriptor() ([]byte, []int) {
-	return file_identity_v1_signin_service_proto_rawDescGZIP(), []int{7}
+	return file_identity_v1_signin_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetUserInfoResponse) GetSub() string {
@@ -607,27 +860,43 @@ const file_identity_v1_signin_service_proto_rawDesc = "" +
 	"\fredirect_uri\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\vredirectUri\x12%\n" +
 	"\tclient_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\bclientId\x12-\n" +
 	"\rclient_secret\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\fclientSecret\x12-\n" +
-	"\rcode_verifier\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\fcodeVerifier\"\xa8\x01\n" +
-	"\x14ExchangeCodeResponse\x12!\n" +
+	"\rcode_verifier\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\fcodeVerifier\"C\n" +
+	"\x14ExchangeCodeResponse\x12+\n" +
+	"\x06tokens\x18\x01 \x01(\v2\x13.identity.v1.TokensR\x06tokens\"\xbf\x01\n" +
+	"\x06Tokens\x12!\n" +
 	"\faccess_token\x18\x01 \x01(\tR\vaccessToken\x12\x19\n" +
 	"\bid_token\x18\x02 \x01(\tR\aidToken\x12\x1d\n" +
 	"\n" +
 	"token_type\x18\x03 \x01(\tR\ttokenType\x12\x1d\n" +
 	"\n" +
 	"expires_in\x18\x04 \x01(\x03R\texpiresIn\x12\x14\n" +
-	"\x05scope\x18\x05 \x01(\tR\x05scope\"A\n" +
+	"\x05scope\x18\x05 \x01(\tR\x05scope\x12#\n" +
+	"\rrefresh_token\x18\x06 \x01(\tR\frefreshToken\"\x9b\x01\n" +
+	"\x14RefreshTokensRequest\x12-\n" +
+	"\rrefresh_token\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\frefreshToken\x12%\n" +
+	"\tclient_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\bclientId\x12-\n" +
+	"\rclient_secret\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\fclientSecret\"D\n" +
+	"\x15RefreshTokensResponse\x12+\n" +
+	"\x06tokens\x18\x01 \x01(\v2\x13.identity.v1.TokensR\x06tokens\"\x8a\x01\n" +
+	"\x12RevokeTokenRequest\x12\x1e\n" +
+	"\x05token\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80@R\x05token\x12%\n" +
+	"\tclient_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\bclientId\x12-\n" +
+	"\rclient_secret\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\fclientSecret\"\x15\n" +
+	"\x13RevokeTokenResponse\"A\n" +
 	"\x12GetUserInfoRequest\x12+\n" +
 	"\faccess_token\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80@R\vaccessToken\"n\n" +
 	"\x13GetUserInfoResponse\x12\x10\n" +
 	"\x03sub\x18\x01 \x01(\tR\x03sub\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12\x1b\n" +
-	"\ttenant_id\x18\x04 \x01(\tR\btenantId2\xd7\x02\n" +
+	"\ttenant_id\x18\x04 \x01(\tR\btenantId2\x81\x04\n" +
 	"\rSignInService\x12M\n" +
 	"\n" +
 	"StartLogin\x12\x1e.identity.v1.StartLoginRequest\x1a\x1f.identity.v1.StartLoginResponse\x12P\n" +
 	"\vFinishLogin\x12\x1f.identity.v1.FinishLoginRequest\x1a .identity.v1.FinishLoginResponse\x12S\n" +
-	"\fExchangeCode\x12 .identity.v1.ExchangeCodeRequest\x1a!.identity.v1.ExchangeCodeResponse\x12P\n" +
+	"\fExchangeCode\x12 .identity.v1.ExchangeCodeRequest\x1a!.identity.v1.ExchangeCodeResponse\x12V\n" +
+	"\rRefreshTokens\x12!.identity.v1.RefreshTokensRequest\x1a\".identity.v1.RefreshTokensResponse\x12P\n" +
+	"\vRevokeToken\x12\x1f.identity.v1.RevokeTokenRequest\x1a .identity.v1.RevokeTokenResponse\x12P\n" +
 	"\vGetUserInfo\x12\x1f.identity.v1.GetUserInfoRequest\x1a .identity.v1.GetUserInfoResponseB5Z3github.com/acme/identity/gen/identity/v1;identityv1b\x06proto3"
 
 var (
@@ -642,31 +911,42 @@ func file_identity_v1_signin_service_proto_rawDescGZIP() []byte {
 	return file_identity_v1_signin_service_proto_rawDescData
 }
 
-var file_identity_v1_signin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_identity_v1_signin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_identity_v1_signin_service_proto_goTypes = []any{
-	(*StartLoginRequest)(nil),    // 0: identity.v1.StartLoginRequest
-	(*StartLoginResponse)(nil),   // 1: identity.v1.StartLoginResponse
-	(*FinishLoginRequest)(nil),   // 2: identity.v1.FinishLoginRequest
-	(*FinishLoginResponse)(nil),  // 3: identity.v1.FinishLoginResponse
-	(*ExchangeCodeRequest)(nil),  // 4: identity.v1.ExchangeCodeRequest
-	(*ExchangeCodeResponse)(nil), // 5: identity.v1.ExchangeCodeResponse
-	(*GetUserInfoRequest)(nil),   // 6: identity.v1.GetUserInfoRequest
-	(*GetUserInfoResponse)(nil),  // 7: identity.v1.GetUserInfoResponse
+	(*StartLoginRequest)(nil),     // 0: identity.v1.StartLoginRequest
+	(*StartLoginResponse)(nil),    // 1: identity.v1.StartLoginResponse
+	(*FinishLoginRequest)(nil),    // 2: identity.v1.FinishLoginRequest
+	(*FinishLoginResponse)(nil),   // 3: identity.v1.FinishLoginResponse
+	(*ExchangeCodeRequest)(nil),   // 4: identity.v1.ExchangeCodeRequest
+	(*ExchangeCodeResponse)(nil),  // 5: identity.v1.ExchangeCodeResponse
+	(*Tokens)(nil),                // 6: identity.v1.Tokens
+	(*RefreshTokensRequest)(nil),  // 7: identity.v1.RefreshTokensRequest
+	(*RefreshTokensResponse)(nil), // 8: identity.v1.RefreshTokensResponse
+	(*RevokeTokenRequest)(nil),    // 9: identity.v1.RevokeTokenRequest
+	(*RevokeTokenResponse)(nil),   // 10: identity.v1.RevokeTokenResponse
+	(*GetUserInfoRequest)(nil),    // 11: identity.v1.GetUserInfoRequest
+	(*GetUserInfoResponse)(nil),   // 12: identity.v1.GetUserInfoResponse
 }
 var file_identity_v1_signin_service_proto_depIdxs = []int32{
-	0, // 0: identity.v1.SignInService.StartLogin:input_type -> identity.v1.StartLoginRequest
-	2, // 1: identity.v1.SignInService.FinishLogin:input_type -> identity.v1.FinishLoginRequest
-	4, // 2: identity.v1.SignInService.ExchangeCode:input_type -> identity.v1.ExchangeCodeRequest
-	6, // 3: identity.v1.SignInService.GetUserInfo:input_type -> identity.v1.GetUserInfoRequest
-	1, // 4: identity.v1.SignInService.StartLogin:output_type -> identity.v1.StartLoginResponse
-	3, // 5: identity.v1.SignInService.FinishLogin:output_type -> identity.v1.FinishLoginResponse
-	5, // 6: identity.v1.SignInService.ExchangeCode:output_type -> identity.v1.ExchangeCodeResponse
-	7, // 7: identity.v1.SignInService.GetUserInfo:output_type -> identity.v1.GetUserInfoResponse
-	4, // [4:8] is the sub-list for method output_type
-	0, // [0:4] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	6,  // 0: identity.v1.ExchangeCodeResponse.tokens:type_name -> identity.v1.Tokens
+	6,  // 1: identity.v1.RefreshTokensResponse.tokens:type_name -> identity.v1.Tokens
+	0,  // 2: identity.v1.SignInService.StartLogin:input_type -> identity.v1.StartLoginRequest
+	2,  // 3: identity.v1.SignInService.FinishLogin:input_type -> identity.v1.FinishLoginRequest
+	4,  // 4: identity.v1.SignInService.ExchangeCode:input_type -> identity.v1.ExchangeCodeRequest
+	7,  // 5: identity.v1.SignInService.RefreshTokens:input_type -> identity.v1.RefreshTokensRequest
+	9,  // 6: identity.v1.SignInService.RevokeToken:input_type -> identity.v1.RevokeTokenRequest
+	11, // 7: identity.v1.SignInService.GetUserInfo:input_type -> identity.v1.GetUserInfoRequest
+	1,  // 8: identity.v1.SignInService.StartLogin:output_type -> identity.v1.StartLoginResponse
+	3,  // 9: identity.v1.SignInService.FinishLogin:output_type -> identity.v1.FinishLoginResponse
+	5,  // 10: identity.v1.SignInService.ExchangeCode:output_type -> identity.v1.ExchangeCodeResponse
+	8,  // 11: identity.v1.SignInService.RefreshTokens:output_type -> identity.v1.RefreshTokensResponse
+	10, // 12: identity.v1.SignInService.RevokeToken:output_type -> identity.v1.RevokeTokenResponse
+	12, // 13: identity.v1.SignInService.GetUserInfo:output_type -> identity.v1.GetUserInfoResponse
+	8,  // [8:14] is the sub-list for method output_type
+	2,  // [2:8] is the sub-list for method input_type
+	2,  // [2:2] is the sub-list for extension type_name
+	2,  // [2:2] is the sub-list for extension extendee
+	0,  // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_identity_v1_signin_service_proto_init() }
@@ -680,7 +960,7 @@ func file_identity_v1_signin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_identity_v1_signin_service_proto_rawDesc), len(file_identity_v1_signin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,10 +19,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SignInService_StartLogin_FullMethodName   = "/identity.v1.SignInService/StartLogin"
-	SignInService_FinishLogin_FullMethodName  = "/identity.v1.SignInService/FinishLogin"
-	SignInService_ExchangeCode_FullMethodName = "/identity.v1.SignInService/ExchangeCode"
-	SignInService_GetUserInfo_FullMethodName  = "/identity.v1.SignInService/GetUserInfo"
+	SignInService_StartLogin_FullMethodName    = "/identity.v1.SignInService/StartLogin"
+	SignInService_FinishLogin_FullMethodName   = "/identity.v1.SignInService/FinishLogin"
+	SignInService_ExchangeCode_FullMethodName  = "/identity.v1.SignInService/ExchangeCode"
+	SignInService_RefreshTokens_FullMethodName = "/identity.v1.SignInService/RefreshTokens"
+	SignInService_RevokeToken_FullMethodName   = "/identity.v1.SignInService/RevokeToken"
+	SignInService_GetUserInfo_FullMethodName   = "/identity.v1.SignInService/GetUserInfo"
 )
 
 // SignInServiceClient is the client API for SignInService service.
@@ -55,6 +57,15 @@ type SignInServiceClient interface {
 	FinishLogin(ctx context.Context, in *FinishLoginRequest, opts ...grpc.CallOption) (*FinishLoginResponse, error)
 	// ExchangeCode is the token endpoint's authorization_code grant.
 	ExchangeCode(ctx context.Context, in *ExchangeCodeRequest, opts ...grpc.CallOption) (*ExchangeCodeResponse, error)
+	// RefreshTokens is the token endpoint's refresh_token grant. The refresh
+	// token is rotated: the answer carries its successor, and presenting a
+	// used one ends the whole session. The user is read again: deactivated or
+	// deleted, the refresh fails and the session ends.
+	RefreshTokens(ctx context.Context, in *RefreshTokensRequest, opts ...grpc.CallOption) (*RefreshTokensResponse, error)
+	// RevokeToken is RFC 7009 revocation: a refresh token or an access token of
+	// the authenticated client ends its session. An unknown token changes
+	// nothing and is no error.
+	RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenResponse, error)
 	// GetUserInfo answers the claims of the user an access token was issued to.
 	GetUserInfo(ctx context.Context, in *GetUserInfoRequest, opts ...grpc.CallOption) (*GetUserInfoResponse, error)
 }
@@ -91,6 +102,26 @@ func (c *signInServiceClient) ExchangeCode(ctx context.Context, in *ExchangeCode
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ExchangeCodeResponse)
 	err := c.cc.Invoke(ctx, SignInService_ExchangeCode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *signInServiceClient) RefreshTokens(ctx context.Context, in *RefreshTokensRequest, opts ...grpc.CallOption) (*RefreshTokensResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RefreshTokensResponse)
+	err := c.cc.Invoke(ctx, SignInService_RefreshTokens_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *signInServiceClient) RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeTokenResponse)
+	err := c.cc.Invoke(ctx, SignInService_RevokeToken_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -137,6 +168,15 @@ type SignInServiceServer interface {
 	FinishLogin(context.Context, *FinishLoginRequest) (*FinishLoginResponse, error)
 	// ExchangeCode is the token endpoint's authorization_code grant.
 	ExchangeCode(context.Context, *ExchangeCodeRequest) (*ExchangeCodeResponse, error)
+	// RefreshTokens is the token endpoint's refresh_token grant. The refresh
+	// token is rotated: the answer carries its successor, and presenting a
+	// used one ends the whole session. The user is read again: deactivated or
+	// deleted, the refresh fails and the session ends.
+	RefreshTokens(context.Context, *RefreshTokensRequest) (*RefreshTokensResponse, error)
+	// RevokeToken is RFC 7009 revocation: a refresh token or an access token of
+	// the authenticated client ends its session. An unknown token changes
+	// nothing and is no error.
+	RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error)
 	// GetUserInfo answers the claims of the user an access token was issued to.
 	GetUserInfo(context.Context, *GetUserInfoRequest) (*GetUserInfoResponse, error)
 }
@@ -156,6 +196,12 @@ func (UnimplementedSignInServiceServer) FinishLogin(context.Context, *FinishLogi
 }
 func (UnimplementedSignInServiceServer) ExchangeCode(context.Context, *ExchangeCodeRequest) (*ExchangeCodeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ExchangeCode not implemented")
+}
+func (UnimplementedSignInServiceServer) RefreshTokens(context.Context, *RefreshTokensRequest) (*RefreshTokensResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RefreshTokens not implemented")
+}
+func (UnimplementedSignInServiceServer) RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeToken not implemented")
 }
 func (UnimplementedSignInServiceServer) GetUserInfo(context.Context, *GetUserInfoRequest) (*GetUserInfoResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetUserInfo not implemented")
@@ -234,6 +280,42 @@ func _SignInService_ExchangeCode_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SignInService_RefreshTokens_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RefreshTokensRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SignInServiceServer).RefreshTokens(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SignInService_RefreshTokens_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SignInServiceServer).RefreshTokens(ctx, req.(*RefreshTokensRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SignInService_RevokeToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SignInServiceServer).RevokeToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SignInService_RevokeToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SignInServiceServer).RevokeToken(ctx, req.(*RevokeTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _SignInService_GetUserInfo_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetUserInfoRequest)
 	if err := dec(in); err != nil {
@@ -270,6 +352,14 @@ var SignInService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ExchangeCode",
 			Handler:    _SignInService_ExchangeCode_Handler,
+		},
+		{
+			MethodName: "RefreshTokens",
+			Handler:    _SignInService_RefreshTokens_Handler,
+		},
+		{
+			MethodName: "RevokeToken",
+			Handler:    _SignInService_RevokeToken_Handler,
 		},
 		{
 			MethodName: "GetUserInfo",

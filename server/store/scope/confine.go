@@ -17,6 +17,7 @@ import (
 	"github.com/acme/identity/ent/intercept"
 	"github.com/acme/identity/ent/oauthclient"
 	"github.com/acme/identity/ent/pendinglogin"
+	"github.com/acme/identity/ent/refreshtoken"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
 	"github.com/acme/identity/ent/samlconfig"
@@ -67,6 +68,7 @@ func owned(client *ent.Client) (tenantOwned, projectOwned map[string]scoped) {
 			samlconfig.Table: client.SamlConfig, scimtoken.Table: client.ScimToken,
 			pendinglogin.Table: client.PendingLogin, authcode.Table: client.AuthCode,
 			seenassertion.Table: client.SeenAssertion, session.Table: client.Session,
+			refreshtoken.Table: client.RefreshToken,
 		}, map[string]scoped{
 			tenant.Table: client.Tenant, accesskey.Table: client.AccessKey, oauthclient.Table: client.OAuthClient,
 			signingkey.Table: client.SigningKey,

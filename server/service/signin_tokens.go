@@ -1,0 +1,338 @@
+package service
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4/jwt"
+	"google.golang.org/grpc/codes"
+
+	"github.com/acme/identity/ent"
+	"github.com/acme/identity/ent/authcode"
+	"github.com/acme/identity/ent/email"
+	"github.com/acme/identity/ent/oauthclient"
+	"github.com/acme/identity/ent/predicate"
+	"github.com/acme/identity/ent/refreshtoken"
+	"github.com/acme/identity/ent/session"
+	entuser "github.com/acme/identity/ent/user"
+	identityv1 "github.com/acme/identity/gen/identity/v1"
+	"github.com/acme/identity/server/authn"
+	"github.com/acme/identity/server/changelog"
+	"github.com/acme/identity/server/oidc"
+	"github.com/acme/identity/server/roleindex"
+	"github.com/acme/identity/server/store"
+	"github.com/acme/identity/server/store/scope"
+)
+
+// refreshTTL is how long a refresh token works unused; each use issues a
+// successor with a fresh period.
+const refreshTTL = 30 * 24 * time.Hour
+
+// grant is what tokens are minted for.
+type grant struct {
+	projectID, tenantID, clientID, sessionID, userID, scope, nonce string
+	authTime                                                       time.Time
+}
+
+var errInvalidGrant = oauthError(codes.InvalidArgument, "invalid_grant",
+	"the code or refresh token is invalid, expired, already used, or was issued to another client or redirect_uri")
+
+// ExchangeCode is the authorization_code grant.
+func (s *SignInService) ExchangeCode(ctx context.Context, req *identityv1.ExchangeCodeRequest) (*identityv1.ExchangeCodeResponse, error) {
+	sys, now := scope.System(ctx), s.now()
+	client, err := s.authenticateClient(sys, req.GetClientId(), req.GetClientSecret())
+	if err != nil {
+		return nil, err
+	}
+	code, err := s.db.AuthCode.Query().Where(authcode.ID(refID(req.GetCode())), authcode.ClientID(client.ID)).Only(sys)
+	if ent.IsNotFound(err) {
+		return nil, errInvalidGrant
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read code: %w", err)
+	}
+	tctx := verifiedTenant(ctx, client.ProjectID, code.TenantID)
+	n, err := s.db.AuthCode.Update().Where(authcode.ID(code.ID), authcode.UseTimeIsNil(), authcode.ExpireTimeGT(now)).
+		SetUseTime(now).Save(tctx)
+	if err != nil {
+		return nil, fmt.Errorf("use code: %w", err)
+	}
+	if n == 0 {
+		if code.UseTime != nil {
+			// A code presented twice was stolen or replayed: end the session
+			// it started (RFC 6749 4.1.2).
+			if _, err := s.endSessions(tctx, session.ID(code.SessionID)); err != nil {
+				s.log.WarnContext(ctx, "end the session of a reused code", "error", err)
+			}
+		}
+		return nil, errInvalidGrant
+	}
+	if code.RedirectURI != req.GetRedirectUri() {
+		return nil, errInvalidGrant
+	}
+	if code.CodeChallenge != "" || client.Public {
+		sum := sha256.Sum256([]byte(req.GetCodeVerifier()))
+		if req.GetCodeVerifier() == "" || base64.RawURLEncoding.EncodeToString(sum[:]) != code.CodeChallenge {
+			return nil, oauthError(codes.InvalidArgument, "invalid_grant", "code_verifier does not match the code_challenge")
+		}
+	}
+	g := grant{projectID: client.ProjectID, tenantID: code.TenantID, clientID: client.ID, sessionID: code.SessionID,
+		userID: code.UserID, scope: code.Scope, nonce: code.Nonce, authTime: code.AuthTime}
+	tokens, err := s.mint(tctx, g)
+	if err != nil {
+		return nil, err
+	}
+	if tokens.RefreshToken, err = s.newRefreshToken(tctx, s.db, g, now); err != nil {
+		return nil, err
+	}
+	return &identityv1.ExchangeCodeResponse{Tokens: tokens}, nil
+}
+
+// RefreshTokens is the refresh_token grant, with rotation and reuse
+// detection.
+func (s *SignInService) RefreshTokens(ctx context.Context, req *identityv1.RefreshTokensRequest) (*identityv1.RefreshTokensResponse, error) {
+	sys := scope.System(ctx)
+	client, err := s.authenticateClient(sys, req.GetClientId(), req.GetClientSecret())
+	if err != nil {
+		return nil, err
+	}
+	rt, err := s.db.RefreshToken.Query().Where(refreshtoken.ID(refID(req.GetRefreshToken())), refreshtoken.ClientID(client.ID)).Only(sys)
+	if ent.IsNotFound(err) {
+		return nil, errInvalidGrant
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read refresh token: %w", err)
+	}
+	tctx := scope.WithTenant(ctx, client.ProjectID, rt.TenantID)
+	var (
+		g     grant
+		next  string
+		ended bool // the refresh ended the session instead (committed)
+	)
+	if _, err := s.w.Write(tctx, func(ctx context.Context, tx *store.Tx) error {
+		sess, err := tx.Session.Query().Where(session.ID(rt.SessionID)).Only(ctx)
+		if err != nil {
+			return fmt.Errorf("read session: %w", err)
+		}
+		n, err := tx.RefreshToken.Update().
+			Where(refreshtoken.ID(rt.ID), refreshtoken.UseTimeIsNil(), refreshtoken.ExpireTimeGT(tx.Now)).
+			SetUseTime(tx.Now).Save(ctx)
+		if err != nil {
+			return fmt.Errorf("use refresh token: %w", err)
+		}
+		if n == 0 || sess.RevokeTime != nil {
+			if n == 0 && rt.UseTime != nil {
+				// Presented twice: the token was stolen; end the session.
+				ended = true
+				_, err := endSessions(ctx, tx, session.ID(sess.ID))
+				return err
+			}
+			return errInvalidGrant
+		}
+		u, err := tx.User.Query().Where(entuser.ID(sess.UserID)).Only(ctx)
+		if ent.IsNotFound(err) || (err == nil && !u.Active) {
+			ended = true
+			_, err := endSessions(ctx, tx, session.ID(sess.ID))
+			return err
+		}
+		if err != nil {
+			return fmt.Errorf("read user: %w", err)
+		}
+		g = grant{projectID: client.ProjectID, tenantID: rt.TenantID, clientID: client.ID, sessionID: sess.ID,
+			userID: sess.UserID, scope: rt.Scope, authTime: sess.CreateTime}
+		if next, err = s.newRefreshToken(ctx, tx.Client(), g, tx.Now); err != nil {
+			return err
+		}
+		tx.Record(changelog.SessionRefreshed{Tenant: changelog.TenantID(rt.TenantID),
+			Session: changelog.SessionID(sess.ID), User: changelog.UserID(sess.UserID)})
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if ended {
+		return nil, oauthError(codes.InvalidArgument, "invalid_grant", "the session has ended")
+	}
+	tokens, err := s.mint(tctx, g)
+	if err != nil {
+		return nil, err
+	}
+	tokens.RefreshToken = next
+	return &identityv1.RefreshTokensResponse{Tokens: tokens}, nil
+}
+
+// RevokeToken ends the session of a refresh or access token of the client.
+func (s *SignInService) RevokeToken(ctx context.Context, req *identityv1.RevokeTokenRequest) (*identityv1.RevokeTokenResponse, error) {
+	sys := scope.System(ctx)
+	client, err := s.authenticateClient(sys, req.GetClientId(), req.GetClientSecret())
+	if err != nil {
+		return nil, err
+	}
+	var tenantID, sessionID string
+	if rt, err := s.db.RefreshToken.Query().Where(refreshtoken.ID(refID(req.GetToken())), refreshtoken.ClientID(client.ID)).Only(sys); err == nil {
+		tenantID, sessionID = rt.TenantID, rt.SessionID
+	} else if !ent.IsNotFound(err) {
+		return nil, fmt.Errorf("read refresh token: %w", err)
+	} else if c, err := s.issuer.VerifyAccess(sys, req.GetToken()); err == nil && slices.Contains(c.Audience, client.ID) {
+		tenantID, sessionID = c.TenantID, c.SessionID
+	}
+	if sessionID == "" {
+		return &identityv1.RevokeTokenResponse{}, nil // RFC 7009 2.2: unknown tokens are no error
+	}
+	if _, err := s.endSessions(scope.WithTenant(ctx, client.ProjectID, tenantID), session.ID(sessionID), session.ClientID(client.ID)); err != nil {
+		return nil, err
+	}
+	return &identityv1.RevokeTokenResponse{}, nil
+}
+
+// newRefreshToken stores a new refresh token of g's session through db (the
+// database or a write's transaction) and returns it.
+func (s *SignInService) newRefreshToken(ctx context.Context, db *ent.Client, g grant, now time.Time) (string, error) {
+	token, id, err := newSecretRef()
+	if err != nil {
+		return "", err
+	}
+	if err := db.RefreshToken.Create().SetID(id).SetTenantID(g.tenantID).SetSessionID(g.sessionID).
+		SetClientID(g.clientID).SetScope(g.scope).SetCreateTime(now).SetExpireTime(now.Add(refreshTTL)).
+		Exec(ctx); err != nil {
+		return "", fmt.Errorf("store refresh token: %w", err)
+	}
+	return token, nil
+}
+
+// mint signs the access and ID tokens of a grant, reading the session, the
+// user and its effective roles now.
+func (s *SignInService) mint(ctx context.Context, g grant) (*identityv1.Tokens, error) {
+	now := s.now()
+	sess, err := s.db.Session.Query().Where(session.ID(g.sessionID)).Only(ctx)
+	if err != nil || sess.RevokeTime != nil {
+		return nil, oauthError(codes.InvalidArgument, "invalid_grant", "the session has ended")
+	}
+	u, err := s.db.User.Query().Where(entuser.ID(g.userID)).
+		WithEmails(func(q *ent.EmailQuery) { q.Order(ent.Asc(email.FieldPosition)) }).Only(ctx)
+	if ent.IsNotFound(err) || (err == nil && !u.Active) {
+		return nil, oauthError(codes.InvalidArgument, "invalid_grant", "the user is no longer active")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read user: %w", err)
+	}
+	rev, err := s.revisions.Await(ctx, g.projectID, 0)
+	if err != nil {
+		return nil, err
+	}
+	grants := oidc.TenantGrants{Roles: []string{}, Permissions: []string{}}
+	if ts, err := s.index.Tenant(g.projectID, g.tenantID); err == nil {
+		ts.Read(func(t *roleindex.Tenant) {
+			_, roles, _ := t.UserRoles(u.ID, "")
+			for _, r := range roles {
+				grants.Roles = append(grants.Roles, r.Role.Name)
+				for _, p := range r.Role.Permissions {
+					if !slices.Contains(grants.Permissions, p) {
+						grants.Permissions = append(grants.Permissions, p)
+					}
+				}
+			}
+		})
+	}
+	slices.Sort(grants.Permissions)
+	base := jwt.Claims{Issuer: s.issuer.URL(), Subject: u.ID, Audience: jwt.Audience{g.clientID},
+		IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now)}
+	access := oidc.AccessClaims{Claims: base, SessionID: sess.ID, TenantID: g.tenantID,
+		Tenants: map[string]oidc.TenantGrants{g.tenantID: grants}, Revision: rev, Scope: g.scope}
+	access.Expiry = jwt.NewNumericDate(now.Add(oidc.AccessTokenTTL))
+	access.ID = store.NewID()
+	at, err := s.issuer.Mint(ctx, access)
+	if err != nil {
+		return nil, err
+	}
+	id := oidc.IDClaims{Claims: base, Nonce: g.nonce, AuthTime: g.authTime.Unix(), SessionID: sess.ID, TenantID: g.tenantID}
+	id.Expiry = jwt.NewNumericDate(now.Add(oidc.IDTokenTTL))
+	scopes := strings.Fields(g.scope)
+	if slices.Contains(scopes, "email") {
+		id.Email = userEmail(u)
+	}
+	if slices.Contains(scopes, "profile") {
+		id.Name = u.DisplayName
+	}
+	it, err := s.issuer.Mint(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &identityv1.Tokens{AccessToken: at, IdToken: it, TokenType: "Bearer",
+		ExpiresIn: int64(oidc.AccessTokenTTL / time.Second), Scope: g.scope}, nil
+}
+
+// GetUserInfo answers the claims of an access token's user, read now.
+func (s *SignInService) GetUserInfo(ctx context.Context, req *identityv1.GetUserInfoRequest) (*identityv1.GetUserInfoResponse, error) {
+	invalid := oauthError(codes.Unauthenticated, "invalid_token", oidc.ErrInvalidToken.Error())
+	c, err := s.issuer.VerifyAccess(scope.System(ctx), req.GetAccessToken())
+	if errors.Is(err, oidc.ErrInvalidToken) {
+		return nil, invalid
+	}
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.db.Tenant.Get(scope.System(ctx), c.TenantID)
+	if err != nil {
+		return nil, invalid
+	}
+	tctx := scope.WithTenant(ctx, t.ProjectID, c.TenantID)
+	sess, err := s.db.Session.Query().Where(session.ID(c.SessionID)).Only(tctx)
+	if err != nil || sess.RevokeTime != nil {
+		return nil, invalid
+	}
+	u, err := s.db.User.Query().Where(entuser.ID(c.Subject)).
+		WithEmails(func(q *ent.EmailQuery) { q.Order(ent.Asc(email.FieldPosition)) }).Only(tctx)
+	if err != nil || !u.Active {
+		return nil, invalid
+	}
+	out := &identityv1.GetUserInfoResponse{Sub: u.ID, TenantId: c.TenantID}
+	scopes := strings.Fields(c.Scope)
+	if slices.Contains(scopes, "email") {
+		out.Email = userEmail(u)
+	}
+	if slices.Contains(scopes, "profile") {
+		out.Name = u.DisplayName
+	}
+	return out, nil
+}
+
+// authenticateClient checks a client's secret (confidential clients) in
+// constant time; a public client sends none and proves itself with PKCE.
+func (s *SignInService) authenticateClient(ctx context.Context, clientID, secret string) (*ent.OAuthClient, error) {
+	invalid := oauthError(codes.Unauthenticated, "invalid_client", "client authentication failed")
+	c, err := s.db.OAuthClient.Query().Where(oauthclient.ID(clientID)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, invalid
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read client: %w", err)
+	}
+	if c.Public {
+		if secret != "" {
+			return nil, invalid
+		}
+		return c, nil
+	}
+	if !authn.SecretMatches(c.SecretHash, secret) {
+		return nil, invalid
+	}
+	return c, nil
+}
+
+// endSessions ends, in one write, the sessions of the tenant ctx is scoped
+// to that which selects.
+func (s *SignInService) endSessions(ctx context.Context, which ...predicate.Session) (int, error) {
+	var n int
+	_, err := s.w.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		var err error
+		n, err = endSessions(ctx, tx, which...)
+		return err
+	})
+	return n, err
+}
