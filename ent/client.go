@@ -34,6 +34,7 @@ import (
 	"github.com/acme/identity/ent/session"
 	"github.com/acme/identity/ent/signingkey"
 	"github.com/acme/identity/ent/tenant"
+	"github.com/acme/identity/ent/tenantdomain"
 	"github.com/acme/identity/ent/user"
 
 	stdsql "database/sql"
@@ -82,6 +83,8 @@ type Client struct {
 	SigningKey *SigningKeyClient
 	// Tenant is the client for interacting with the Tenant builders.
 	Tenant *TenantClient
+	// TenantDomain is the client for interacting with the TenantDomain builders.
+	TenantDomain *TenantDomainClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 }
@@ -114,6 +117,7 @@ func (c *Client) init() {
 	c.Session = NewSessionClient(c.config)
 	c.SigningKey = NewSigningKeyClient(c.config)
 	c.Tenant = NewTenantClient(c.config)
+	c.TenantDomain = NewTenantDomainClient(c.config)
 	c.User = NewUserClient(c.config)
 }
 
@@ -226,6 +230,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Session:         NewSessionClient(cfg),
 		SigningKey:      NewSigningKeyClient(cfg),
 		Tenant:          NewTenantClient(cfg),
+		TenantDomain:    NewTenantDomainClient(cfg),
 		User:            NewUserClient(cfg),
 	}, nil
 }
@@ -265,6 +270,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Session:         NewSessionClient(cfg),
 		SigningKey:      NewSigningKeyClient(cfg),
 		Tenant:          NewTenantClient(cfg),
+		TenantDomain:    NewTenantDomainClient(cfg),
 		User:            NewUserClient(cfg),
 	}, nil
 }
@@ -298,7 +304,7 @@ func (c *Client) Use(hooks ...Hook) {
 		c.AccessKey, c.AuthCode, c.Change, c.Email, c.Group, c.GroupMembership,
 		c.GroupRole, c.OAuthClient, c.PendingLogin, c.Project, c.RefreshToken, c.Role,
 		c.RoleAssignment, c.SamlConfig, c.ScimToken, c.SeenAssertion, c.Session,
-		c.SigningKey, c.Tenant, c.User,
+		c.SigningKey, c.Tenant, c.TenantDomain, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -311,7 +317,7 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.AccessKey, c.AuthCode, c.Change, c.Email, c.Group, c.GroupMembership,
 		c.GroupRole, c.OAuthClient, c.PendingLogin, c.Project, c.RefreshToken, c.Role,
 		c.RoleAssignment, c.SamlConfig, c.ScimToken, c.SeenAssertion, c.Session,
-		c.SigningKey, c.Tenant, c.User,
+		c.SigningKey, c.Tenant, c.TenantDomain, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -358,6 +364,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.SigningKey.mutate(ctx, m)
 	case *TenantMutation:
 		return c.Tenant.mutate(ctx, m)
+	case *TenantDomainMutation:
+		return c.TenantDomain.mutate(ctx, m)
 	case *UserMutation:
 		return c.User.mutate(ctx, m)
 	default:
@@ -3603,6 +3611,22 @@ func (c *TenantClient) QueryRefreshTokens(_m *Tenant) *RefreshTokenQuery {
 	return query
 }
 
+// QueryDomains queries the domains edge of a Tenant.
+func (c *TenantClient) QueryDomains(_m *Tenant) *TenantDomainQuery {
+	query := (&TenantDomainClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tenant.Table, tenant.FieldID, id),
+			sqlgraph.To(tenantdomain.Table, tenantdomain.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, tenant.DomainsTable, tenant.DomainsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *TenantClient) Hooks() []Hook {
 	return c.hooks.Tenant
@@ -3625,6 +3649,155 @@ func (c *TenantClient) mutate(ctx context.Context, m *TenantMutation) (Value, er
 		return (&TenantDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Tenant mutation op: %q", m.Op())
+	}
+}
+
+// TenantDomainClient is a client for the TenantDomain schema.
+type TenantDomainClient struct {
+	config
+}
+
+// NewTenantDomainClient returns a client for the TenantDomain from the given config.
+func NewTenantDomainClient(c config) *TenantDomainClient {
+	return &TenantDomainClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `tenantdomain.Hooks(f(g(h())))`.
+func (c *TenantDomainClient) Use(hooks ...Hook) {
+	c.hooks.TenantDomain = append(c.hooks.TenantDomain, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `tenantdomain.Intercept(f(g(h())))`.
+func (c *TenantDomainClient) Intercept(interceptors ...Interceptor) {
+	c.inters.TenantDomain = append(c.inters.TenantDomain, interceptors...)
+}
+
+// Create returns a builder for creating a TenantDomain entity.
+func (c *TenantDomainClient) Create() *TenantDomainCreate {
+	mutation := newTenantDomainMutation(c.config, OpCreate)
+	return &TenantDomainCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of TenantDomain entities.
+func (c *TenantDomainClient) CreateBulk(builders ...*TenantDomainCreate) *TenantDomainCreateBulk {
+	return &TenantDomainCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *TenantDomainClient) MapCreateBulk(slice any, setFunc func(*TenantDomainCreate, int)) *TenantDomainCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &TenantDomainCreateBulk{err: fmt.Errorf("calling to TenantDomainClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*TenantDomainCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &TenantDomainCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for TenantDomain.
+func (c *TenantDomainClient) Update() *TenantDomainUpdate {
+	mutation := newTenantDomainMutation(c.config, OpUpdate)
+	return &TenantDomainUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *TenantDomainClient) UpdateOne(_m *TenantDomain) *TenantDomainUpdateOne {
+	mutation := newTenantDomainMutation(c.config, OpUpdateOne, withTenantDomain(_m))
+	return &TenantDomainUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *TenantDomainClient) UpdateOneID(id int) *TenantDomainUpdateOne {
+	mutation := newTenantDomainMutation(c.config, OpUpdateOne, withTenantDomainID(id))
+	return &TenantDomainUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for TenantDomain.
+func (c *TenantDomainClient) Delete() *TenantDomainDelete {
+	mutation := newTenantDomainMutation(c.config, OpDelete)
+	return &TenantDomainDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *TenantDomainClient) DeleteOne(_m *TenantDomain) *TenantDomainDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *TenantDomainClient) DeleteOneID(id int) *TenantDomainDeleteOne {
+	builder := c.Delete().Where(tenantdomain.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &TenantDomainDeleteOne{builder}
+}
+
+// Query returns a query builder for TenantDomain.
+func (c *TenantDomainClient) Query() *TenantDomainQuery {
+	return &TenantDomainQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeTenantDomain},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a TenantDomain entity by its id.
+func (c *TenantDomainClient) Get(ctx context.Context, id int) (*TenantDomain, error) {
+	return c.Query().Where(tenantdomain.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *TenantDomainClient) GetX(ctx context.Context, id int) *TenantDomain {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryTenant queries the tenant edge of a TenantDomain.
+func (c *TenantDomainClient) QueryTenant(_m *TenantDomain) *TenantQuery {
+	query := (&TenantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tenantdomain.Table, tenantdomain.FieldID, id),
+			sqlgraph.To(tenant.Table, tenant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, tenantdomain.TenantTable, tenantdomain.TenantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *TenantDomainClient) Hooks() []Hook {
+	return c.hooks.TenantDomain
+}
+
+// Interceptors returns the client interceptors.
+func (c *TenantDomainClient) Interceptors() []Interceptor {
+	return c.inters.TenantDomain
+}
+
+func (c *TenantDomainClient) mutate(ctx context.Context, m *TenantDomainMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&TenantDomainCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&TenantDomainUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&TenantDomainUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&TenantDomainDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown TenantDomain mutation op: %q", m.Op())
 	}
 }
 
@@ -3831,13 +4004,13 @@ type (
 		AccessKey, AuthCode, Change, Email, Group, GroupMembership, GroupRole,
 		OAuthClient, PendingLogin, Project, RefreshToken, Role, RoleAssignment,
 		SamlConfig, ScimToken, SeenAssertion, Session, SigningKey, Tenant,
-		User []ent.Hook
+		TenantDomain, User []ent.Hook
 	}
 	inters struct {
 		AccessKey, AuthCode, Change, Email, Group, GroupMembership, GroupRole,
 		OAuthClient, PendingLogin, Project, RefreshToken, Role, RoleAssignment,
 		SamlConfig, ScimToken, SeenAssertion, Session, SigningKey, Tenant,
-		User []ent.Interceptor
+		TenantDomain, User []ent.Interceptor
 	}
 )
 

@@ -32,6 +32,7 @@ import (
 	"github.com/acme/identity/ent/session"
 	"github.com/acme/identity/ent/signingkey"
 	"github.com/acme/identity/ent/tenant"
+	"github.com/acme/identity/ent/tenantdomain"
 	"github.com/acme/identity/ent/user"
 )
 
@@ -63,6 +64,7 @@ const (
 	TypeSession         = "Session"
 	TypeSigningKey      = "SigningKey"
 	TypeTenant          = "Tenant"
+	TypeTenantDomain    = "TenantDomain"
 	TypeUser            = "User"
 )
 
@@ -10783,24 +10785,29 @@ func (m *RoleAssignmentMutation) ResetEdge(name string) error {
 // SamlConfigMutation represents an operation that mutates the SamlConfig nodes in the graph.
 type SamlConfigMutation struct {
 	config
-	op                 Op
-	typ                string
-	id                 *int
-	idp_entity_id      *string
-	sso_url            *string
-	sso_binding        *string
-	certificates       *[][]uint8
-	appendcertificates [][]uint8
-	metadata_xml       *string
-	metadata_url       *string
-	create_time        *time.Time
-	update_time        *time.Time
-	clearedFields      map[string]struct{}
-	tenant             *string
-	clearedtenant      bool
-	done               bool
-	oldValue           func(context.Context) (*SamlConfig, error)
-	predicates         []predicate.SamlConfig
+	op                          Op
+	typ                         string
+	id                          *int
+	idp_entity_id               *string
+	sso_url                     *string
+	sso_binding                 *string
+	certificates                *[][]uint8
+	appendcertificates          [][]uint8
+	metadata_xml                *string
+	metadata_url                *string
+	idp_initiated               *bool
+	idp_initiated_client_id     *string
+	idp_initiated_redirect_uri  *string
+	access_token_ttl_seconds    *int
+	addaccess_token_ttl_seconds *int
+	create_time                 *time.Time
+	update_time                 *time.Time
+	clearedFields               map[string]struct{}
+	tenant                      *string
+	clearedtenant               bool
+	done                        bool
+	oldValue                    func(context.Context) (*SamlConfig, error)
+	predicates                  []predicate.SamlConfig
 }
 
 var _ ent.Mutation = (*SamlConfigMutation)(nil)
@@ -11168,6 +11175,170 @@ func (m *SamlConfigMutation) ResetMetadataURL() {
 	m.metadata_url = nil
 }
 
+// SetIdpInitiated sets the "idp_initiated" field.
+func (m *SamlConfigMutation) SetIdpInitiated(b bool) {
+	m.idp_initiated = &b
+}
+
+// IdpInitiated returns the value of the "idp_initiated" field in the mutation.
+func (m *SamlConfigMutation) IdpInitiated() (r bool, exists bool) {
+	v := m.idp_initiated
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdpInitiated returns the old "idp_initiated" field's value of the SamlConfig entity.
+// If the SamlConfig object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SamlConfigMutation) OldIdpInitiated(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdpInitiated is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdpInitiated requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdpInitiated: %w", err)
+	}
+	return oldValue.IdpInitiated, nil
+}
+
+// ResetIdpInitiated resets all changes to the "idp_initiated" field.
+func (m *SamlConfigMutation) ResetIdpInitiated() {
+	m.idp_initiated = nil
+}
+
+// SetIdpInitiatedClientID sets the "idp_initiated_client_id" field.
+func (m *SamlConfigMutation) SetIdpInitiatedClientID(s string) {
+	m.idp_initiated_client_id = &s
+}
+
+// IdpInitiatedClientID returns the value of the "idp_initiated_client_id" field in the mutation.
+func (m *SamlConfigMutation) IdpInitiatedClientID() (r string, exists bool) {
+	v := m.idp_initiated_client_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdpInitiatedClientID returns the old "idp_initiated_client_id" field's value of the SamlConfig entity.
+// If the SamlConfig object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SamlConfigMutation) OldIdpInitiatedClientID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdpInitiatedClientID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdpInitiatedClientID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdpInitiatedClientID: %w", err)
+	}
+	return oldValue.IdpInitiatedClientID, nil
+}
+
+// ResetIdpInitiatedClientID resets all changes to the "idp_initiated_client_id" field.
+func (m *SamlConfigMutation) ResetIdpInitiatedClientID() {
+	m.idp_initiated_client_id = nil
+}
+
+// SetIdpInitiatedRedirectURI sets the "idp_initiated_redirect_uri" field.
+func (m *SamlConfigMutation) SetIdpInitiatedRedirectURI(s string) {
+	m.idp_initiated_redirect_uri = &s
+}
+
+// IdpInitiatedRedirectURI returns the value of the "idp_initiated_redirect_uri" field in the mutation.
+func (m *SamlConfigMutation) IdpInitiatedRedirectURI() (r string, exists bool) {
+	v := m.idp_initiated_redirect_uri
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdpInitiatedRedirectURI returns the old "idp_initiated_redirect_uri" field's value of the SamlConfig entity.
+// If the SamlConfig object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SamlConfigMutation) OldIdpInitiatedRedirectURI(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdpInitiatedRedirectURI is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdpInitiatedRedirectURI requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdpInitiatedRedirectURI: %w", err)
+	}
+	return oldValue.IdpInitiatedRedirectURI, nil
+}
+
+// ResetIdpInitiatedRedirectURI resets all changes to the "idp_initiated_redirect_uri" field.
+func (m *SamlConfigMutation) ResetIdpInitiatedRedirectURI() {
+	m.idp_initiated_redirect_uri = nil
+}
+
+// SetAccessTokenTTLSeconds sets the "access_token_ttl_seconds" field.
+func (m *SamlConfigMutation) SetAccessTokenTTLSeconds(i int) {
+	m.access_token_ttl_seconds = &i
+	m.addaccess_token_ttl_seconds = nil
+}
+
+// AccessTokenTTLSeconds returns the value of the "access_token_ttl_seconds" field in the mutation.
+func (m *SamlConfigMutation) AccessTokenTTLSeconds() (r int, exists bool) {
+	v := m.access_token_ttl_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccessTokenTTLSeconds returns the old "access_token_ttl_seconds" field's value of the SamlConfig entity.
+// If the SamlConfig object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SamlConfigMutation) OldAccessTokenTTLSeconds(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccessTokenTTLSeconds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccessTokenTTLSeconds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccessTokenTTLSeconds: %w", err)
+	}
+	return oldValue.AccessTokenTTLSeconds, nil
+}
+
+// AddAccessTokenTTLSeconds adds i to the "access_token_ttl_seconds" field.
+func (m *SamlConfigMutation) AddAccessTokenTTLSeconds(i int) {
+	if m.addaccess_token_ttl_seconds != nil {
+		*m.addaccess_token_ttl_seconds += i
+	} else {
+		m.addaccess_token_ttl_seconds = &i
+	}
+}
+
+// AddedAccessTokenTTLSeconds returns the value that was added to the "access_token_ttl_seconds" field in this mutation.
+func (m *SamlConfigMutation) AddedAccessTokenTTLSeconds() (r int, exists bool) {
+	v := m.addaccess_token_ttl_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAccessTokenTTLSeconds resets all changes to the "access_token_ttl_seconds" field.
+func (m *SamlConfigMutation) ResetAccessTokenTTLSeconds() {
+	m.access_token_ttl_seconds = nil
+	m.addaccess_token_ttl_seconds = nil
+}
+
 // SetCreateTime sets the "create_time" field.
 func (m *SamlConfigMutation) SetCreateTime(t time.Time) {
 	m.create_time = &t
@@ -11301,7 +11472,7 @@ func (m *SamlConfigMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SamlConfigMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 13)
 	if m.tenant != nil {
 		fields = append(fields, samlconfig.FieldTenantID)
 	}
@@ -11322,6 +11493,18 @@ func (m *SamlConfigMutation) Fields() []string {
 	}
 	if m.metadata_url != nil {
 		fields = append(fields, samlconfig.FieldMetadataURL)
+	}
+	if m.idp_initiated != nil {
+		fields = append(fields, samlconfig.FieldIdpInitiated)
+	}
+	if m.idp_initiated_client_id != nil {
+		fields = append(fields, samlconfig.FieldIdpInitiatedClientID)
+	}
+	if m.idp_initiated_redirect_uri != nil {
+		fields = append(fields, samlconfig.FieldIdpInitiatedRedirectURI)
+	}
+	if m.access_token_ttl_seconds != nil {
+		fields = append(fields, samlconfig.FieldAccessTokenTTLSeconds)
 	}
 	if m.create_time != nil {
 		fields = append(fields, samlconfig.FieldCreateTime)
@@ -11351,6 +11534,14 @@ func (m *SamlConfigMutation) Field(name string) (ent.Value, bool) {
 		return m.MetadataXML()
 	case samlconfig.FieldMetadataURL:
 		return m.MetadataURL()
+	case samlconfig.FieldIdpInitiated:
+		return m.IdpInitiated()
+	case samlconfig.FieldIdpInitiatedClientID:
+		return m.IdpInitiatedClientID()
+	case samlconfig.FieldIdpInitiatedRedirectURI:
+		return m.IdpInitiatedRedirectURI()
+	case samlconfig.FieldAccessTokenTTLSeconds:
+		return m.AccessTokenTTLSeconds()
 	case samlconfig.FieldCreateTime:
 		return m.CreateTime()
 	case samlconfig.FieldUpdateTime:
@@ -11378,6 +11569,14 @@ func (m *SamlConfigMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldMetadataXML(ctx)
 	case samlconfig.FieldMetadataURL:
 		return m.OldMetadataURL(ctx)
+	case samlconfig.FieldIdpInitiated:
+		return m.OldIdpInitiated(ctx)
+	case samlconfig.FieldIdpInitiatedClientID:
+		return m.OldIdpInitiatedClientID(ctx)
+	case samlconfig.FieldIdpInitiatedRedirectURI:
+		return m.OldIdpInitiatedRedirectURI(ctx)
+	case samlconfig.FieldAccessTokenTTLSeconds:
+		return m.OldAccessTokenTTLSeconds(ctx)
 	case samlconfig.FieldCreateTime:
 		return m.OldCreateTime(ctx)
 	case samlconfig.FieldUpdateTime:
@@ -11440,6 +11639,34 @@ func (m *SamlConfigMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetMetadataURL(v)
 		return nil
+	case samlconfig.FieldIdpInitiated:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdpInitiated(v)
+		return nil
+	case samlconfig.FieldIdpInitiatedClientID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdpInitiatedClientID(v)
+		return nil
+	case samlconfig.FieldIdpInitiatedRedirectURI:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdpInitiatedRedirectURI(v)
+		return nil
+	case samlconfig.FieldAccessTokenTTLSeconds:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccessTokenTTLSeconds(v)
+		return nil
 	case samlconfig.FieldCreateTime:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -11461,13 +11688,21 @@ func (m *SamlConfigMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *SamlConfigMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addaccess_token_ttl_seconds != nil {
+		fields = append(fields, samlconfig.FieldAccessTokenTTLSeconds)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *SamlConfigMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case samlconfig.FieldAccessTokenTTLSeconds:
+		return m.AddedAccessTokenTTLSeconds()
+	}
 	return nil, false
 }
 
@@ -11476,6 +11711,13 @@ func (m *SamlConfigMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *SamlConfigMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case samlconfig.FieldAccessTokenTTLSeconds:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAccessTokenTTLSeconds(v)
+		return nil
 	}
 	return fmt.Errorf("unknown SamlConfig numeric field %s", name)
 }
@@ -11523,6 +11765,18 @@ func (m *SamlConfigMutation) ResetField(name string) error {
 		return nil
 	case samlconfig.FieldMetadataURL:
 		m.ResetMetadataURL()
+		return nil
+	case samlconfig.FieldIdpInitiated:
+		m.ResetIdpInitiated()
+		return nil
+	case samlconfig.FieldIdpInitiatedClientID:
+		m.ResetIdpInitiatedClientID()
+		return nil
+	case samlconfig.FieldIdpInitiatedRedirectURI:
+		m.ResetIdpInitiatedRedirectURI()
+		return nil
+	case samlconfig.FieldAccessTokenTTLSeconds:
+		m.ResetAccessTokenTTLSeconds()
 		return nil
 	case samlconfig.FieldCreateTime:
 		m.ResetCreateTime()
@@ -14161,6 +14415,9 @@ type TenantMutation struct {
 	refresh_tokens                map[string]struct{}
 	removedrefresh_tokens         map[string]struct{}
 	clearedrefresh_tokens         bool
+	domains                       map[int]struct{}
+	removeddomains                map[int]struct{}
+	cleareddomains                bool
 	done                          bool
 	oldValue                      func(context.Context) (*Tenant, error)
 	predicates                    []predicate.Tenant
@@ -15533,6 +15790,60 @@ func (m *TenantMutation) ResetRefreshTokens() {
 	m.removedrefresh_tokens = nil
 }
 
+// AddDomainIDs adds the "domains" edge to the TenantDomain entity by ids.
+func (m *TenantMutation) AddDomainIDs(ids ...int) {
+	if m.domains == nil {
+		m.domains = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.domains[ids[i]] = struct{}{}
+	}
+}
+
+// ClearDomains clears the "domains" edge to the TenantDomain entity.
+func (m *TenantMutation) ClearDomains() {
+	m.cleareddomains = true
+}
+
+// DomainsCleared reports if the "domains" edge to the TenantDomain entity was cleared.
+func (m *TenantMutation) DomainsCleared() bool {
+	return m.cleareddomains
+}
+
+// RemoveDomainIDs removes the "domains" edge to the TenantDomain entity by IDs.
+func (m *TenantMutation) RemoveDomainIDs(ids ...int) {
+	if m.removeddomains == nil {
+		m.removeddomains = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.domains, ids[i])
+		m.removeddomains[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedDomains returns the removed IDs of the "domains" edge to the TenantDomain entity.
+func (m *TenantMutation) RemovedDomainsIDs() (ids []int) {
+	for id := range m.removeddomains {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// DomainsIDs returns the "domains" edge IDs in the mutation.
+func (m *TenantMutation) DomainsIDs() (ids []int) {
+	for id := range m.domains {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetDomains resets all changes to the "domains" edge.
+func (m *TenantMutation) ResetDomains() {
+	m.domains = nil
+	m.cleareddomains = false
+	m.removeddomains = nil
+}
+
 // Where appends a list predicates to the TenantMutation builder.
 func (m *TenantMutation) Where(ps ...predicate.Tenant) {
 	m.predicates = append(m.predicates, ps...)
@@ -15894,7 +16205,7 @@ func (m *TenantMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *TenantMutation) AddedEdges() []string {
-	edges := make([]string, 0, 15)
+	edges := make([]string, 0, 16)
 	if m.project != nil {
 		edges = append(edges, tenant.EdgeProject)
 	}
@@ -15939,6 +16250,9 @@ func (m *TenantMutation) AddedEdges() []string {
 	}
 	if m.refresh_tokens != nil {
 		edges = append(edges, tenant.EdgeRefreshTokens)
+	}
+	if m.domains != nil {
+		edges = append(edges, tenant.EdgeDomains)
 	}
 	return edges
 }
@@ -16035,13 +16349,19 @@ func (m *TenantMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case tenant.EdgeDomains:
+		ids := make([]ent.Value, 0, len(m.domains))
+		for id := range m.domains {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *TenantMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 15)
+	edges := make([]string, 0, 16)
 	if m.removedusers != nil {
 		edges = append(edges, tenant.EdgeUsers)
 	}
@@ -16083,6 +16403,9 @@ func (m *TenantMutation) RemovedEdges() []string {
 	}
 	if m.removedrefresh_tokens != nil {
 		edges = append(edges, tenant.EdgeRefreshTokens)
+	}
+	if m.removeddomains != nil {
+		edges = append(edges, tenant.EdgeDomains)
 	}
 	return edges
 }
@@ -16175,13 +16498,19 @@ func (m *TenantMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case tenant.EdgeDomains:
+		ids := make([]ent.Value, 0, len(m.removeddomains))
+		for id := range m.removeddomains {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *TenantMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 15)
+	edges := make([]string, 0, 16)
 	if m.clearedproject {
 		edges = append(edges, tenant.EdgeProject)
 	}
@@ -16227,6 +16556,9 @@ func (m *TenantMutation) ClearedEdges() []string {
 	if m.clearedrefresh_tokens {
 		edges = append(edges, tenant.EdgeRefreshTokens)
 	}
+	if m.cleareddomains {
+		edges = append(edges, tenant.EdgeDomains)
+	}
 	return edges
 }
 
@@ -16264,6 +16596,8 @@ func (m *TenantMutation) EdgeCleared(name string) bool {
 		return m.clearedsessions
 	case tenant.EdgeRefreshTokens:
 		return m.clearedrefresh_tokens
+	case tenant.EdgeDomains:
+		return m.cleareddomains
 	}
 	return false
 }
@@ -16328,8 +16662,499 @@ func (m *TenantMutation) ResetEdge(name string) error {
 	case tenant.EdgeRefreshTokens:
 		m.ResetRefreshTokens()
 		return nil
+	case tenant.EdgeDomains:
+		m.ResetDomains()
+		return nil
 	}
 	return fmt.Errorf("unknown Tenant edge %s", name)
+}
+
+// TenantDomainMutation represents an operation that mutates the TenantDomain nodes in the graph.
+type TenantDomainMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	project_id    *string
+	domain        *string
+	clearedFields map[string]struct{}
+	tenant        *string
+	clearedtenant bool
+	done          bool
+	oldValue      func(context.Context) (*TenantDomain, error)
+	predicates    []predicate.TenantDomain
+}
+
+var _ ent.Mutation = (*TenantDomainMutation)(nil)
+
+// tenantdomainOption allows management of the mutation configuration using functional options.
+type tenantdomainOption func(*TenantDomainMutation)
+
+// newTenantDomainMutation creates new mutation for the TenantDomain entity.
+func newTenantDomainMutation(c config, op Op, opts ...tenantdomainOption) *TenantDomainMutation {
+	m := &TenantDomainMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeTenantDomain,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withTenantDomainID sets the ID field of the mutation.
+func withTenantDomainID(id int) tenantdomainOption {
+	return func(m *TenantDomainMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *TenantDomain
+		)
+		m.oldValue = func(ctx context.Context) (*TenantDomain, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().TenantDomain.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withTenantDomain sets the old TenantDomain of the mutation.
+func withTenantDomain(node *TenantDomain) tenantdomainOption {
+	return func(m *TenantDomainMutation) {
+		m.oldValue = func(context.Context) (*TenantDomain, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m TenantDomainMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m TenantDomainMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *TenantDomainMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *TenantDomainMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().TenantDomain.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetTenantID sets the "tenant_id" field.
+func (m *TenantDomainMutation) SetTenantID(s string) {
+	m.tenant = &s
+}
+
+// TenantID returns the value of the "tenant_id" field in the mutation.
+func (m *TenantDomainMutation) TenantID() (r string, exists bool) {
+	v := m.tenant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenantID returns the old "tenant_id" field's value of the TenantDomain entity.
+// If the TenantDomain object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantDomainMutation) OldTenantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenantID: %w", err)
+	}
+	return oldValue.TenantID, nil
+}
+
+// ResetTenantID resets all changes to the "tenant_id" field.
+func (m *TenantDomainMutation) ResetTenantID() {
+	m.tenant = nil
+}
+
+// SetProjectID sets the "project_id" field.
+func (m *TenantDomainMutation) SetProjectID(s string) {
+	m.project_id = &s
+}
+
+// ProjectID returns the value of the "project_id" field in the mutation.
+func (m *TenantDomainMutation) ProjectID() (r string, exists bool) {
+	v := m.project_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProjectID returns the old "project_id" field's value of the TenantDomain entity.
+// If the TenantDomain object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantDomainMutation) OldProjectID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProjectID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProjectID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProjectID: %w", err)
+	}
+	return oldValue.ProjectID, nil
+}
+
+// ResetProjectID resets all changes to the "project_id" field.
+func (m *TenantDomainMutation) ResetProjectID() {
+	m.project_id = nil
+}
+
+// SetDomain sets the "domain" field.
+func (m *TenantDomainMutation) SetDomain(s string) {
+	m.domain = &s
+}
+
+// Domain returns the value of the "domain" field in the mutation.
+func (m *TenantDomainMutation) Domain() (r string, exists bool) {
+	v := m.domain
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDomain returns the old "domain" field's value of the TenantDomain entity.
+// If the TenantDomain object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantDomainMutation) OldDomain(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDomain is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDomain requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDomain: %w", err)
+	}
+	return oldValue.Domain, nil
+}
+
+// ResetDomain resets all changes to the "domain" field.
+func (m *TenantDomainMutation) ResetDomain() {
+	m.domain = nil
+}
+
+// ClearTenant clears the "tenant" edge to the Tenant entity.
+func (m *TenantDomainMutation) ClearTenant() {
+	m.clearedtenant = true
+	m.clearedFields[tenantdomain.FieldTenantID] = struct{}{}
+}
+
+// TenantCleared reports if the "tenant" edge to the Tenant entity was cleared.
+func (m *TenantDomainMutation) TenantCleared() bool {
+	return m.clearedtenant
+}
+
+// TenantIDs returns the "tenant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TenantID instead. It exists only for internal usage by the builders.
+func (m *TenantDomainMutation) TenantIDs() (ids []string) {
+	if id := m.tenant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTenant resets all changes to the "tenant" edge.
+func (m *TenantDomainMutation) ResetTenant() {
+	m.tenant = nil
+	m.clearedtenant = false
+}
+
+// Where appends a list predicates to the TenantDomainMutation builder.
+func (m *TenantDomainMutation) Where(ps ...predicate.TenantDomain) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the TenantDomainMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *TenantDomainMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.TenantDomain, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *TenantDomainMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *TenantDomainMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (TenantDomain).
+func (m *TenantDomainMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *TenantDomainMutation) Fields() []string {
+	fields := make([]string, 0, 3)
+	if m.tenant != nil {
+		fields = append(fields, tenantdomain.FieldTenantID)
+	}
+	if m.project_id != nil {
+		fields = append(fields, tenantdomain.FieldProjectID)
+	}
+	if m.domain != nil {
+		fields = append(fields, tenantdomain.FieldDomain)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *TenantDomainMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case tenantdomain.FieldTenantID:
+		return m.TenantID()
+	case tenantdomain.FieldProjectID:
+		return m.ProjectID()
+	case tenantdomain.FieldDomain:
+		return m.Domain()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *TenantDomainMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case tenantdomain.FieldTenantID:
+		return m.OldTenantID(ctx)
+	case tenantdomain.FieldProjectID:
+		return m.OldProjectID(ctx)
+	case tenantdomain.FieldDomain:
+		return m.OldDomain(ctx)
+	}
+	return nil, fmt.Errorf("unknown TenantDomain field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TenantDomainMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case tenantdomain.FieldTenantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenantID(v)
+		return nil
+	case tenantdomain.FieldProjectID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProjectID(v)
+		return nil
+	case tenantdomain.FieldDomain:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDomain(v)
+		return nil
+	}
+	return fmt.Errorf("unknown TenantDomain field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *TenantDomainMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *TenantDomainMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TenantDomainMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown TenantDomain numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *TenantDomainMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *TenantDomainMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *TenantDomainMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown TenantDomain nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *TenantDomainMutation) ResetField(name string) error {
+	switch name {
+	case tenantdomain.FieldTenantID:
+		m.ResetTenantID()
+		return nil
+	case tenantdomain.FieldProjectID:
+		m.ResetProjectID()
+		return nil
+	case tenantdomain.FieldDomain:
+		m.ResetDomain()
+		return nil
+	}
+	return fmt.Errorf("unknown TenantDomain field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *TenantDomainMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.tenant != nil {
+		edges = append(edges, tenantdomain.EdgeTenant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *TenantDomainMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case tenantdomain.EdgeTenant:
+		if id := m.tenant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *TenantDomainMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *TenantDomainMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *TenantDomainMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedtenant {
+		edges = append(edges, tenantdomain.EdgeTenant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *TenantDomainMutation) EdgeCleared(name string) bool {
+	switch name {
+	case tenantdomain.EdgeTenant:
+		return m.clearedtenant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *TenantDomainMutation) ClearEdge(name string) error {
+	switch name {
+	case tenantdomain.EdgeTenant:
+		m.ClearTenant()
+		return nil
+	}
+	return fmt.Errorf("unknown TenantDomain unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *TenantDomainMutation) ResetEdge(name string) error {
+	switch name {
+	case tenantdomain.EdgeTenant:
+		m.ResetTenant()
+		return nil
+	}
+	return fmt.Errorf("unknown TenantDomain edge %s", name)
 }
 
 // UserMutation represents an operation that mutates the User nodes in the graph.

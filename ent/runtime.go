@@ -23,6 +23,7 @@ import (
 	"github.com/acme/identity/ent/session"
 	"github.com/acme/identity/ent/signingkey"
 	"github.com/acme/identity/ent/tenant"
+	"github.com/acme/identity/ent/tenantdomain"
 	"github.com/acme/identity/ent/user"
 )
 
@@ -336,6 +337,22 @@ func init() {
 	samlconfigDescMetadataURL := samlconfigFields[5].Descriptor()
 	// samlconfig.DefaultMetadataURL holds the default value on creation for the metadata_url field.
 	samlconfig.DefaultMetadataURL = samlconfigDescMetadataURL.Default.(string)
+	// samlconfigDescIdpInitiated is the schema descriptor for idp_initiated field.
+	samlconfigDescIdpInitiated := samlconfigFields[6].Descriptor()
+	// samlconfig.DefaultIdpInitiated holds the default value on creation for the idp_initiated field.
+	samlconfig.DefaultIdpInitiated = samlconfigDescIdpInitiated.Default.(bool)
+	// samlconfigDescIdpInitiatedClientID is the schema descriptor for idp_initiated_client_id field.
+	samlconfigDescIdpInitiatedClientID := samlconfigFields[7].Descriptor()
+	// samlconfig.DefaultIdpInitiatedClientID holds the default value on creation for the idp_initiated_client_id field.
+	samlconfig.DefaultIdpInitiatedClientID = samlconfigDescIdpInitiatedClientID.Default.(string)
+	// samlconfigDescIdpInitiatedRedirectURI is the schema descriptor for idp_initiated_redirect_uri field.
+	samlconfigDescIdpInitiatedRedirectURI := samlconfigFields[8].Descriptor()
+	// samlconfig.DefaultIdpInitiatedRedirectURI holds the default value on creation for the idp_initiated_redirect_uri field.
+	samlconfig.DefaultIdpInitiatedRedirectURI = samlconfigDescIdpInitiatedRedirectURI.Default.(string)
+	// samlconfigDescAccessTokenTTLSeconds is the schema descriptor for access_token_ttl_seconds field.
+	samlconfigDescAccessTokenTTLSeconds := samlconfigFields[9].Descriptor()
+	// samlconfig.DefaultAccessTokenTTLSeconds holds the default value on creation for the access_token_ttl_seconds field.
+	samlconfig.DefaultAccessTokenTTLSeconds = samlconfigDescAccessTokenTTLSeconds.Default.(int)
 	scimtokenMixin := schema.ScimToken{}.Mixin()
 	scimtokenMixinFields0 := scimtokenMixin[0].Fields()
 	_ = scimtokenMixinFields0
@@ -448,6 +465,37 @@ func init() {
 	tenantDescID := tenantMixinFields0[0].Descriptor()
 	// tenant.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	tenant.IDValidator = tenantDescID.Validators[0].(func(string) error)
+	tenantdomainMixin := schema.TenantDomain{}.Mixin()
+	tenantdomainMixinFields0 := tenantdomainMixin[0].Fields()
+	_ = tenantdomainMixinFields0
+	tenantdomainFields := schema.TenantDomain{}.Fields()
+	_ = tenantdomainFields
+	// tenantdomainDescTenantID is the schema descriptor for tenant_id field.
+	tenantdomainDescTenantID := tenantdomainMixinFields0[0].Descriptor()
+	// tenantdomain.TenantIDValidator is a validator for the "tenant_id" field. It is called by the builders before save.
+	tenantdomain.TenantIDValidator = tenantdomainDescTenantID.Validators[0].(func(string) error)
+	// tenantdomainDescProjectID is the schema descriptor for project_id field.
+	tenantdomainDescProjectID := tenantdomainFields[0].Descriptor()
+	// tenantdomain.ProjectIDValidator is a validator for the "project_id" field. It is called by the builders before save.
+	tenantdomain.ProjectIDValidator = tenantdomainDescProjectID.Validators[0].(func(string) error)
+	// tenantdomainDescDomain is the schema descriptor for domain field.
+	tenantdomainDescDomain := tenantdomainFields[1].Descriptor()
+	// tenantdomain.DomainValidator is a validator for the "domain" field. It is called by the builders before save.
+	tenantdomain.DomainValidator = func() func(string) error {
+		validators := tenantdomainDescDomain.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(domain string) error {
+			for _, fn := range fns {
+				if err := fn(domain); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	userMixin := schema.User{}.Mixin()
 	userMixinFields0 := userMixin[0].Fields()
 	_ = userMixinFields0

@@ -33,6 +33,14 @@ type SamlConfig struct {
 	MetadataXML string `json:"metadata_xml,omitempty"`
 	// MetadataURL holds the value of the "metadata_url" field.
 	MetadataURL string `json:"metadata_url,omitempty"`
+	// IdpInitiated holds the value of the "idp_initiated" field.
+	IdpInitiated bool `json:"idp_initiated,omitempty"`
+	// IdpInitiatedClientID holds the value of the "idp_initiated_client_id" field.
+	IdpInitiatedClientID string `json:"idp_initiated_client_id,omitempty"`
+	// IdpInitiatedRedirectURI holds the value of the "idp_initiated_redirect_uri" field.
+	IdpInitiatedRedirectURI string `json:"idp_initiated_redirect_uri,omitempty"`
+	// AccessTokenTTLSeconds holds the value of the "access_token_ttl_seconds" field.
+	AccessTokenTTLSeconds int `json:"access_token_ttl_seconds,omitempty"`
 	// CreateTime holds the value of the "create_time" field.
 	CreateTime time.Time `json:"create_time,omitempty"`
 	// UpdateTime holds the value of the "update_time" field.
@@ -70,9 +78,11 @@ func (*SamlConfig) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case samlconfig.FieldCertificates:
 			values[i] = new([]byte)
-		case samlconfig.FieldID:
+		case samlconfig.FieldIdpInitiated:
+			values[i] = new(sql.NullBool)
+		case samlconfig.FieldID, samlconfig.FieldAccessTokenTTLSeconds:
 			values[i] = new(sql.NullInt64)
-		case samlconfig.FieldTenantID, samlconfig.FieldIdpEntityID, samlconfig.FieldSSOURL, samlconfig.FieldSSOBinding, samlconfig.FieldMetadataXML, samlconfig.FieldMetadataURL:
+		case samlconfig.FieldTenantID, samlconfig.FieldIdpEntityID, samlconfig.FieldSSOURL, samlconfig.FieldSSOBinding, samlconfig.FieldMetadataXML, samlconfig.FieldMetadataURL, samlconfig.FieldIdpInitiatedClientID, samlconfig.FieldIdpInitiatedRedirectURI:
 			values[i] = new(sql.NullString)
 		case samlconfig.FieldCreateTime, samlconfig.FieldUpdateTime:
 			values[i] = new(sql.NullTime)
@@ -140,6 +150,30 @@ func (_m *SamlConfig) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field metadata_url", values[i])
 			} else if value.Valid {
 				_m.MetadataURL = value.String
+			}
+		case samlconfig.FieldIdpInitiated:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field idp_initiated", values[i])
+			} else if value.Valid {
+				_m.IdpInitiated = value.Bool
+			}
+		case samlconfig.FieldIdpInitiatedClientID:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field idp_initiated_client_id", values[i])
+			} else if value.Valid {
+				_m.IdpInitiatedClientID = value.String
+			}
+		case samlconfig.FieldIdpInitiatedRedirectURI:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field idp_initiated_redirect_uri", values[i])
+			} else if value.Valid {
+				_m.IdpInitiatedRedirectURI = value.String
+			}
+		case samlconfig.FieldAccessTokenTTLSeconds:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field access_token_ttl_seconds", values[i])
+			} else if value.Valid {
+				_m.AccessTokenTTLSeconds = int(value.Int64)
 			}
 		case samlconfig.FieldCreateTime:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -214,6 +248,18 @@ func (_m *SamlConfig) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("metadata_url=")
 	builder.WriteString(_m.MetadataURL)
+	builder.WriteString(", ")
+	builder.WriteString("idp_initiated=")
+	builder.WriteString(fmt.Sprintf("%v", _m.IdpInitiated))
+	builder.WriteString(", ")
+	builder.WriteString("idp_initiated_client_id=")
+	builder.WriteString(_m.IdpInitiatedClientID)
+	builder.WriteString(", ")
+	builder.WriteString("idp_initiated_redirect_uri=")
+	builder.WriteString(_m.IdpInitiatedRedirectURI)
+	builder.WriteString(", ")
+	builder.WriteString("access_token_ttl_seconds=")
+	builder.WriteString(fmt.Sprintf("%v", _m.AccessTokenTTLSeconds))
 	builder.WriteString(", ")
 	builder.WriteString("create_time=")
 	builder.WriteString(_m.CreateTime.Format(time.ANSIC))

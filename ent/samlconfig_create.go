@@ -73,6 +73,62 @@ func (_c *SamlConfigCreate) SetNillableMetadataURL(v *string) *SamlConfigCreate 
 	return _c
 }
 
+// SetIdpInitiated sets the "idp_initiated" field.
+func (_c *SamlConfigCreate) SetIdpInitiated(v bool) *SamlConfigCreate {
+	_c.mutation.SetIdpInitiated(v)
+	return _c
+}
+
+// SetNillableIdpInitiated sets the "idp_initiated" field if the given value is not nil.
+func (_c *SamlConfigCreate) SetNillableIdpInitiated(v *bool) *SamlConfigCreate {
+	if v != nil {
+		_c.SetIdpInitiated(*v)
+	}
+	return _c
+}
+
+// SetIdpInitiatedClientID sets the "idp_initiated_client_id" field.
+func (_c *SamlConfigCreate) SetIdpInitiatedClientID(v string) *SamlConfigCreate {
+	_c.mutation.SetIdpInitiatedClientID(v)
+	return _c
+}
+
+// SetNillableIdpInitiatedClientID sets the "idp_initiated_client_id" field if the given value is not nil.
+func (_c *SamlConfigCreate) SetNillableIdpInitiatedClientID(v *string) *SamlConfigCreate {
+	if v != nil {
+		_c.SetIdpInitiatedClientID(*v)
+	}
+	return _c
+}
+
+// SetIdpInitiatedRedirectURI sets the "idp_initiated_redirect_uri" field.
+func (_c *SamlConfigCreate) SetIdpInitiatedRedirectURI(v string) *SamlConfigCreate {
+	_c.mutation.SetIdpInitiatedRedirectURI(v)
+	return _c
+}
+
+// SetNillableIdpInitiatedRedirectURI sets the "idp_initiated_redirect_uri" field if the given value is not nil.
+func (_c *SamlConfigCreate) SetNillableIdpInitiatedRedirectURI(v *string) *SamlConfigCreate {
+	if v != nil {
+		_c.SetIdpInitiatedRedirectURI(*v)
+	}
+	return _c
+}
+
+// SetAccessTokenTTLSeconds sets the "access_token_ttl_seconds" field.
+func (_c *SamlConfigCreate) SetAccessTokenTTLSeconds(v int) *SamlConfigCreate {
+	_c.mutation.SetAccessTokenTTLSeconds(v)
+	return _c
+}
+
+// SetNillableAccessTokenTTLSeconds sets the "access_token_ttl_seconds" field if the given value is not nil.
+func (_c *SamlConfigCreate) SetNillableAccessTokenTTLSeconds(v *int) *SamlConfigCreate {
+	if v != nil {
+		_c.SetAccessTokenTTLSeconds(*v)
+	}
+	return _c
+}
+
 // SetCreateTime sets the "create_time" field.
 func (_c *SamlConfigCreate) SetCreateTime(v time.Time) *SamlConfigCreate {
 	_c.mutation.SetCreateTime(v)
@@ -129,6 +185,22 @@ func (_c *SamlConfigCreate) defaults() {
 		v := samlconfig.DefaultMetadataURL
 		_c.mutation.SetMetadataURL(v)
 	}
+	if _, ok := _c.mutation.IdpInitiated(); !ok {
+		v := samlconfig.DefaultIdpInitiated
+		_c.mutation.SetIdpInitiated(v)
+	}
+	if _, ok := _c.mutation.IdpInitiatedClientID(); !ok {
+		v := samlconfig.DefaultIdpInitiatedClientID
+		_c.mutation.SetIdpInitiatedClientID(v)
+	}
+	if _, ok := _c.mutation.IdpInitiatedRedirectURI(); !ok {
+		v := samlconfig.DefaultIdpInitiatedRedirectURI
+		_c.mutation.SetIdpInitiatedRedirectURI(v)
+	}
+	if _, ok := _c.mutation.AccessTokenTTLSeconds(); !ok {
+		v := samlconfig.DefaultAccessTokenTTLSeconds
+		_c.mutation.SetAccessTokenTTLSeconds(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -178,6 +250,18 @@ func (_c *SamlConfigCreate) check() error {
 	}
 	if _, ok := _c.mutation.MetadataURL(); !ok {
 		return &ValidationError{Name: "metadata_url", err: errors.New(`ent: missing required field "SamlConfig.metadata_url"`)}
+	}
+	if _, ok := _c.mutation.IdpInitiated(); !ok {
+		return &ValidationError{Name: "idp_initiated", err: errors.New(`ent: missing required field "SamlConfig.idp_initiated"`)}
+	}
+	if _, ok := _c.mutation.IdpInitiatedClientID(); !ok {
+		return &ValidationError{Name: "idp_initiated_client_id", err: errors.New(`ent: missing required field "SamlConfig.idp_initiated_client_id"`)}
+	}
+	if _, ok := _c.mutation.IdpInitiatedRedirectURI(); !ok {
+		return &ValidationError{Name: "idp_initiated_redirect_uri", err: errors.New(`ent: missing required field "SamlConfig.idp_initiated_redirect_uri"`)}
+	}
+	if _, ok := _c.mutation.AccessTokenTTLSeconds(); !ok {
+		return &ValidationError{Name: "access_token_ttl_seconds", err: errors.New(`ent: missing required field "SamlConfig.access_token_ttl_seconds"`)}
 	}
 	if _, ok := _c.mutation.CreateTime(); !ok {
 		return &ValidationError{Name: "create_time", err: errors.New(`ent: missing required field "SamlConfig.create_time"`)}
@@ -238,6 +322,22 @@ func (_c *SamlConfigCreate) createSpec() (*SamlConfig, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.MetadataURL(); ok {
 		_spec.SetField(samlconfig.FieldMetadataURL, field.TypeString, value)
 		_node.MetadataURL = value
+	}
+	if value, ok := _c.mutation.IdpInitiated(); ok {
+		_spec.SetField(samlconfig.FieldIdpInitiated, field.TypeBool, value)
+		_node.IdpInitiated = value
+	}
+	if value, ok := _c.mutation.IdpInitiatedClientID(); ok {
+		_spec.SetField(samlconfig.FieldIdpInitiatedClientID, field.TypeString, value)
+		_node.IdpInitiatedClientID = value
+	}
+	if value, ok := _c.mutation.IdpInitiatedRedirectURI(); ok {
+		_spec.SetField(samlconfig.FieldIdpInitiatedRedirectURI, field.TypeString, value)
+		_node.IdpInitiatedRedirectURI = value
+	}
+	if value, ok := _c.mutation.AccessTokenTTLSeconds(); ok {
+		_spec.SetField(samlconfig.FieldAccessTokenTTLSeconds, field.TypeInt, value)
+		_node.AccessTokenTTLSeconds = value
 	}
 	if value, ok := _c.mutation.CreateTime(); ok {
 		_spec.SetField(samlconfig.FieldCreateTime, field.TypeTime, value)
@@ -388,6 +488,60 @@ func (u *SamlConfigUpsert) UpdateMetadataURL() *SamlConfigUpsert {
 	return u
 }
 
+// SetIdpInitiated sets the "idp_initiated" field.
+func (u *SamlConfigUpsert) SetIdpInitiated(v bool) *SamlConfigUpsert {
+	u.Set(samlconfig.FieldIdpInitiated, v)
+	return u
+}
+
+// UpdateIdpInitiated sets the "idp_initiated" field to the value that was provided on create.
+func (u *SamlConfigUpsert) UpdateIdpInitiated() *SamlConfigUpsert {
+	u.SetExcluded(samlconfig.FieldIdpInitiated)
+	return u
+}
+
+// SetIdpInitiatedClientID sets the "idp_initiated_client_id" field.
+func (u *SamlConfigUpsert) SetIdpInitiatedClientID(v string) *SamlConfigUpsert {
+	u.Set(samlconfig.FieldIdpInitiatedClientID, v)
+	return u
+}
+
+// UpdateIdpInitiatedClientID sets the "idp_initiated_client_id" field to the value that was provided on create.
+func (u *SamlConfigUpsert) UpdateIdpInitiatedClientID() *SamlConfigUpsert {
+	u.SetExcluded(samlconfig.FieldIdpInitiatedClientID)
+	return u
+}
+
+// SetIdpInitiatedRedirectURI sets the "idp_initiated_redirect_uri" field.
+func (u *SamlConfigUpsert) SetIdpInitiatedRedirectURI(v string) *SamlConfigUpsert {
+	u.Set(samlconfig.FieldIdpInitiatedRedirectURI, v)
+	return u
+}
+
+// UpdateIdpInitiatedRedirectURI sets the "idp_initiated_redirect_uri" field to the value that was provided on create.
+func (u *SamlConfigUpsert) UpdateIdpInitiatedRedirectURI() *SamlConfigUpsert {
+	u.SetExcluded(samlconfig.FieldIdpInitiatedRedirectURI)
+	return u
+}
+
+// SetAccessTokenTTLSeconds sets the "access_token_ttl_seconds" field.
+func (u *SamlConfigUpsert) SetAccessTokenTTLSeconds(v int) *SamlConfigUpsert {
+	u.Set(samlconfig.FieldAccessTokenTTLSeconds, v)
+	return u
+}
+
+// UpdateAccessTokenTTLSeconds sets the "access_token_ttl_seconds" field to the value that was provided on create.
+func (u *SamlConfigUpsert) UpdateAccessTokenTTLSeconds() *SamlConfigUpsert {
+	u.SetExcluded(samlconfig.FieldAccessTokenTTLSeconds)
+	return u
+}
+
+// AddAccessTokenTTLSeconds adds v to the "access_token_ttl_seconds" field.
+func (u *SamlConfigUpsert) AddAccessTokenTTLSeconds(v int) *SamlConfigUpsert {
+	u.Add(samlconfig.FieldAccessTokenTTLSeconds, v)
+	return u
+}
+
 // SetUpdateTime sets the "update_time" field.
 func (u *SamlConfigUpsert) SetUpdateTime(v time.Time) *SamlConfigUpsert {
 	u.Set(samlconfig.FieldUpdateTime, v)
@@ -529,6 +683,69 @@ func (u *SamlConfigUpsertOne) SetMetadataURL(v string) *SamlConfigUpsertOne {
 func (u *SamlConfigUpsertOne) UpdateMetadataURL() *SamlConfigUpsertOne {
 	return u.Update(func(s *SamlConfigUpsert) {
 		s.UpdateMetadataURL()
+	})
+}
+
+// SetIdpInitiated sets the "idp_initiated" field.
+func (u *SamlConfigUpsertOne) SetIdpInitiated(v bool) *SamlConfigUpsertOne {
+	return u.Update(func(s *SamlConfigUpsert) {
+		s.SetIdpInitiated(v)
+	})
+}
+
+// UpdateIdpInitiated sets the "idp_initiated" field to the value that was provided on create.
+func (u *SamlConfigUpsertOne) UpdateIdpInitiated() *SamlConfigUpsertOne {
+	return u.Update(func(s *SamlConfigUpsert) {
+		s.UpdateIdpInitiated()
+	})
+}
+
+// SetIdpInitiatedClientID sets the "idp_initiated_client_id" field.
+func (u *SamlConfigUpsertOne) SetIdpInitiatedClientID(v string) *SamlConfigUpsertOne {
+	return u.Update(func(s *SamlConfigUpsert) {
+		s.SetIdpInitiatedClientID(v)
+	})
+}
+
+// UpdateIdpInitiatedClientID sets the "idp_initiated_client_id" field to the value that was provided on create.
+func (u *SamlConfigUpsertOne) UpdateIdpInitiatedClientID() *SamlConfigUpsertOne {
+	return u.Update(func(s *SamlConfigUpsert) {
+		s.UpdateIdpInitiatedClientID()
+	})
+}
+
+// SetIdpInitiatedRedirectURI sets the "idp_initiated_redirect_uri" field.
+func (u *SamlConfigUpsertOne) SetIdpInitiatedRedirectURI(v string) *SamlConfigUpsertOne {
+	return u.Update(func(s *SamlConfigUpsert) {
+		s.SetIdpInitiatedRedirectURI(v)
+	})
+}
+
+// UpdateIdpInitiatedRedirectURI sets the "idp_initiated_redirect_uri" field to the value that was provided on create.
+func (u *SamlConfigUpsertOne) UpdateIdpInitiatedRedirectURI() *SamlConfigUpsertOne {
+	return u.Update(func(s *SamlConfigUpsert) {
+		s.UpdateIdpInitiatedRedirectURI()
+	})
+}
+
+// SetAccessTokenTTLSeconds sets the "access_token_ttl_seconds" field.
+func (u *SamlConfigUpsertOne) SetAccessTokenTTLSeconds(v int) *SamlConfigUpsertOne {
+	return u.Update(func(s *SamlConfigUpsert) {
+		s.SetAccessTokenTTLSeconds(v)
+	})
+}
+
+// AddAccessTokenTTLSeconds adds v to the "access_token_ttl_seconds" field.
+func (u *SamlConfigUpsertOne) AddAccessTokenTTLSeconds(v int) *SamlConfigUpsertOne {
+	return u.Update(func(s *SamlConfigUpsert) {
+		s.AddAccessTokenTTLSeconds(v)
+	})
+}
+
+// UpdateAccessTokenTTLSeconds sets the "access_token_ttl_seconds" field to the value that was provided on create.
+func (u *SamlConfigUpsertOne) UpdateAccessTokenTTLSeconds() *SamlConfigUpsertOne {
+	return u.Update(func(s *SamlConfigUpsert) {
+		s.UpdateAccessTokenTTLSeconds()
 	})
 }
 
@@ -841,6 +1058,69 @@ func (u *SamlConfigUpsertBulk) SetMetadataURL(v string) *SamlConfigUpsertBulk {
 func (u *SamlConfigUpsertBulk) UpdateMetadataURL() *SamlConfigUpsertBulk {
 	return u.Update(func(s *SamlConfigUpsert) {
 		s.UpdateMetadataURL()
+	})
+}
+
+// SetIdpInitiated sets the "idp_initiated" field.
+func (u *SamlConfigUpsertBulk) SetIdpInitiated(v bool) *SamlConfigUpsertBulk {
+	return u.Update(func(s *SamlConfigUpsert) {
+		s.SetIdpInitiated(v)
+	})
+}
+
+// UpdateIdpInitiated sets the "idp_initiated" field to the value that was provided on create.
+func (u *SamlConfigUpsertBulk) UpdateIdpInitiated() *SamlConfigUpsertBulk {
+	return u.Update(func(s *SamlConfigUpsert) {
+		s.UpdateIdpInitiated()
+	})
+}
+
+// SetIdpInitiatedClientID sets the "idp_initiated_client_id" field.
+func (u *SamlConfigUpsertBulk) SetIdpInitiatedClientID(v string) *SamlConfigUpsertBulk {
+	return u.Update(func(s *SamlConfigUpsert) {
+		s.SetIdpInitiatedClientID(v)
+	})
+}
+
+// UpdateIdpInitiatedClientID sets the "idp_initiated_client_id" field to the value that was provided on create.
+func (u *SamlConfigUpsertBulk) UpdateIdpInitiatedClientID() *SamlConfigUpsertBulk {
+	return u.Update(func(s *SamlConfigUpsert) {
+		s.UpdateIdpInitiatedClientID()
+	})
+}
+
+// SetIdpInitiatedRedirectURI sets the "idp_initiated_redirect_uri" field.
+func (u *SamlConfigUpsertBulk) SetIdpInitiatedRedirectURI(v string) *SamlConfigUpsertBulk {
+	return u.Update(func(s *SamlConfigUpsert) {
+		s.SetIdpInitiatedRedirectURI(v)
+	})
+}
+
+// UpdateIdpInitiatedRedirectURI sets the "idp_initiated_redirect_uri" field to the value that was provided on create.
+func (u *SamlConfigUpsertBulk) UpdateIdpInitiatedRedirectURI() *SamlConfigUpsertBulk {
+	return u.Update(func(s *SamlConfigUpsert) {
+		s.UpdateIdpInitiatedRedirectURI()
+	})
+}
+
+// SetAccessTokenTTLSeconds sets the "access_token_ttl_seconds" field.
+func (u *SamlConfigUpsertBulk) SetAccessTokenTTLSeconds(v int) *SamlConfigUpsertBulk {
+	return u.Update(func(s *SamlConfigUpsert) {
+		s.SetAccessTokenTTLSeconds(v)
+	})
+}
+
+// AddAccessTokenTTLSeconds adds v to the "access_token_ttl_seconds" field.
+func (u *SamlConfigUpsertBulk) AddAccessTokenTTLSeconds(v int) *SamlConfigUpsertBulk {
+	return u.Update(func(s *SamlConfigUpsert) {
+		s.AddAccessTokenTTLSeconds(v)
+	})
+}
+
+// UpdateAccessTokenTTLSeconds sets the "access_token_ttl_seconds" field to the value that was provided on create.
+func (u *SamlConfigUpsertBulk) UpdateAccessTokenTTLSeconds() *SamlConfigUpsertBulk {
+	return u.Update(func(s *SamlConfigUpsert) {
+		s.UpdateAccessTokenTTLSeconds()
 	})
 }
 

@@ -112,6 +112,69 @@ func (_u *SamlConfigUpdate) SetNillableMetadataURL(v *string) *SamlConfigUpdate 
 	return _u
 }
 
+// SetIdpInitiated sets the "idp_initiated" field.
+func (_u *SamlConfigUpdate) SetIdpInitiated(v bool) *SamlConfigUpdate {
+	_u.mutation.SetIdpInitiated(v)
+	return _u
+}
+
+// SetNillableIdpInitiated sets the "idp_initiated" field if the given value is not nil.
+func (_u *SamlConfigUpdate) SetNillableIdpInitiated(v *bool) *SamlConfigUpdate {
+	if v != nil {
+		_u.SetIdpInitiated(*v)
+	}
+	return _u
+}
+
+// SetIdpInitiatedClientID sets the "idp_initiated_client_id" field.
+func (_u *SamlConfigUpdate) SetIdpInitiatedClientID(v string) *SamlConfigUpdate {
+	_u.mutation.SetIdpInitiatedClientID(v)
+	return _u
+}
+
+// SetNillableIdpInitiatedClientID sets the "idp_initiated_client_id" field if the given value is not nil.
+func (_u *SamlConfigUpdate) SetNillableIdpInitiatedClientID(v *string) *SamlConfigUpdate {
+	if v != nil {
+		_u.SetIdpInitiatedClientID(*v)
+	}
+	return _u
+}
+
+// SetIdpInitiatedRedirectURI sets the "idp_initiated_redirect_uri" field.
+func (_u *SamlConfigUpdate) SetIdpInitiatedRedirectURI(v string) *SamlConfigUpdate {
+	_u.mutation.SetIdpInitiatedRedirectURI(v)
+	return _u
+}
+
+// SetNillableIdpInitiatedRedirectURI sets the "idp_initiated_redirect_uri" field if the given value is not nil.
+func (_u *SamlConfigUpdate) SetNillableIdpInitiatedRedirectURI(v *string) *SamlConfigUpdate {
+	if v != nil {
+		_u.SetIdpInitiatedRedirectURI(*v)
+	}
+	return _u
+}
+
+// SetAccessTokenTTLSeconds sets the "access_token_ttl_seconds" field.
+func (_u *SamlConfigUpdate) SetAccessTokenTTLSeconds(v int) *SamlConfigUpdate {
+	_u.mutation.ResetAccessTokenTTLSeconds()
+	_u.mutation.SetAccessTokenTTLSeconds(v)
+	return _u
+}
+
+// SetNillableAccessTokenTTLSeconds sets the "access_token_ttl_seconds" field if the given value is not nil.
+func (_u *SamlConfigUpdate) SetNillableAccessTokenTTLSeconds(v *int) *SamlConfigUpdate {
+	if v != nil {
+		_u.SetAccessTokenTTLSeconds(*v)
+	}
+	return _u
+}
+
+// AddAccessTokenTTLSeconds adds value to the "access_token_ttl_seconds" field.
+func (_u *SamlConfigUpdate) AddAccessTokenTTLSeconds(v int) *SamlConfigUpdate {
+	_u.mutation.AddAccessTokenTTLSeconds(v)
+	return _u
+}
+
 // SetUpdateTime sets the "update_time" field.
 func (_u *SamlConfigUpdate) SetUpdateTime(v time.Time) *SamlConfigUpdate {
 	_u.mutation.SetUpdateTime(v)
@@ -227,6 +290,21 @@ func (_u *SamlConfigUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	if value, ok := _u.mutation.MetadataURL(); ok {
 		_spec.SetField(samlconfig.FieldMetadataURL, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.IdpInitiated(); ok {
+		_spec.SetField(samlconfig.FieldIdpInitiated, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.IdpInitiatedClientID(); ok {
+		_spec.SetField(samlconfig.FieldIdpInitiatedClientID, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.IdpInitiatedRedirectURI(); ok {
+		_spec.SetField(samlconfig.FieldIdpInitiatedRedirectURI, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.AccessTokenTTLSeconds(); ok {
+		_spec.SetField(samlconfig.FieldAccessTokenTTLSeconds, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedAccessTokenTTLSeconds(); ok {
+		_spec.AddField(samlconfig.FieldAccessTokenTTLSeconds, field.TypeInt, value)
+	}
 	if value, ok := _u.mutation.UpdateTime(); ok {
 		_spec.SetField(samlconfig.FieldUpdateTime, field.TypeTime, value)
 	}
@@ -331,6 +409,69 @@ func (_u *SamlConfigUpdateOne) SetNillableMetadataURL(v *string) *SamlConfigUpda
 	if v != nil {
 		_u.SetMetadataURL(*v)
 	}
+	return _u
+}
+
+// SetIdpInitiated sets the "idp_initiated" field.
+func (_u *SamlConfigUpdateOne) SetIdpInitiated(v bool) *SamlConfigUpdateOne {
+	_u.mutation.SetIdpInitiated(v)
+	return _u
+}
+
+// SetNillableIdpInitiated sets the "idp_initiated" field if the given value is not nil.
+func (_u *SamlConfigUpdateOne) SetNillableIdpInitiated(v *bool) *SamlConfigUpdateOne {
+	if v != nil {
+		_u.SetIdpInitiated(*v)
+	}
+	return _u
+}
+
+// SetIdpInitiatedClientID sets the "idp_initiated_client_id" field.
+func (_u *SamlConfigUpdateOne) SetIdpInitiatedClientID(v string) *SamlConfigUpdateOne {
+	_u.mutation.SetIdpInitiatedClientID(v)
+	return _u
+}
+
+// SetNillableIdpInitiatedClientID sets the "idp_initiated_client_id" field if the given value is not nil.
+func (_u *SamlConfigUpdateOne) SetNillableIdpInitiatedClientID(v *string) *SamlConfigUpdateOne {
+	if v != nil {
+		_u.SetIdpInitiatedClientID(*v)
+	}
+	return _u
+}
+
+// SetIdpInitiatedRedirectURI sets the "idp_initiated_redirect_uri" field.
+func (_u *SamlConfigUpdateOne) SetIdpInitiatedRedirectURI(v string) *SamlConfigUpdateOne {
+	_u.mutation.SetIdpInitiatedRedirectURI(v)
+	return _u
+}
+
+// SetNillableIdpInitiatedRedirectURI sets the "idp_initiated_redirect_uri" field if the given value is not nil.
+func (_u *SamlConfigUpdateOne) SetNillableIdpInitiatedRedirectURI(v *string) *SamlConfigUpdateOne {
+	if v != nil {
+		_u.SetIdpInitiatedRedirectURI(*v)
+	}
+	return _u
+}
+
+// SetAccessTokenTTLSeconds sets the "access_token_ttl_seconds" field.
+func (_u *SamlConfigUpdateOne) SetAccessTokenTTLSeconds(v int) *SamlConfigUpdateOne {
+	_u.mutation.ResetAccessTokenTTLSeconds()
+	_u.mutation.SetAccessTokenTTLSeconds(v)
+	return _u
+}
+
+// SetNillableAccessTokenTTLSeconds sets the "access_token_ttl_seconds" field if the given value is not nil.
+func (_u *SamlConfigUpdateOne) SetNillableAccessTokenTTLSeconds(v *int) *SamlConfigUpdateOne {
+	if v != nil {
+		_u.SetAccessTokenTTLSeconds(*v)
+	}
+	return _u
+}
+
+// AddAccessTokenTTLSeconds adds value to the "access_token_ttl_seconds" field.
+func (_u *SamlConfigUpdateOne) AddAccessTokenTTLSeconds(v int) *SamlConfigUpdateOne {
+	_u.mutation.AddAccessTokenTTLSeconds(v)
 	return _u
 }
 
@@ -478,6 +619,21 @@ func (_u *SamlConfigUpdateOne) sqlSave(ctx context.Context) (_node *SamlConfig, 
 	}
 	if value, ok := _u.mutation.MetadataURL(); ok {
 		_spec.SetField(samlconfig.FieldMetadataURL, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.IdpInitiated(); ok {
+		_spec.SetField(samlconfig.FieldIdpInitiated, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.IdpInitiatedClientID(); ok {
+		_spec.SetField(samlconfig.FieldIdpInitiatedClientID, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.IdpInitiatedRedirectURI(); ok {
+		_spec.SetField(samlconfig.FieldIdpInitiatedRedirectURI, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.AccessTokenTTLSeconds(); ok {
+		_spec.SetField(samlconfig.FieldAccessTokenTTLSeconds, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedAccessTokenTTLSeconds(); ok {
+		_spec.AddField(samlconfig.FieldAccessTokenTTLSeconds, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.UpdateTime(); ok {
 		_spec.SetField(samlconfig.FieldUpdateTime, field.TypeTime, value)

@@ -76,9 +76,11 @@ type TenantEdges struct {
 	Sessions []*Session `json:"sessions,omitempty"`
 	// RefreshTokens holds the value of the refresh_tokens edge.
 	RefreshTokens []*RefreshToken `json:"refresh_tokens,omitempty"`
+	// Domains holds the value of the domains edge.
+	Domains []*TenantDomain `json:"domains,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [15]bool
+	loadedTypes [16]bool
 }
 
 // ProjectOrErr returns the Project value or an error if the edge
@@ -216,6 +218,15 @@ func (e TenantEdges) RefreshTokensOrErr() ([]*RefreshToken, error) {
 		return e.RefreshTokens, nil
 	}
 	return nil, &NotLoadedError{edge: "refresh_tokens"}
+}
+
+// DomainsOrErr returns the Domains value or an error if the edge
+// was not loaded in eager-loading.
+func (e TenantEdges) DomainsOrErr() ([]*TenantDomain, error) {
+	if e.loadedTypes[15] {
+		return e.Domains, nil
+	}
+	return nil, &NotLoadedError{edge: "domains"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -398,6 +409,11 @@ func (_m *Tenant) QuerySessions() *SessionQuery {
 // QueryRefreshTokens queries the "refresh_tokens" edge of the Tenant entity.
 func (_m *Tenant) QueryRefreshTokens() *RefreshTokenQuery {
 	return NewTenantClient(_m.config).QueryRefreshTokens(_m)
+}
+
+// QueryDomains queries the "domains" edge of the Tenant entity.
+func (_m *Tenant) QueryDomains() *TenantDomainQuery {
+	return NewTenantClient(_m.config).QueryDomains(_m)
 }
 
 // Update returns a builder for updating this Tenant.

@@ -27,6 +27,7 @@ import (
 	"github.com/acme/identity/ent/seenassertion"
 	"github.com/acme/identity/ent/session"
 	"github.com/acme/identity/ent/tenant"
+	"github.com/acme/identity/ent/tenantdomain"
 	"github.com/acme/identity/ent/user"
 )
 
@@ -357,6 +358,21 @@ func (_c *TenantCreate) AddRefreshTokens(v ...*RefreshToken) *TenantCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddRefreshTokenIDs(ids...)
+}
+
+// AddDomainIDs adds the "domains" edge to the TenantDomain entity by IDs.
+func (_c *TenantCreate) AddDomainIDs(ids ...int) *TenantCreate {
+	_c.mutation.AddDomainIDs(ids...)
+	return _c
+}
+
+// AddDomains adds the "domains" edges to the TenantDomain entity.
+func (_c *TenantCreate) AddDomains(v ...*TenantDomain) *TenantCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddDomainIDs(ids...)
 }
 
 // Mutation returns the TenantMutation object of the builder.
@@ -772,6 +788,22 @@ func (_c *TenantCreate) createSpec() (*Tenant, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(refreshtoken.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.DomainsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.DomainsTable,
+			Columns: []string{tenant.DomainsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(tenantdomain.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

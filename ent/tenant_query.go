@@ -29,6 +29,7 @@ import (
 	"github.com/acme/identity/ent/seenassertion"
 	"github.com/acme/identity/ent/session"
 	"github.com/acme/identity/ent/tenant"
+	"github.com/acme/identity/ent/tenantdomain"
 	"github.com/acme/identity/ent/user"
 )
 
@@ -54,6 +55,7 @@ type TenantQuery struct {
 	withSeenAssertions   *SeenAssertionQuery
 	withSessions         *SessionQuery
 	withRefreshTokens    *RefreshTokenQuery
+	withDomains          *TenantDomainQuery
 	modifiers            []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
@@ -421,6 +423,28 @@ func (_q *TenantQuery) QueryRefreshTokens() *RefreshTokenQuery {
 	return query
 }
 
+// QueryDomains chains the current query on the "domains" edge.
+func (_q *TenantQuery) QueryDomains() *TenantDomainQuery {
+	query := (&TenantDomainClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tenant.Table, tenant.FieldID, selector),
+			sqlgraph.To(tenantdomain.Table, tenantdomain.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, tenant.DomainsTable, tenant.DomainsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
 // First returns the first Tenant entity from the query.
 // Returns a *NotFoundError when no Tenant was found.
 func (_q *TenantQuery) First(ctx context.Context) (*Tenant, error) {
@@ -628,6 +652,7 @@ func (_q *TenantQuery) Clone() *TenantQuery {
 		withSeenAssertions:   _q.withSeenAssertions.Clone(),
 		withSessions:         _q.withSessions.Clone(),
 		withRefreshTokens:    _q.withRefreshTokens.Clone(),
+		withDomains:          _q.withDomains.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -800,6 +825,17 @@ func (_q *TenantQuery) WithRefreshTokens(opts ...func(*RefreshTokenQuery)) *Tena
 	return _q
 }
 
+// WithDomains tells the query-builder to eager-load the nodes that are connected to
+// the "domains" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TenantQuery) WithDomains(opts ...func(*TenantDomainQuery)) *TenantQuery {
+	query := (&TenantDomainClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withDomains = query
+	return _q
+}
+
 // GroupBy is used to group vertices by one or more fields/columns.
 // It is often used with aggregate functions, like: count, max, mean, min, sum.
 //
@@ -878,7 +914,7 @@ func (_q *TenantQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tenan
 	var (
 		nodes       = []*Tenant{}
 		_spec       = _q.querySpec()
-		loadedTypes = [15]bool{
+		loadedTypes = [16]bool{
 			_q.withProject != nil,
 			_q.withUsers != nil,
 			_q.withEmails != nil,
@@ -894,6 +930,7 @@ func (_q *TenantQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tenan
 			_q.withSeenAssertions != nil,
 			_q.withSessions != nil,
 			_q.withRefreshTokens != nil,
+			_q.withDomains != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -1018,6 +1055,13 @@ func (_q *TenantQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tenan
 		if err := _q.loadRefreshTokens(ctx, query, nodes,
 			func(n *Tenant) { n.Edges.RefreshTokens = []*RefreshToken{} },
 			func(n *Tenant, e *RefreshToken) { n.Edges.RefreshTokens = append(n.Edges.RefreshTokens, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withDomains; query != nil {
+		if err := _q.loadDomains(ctx, query, nodes,
+			func(n *Tenant) { n.Edges.Domains = []*TenantDomain{} },
+			func(n *Tenant, e *TenantDomain) { n.Edges.Domains = append(n.Edges.Domains, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -1458,6 +1502,36 @@ func (_q *TenantQuery) loadRefreshTokens(ctx context.Context, query *RefreshToke
 	}
 	query.Where(predicate.RefreshToken(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(tenant.RefreshTokensColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.TenantID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "tenant_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *TenantQuery) loadDomains(ctx context.Context, query *TenantDomainQuery, nodes []*Tenant, init func(*Tenant), assign func(*Tenant, *TenantDomain)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[string]*Tenant)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(tenantdomain.FieldTenantID)
+	}
+	query.Where(predicate.TenantDomain(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(tenant.DomainsColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {

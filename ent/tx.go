@@ -52,6 +52,8 @@ type Tx struct {
 	SigningKey *SigningKeyClient
 	// Tenant is the client for interacting with the Tenant builders.
 	Tenant *TenantClient
+	// TenantDomain is the client for interacting with the TenantDomain builders.
+	TenantDomain *TenantDomainClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 
@@ -204,6 +206,7 @@ func (tx *Tx) init() {
 	tx.Session = NewSessionClient(tx.config)
 	tx.SigningKey = NewSigningKeyClient(tx.config)
 	tx.Tenant = NewTenantClient(tx.config)
+	tx.TenantDomain = NewTenantDomainClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 }
 

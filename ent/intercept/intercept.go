@@ -28,6 +28,7 @@ import (
 	"github.com/acme/identity/ent/session"
 	"github.com/acme/identity/ent/signingkey"
 	"github.com/acme/identity/ent/tenant"
+	"github.com/acme/identity/ent/tenantdomain"
 	"github.com/acme/identity/ent/user"
 )
 
@@ -600,6 +601,33 @@ func (f TraverseTenant) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.TenantQuery", q)
 }
 
+// The TenantDomainFunc type is an adapter to allow the use of ordinary function as a Querier.
+type TenantDomainFunc func(context.Context, *ent.TenantDomainQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f TenantDomainFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.TenantDomainQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.TenantDomainQuery", q)
+}
+
+// The TraverseTenantDomain type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseTenantDomain func(context.Context, *ent.TenantDomainQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseTenantDomain) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseTenantDomain) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TenantDomainQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.TenantDomainQuery", q)
+}
+
 // The UserFunc type is an adapter to allow the use of ordinary function as a Querier.
 type UserFunc func(context.Context, *ent.UserQuery) (ent.Value, error)
 
@@ -668,6 +696,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.SigningKeyQuery, predicate.SigningKey, signingkey.OrderOption]{typ: ent.TypeSigningKey, tq: q}, nil
 	case *ent.TenantQuery:
 		return &query[*ent.TenantQuery, predicate.Tenant, tenant.OrderOption]{typ: ent.TypeTenant, tq: q}, nil
+	case *ent.TenantDomainQuery:
+		return &query[*ent.TenantDomainQuery, predicate.TenantDomain, tenantdomain.OrderOption]{typ: ent.TypeTenantDomain, tq: q}, nil
 	case *ent.UserQuery:
 		return &query[*ent.UserQuery, predicate.User, user.OrderOption]{typ: ent.TypeUser, tq: q}, nil
 	default:

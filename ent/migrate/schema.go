@@ -508,6 +508,10 @@ var (
 		{Name: "certificates", Type: field.TypeJSON},
 		{Name: "metadata_xml", Type: field.TypeString, Size: 2147483647},
 		{Name: "metadata_url", Type: field.TypeString, Default: ""},
+		{Name: "idp_initiated", Type: field.TypeBool, Default: false},
+		{Name: "idp_initiated_client_id", Type: field.TypeString, Default: ""},
+		{Name: "idp_initiated_redirect_uri", Type: field.TypeString, Default: ""},
+		{Name: "access_token_ttl_seconds", Type: field.TypeInt, Default: 0},
 		{Name: "create_time", Type: field.TypeTime},
 		{Name: "update_time", Type: field.TypeTime},
 		{Name: "tenant_id", Type: field.TypeString},
@@ -520,7 +524,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "saml_configs_tenants_saml_config",
-				Columns:    []*schema.Column{SamlConfigsColumns[9]},
+				Columns:    []*schema.Column{SamlConfigsColumns[13]},
 				RefColumns: []*schema.Column{TenantsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -529,12 +533,12 @@ var (
 			{
 				Name:    "samlconfig_tenant_id",
 				Unique:  false,
-				Columns: []*schema.Column{SamlConfigsColumns[9]},
+				Columns: []*schema.Column{SamlConfigsColumns[13]},
 			},
 			{
 				Name:    "samlconfig_one_per_tenant",
 				Unique:  true,
-				Columns: []*schema.Column{SamlConfigsColumns[9]},
+				Columns: []*schema.Column{SamlConfigsColumns[13]},
 			},
 		},
 	}
@@ -703,6 +707,39 @@ var (
 			},
 		},
 	}
+	// TenantDomainsColumns holds the columns for the "tenant_domains" table.
+	TenantDomainsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "project_id", Type: field.TypeString},
+		{Name: "domain", Type: field.TypeString, Size: 253},
+		{Name: "tenant_id", Type: field.TypeString},
+	}
+	// TenantDomainsTable holds the schema information for the "tenant_domains" table.
+	TenantDomainsTable = &schema.Table{
+		Name:       "tenant_domains",
+		Columns:    TenantDomainsColumns,
+		PrimaryKey: []*schema.Column{TenantDomainsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "tenant_domains_tenants_domains",
+				Columns:    []*schema.Column{TenantDomainsColumns[3]},
+				RefColumns: []*schema.Column{TenantsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "tenantdomain_tenant_id",
+				Unique:  false,
+				Columns: []*schema.Column{TenantDomainsColumns[3]},
+			},
+			{
+				Name:    "tenantdomain_project_id_domain",
+				Unique:  true,
+				Columns: []*schema.Column{TenantDomainsColumns[1], TenantDomainsColumns[2]},
+			},
+		},
+	}
 	// UsersColumns holds the columns for the "users" table.
 	UsersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -779,6 +816,7 @@ var (
 		SessionsTable,
 		SigningKeysTable,
 		TenantsTable,
+		TenantDomainsTable,
 		UsersTable,
 	}
 )
@@ -808,5 +846,6 @@ func init() {
 	SessionsTable.ForeignKeys[0].RefTable = TenantsTable
 	SigningKeysTable.ForeignKeys[0].RefTable = ProjectsTable
 	TenantsTable.ForeignKeys[0].RefTable = ProjectsTable
+	TenantDomainsTable.ForeignKeys[0].RefTable = TenantsTable
 	UsersTable.ForeignKeys[0].RefTable = TenantsTable
 }

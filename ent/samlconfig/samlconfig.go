@@ -26,6 +26,14 @@ const (
 	FieldMetadataXML = "metadata_xml"
 	// FieldMetadataURL holds the string denoting the metadata_url field in the database.
 	FieldMetadataURL = "metadata_url"
+	// FieldIdpInitiated holds the string denoting the idp_initiated field in the database.
+	FieldIdpInitiated = "idp_initiated"
+	// FieldIdpInitiatedClientID holds the string denoting the idp_initiated_client_id field in the database.
+	FieldIdpInitiatedClientID = "idp_initiated_client_id"
+	// FieldIdpInitiatedRedirectURI holds the string denoting the idp_initiated_redirect_uri field in the database.
+	FieldIdpInitiatedRedirectURI = "idp_initiated_redirect_uri"
+	// FieldAccessTokenTTLSeconds holds the string denoting the access_token_ttl_seconds field in the database.
+	FieldAccessTokenTTLSeconds = "access_token_ttl_seconds"
 	// FieldCreateTime holds the string denoting the create_time field in the database.
 	FieldCreateTime = "create_time"
 	// FieldUpdateTime holds the string denoting the update_time field in the database.
@@ -53,6 +61,10 @@ var Columns = []string{
 	FieldCertificates,
 	FieldMetadataXML,
 	FieldMetadataURL,
+	FieldIdpInitiated,
+	FieldIdpInitiatedClientID,
+	FieldIdpInitiatedRedirectURI,
+	FieldAccessTokenTTLSeconds,
 	FieldCreateTime,
 	FieldUpdateTime,
 }
@@ -80,6 +92,14 @@ var (
 	MetadataXMLValidator func(string) error
 	// DefaultMetadataURL holds the default value on creation for the "metadata_url" field.
 	DefaultMetadataURL string
+	// DefaultIdpInitiated holds the default value on creation for the "idp_initiated" field.
+	DefaultIdpInitiated bool
+	// DefaultIdpInitiatedClientID holds the default value on creation for the "idp_initiated_client_id" field.
+	DefaultIdpInitiatedClientID string
+	// DefaultIdpInitiatedRedirectURI holds the default value on creation for the "idp_initiated_redirect_uri" field.
+	DefaultIdpInitiatedRedirectURI string
+	// DefaultAccessTokenTTLSeconds holds the default value on creation for the "access_token_ttl_seconds" field.
+	DefaultAccessTokenTTLSeconds int
 )
 
 // OrderOption defines the ordering options for the SamlConfig queries.
@@ -118,6 +138,26 @@ func ByMetadataXML(opts ...sql.OrderTermOption) OrderOption {
 // ByMetadataURL orders the results by the metadata_url field.
 func ByMetadataURL(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldMetadataURL, opts...).ToFunc()
+}
+
+// ByIdpInitiated orders the results by the idp_initiated field.
+func ByIdpInitiated(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIdpInitiated, opts...).ToFunc()
+}
+
+// ByIdpInitiatedClientID orders the results by the idp_initiated_client_id field.
+func ByIdpInitiatedClientID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIdpInitiatedClientID, opts...).ToFunc()
+}
+
+// ByIdpInitiatedRedirectURI orders the results by the idp_initiated_redirect_uri field.
+func ByIdpInitiatedRedirectURI(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIdpInitiatedRedirectURI, opts...).ToFunc()
+}
+
+// ByAccessTokenTTLSeconds orders the results by the access_token_ttl_seconds field.
+func ByAccessTokenTTLSeconds(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAccessTokenTTLSeconds, opts...).ToFunc()
 }
 
 // ByCreateTime orders the results by the create_time field.

@@ -85,6 +85,26 @@ func MetadataURL(v string) predicate.SamlConfig {
 	return predicate.SamlConfig(sql.FieldEQ(FieldMetadataURL, v))
 }
 
+// IdpInitiated applies equality check predicate on the "idp_initiated" field. It's identical to IdpInitiatedEQ.
+func IdpInitiated(v bool) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldEQ(FieldIdpInitiated, v))
+}
+
+// IdpInitiatedClientID applies equality check predicate on the "idp_initiated_client_id" field. It's identical to IdpInitiatedClientIDEQ.
+func IdpInitiatedClientID(v string) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldEQ(FieldIdpInitiatedClientID, v))
+}
+
+// IdpInitiatedRedirectURI applies equality check predicate on the "idp_initiated_redirect_uri" field. It's identical to IdpInitiatedRedirectURIEQ.
+func IdpInitiatedRedirectURI(v string) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldEQ(FieldIdpInitiatedRedirectURI, v))
+}
+
+// AccessTokenTTLSeconds applies equality check predicate on the "access_token_ttl_seconds" field. It's identical to AccessTokenTTLSecondsEQ.
+func AccessTokenTTLSeconds(v int) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldEQ(FieldAccessTokenTTLSeconds, v))
+}
+
 // CreateTime applies equality check predicate on the "create_time" field. It's identical to CreateTimeEQ.
 func CreateTime(v time.Time) predicate.SamlConfig {
 	return predicate.SamlConfig(sql.FieldEQ(FieldCreateTime, v))
@@ -483,6 +503,186 @@ func MetadataURLEqualFold(v string) predicate.SamlConfig {
 // MetadataURLContainsFold applies the ContainsFold predicate on the "metadata_url" field.
 func MetadataURLContainsFold(v string) predicate.SamlConfig {
 	return predicate.SamlConfig(sql.FieldContainsFold(FieldMetadataURL, v))
+}
+
+// IdpInitiatedEQ applies the EQ predicate on the "idp_initiated" field.
+func IdpInitiatedEQ(v bool) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldEQ(FieldIdpInitiated, v))
+}
+
+// IdpInitiatedNEQ applies the NEQ predicate on the "idp_initiated" field.
+func IdpInitiatedNEQ(v bool) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldNEQ(FieldIdpInitiated, v))
+}
+
+// IdpInitiatedClientIDEQ applies the EQ predicate on the "idp_initiated_client_id" field.
+func IdpInitiatedClientIDEQ(v string) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldEQ(FieldIdpInitiatedClientID, v))
+}
+
+// IdpInitiatedClientIDNEQ applies the NEQ predicate on the "idp_initiated_client_id" field.
+func IdpInitiatedClientIDNEQ(v string) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldNEQ(FieldIdpInitiatedClientID, v))
+}
+
+// IdpInitiatedClientIDIn applies the In predicate on the "idp_initiated_client_id" field.
+func IdpInitiatedClientIDIn(vs ...string) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldIn(FieldIdpInitiatedClientID, vs...))
+}
+
+// IdpInitiatedClientIDNotIn applies the NotIn predicate on the "idp_initiated_client_id" field.
+func IdpInitiatedClientIDNotIn(vs ...string) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldNotIn(FieldIdpInitiatedClientID, vs...))
+}
+
+// IdpInitiatedClientIDGT applies the GT predicate on the "idp_initiated_client_id" field.
+func IdpInitiatedClientIDGT(v string) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldGT(FieldIdpInitiatedClientID, v))
+}
+
+// IdpInitiatedClientIDGTE applies the GTE predicate on the "idp_initiated_client_id" field.
+func IdpInitiatedClientIDGTE(v string) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldGTE(FieldIdpInitiatedClientID, v))
+}
+
+// IdpInitiatedClientIDLT applies the LT predicate on the "idp_initiated_client_id" field.
+func IdpInitiatedClientIDLT(v string) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldLT(FieldIdpInitiatedClientID, v))
+}
+
+// IdpInitiatedClientIDLTE applies the LTE predicate on the "idp_initiated_client_id" field.
+func IdpInitiatedClientIDLTE(v string) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldLTE(FieldIdpInitiatedClientID, v))
+}
+
+// IdpInitiatedClientIDContains applies the Contains predicate on the "idp_initiated_client_id" field.
+func IdpInitiatedClientIDContains(v string) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldContains(FieldIdpInitiatedClientID, v))
+}
+
+// IdpInitiatedClientIDHasPrefix applies the HasPrefix predicate on the "idp_initiated_client_id" field.
+func IdpInitiatedClientIDHasPrefix(v string) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldHasPrefix(FieldIdpInitiatedClientID, v))
+}
+
+// IdpInitiatedClientIDHasSuffix applies the HasSuffix predicate on the "idp_initiated_client_id" field.
+func IdpInitiatedClientIDHasSuffix(v string) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldHasSuffix(FieldIdpInitiatedClientID, v))
+}
+
+// IdpInitiatedClientIDEqualFold applies the EqualFold predicate on the "idp_initiated_client_id" field.
+func IdpInitiatedClientIDEqualFold(v string) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldEqualFold(FieldIdpInitiatedClientID, v))
+}
+
+// IdpInitiatedClientIDContainsFold applies the ContainsFold predicate on the "idp_initiated_client_id" field.
+func IdpInitiatedClientIDContainsFold(v string) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldContainsFold(FieldIdpInitiatedClientID, v))
+}
+
+// IdpInitiatedRedirectURIEQ applies the EQ predicate on the "idp_initiated_redirect_uri" field.
+func IdpInitiatedRedirectURIEQ(v string) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldEQ(FieldIdpInitiatedRedirectURI, v))
+}
+
+// IdpInitiatedRedirectURINEQ applies the NEQ predicate on the "idp_initiated_redirect_uri" field.
+func IdpInitiatedRedirectURINEQ(v string) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldNEQ(FieldIdpInitiatedRedirectURI, v))
+}
+
+// IdpInitiatedRedirectURIIn applies the In predicate on the "idp_initiated_redirect_uri" field.
+func IdpInitiatedRedirectURIIn(vs ...string) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldIn(FieldIdpInitiatedRedirectURI, vs...))
+}
+
+// IdpInitiatedRedirectURINotIn applies the NotIn predicate on the "idp_initiated_redirect_uri" field.
+func IdpInitiatedRedirectURINotIn(vs ...string) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldNotIn(FieldIdpInitiatedRedirectURI, vs...))
+}
+
+// IdpInitiatedRedirectURIGT applies the GT predicate on the "idp_initiated_redirect_uri" field.
+func IdpInitiatedRedirectURIGT(v string) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldGT(FieldIdpInitiatedRedirectURI, v))
+}
+
+// IdpInitiatedRedirectURIGTE applies the GTE predicate on the "idp_initiated_redirect_uri" field.
+func IdpInitiatedRedirectURIGTE(v string) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldGTE(FieldIdpInitiatedRedirectURI, v))
+}
+
+// IdpInitiatedRedirectURILT applies the LT predicate on the "idp_initiated_redirect_uri" field.
+func IdpInitiatedRedirectURILT(v string) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldLT(FieldIdpInitiatedRedirectURI, v))
+}
+
+// IdpInitiatedRedirectURILTE applies the LTE predicate on the "idp_initiated_redirect_uri" field.
+func IdpInitiatedRedirectURILTE(v string) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldLTE(FieldIdpInitiatedRedirectURI, v))
+}
+
+// IdpInitiatedRedirectURIContains applies the Contains predicate on the "idp_initiated_redirect_uri" field.
+func IdpInitiatedRedirectURIContains(v string) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldContains(FieldIdpInitiatedRedirectURI, v))
+}
+
+// IdpInitiatedRedirectURIHasPrefix applies the HasPrefix predicate on the "idp_initiated_redirect_uri" field.
+func IdpInitiatedRedirectURIHasPrefix(v string) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldHasPrefix(FieldIdpInitiatedRedirectURI, v))
+}
+
+// IdpInitiatedRedirectURIHasSuffix applies the HasSuffix predicate on the "idp_initiated_redirect_uri" field.
+func IdpInitiatedRedirectURIHasSuffix(v string) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldHasSuffix(FieldIdpInitiatedRedirectURI, v))
+}
+
+// IdpInitiatedRedirectURIEqualFold applies the EqualFold predicate on the "idp_initiated_redirect_uri" field.
+func IdpInitiatedRedirectURIEqualFold(v string) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldEqualFold(FieldIdpInitiatedRedirectURI, v))
+}
+
+// IdpInitiatedRedirectURIContainsFold applies the ContainsFold predicate on the "idp_initiated_redirect_uri" field.
+func IdpInitiatedRedirectURIContainsFold(v string) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldContainsFold(FieldIdpInitiatedRedirectURI, v))
+}
+
+// AccessTokenTTLSecondsEQ applies the EQ predicate on the "access_token_ttl_seconds" field.
+func AccessTokenTTLSecondsEQ(v int) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldEQ(FieldAccessTokenTTLSeconds, v))
+}
+
+// AccessTokenTTLSecondsNEQ applies the NEQ predicate on the "access_token_ttl_seconds" field.
+func AccessTokenTTLSecondsNEQ(v int) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldNEQ(FieldAccessTokenTTLSeconds, v))
+}
+
+// AccessTokenTTLSecondsIn applies the In predicate on the "access_token_ttl_seconds" field.
+func AccessTokenTTLSecondsIn(vs ...int) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldIn(FieldAccessTokenTTLSeconds, vs...))
+}
+
+// AccessTokenTTLSecondsNotIn applies the NotIn predicate on the "access_token_ttl_seconds" field.
+func AccessTokenTTLSecondsNotIn(vs ...int) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldNotIn(FieldAccessTokenTTLSeconds, vs...))
+}
+
+// AccessTokenTTLSecondsGT applies the GT predicate on the "access_token_ttl_seconds" field.
+func AccessTokenTTLSecondsGT(v int) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldGT(FieldAccessTokenTTLSeconds, v))
+}
+
+// AccessTokenTTLSecondsGTE applies the GTE predicate on the "access_token_ttl_seconds" field.
+func AccessTokenTTLSecondsGTE(v int) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldGTE(FieldAccessTokenTTLSeconds, v))
+}
+
+// AccessTokenTTLSecondsLT applies the LT predicate on the "access_token_ttl_seconds" field.
+func AccessTokenTTLSecondsLT(v int) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldLT(FieldAccessTokenTTLSeconds, v))
+}
+
+// AccessTokenTTLSecondsLTE applies the LTE predicate on the "access_token_ttl_seconds" field.
+func AccessTokenTTLSecondsLTE(v int) predicate.SamlConfig {
+	return predicate.SamlConfig(sql.FieldLTE(FieldAccessTokenTTLSeconds, v))
 }
 
 // CreateTimeEQ applies the EQ predicate on the "create_time" field.

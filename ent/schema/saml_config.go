@@ -30,6 +30,13 @@ func (SamlConfig) Fields() []ent.Field {
 		field.JSON("certificates", [][]byte{}),
 		field.Text("metadata_xml").NotEmpty(),
 		field.String("metadata_url").Default(""),
+		// Sign-in settings (see SetSamlConfigRequest): IdP-initiated logins
+		// land, with a code, at this client's redirect URI; 0 TTL is the
+		// default access token lifetime.
+		field.Bool("idp_initiated").Default(false),
+		field.String("idp_initiated_client_id").Default(""),
+		field.String("idp_initiated_redirect_uri").Default(""),
+		field.Int("access_token_ttl_seconds").Default(0),
 		field.Time("create_time").Immutable(),
 		field.Time("update_time"),
 	}

@@ -49,6 +49,7 @@ func (Tenant) Edges() []ent.Edge {
 		edge.To("seen_assertions", SeenAssertion.Type).Annotations(cascade),
 		edge.To("sessions", Session.Type).Annotations(cascade),
 		edge.To("refresh_tokens", RefreshToken.Type).Annotations(cascade),
+		edge.To("domains", TenantDomain.Type).Annotations(cascade),
 	}
 }
 

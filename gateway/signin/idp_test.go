@@ -152,3 +152,29 @@ func wrap(nameID string) func(*etree.Element) {
 		resp.InsertChildAt(signed.Index(), evil)
 	}
 }
+
+// unsolicited makes an IdP-initiated response for nameID (an Okta tile):
+// no AuthnRequest, relayState as Okta's "Default RelayState".
+func (i *testIdP) unsolicited(t *testing.T, nameID, relayState string) string {
+	t.Helper()
+	r, _ := http.NewRequest("GET", i.idp.SSOURL.String(), nil)
+	req := &saml.IdpAuthnRequest{IDP: i.idp, HTTPRequest: r, RelayState: relayState, Now: saml.TimeNow(),
+		ServiceProviderMetadata: i.sp, SPSSODescriptor: &i.sp.SPSSODescriptors[0]}
+	for _, acs := range i.sp.SPSSODescriptors[0].AssertionConsumerServices {
+		if acs.Binding == saml.HTTPPostBinding {
+			req.ACSEndpoint = &acs
+		}
+	}
+	now := time.Now()
+	if err := (saml.DefaultAssertionMaker{}).MakeAssertion(req, &saml.Session{
+		ID: "s2", CreateTime: now, ExpireTime: now.Add(time.Hour), Index: "2",
+		NameID: nameID, NameIDFormat: string(saml.EmailAddressNameIDFormat), UserEmail: nameID,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	form, err := req.PostBinding()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return form.SAMLResponse
+}

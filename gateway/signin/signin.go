@@ -83,7 +83,7 @@ func (e *endpoints) authorize(w http.ResponseWriter, r *http.Request) {
 		ResponseType: f.Get("response_type"), ClientId: f.Get("client_id"), RedirectUri: f.Get("redirect_uri"),
 		Scope: f.Get("scope"), State: f.Get("state"), Nonce: f.Get("nonce"),
 		CodeChallenge: f.Get("code_challenge"), CodeChallengeMethod: f.Get("code_challenge_method"),
-		TenantId: f.Get("tenant"),
+		TenantId: f.Get("tenant"), LoginHint: f.Get("login_hint"),
 	})
 	if err != nil {
 		e.fail(w, r, err)

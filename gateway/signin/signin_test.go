@@ -13,13 +13,17 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/beevik/etree"
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/crewjam/saml"
 	"golang.org/x/oauth2"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	grpcstatus "google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	identityv1 "github.com/acme/identity/gen/identity/v1"
@@ -385,6 +389,55 @@ func TestSignIn(t *testing.T) {
 				}
 				if _, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); !oauthErr(err, "invalid_grant") {
 					t.Fatalf("refresh after revocation: %v", err)
+				}
+			})
+
+			t.Run("tenant sign-in settings", func(t *testing.T) {
+				sso := identityv1.NewSsoServiceClient(w.grpc)
+				set := func(req *identityv1.SetSamlConfigRequest) error {
+					req.TenantId = w.tenant
+					req.Metadata = &identityv1.SetSamlConfigRequest_MetadataXml{MetadataXml: w.idp.metadataXML(t)}
+					_, err := sso.SetSamlConfig(w.admin, req)
+					return err
+				}
+				// Off (the default): an unsolicited response is refused with a page.
+				if code, q, _ := w.post(t, w.base, w.idp.unsolicited(t, ada, ""), ""); code != http.StatusBadRequest {
+					t.Fatalf("IdP-initiated while off answered %d %v", code, q)
+				}
+				if err := set(&identityv1.SetSamlConfigRequest{IdpInitiated: true, IdpInitiatedClientId: cfg.ClientID,
+					IdpInitiatedRedirectUri: "https://evil.example.com/cb"}); grpcstatus.Code(err) != codes.InvalidArgument {
+					t.Fatalf("IdP-initiated to an unregistered redirect URI: %v", err)
+				}
+				if err := set(&identityv1.SetSamlConfigRequest{IdpInitiated: true, IdpInitiatedClientId: cfg.ClientID,
+					IdpInitiatedRedirectUri: w.redirect, Domains: []string{"Example.com"},
+					AccessTokenTtl: durationpb.New(90 * time.Second)}); err != nil {
+					t.Fatal(err)
+				}
+				code, q, page := w.post(t, w.base, w.idp.unsolicited(t, ada, "okta-default"), "okta-default")
+				if code != http.StatusFound || q.Get("code") == "" || q.Get("state") != "" {
+					t.Fatalf("IdP-initiated answered %d %v %s", code, q, page)
+				}
+				tok, err := cfg.Exchange(ctx, q.Get("code"))
+				if err != nil {
+					t.Fatalf("exchange of an IdP-initiated code: %v", err)
+				}
+				if d := time.Until(tok.Expiry); d > 95*time.Second || d < 30*time.Second {
+					t.Fatalf("the tenant's access token lifetime of 90 s gave expiry in %v", d)
+				}
+				// A solicited response posted without its RelayState is not
+				// mistaken for an IdP-initiated one.
+				l := w.start(t, cfg)
+				samlResp, _ := w.idp.respond(t, l.idpURL, ada, nil, nil)
+				if code, q, _ := w.post(t, w.base, samlResp, ""); q.Get("error_description") != "wrong_in_response_to" {
+					t.Fatalf("a solicited response as IdP-initiated answered %d %v", code, q)
+				}
+				// login_hint of a listed domain routes to the tenant.
+				hinted := w.start(t, cfg, oauth2.SetAuthURLParam("tenant", ""), oauth2.SetAuthURLParam("login_hint", "someone@EXAMPLE.com"))
+				if !strings.HasPrefix(hinted.idpURL, "https://idp.example.com/sso") {
+					t.Fatalf("login_hint did not route to the tenant's IdP: %s", hinted.idpURL)
+				}
+				if err := set(&identityv1.SetSamlConfigRequest{}); err != nil {
+					t.Fatal(err)
 				}
 			})
 

@@ -17,7 +17,8 @@ import (
 )
 
 const (
-	// AccessTokenTTL is how long an access token is valid.
+	// AccessTokenTTL is how long an access token is valid, unless its tenant
+	// sets another lifetime (at most an hour).
 	AccessTokenTTL = 5 * time.Minute
 	// IDTokenTTL is how long an ID token is valid.
 	IDTokenTTL = 5 * time.Minute

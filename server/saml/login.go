@@ -121,7 +121,8 @@ func (sp SP) NewAuthnRequest(tenantID, idpMetadataXML, ssoURL, binding, relaySta
 // tenant's IdP only: the signature (over the Response or the Assertion) by
 // one of the certificates of its stored metadata, the Issuer, the Audience
 // (our entity ID), Destination and Recipient (our ACS URL), the validity
-// window with ClockSkew, and InResponseTo equal to requestID. A response with
+// window with ClockSkew, and InResponseTo equal to requestID (absent when
+// requestID is empty: an IdP-initiated login). A response with
 // more than one assertion is refused outright: no one sends it but an
 // attacker wrapping a signed assertion.
 func (sp SP) Verify(tenantID, idpMetadataXML, samlResponse, requestID string) (*Login, error) {
@@ -146,6 +147,14 @@ func (sp SP) Verify(tenantID, idpMetadataXML, samlResponse, requestID string) (*
 	if err != nil {
 		return nil, err
 	}
+	// IdP-initiated (no request): crewjam/saml then skips every InResponseTo
+	// check, so the response and its assertion are checked here to answer no
+	// request at all.
+	unsolicited := requestID == ""
+	p.AllowIDPInitiated = unsolicited
+	if unsolicited && doc.Root().SelectAttrValue("InResponseTo", "") != "" {
+		return nil, &LoginError{FailInResponseTo, errors.New("an unsolicited response answers a request")}
+	}
 	a, err := p.ParseXMLResponse(raw, []string{requestID}, p.AcsURL)
 	if err != nil {
 		var ire *crewsaml.InvalidResponseError
@@ -156,6 +165,13 @@ func (sp SP) Verify(tenantID, idpMetadataXML, samlResponse, requestID string) (*
 	}
 	if a.Subject == nil || a.Subject.NameID == nil || strings.TrimSpace(a.Subject.NameID.Value) == "" {
 		return nil, &LoginError{FailNoNameID, errors.New("the assertion has no NameID")}
+	}
+	if unsolicited {
+		for _, sc := range a.Subject.SubjectConfirmations {
+			if sc.SubjectConfirmationData != nil && sc.SubjectConfirmationData.InResponseTo != "" {
+				return nil, &LoginError{FailInResponseTo, errors.New("an unsolicited assertion answers a request")}
+			}
+		}
 	}
 	expires := time.Now().Add(ClockSkew)
 	if a.Conditions != nil && !a.Conditions.NotOnOrAfter.IsZero() {

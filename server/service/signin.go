@@ -22,6 +22,7 @@ import (
 	"github.com/acme/identity/ent/samlconfig"
 	"github.com/acme/identity/ent/seenassertion"
 	"github.com/acme/identity/ent/tenant"
+	"github.com/acme/identity/ent/tenantdomain"
 	entuser "github.com/acme/identity/ent/user"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/apierr"
@@ -110,18 +111,30 @@ func (s *SignInService) StartLogin(ctx context.Context, req *identityv1.StartLog
 	case req.GetCodeChallenge() != "" && !validChallenge(req.GetCodeChallenge()):
 		return fail("invalid_request", "code_challenge must be 43 to 128 base64url characters")
 	}
-	if req.GetTenantId() == "" {
-		return fail("invalid_request", "tenant is required")
+	tenantID := req.GetTenantId()
+	if tenantID == "" {
+		_, domain, ok := strings.Cut(req.GetLoginHint(), "@")
+		if !ok {
+			return fail("invalid_request", "tenant (or a login_hint email of a tenant's sign-in domain) is required")
+		}
+		d, err := s.db.TenantDomain.Query().Where(tenantdomain.ProjectID(client.ProjectID), tenantdomain.Domain(strings.ToLower(domain))).Only(sys)
+		if ent.IsNotFound(err) {
+			return fail("invalid_request", "no tenant signs in users of this login_hint's domain")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("find sign-in domain: %w", err)
+		}
+		tenantID = d.TenantID
 	}
-	ok, err := s.db.Tenant.Query().Where(tenant.ID(req.GetTenantId()), tenant.ProjectID(client.ProjectID)).Exist(sys)
+	ok, err := s.db.Tenant.Query().Where(tenant.ID(tenantID), tenant.ProjectID(client.ProjectID)).Exist(sys)
 	if err != nil {
 		return nil, fmt.Errorf("find tenant: %w", err)
 	}
 	if !ok {
 		return fail("invalid_request", "unknown tenant")
 	}
-	tctx := verifiedTenant(ctx, client.ProjectID, req.GetTenantId()) // found in the client's project just above
-	cfg, err := s.db.SamlConfig.Query().Where(samlconfig.TenantID(req.GetTenantId())).Only(tctx)
+	tctx := verifiedTenant(ctx, client.ProjectID, tenantID) // found in the client's project just above
+	cfg, err := s.db.SamlConfig.Query().Where(samlconfig.TenantID(tenantID)).Only(tctx)
 	if ent.IsNotFound(err) {
 		return fail("access_denied", "sso_not_configured")
 	}
@@ -132,13 +145,13 @@ func (s *SignInService) StartLogin(ctx context.Context, req *identityv1.StartLog
 	if err != nil {
 		return nil, err
 	}
-	authn, err := s.sp.NewAuthnRequest(req.GetTenantId(), cfg.MetadataXML, cfg.SSOURL, cfg.SSOBinding, relayState)
+	authn, err := s.sp.NewAuthnRequest(tenantID, cfg.MetadataXML, cfg.SSOURL, cfg.SSOBinding, relayState)
 	if err != nil {
 		return nil, err
 	}
 	now := s.now()
 	if err := s.db.PendingLogin.Create().
-		SetID(id).SetTenantID(req.GetTenantId()).SetClientID(client.ID).SetRedirectURI(req.GetRedirectUri()).
+		SetID(id).SetTenantID(tenantID).SetClientID(client.ID).SetRedirectURI(req.GetRedirectUri()).
 		SetScope(strings.Join(scopes, " ")).SetState(req.GetState()).SetNonce(req.GetNonce()).
 		SetCodeChallenge(req.GetCodeChallenge()).SetSamlRequestID(authn.ID).
 		SetCreateTime(now).SetExpireTime(now.Add(pendingTTL)).
@@ -155,15 +168,15 @@ func (s *SignInService) FinishLogin(ctx context.Context, req *identityv1.FinishL
 	pending, err := s.db.PendingLogin.Query().
 		Where(pendinglogin.ID(refID(req.GetRelayState())), pendinglogin.TenantID(req.GetTenantId())).
 		WithTenant().Only(sys)
-	if ent.IsNotFound(err) || req.GetRelayState() == "" {
-		// IdP-initiated logins (no RelayState of ours) are off.
-		return nil, oauthError(codes.FailedPrecondition, "unknown_login", "this sign-in was not started here, or IdP-initiated sign-in is off")
+	if ent.IsNotFound(err) {
+		// Not a sign-in started here: an IdP-initiated one, if the tenant
+		// allows them.
+		return s.finishUnsolicited(ctx, req)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read pending login: %w", err)
 	}
-	projectID := pending.Edges.Tenant.ProjectID
-	tctx := scope.WithTenant(ctx, projectID, pending.TenantID)
+	tctx := verifiedTenant(ctx, pending.Edges.Tenant.ProjectID, pending.TenantID)
 	// Used once: the update that marks it wins exactly once.
 	n, err := s.db.PendingLogin.Update().
 		Where(pendinglogin.ID(pending.ID), pendinglogin.UseTimeIsNil(), pendinglogin.ExpireTimeGT(now)).
@@ -174,19 +187,58 @@ func (s *SignInService) FinishLogin(ctx context.Context, req *identityv1.FinishL
 	if n == 0 {
 		return nil, oauthError(codes.FailedPrecondition, "login_expired", "this sign-in expired or was already finished: start again")
 	}
-	deny := func(code string, reason error) (*identityv1.FinishLoginResponse, error) {
-		s.log.InfoContext(ctx, "sign-in refused", "tenant", pending.TenantID, "client", pending.ClientID, "code", code, "reason", reason)
-		return &identityv1.FinishLoginResponse{RedirectUrl: withQuery(pending.RedirectURI, "error", "access_denied",
-			"error_description", code, "state", pending.State)}, nil
+	return s.complete(tctx, landing{tenantID: pending.TenantID, clientID: pending.ClientID, redirectURI: pending.RedirectURI,
+		scope: pending.Scope, state: pending.State, nonce: pending.Nonce, challenge: pending.CodeChallenge,
+		requestID: pending.SamlRequestID}, req.GetSamlResponse())
+}
+
+// finishUnsolicited finishes an IdP-initiated sign-in (an Okta tile): only
+// for a tenant that allows them, only to its configured client and redirect
+// URI, and only for a response that answers no request.
+func (s *SignInService) finishUnsolicited(ctx context.Context, req *identityv1.FinishLoginRequest) (*identityv1.FinishLoginResponse, error) {
+	off := oauthError(codes.FailedPrecondition, "unknown_login", "this sign-in was not started here, and the tenant does not allow IdP-initiated sign-in")
+	t, err := s.db.Tenant.Query().Where(tenant.ID(req.GetTenantId())).Only(scope.System(ctx))
+	if ent.IsNotFound(err) {
+		return nil, off
 	}
-	cfg, err := s.db.SamlConfig.Query().Where(samlconfig.TenantID(pending.TenantID)).Only(tctx)
+	if err != nil {
+		return nil, fmt.Errorf("read tenant: %w", err)
+	}
+	tctx := verifiedTenant(ctx, t.ProjectID, t.ID)
+	cfg, err := s.db.SamlConfig.Query().Where(samlconfig.TenantID(t.ID)).Only(tctx)
+	if ent.IsNotFound(err) || (err == nil && !cfg.IdpInitiated) {
+		return nil, off
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read saml config: %w", err)
+	}
+	return s.complete(tctx, landing{tenantID: t.ID, clientID: cfg.IdpInitiatedClientID, redirectURI: cfg.IdpInitiatedRedirectURI,
+		scope: "openid email profile"}, req.GetSamlResponse())
+}
+
+// landing is where a sign-in lands, and what it was asked for.
+type landing struct {
+	tenantID, clientID, redirectURI, scope, state, nonce, challenge string
+	// requestID is the AuthnRequest's ID; empty for an IdP-initiated login.
+	requestID string
+}
+
+// complete verifies the SAML response for l, finds the user, and answers l's
+// redirect URI with a code, or with access_denied and the failure code.
+func (s *SignInService) complete(ctx context.Context, l landing, samlResponse string) (*identityv1.FinishLoginResponse, error) {
+	deny := func(code string, reason error) (*identityv1.FinishLoginResponse, error) {
+		s.log.InfoContext(ctx, "sign-in refused", "tenant", l.tenantID, "client", l.clientID, "code", code, "reason", reason)
+		return &identityv1.FinishLoginResponse{RedirectUrl: withQuery(l.redirectURI, "error", "access_denied",
+			"error_description", code, "state", l.state)}, nil
+	}
+	cfg, err := s.db.SamlConfig.Query().Where(samlconfig.TenantID(l.tenantID)).Only(ctx)
 	if ent.IsNotFound(err) {
 		return deny("sso_not_configured", errors.New("the SAML configuration was removed"))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read saml config: %w", err)
 	}
-	login, err := s.sp.Verify(pending.TenantID, cfg.MetadataXML, req.GetSamlResponse(), pending.SamlRequestID)
+	login, err := s.sp.Verify(l.tenantID, cfg.MetadataXML, samlResponse, l.requestID)
 	var le *saml.LoginError
 	if errors.As(err, &le) {
 		return deny(le.Code, le.Reason)
@@ -194,7 +246,7 @@ func (s *SignInService) FinishLogin(ctx context.Context, req *identityv1.FinishL
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.db.User.Query().Where(entuser.UserNameKey(store.UserNameLookup(login.NameID))).Only(tctx)
+	u, err := s.db.User.Query().Where(entuser.UserNameKey(store.UserNameLookup(login.NameID))).Only(ctx)
 	switch {
 	case ent.IsNotFound(err):
 		return deny(failNotProvisioned, fmt.Errorf("no user %q in the tenant", login.NameID))
@@ -209,13 +261,13 @@ func (s *SignInService) FinishLogin(ctx context.Context, req *identityv1.FinishL
 	}
 	sessionID := store.NewID()
 	replayed := false
-	if _, err := s.w.Write(tctx, func(ctx context.Context, tx *store.Tx) error {
+	if _, err := s.w.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		// The assertion id is remembered in the same transaction as the
 		// session: a replay to any instance finds it.
 		if _, err := tx.SeenAssertion.Delete().Where(seenassertion.ExpireTimeLT(tx.Now)).Exec(ctx); err != nil {
 			return fmt.Errorf("prune seen assertions: %w", err)
 		}
-		if err := tx.SeenAssertion.Create().SetTenantID(pending.TenantID).SetAssertionID(login.AssertionID).
+		if err := tx.SeenAssertion.Create().SetTenantID(l.tenantID).SetAssertionID(login.AssertionID).
 			SetExpireTime(login.Expires).Exec(ctx); err != nil {
 			if ent.IsConstraintError(err) {
 				replayed = true
@@ -223,17 +275,17 @@ func (s *SignInService) FinishLogin(ctx context.Context, req *identityv1.FinishL
 			}
 			return fmt.Errorf("remember assertion: %w", err)
 		}
-		if err := tx.Session.Create().SetID(sessionID).SetTenantID(pending.TenantID).SetUserID(u.ID).
-			SetClientID(pending.ClientID).SetCreateTime(tx.Now).Exec(ctx); err != nil {
+		if err := tx.Session.Create().SetID(sessionID).SetTenantID(l.tenantID).SetUserID(u.ID).
+			SetClientID(l.clientID).SetCreateTime(tx.Now).Exec(ctx); err != nil {
 			return fmt.Errorf("create session: %w", err)
 		}
-		if err := tx.AuthCode.Create().SetID(codeID).SetTenantID(pending.TenantID).SetClientID(pending.ClientID).
-			SetRedirectURI(pending.RedirectURI).SetScope(pending.Scope).SetNonce(pending.Nonce).
-			SetCodeChallenge(pending.CodeChallenge).SetUserID(u.ID).SetSessionID(sessionID).
+		if err := tx.AuthCode.Create().SetID(codeID).SetTenantID(l.tenantID).SetClientID(l.clientID).
+			SetRedirectURI(l.redirectURI).SetScope(l.scope).SetNonce(l.nonce).
+			SetCodeChallenge(l.challenge).SetUserID(u.ID).SetSessionID(sessionID).
 			SetAuthTime(tx.Now).SetExpireTime(tx.Now.Add(codeTTL)).Exec(ctx); err != nil {
 			return fmt.Errorf("store code: %w", err)
 		}
-		tx.Record(changelog.SessionCreated{Tenant: changelog.TenantID(pending.TenantID),
+		tx.Record(changelog.SessionCreated{Tenant: changelog.TenantID(l.tenantID),
 			Session: changelog.SessionID(sessionID), User: changelog.UserID(u.ID)})
 		return nil
 	}); err != nil {
@@ -242,8 +294,8 @@ func (s *SignInService) FinishLogin(ctx context.Context, req *identityv1.FinishL
 		}
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "signed in", "tenant", pending.TenantID, "user", u.ID, "session", sessionID, "client", pending.ClientID)
-	return &identityv1.FinishLoginResponse{RedirectUrl: withQuery(pending.RedirectURI, "code", code, "state", pending.State)}, nil
+	s.log.InfoContext(ctx, "signed in", "tenant", l.tenantID, "user", u.ID, "session", sessionID, "client", l.clientID)
+	return &identityv1.FinishLoginResponse{RedirectUrl: withQuery(l.redirectURI, "code", code, "state", l.state)}, nil
 }
 
 // userEmail is the user's primary email, else the first, else the user name.

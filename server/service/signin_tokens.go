@@ -19,6 +19,7 @@ import (
 	"github.com/acme/identity/ent/oauthclient"
 	"github.com/acme/identity/ent/predicate"
 	"github.com/acme/identity/ent/refreshtoken"
+	"github.com/acme/identity/ent/samlconfig"
 	"github.com/acme/identity/ent/session"
 	entuser "github.com/acme/identity/ent/user"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
@@ -240,11 +241,15 @@ func (s *SignInService) mint(ctx context.Context, g grant) (*identityv1.Tokens, 
 		})
 	}
 	slices.Sort(grants.Permissions)
+	ttl := oidc.AccessTokenTTL
+	if cfg, err := s.db.SamlConfig.Query().Where(samlconfig.TenantID(g.tenantID)).Only(ctx); err == nil && cfg.AccessTokenTTLSeconds > 0 {
+		ttl = time.Duration(cfg.AccessTokenTTLSeconds) * time.Second
+	}
 	base := jwt.Claims{Issuer: s.issuer.URL(), Subject: u.ID, Audience: jwt.Audience{g.clientID},
 		IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now)}
 	access := oidc.AccessClaims{Claims: base, SessionID: sess.ID, TenantID: g.tenantID,
 		Tenants: map[string]oidc.TenantGrants{g.tenantID: grants}, Revision: rev, Scope: g.scope}
-	access.Expiry = jwt.NewNumericDate(now.Add(oidc.AccessTokenTTL))
+	access.Expiry = jwt.NewNumericDate(now.Add(ttl))
 	access.ID = store.NewID()
 	at, err := s.issuer.Mint(ctx, access)
 	if err != nil {
@@ -264,7 +269,7 @@ func (s *SignInService) mint(ctx context.Context, g grant) (*identityv1.Tokens, 
 		return nil, err
 	}
 	return &identityv1.Tokens{AccessToken: at, IdToken: it, TokenType: "Bearer",
-		ExpiresIn: int64(oidc.AccessTokenTTL / time.Second), Scope: g.scope}, nil
+		ExpiresIn: int64(ttl / time.Second), Scope: g.scope}, nil
 }
 
 // GetUserInfo answers the claims of an access token's user, read now.

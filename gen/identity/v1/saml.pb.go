@@ -9,6 +9,7 @@ package identityv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -97,10 +98,16 @@ type SamlConfig struct {
 	// idp_certificates verify the IdP's signatures.
 	IdpCertificates []*Certificate `protobuf:"bytes,9,rep,name=idp_certificates,json=idpCertificates,proto3" json:"idp_certificates,omitempty"`
 	// metadata_url is where the metadata was fetched from, if it was.
-	MetadataUrl   string                 `protobuf:"bytes,10,opt,name=metadata_url,json=metadataUrl,proto3" json:"metadata_url,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	MetadataUrl string                 `protobuf:"bytes,10,opt,name=metadata_url,json=metadataUrl,proto3" json:"metadata_url,omitempty"`
+	UpdateTime  *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// The sign-in settings, as SetSamlConfig set them.
+	IdpInitiated            bool                 `protobuf:"varint,12,opt,name=idp_initiated,json=idpInitiated,proto3" json:"idp_initiated,omitempty"`
+	IdpInitiatedClientId    string               `protobuf:"bytes,13,opt,name=idp_initiated_client_id,json=idpInitiatedClientId,proto3" json:"idp_initiated_client_id,omitempty"`
+	IdpInitiatedRedirectUri string               `protobuf:"bytes,14,opt,name=idp_initiated_redirect_uri,json=idpInitiatedRedirectUri,proto3" json:"idp_initiated_redirect_uri,omitempty"`
+	Domains                 []string             `protobuf:"bytes,15,rep,name=domains,proto3" json:"domains,omitempty"`
+	AccessTokenTtl          *durationpb.Duration `protobuf:"bytes,16,opt,name=access_token_ttl,json=accessTokenTtl,proto3" json:"access_token_ttl,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
 }
 
 func (x *SamlConfig) Reset() {
@@ -210,6 +217,41 @@ func (x *SamlConfig) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *SamlConfig) GetIdpInitiated() bool {
+	if x != nil {
+		return x.IdpInitiated
+	}
+	return false
+}
+
+func (x *SamlConfig) GetIdpInitiatedClientId() string {
+	if x != nil {
+		return x.IdpInitiatedClientId
+	}
+	return ""
+}
+
+func (x *SamlConfig) GetIdpInitiatedRedirectUri() string {
+	if x != nil {
+		return x.IdpInitiatedRedirectUri
+	}
+	return ""
+}
+
+func (x *SamlConfig) GetDomains() []string {
+	if x != nil {
+		return x.Domains
+	}
+	return nil
+}
+
+func (x *SamlConfig) GetAccessTokenTtl() *durationpb.Duration {
+	if x != nil {
+		return x.AccessTokenTtl
+	}
+	return nil
+}
+
 // Certificate describes one X.509 signing certificate of an IdP.
 type Certificate struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -302,7 +344,7 @@ var File_identity_v1_saml_proto protoreflect.FileDescriptor
 
 const file_identity_v1_saml_proto_rawDesc = "" +
 	"\n" +
-	"\x16identity/v1/saml.proto\x12\videntity.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcb\x03\n" +
+	"\x16identity/v1/saml.proto\x12\videntity.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x05\n" +
 	"\n" +
 	"SamlConfig\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12,\n" +
@@ -318,7 +360,12 @@ const file_identity_v1_saml_proto_rawDesc = "" +
 	"\fmetadata_url\x18\n" +
 	" \x01(\tR\vmetadataUrl\x12;\n" +
 	"\vupdate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xfc\x01\n" +
+	"updateTime\x12#\n" +
+	"\ridp_initiated\x18\f \x01(\bR\fidpInitiated\x125\n" +
+	"\x17idp_initiated_client_id\x18\r \x01(\tR\x14idpInitiatedClientId\x12;\n" +
+	"\x1aidp_initiated_redirect_uri\x18\x0e \x01(\tR\x17idpInitiatedRedirectUri\x12\x18\n" +
+	"\adomains\x18\x0f \x03(\tR\adomains\x12C\n" +
+	"\x10access_token_ttl\x18\x10 \x01(\v2\x19.google.protobuf.DurationR\x0eaccessTokenTtl\"\xfc\x01\n" +
 	"\vCertificate\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12\x16\n" +
 	"\x06issuer\x18\x02 \x01(\tR\x06issuer\x129\n" +
@@ -351,18 +398,20 @@ var file_identity_v1_saml_proto_goTypes = []any{
 	(*SamlConfig)(nil),            // 1: identity.v1.SamlConfig
 	(*Certificate)(nil),           // 2: identity.v1.Certificate
 	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 4: google.protobuf.Duration
 }
 var file_identity_v1_saml_proto_depIdxs = []int32{
 	0, // 0: identity.v1.SamlConfig.state:type_name -> identity.v1.SamlState
 	2, // 1: identity.v1.SamlConfig.idp_certificates:type_name -> identity.v1.Certificate
 	3, // 2: identity.v1.SamlConfig.update_time:type_name -> google.protobuf.Timestamp
-	3, // 3: identity.v1.Certificate.not_before:type_name -> google.protobuf.Timestamp
-	3, // 4: identity.v1.Certificate.not_after:type_name -> google.protobuf.Timestamp
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	4, // 3: identity.v1.SamlConfig.access_token_ttl:type_name -> google.protobuf.Duration
+	3, // 4: identity.v1.Certificate.not_before:type_name -> google.protobuf.Timestamp
+	3, // 5: identity.v1.Certificate.not_after:type_name -> google.protobuf.Timestamp
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_identity_v1_saml_proto_init() }

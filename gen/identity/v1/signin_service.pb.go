@@ -32,8 +32,10 @@ type StartLoginRequest struct {
 	Nonce               string                 `protobuf:"bytes,6,opt,name=nonce,proto3" json:"nonce,omitempty"`
 	CodeChallenge       string                 `protobuf:"bytes,7,opt,name=code_challenge,json=codeChallenge,proto3" json:"code_challenge,omitempty"`
 	CodeChallengeMethod string                 `protobuf:"bytes,8,opt,name=code_challenge_method,json=codeChallengeMethod,proto3" json:"code_challenge_method,omitempty"`
-	// tenant_id names the tenant whose IdP the user signs in with.
+	// tenant_id names the tenant whose IdP the user signs in with; without it,
+	// the domain of login_hint (an email) picks the tenant that lists it.
 	TenantId      string `protobuf:"bytes,9,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	LoginHint     string `protobuf:"bytes,10,opt,name=login_hint,json=loginHint,proto3" json:"login_hint,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -127,6 +129,13 @@ func (x *StartLoginRequest) GetCodeChallengeMethod() string {
 func (x *StartLoginRequest) GetTenantId() string {
 	if x != nil {
 		return x.TenantId
+	}
+	return ""
+}
+
+func (x *StartLoginRequest) GetLoginHint() string {
+	if x != nil {
+		return x.LoginHint
 	}
 	return ""
 }
@@ -831,7 +840,7 @@ var File_identity_v1_signin_service_proto protoreflect.FileDescriptor
 
 const file_identity_v1_signin_service_proto_rawDesc = "" +
 	"\n" +
-	" identity/v1/signin_service.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\"\x88\x03\n" +
+	" identity/v1/signin_service.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\"\xb1\x03\n" +
 	"\x11StartLoginRequest\x12,\n" +
 	"\rresponse_type\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\fresponseType\x12$\n" +
 	"\tclient_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\bclientId\x12+\n" +
@@ -841,7 +850,10 @@ const file_identity_v1_signin_service_proto_rawDesc = "" +
 	"\x05nonce\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\x05nonce\x12/\n" +
 	"\x0ecode_challenge\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\rcodeChallenge\x12;\n" +
 	"\x15code_challenge_method\x18\b \x01(\tB\a\xbaH\x04r\x02\x18\x10R\x13codeChallengeMethod\x12$\n" +
-	"\ttenant_id\x18\t \x01(\tB\a\xbaH\x04r\x02\x18@R\btenantId\"\x96\x01\n" +
+	"\ttenant_id\x18\t \x01(\tB\a\xbaH\x04r\x02\x18@R\btenantId\x12'\n" +
+	"\n" +
+	"login_hint\x18\n" +
+	" \x01(\tB\b\xbaH\x05r\x03\x18\xc0\x02R\tloginHint\"\x96\x01\n" +
 	"\x12StartLoginResponse\x12!\n" +
 	"\fredirect_url\x18\x01 \x01(\tR\vredirectUrl\x12\x19\n" +
 	"\bpost_url\x18\x02 \x01(\tR\apostUrl\x12!\n" +

@@ -11,6 +11,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -118,9 +119,24 @@ type SetSamlConfigRequest struct {
 	//
 	//	*SetSamlConfigRequest_MetadataUrl
 	//	*SetSamlConfigRequest_MetadataXml
-	Metadata      isSetSamlConfigRequest_Metadata `protobuf_oneof:"metadata"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Metadata isSetSamlConfigRequest_Metadata `protobuf_oneof:"metadata"`
+	// idp_initiated lets users start at the IdP (an Okta dashboard tile): the
+	// login then lands, with a code and no state, at idp_initiated_redirect_uri
+	// of idp_initiated_client_id (a confidential client of the project, the URI
+	// one of its redirect URIs). Off by default: an unsolicited response is
+	// refused.
+	IdpInitiated            bool   `protobuf:"varint,4,opt,name=idp_initiated,json=idpInitiated,proto3" json:"idp_initiated,omitempty"`
+	IdpInitiatedClientId    string `protobuf:"bytes,5,opt,name=idp_initiated_client_id,json=idpInitiatedClientId,proto3" json:"idp_initiated_client_id,omitempty"`
+	IdpInitiatedRedirectUri string `protobuf:"bytes,6,opt,name=idp_initiated_redirect_uri,json=idpInitiatedRedirectUri,proto3" json:"idp_initiated_redirect_uri,omitempty"`
+	// domains are email domains whose users sign in with this tenant's IdP:
+	// /oauth2/authorize with login_hint=<email> of one of them needs no tenant
+	// parameter. A domain belongs to one tenant of the project.
+	Domains []string `protobuf:"bytes,7,rep,name=domains,proto3" json:"domains,omitempty"`
+	// access_token_ttl is how long the tenant's access tokens live: 1 minute
+	// to 1 hour; unset means 5 minutes.
+	AccessTokenTtl *durationpb.Duration `protobuf:"bytes,8,opt,name=access_token_ttl,json=accessTokenTtl,proto3" json:"access_token_ttl,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SetSamlConfigRequest) Reset() {
@@ -183,6 +199,41 @@ func (x *SetSamlConfigRequest) GetMetadataXml() string {
 		}
 	}
 	return ""
+}
+
+func (x *SetSamlConfigRequest) GetIdpInitiated() bool {
+	if x != nil {
+		return x.IdpInitiated
+	}
+	return false
+}
+
+func (x *SetSamlConfigRequest) GetIdpInitiatedClientId() string {
+	if x != nil {
+		return x.IdpInitiatedClientId
+	}
+	return ""
+}
+
+func (x *SetSamlConfigRequest) GetIdpInitiatedRedirectUri() string {
+	if x != nil {
+		return x.IdpInitiatedRedirectUri
+	}
+	return ""
+}
+
+func (x *SetSamlConfigRequest) GetDomains() []string {
+	if x != nil {
+		return x.Domains
+	}
+	return nil
+}
+
+func (x *SetSamlConfigRequest) GetAccessTokenTtl() *durationpb.Duration {
+	if x != nil {
+		return x.AccessTokenTtl
+	}
+	return nil
 }
 
 type isSetSamlConfigRequest_Metadata interface {
@@ -456,16 +507,21 @@ var File_identity_v1_sso_service_proto protoreflect.FileDescriptor
 
 const file_identity_v1_sso_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1didentity/v1/sso_service.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x16identity/v1/saml.proto\"@\n" +
+	"\x1didentity/v1/sso_service.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x16identity/v1/saml.proto\"@\n" +
 	"\x14GetSamlConfigRequest\x12(\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\btenantId\"Q\n" +
 	"\x15GetSamlConfigResponse\x128\n" +
 	"\vsaml_config\x18\x01 \x01(\v2\x17.identity.v1.SamlConfigR\n" +
-	"samlConfig\"\xb7\x01\n" +
+	"samlConfig\"\xe8\x03\n" +
 	"\x14SetSamlConfigRequest\x12(\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\btenantId\x120\n" +
 	"\fmetadata_url\x18\x02 \x01(\tB\v\xbaH\br\x06\x18\x80\x10\x88\x01\x01H\x00R\vmetadataUrl\x120\n" +
-	"\fmetadata_xml\x18\x03 \x01(\tB\v\xbaH\br\x06\x10\x01\x18\x80\x80@H\x00R\vmetadataXmlB\x11\n" +
+	"\fmetadata_xml\x18\x03 \x01(\tB\v\xbaH\br\x06\x10\x01\x18\x80\x80@H\x00R\vmetadataXml\x12#\n" +
+	"\ridp_initiated\x18\x04 \x01(\bR\fidpInitiated\x12>\n" +
+	"\x17idp_initiated_client_id\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18@R\x14idpInitiatedClientId\x12E\n" +
+	"\x1aidp_initiated_redirect_uri\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x17idpInitiatedRedirectUri\x12-\n" +
+	"\adomains\x18\a \x03(\tB\x13\xbaH\x10\x92\x01\r\x102\x18\x01\"\ar\x05\x18\xfd\x01h\x01R\adomains\x12T\n" +
+	"\x10access_token_ttl\x18\b \x01(\v2\x19.google.protobuf.DurationB\x0f\xbaH\f\xaa\x01\t\"\x03\b\x90\x1c2\x02\b<R\x0eaccessTokenTtlB\x11\n" +
 	"\bmetadata\x12\x05\xbaH\x02\b\x01\"\x89\x01\n" +
 	"\x15SetSamlConfigResponse\x128\n" +
 	"\vsaml_config\x18\x01 \x01(\v2\x17.identity.v1.SamlConfigR\n" +
@@ -511,23 +567,25 @@ var file_identity_v1_sso_service_proto_goTypes = []any{
 	(*GetServiceProviderMetadataRequest)(nil),  // 6: identity.v1.GetServiceProviderMetadataRequest
 	(*GetServiceProviderMetadataResponse)(nil), // 7: identity.v1.GetServiceProviderMetadataResponse
 	(*SamlConfig)(nil),                         // 8: identity.v1.SamlConfig
+	(*durationpb.Duration)(nil),                // 9: google.protobuf.Duration
 }
 var file_identity_v1_sso_service_proto_depIdxs = []int32{
 	8, // 0: identity.v1.GetSamlConfigResponse.saml_config:type_name -> identity.v1.SamlConfig
-	8, // 1: identity.v1.SetSamlConfigResponse.saml_config:type_name -> identity.v1.SamlConfig
-	0, // 2: identity.v1.SsoService.GetSamlConfig:input_type -> identity.v1.GetSamlConfigRequest
-	2, // 3: identity.v1.SsoService.SetSamlConfig:input_type -> identity.v1.SetSamlConfigRequest
-	4, // 4: identity.v1.SsoService.DeleteSamlConfig:input_type -> identity.v1.DeleteSamlConfigRequest
-	6, // 5: identity.v1.SsoService.GetServiceProviderMetadata:input_type -> identity.v1.GetServiceProviderMetadataRequest
-	1, // 6: identity.v1.SsoService.GetSamlConfig:output_type -> identity.v1.GetSamlConfigResponse
-	3, // 7: identity.v1.SsoService.SetSamlConfig:output_type -> identity.v1.SetSamlConfigResponse
-	5, // 8: identity.v1.SsoService.DeleteSamlConfig:output_type -> identity.v1.DeleteSamlConfigResponse
-	7, // 9: identity.v1.SsoService.GetServiceProviderMetadata:output_type -> identity.v1.GetServiceProviderMetadataResponse
-	6, // [6:10] is the sub-list for method output_type
-	2, // [2:6] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	9, // 1: identity.v1.SetSamlConfigRequest.access_token_ttl:type_name -> google.protobuf.Duration
+	8, // 2: identity.v1.SetSamlConfigResponse.saml_config:type_name -> identity.v1.SamlConfig
+	0, // 3: identity.v1.SsoService.GetSamlConfig:input_type -> identity.v1.GetSamlConfigRequest
+	2, // 4: identity.v1.SsoService.SetSamlConfig:input_type -> identity.v1.SetSamlConfigRequest
+	4, // 5: identity.v1.SsoService.DeleteSamlConfig:input_type -> identity.v1.DeleteSamlConfigRequest
+	6, // 6: identity.v1.SsoService.GetServiceProviderMetadata:input_type -> identity.v1.GetServiceProviderMetadataRequest
+	1, // 7: identity.v1.SsoService.GetSamlConfig:output_type -> identity.v1.GetSamlConfigResponse
+	3, // 8: identity.v1.SsoService.SetSamlConfig:output_type -> identity.v1.SetSamlConfigResponse
+	5, // 9: identity.v1.SsoService.DeleteSamlConfig:output_type -> identity.v1.DeleteSamlConfigResponse
+	7, // 10: identity.v1.SsoService.GetServiceProviderMetadata:output_type -> identity.v1.GetServiceProviderMetadataResponse
+	7, // [7:11] is the sub-list for method output_type
+	3, // [3:7] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_identity_v1_sso_service_proto_init() }
