@@ -26,7 +26,7 @@ type testIdP struct {
 	sp *saml.EntityDescriptor
 }
 
-func newKeyPair(t *testing.T, cn string) (*rsa.PrivateKey, *x509.Certificate) {
+func newKeyPair(t testing.TB, cn string) (*rsa.PrivateKey, *x509.Certificate) {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -47,7 +47,7 @@ func newKeyPair(t *testing.T, cn string) (*rsa.PrivateKey, *x509.Certificate) {
 
 // newTestIdP makes an IdP at base (its metadata and SSO URLs) for the SP
 // whose metadata spXML is.
-func newTestIdP(t *testing.T, base string, spXML []byte) *testIdP {
+func newTestIdP(t testing.TB, base string, spXML []byte) *testIdP {
 	t.Helper()
 	key, cert := newKeyPair(t, "idp")
 	md, _ := url.Parse(base + "/metadata")
@@ -65,7 +65,7 @@ func (i *testIdP) GetServiceProvider(*http.Request, string) (*saml.EntityDescrip
 	return i.sp, nil
 }
 
-func (i *testIdP) metadataXML(t *testing.T) string {
+func (i *testIdP) metadataXML(t testing.TB) string {
 	t.Helper()
 	b, err := xml.Marshal(i.idp.Metadata())
 	if err != nil {
@@ -76,7 +76,7 @@ func (i *testIdP) metadataXML(t *testing.T) string {
 
 // withKey returns the same IdP (same entity ID and URLs) signing with another
 // key: what an attacker holding some other IdP's key produces.
-func (i *testIdP) withKey(t *testing.T) *testIdP {
+func (i *testIdP) withKey(t testing.TB) *testIdP {
 	key, cert := newKeyPair(t, "attacker")
 	c := *i.idp
 	c.Key, c.Certificate = key, cert
@@ -87,7 +87,7 @@ func (i *testIdP) withKey(t *testing.T) *testIdP {
 // IdP) for nameID: before changes the assertion before it is signed, after
 // the signed response element. It returns the SAMLResponse and RelayState
 // the browser would post to the ACS.
-func (i *testIdP) respond(t *testing.T, location, nameID string, before func(*saml.Assertion), after func(*etree.Element)) (string, string) {
+func (i *testIdP) respond(t testing.TB, location, nameID string, before func(*saml.Assertion), after func(*etree.Element)) (string, string) {
 	t.Helper()
 	r, err := http.NewRequest("GET", location, nil)
 	if err != nil {
@@ -155,7 +155,7 @@ func wrap(nameID string) func(*etree.Element) {
 
 // unsolicited makes an IdP-initiated response for nameID (an Okta tile):
 // no AuthnRequest, relayState as Okta's "Default RelayState".
-func (i *testIdP) unsolicited(t *testing.T, nameID, relayState string) string {
+func (i *testIdP) unsolicited(t testing.TB, nameID, relayState string) string {
 	t.Helper()
 	r, _ := http.NewRequest("GET", i.idp.SSOURL.String(), nil)
 	req := &saml.IdpAuthnRequest{IDP: i.idp, HTTPRequest: r, RelayState: relayState, Now: saml.TimeNow(),

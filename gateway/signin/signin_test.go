@@ -54,7 +54,7 @@ const (
 	alan  = "alan@example.com"  // provisioned in another tenant only
 )
 
-func serve(t *testing.T, dbURL string) (*instance.Instance, string) {
+func serve(t testing.TB, dbURL string) (*instance.Instance, string) {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -73,7 +73,7 @@ func serve(t *testing.T, dbURL string) (*instance.Instance, string) {
 	return inst, base
 }
 
-func newWorld(t *testing.T, db instancetest.Database) *world {
+func newWorld(t testing.TB, db instancetest.Database) *world {
 	t.Helper()
 	dbURL := db.URL(t)
 	inst, base := serve(t, dbURL)
@@ -130,7 +130,7 @@ func newWorld(t *testing.T, db instancetest.Database) *world {
 		admin: admin, conn: users, grpc: inst.Conn, second: second}
 }
 
-func get(t *testing.T, u string) string {
+func get(t testing.TB, u string) string {
 	t.Helper()
 	resp, err := http.Get(u)
 	if err != nil {
@@ -155,7 +155,7 @@ type login struct {
 	idpURL   string // where identityd sent the browser
 }
 
-func (w *world) oauth(ctx context.Context, t *testing.T) (*oidc.Provider, oauth2.Config) {
+func (w *world) oauth(ctx context.Context, t testing.TB) (*oidc.Provider, oauth2.Config) {
 	t.Helper()
 	p, err := oidc.NewProvider(ctx, w.base)
 	if err != nil {
@@ -166,7 +166,7 @@ func (w *world) oauth(ctx context.Context, t *testing.T) (*oidc.Provider, oauth2
 }
 
 // start sends the browser to /oauth2/authorize and returns where it was sent.
-func (w *world) start(t *testing.T, cfg oauth2.Config, extra ...oauth2.AuthCodeOption) *login {
+func (w *world) start(t testing.TB, cfg oauth2.Config, extra ...oauth2.AuthCodeOption) *login {
 	t.Helper()
 	l := &login{cfg: cfg, verifier: oauth2.GenerateVerifier(), state: random(), nonce: random()}
 	opts := append([]oauth2.AuthCodeOption{oauth2.S256ChallengeOption(l.verifier), oidc.Nonce(l.nonce),
@@ -185,7 +185,7 @@ func (w *world) start(t *testing.T, cfg oauth2.Config, extra ...oauth2.AuthCodeO
 
 // post posts a SAML response to an instance's ACS and returns the status and
 // the redirect's query (or the page).
-func (w *world) post(t *testing.T, base, samlResponse, relayState string) (int, url.Values, string) {
+func (w *world) post(t testing.TB, base, samlResponse, relayState string) (int, url.Values, string) {
 	t.Helper()
 	resp, err := noRedirects.PostForm(base+"/saml/"+w.tenant+"/acs", url.Values{"SAMLResponse": {samlResponse}, "RelayState": {relayState}})
 	if err != nil {

@@ -1,11 +1,13 @@
 package saml
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/beevik/etree"
@@ -52,9 +54,10 @@ type Login struct {
 	Expires time.Time
 }
 
-// provider returns crewjam's service provider for a tenant and its IdP.
+// provider returns crewjam's service provider for a tenant and its IdP (a
+// fresh value: callers may set its options).
 func (sp SP) provider(tenantID, idpMetadataXML string) (*crewsaml.ServiceProvider, error) {
-	idp, err := samlsp.ParseMetadata([]byte(idpMetadataXML))
+	idp, err := sp.parsed.get(idpMetadataXML)
 	if err != nil {
 		return nil, fmt.Errorf("stored IdP metadata: %w", err)
 	}
@@ -200,4 +203,36 @@ func classify(err error) string {
 		return FailExpired
 	}
 	return FailMalformed
+}
+
+// metadataCache keeps stored IdP metadata parsed, by the document's SHA-256:
+// parsing it is a good part of a login's cost, and it changes only when an
+// administrator sets it. The parsed documents are only read.
+type metadataCache struct {
+	mu   sync.Mutex
+	docs map[[sha256.Size]byte]*crewsaml.EntityDescriptor
+}
+
+// maxCachedMetadata bounds the cache; past it, it starts over.
+const maxCachedMetadata = 1024
+
+func (c *metadataCache) get(xmlDoc string) (*crewsaml.EntityDescriptor, error) {
+	key := sha256.Sum256([]byte(xmlDoc))
+	c.mu.Lock()
+	ed := c.docs[key]
+	c.mu.Unlock()
+	if ed != nil {
+		return ed, nil
+	}
+	ed, err := samlsp.ParseMetadata([]byte(xmlDoc))
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.docs == nil || len(c.docs) >= maxCachedMetadata {
+		c.docs = map[[sha256.Size]byte]*crewsaml.EntityDescriptor{}
+	}
+	c.docs[key] = ed
+	c.mu.Unlock()
+	return ed, nil
 }

@@ -107,10 +107,13 @@ func Fingerprint(cert *x509.Certificate) string {
 // SP is this service as a SAML service provider, at a public base URL.
 type SP struct {
 	publicURL string
+	parsed    *metadataCache
 }
 
 // NewSP returns the service provider reached at publicURL.
-func NewSP(publicURL string) SP { return SP{publicURL: strings.TrimRight(publicURL, "/")} }
+func NewSP(publicURL string) SP {
+	return SP{publicURL: strings.TrimRight(publicURL, "/"), parsed: &metadataCache{}}
+}
 
 // URLs are the URLs of this service provider for a tenant.
 type URLs struct {
