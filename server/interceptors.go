@@ -44,7 +44,8 @@ type chain struct {
 // interceptors returns the chain, in this order: refuse undecodable strings
 // → recover → log → metrics → time limit → authenticate → validate →
 // authorize and scope → rate limit → map errors.
-// Public methods skip authentication and authorization.
+// Public methods skip authentication and authorization; those that name an
+// OAuth client or a tenant are rate-limited by them instead.
 func (c chain) interceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
 	recoverOpt := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		c.log.ErrorContext(ctx, "panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
@@ -91,6 +92,7 @@ func (c chain) interceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServe
 		protovalidatemw.UnaryServerInterceptor(c.validator),
 		selector.UnaryServerInterceptor(c.authorizeUnary, protected),
 		selector.UnaryServerInterceptor(c.limitUnary, protected),
+		selector.UnaryServerInterceptor(c.limitPublic, selector.MatchFunc(func(_ context.Context, m interceptors.CallMeta) bool { return isPublic(m) })),
 		c.mapErrors,
 	)
 	stream = append(stream,
@@ -213,6 +215,32 @@ func (c chain) limitUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo,
 			return nil, exhausted("too many calls in progress for this tenant: retry after the delay given", ratelimit.QueueWait)
 		}
 		defer leave()
+	}
+	return handler(ctx, req)
+}
+
+// limitPublic rate-limits the public calls that name an OAuth client or a
+// tenant (the sign-in calls, the SP metadata): each client is a credential
+// of its own, and a tenant's sign-ins share its bucket, so a flood of
+// authorization requests against one tenant or from one client leaves the
+// others theirs. Calls that name neither (the JWKS, health) are cheap reads
+// and are not limited.
+func (c chain) limitPublic(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	var client, tenantID string
+	if r, ok := req.(interface{ GetClientId() string }); ok {
+		client = r.GetClientId()
+	}
+	if r, ok := req.(interface{ GetTenantId() string }); ok {
+		tenantID = r.GetTenantId()
+	}
+	if c.limiter != nil && (client != "" || tenantID != "") {
+		credential := "public-client:" + client
+		if client == "" {
+			credential = "public-tenant:" + tenantID // the ACS: the tenant's IdP posts
+		}
+		if ok, wait := c.limiter.Allow(credential, tenantID); !ok {
+			return nil, exhausted("too many sign-in requests for this client or tenant: retry after the delay given", wait)
+		}
 	}
 	return handler(ctx, req)
 }

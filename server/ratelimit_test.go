@@ -125,3 +125,26 @@ func TestTenantLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestSignInRateLimits: the public sign-in calls are limited per client and
+// per tenant like credentials are: past a tenant's burst, its sign-ins answer
+// RESOURCE_EXHAUSTED while another tenant's still pass validation.
+func TestSignInRateLimits(t *testing.T) {
+	e := newEnv(t, databases()[0], func(c *instance.Config) {
+		c.RateLimits = ratelimit.Limits{PerCredential: 0.01, CredentialBurst: 4, PerTenant: 0.01, TenantBurst: 4}
+	})
+	busy, quiet := e.tenant(t), e.tenant(t)
+	signIn := identityv1.NewSignInServiceClient(e.conn)
+	finish := func(tenantID string) error {
+		_, err := signIn.FinishLogin(context.Background(), &identityv1.FinishLoginRequest{TenantId: tenantID, SamlResponse: "x", RelayState: "y"})
+		return err
+	}
+	var err error
+	for i := 0; i < 10 && status.Code(err) != codes.ResourceExhausted; i++ {
+		err = finish(busy)
+	}
+	wantCode(t, err, codes.ResourceExhausted)
+	if err := finish(quiet); status.Code(err) == codes.ResourceExhausted {
+		t.Fatalf("another tenant's sign-ins were limited: %v", err)
+	}
+}

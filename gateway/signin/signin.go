@@ -222,6 +222,9 @@ func clientAuth(w http.ResponseWriter, r *http.Request) (clientID, secret string
 func (e *endpoints) tokenError(w http.ResponseWriter, r *http.Request, err error, basic bool) {
 	code, desc := reason(err)
 	switch {
+	case status.Code(err) == codes.ResourceExhausted:
+		w.Header().Set("Retry-After", "1")
+		oauthJSON(w, http.StatusTooManyRequests, "temporarily_unavailable", "too many requests: retry later")
 	case code == "invalid_client":
 		if basic {
 			w.Header().Set("WWW-Authenticate", `Basic realm="identityd"`)
@@ -275,6 +278,9 @@ func (e *endpoints) userinfo(w http.ResponseWriter, r *http.Request) {
 func (e *endpoints) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code, _ := reason(err)
 	switch {
+	case status.Code(err) == codes.ResourceExhausted:
+		w.Header().Set("Retry-After", "1")
+		e.page(w, r, http.StatusTooManyRequests, "temporarily_unavailable", err)
 	case code != "":
 		e.page(w, r, http.StatusBadRequest, code, err)
 	case status.Code(err) == codes.InvalidArgument:
