@@ -33,6 +33,8 @@ type Change struct {
 	UserID string `json:"user_id,omitempty"`
 	// RoleID holds the value of the "role_id" field.
 	RoleID string `json:"role_id,omitempty"`
+	// Detail holds the value of the "detail" field.
+	Detail string `json:"detail,omitempty"`
 	// CreateTime holds the value of the "create_time" field.
 	CreateTime   time.Time `json:"create_time,omitempty"`
 	selectValues sql.SelectValues
@@ -45,7 +47,7 @@ func (*Change) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case change.FieldID, change.FieldRevision:
 			values[i] = new(sql.NullInt64)
-		case change.FieldProjectID, change.FieldTenantID, change.FieldKind, change.FieldOperation, change.FieldResourceID, change.FieldUserID, change.FieldRoleID:
+		case change.FieldProjectID, change.FieldTenantID, change.FieldKind, change.FieldOperation, change.FieldResourceID, change.FieldUserID, change.FieldRoleID, change.FieldDetail:
 			values[i] = new(sql.NullString)
 		case change.FieldCreateTime:
 			values[i] = new(sql.NullTime)
@@ -118,6 +120,12 @@ func (_m *Change) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.RoleID = value.String
 			}
+		case change.FieldDetail:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field detail", values[i])
+			} else if value.Valid {
+				_m.Detail = value.String
+			}
 		case change.FieldCreateTime:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field create_time", values[i])
@@ -183,6 +191,9 @@ func (_m *Change) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("role_id=")
 	builder.WriteString(_m.RoleID)
+	builder.WriteString(", ")
+	builder.WriteString("detail=")
+	builder.WriteString(_m.Detail)
 	builder.WriteString(", ")
 	builder.WriteString("create_time=")
 	builder.WriteString(_m.CreateTime.Format(time.ANSIC))

@@ -94,6 +94,20 @@ func (_c *ChangeCreate) SetNillableRoleID(v *string) *ChangeCreate {
 	return _c
 }
 
+// SetDetail sets the "detail" field.
+func (_c *ChangeCreate) SetDetail(v string) *ChangeCreate {
+	_c.mutation.SetDetail(v)
+	return _c
+}
+
+// SetNillableDetail sets the "detail" field if the given value is not nil.
+func (_c *ChangeCreate) SetNillableDetail(v *string) *ChangeCreate {
+	if v != nil {
+		_c.SetDetail(*v)
+	}
+	return _c
+}
+
 // SetCreateTime sets the "create_time" field.
 func (_c *ChangeCreate) SetCreateTime(v time.Time) *ChangeCreate {
 	_c.mutation.SetCreateTime(v)
@@ -153,6 +167,10 @@ func (_c *ChangeCreate) defaults() {
 		v := change.DefaultRoleID
 		_c.mutation.SetRoleID(v)
 	}
+	if _, ok := _c.mutation.Detail(); !ok {
+		v := change.DefaultDetail
+		_c.mutation.SetDetail(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -200,6 +218,9 @@ func (_c *ChangeCreate) check() error {
 	}
 	if _, ok := _c.mutation.RoleID(); !ok {
 		return &ValidationError{Name: "role_id", err: errors.New(`ent: missing required field "Change.role_id"`)}
+	}
+	if _, ok := _c.mutation.Detail(); !ok {
+		return &ValidationError{Name: "detail", err: errors.New(`ent: missing required field "Change.detail"`)}
 	}
 	if _, ok := _c.mutation.CreateTime(); !ok {
 		return &ValidationError{Name: "create_time", err: errors.New(`ent: missing required field "Change.create_time"`)}
@@ -268,6 +289,10 @@ func (_c *ChangeCreate) createSpec() (*Change, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.RoleID(); ok {
 		_spec.SetField(change.FieldRoleID, field.TypeString, value)
 		_node.RoleID = value
+	}
+	if value, ok := _c.mutation.Detail(); ok {
+		_spec.SetField(change.FieldDetail, field.TypeString, value)
+		_node.Detail = value
 	}
 	if value, ok := _c.mutation.CreateTime(); ok {
 		_spec.SetField(change.FieldCreateTime, field.TypeTime, value)
@@ -365,6 +390,9 @@ func (u *ChangeUpsertOne) UpdateNewValues() *ChangeUpsertOne {
 		}
 		if _, exists := u.create.mutation.RoleID(); exists {
 			s.SetIgnore(change.FieldRoleID)
+		}
+		if _, exists := u.create.mutation.Detail(); exists {
+			s.SetIgnore(change.FieldDetail)
 		}
 		if _, exists := u.create.mutation.CreateTime(); exists {
 			s.SetIgnore(change.FieldCreateTime)
@@ -605,6 +633,9 @@ func (u *ChangeUpsertBulk) UpdateNewValues() *ChangeUpsertBulk {
 			}
 			if _, exists := b.mutation.RoleID(); exists {
 				s.SetIgnore(change.FieldRoleID)
+			}
+			if _, exists := b.mutation.Detail(); exists {
+				s.SetIgnore(change.FieldDetail)
 			}
 			if _, exists := b.mutation.CreateTime(); exists {
 				s.SetIgnore(change.FieldCreateTime)

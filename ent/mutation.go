@@ -1925,6 +1925,7 @@ type ChangeMutation struct {
 	resource_id   *string
 	user_id       *string
 	role_id       *string
+	detail        *string
 	create_time   *time.Time
 	clearedFields map[string]struct{}
 	done          bool
@@ -2344,6 +2345,42 @@ func (m *ChangeMutation) ResetRoleID() {
 	m.role_id = nil
 }
 
+// SetDetail sets the "detail" field.
+func (m *ChangeMutation) SetDetail(s string) {
+	m.detail = &s
+}
+
+// Detail returns the value of the "detail" field in the mutation.
+func (m *ChangeMutation) Detail() (r string, exists bool) {
+	v := m.detail
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDetail returns the old "detail" field's value of the Change entity.
+// If the Change object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChangeMutation) OldDetail(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDetail is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDetail requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDetail: %w", err)
+	}
+	return oldValue.Detail, nil
+}
+
+// ResetDetail resets all changes to the "detail" field.
+func (m *ChangeMutation) ResetDetail() {
+	m.detail = nil
+}
+
 // SetCreateTime sets the "create_time" field.
 func (m *ChangeMutation) SetCreateTime(t time.Time) {
 	m.create_time = &t
@@ -2414,7 +2451,7 @@ func (m *ChangeMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ChangeMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 10)
 	if m.project_id != nil {
 		fields = append(fields, change.FieldProjectID)
 	}
@@ -2438,6 +2475,9 @@ func (m *ChangeMutation) Fields() []string {
 	}
 	if m.role_id != nil {
 		fields = append(fields, change.FieldRoleID)
+	}
+	if m.detail != nil {
+		fields = append(fields, change.FieldDetail)
 	}
 	if m.create_time != nil {
 		fields = append(fields, change.FieldCreateTime)
@@ -2466,6 +2506,8 @@ func (m *ChangeMutation) Field(name string) (ent.Value, bool) {
 		return m.UserID()
 	case change.FieldRoleID:
 		return m.RoleID()
+	case change.FieldDetail:
+		return m.Detail()
 	case change.FieldCreateTime:
 		return m.CreateTime()
 	}
@@ -2493,6 +2535,8 @@ func (m *ChangeMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldUserID(ctx)
 	case change.FieldRoleID:
 		return m.OldRoleID(ctx)
+	case change.FieldDetail:
+		return m.OldDetail(ctx)
 	case change.FieldCreateTime:
 		return m.OldCreateTime(ctx)
 	}
@@ -2559,6 +2603,13 @@ func (m *ChangeMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetRoleID(v)
+		return nil
+	case change.FieldDetail:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDetail(v)
 		return nil
 	case change.FieldCreateTime:
 		v, ok := value.(time.Time)
@@ -2654,6 +2705,9 @@ func (m *ChangeMutation) ResetField(name string) error {
 		return nil
 	case change.FieldRoleID:
 		m.ResetRoleID()
+		return nil
+	case change.FieldDetail:
+		m.ResetDetail()
 		return nil
 	case change.FieldCreateTime:
 		m.ResetCreateTime()

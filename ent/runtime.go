@@ -100,6 +100,10 @@ func init() {
 	changeDescRoleID := changeFields[8].Descriptor()
 	// change.DefaultRoleID holds the default value on creation for the role_id field.
 	change.DefaultRoleID = changeDescRoleID.Default.(string)
+	// changeDescDetail is the schema descriptor for detail field.
+	changeDescDetail := changeFields[9].Descriptor()
+	// change.DefaultDetail holds the default value on creation for the detail field.
+	change.DefaultDetail = changeDescDetail.Default.(string)
 	emailMixin := schema.Email{}.Mixin()
 	emailMixinFields0 := emailMixin[0].Fields()
 	_ = emailMixinFields0

@@ -29,6 +29,8 @@ const (
 	FieldUserID = "user_id"
 	// FieldRoleID holds the string denoting the role_id field in the database.
 	FieldRoleID = "role_id"
+	// FieldDetail holds the string denoting the detail field in the database.
+	FieldDetail = "detail"
 	// FieldCreateTime holds the string denoting the create_time field in the database.
 	FieldCreateTime = "create_time"
 	// Table holds the table name of the change in the database.
@@ -46,6 +48,7 @@ var Columns = []string{
 	FieldResourceID,
 	FieldUserID,
 	FieldRoleID,
+	FieldDetail,
 	FieldCreateTime,
 }
 
@@ -70,6 +73,8 @@ var (
 	DefaultUserID string
 	// DefaultRoleID holds the default value on creation for the "role_id" field.
 	DefaultRoleID string
+	// DefaultDetail holds the default value on creation for the "detail" field.
+	DefaultDetail string
 )
 
 // Kind defines the type for the "kind" enum field.
@@ -92,6 +97,7 @@ const (
 	KindOauthClient    Kind = "oauth_client"
 	KindSigningKey     Kind = "signing_key"
 	KindSession        Kind = "session"
+	KindLogin          Kind = "login"
 )
 
 func (k Kind) String() string {
@@ -101,7 +107,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindProject, KindTenant, KindUser, KindGroup, KindRole, KindGroupMember, KindRoleAssignment, KindAccessKey, KindSamlConfig, KindScim, KindGroupRole, KindTenantLimits, KindOauthClient, KindSigningKey, KindSession:
+	case KindProject, KindTenant, KindUser, KindGroup, KindRole, KindGroupMember, KindRoleAssignment, KindAccessKey, KindSamlConfig, KindScim, KindGroupRole, KindTenantLimits, KindOauthClient, KindSigningKey, KindSession, KindLogin:
 		return nil
 	default:
 		return fmt.Errorf("change: invalid enum value for kind field: %q", k)
@@ -122,6 +128,7 @@ const (
 	OperationEnable  Operation = "enable"
 	OperationDisable Operation = "disable"
 	OperationRotate  Operation = "rotate"
+	OperationFail    Operation = "fail"
 )
 
 func (o Operation) String() string {
@@ -131,7 +138,7 @@ func (o Operation) String() string {
 // OperationValidator is a validator for the "operation" field enum values. It is called by the builders before save.
 func OperationValidator(o Operation) error {
 	switch o {
-	case OperationCreate, OperationUpdate, OperationDelete, OperationAdd, OperationRemove, OperationRevoke, OperationEnable, OperationDisable, OperationRotate:
+	case OperationCreate, OperationUpdate, OperationDelete, OperationAdd, OperationRemove, OperationRevoke, OperationEnable, OperationDisable, OperationRotate, OperationFail:
 		return nil
 	default:
 		return fmt.Errorf("change: invalid enum value for operation field: %q", o)
@@ -184,6 +191,11 @@ func ByUserID(opts ...sql.OrderTermOption) OrderOption {
 // ByRoleID orders the results by the role_id field.
 func ByRoleID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRoleID, opts...).ToFunc()
+}
+
+// ByDetail orders the results by the detail field.
+func ByDetail(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDetail, opts...).ToFunc()
 }
 
 // ByCreateTime orders the results by the create_time field.

@@ -84,6 +84,11 @@ func RoleID(v string) predicate.Change {
 	return predicate.Change(sql.FieldEQ(FieldRoleID, v))
 }
 
+// Detail applies equality check predicate on the "detail" field. It's identical to DetailEQ.
+func Detail(v string) predicate.Change {
+	return predicate.Change(sql.FieldEQ(FieldDetail, v))
+}
+
 // CreateTime applies equality check predicate on the "create_time" field. It's identical to CreateTimeEQ.
 func CreateTime(v time.Time) predicate.Change {
 	return predicate.Change(sql.FieldEQ(FieldCreateTime, v))
@@ -492,6 +497,71 @@ func RoleIDEqualFold(v string) predicate.Change {
 // RoleIDContainsFold applies the ContainsFold predicate on the "role_id" field.
 func RoleIDContainsFold(v string) predicate.Change {
 	return predicate.Change(sql.FieldContainsFold(FieldRoleID, v))
+}
+
+// DetailEQ applies the EQ predicate on the "detail" field.
+func DetailEQ(v string) predicate.Change {
+	return predicate.Change(sql.FieldEQ(FieldDetail, v))
+}
+
+// DetailNEQ applies the NEQ predicate on the "detail" field.
+func DetailNEQ(v string) predicate.Change {
+	return predicate.Change(sql.FieldNEQ(FieldDetail, v))
+}
+
+// DetailIn applies the In predicate on the "detail" field.
+func DetailIn(vs ...string) predicate.Change {
+	return predicate.Change(sql.FieldIn(FieldDetail, vs...))
+}
+
+// DetailNotIn applies the NotIn predicate on the "detail" field.
+func DetailNotIn(vs ...string) predicate.Change {
+	return predicate.Change(sql.FieldNotIn(FieldDetail, vs...))
+}
+
+// DetailGT applies the GT predicate on the "detail" field.
+func DetailGT(v string) predicate.Change {
+	return predicate.Change(sql.FieldGT(FieldDetail, v))
+}
+
+// DetailGTE applies the GTE predicate on the "detail" field.
+func DetailGTE(v string) predicate.Change {
+	return predicate.Change(sql.FieldGTE(FieldDetail, v))
+}
+
+// DetailLT applies the LT predicate on the "detail" field.
+func DetailLT(v string) predicate.Change {
+	return predicate.Change(sql.FieldLT(FieldDetail, v))
+}
+
+// DetailLTE applies the LTE predicate on the "detail" field.
+func DetailLTE(v string) predicate.Change {
+	return predicate.Change(sql.FieldLTE(FieldDetail, v))
+}
+
+// DetailContains applies the Contains predicate on the "detail" field.
+func DetailContains(v string) predicate.Change {
+	return predicate.Change(sql.FieldContains(FieldDetail, v))
+}
+
+// DetailHasPrefix applies the HasPrefix predicate on the "detail" field.
+func DetailHasPrefix(v string) predicate.Change {
+	return predicate.Change(sql.FieldHasPrefix(FieldDetail, v))
+}
+
+// DetailHasSuffix applies the HasSuffix predicate on the "detail" field.
+func DetailHasSuffix(v string) predicate.Change {
+	return predicate.Change(sql.FieldHasSuffix(FieldDetail, v))
+}
+
+// DetailEqualFold applies the EqualFold predicate on the "detail" field.
+func DetailEqualFold(v string) predicate.Change {
+	return predicate.Change(sql.FieldEqualFold(FieldDetail, v))
+}
+
+// DetailContainsFold applies the ContainsFold predicate on the "detail" field.
+func DetailContainsFold(v string) predicate.Change {
+	return predicate.Change(sql.FieldContainsFold(FieldDetail, v))
 }
 
 // CreateTimeEQ applies the EQ predicate on the "create_time" field.

@@ -77,11 +77,12 @@ var (
 		{Name: "project_id", Type: field.TypeString},
 		{Name: "revision", Type: field.TypeInt64},
 		{Name: "tenant_id", Type: field.TypeString, Default: ""},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"project", "tenant", "user", "group", "role", "group_member", "role_assignment", "access_key", "saml_config", "scim", "group_role", "tenant_limits", "oauth_client", "signing_key", "session"}},
-		{Name: "operation", Type: field.TypeEnum, Enums: []string{"create", "update", "delete", "add", "remove", "revoke", "enable", "disable", "rotate"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"project", "tenant", "user", "group", "role", "group_member", "role_assignment", "access_key", "saml_config", "scim", "group_role", "tenant_limits", "oauth_client", "signing_key", "session", "login"}},
+		{Name: "operation", Type: field.TypeEnum, Enums: []string{"create", "update", "delete", "add", "remove", "revoke", "enable", "disable", "rotate", "fail"}},
 		{Name: "resource_id", Type: field.TypeString},
 		{Name: "user_id", Type: field.TypeString, Default: ""},
 		{Name: "role_id", Type: field.TypeString, Default: ""},
+		{Name: "detail", Type: field.TypeString, Default: ""},
 		{Name: "create_time", Type: field.TypeTime},
 	}
 	// ChangesTable holds the schema information for the "changes" table.

@@ -23,17 +23,20 @@ func (Change) Fields() []ent.Field {
 		field.Int64("revision").Immutable(),
 		field.String("tenant_id").Default("").Immutable(),
 		field.Enum("kind").Values("project", "tenant", "user", "group", "role", "group_member", "role_assignment",
-			"access_key", "saml_config", "scim", "group_role", "tenant_limits", "oauth_client", "signing_key", "session").Immutable(),
-		field.Enum("operation").Values("create", "update", "delete", "add", "remove", "revoke", "enable", "disable", "rotate").Immutable(),
+			"access_key", "saml_config", "scim", "group_role", "tenant_limits", "oauth_client", "signing_key", "session", "login").Immutable(),
+		field.Enum("operation").Values("create", "update", "delete", "add", "remove", "revoke", "enable", "disable", "rotate", "fail").Immutable(),
 		// resource_id is the id of what the entry is about: the project, tenant,
 		// user, group, role or access key; for group_member the group, for
 		// role_assignment the role; for group_role the group; for saml_config,
-		// scim and tenant_limits the tenant; for oauth_client the client; for signing_key the key id; for session the session (user_id its user).
+		// scim and tenant_limits the tenant; for oauth_client the client; for signing_key the key id; for session the session (user_id its user); for login the
+		// client (user_id the user when known).
 		field.String("resource_id").NotEmpty().Immutable(),
 		// user_id is set for group_member and role_assignment entries.
 		field.String("user_id").Default("").Immutable(),
 		// role_id is set for group_role entries (resource_id is the group).
 		field.String("role_id").Default("").Immutable(),
+		// detail is set for login failures: the failure code.
+		field.String("detail").Default("").Immutable(),
 		field.Time("create_time").Immutable(),
 	}
 }

@@ -26,10 +26,13 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/acme/identity/ent"
+	"github.com/acme/identity/ent/change"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/authn"
 	"github.com/acme/identity/server/instance"
 	"github.com/acme/identity/server/instance/instancetest"
+	"github.com/acme/identity/server/store/scope"
 )
 
 // world is identityd serving HTTP on a real listener (its public URL is the
@@ -45,6 +48,7 @@ type world struct {
 	admin    context.Context
 	conn     identityv1.UserServiceClient
 	grpc     *grpc.ClientConn
+	db       *ent.Client
 	second   string // a second instance on the same database
 }
 
@@ -127,7 +131,7 @@ func newWorld(t testing.TB, db instancetest.Database) *world {
 	must(err)
 	_, second := serve(t, dbURL)
 	return &world{base: base, idp: idp, tenant: tid, client: c.GetClient(), secret: c.GetClientSecret(), redirect: redirect,
-		admin: admin, conn: users, grpc: inst.Conn, second: second}
+		admin: admin, conn: users, grpc: inst.Conn, db: inst.DB, second: second}
 }
 
 func get(t testing.TB, u string) string {
@@ -489,6 +493,12 @@ func TestSignIn(t *testing.T) {
 						if status != http.StatusFound || q.Get("error") != "access_denied" || q.Get("error_description") != tc.want ||
 							q.Get("state") != l.state || q.Get("code") != "" {
 							t.Fatalf("answered %d %v %s, want access_denied %s", status, q, page, tc.want)
+						}
+						// The refusal is in the change log, with its code.
+						n, err := w.db.Change.Query().Where(change.KindEQ(change.KindLogin), change.OperationEQ(change.OperationFail),
+							change.Detail(tc.want), change.TenantID(w.tenant)).Count(scope.System(ctx))
+						if err != nil || n == 0 {
+							t.Fatalf("no login failure %s in the change log (%v)", tc.want, err)
 						}
 					})
 				}

@@ -123,6 +123,10 @@ func (e SessionRevoked) entry() entry {
 	return sessionEntry(e.Tenant, e.Session, e.User, change.OperationRevoke)
 }
 
+func (e LoginFailed) entry() entry {
+	return entry{tenant: e.Tenant, kind: change.KindLogin, op: change.OperationFail, resource: string(e.Client), user: e.User, detail: e.Code}
+}
+
 func (e TenantLimitsChanged) entry() entry {
 	return tenantSetting(e.Tenant, change.KindTenantLimits, change.OperationUpdate)
 }
@@ -139,6 +143,7 @@ func Encode(tx *ent.Tx, projectID string, rev int64, now time.Time, e Event) *en
 		SetResourceID(en.resource).
 		SetUserID(string(en.user)).
 		SetRoleID(string(en.role)).
+		SetDetail(en.detail).
 		SetCreateTime(now)
 }
 
@@ -218,12 +223,16 @@ func Decode(c *ent.Change) (Record, error) {
 		case change.OperationRevoke:
 			e = SessionRevoked{t, s, u}
 		}
+	case change.KindLogin:
+		if c.Operation == change.OperationFail {
+			e = LoginFailed{t, ClientID(id), UserID(c.UserID), c.Detail}
+		}
 	case change.KindTenantLimits:
 		if c.Operation == change.OperationUpdate {
 			e = TenantLimitsChanged{t}
 		}
 	}
-	if e == nil || e.entry() != (entry{tenant: t, kind: c.Kind, op: c.Operation, resource: id, user: UserID(c.UserID), role: RoleID(c.RoleID)}) {
+	if e == nil || e.entry() != (entry{tenant: t, kind: c.Kind, op: c.Operation, resource: id, user: UserID(c.UserID), role: RoleID(c.RoleID), detail: c.Detail}) {
 		return Record{}, fmt.Errorf("change %d: no event is %s/%s", c.ID, c.Kind, c.Operation)
 	}
 	return Record{Revision: c.Revision, Event: e}, nil

@@ -28,7 +28,7 @@ func TestEveryEventRoundTrips(t *testing.T) {
 		KeyCreated{k}, KeyUpdated{k}, KeyRevoked{k}, KeyDeleted{k},
 		SamlConfigCreated{tn}, SamlConfigUpdated{tn}, SamlConfigDeleted{tn},
 		ScimEnabled{tn}, ScimDisabled{tn}, ScimTokenRotated{tn}, TenantLimitsChanged{tn},
-		ClientCreated{"c"}, ClientUpdated{"c"}, ClientSecretRotated{"c"}, ClientDeleted{"c"}, SigningKeyCreated{"s"}, SessionCreated{tn, "s", u}, SessionRefreshed{tn, "s", u}, SessionRevoked{tn, "s", u},
+		ClientCreated{"c"}, ClientUpdated{"c"}, ClientSecretRotated{"c"}, ClientDeleted{"c"}, SigningKeyCreated{"s"}, SessionCreated{tn, "s", u}, SessionRefreshed{tn, "s", u}, SessionRevoked{tn, "s", u}, LoginFailed{tn, "c", u, "user_inactive"},
 	}
 	seen := map[entry]bool{}
 	for _, e := range events {
@@ -38,7 +38,7 @@ func TestEveryEventRoundTrips(t *testing.T) {
 		}
 		seen[en] = true
 		row := &ent.Change{Revision: 7, TenantID: string(en.tenant), Kind: en.kind, Operation: en.op,
-			ResourceID: en.resource, UserID: string(en.user), RoleID: string(en.role)}
+			ResourceID: en.resource, UserID: string(en.user), RoleID: string(en.role), Detail: en.detail}
 		got, err := Decode(row)
 		if err != nil {
 			t.Errorf("%T: %v", e, err)

@@ -33,6 +33,7 @@ type entry struct {
 	resource string
 	user     UserID
 	role     RoleID
+	detail   string
 }
 
 // Tenant returns the tenant an event belongs to ("" for project-wide events:
@@ -215,6 +216,16 @@ type (
 		User    UserID
 	}
 )
+
+// LoginFailed: a sign-in at the tenant's ACS was refused, with its failure
+// code (user_not_provisioned, invalid_signature, ...); User is set when the
+// user is known (user_inactive).
+type LoginFailed struct {
+	Tenant TenantID
+	Client ClientID
+	User   UserID
+	Code   string
+}
 
 // TenantLimitsChanged: the tenant's rate and concurrency limits changed.
 type TenantLimitsChanged struct{ Tenant TenantID }

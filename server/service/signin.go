@@ -226,8 +226,18 @@ type landing struct {
 // complete verifies the SAML response for l, finds the user, and answers l's
 // redirect URI with a code, or with access_denied and the failure code.
 func (s *SignInService) complete(ctx context.Context, l landing, samlResponse string) (*identityv1.FinishLoginResponse, error) {
+	var userID string // once known
 	deny := func(code string, reason error) (*identityv1.FinishLoginResponse, error) {
 		s.log.InfoContext(ctx, "sign-in refused", "tenant", l.tenantID, "client", l.clientID, "code", code, "reason", reason)
+		// The refusal is in the change log (the audit record), with its code
+		// and never the response itself.
+		if _, err := s.w.Write(ctx, func(_ context.Context, tx *store.Tx) error {
+			tx.Record(changelog.LoginFailed{Tenant: changelog.TenantID(l.tenantID), Client: changelog.ClientID(l.clientID),
+				User: changelog.UserID(userID), Code: code})
+			return nil
+		}); err != nil {
+			s.log.WarnContext(ctx, "record a refused sign-in", "error", err)
+		}
 		return &identityv1.FinishLoginResponse{RedirectUrl: withQuery(l.redirectURI, "error", "access_denied",
 			"error_description", code, "state", l.state)}, nil
 	}
@@ -253,8 +263,10 @@ func (s *SignInService) complete(ctx context.Context, l landing, samlResponse st
 	case err != nil:
 		return nil, fmt.Errorf("find user: %w", err)
 	case !u.Active:
+		userID = u.ID
 		return deny(failInactive, fmt.Errorf("user %s is deactivated", u.ID))
 	}
+	userID = u.ID
 	code, codeID, err := newSecretRef()
 	if err != nil {
 		return nil, err
