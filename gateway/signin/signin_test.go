@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -24,7 +25,6 @@ import (
 	"google.golang.org/grpc/metadata"
 	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/acme/identity/ent"
 	"github.com/acme/identity/ent/change"
@@ -46,9 +46,9 @@ type world struct {
 	secret   string
 	redirect string
 	admin    context.Context
-	conn     identityv1.UserServiceClient
 	grpc     *grpc.ClientConn
 	db       *ent.Client
+	scim     string // the tenant's SCIM token
 	second   string // a second instance on the same database
 }
 
@@ -107,15 +107,7 @@ func newWorld(t testing.TB, db instancetest.Database) *world {
 		must(err)
 		return u.GetUser().GetId()
 	}
-	adaID := user(tid, strings.ToUpper(ada), true) // the NameID matches without regard to case
-	user(tid, grace, false)
 	user(other, alan, true)
-	_, err = identityv1.NewRoleServiceClient(inst.Conn).CreateRole(admin, &identityv1.CreateRoleRequest{TenantId: tid,
-		Role: &identityv1.Role{Name: "Engineering", Permissions: []string{"docs:read"}}})
-	must(err)
-	_, err = identityv1.NewGroupServiceClient(inst.Conn).CreateGroup(admin, &identityv1.CreateGroupRequest{TenantId: tid,
-		Group: &identityv1.Group{DisplayName: "Engineering"}, MemberUserIds: []string{adaID}})
-	must(err)
 
 	spXML := get(t, base+"/saml/"+tid+"/metadata")
 	idp := newTestIdP(t, "https://idp.example.com", []byte(spXML))
@@ -125,13 +117,55 @@ func newWorld(t testing.TB, db instancetest.Database) *world {
 			Metadata: &identityv1.SetSamlConfigRequest_MetadataXml{MetadataXml: idp.metadataXML(t)}})
 		must(err)
 	}
+	// The employees and their group come from Okta over SCIM; the role the
+	// group grants is given its permissions by an administrator.
+	_, err = identityv1.NewRoleServiceClient(inst.Conn).CreateRole(admin, &identityv1.CreateRoleRequest{TenantId: tid,
+		Role: &identityv1.Role{Name: "Engineering", Permissions: []string{"docs:read"}}})
+	must(err)
+	enabled, err := identityv1.NewScimServiceClient(inst.Conn).EnableScim(admin, &identityv1.EnableScimRequest{TenantId: tid})
+	must(err)
+	scimToken := enabled.GetToken()
+	scimUser := func(name string, active bool) string {
+		out := scimDo(t, base, scimToken, "POST", "/Users", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],
+			"userName":%q,"name":{"givenName":%q},"emails":[{"primary":true,"value":%q,"type":"work"}],"active":%v}`,
+			name, strings.Split(name, "@")[0], name, active), http.StatusCreated)
+		return out["id"].(string)
+	}
+	adaID := scimUser(strings.ToUpper(ada), true) // the NameID matches without regard to case
+	scimUser(grace, false)
+	scimDo(t, base, scimToken, "POST", "/Groups", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
+		"displayName":"Engineering","members":[{"value":%q}]}`, adaID), http.StatusCreated)
+
 	redirect := "https://app.example.com/callback"
 	c, err := identityv1.NewOAuthClientServiceClient(inst.Conn).CreateOAuthClient(admin, &identityv1.CreateOAuthClientRequest{
 		DisplayName: "App", RedirectUris: []string{redirect}})
 	must(err)
 	_, second := serve(t, dbURL)
 	return &world{base: base, idp: idp, tenant: tid, client: c.GetClient(), secret: c.GetClientSecret(), redirect: redirect,
-		admin: admin, conn: users, grpc: inst.Conn, db: inst.DB, second: second}
+		admin: admin, grpc: inst.Conn, db: inst.DB, second: second, scim: scimToken}
+}
+
+// scimDo sends a SCIM request as Okta does and returns the decoded answer.
+func scimDo(t testing.TB, base, token, method, path, body string, want int) map[string]any {
+	t.Helper()
+	req, err := http.NewRequest(method, base+"/scim/v2"+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/scim+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("SCIM %s %s: %d %s", method, path, resp.StatusCode, raw)
+	}
+	out := map[string]any{}
+	_ = json.Unmarshal(raw, &out)
+	return out
 }
 
 func get(t testing.TB, u string) string {
@@ -330,11 +364,12 @@ func TestSignIn(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				active := false
-				if _, err := w.conn.UpdateUser(w.admin, &identityv1.UpdateUserRequest{User: &identityv1.User{Id: idToken.Subject, TenantId: w.tenant, Active: &active},
-					UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"active"}}}); err != nil {
-					t.Fatal(err)
+				// Okta deactivates the employee: PATCH active=false over SCIM.
+				setActive := func(active bool) {
+					scimDo(t, w.base, w.scim, "PATCH", "/Users/"+idToken.Subject, fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+						"Operations":[{"op":"replace","value":{"active":%v}}]}`, active), http.StatusOK)
 				}
+				setActive(false)
 				for seen := false; !seen; {
 					msg, err := watch.Recv()
 					if err != nil {
@@ -356,11 +391,7 @@ func TestSignIn(t *testing.T) {
 						t.Fatalf("session %s of a deactivated user is open", s.GetId())
 					}
 				}
-				active = true
-				if _, err := w.conn.UpdateUser(w.admin, &identityv1.UpdateUserRequest{User: &identityv1.User{Id: idToken.Subject, TenantId: w.tenant, Active: &active},
-					UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"active"}}}); err != nil {
-					t.Fatal(err)
-				}
+				setActive(true)
 			})
 
 			t.Run("revocation", func(t *testing.T) {
