@@ -64,11 +64,16 @@ func NewOAuthClient() (id, secret string, hash []byte, err error) {
 	return id, secret, hash, err
 }
 
-// NewClientSecret returns a fresh client secret and the hash to store.
-func NewClientSecret() (secret string, hash []byte, err error) {
-	_, secret, hash, err = NewOAuthClient()
-	return secret, hash, err
+// NewOpaqueToken returns a random token to hand to a browser or a client
+// (a RelayState, a code, a refresh token: 32 bytes, base64url) and the id to
+// store it under, TokenID(token): the database never holds a usable token.
+func NewOpaqueToken() (token, id string, err error) {
+	_, token, _, err = NewOAuthClient()
+	return token, TokenID(token), err
 }
+
+// TokenID is the id an opaque token is stored under: its SHA-256, in hex.
+func TokenID(token string) string { return hex.EncodeToString(hashSecret(token)) }
 
 // SecretMatches says, in constant time, whether secret is the one whose hash
 // was stored.

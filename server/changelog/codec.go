@@ -116,7 +116,7 @@ func sessionEntry(t TenantID, s SessionID, u UserID, op change.Operation) entry 
 func (e SessionCreated) entry() entry {
 	return sessionEntry(e.Tenant, e.Session, e.User, change.OperationCreate)
 }
-func (e SessionRefreshed) entry() entry {
+func (e TokensIssued) entry() entry {
 	return sessionEntry(e.Tenant, e.Session, e.User, change.OperationUpdate)
 }
 func (e SessionRevoked) entry() entry {
@@ -219,7 +219,7 @@ func Decode(c *ent.Change) (Record, error) {
 		case change.OperationCreate:
 			e = SessionCreated{t, s, u}
 		case change.OperationUpdate:
-			e = SessionRefreshed{t, s, u}
+			e = TokensIssued{t, s, u}
 		case change.OperationRevoke:
 			e = SessionRevoked{t, s, u}
 		}

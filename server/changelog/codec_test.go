@@ -28,7 +28,7 @@ func TestEveryEventRoundTrips(t *testing.T) {
 		KeyCreated{k}, KeyUpdated{k}, KeyRevoked{k}, KeyDeleted{k},
 		SamlConfigCreated{tn}, SamlConfigUpdated{tn}, SamlConfigDeleted{tn},
 		ScimEnabled{tn}, ScimDisabled{tn}, ScimTokenRotated{tn}, TenantLimitsChanged{tn},
-		ClientCreated{"c"}, ClientUpdated{"c"}, ClientSecretRotated{"c"}, ClientDeleted{"c"}, SigningKeyCreated{"s"}, SessionCreated{tn, "s", u}, SessionRefreshed{tn, "s", u}, SessionRevoked{tn, "s", u}, LoginFailed{tn, "c", u, "user_inactive"},
+		ClientCreated{"c"}, ClientUpdated{"c"}, ClientSecretRotated{"c"}, ClientDeleted{"c"}, SigningKeyCreated{"s"}, SessionCreated{tn, "s", u}, TokensIssued{tn, "s", u}, SessionRevoked{tn, "s", u}, LoginFailed{tn, "c", u, "user_inactive"},
 	}
 	seen := map[entry]bool{}
 	for _, e := range events {

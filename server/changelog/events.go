@@ -200,12 +200,13 @@ type SessionCreated struct {
 	User    UserID
 }
 
-// SessionRefreshed: a session's refresh token was exchanged for new tokens.
+// TokensIssued: tokens were issued for a session (its code exchanged, or a
+// refresh token used).
 // SessionRevoked: a session ended (revoked, its user deactivated or
 // deleted, or a refresh token presented twice); its refresh tokens stop
 // working and policy engines following the watch drop its access tokens.
 type (
-	SessionRefreshed struct {
+	TokensIssued struct {
 		Tenant  TenantID
 		Session SessionID
 		User    UserID

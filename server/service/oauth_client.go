@@ -151,7 +151,7 @@ func (s *OAuthClientService) DeleteOAuthClient(ctx context.Context, req *identit
 // RotateOAuthClientSecret gives a confidential client a new secret; the old
 // one stops working with this write.
 func (s *OAuthClientService) RotateOAuthClientSecret(ctx context.Context, req *identityv1.RotateOAuthClientSecretRequest) (*identityv1.RotateOAuthClientSecretResponse, error) {
-	secret, hash, err := authn.NewClientSecret()
+	_, secret, hash, err := authn.NewOAuthClient() // a new secret; the id is not used
 	if err != nil {
 		return nil, err
 	}

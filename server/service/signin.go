@@ -2,10 +2,6 @@ package service
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +22,7 @@ import (
 	entuser "github.com/acme/identity/ent/user"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/apierr"
+	"github.com/acme/identity/server/authn"
 	"github.com/acme/identity/server/changelog"
 	"github.com/acme/identity/server/oidc"
 	"github.com/acme/identity/server/roleindex"
@@ -141,7 +138,7 @@ func (s *SignInService) StartLogin(ctx context.Context, req *identityv1.StartLog
 	if err != nil {
 		return nil, fmt.Errorf("read saml config: %w", err)
 	}
-	relayState, id, err := newSecretRef()
+	relayState, id, err := authn.NewOpaqueToken()
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +163,7 @@ func (s *SignInService) StartLogin(ctx context.Context, req *identityv1.StartLog
 func (s *SignInService) FinishLogin(ctx context.Context, req *identityv1.FinishLoginRequest) (*identityv1.FinishLoginResponse, error) {
 	sys, now := scope.System(ctx), s.now()
 	pending, err := s.db.PendingLogin.Query().
-		Where(pendinglogin.ID(refID(req.GetRelayState())), pendinglogin.TenantID(req.GetTenantId())).
+		Where(pendinglogin.ID(authn.TokenID(req.GetRelayState())), pendinglogin.TenantID(req.GetTenantId())).
 		WithTenant().Only(sys)
 	if ent.IsNotFound(err) {
 		// Not a sign-in started here: an IdP-initiated one, if the tenant
@@ -176,7 +173,7 @@ func (s *SignInService) FinishLogin(ctx context.Context, req *identityv1.FinishL
 	if err != nil {
 		return nil, fmt.Errorf("read pending login: %w", err)
 	}
-	tctx := verifiedTenant(ctx, pending.Edges.Tenant.ProjectID, pending.TenantID)
+	tctx := scope.WithTenant(ctx, pending.Edges.Tenant.ProjectID, pending.TenantID)
 	// Used once: the update that marks it wins exactly once.
 	n, err := s.db.PendingLogin.Update().
 		Where(pendinglogin.ID(pending.ID), pendinglogin.UseTimeIsNil(), pendinglogin.ExpireTimeGT(now)).
@@ -204,7 +201,7 @@ func (s *SignInService) finishUnsolicited(ctx context.Context, req *identityv1.F
 	if err != nil {
 		return nil, fmt.Errorf("read tenant: %w", err)
 	}
-	tctx := verifiedTenant(ctx, t.ProjectID, t.ID)
+	tctx := scope.WithTenant(ctx, t.ProjectID, t.ID)
 	cfg, err := s.db.SamlConfig.Query().Where(samlconfig.TenantID(t.ID)).Only(tctx)
 	if ent.IsNotFound(err) || (err == nil && !cfg.IdpInitiated) {
 		return nil, off
@@ -267,7 +264,7 @@ func (s *SignInService) complete(ctx context.Context, l landing, samlResponse st
 		return deny(failInactive, fmt.Errorf("user %s is deactivated", u.ID))
 	}
 	userID = u.ID
-	code, codeID, err := newSecretRef()
+	code, codeID, err := authn.NewOpaqueToken()
 	if err != nil {
 		return nil, err
 	}
@@ -323,32 +320,16 @@ func userEmail(u *ent.User) string {
 	return u.UserName
 }
 
-// verifiedTenant scopes ctx to a tenant the caller found in the project:
-// one read from a pending login, code or refresh token, which are only ever
-// created for a tenant of their client's project.
+// verifiedTenant scopes ctx to a tenant the caller has just found in the
+// project, for the one row created outside a write (a pending login: protocol
+// state, not a resource, so it takes no revision); its foreign key to the
+// tenant fails the insert if the tenant is deleted meanwhile.
 func verifiedTenant(ctx context.Context, projectID, tenantID string) context.Context {
 	ctx = scope.WithTenant(ctx, projectID, tenantID)
 	if sc, ok := scope.From(ctx); ok {
 		sc.MarkVerified()
 	}
 	return ctx
-}
-
-// newSecretRef returns a random reference (32 bytes, base64url) handed to a
-// browser or client, and the id under which it is stored: its SHA-256, so
-// the database never holds a usable reference.
-func newSecretRef() (ref, id string, err error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", "", fmt.Errorf("random: %w", err)
-	}
-	ref = base64.RawURLEncoding.EncodeToString(b)
-	return ref, refID(ref), nil
-}
-
-func refID(ref string) string {
-	sum := sha256.Sum256([]byte(ref))
-	return hex.EncodeToString(sum[:])
 }
 
 // validChallenge: a PKCE challenge is 43 to 128 characters of the unreserved

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -44,55 +45,98 @@ type grant struct {
 var errInvalidGrant = oauthError(codes.InvalidArgument, "invalid_grant",
 	"the code or refresh token is invalid, expired, already used, or was issued to another client or redirect_uri")
 
-// ExchangeCode is the authorization_code grant.
+// ExchangeCode is the authorization_code grant. The code's redirect URI and
+// PKCE are checked before the code is used up, so a wrong guess by someone
+// holding a stolen code burns nothing; using it, checking its session and
+// issuing the refresh token are one write.
 func (s *SignInService) ExchangeCode(ctx context.Context, req *identityv1.ExchangeCodeRequest) (*identityv1.ExchangeCodeResponse, error) {
-	sys, now := scope.System(ctx), s.now()
+	sys := scope.System(ctx)
 	client, err := s.authenticateClient(sys, req.GetClientId(), req.GetClientSecret())
 	if err != nil {
 		return nil, err
 	}
-	code, err := s.db.AuthCode.Query().Where(authcode.ID(refID(req.GetCode())), authcode.ClientID(client.ID)).Only(sys)
+	if req.GetCode() == "" {
+		return nil, oauthError(codes.InvalidArgument, "invalid_request", "code is required")
+	}
+	code, err := s.db.AuthCode.Query().Where(authcode.ID(authn.TokenID(req.GetCode())), authcode.ClientID(client.ID)).Only(sys)
 	if ent.IsNotFound(err) {
 		return nil, errInvalidGrant
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read code: %w", err)
 	}
-	tctx := verifiedTenant(ctx, client.ProjectID, code.TenantID)
-	n, err := s.db.AuthCode.Update().Where(authcode.ID(code.ID), authcode.UseTimeIsNil(), authcode.ExpireTimeGT(now)).
-		SetUseTime(now).Save(tctx)
-	if err != nil {
-		return nil, fmt.Errorf("use code: %w", err)
-	}
-	if n == 0 {
-		if code.UseTime != nil {
-			// A code presented twice was stolen or replayed: end the session
-			// it started (RFC 6749 4.1.2).
-			if _, err := s.endSessions(tctx, session.ID(code.SessionID)); err != nil {
-				s.log.WarnContext(ctx, "end the session of a reused code", "error", err)
-			}
-		}
-		return nil, errInvalidGrant
-	}
 	if code.RedirectURI != req.GetRedirectUri() {
 		return nil, errInvalidGrant
 	}
-	if code.CodeChallenge != "" || client.Public {
-		sum := sha256.Sum256([]byte(req.GetCodeVerifier()))
-		if req.GetCodeVerifier() == "" || base64.RawURLEncoding.EncodeToString(sum[:]) != code.CodeChallenge {
-			return nil, oauthError(codes.InvalidArgument, "invalid_grant", "code_verifier does not match the code_challenge")
-		}
+	if err := checkVerifier(client, code.CodeChallenge, req.GetCodeVerifier()); err != nil {
+		return nil, err
 	}
 	g := grant{projectID: client.ProjectID, tenantID: code.TenantID, clientID: client.ID, sessionID: code.SessionID,
 		userID: code.UserID, scope: code.Scope, nonce: code.Nonce, authTime: code.AuthTime}
+	// The writer finds the code's tenant in the client's project before
+	// anything is written.
+	tctx := scope.WithTenant(ctx, client.ProjectID, code.TenantID)
+	var refresh string
+	ended := false
+	if _, err := s.w.Write(tctx, func(ctx context.Context, tx *store.Tx) error {
+		n, err := tx.AuthCode.Update().Where(authcode.ID(code.ID), authcode.UseTimeIsNil(), authcode.ExpireTimeGT(tx.Now)).
+			SetUseTime(tx.Now).Save(ctx)
+		if err != nil {
+			return fmt.Errorf("use code: %w", err)
+		}
+		if n == 0 {
+			// Read again in the transaction: a concurrent exchange that won
+			// is seen here.
+			used, err := tx.AuthCode.Query().Where(authcode.ID(code.ID), authcode.UseTimeNotNil()).Exist(ctx)
+			if err != nil || !used {
+				return errors.Join(errInvalidGrant, err)
+			}
+			// A code presented twice was stolen or replayed: end the session
+			// it started (RFC 6749 4.1.2).
+			ended = true
+			_, err = endSessions(ctx, tx, session.ID(code.SessionID))
+			return err
+		}
+		if open, err := tx.Session.Query().Where(session.ID(code.SessionID), session.RevokeTimeIsNil()).Exist(ctx); err != nil || !open {
+			return errors.Join(oauthError(codes.InvalidArgument, "invalid_grant", "the session has ended"), err)
+		}
+		if refresh, err = s.newRefreshToken(ctx, tx.Client(), g, tx.Now); err != nil {
+			return err
+		}
+		tx.Record(changelog.TokensIssued{Tenant: changelog.TenantID(code.TenantID),
+			Session: changelog.SessionID(code.SessionID), User: changelog.UserID(code.UserID)})
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if ended {
+		return nil, errInvalidGrant
+	}
 	tokens, err := s.mint(tctx, g)
 	if err != nil {
 		return nil, err
 	}
-	if tokens.RefreshToken, err = s.newRefreshToken(tctx, s.db, g, now); err != nil {
-		return nil, err
-	}
+	tokens.RefreshToken = refresh
 	return &identityv1.ExchangeCodeResponse{Tokens: tokens}, nil
+}
+
+// checkVerifier is PKCE (RFC 7636 4.6): a code issued with a challenge needs
+// the matching verifier, a code issued without one takes no verifier (RFC
+// 9700 2.1.1: a verifier without a challenge is a downgrade), and a public
+// client's codes always have one.
+func checkVerifier(client *ent.OAuthClient, challenge, verifier string) error {
+	bad := oauthError(codes.InvalidArgument, "invalid_grant", "code_verifier does not match the code_challenge")
+	switch {
+	case challenge == "" && (verifier != "" || client.Public):
+		return bad
+	case challenge == "":
+		return nil
+	}
+	sum := sha256.Sum256([]byte(verifier))
+	if verifier == "" || subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(challenge)) != 1 {
+		return bad
+	}
+	return nil
 }
 
 // RefreshTokens is the refresh_token grant, with rotation and reuse
@@ -103,7 +147,10 @@ func (s *SignInService) RefreshTokens(ctx context.Context, req *identityv1.Refre
 	if err != nil {
 		return nil, err
 	}
-	rt, err := s.db.RefreshToken.Query().Where(refreshtoken.ID(refID(req.GetRefreshToken())), refreshtoken.ClientID(client.ID)).Only(sys)
+	if req.GetRefreshToken() == "" {
+		return nil, oauthError(codes.InvalidArgument, "invalid_request", "refresh_token is required")
+	}
+	rt, err := s.db.RefreshToken.Query().Where(refreshtoken.ID(authn.TokenID(req.GetRefreshToken())), refreshtoken.ClientID(client.ID)).Only(sys)
 	if ent.IsNotFound(err) {
 		return nil, errInvalidGrant
 	}
@@ -127,13 +174,19 @@ func (s *SignInService) RefreshTokens(ctx context.Context, req *identityv1.Refre
 		if err != nil {
 			return fmt.Errorf("use refresh token: %w", err)
 		}
-		if n == 0 || sess.RevokeTime != nil {
-			if n == 0 && rt.UseTime != nil {
-				// Presented twice: the token was stolen; end the session.
-				ended = true
-				_, err := endSessions(ctx, tx, session.ID(sess.ID))
-				return err
+		if n == 0 {
+			// Read again in the transaction: a concurrent refresh that won
+			// is seen here.
+			used, err := tx.RefreshToken.Query().Where(refreshtoken.ID(rt.ID), refreshtoken.UseTimeNotNil()).Exist(ctx)
+			if err != nil || !used {
+				return errors.Join(errInvalidGrant, err)
 			}
+			// Presented twice: the token was stolen; end the session.
+			ended = true
+			_, err = endSessions(ctx, tx, session.ID(sess.ID))
+			return err
+		}
+		if sess.RevokeTime != nil {
 			return errInvalidGrant
 		}
 		u, err := tx.User.Query().Where(entuser.ID(sess.UserID)).Only(ctx)
@@ -150,7 +203,7 @@ func (s *SignInService) RefreshTokens(ctx context.Context, req *identityv1.Refre
 		if next, err = s.newRefreshToken(ctx, tx.Client(), g, tx.Now); err != nil {
 			return err
 		}
-		tx.Record(changelog.SessionRefreshed{Tenant: changelog.TenantID(rt.TenantID),
+		tx.Record(changelog.TokensIssued{Tenant: changelog.TenantID(rt.TenantID),
 			Session: changelog.SessionID(sess.ID), User: changelog.UserID(sess.UserID)})
 		return nil
 	}); err != nil {
@@ -175,7 +228,7 @@ func (s *SignInService) RevokeToken(ctx context.Context, req *identityv1.RevokeT
 		return nil, err
 	}
 	var tenantID, sessionID string
-	if rt, err := s.db.RefreshToken.Query().Where(refreshtoken.ID(refID(req.GetToken())), refreshtoken.ClientID(client.ID)).Only(sys); err == nil {
+	if rt, err := s.db.RefreshToken.Query().Where(refreshtoken.ID(authn.TokenID(req.GetToken())), refreshtoken.ClientID(client.ID)).Only(sys); err == nil {
 		tenantID, sessionID = rt.TenantID, rt.SessionID
 	} else if !ent.IsNotFound(err) {
 		return nil, fmt.Errorf("read refresh token: %w", err)
@@ -194,7 +247,7 @@ func (s *SignInService) RevokeToken(ctx context.Context, req *identityv1.RevokeT
 // newRefreshToken stores a new refresh token of g's session through db (the
 // database or a write's transaction) and returns it.
 func (s *SignInService) newRefreshToken(ctx context.Context, db *ent.Client, g grant, now time.Time) (string, error) {
-	token, id, err := newSecretRef()
+	token, id, err := authn.NewOpaqueToken()
 	if err != nil {
 		return "", err
 	}
