@@ -302,6 +302,10 @@ func TestSignIn(t *testing.T) {
 			if err != nil || info.Email != strings.ToUpper(ada) || info.Subject != idToken.Subject {
 				t.Fatalf("userinfo %+v: %v", info, err)
 			}
+			// An ID token is no access token (typ JWT, not at+jwt).
+			if _, err := provider.UserInfo(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: rawID})); err == nil {
+				t.Fatal("userinfo accepted an ID token as an access token")
+			}
 			if _, err := cfg.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(l.verifier)); !oauthErr(err, "invalid_grant") {
 				t.Fatalf("a code used twice: %v", err)
 			}

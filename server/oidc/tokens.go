@@ -74,46 +74,69 @@ func NewIssuer(url string, keys *signing.Keyring, now func() time.Time) *Issuer 
 // URL is the issuer identifier ("iss").
 func (i *Issuer) URL() string { return i.url }
 
-// Mint signs claims (an AccessClaims or IDClaims) with the signing key of
-// the project ctx is scoped to.
-func (i *Issuer) Mint(ctx context.Context, claims any) (string, error) {
+// JWT types (the "typ" header): an access token is "at+jwt" (RFC 9068), so
+// an ID token, "JWT", is never taken for one.
+const (
+	accessTokenType = "at+jwt"
+	idTokenType     = "JWT"
+)
+
+// MintAccess signs an access token with the signing key of the project ctx
+// is scoped to.
+func (i *Issuer) MintAccess(ctx context.Context, c AccessClaims) (string, error) {
+	return i.mint(ctx, accessTokenType, c)
+}
+
+// MintID signs an ID token likewise.
+func (i *Issuer) MintID(ctx context.Context, c IDClaims) (string, error) {
+	return i.mint(ctx, idTokenType, c)
+}
+
+func (i *Issuer) mint(ctx context.Context, typ string, claims any) (string, error) {
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", fmt.Errorf("token claims: %w", err)
 	}
-	return i.keys.Sign(ctx, payload)
+	return i.keys.Sign(ctx, typ, payload)
 }
 
 // ErrInvalidToken is any access token that is not one of ours, valid now.
 var ErrInvalidToken = errors.New("the access token is invalid or expired")
 
-// VerifyAccess checks an access token's signature against the published keys,
-// its issuer and its validity window, and returns its claims.
-func (i *Issuer) VerifyAccess(ctx context.Context, token string) (*AccessClaims, error) {
+// VerifyAccess checks an access token: its type, its signature by a
+// published key of the project its tenant belongs to (projectOf answers
+// it), its issuer and its validity window; it returns its claims.
+func (i *Issuer) VerifyAccess(ctx context.Context, token string, projectOf func(tenantID string) (string, bool)) (*AccessClaims, error) {
 	tok, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{signing.Algorithm})
 	if err != nil || len(tok.Headers) != 1 {
 		return nil, ErrInvalidToken
 	}
-	keys, err := i.keys.Published(ctx)
+	if typ, _ := tok.Headers[0].ExtraHeaders[jose.HeaderType].(string); typ != accessTokenType {
+		return nil, ErrInvalidToken
+	}
+	// The claims are read unverified only to find the tenant, hence the
+	// project whose keys alone may have signed the token.
+	var unverified AccessClaims
+	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
+		return nil, ErrInvalidToken
+	}
+	projectID, ok := projectOf(unverified.TenantID)
+	if !ok {
+		return nil, ErrInvalidToken
+	}
+	key, ok, err := i.keys.VerificationKey(ctx, projectID, tok.Headers[0].KeyID)
 	if err != nil {
 		return nil, err
 	}
-	for _, k := range keys {
-		if k.ID != tok.Headers[0].KeyID {
-			continue
-		}
-		jwk, err := signing.PublicJWK(k)
-		if err != nil {
-			return nil, err
-		}
-		var c AccessClaims
-		if err := tok.Claims(jwk, &c); err != nil {
-			return nil, ErrInvalidToken
-		}
-		if err := c.ValidateWithLeeway(jwt.Expected{Issuer: i.url, Time: i.now()}, leeway); err != nil || c.Subject == "" || c.TenantID == "" {
-			return nil, ErrInvalidToken
-		}
-		return &c, nil
+	if !ok {
+		return nil, ErrInvalidToken
 	}
-	return nil, ErrInvalidToken
+	var c AccessClaims
+	if err := tok.Claims(key, &c); err != nil {
+		return nil, ErrInvalidToken
+	}
+	if err := c.ValidateWithLeeway(jwt.Expected{Issuer: i.url, Time: i.now()}, leeway); err != nil || c.Subject == "" || c.TenantID == "" {
+		return nil, ErrInvalidToken
+	}
+	return &c, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/acme/identity/ent/refreshtoken"
 	"github.com/acme/identity/ent/samlconfig"
 	"github.com/acme/identity/ent/session"
+	"github.com/acme/identity/ent/tenant"
 	entuser "github.com/acme/identity/ent/user"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/authn"
@@ -232,7 +233,7 @@ func (s *SignInService) RevokeToken(ctx context.Context, req *identityv1.RevokeT
 		tenantID, sessionID = rt.TenantID, rt.SessionID
 	} else if !ent.IsNotFound(err) {
 		return nil, fmt.Errorf("read refresh token: %w", err)
-	} else if c, err := s.issuer.VerifyAccess(sys, req.GetToken()); err == nil && slices.Contains(c.Audience, client.ID) {
+	} else if c, err := s.issuer.VerifyAccess(sys, req.GetToken(), s.projectOf(sys)); err == nil && slices.Contains(c.Audience, client.ID) {
 		tenantID, sessionID = c.TenantID, c.SessionID
 	}
 	if sessionID == "" {
@@ -304,7 +305,7 @@ func (s *SignInService) mint(ctx context.Context, g grant) (*identityv1.Tokens, 
 		Tenants: map[string]oidc.TenantGrants{g.tenantID: grants}, Revision: rev, Scope: g.scope}
 	access.Expiry = jwt.NewNumericDate(now.Add(ttl))
 	access.ID = store.NewID()
-	at, err := s.issuer.Mint(ctx, access)
+	at, err := s.issuer.MintAccess(ctx, access)
 	if err != nil {
 		return nil, err
 	}
@@ -317,7 +318,7 @@ func (s *SignInService) mint(ctx context.Context, g grant) (*identityv1.Tokens, 
 	if slices.Contains(scopes, "profile") {
 		id.Name = u.DisplayName
 	}
-	it, err := s.issuer.Mint(ctx, id)
+	it, err := s.issuer.MintID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -328,18 +329,19 @@ func (s *SignInService) mint(ctx context.Context, g grant) (*identityv1.Tokens, 
 // GetUserInfo answers the claims of an access token's user, read now.
 func (s *SignInService) GetUserInfo(ctx context.Context, req *identityv1.GetUserInfoRequest) (*identityv1.GetUserInfoResponse, error) {
 	invalid := oauthError(codes.Unauthenticated, "invalid_token", oidc.ErrInvalidToken.Error())
-	c, err := s.issuer.VerifyAccess(scope.System(ctx), req.GetAccessToken())
+	var projectID string
+	c, err := s.issuer.VerifyAccess(scope.System(ctx), req.GetAccessToken(), func(tenantID string) (string, bool) {
+		var ok bool
+		projectID, ok = s.projectOf(scope.System(ctx))(tenantID)
+		return projectID, ok
+	})
 	if errors.Is(err, oidc.ErrInvalidToken) {
 		return nil, invalid
 	}
 	if err != nil {
 		return nil, err
 	}
-	t, err := s.db.Tenant.Get(scope.System(ctx), c.TenantID)
-	if err != nil {
-		return nil, invalid
-	}
-	tctx := scope.WithTenant(ctx, t.ProjectID, c.TenantID)
+	tctx := scope.WithTenant(ctx, projectID, c.TenantID)
 	sess, err := s.db.Session.Query().Where(session.ID(c.SessionID)).Only(tctx)
 	if err != nil || sess.RevokeTime != nil {
 		return nil, invalid
@@ -358,6 +360,18 @@ func (s *SignInService) GetUserInfo(ctx context.Context, req *identityv1.GetUser
 		out.Name = u.DisplayName
 	}
 	return out, nil
+}
+
+// projectOf answers the project of a tenant, for binding a token's tenant to
+// the keys that may have signed it.
+func (s *SignInService) projectOf(sys context.Context) func(tenantID string) (string, bool) {
+	return func(tenantID string) (string, bool) {
+		t, err := s.db.Tenant.Query().Where(tenant.ID(tenantID)).Only(sys)
+		if err != nil {
+			return "", false
+		}
+		return t.ProjectID, true
+	}
 }
 
 // authenticateClient checks a client's secret (confidential clients) in

@@ -65,9 +65,8 @@ type Keyring struct {
 }
 
 type cached struct {
-	signer jose.Signer
-	kid    string
-	read   time.Time
+	key  jose.JSONWebKey // the private key with its kid
+	read time.Time
 }
 
 // New returns the keyring over db, encrypting private keys with kek
@@ -108,13 +107,19 @@ func (k *Keyring) Verify(ctx context.Context) error {
 	return nil
 }
 
-// Sign signs payload (a JWT's claims, JSON) with the signing key of the
-// project ctx is scoped to, creating or scheduling keys as the lifecycle
-// requires. It returns the compact JWS.
-func (k *Keyring) Sign(ctx context.Context, payload []byte) (string, error) {
-	signer, err := k.signer(ctx)
+// Sign signs payload (a JWT's claims, JSON) as a JWT of type typ ("JWT" for
+// ID tokens, "at+jwt" for access tokens, RFC 9068, so one cannot pass for
+// the other) with the signing key of the project ctx is scoped to, creating
+// or scheduling keys as the lifecycle requires. It returns the compact JWS.
+func (k *Keyring) Sign(ctx context.Context, typ string, payload []byte) (string, error) {
+	key, err := k.signer(ctx)
 	if err != nil {
 		return "", err
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: Algorithm, Key: key},
+		(&jose.SignerOptions{}).WithType(jose.ContentType(typ)))
+	if err != nil {
+		return "", fmt.Errorf("signer: %w", err)
 	}
 	jws, err := signer.Sign(payload)
 	if err != nil {
@@ -123,35 +128,31 @@ func (k *Keyring) Sign(ctx context.Context, payload []byte) (string, error) {
 	return jws.CompactSerialize()
 }
 
-func (k *Keyring) signer(ctx context.Context) (jose.Signer, error) {
+func (k *Keyring) signer(ctx context.Context) (jose.JSONWebKey, error) {
 	sc, ok := scope.From(ctx)
 	if !ok || sc.ProjectID == "" {
-		return nil, scope.ErrUnscoped
+		return jose.JSONWebKey{}, scope.ErrUnscoped
 	}
 	now := k.now()
 	k.mu.Lock()
 	c := k.signers[sc.ProjectID]
 	k.mu.Unlock()
 	if c != nil && now.Sub(c.read) < recheck {
-		return c.signer, nil
+		return c.key, nil
 	}
 	key, err := k.current(ctx, now)
 	if err != nil {
-		return nil, err
+		return jose.JSONWebKey{}, err
 	}
 	priv, err := k.private(key)
 	if err != nil {
-		return nil, err
+		return jose.JSONWebKey{}, err
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: Algorithm, Key: jose.JSONWebKey{Key: priv, KeyID: key.ID, Algorithm: string(Algorithm)}},
-		(&jose.SignerOptions{}).WithType("JWT"))
-	if err != nil {
-		return nil, fmt.Errorf("signer: %w", err)
-	}
+	jwk := jose.JSONWebKey{Key: priv, KeyID: key.ID, Algorithm: string(Algorithm)}
 	k.mu.Lock()
-	k.signers[sc.ProjectID] = &cached{signer: signer, kid: key.ID, read: now}
+	k.signers[sc.ProjectID] = &cached{key: jwk, read: now}
 	k.mu.Unlock()
-	return signer, nil
+	return jwk, nil
 }
 
 // current returns the key that signs now, first writing what the lifecycle
@@ -208,6 +209,8 @@ func (k *Keyring) state(ctx context.Context, db *ent.Client, now time.Time) (act
 
 // Rotate creates a key, published now, signing from PublishLead later or,
 // when immediate, from now; the key it succeeds retires when it activates.
+// An immediate rotation (a suspected compromise) also withdraws every other
+// key of the project at once: their tokens stop verifying.
 func (k *Keyring) Rotate(ctx context.Context, immediate bool) (*ent.SigningKey, int64, error) {
 	var out *ent.SigningKey
 	rev, err := k.w.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
@@ -216,7 +219,12 @@ func (k *Keyring) Rotate(ctx context.Context, immediate bool) (*ent.SigningKey, 
 			activate = tx.Now
 		}
 		var err error
-		out, err = k.create(ctx, tx, activate)
+		if out, err = k.create(ctx, tx, activate); err != nil || !immediate {
+			return err
+		}
+		// After a suspected compromise the old keys must stop verifying
+		// too: they leave the JWKS now, and their tokens fail.
+		_, err = tx.SigningKey.Update().Where(signingkey.IDNEQ(out.ID)).SetRetireTime(tx.Now).SetExpireTime(tx.Now).Save(ctx)
 		return err
 	})
 	if err != nil {
@@ -252,7 +260,7 @@ func (k *Keyring) create(ctx context.Context, tx *store.Tx, activate time.Time) 
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
-	sealed := k.aead.Seal(nonce, nonce, der, []byte(kid))
+	sealed := k.aead.Seal(nonce, nonce, der, additionalData(tx.ProjectID, kid))
 	if _, err := tx.SigningKey.Update().
 		Where(signingkey.ActivateTimeLT(activate), signingkey.Or(signingkey.RetireTimeIsNil(), signingkey.RetireTimeGT(activate))).
 		SetRetireTime(activate).SetExpireTime(activate.Add(KeepAfterRetire)).Save(ctx); err != nil {
@@ -276,7 +284,7 @@ func (k *Keyring) private(key *ent.SigningKey) (*ecdsa.PrivateKey, error) {
 	if len(key.PrivateKey) < n {
 		return nil, ErrWrongKey
 	}
-	der, err := k.aead.Open(nil, key.PrivateKey[:n], key.PrivateKey[n:], []byte(key.ID))
+	der, err := k.aead.Open(nil, key.PrivateKey[:n], key.PrivateKey[n:], additionalData(key.ProjectID, key.ID))
 	if err != nil {
 		return nil, ErrWrongKey
 	}
@@ -302,6 +310,21 @@ func (k *Keyring) Published(ctx context.Context) ([]*ent.SigningKey, error) {
 	return published(scope.System(ctx), k.db, k.now())
 }
 
+// VerificationKey returns the published public key kid of projectID, for
+// verifying a token offline; ok is false when there is none.
+func (k *Keyring) VerificationKey(ctx context.Context, projectID, kid string) (key jose.JSONWebKey, ok bool, err error) {
+	row, err := k.db.SigningKey.Query().Where(signingkey.ID(kid), signingkey.ProjectID(projectID),
+		signingkey.Or(signingkey.ExpireTimeIsNil(), signingkey.ExpireTimeGT(k.now()))).Only(scope.System(ctx))
+	if ent.IsNotFound(err) {
+		return jose.JSONWebKey{}, false, nil
+	}
+	if err != nil {
+		return jose.JSONWebKey{}, false, fmt.Errorf("read signing key: %w", err)
+	}
+	key, err = PublicJWK(row)
+	return key, err == nil, err
+}
+
 func published(ctx context.Context, db *ent.Client, now time.Time) ([]*ent.SigningKey, error) {
 	keys, err := db.SigningKey.Query().
 		Where(signingkey.Or(signingkey.ExpireTimeIsNil(), signingkey.ExpireTimeGT(now))).
@@ -320,6 +343,10 @@ func PublicJWK(key *ent.SigningKey) (jose.JSONWebKey, error) {
 	}
 	return jose.JSONWebKey{Key: pub, KeyID: key.ID, Algorithm: key.Algorithm, Use: "sig"}, nil
 }
+
+// additionalData binds a sealed private key to its project and kid: a row
+// copied to another project or key does not open.
+func additionalData(projectID, kid string) []byte { return []byte(projectID + "/" + kid) }
 
 func maxTime(a, b time.Time) time.Time {
 	if a.After(b) {

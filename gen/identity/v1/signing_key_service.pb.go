@@ -104,7 +104,7 @@ func (x *ListSigningKeysResponse) GetKeys() []*SigningKey {
 
 type RotateSigningKeyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// immediate makes the new key sign at once.
+	// immediate makes the new key sign at once and withdraws the others.
 	Immediate     bool `protobuf:"varint,1,opt,name=immediate,proto3" json:"immediate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -36,9 +36,10 @@ type SigningKeyServiceClient interface {
 	ListSigningKeys(ctx context.Context, in *ListSigningKeysRequest, opts ...grpc.CallOption) (*ListSigningKeysResponse, error)
 	// RotateSigningKey creates a new key and publishes it at once. By default
 	// it signs from an hour later, so that verifiers caching the JWKS learn it
-	// first; with immediate (after a suspected compromise) it signs from now,
-	// and the previous key stops signing at once. Either way the previous key
-	// stays published until its tokens have expired.
+	// first, and the previous key stays published until its tokens have
+	// expired. With immediate (after a suspected compromise) it signs from now
+	// and every previous key leaves the JWKS at once: their tokens stop
+	// verifying.
 	RotateSigningKey(ctx context.Context, in *RotateSigningKeyRequest, opts ...grpc.CallOption) (*RotateSigningKeyResponse, error)
 	// GetJwks returns every published key of every project: the JWKS served at
 	// <public URL>/.well-known/jwks.json.
@@ -95,9 +96,10 @@ type SigningKeyServiceServer interface {
 	ListSigningKeys(context.Context, *ListSigningKeysRequest) (*ListSigningKeysResponse, error)
 	// RotateSigningKey creates a new key and publishes it at once. By default
 	// it signs from an hour later, so that verifiers caching the JWKS learn it
-	// first; with immediate (after a suspected compromise) it signs from now,
-	// and the previous key stops signing at once. Either way the previous key
-	// stays published until its tokens have expired.
+	// first, and the previous key stays published until its tokens have
+	// expired. With immediate (after a suspected compromise) it signs from now
+	// and every previous key leaves the JWKS at once: their tokens stop
+	// verifying.
 	RotateSigningKey(context.Context, *RotateSigningKeyRequest) (*RotateSigningKeyResponse, error)
 	// GetJwks returns every published key of every project: the JWKS served at
 	// <public URL>/.well-known/jwks.json.
