@@ -238,7 +238,14 @@ func (c chain) limitPublic(ctx context.Context, req any, _ *grpc.UnaryServerInfo
 		if client == "" {
 			credential = "public-tenant:" + tenantID // the ACS: the tenant's IdP posts
 		}
-		if ok, wait := c.limiter.Allow(credential, tenantID); !ok {
+		// Sign-ins have a tenant bucket of their own ("signin:"), so that
+		// unauthenticated requests cannot use up the tenant's API and SCIM
+		// allowance.
+		signinTenant := ""
+		if tenantID != "" {
+			signinTenant = "signin:" + tenantID
+		}
+		if ok, wait := c.limiter.Allow(credential, signinTenant); !ok {
 			return nil, exhausted("too many sign-in requests for this client or tenant: retry after the delay given", wait)
 		}
 	}

@@ -147,4 +147,8 @@ func TestSignInRateLimits(t *testing.T) {
 	if err := finish(quiet); status.Code(err) == codes.ResourceExhausted {
 		t.Fatalf("another tenant's sign-ins were limited: %v", err)
 	}
+	// Unauthenticated sign-in posts do not use up the tenant's API allowance.
+	if _, err := e.users.ListUsers(e.ctx, &identityv1.ListUsersRequest{TenantId: busy}); err != nil {
+		t.Fatalf("the busy tenant's API was limited by sign-in posts: %v", err)
+	}
 }

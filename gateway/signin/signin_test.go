@@ -495,6 +495,12 @@ func TestSignIn(t *testing.T) {
 					{name: "wrong audience", before: func(a *saml.Assertion) {
 						a.Conditions.AudienceRestrictions[0].Audience.Value = "https://evil.example.com"
 					}, want: "wrong_audience"},
+					{name: "no audience restriction", before: func(a *saml.Assertion) {
+						a.Conditions.AudienceRestrictions = nil
+					}, want: "wrong_audience"},
+					{name: "no subject confirmation", before: func(a *saml.Assertion) {
+						a.Subject.SubjectConfirmations = nil
+					}, want: "wrong_recipient"},
 					{name: "wrong recipient", before: func(a *saml.Assertion) {
 						a.Subject.SubjectConfirmations[0].SubjectConfirmationData.Recipient = "https://evil.example.com/acs"
 					}, want: "wrong_recipient"},

@@ -169,6 +169,15 @@ func (sp SP) Verify(tenantID, idpMetadataXML, samlResponse, requestID string) (*
 	if a.Subject == nil || a.Subject.NameID == nil || strings.TrimSpace(a.Subject.NameID.Value) == "" {
 		return nil, &LoginError{FailNoNameID, errors.New("the assertion has no NameID")}
 	}
+	// crewjam/saml checks the audience and recipient it finds, but passes an
+	// assertion that has none: an IdP signing for many SPs with one key
+	// could then be replayed here. Both are required.
+	if !hasAudience(a, p.EntityID) {
+		return nil, &LoginError{FailAudience, errors.New("the assertion is not restricted to this SP")}
+	}
+	if !hasBearerRecipient(a, p.AcsURL.String()) {
+		return nil, &LoginError{FailRecipient, errors.New("no bearer SubjectConfirmation names this ACS")}
+	}
 	if unsolicited {
 		for _, sc := range a.Subject.SubjectConfirmations {
 			if sc.SubjectConfirmationData != nil && sc.SubjectConfirmationData.InResponseTo != "" {
@@ -235,4 +244,26 @@ func (c *metadataCache) get(xmlDoc string) (*crewsaml.EntityDescriptor, error) {
 	c.docs[key] = ed
 	c.mu.Unlock()
 	return ed, nil
+}
+
+func hasAudience(a *crewsaml.Assertion, entityID string) bool {
+	if a.Conditions == nil {
+		return false
+	}
+	for _, r := range a.Conditions.AudienceRestrictions {
+		if r.Audience.Value == entityID {
+			return true
+		}
+	}
+	return false
+}
+
+func hasBearerRecipient(a *crewsaml.Assertion, acs string) bool {
+	for _, sc := range a.Subject.SubjectConfirmations {
+		if sc.Method == "urn:oasis:names:tc:SAML:2.0:cm:bearer" && sc.SubjectConfirmationData != nil &&
+			sc.SubjectConfirmationData.Recipient == acs {
+			return true
+		}
+	}
+	return false
 }

@@ -209,7 +209,17 @@ func (s *SignInService) finishUnsolicited(ctx context.Context, req *identityv1.F
 	if err != nil {
 		return nil, fmt.Errorf("read saml config: %w", err)
 	}
-	return s.complete(tctx, landing{tenantID: t.ID, clientID: cfg.IdpInitiatedClientID, redirectURI: cfg.IdpInitiatedRedirectURI,
+	// The client may have changed since the setting was made: it must still
+	// be confidential and still own the redirect URI.
+	client, err := s.db.OAuthClient.Query().Where(oauthclient.ID(cfg.IdpInitiatedClientID), oauthclient.ProjectID(t.ProjectID)).Only(scope.System(ctx))
+	if ent.IsNotFound(err) || (err == nil && (client.Public || !slices.Contains(client.RedirectUris, cfg.IdpInitiatedRedirectURI))) {
+		return nil, oauthError(codes.FailedPrecondition, "idp_initiated_misconfigured",
+			"the tenant's IdP-initiated sign-in names a client or redirect URI that no longer exists")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read client: %w", err)
+	}
+	return s.complete(tctx, landing{tenantID: t.ID, clientID: client.ID, redirectURI: cfg.IdpInitiatedRedirectURI,
 		scope: "openid email profile"}, req.GetSamlResponse())
 }
 
@@ -224,10 +234,17 @@ type landing struct {
 // redirect URI with a code, or with access_denied and the failure code.
 func (s *SignInService) complete(ctx context.Context, l landing, samlResponse string) (*identityv1.FinishLoginResponse, error) {
 	var userID string // once known
+	verified := false
 	deny := func(code string, reason error) (*identityv1.FinishLoginResponse, error) {
 		s.log.InfoContext(ctx, "sign-in refused", "tenant", l.tenantID, "client", l.clientID, "code", code, "reason", reason)
 		// The refusal is in the change log (the audit record), with its code
-		// and never the response itself.
+		// and never the response itself; unverified unsolicited posts (which
+		// anyone can send to an ACS allowing IdP-initiated sign-in) are only
+		// logged, so they cannot fill the log.
+		if l.requestID == "" && !verified {
+			return &identityv1.FinishLoginResponse{RedirectUrl: withQuery(l.redirectURI, "error", "access_denied",
+				"error_description", code, "state", l.state)}, nil
+		}
 		if _, err := s.w.Write(ctx, func(_ context.Context, tx *store.Tx) error {
 			tx.Record(changelog.LoginFailed{Tenant: changelog.TenantID(l.tenantID), Client: changelog.ClientID(l.clientID),
 				User: changelog.UserID(userID), Code: code})
@@ -253,6 +270,7 @@ func (s *SignInService) complete(ctx context.Context, l landing, samlResponse st
 	if err != nil {
 		return nil, err
 	}
+	verified = true
 	u, err := s.db.User.Query().Where(entuser.UserNameKey(store.UserNameLookup(login.NameID))).Only(ctx)
 	switch {
 	case ent.IsNotFound(err):
