@@ -235,9 +235,12 @@ func (e *endpoints) tokenError(w http.ResponseWriter, r *http.Request, err error
 			code = "invalid_request"
 		}
 		oauthJSON(w, http.StatusBadRequest, code, desc)
+	case status.Code(err) == codes.Unavailable:
+		w.Header().Set("Retry-After", "1")
+		oauthJSON(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again later")
 	default:
 		e.log.ErrorContext(r.Context(), "token endpoint", "error", err)
-		oauthJSON(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again later")
+		oauthJSON(w, http.StatusInternalServerError, "server_error", "the request could not be completed")
 	}
 }
 

@@ -358,18 +358,17 @@ func validChallenge(c string) bool {
 }
 
 // withQuery adds name/value pairs (empty values left out) to a registered
-// redirect URI, keeping its own query.
+// redirect URI, keeping its own query as it is (RFC 6749 3.1.2).
 func withQuery(raw string, pairs ...string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return raw
-	}
-	q := u.Query()
+	add := url.Values{}
 	for i := 0; i+1 < len(pairs); i += 2 {
 		if pairs[i+1] != "" {
-			q.Set(pairs[i], pairs[i+1])
+			add.Set(pairs[i], pairs[i+1])
 		}
 	}
-	u.RawQuery = q.Encode()
-	return u.String()
+	sep := "?"
+	if strings.Contains(raw, "?") {
+		sep = "&"
+	}
+	return raw + sep + add.Encode()
 }

@@ -265,8 +265,11 @@ func (s *SignInService) newRefreshToken(ctx context.Context, db *ent.Client, g g
 func (s *SignInService) mint(ctx context.Context, g grant) (*identityv1.Tokens, error) {
 	now := s.now()
 	sess, err := s.db.Session.Query().Where(session.ID(g.sessionID)).Only(ctx)
-	if err != nil || sess.RevokeTime != nil {
+	if ent.IsNotFound(err) || (err == nil && sess.RevokeTime != nil) {
 		return nil, oauthError(codes.InvalidArgument, "invalid_grant", "the session has ended")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read session: %w", err)
 	}
 	u, err := s.db.User.Query().Where(entuser.ID(g.userID)).
 		WithEmails(func(q *ent.EmailQuery) { q.Order(ent.Asc(email.FieldPosition)) }).Only(ctx)
@@ -281,19 +284,22 @@ func (s *SignInService) mint(ctx context.Context, g grant) (*identityv1.Tokens, 
 		return nil, err
 	}
 	grants := oidc.TenantGrants{Roles: []string{}, Permissions: []string{}}
-	if ts, err := s.index.Tenant(g.projectID, g.tenantID); err == nil {
-		ts.Read(func(t *roleindex.Tenant) {
-			_, roles, _ := t.UserRoles(u.ID, "")
-			for _, r := range roles {
-				grants.Roles = append(grants.Roles, r.Role.Name)
-				for _, p := range r.Role.Permissions {
-					if !slices.Contains(grants.Permissions, p) {
-						grants.Permissions = append(grants.Permissions, p)
-					}
+	ts, err := s.index.Tenant(g.projectID, g.tenantID)
+	if err != nil {
+		// The tenant is gone: no token, rather than one without roles.
+		return nil, oauthError(codes.InvalidArgument, "invalid_grant", "the tenant no longer exists")
+	}
+	ts.Read(func(t *roleindex.Tenant) {
+		_, roles, _ := t.UserRoles(u.ID, "")
+		for _, r := range roles {
+			grants.Roles = append(grants.Roles, r.Role.Name)
+			for _, p := range r.Role.Permissions {
+				if !slices.Contains(grants.Permissions, p) {
+					grants.Permissions = append(grants.Permissions, p)
 				}
 			}
-		})
-	}
+		}
+	})
 	slices.Sort(grants.Permissions)
 	ttl := oidc.AccessTokenTTL
 	if cfg, err := s.db.SamlConfig.Query().Where(samlconfig.TenantID(g.tenantID)).Only(ctx); err == nil && cfg.AccessTokenTTLSeconds > 0 {
