@@ -69,6 +69,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{AuthCodesColumns[11]},
 			},
+			{
+				Name:    "authcode_expire_time",
+				Unique:  false,
+				Columns: []*schema.Column{AuthCodesColumns[9]},
+			},
 		},
 	}
 	// ChangesColumns holds the columns for the "changes" table.
@@ -358,6 +363,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{PendingLoginsColumns[11]},
 			},
+			{
+				Name:    "pendinglogin_expire_time",
+				Unique:  false,
+				Columns: []*schema.Column{PendingLoginsColumns[9]},
+			},
 		},
 	}
 	// ProjectsColumns holds the columns for the "projects" table.
@@ -408,6 +418,11 @@ var (
 				Name:    "refreshtoken_tenant_id_session_id",
 				Unique:  false,
 				Columns: []*schema.Column{RefreshTokensColumns[7], RefreshTokensColumns[1]},
+			},
+			{
+				Name:    "refreshtoken_expire_time",
+				Unique:  false,
+				Columns: []*schema.Column{RefreshTokensColumns[5]},
 			},
 		},
 	}
@@ -602,6 +617,11 @@ var (
 				Name:    "seenassertion_tenant_id_assertion_id",
 				Unique:  true,
 				Columns: []*schema.Column{SeenAssertionsColumns[3], SeenAssertionsColumns[1]},
+			},
+			{
+				Name:    "seenassertion_expire_time",
+				Unique:  false,
+				Columns: []*schema.Column{SeenAssertionsColumns[2]},
 			},
 		},
 	}

@@ -41,6 +41,9 @@ func (PendingLogin) Fields() []ent.Field {
 	}
 }
 
+// Indexes of the PendingLogin.
+func (PendingLogin) Indexes() []ent.Index { return []ent.Index{index.Fields("expire_time")} }
+
 // Edges of the PendingLogin.
 func (PendingLogin) Edges() []ent.Edge {
 	return []ent.Edge{
@@ -75,6 +78,9 @@ func (AuthCode) Fields() []ent.Field {
 	}
 }
 
+// Indexes of the AuthCode.
+func (AuthCode) Indexes() []ent.Index { return []ent.Index{index.Fields("expire_time")} }
+
 // Edges of the AuthCode.
 func (AuthCode) Edges() []ent.Edge {
 	return []ent.Edge{
@@ -107,7 +113,7 @@ func (SeenAssertion) Edges() []ent.Edge {
 
 // Indexes of the SeenAssertion.
 func (SeenAssertion) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("tenant_id", "assertion_id").Unique()}
+	return []ent.Index{index.Fields("tenant_id", "assertion_id").Unique(), index.Fields("expire_time")}
 }
 
 // Session is a user's sign-in to a client through the tenant's IdP.
@@ -175,5 +181,5 @@ func (RefreshToken) Edges() []ent.Edge {
 
 // Indexes of the RefreshToken.
 func (RefreshToken) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("tenant_id", "session_id")}
+	return []ent.Index{index.Fields("tenant_id", "session_id"), index.Fields("expire_time")}
 }

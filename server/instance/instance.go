@@ -133,6 +133,8 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	}
 	sp := saml.NewSP(cfg.PublicURL)
 	issuer := oidc.NewIssuer(cfg.PublicURL, keyring, cfg.Now)
+	signIn := service.NewSignInService(db, w, sp, issuer, index, follower, cfg.Log, cfg.Now)
+	go prune(runCtx, signIn, cfg.Log)
 	services := server.Services{
 		Project:   service.NewProjectService(db, w),
 		Tenant:    service.NewTenantService(db, w),
@@ -143,7 +145,7 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 		Client:    service.NewOAuthClientService(db, w),
 		Keys:      service.NewSigningKeyService(keyring),
 		Sessions:  service.NewSessionService(db, w),
-		SignIn:    service.NewSignInService(db, w, sp, issuer, index, follower, cfg.Log, cfg.Now),
+		SignIn:    signIn,
 		Sso: service.NewSsoService(db, w, sp, saml.NewFetcher(saml.FetchOptions{
 			Timeout: cfg.MetadataTimeout, AllowPrivate: cfg.MetadataAllowPrivate, Log: cfg.Log,
 		}), cfg.Now),
@@ -191,4 +193,21 @@ func (i *Instance) Close() {
 	}
 	i.stop()
 	_ = i.DB.Close()
+}
+
+// prune deletes expired sign-in state every PruneInterval until ctx ends.
+// Every instance prunes; the deletes are idempotent.
+func prune(ctx context.Context, s *service.SignInService, log *slog.Logger) {
+	t := time.NewTicker(service.PruneInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.Prune(ctx); err != nil && ctx.Err() == nil {
+				log.WarnContext(ctx, "prune sign-in state", "error", err)
+			}
+		}
+	}
 }

@@ -13,8 +13,10 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/acme/identity/ent"
+	"github.com/acme/identity/ent/authcode"
 	"github.com/acme/identity/ent/oauthclient"
 	"github.com/acme/identity/ent/pendinglogin"
+	"github.com/acme/identity/ent/refreshtoken"
 	"github.com/acme/identity/ent/samlconfig"
 	"github.com/acme/identity/ent/seenassertion"
 	"github.com/acme/identity/ent/tenant"
@@ -291,9 +293,6 @@ func (s *SignInService) complete(ctx context.Context, l landing, samlResponse st
 	if _, err := s.w.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		// The assertion id is remembered in the same transaction as the
 		// session: a replay to any instance finds it.
-		if _, err := tx.SeenAssertion.Delete().Where(seenassertion.ExpireTimeLT(tx.Now)).Exec(ctx); err != nil {
-			return fmt.Errorf("prune seen assertions: %w", err)
-		}
 		if err := tx.SeenAssertion.Create().SetTenantID(l.tenantID).SetAssertionID(login.AssertionID).
 			SetExpireTime(login.Expires).Exec(ctx); err != nil {
 			if ent.IsConstraintError(err) {
@@ -371,4 +370,28 @@ func withQuery(raw string, pairs ...string) string {
 		sep = "&"
 	}
 	return raw + sep + add.Encode()
+}
+
+// PruneInterval is how often expired sign-in state is deleted.
+const PruneInterval = 10 * time.Minute
+
+// Prune deletes expired sign-in state of every tenant: pending logins,
+// codes, remembered assertion ids and refresh tokens (used ones are kept
+// until they expire, so that a late reuse still ends its session). Sessions
+// stay, ended or not, as the record of who signed in.
+func (s *SignInService) Prune(ctx context.Context) error {
+	sys, now := scope.System(ctx), s.now()
+	for what, del := range map[string]func() (int, error){
+		"pending logins": func() (int, error) { return s.db.PendingLogin.Delete().Where(pendinglogin.ExpireTimeLT(now)).Exec(sys) },
+		"codes":          func() (int, error) { return s.db.AuthCode.Delete().Where(authcode.ExpireTimeLT(now)).Exec(sys) },
+		"assertion ids": func() (int, error) {
+			return s.db.SeenAssertion.Delete().Where(seenassertion.ExpireTimeLT(now)).Exec(sys)
+		},
+		"refresh tokens": func() (int, error) { return s.db.RefreshToken.Delete().Where(refreshtoken.ExpireTimeLT(now)).Exec(sys) },
+	} {
+		if _, err := del(); err != nil {
+			return fmt.Errorf("prune %s: %w", what, err)
+		}
+	}
+	return nil
 }
