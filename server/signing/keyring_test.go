@@ -54,6 +54,20 @@ func TestKeyLifecycle(t *testing.T) {
 			// sign signs a token after the keyring's cache has lapsed and
 			// returns the kid it was signed with, checking the signature
 			// against the published JWKS.
+			var lastToken string
+			// verifies says whether a token verifies against the JWKS now.
+			verifies := func(tok string) bool {
+				jws, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{signing.Algorithm})
+				if err != nil {
+					t.Fatal(err)
+				}
+				keys := jwks(t, kr).Key(jws.Signatures[0].Header.KeyID)
+				if len(keys) != 1 {
+					return false
+				}
+				_, err = jws.Verify(keys[0])
+				return err == nil
+			}
 			sign := func() string {
 				t.Helper()
 				now = now.Add(time.Minute)
@@ -61,6 +75,7 @@ func TestKeyLifecycle(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				lastToken = tok
 				jws, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{signing.Algorithm})
 				if err != nil {
 					t.Fatal(err)
@@ -88,6 +103,7 @@ func TestKeyLifecycle(t *testing.T) {
 			if kid := sign(); kid != first {
 				t.Fatal("the successor signed without being published first")
 			}
+			oldToken := lastToken // signed by the first key just before it retires
 			if n := len(jwks(t, kr).Keys); n != 2 {
 				t.Fatalf("%d keys published near the end of the period, want 2 (the successor scheduled)", n)
 			}
@@ -96,11 +112,11 @@ func TestKeyLifecycle(t *testing.T) {
 			if second == first {
 				t.Fatal("the successor did not take over at the end of the period")
 			}
-			if len(jwks(t, kr).Key(first)) != 1 {
-				t.Fatal("the retired key left the JWKS while its tokens can be valid")
+			if len(jwks(t, kr).Key(first)) != 1 || !verifies(oldToken) {
+				t.Fatal("a token of the retired key stopped verifying while it can be valid")
 			}
 			now = now.Add(signing.KeepAfterRetire)
-			if len(jwks(t, kr).Key(first)) != 0 {
+			if len(jwks(t, kr).Key(first)) != 0 || verifies(oldToken) {
 				t.Fatal("the retired key is still published after its tokens expired")
 			}
 
