@@ -182,6 +182,12 @@ func TestBadRequests(t *testing.T) {
 			if r.json["schemas"] == nil || r.json["status"] != fmt.Sprint(tc.status) {
 				t.Fatalf("not a SCIM error: %s", r.raw)
 			}
+			// RFC 6750 3: a 401 names its scheme; the detail names both
+			// credentials the gateway takes.
+			if tc.status == 401 && (!strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") ||
+				!strings.Contains(r.str("detail"), "<SCIM token>") || !strings.Contains(r.str("detail"), "<ProjectID>:<AccessKey>")) {
+				t.Fatalf("401 without the Bearer challenge or both credential forms: %v %s", r.header, r.raw)
+			}
 		})
 	}
 	after := call(t, e, e.token, "GET", "/Users/"+id, "").want(t, 200)

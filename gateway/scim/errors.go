@@ -43,6 +43,10 @@ func writeError(w http.ResponseWriter, err error) {
 	if e.Status == http.StatusServiceUnavailable || e.Status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
 	}
+	if e.Status == http.StatusUnauthorized {
+		// RFC 6750 3: a 401 names the scheme it wants.
+		w.Header().Set("WWW-Authenticate", `Bearer realm="scim"`)
+	}
 	w.WriteHeader(e.Status)
 	body := map[string]any{
 		"schemas": []string{resource.ErrorSchema},
@@ -60,6 +64,9 @@ func writeError(w http.ResponseWriter, err error) {
 func WriteInvalid(w http.ResponseWriter, detail string) {
 	writeError(w, errorf(http.StatusBadRequest, "invalidValue", "%s", detail))
 }
+
+// credentialForms names the two credentials the gateway accepts.
+const credentialForms = "Bearer <SCIM token> or Bearer <ProjectID>:<AccessKey> of a key with Tenant Admin on one tenant"
 
 func toSCIMError(err error) *scimError {
 	var se *scimError
@@ -91,7 +98,7 @@ func toSCIMError(err error) *scimError {
 		}
 		return &scimError{Status: http.StatusBadRequest, Detail: msg}
 	case codes.Unauthenticated:
-		return &scimError{Status: http.StatusUnauthorized, Detail: msg}
+		return &scimError{Status: http.StatusUnauthorized, Detail: msg + " (send Authorization: " + credentialForms + ")"}
 	case codes.PermissionDenied:
 		return &scimError{Status: http.StatusForbidden, Detail: msg}
 	case codes.ResourceExhausted:

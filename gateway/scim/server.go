@@ -78,7 +78,7 @@ func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request) error)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth := r.Header.Get("Authorization")
 		if auth == "" {
-			writeError(w, errorf(http.StatusUnauthorized, "", "send Authorization: Bearer <SCIM token> or Bearer <ProjectID>:<AccessKey>"))
+			writeError(w, errorf(http.StatusUnauthorized, "", "send Authorization: %s", credentialForms))
 			return
 		}
 		ctx := metadata.AppendToOutgoingContext(r.Context(), "authorization", auth)
