@@ -269,9 +269,17 @@ func TestDiscovery(t *testing.T) {
 	if r := call(t, e, e.token, "GET", "/ResourceTypes", "").want(t, 200); r.str("totalResults") != "2" {
 		t.Fatalf("ResourceTypes: %s", r.raw)
 	}
-	call(t, e, e.token, "GET", "/ResourceTypes/User", "").want(t, 200)
-	if r := call(t, e, e.token, "GET", "/Schemas", "").want(t, 200); r.str("totalResults") != "3" {
-		t.Fatalf("Schemas: %s", r.raw)
+	if r := call(t, e, e.token, "GET", "/ResourceTypes/User", "").want(t, 200); r.str("description") != "User Account" {
+		t.Fatalf("ResourceTypes/User without its description (RFC 7643 6): %s", r.raw)
+	}
+	schemas := call(t, e, e.token, "GET", "/Schemas", "").want(t, 200)
+	if schemas.str("totalResults") != "3" {
+		t.Fatalf("Schemas: %s", schemas.raw)
+	}
+	for _, sc := range schemas.json["Resources"].([]any) {
+		if d, _ := sc.(map[string]any)["description"].(string); d == "" {
+			t.Fatalf("a schema without its description (RFC 7643 7): %v", sc)
+		}
 	}
 	call(t, e, e.token, "GET", "/Schemas/urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", "").want(t, 200)
 	call(t, e, e.token, "GET", "/Schemas/urn:nope", "").want(t, 404)

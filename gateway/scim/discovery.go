@@ -39,13 +39,15 @@ func (s *Server) resourceTypeList() []map[string]any {
 		{
 			"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:ResourceType"},
 			"id":      "User", "name": "User", "endpoint": "/Users", "schema": resource.UserSchema,
+			"description":      "User Account",
 			"schemaExtensions": []map[string]any{{"schema": resource.EnterpriseSchema, "required": false}},
 			"meta":             map[string]any{"resourceType": "ResourceType", "location": s.base + "/ResourceTypes/User"},
 		},
 		{
 			"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:ResourceType"},
 			"id":      "Group", "name": "Group", "endpoint": "/Groups", "schema": resource.GroupSchema,
-			"meta": map[string]any{"resourceType": "ResourceType", "location": s.base + "/ResourceTypes/Group"},
+			"description": "Group: its members hold the tenant role of the same name",
+			"meta":        map[string]any{"resourceType": "ResourceType", "location": s.base + "/ResourceTypes/Group"},
 		},
 	}
 }
@@ -98,10 +100,10 @@ func (s *Server) schemaList() []map[string]any {
 		return attribute(name, "complex", true, false, "readWrite", false, subs...)
 	}
 	primary := attribute("primary", "boolean", false, false, "readWrite", false)
-	schema := func(id, name string, attrs ...map[string]any) map[string]any {
+	schema := func(id, name, description string, attrs ...map[string]any) map[string]any {
 		return map[string]any{
 			"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Schema"},
-			"id":      id, "name": name, "attributes": attrs,
+			"id":      id, "name": name, "description": description, "attributes": attrs,
 			"meta": map[string]any{"resourceType": "Schema", "location": s.base + "/Schemas/" + id},
 		}
 	}
@@ -110,7 +112,7 @@ func (s *Server) schemaList() []map[string]any {
 	displayName := attribute("displayName", "string", false, true, "readWrite", false)
 	displayName["uniqueness"] = "server"
 	return []map[string]any{
-		schema(resource.UserSchema, "User",
+		schema(resource.UserSchema, "User", "User Account",
 			id, userName, attribute("externalId", "string", false, false, "readWrite", true),
 			attribute("name", "complex", false, false, "readWrite", false, str("formatted"), str("familyName"), str("givenName")),
 			str("displayName"), str("nickName"), str("profileUrl"), str("title"), str("userType"),
@@ -121,8 +123,8 @@ func (s *Server) schemaList() []map[string]any {
 			multi("phoneNumbers", str("value"), str("type"), primary),
 			multi("addresses", str("formatted"), str("streetAddress"), str("locality"), str("region"), str("postalCode"), str("country"), str("type"), primary),
 		),
-		schema(resource.GroupSchema, "Group", id, displayName, attribute("externalId", "string", false, false, "readWrite", true), members),
-		schema(resource.EnterpriseSchema, "EnterpriseUser",
+		schema(resource.GroupSchema, "Group", "Group", id, displayName, attribute("externalId", "string", false, false, "readWrite", true), members),
+		schema(resource.EnterpriseSchema, "EnterpriseUser", "Enterprise User",
 			str("employeeNumber"), str("costCenter"), str("organization"), str("division"), str("department"),
 			attribute("manager", "complex", false, false, "readWrite", false, str("value"), attribute("$ref", "reference", false, false, "readOnly", true), attribute("displayName", "string", false, false, "readOnly", false)),
 		),
