@@ -31,12 +31,17 @@ var userCases = []struct {
 		func(u *resource.User) bool { return u.Name.GivenName == "G" && u.Enterprise.Department == "D" }},
 	{"extension object", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","value":{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"employeeNumber":"7"}}}]}`,
 		func(u *resource.User) bool { return u.Enterprise.EmployeeNumber == "7" }},
+	{"replace a complex value keeps the sub-attributes not given", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"name":{"givenName":"X"}}}]}`,
+		func(u *resource.User) bool { return u.Name.GivenName == "X" && u.Name.FamilyName == "F" }},
+	{"replace at a complex path keeps the sub-attributes not given", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"name","value":{"givenName":"Y"}}]}`,
+		func(u *resource.User) bool { return u.Name.GivenName == "Y" && u.Name.FamilyName == "F" }},
 	{"manager as bare id", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":"m1"}]}`,
 		func(u *resource.User) bool { return u.Enterprise.Manager.Value == "m1" }},
 }
 
 func sampleUser() *resource.User {
-	return &resource.User{UserName: "a@x.com", Emails: []resource.Email{{Value: "a@x.com", Type: "work"}}}
+	return &resource.User{UserName: "a@x.com", Name: &resource.Name{GivenName: "G0", FamilyName: "F"},
+		Emails: []resource.Email{{Value: "a@x.com", Type: "work"}}}
 }
 
 func TestApplyUser(t *testing.T) {

@@ -134,10 +134,9 @@ func applyName(u *resource.User, o Operation) error {
 		if err := decode(o, &n); err != nil {
 			return err
 		}
-		if o.Op == "replace" {
-			*u.Name = n
-			return nil
-		}
+		// Add and replace alike set the sub-attributes given and leave the
+		// others as they are (RFC 7644 3.5.2.3: "Sub-attributes that are not
+		// specified in the value parameter are left unchanged").
 		for _, f := range []struct{ dst, v *string }{{&u.Name.GivenName, &n.GivenName}, {&u.Name.FamilyName, &n.FamilyName}, {&u.Name.Formatted, &n.Formatted}} {
 			if *f.v != "" {
 				*f.dst = *f.v
