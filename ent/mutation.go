@@ -17226,6 +17226,9 @@ type UserMutation struct {
 	external_id              *string
 	given_name               *string
 	family_name              *string
+	middle_name              *string
+	honorific_prefix         *string
+	honorific_suffix         *string
 	formatted_name           *string
 	display_name             *string
 	active                   *bool
@@ -17696,6 +17699,114 @@ func (m *UserMutation) OldFamilyName(ctx context.Context) (v string, err error) 
 // ResetFamilyName resets all changes to the "family_name" field.
 func (m *UserMutation) ResetFamilyName() {
 	m.family_name = nil
+}
+
+// SetMiddleName sets the "middle_name" field.
+func (m *UserMutation) SetMiddleName(s string) {
+	m.middle_name = &s
+}
+
+// MiddleName returns the value of the "middle_name" field in the mutation.
+func (m *UserMutation) MiddleName() (r string, exists bool) {
+	v := m.middle_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMiddleName returns the old "middle_name" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldMiddleName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMiddleName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMiddleName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMiddleName: %w", err)
+	}
+	return oldValue.MiddleName, nil
+}
+
+// ResetMiddleName resets all changes to the "middle_name" field.
+func (m *UserMutation) ResetMiddleName() {
+	m.middle_name = nil
+}
+
+// SetHonorificPrefix sets the "honorific_prefix" field.
+func (m *UserMutation) SetHonorificPrefix(s string) {
+	m.honorific_prefix = &s
+}
+
+// HonorificPrefix returns the value of the "honorific_prefix" field in the mutation.
+func (m *UserMutation) HonorificPrefix() (r string, exists bool) {
+	v := m.honorific_prefix
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHonorificPrefix returns the old "honorific_prefix" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldHonorificPrefix(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHonorificPrefix is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHonorificPrefix requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHonorificPrefix: %w", err)
+	}
+	return oldValue.HonorificPrefix, nil
+}
+
+// ResetHonorificPrefix resets all changes to the "honorific_prefix" field.
+func (m *UserMutation) ResetHonorificPrefix() {
+	m.honorific_prefix = nil
+}
+
+// SetHonorificSuffix sets the "honorific_suffix" field.
+func (m *UserMutation) SetHonorificSuffix(s string) {
+	m.honorific_suffix = &s
+}
+
+// HonorificSuffix returns the value of the "honorific_suffix" field in the mutation.
+func (m *UserMutation) HonorificSuffix() (r string, exists bool) {
+	v := m.honorific_suffix
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHonorificSuffix returns the old "honorific_suffix" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldHonorificSuffix(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHonorificSuffix is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHonorificSuffix requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHonorificSuffix: %w", err)
+	}
+	return oldValue.HonorificSuffix, nil
+}
+
+// ResetHonorificSuffix resets all changes to the "honorific_suffix" field.
+func (m *UserMutation) ResetHonorificSuffix() {
+	m.honorific_suffix = nil
 }
 
 // SetFormattedName sets the "formatted_name" field.
@@ -18192,7 +18303,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 15)
+	fields := make([]string, 0, 18)
 	if m.create_time != nil {
 		fields = append(fields, user.FieldCreateTime)
 	}
@@ -18219,6 +18330,15 @@ func (m *UserMutation) Fields() []string {
 	}
 	if m.family_name != nil {
 		fields = append(fields, user.FieldFamilyName)
+	}
+	if m.middle_name != nil {
+		fields = append(fields, user.FieldMiddleName)
+	}
+	if m.honorific_prefix != nil {
+		fields = append(fields, user.FieldHonorificPrefix)
+	}
+	if m.honorific_suffix != nil {
+		fields = append(fields, user.FieldHonorificSuffix)
 	}
 	if m.formatted_name != nil {
 		fields = append(fields, user.FieldFormattedName)
@@ -18264,6 +18384,12 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.GivenName()
 	case user.FieldFamilyName:
 		return m.FamilyName()
+	case user.FieldMiddleName:
+		return m.MiddleName()
+	case user.FieldHonorificPrefix:
+		return m.HonorificPrefix()
+	case user.FieldHonorificSuffix:
+		return m.HonorificSuffix()
 	case user.FieldFormattedName:
 		return m.FormattedName()
 	case user.FieldDisplayName:
@@ -18303,6 +18429,12 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldGivenName(ctx)
 	case user.FieldFamilyName:
 		return m.OldFamilyName(ctx)
+	case user.FieldMiddleName:
+		return m.OldMiddleName(ctx)
+	case user.FieldHonorificPrefix:
+		return m.OldHonorificPrefix(ctx)
+	case user.FieldHonorificSuffix:
+		return m.OldHonorificSuffix(ctx)
 	case user.FieldFormattedName:
 		return m.OldFormattedName(ctx)
 	case user.FieldDisplayName:
@@ -18386,6 +18518,27 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetFamilyName(v)
+		return nil
+	case user.FieldMiddleName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMiddleName(v)
+		return nil
+	case user.FieldHonorificPrefix:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHonorificPrefix(v)
+		return nil
+	case user.FieldHonorificSuffix:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHonorificSuffix(v)
 		return nil
 	case user.FieldFormattedName:
 		v, ok := value.(string)
@@ -18540,6 +18693,15 @@ func (m *UserMutation) ResetField(name string) error {
 		return nil
 	case user.FieldFamilyName:
 		m.ResetFamilyName()
+		return nil
+	case user.FieldMiddleName:
+		m.ResetMiddleName()
+		return nil
+	case user.FieldHonorificPrefix:
+		m.ResetHonorificPrefix()
+		return nil
+	case user.FieldHonorificSuffix:
+		m.ResetHonorificSuffix()
 		return nil
 	case user.FieldFormattedName:
 		m.ResetFormattedName()

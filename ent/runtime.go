@@ -531,16 +531,28 @@ func init() {
 	userDescFamilyName := userFields[4].Descriptor()
 	// user.DefaultFamilyName holds the default value on creation for the family_name field.
 	user.DefaultFamilyName = userDescFamilyName.Default.(string)
+	// userDescMiddleName is the schema descriptor for middle_name field.
+	userDescMiddleName := userFields[5].Descriptor()
+	// user.DefaultMiddleName holds the default value on creation for the middle_name field.
+	user.DefaultMiddleName = userDescMiddleName.Default.(string)
+	// userDescHonorificPrefix is the schema descriptor for honorific_prefix field.
+	userDescHonorificPrefix := userFields[6].Descriptor()
+	// user.DefaultHonorificPrefix holds the default value on creation for the honorific_prefix field.
+	user.DefaultHonorificPrefix = userDescHonorificPrefix.Default.(string)
+	// userDescHonorificSuffix is the schema descriptor for honorific_suffix field.
+	userDescHonorificSuffix := userFields[7].Descriptor()
+	// user.DefaultHonorificSuffix holds the default value on creation for the honorific_suffix field.
+	user.DefaultHonorificSuffix = userDescHonorificSuffix.Default.(string)
 	// userDescFormattedName is the schema descriptor for formatted_name field.
-	userDescFormattedName := userFields[5].Descriptor()
+	userDescFormattedName := userFields[8].Descriptor()
 	// user.DefaultFormattedName holds the default value on creation for the formatted_name field.
 	user.DefaultFormattedName = userDescFormattedName.Default.(string)
 	// userDescDisplayName is the schema descriptor for display_name field.
-	userDescDisplayName := userFields[6].Descriptor()
+	userDescDisplayName := userFields[9].Descriptor()
 	// user.DefaultDisplayName holds the default value on creation for the display_name field.
 	user.DefaultDisplayName = userDescDisplayName.Default.(string)
 	// userDescActive is the schema descriptor for active field.
-	userDescActive := userFields[7].Descriptor()
+	userDescActive := userFields[10].Descriptor()
 	// user.DefaultActive holds the default value on creation for the active field.
 	user.DefaultActive = userDescActive.Default.(bool)
 	// userDescID is the schema descriptor for id field.

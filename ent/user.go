@@ -38,6 +38,12 @@ type User struct {
 	GivenName string `json:"given_name,omitempty"`
 	// FamilyName holds the value of the "family_name" field.
 	FamilyName string `json:"family_name,omitempty"`
+	// MiddleName holds the value of the "middle_name" field.
+	MiddleName string `json:"middle_name,omitempty"`
+	// HonorificPrefix holds the value of the "honorific_prefix" field.
+	HonorificPrefix string `json:"honorific_prefix,omitempty"`
+	// HonorificSuffix holds the value of the "honorific_suffix" field.
+	HonorificSuffix string `json:"honorific_suffix,omitempty"`
 	// FormattedName holds the value of the "formatted_name" field.
 	FormattedName string `json:"formatted_name,omitempty"`
 	// DisplayName holds the value of the "display_name" field.
@@ -120,7 +126,7 @@ func (*User) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case user.FieldVersion:
 			values[i] = new(sql.NullInt64)
-		case user.FieldID, user.FieldTenantID, user.FieldUserName, user.FieldUserNameKey, user.FieldExternalID, user.FieldGivenName, user.FieldFamilyName, user.FieldFormattedName, user.FieldDisplayName:
+		case user.FieldID, user.FieldTenantID, user.FieldUserName, user.FieldUserNameKey, user.FieldExternalID, user.FieldGivenName, user.FieldFamilyName, user.FieldMiddleName, user.FieldHonorificPrefix, user.FieldHonorificSuffix, user.FieldFormattedName, user.FieldDisplayName:
 			values[i] = new(sql.NullString)
 		case user.FieldCreateTime, user.FieldUpdateTime:
 			values[i] = new(sql.NullTime)
@@ -198,6 +204,24 @@ func (_m *User) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field family_name", values[i])
 			} else if value.Valid {
 				_m.FamilyName = value.String
+			}
+		case user.FieldMiddleName:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field middle_name", values[i])
+			} else if value.Valid {
+				_m.MiddleName = value.String
+			}
+		case user.FieldHonorificPrefix:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field honorific_prefix", values[i])
+			} else if value.Valid {
+				_m.HonorificPrefix = value.String
+			}
+		case user.FieldHonorificSuffix:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field honorific_suffix", values[i])
+			} else if value.Valid {
+				_m.HonorificSuffix = value.String
 			}
 		case user.FieldFormattedName:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -323,6 +347,15 @@ func (_m *User) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("family_name=")
 	builder.WriteString(_m.FamilyName)
+	builder.WriteString(", ")
+	builder.WriteString("middle_name=")
+	builder.WriteString(_m.MiddleName)
+	builder.WriteString(", ")
+	builder.WriteString("honorific_prefix=")
+	builder.WriteString(_m.HonorificPrefix)
+	builder.WriteString(", ")
+	builder.WriteString("honorific_suffix=")
+	builder.WriteString(_m.HonorificSuffix)
 	builder.WriteString(", ")
 	builder.WriteString("formatted_name=")
 	builder.WriteString(_m.FormattedName)

@@ -106,6 +106,48 @@ func (_c *UserCreate) SetNillableFamilyName(v *string) *UserCreate {
 	return _c
 }
 
+// SetMiddleName sets the "middle_name" field.
+func (_c *UserCreate) SetMiddleName(v string) *UserCreate {
+	_c.mutation.SetMiddleName(v)
+	return _c
+}
+
+// SetNillableMiddleName sets the "middle_name" field if the given value is not nil.
+func (_c *UserCreate) SetNillableMiddleName(v *string) *UserCreate {
+	if v != nil {
+		_c.SetMiddleName(*v)
+	}
+	return _c
+}
+
+// SetHonorificPrefix sets the "honorific_prefix" field.
+func (_c *UserCreate) SetHonorificPrefix(v string) *UserCreate {
+	_c.mutation.SetHonorificPrefix(v)
+	return _c
+}
+
+// SetNillableHonorificPrefix sets the "honorific_prefix" field if the given value is not nil.
+func (_c *UserCreate) SetNillableHonorificPrefix(v *string) *UserCreate {
+	if v != nil {
+		_c.SetHonorificPrefix(*v)
+	}
+	return _c
+}
+
+// SetHonorificSuffix sets the "honorific_suffix" field.
+func (_c *UserCreate) SetHonorificSuffix(v string) *UserCreate {
+	_c.mutation.SetHonorificSuffix(v)
+	return _c
+}
+
+// SetNillableHonorificSuffix sets the "honorific_suffix" field if the given value is not nil.
+func (_c *UserCreate) SetNillableHonorificSuffix(v *string) *UserCreate {
+	if v != nil {
+		_c.SetHonorificSuffix(*v)
+	}
+	return _c
+}
+
 // SetFormattedName sets the "formatted_name" field.
 func (_c *UserCreate) SetFormattedName(v string) *UserCreate {
 	_c.mutation.SetFormattedName(v)
@@ -277,6 +319,18 @@ func (_c *UserCreate) defaults() {
 		v := user.DefaultFamilyName
 		_c.mutation.SetFamilyName(v)
 	}
+	if _, ok := _c.mutation.MiddleName(); !ok {
+		v := user.DefaultMiddleName
+		_c.mutation.SetMiddleName(v)
+	}
+	if _, ok := _c.mutation.HonorificPrefix(); !ok {
+		v := user.DefaultHonorificPrefix
+		_c.mutation.SetHonorificPrefix(v)
+	}
+	if _, ok := _c.mutation.HonorificSuffix(); !ok {
+		v := user.DefaultHonorificSuffix
+		_c.mutation.SetHonorificSuffix(v)
+	}
 	if _, ok := _c.mutation.FormattedName(); !ok {
 		v := user.DefaultFormattedName
 		_c.mutation.SetFormattedName(v)
@@ -334,6 +388,15 @@ func (_c *UserCreate) check() error {
 	}
 	if _, ok := _c.mutation.FamilyName(); !ok {
 		return &ValidationError{Name: "family_name", err: errors.New(`ent: missing required field "User.family_name"`)}
+	}
+	if _, ok := _c.mutation.MiddleName(); !ok {
+		return &ValidationError{Name: "middle_name", err: errors.New(`ent: missing required field "User.middle_name"`)}
+	}
+	if _, ok := _c.mutation.HonorificPrefix(); !ok {
+		return &ValidationError{Name: "honorific_prefix", err: errors.New(`ent: missing required field "User.honorific_prefix"`)}
+	}
+	if _, ok := _c.mutation.HonorificSuffix(); !ok {
+		return &ValidationError{Name: "honorific_suffix", err: errors.New(`ent: missing required field "User.honorific_suffix"`)}
 	}
 	if _, ok := _c.mutation.FormattedName(); !ok {
 		return &ValidationError{Name: "formatted_name", err: errors.New(`ent: missing required field "User.formatted_name"`)}
@@ -419,6 +482,18 @@ func (_c *UserCreate) createSpec() (*User, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.FamilyName(); ok {
 		_spec.SetField(user.FieldFamilyName, field.TypeString, value)
 		_node.FamilyName = value
+	}
+	if value, ok := _c.mutation.MiddleName(); ok {
+		_spec.SetField(user.FieldMiddleName, field.TypeString, value)
+		_node.MiddleName = value
+	}
+	if value, ok := _c.mutation.HonorificPrefix(); ok {
+		_spec.SetField(user.FieldHonorificPrefix, field.TypeString, value)
+		_node.HonorificPrefix = value
+	}
+	if value, ok := _c.mutation.HonorificSuffix(); ok {
+		_spec.SetField(user.FieldHonorificSuffix, field.TypeString, value)
+		_node.HonorificSuffix = value
 	}
 	if value, ok := _c.mutation.FormattedName(); ok {
 		_spec.SetField(user.FieldFormattedName, field.TypeString, value)
@@ -648,6 +723,42 @@ func (u *UserUpsert) SetFamilyName(v string) *UserUpsert {
 // UpdateFamilyName sets the "family_name" field to the value that was provided on create.
 func (u *UserUpsert) UpdateFamilyName() *UserUpsert {
 	u.SetExcluded(user.FieldFamilyName)
+	return u
+}
+
+// SetMiddleName sets the "middle_name" field.
+func (u *UserUpsert) SetMiddleName(v string) *UserUpsert {
+	u.Set(user.FieldMiddleName, v)
+	return u
+}
+
+// UpdateMiddleName sets the "middle_name" field to the value that was provided on create.
+func (u *UserUpsert) UpdateMiddleName() *UserUpsert {
+	u.SetExcluded(user.FieldMiddleName)
+	return u
+}
+
+// SetHonorificPrefix sets the "honorific_prefix" field.
+func (u *UserUpsert) SetHonorificPrefix(v string) *UserUpsert {
+	u.Set(user.FieldHonorificPrefix, v)
+	return u
+}
+
+// UpdateHonorificPrefix sets the "honorific_prefix" field to the value that was provided on create.
+func (u *UserUpsert) UpdateHonorificPrefix() *UserUpsert {
+	u.SetExcluded(user.FieldHonorificPrefix)
+	return u
+}
+
+// SetHonorificSuffix sets the "honorific_suffix" field.
+func (u *UserUpsert) SetHonorificSuffix(v string) *UserUpsert {
+	u.Set(user.FieldHonorificSuffix, v)
+	return u
+}
+
+// UpdateHonorificSuffix sets the "honorific_suffix" field to the value that was provided on create.
+func (u *UserUpsert) UpdateHonorificSuffix() *UserUpsert {
+	u.SetExcluded(user.FieldHonorificSuffix)
 	return u
 }
 
@@ -897,6 +1008,48 @@ func (u *UserUpsertOne) SetFamilyName(v string) *UserUpsertOne {
 func (u *UserUpsertOne) UpdateFamilyName() *UserUpsertOne {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdateFamilyName()
+	})
+}
+
+// SetMiddleName sets the "middle_name" field.
+func (u *UserUpsertOne) SetMiddleName(v string) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetMiddleName(v)
+	})
+}
+
+// UpdateMiddleName sets the "middle_name" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateMiddleName() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateMiddleName()
+	})
+}
+
+// SetHonorificPrefix sets the "honorific_prefix" field.
+func (u *UserUpsertOne) SetHonorificPrefix(v string) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetHonorificPrefix(v)
+	})
+}
+
+// UpdateHonorificPrefix sets the "honorific_prefix" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateHonorificPrefix() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateHonorificPrefix()
+	})
+}
+
+// SetHonorificSuffix sets the "honorific_suffix" field.
+func (u *UserUpsertOne) SetHonorificSuffix(v string) *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.SetHonorificSuffix(v)
+	})
+}
+
+// UpdateHonorificSuffix sets the "honorific_suffix" field to the value that was provided on create.
+func (u *UserUpsertOne) UpdateHonorificSuffix() *UserUpsertOne {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateHonorificSuffix()
 	})
 }
 
@@ -1328,6 +1481,48 @@ func (u *UserUpsertBulk) SetFamilyName(v string) *UserUpsertBulk {
 func (u *UserUpsertBulk) UpdateFamilyName() *UserUpsertBulk {
 	return u.Update(func(s *UserUpsert) {
 		s.UpdateFamilyName()
+	})
+}
+
+// SetMiddleName sets the "middle_name" field.
+func (u *UserUpsertBulk) SetMiddleName(v string) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetMiddleName(v)
+	})
+}
+
+// UpdateMiddleName sets the "middle_name" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateMiddleName() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateMiddleName()
+	})
+}
+
+// SetHonorificPrefix sets the "honorific_prefix" field.
+func (u *UserUpsertBulk) SetHonorificPrefix(v string) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetHonorificPrefix(v)
+	})
+}
+
+// UpdateHonorificPrefix sets the "honorific_prefix" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateHonorificPrefix() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateHonorificPrefix()
+	})
+}
+
+// SetHonorificSuffix sets the "honorific_suffix" field.
+func (u *UserUpsertBulk) SetHonorificSuffix(v string) *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.SetHonorificSuffix(v)
+	})
+}
+
+// UpdateHonorificSuffix sets the "honorific_suffix" field to the value that was provided on create.
+func (u *UserUpsertBulk) UpdateHonorificSuffix() *UserUpsertBulk {
+	return u.Update(func(s *UserUpsert) {
+		s.UpdateHonorificSuffix()
 	})
 }
 

@@ -139,6 +139,48 @@ func (_u *UserUpdate) SetNillableFamilyName(v *string) *UserUpdate {
 	return _u
 }
 
+// SetMiddleName sets the "middle_name" field.
+func (_u *UserUpdate) SetMiddleName(v string) *UserUpdate {
+	_u.mutation.SetMiddleName(v)
+	return _u
+}
+
+// SetNillableMiddleName sets the "middle_name" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableMiddleName(v *string) *UserUpdate {
+	if v != nil {
+		_u.SetMiddleName(*v)
+	}
+	return _u
+}
+
+// SetHonorificPrefix sets the "honorific_prefix" field.
+func (_u *UserUpdate) SetHonorificPrefix(v string) *UserUpdate {
+	_u.mutation.SetHonorificPrefix(v)
+	return _u
+}
+
+// SetNillableHonorificPrefix sets the "honorific_prefix" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableHonorificPrefix(v *string) *UserUpdate {
+	if v != nil {
+		_u.SetHonorificPrefix(*v)
+	}
+	return _u
+}
+
+// SetHonorificSuffix sets the "honorific_suffix" field.
+func (_u *UserUpdate) SetHonorificSuffix(v string) *UserUpdate {
+	_u.mutation.SetHonorificSuffix(v)
+	return _u
+}
+
+// SetNillableHonorificSuffix sets the "honorific_suffix" field if the given value is not nil.
+func (_u *UserUpdate) SetNillableHonorificSuffix(v *string) *UserUpdate {
+	if v != nil {
+		_u.SetHonorificSuffix(*v)
+	}
+	return _u
+}
+
 // SetFormattedName sets the "formatted_name" field.
 func (_u *UserUpdate) SetFormattedName(v string) *UserUpdate {
 	_u.mutation.SetFormattedName(v)
@@ -431,6 +473,15 @@ func (_u *UserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.FamilyName(); ok {
 		_spec.SetField(user.FieldFamilyName, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.MiddleName(); ok {
+		_spec.SetField(user.FieldMiddleName, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.HonorificPrefix(); ok {
+		_spec.SetField(user.FieldHonorificPrefix, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.HonorificSuffix(); ok {
+		_spec.SetField(user.FieldHonorificSuffix, field.TypeString, value)
+	}
 	if value, ok := _u.mutation.FormattedName(); ok {
 		_spec.SetField(user.FieldFormattedName, field.TypeString, value)
 	}
@@ -721,6 +772,48 @@ func (_u *UserUpdateOne) SetFamilyName(v string) *UserUpdateOne {
 func (_u *UserUpdateOne) SetNillableFamilyName(v *string) *UserUpdateOne {
 	if v != nil {
 		_u.SetFamilyName(*v)
+	}
+	return _u
+}
+
+// SetMiddleName sets the "middle_name" field.
+func (_u *UserUpdateOne) SetMiddleName(v string) *UserUpdateOne {
+	_u.mutation.SetMiddleName(v)
+	return _u
+}
+
+// SetNillableMiddleName sets the "middle_name" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableMiddleName(v *string) *UserUpdateOne {
+	if v != nil {
+		_u.SetMiddleName(*v)
+	}
+	return _u
+}
+
+// SetHonorificPrefix sets the "honorific_prefix" field.
+func (_u *UserUpdateOne) SetHonorificPrefix(v string) *UserUpdateOne {
+	_u.mutation.SetHonorificPrefix(v)
+	return _u
+}
+
+// SetNillableHonorificPrefix sets the "honorific_prefix" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableHonorificPrefix(v *string) *UserUpdateOne {
+	if v != nil {
+		_u.SetHonorificPrefix(*v)
+	}
+	return _u
+}
+
+// SetHonorificSuffix sets the "honorific_suffix" field.
+func (_u *UserUpdateOne) SetHonorificSuffix(v string) *UserUpdateOne {
+	_u.mutation.SetHonorificSuffix(v)
+	return _u
+}
+
+// SetNillableHonorificSuffix sets the "honorific_suffix" field if the given value is not nil.
+func (_u *UserUpdateOne) SetNillableHonorificSuffix(v *string) *UserUpdateOne {
+	if v != nil {
+		_u.SetHonorificSuffix(*v)
 	}
 	return _u
 }
@@ -1046,6 +1139,15 @@ func (_u *UserUpdateOne) sqlSave(ctx context.Context) (_node *User, err error) {
 	}
 	if value, ok := _u.mutation.FamilyName(); ok {
 		_spec.SetField(user.FieldFamilyName, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.MiddleName(); ok {
+		_spec.SetField(user.FieldMiddleName, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.HonorificPrefix(); ok {
+		_spec.SetField(user.FieldHonorificPrefix, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.HonorificSuffix(); ok {
+		_spec.SetField(user.FieldHonorificSuffix, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.FormattedName(); ok {
 		_spec.SetField(user.FieldFormattedName, field.TypeString, value)

@@ -772,6 +772,9 @@ var (
 		{Name: "external_id", Type: field.TypeString, Default: ""},
 		{Name: "given_name", Type: field.TypeString, Default: ""},
 		{Name: "family_name", Type: field.TypeString, Default: ""},
+		{Name: "middle_name", Type: field.TypeString, Default: ""},
+		{Name: "honorific_prefix", Type: field.TypeString, Default: ""},
+		{Name: "honorific_suffix", Type: field.TypeString, Default: ""},
 		{Name: "formatted_name", Type: field.TypeString, Default: ""},
 		{Name: "display_name", Type: field.TypeString, Default: ""},
 		{Name: "active", Type: field.TypeBool, Default: true},
@@ -788,7 +791,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "users_tenants_users",
-				Columns:    []*schema.Column{UsersColumns[15]},
+				Columns:    []*schema.Column{UsersColumns[18]},
 				RefColumns: []*schema.Column{TenantsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -797,22 +800,22 @@ var (
 			{
 				Name:    "user_tenant_id",
 				Unique:  false,
-				Columns: []*schema.Column{UsersColumns[15]},
+				Columns: []*schema.Column{UsersColumns[18]},
 			},
 			{
 				Name:    "user_tenant_id_user_name_key",
 				Unique:  true,
-				Columns: []*schema.Column{UsersColumns[15], UsersColumns[5]},
+				Columns: []*schema.Column{UsersColumns[18], UsersColumns[5]},
 			},
 			{
 				Name:    "user_tenant_id_external_id",
 				Unique:  false,
-				Columns: []*schema.Column{UsersColumns[15], UsersColumns[6]},
+				Columns: []*schema.Column{UsersColumns[18], UsersColumns[6]},
 			},
 			{
 				Name:    "user_tenant_id_update_time",
 				Unique:  false,
-				Columns: []*schema.Column{UsersColumns[15], UsersColumns[2]},
+				Columns: []*schema.Column{UsersColumns[18], UsersColumns[2]},
 			},
 		},
 	}

@@ -30,6 +30,12 @@ const (
 	FieldGivenName = "given_name"
 	// FieldFamilyName holds the string denoting the family_name field in the database.
 	FieldFamilyName = "family_name"
+	// FieldMiddleName holds the string denoting the middle_name field in the database.
+	FieldMiddleName = "middle_name"
+	// FieldHonorificPrefix holds the string denoting the honorific_prefix field in the database.
+	FieldHonorificPrefix = "honorific_prefix"
+	// FieldHonorificSuffix holds the string denoting the honorific_suffix field in the database.
+	FieldHonorificSuffix = "honorific_suffix"
 	// FieldFormattedName holds the string denoting the formatted_name field in the database.
 	FieldFormattedName = "formatted_name"
 	// FieldDisplayName holds the string denoting the display_name field in the database.
@@ -94,6 +100,9 @@ var Columns = []string{
 	FieldExternalID,
 	FieldGivenName,
 	FieldFamilyName,
+	FieldMiddleName,
+	FieldHonorificPrefix,
+	FieldHonorificSuffix,
 	FieldFormattedName,
 	FieldDisplayName,
 	FieldActive,
@@ -125,6 +134,12 @@ var (
 	DefaultGivenName string
 	// DefaultFamilyName holds the default value on creation for the "family_name" field.
 	DefaultFamilyName string
+	// DefaultMiddleName holds the default value on creation for the "middle_name" field.
+	DefaultMiddleName string
+	// DefaultHonorificPrefix holds the default value on creation for the "honorific_prefix" field.
+	DefaultHonorificPrefix string
+	// DefaultHonorificSuffix holds the default value on creation for the "honorific_suffix" field.
+	DefaultHonorificSuffix string
 	// DefaultFormattedName holds the default value on creation for the "formatted_name" field.
 	DefaultFormattedName string
 	// DefaultDisplayName holds the default value on creation for the "display_name" field.
@@ -186,6 +201,21 @@ func ByGivenName(opts ...sql.OrderTermOption) OrderOption {
 // ByFamilyName orders the results by the family_name field.
 func ByFamilyName(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldFamilyName, opts...).ToFunc()
+}
+
+// ByMiddleName orders the results by the middle_name field.
+func ByMiddleName(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMiddleName, opts...).ToFunc()
+}
+
+// ByHonorificPrefix orders the results by the honorific_prefix field.
+func ByHonorificPrefix(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldHonorificPrefix, opts...).ToFunc()
+}
+
+// ByHonorificSuffix orders the results by the honorific_suffix field.
+func ByHonorificSuffix(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldHonorificSuffix, opts...).ToFunc()
 }
 
 // ByFormattedName orders the results by the formatted_name field.

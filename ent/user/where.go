@@ -110,6 +110,21 @@ func FamilyName(v string) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldFamilyName, v))
 }
 
+// MiddleName applies equality check predicate on the "middle_name" field. It's identical to MiddleNameEQ.
+func MiddleName(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldMiddleName, v))
+}
+
+// HonorificPrefix applies equality check predicate on the "honorific_prefix" field. It's identical to HonorificPrefixEQ.
+func HonorificPrefix(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldHonorificPrefix, v))
+}
+
+// HonorificSuffix applies equality check predicate on the "honorific_suffix" field. It's identical to HonorificSuffixEQ.
+func HonorificSuffix(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldHonorificSuffix, v))
+}
+
 // FormattedName applies equality check predicate on the "formatted_name" field. It's identical to FormattedNameEQ.
 func FormattedName(v string) predicate.User {
 	return predicate.User(sql.FieldEQ(FieldFormattedName, v))
@@ -633,6 +648,201 @@ func FamilyNameEqualFold(v string) predicate.User {
 // FamilyNameContainsFold applies the ContainsFold predicate on the "family_name" field.
 func FamilyNameContainsFold(v string) predicate.User {
 	return predicate.User(sql.FieldContainsFold(FieldFamilyName, v))
+}
+
+// MiddleNameEQ applies the EQ predicate on the "middle_name" field.
+func MiddleNameEQ(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldMiddleName, v))
+}
+
+// MiddleNameNEQ applies the NEQ predicate on the "middle_name" field.
+func MiddleNameNEQ(v string) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldMiddleName, v))
+}
+
+// MiddleNameIn applies the In predicate on the "middle_name" field.
+func MiddleNameIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldIn(FieldMiddleName, vs...))
+}
+
+// MiddleNameNotIn applies the NotIn predicate on the "middle_name" field.
+func MiddleNameNotIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldMiddleName, vs...))
+}
+
+// MiddleNameGT applies the GT predicate on the "middle_name" field.
+func MiddleNameGT(v string) predicate.User {
+	return predicate.User(sql.FieldGT(FieldMiddleName, v))
+}
+
+// MiddleNameGTE applies the GTE predicate on the "middle_name" field.
+func MiddleNameGTE(v string) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldMiddleName, v))
+}
+
+// MiddleNameLT applies the LT predicate on the "middle_name" field.
+func MiddleNameLT(v string) predicate.User {
+	return predicate.User(sql.FieldLT(FieldMiddleName, v))
+}
+
+// MiddleNameLTE applies the LTE predicate on the "middle_name" field.
+func MiddleNameLTE(v string) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldMiddleName, v))
+}
+
+// MiddleNameContains applies the Contains predicate on the "middle_name" field.
+func MiddleNameContains(v string) predicate.User {
+	return predicate.User(sql.FieldContains(FieldMiddleName, v))
+}
+
+// MiddleNameHasPrefix applies the HasPrefix predicate on the "middle_name" field.
+func MiddleNameHasPrefix(v string) predicate.User {
+	return predicate.User(sql.FieldHasPrefix(FieldMiddleName, v))
+}
+
+// MiddleNameHasSuffix applies the HasSuffix predicate on the "middle_name" field.
+func MiddleNameHasSuffix(v string) predicate.User {
+	return predicate.User(sql.FieldHasSuffix(FieldMiddleName, v))
+}
+
+// MiddleNameEqualFold applies the EqualFold predicate on the "middle_name" field.
+func MiddleNameEqualFold(v string) predicate.User {
+	return predicate.User(sql.FieldEqualFold(FieldMiddleName, v))
+}
+
+// MiddleNameContainsFold applies the ContainsFold predicate on the "middle_name" field.
+func MiddleNameContainsFold(v string) predicate.User {
+	return predicate.User(sql.FieldContainsFold(FieldMiddleName, v))
+}
+
+// HonorificPrefixEQ applies the EQ predicate on the "honorific_prefix" field.
+func HonorificPrefixEQ(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldHonorificPrefix, v))
+}
+
+// HonorificPrefixNEQ applies the NEQ predicate on the "honorific_prefix" field.
+func HonorificPrefixNEQ(v string) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldHonorificPrefix, v))
+}
+
+// HonorificPrefixIn applies the In predicate on the "honorific_prefix" field.
+func HonorificPrefixIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldIn(FieldHonorificPrefix, vs...))
+}
+
+// HonorificPrefixNotIn applies the NotIn predicate on the "honorific_prefix" field.
+func HonorificPrefixNotIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldHonorificPrefix, vs...))
+}
+
+// HonorificPrefixGT applies the GT predicate on the "honorific_prefix" field.
+func HonorificPrefixGT(v string) predicate.User {
+	return predicate.User(sql.FieldGT(FieldHonorificPrefix, v))
+}
+
+// HonorificPrefixGTE applies the GTE predicate on the "honorific_prefix" field.
+func HonorificPrefixGTE(v string) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldHonorificPrefix, v))
+}
+
+// HonorificPrefixLT applies the LT predicate on the "honorific_prefix" field.
+func HonorificPrefixLT(v string) predicate.User {
+	return predicate.User(sql.FieldLT(FieldHonorificPrefix, v))
+}
+
+// HonorificPrefixLTE applies the LTE predicate on the "honorific_prefix" field.
+func HonorificPrefixLTE(v string) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldHonorificPrefix, v))
+}
+
+// HonorificPrefixContains applies the Contains predicate on the "honorific_prefix" field.
+func HonorificPrefixContains(v string) predicate.User {
+	return predicate.User(sql.FieldContains(FieldHonorificPrefix, v))
+}
+
+// HonorificPrefixHasPrefix applies the HasPrefix predicate on the "honorific_prefix" field.
+func HonorificPrefixHasPrefix(v string) predicate.User {
+	return predicate.User(sql.FieldHasPrefix(FieldHonorificPrefix, v))
+}
+
+// HonorificPrefixHasSuffix applies the HasSuffix predicate on the "honorific_prefix" field.
+func HonorificPrefixHasSuffix(v string) predicate.User {
+	return predicate.User(sql.FieldHasSuffix(FieldHonorificPrefix, v))
+}
+
+// HonorificPrefixEqualFold applies the EqualFold predicate on the "honorific_prefix" field.
+func HonorificPrefixEqualFold(v string) predicate.User {
+	return predicate.User(sql.FieldEqualFold(FieldHonorificPrefix, v))
+}
+
+// HonorificPrefixContainsFold applies the ContainsFold predicate on the "honorific_prefix" field.
+func HonorificPrefixContainsFold(v string) predicate.User {
+	return predicate.User(sql.FieldContainsFold(FieldHonorificPrefix, v))
+}
+
+// HonorificSuffixEQ applies the EQ predicate on the "honorific_suffix" field.
+func HonorificSuffixEQ(v string) predicate.User {
+	return predicate.User(sql.FieldEQ(FieldHonorificSuffix, v))
+}
+
+// HonorificSuffixNEQ applies the NEQ predicate on the "honorific_suffix" field.
+func HonorificSuffixNEQ(v string) predicate.User {
+	return predicate.User(sql.FieldNEQ(FieldHonorificSuffix, v))
+}
+
+// HonorificSuffixIn applies the In predicate on the "honorific_suffix" field.
+func HonorificSuffixIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldIn(FieldHonorificSuffix, vs...))
+}
+
+// HonorificSuffixNotIn applies the NotIn predicate on the "honorific_suffix" field.
+func HonorificSuffixNotIn(vs ...string) predicate.User {
+	return predicate.User(sql.FieldNotIn(FieldHonorificSuffix, vs...))
+}
+
+// HonorificSuffixGT applies the GT predicate on the "honorific_suffix" field.
+func HonorificSuffixGT(v string) predicate.User {
+	return predicate.User(sql.FieldGT(FieldHonorificSuffix, v))
+}
+
+// HonorificSuffixGTE applies the GTE predicate on the "honorific_suffix" field.
+func HonorificSuffixGTE(v string) predicate.User {
+	return predicate.User(sql.FieldGTE(FieldHonorificSuffix, v))
+}
+
+// HonorificSuffixLT applies the LT predicate on the "honorific_suffix" field.
+func HonorificSuffixLT(v string) predicate.User {
+	return predicate.User(sql.FieldLT(FieldHonorificSuffix, v))
+}
+
+// HonorificSuffixLTE applies the LTE predicate on the "honorific_suffix" field.
+func HonorificSuffixLTE(v string) predicate.User {
+	return predicate.User(sql.FieldLTE(FieldHonorificSuffix, v))
+}
+
+// HonorificSuffixContains applies the Contains predicate on the "honorific_suffix" field.
+func HonorificSuffixContains(v string) predicate.User {
+	return predicate.User(sql.FieldContains(FieldHonorificSuffix, v))
+}
+
+// HonorificSuffixHasPrefix applies the HasPrefix predicate on the "honorific_suffix" field.
+func HonorificSuffixHasPrefix(v string) predicate.User {
+	return predicate.User(sql.FieldHasPrefix(FieldHonorificSuffix, v))
+}
+
+// HonorificSuffixHasSuffix applies the HasSuffix predicate on the "honorific_suffix" field.
+func HonorificSuffixHasSuffix(v string) predicate.User {
+	return predicate.User(sql.FieldHasSuffix(FieldHonorificSuffix, v))
+}
+
+// HonorificSuffixEqualFold applies the EqualFold predicate on the "honorific_suffix" field.
+func HonorificSuffixEqualFold(v string) predicate.User {
+	return predicate.User(sql.FieldEqualFold(FieldHonorificSuffix, v))
+}
+
+// HonorificSuffixContainsFold applies the ContainsFold predicate on the "honorific_suffix" field.
+func HonorificSuffixContainsFold(v string) predicate.User {
+	return predicate.User(sql.FieldContainsFold(FieldHonorificSuffix, v))
 }
 
 // FormattedNameEQ applies the EQ predicate on the "formatted_name" field.

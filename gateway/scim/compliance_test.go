@@ -290,3 +290,27 @@ func TestDiscovery(t *testing.T) {
 		t.Fatalf("attributes=userName: %s", r.raw)
 	}
 }
+
+// TestNameRoundTrip: every sub-attribute of name (RFC 7643 4.1.1) set by
+// POST, PUT and PATCH is stored and returned as sent.
+func TestNameRoundTrip(t *testing.T) {
+	e := newEnv(t)
+	full := `"name":{"formatted":"Ms. Barbara J Jensen, III","familyName":"Jensen","givenName":"Barbara","middleName":"Jane","honorificPrefix":"Ms.","honorificSuffix":"III"}`
+	r := call(t, e, e.token, "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bjensen@x.com",`+full+`}`).want(t, 201)
+	id := r.str("id")
+	check := func(how string, want map[string]string) {
+		t.Helper()
+		got := call(t, e, e.token, "GET", "/Users/"+id, "").want(t, 200)
+		for k, v := range want {
+			if got.str("name", k) != v {
+				t.Fatalf("after %s, name.%s is %q, want %q: %s", how, k, got.str("name", k), v, got.raw)
+			}
+		}
+	}
+	check("POST", map[string]string{"middleName": "Jane", "honorificPrefix": "Ms.", "honorificSuffix": "III", "formatted": "Ms. Barbara J Jensen, III"})
+	call(t, e, e.token, "PUT", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bjensen@x.com",
+		"name":{"givenName":"Barbara","familyName":"Jensen","middleName":"Joan"}}`).want(t, 200)
+	check("PUT", map[string]string{"middleName": "Joan", "honorificPrefix": "", "familyName": "Jensen"})
+	call(t, e, e.token, "PATCH", "/Users/"+id, patchOps(`{"op":"replace","path":"name.honorificSuffix","value":"Jr."}`)).want(t, 200)
+	check("PATCH", map[string]string{"middleName": "Joan", "honorificSuffix": "Jr.", "givenName": "Barbara"})
+}

@@ -114,7 +114,8 @@ func (s *Server) schemaList() []map[string]any {
 	return []map[string]any{
 		schema(resource.UserSchema, "User", "User Account",
 			id, userName, attribute("externalId", "string", false, false, "readWrite", true),
-			attribute("name", "complex", false, false, "readWrite", false, str("formatted"), str("familyName"), str("givenName")),
+			attribute("name", "complex", false, false, "readWrite", false, str("formatted"), str("familyName"), str("givenName"),
+				str("middleName"), str("honorificPrefix"), str("honorificSuffix")),
 			str("displayName"), str("nickName"), str("profileUrl"), str("title"), str("userType"),
 			str("preferredLanguage"), str("locale"), str("timezone"),
 			attribute("active", "boolean", false, false, "readWrite", false),

@@ -55,6 +55,9 @@ func (s *UserService) CreateUser(ctx context.Context, req *identityv1.CreateUser
 			SetExternalID(in.GetExternalId()).
 			SetGivenName(in.GetName().GetGivenName()).
 			SetFamilyName(in.GetName().GetFamilyName()).
+			SetMiddleName(in.GetName().GetMiddleName()).
+			SetHonorificPrefix(in.GetName().GetHonorificPrefix()).
+			SetHonorificSuffix(in.GetName().GetHonorificSuffix()).
 			SetFormattedName(in.GetName().GetFormatted()).
 			SetDisplayName(in.GetDisplayName()).
 			SetActive(active).
@@ -174,14 +177,19 @@ func (s *UserService) UpdateUser(ctx context.Context, req *identityv1.UpdateUser
 		if has("external_id") {
 			upd.SetExternalID(in.GetExternalId())
 		}
-		if has("name") || has("name.given_name") {
-			upd.SetGivenName(in.GetName().GetGivenName())
-		}
-		if has("name") || has("name.family_name") {
-			upd.SetFamilyName(in.GetName().GetFamilyName())
-		}
-		if has("name") || has("name.formatted") {
-			upd.SetFormattedName(in.GetName().GetFormatted())
+		// "name" sets every part of the name; "name.<part>" sets one.
+		n := in.GetName()
+		for part, set := range map[string]func(){
+			"given_name":       func() { upd.SetGivenName(n.GetGivenName()) },
+			"family_name":      func() { upd.SetFamilyName(n.GetFamilyName()) },
+			"middle_name":      func() { upd.SetMiddleName(n.GetMiddleName()) },
+			"honorific_prefix": func() { upd.SetHonorificPrefix(n.GetHonorificPrefix()) },
+			"honorific_suffix": func() { upd.SetHonorificSuffix(n.GetHonorificSuffix()) },
+			"formatted":        func() { upd.SetFormattedName(n.GetFormatted()) },
+		} {
+			if has("name") || has("name."+part) {
+				set()
+			}
 		}
 		if has("display_name") {
 			upd.SetDisplayName(in.GetDisplayName())

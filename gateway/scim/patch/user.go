@@ -137,7 +137,9 @@ func applyName(u *resource.User, o Operation) error {
 		// Add and replace alike set the sub-attributes given and leave the
 		// others as they are (RFC 7644 3.5.2.3: "Sub-attributes that are not
 		// specified in the value parameter are left unchanged").
-		for _, f := range []struct{ dst, v *string }{{&u.Name.GivenName, &n.GivenName}, {&u.Name.FamilyName, &n.FamilyName}, {&u.Name.Formatted, &n.Formatted}} {
+		for _, f := range []struct{ dst, v *string }{{&u.Name.GivenName, &n.GivenName}, {&u.Name.FamilyName, &n.FamilyName},
+			{&u.Name.Formatted, &n.Formatted}, {&u.Name.MiddleName, &n.MiddleName},
+			{&u.Name.HonorificPrefix, &n.HonorificPrefix}, {&u.Name.HonorificSuffix, &n.HonorificSuffix}} {
 			if *f.v != "" {
 				*f.dst = *f.v
 			}
@@ -152,6 +154,12 @@ func applyName(u *resource.User, o Operation) error {
 		dst = &u.Name.FamilyName
 	case "formatted":
 		dst = &u.Name.Formatted
+	case "middlename":
+		dst = &u.Name.MiddleName
+	case "honorificprefix":
+		dst = &u.Name.HonorificPrefix
+	case "honorificsuffix":
+		dst = &u.Name.HonorificSuffix
 	default:
 		return errorf("invalidPath", "Operations[%d]: name.%s is not supported", o.index, o.Path.Attr.Sub)
 	}

@@ -46,9 +46,12 @@ type GroupValue struct {
 
 // Name is the components of a user's name.
 type Name struct {
-	Formatted  string `json:"formatted,omitempty"`
-	FamilyName string `json:"familyName,omitempty"`
-	GivenName  string `json:"givenName,omitempty"`
+	Formatted       string `json:"formatted,omitempty"`
+	FamilyName      string `json:"familyName,omitempty"`
+	GivenName       string `json:"givenName,omitempty"`
+	MiddleName      string `json:"middleName,omitempty"`
+	HonorificPrefix string `json:"honorificPrefix,omitempty"`
+	HonorificSuffix string `json:"honorificSuffix,omitempty"`
 }
 
 // Email is one address.
@@ -115,7 +118,8 @@ func UserToProto(u *User) *identityv1.User {
 		out.Active = &active
 	}
 	if u.Name != nil {
-		out.Name = &identityv1.Name{GivenName: u.Name.GivenName, FamilyName: u.Name.FamilyName, Formatted: u.Name.Formatted}
+		out.Name = &identityv1.Name{GivenName: u.Name.GivenName, FamilyName: u.Name.FamilyName, Formatted: u.Name.Formatted,
+			MiddleName: u.Name.MiddleName, HonorificPrefix: u.Name.HonorificPrefix, HonorificSuffix: u.Name.HonorificSuffix}
 	}
 	for _, e := range u.Emails {
 		out.Emails = append(out.Emails, &identityv1.Email{Value: e.Value, Type: e.Type, Primary: bool(e.Primary)})
@@ -161,8 +165,9 @@ func UserFromProto(in *identityv1.User, base string) *User {
 		Active:            &active,
 		Meta:              meta("User", base+"/Users/"+in.GetId(), in.GetCreateTime(), in.GetUpdateTime(), in.GetVersion()),
 	}
-	if n := in.GetName(); n.GetGivenName()+n.GetFamilyName()+n.GetFormatted() != "" {
-		out.Name = &Name{GivenName: n.GetGivenName(), FamilyName: n.GetFamilyName(), Formatted: n.GetFormatted()}
+	if n := in.GetName(); n.GetGivenName()+n.GetFamilyName()+n.GetFormatted()+n.GetMiddleName()+n.GetHonorificPrefix()+n.GetHonorificSuffix() != "" {
+		out.Name = &Name{GivenName: n.GetGivenName(), FamilyName: n.GetFamilyName(), Formatted: n.GetFormatted(),
+			MiddleName: n.GetMiddleName(), HonorificPrefix: n.GetHonorificPrefix(), HonorificSuffix: n.GetHonorificSuffix()}
 	}
 	for _, e := range in.GetEmails() {
 		out.Emails = append(out.Emails, Email{Value: e.GetValue(), Type: e.GetType(), Primary: Bool(e.GetPrimary())})

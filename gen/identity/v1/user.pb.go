@@ -445,9 +445,14 @@ type Name struct {
 	GivenName  string                 `protobuf:"bytes,1,opt,name=given_name,json=givenName,proto3" json:"given_name,omitempty"`
 	FamilyName string                 `protobuf:"bytes,2,opt,name=family_name,json=familyName,proto3" json:"family_name,omitempty"`
 	// formatted is the full name for display.
-	Formatted     string `protobuf:"bytes,3,opt,name=formatted,proto3" json:"formatted,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Formatted  string `protobuf:"bytes,3,opt,name=formatted,proto3" json:"formatted,omitempty"`
+	MiddleName string `protobuf:"bytes,4,opt,name=middle_name,json=middleName,proto3" json:"middle_name,omitempty"`
+	// honorific_prefix is a title before the name ("Ms."), honorific_suffix
+	// one after it ("III").
+	HonorificPrefix string `protobuf:"bytes,5,opt,name=honorific_prefix,json=honorificPrefix,proto3" json:"honorific_prefix,omitempty"`
+	HonorificSuffix string `protobuf:"bytes,6,opt,name=honorific_suffix,json=honorificSuffix,proto3" json:"honorific_suffix,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Name) Reset() {
@@ -497,6 +502,27 @@ func (x *Name) GetFamilyName() string {
 func (x *Name) GetFormatted() string {
 	if x != nil {
 		return x.Formatted
+	}
+	return ""
+}
+
+func (x *Name) GetMiddleName() string {
+	if x != nil {
+		return x.MiddleName
+	}
+	return ""
+}
+
+func (x *Name) GetHonorificPrefix() string {
+	if x != nil {
+		return x.HonorificPrefix
+	}
+	return ""
+}
+
+func (x *Name) GetHonorificSuffix() string {
+	if x != nil {
+		return x.HonorificSuffix
 	}
 	return ""
 }
@@ -785,13 +811,17 @@ const file_identity_v1_user_proto_rawDesc = "" +
 	"department\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\n" +
 	"department\x12'\n" +
 	"\n" +
-	"manager_id\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\tmanagerId\"\x82\x01\n" +
+	"manager_id\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\tmanagerId\"\x95\x02\n" +
 	"\x04Name\x12'\n" +
 	"\n" +
 	"given_name\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\tgivenName\x12)\n" +
 	"\vfamily_name\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\n" +
 	"familyName\x12&\n" +
-	"\tformatted\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tformatted\"c\n" +
+	"\tformatted\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tformatted\x12)\n" +
+	"\vmiddle_name\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\n" +
+	"middleName\x122\n" +
+	"\x10honorific_prefix\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18@R\x0fhonorificPrefix\x122\n" +
+	"\x10honorific_suffix\x18\x06 \x01(\tB\a\xbaH\x04r\x02\x18@R\x0fhonorificSuffix\"c\n" +
 	"\x05Email\x12#\n" +
 	"\x05value\x18\x01 \x01(\tB\r\xbaH\n" +
 	"\xc8\x01\x01r\x05\x18\xc0\x02`\x01R\x05value\x12\x1b\n" +

@@ -50,8 +50,9 @@ type UserServiceClient interface {
 	// UpdateUser changes the fields named in update_mask; "*" replaces every
 	// mutable field (a SCIM PUT).
 	//
-	// Fields: user_name, external_id, name (or name.given_name, name.family_name,
-	// name.formatted), display_name, emails, phone_numbers, active,
+	// Fields: user_name, external_id, name (or one part: name.given_name,
+	// name.family_name, name.middle_name, name.honorific_prefix,
+	// name.honorific_suffix, name.formatted), display_name, emails, phone_numbers, active,
 	// custom_attributes. AlreadyExists when the new user_name is taken.
 	UpdateUser(ctx context.Context, in *UpdateUserRequest, opts ...grpc.CallOption) (*UpdateUserResponse, error)
 	// DeleteUser deletes a user with its group memberships and role assignments.
@@ -142,8 +143,9 @@ type UserServiceServer interface {
 	// UpdateUser changes the fields named in update_mask; "*" replaces every
 	// mutable field (a SCIM PUT).
 	//
-	// Fields: user_name, external_id, name (or name.given_name, name.family_name,
-	// name.formatted), display_name, emails, phone_numbers, active,
+	// Fields: user_name, external_id, name (or one part: name.given_name,
+	// name.family_name, name.middle_name, name.honorific_prefix,
+	// name.honorific_suffix, name.formatted), display_name, emails, phone_numbers, active,
 	// custom_attributes. AlreadyExists when the new user_name is taken.
 	UpdateUser(context.Context, *UpdateUserRequest) (*UpdateUserResponse, error)
 	// DeleteUser deletes a user with its group memberships and role assignments.
