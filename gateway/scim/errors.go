@@ -149,13 +149,17 @@ func violations(st *status.Status) string {
 			for _, x := range v.GetViolations() {
 				var path []string
 				for _, el := range x.GetField().GetElements() {
-					path = append(path, el.GetFieldName())
+					name := el.GetFieldName()
+					if i, ok := el.GetSubscript().(*validate.FieldPathElement_Index); ok {
+						name += "[" + strconv.FormatUint(i.Index, 10) + "]"
+					}
+					path = append(path, name)
 				}
-				parts = append(parts, strings.Join(path, ".")+": "+x.GetMessage())
+				parts = append(parts, scimAttr(strings.Join(path, "."))+": "+x.GetMessage())
 			}
 		case *errdetails.BadRequest:
 			for _, x := range v.GetFieldViolations() {
-				parts = append(parts, x.GetField()+": "+x.GetDescription())
+				parts = append(parts, scimAttr(x.GetField())+": "+x.GetDescription())
 			}
 		}
 	}
@@ -163,4 +167,33 @@ func violations(st *status.Status) string {
 		return st.Message()
 	}
 	return strings.Join(parts, "; ")
+}
+
+// scimAttr names a field of the core's request (user.user_name,
+// user.emails[0].value, group.member_user_ids) by the SCIM attribute it came
+// from (userName, emails[0].value, members), so that an IdP's administrator
+// reads the names they configured.
+func scimAttr(path string) string {
+	segs := strings.Split(path, ".")
+	if len(segs) > 1 && (segs[0] == "user" || segs[0] == "group") {
+		segs = segs[1:]
+	}
+	prefix := ""
+	if len(segs) > 1 && segs[0] == "enterprise" {
+		prefix, segs = resource.EnterpriseSchema+":", segs[1:]
+	}
+	for i, s := range segs {
+		if strings.HasPrefix(s, "member_user_ids") {
+			segs[i] = "members" + strings.TrimPrefix(s, "member_user_ids")
+			continue
+		}
+		words := strings.Split(s, "_")
+		for j := 1; j < len(words); j++ {
+			if words[j] != "" {
+				words[j] = strings.ToUpper(words[j][:1]) + words[j][1:]
+			}
+		}
+		segs[i] = strings.Join(words, "")
+	}
+	return prefix + strings.Join(segs, ".")
 }
