@@ -314,3 +314,18 @@ func TestNameRoundTrip(t *testing.T) {
 	call(t, e, e.token, "PATCH", "/Users/"+id, patchOps(`{"op":"replace","path":"name.honorificSuffix","value":"Jr."}`)).want(t, 200)
 	check("PATCH", map[string]string{"middleName": "Joan", "honorificSuffix": "Jr.", "givenName": "Barbara"})
 }
+
+// TestIfNoneMatch: a GET with the current version in If-None-Match answers
+// 304 without a body (RFC 7644 3.14); after a change it answers 200.
+func TestIfNoneMatch(t *testing.T) {
+	e := newEnv(t)
+	id := createUser(t, e, "etag@x.com")
+	cur := call(t, e, e.token, "GET", "/Users/"+id, "").want(t, 200)
+	v := cur.header.Get("ETag")
+	if r := call(t, e, e.token, "GET", "/Users/"+id, "", "If-None-Match", v).want(t, 304); len(r.raw) != 0 || r.header.Get("ETag") != v {
+		t.Fatalf("304 with a body or without the ETag: %v %q", r.header, r.raw)
+	}
+	call(t, e, e.token, "GET", "/Users/"+id, "", "If-None-Match", `W/"1", `+v).want(t, 304)
+	call(t, e, e.token, "PATCH", "/Users/"+id, patchOps(`{"op":"replace","path":"title","value":"x"}`)).want(t, 200)
+	call(t, e, e.token, "GET", "/Users/"+id, "", "If-None-Match", v).want(t, 200)
+}

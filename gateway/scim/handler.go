@@ -143,8 +143,27 @@ func (h handler[T, P]) get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, project(out, attrs, excluded), P(out).GetMeta().Version)
+	version := P(out).GetMeta().Version
+	if etagMatches(r.Header.Get("If-None-Match"), version) {
+		// RFC 7644 3.14: the client's copy is current.
+		w.Header().Set("ETag", version)
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	writeJSON(w, http.StatusOK, project(out, attrs, excluded), version)
 	return nil
+}
+
+// etagMatches says whether an If-None-Match header names etag: "*", or one
+// of its comma-separated tags, compared weakly (RFC 9110 13.1.2).
+func etagMatches(header, etag string) bool {
+	weak := func(s string) string { return strings.TrimPrefix(strings.TrimSpace(s), "W/") }
+	for _, t := range strings.Split(header, ",") {
+		if strings.TrimSpace(t) == "*" || (weak(t) != "" && weak(t) == weak(etag)) {
+			return true
+		}
+	}
+	return false
 }
 
 // decode reads and checks the resource a client sent.
