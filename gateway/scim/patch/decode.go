@@ -130,3 +130,18 @@ func split(o Operation) ([]Operation, error) {
 	}
 	return out, nil
 }
+
+// readOnly refuses an operation whose path names a read-only attribute (id,
+// meta, and a user's groups: RFC 7643 mutability readOnly) with scimType
+// mutability (RFC 7644 3.5.2). Inside a value without a path they are
+// tolerated and ignored: Okta's group rename sends the group's id there.
+func readOnly(o Operation) error {
+	if o.Path == nil {
+		return nil
+	}
+	switch strings.ToLower(o.Path.Attr.Attr) {
+	case "id", "meta", "groups", "schemas":
+		return errorf("mutability", "Operations[%d]: %s is read-only", o.index, o.Path.Attr.Attr)
+	}
+	return nil
+}

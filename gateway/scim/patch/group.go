@@ -35,6 +35,9 @@ const (
 func PlanGroup(ops []Operation) ([]GroupAction, error) {
 	var out []GroupAction
 	for _, o := range ops {
+		if err := readOnly(o); err != nil {
+			return nil, err
+		}
 		parts := []Operation{o}
 		if o.Path == nil {
 			var err error

@@ -13,6 +13,9 @@ import (
 func ApplyUser(u *resource.User, ops []Operation) error {
 	work := *u
 	for _, o := range ops {
+		if err := readOnly(o); err != nil {
+			return err
+		}
 		parts := []Operation{o}
 		if o.Path == nil {
 			var err error
