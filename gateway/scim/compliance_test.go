@@ -160,6 +160,8 @@ func TestBadRequests(t *testing.T) {
 		{"patch of an unknown attribute", "", "PATCH", "/Users/" + id, patchOps(`{"op":"replace","path":"shoeSize","value":"x"}`), nil, 400, "invalidPath"},
 		{"patch remove without path", "", "PATCH", "/Users/" + id, patchOps(`{"op":"remove"}`), nil, 400, "noTarget"},
 		{"patch with a wrong type", "", "PATCH", "/Users/" + id, patchOps(`{"op":"replace","path":"active","value":"maybe"}`), nil, 400, "invalidValue"},
+		{"two primary emails", "", "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"p2@x.com","emails":[{"value":"a@x.com","primary":true},{"value":"b@x.com","primary":true}]}`, nil, 400, "invalidValue"},
+		{"patch making two primaries", "", "PATCH", "/Users/" + id, patchOps(`{"op":"add","path":"emails","value":[{"value":"a@x.com","primary":true},{"value":"b@x.com","primary":true}]}`), nil, 400, "invalidValue"},
 		{"patch of id", "", "PATCH", "/Users/" + id, patchOps(`{"op":"replace","path":"id","value":"other"}`), nil, 400, "mutability"},
 		{"patch of meta", "", "PATCH", "/Users/" + id, patchOps(`{"op":"replace","path":"meta.version","value":"W/\"9\""}`), nil, 400, "mutability"},
 		{"patch of groups", "", "PATCH", "/Users/" + id, patchOps(`{"op":"add","path":"groups","value":[{"value":"g"}]}`), nil, 400, "mutability"},

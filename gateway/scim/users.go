@@ -37,7 +37,25 @@ func (users) check(u *resource.User) error {
 	if u.UserName == "" {
 		return errorf(http.StatusBadRequest, "invalidValue", "userName is required")
 	}
+	// RFC 7643 2.4: "primary" true appears at most once per attribute.
+	for name, n := range map[string]int{"emails": primaries(u.Emails, func(e resource.Email) bool { return bool(e.Primary) }),
+		"phoneNumbers": primaries(u.PhoneNumbers, func(p resource.Phone) bool { return bool(p.Primary) }),
+		"addresses":    primaries(u.Addresses, func(a resource.Address) bool { return bool(a.Primary) })} {
+		if n > 1 {
+			return errorf(http.StatusBadRequest, "invalidValue", "at most one of %s may be primary", name)
+		}
+	}
 	return nil
+}
+
+func primaries[T any](list []T, primary func(T) bool) int {
+	n := 0
+	for _, e := range list {
+		if primary(e) {
+			n++
+		}
+	}
+	return n
 }
 
 func (t users) list(ctx context.Context, c listCall, _ func(string) bool) (listed[resource.User], error) {

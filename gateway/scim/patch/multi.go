@@ -264,3 +264,40 @@ func equalities(e filter.Expr) map[string]any {
 	walk(e)
 	return out
 }
+
+// keepOnePrimary runs apply on a multi-valued attribute and keeps RFC 7643
+// 2.4: at most one element is primary. An element this operation made
+// primary (or changed while primary) takes it from the others; an operation
+// that makes two primary is refused.
+func keepOnePrimary[T any](name string, list *[]T, primary func(*T) *resource.Bool, apply func() error) error {
+	key := func(e T) string { b, _ := json.Marshal(e); return string(b) }
+	before := map[string]bool{}
+	for i := range *list {
+		if *primary(&(*list)[i]) {
+			before[key((*list)[i])] = true
+		}
+	}
+	if err := apply(); err != nil {
+		return err
+	}
+	var fresh, old []int
+	for i := range *list {
+		if !*primary(&(*list)[i]) {
+			continue
+		}
+		if before[key((*list)[i])] {
+			old = append(old, i)
+		} else {
+			fresh = append(fresh, i)
+		}
+	}
+	switch {
+	case len(fresh) > 1:
+		return errorf("invalidValue", "at most one of %s may be primary", name)
+	case len(fresh) == 1:
+		for _, i := range old {
+			*primary(&(*list)[i]) = false
+		}
+	}
+	return nil
+}

@@ -35,13 +35,21 @@ var userCases = []struct {
 		func(u *resource.User) bool { return u.Name.GivenName == "X" && u.Name.FamilyName == "F" }},
 	{"replace at a complex path keeps the sub-attributes not given", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"name","value":{"givenName":"Y"}}]}`,
 		func(u *resource.User) bool { return u.Name.GivenName == "Y" && u.Name.FamilyName == "F" }},
+	{"a new primary email takes it from the old", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"emails","value":[{"value":"n@x.com","type":"home","primary":true}]}]}`,
+		func(u *resource.User) bool {
+			return len(u.Emails) == 2 && !bool(u.Emails[0].Primary) && bool(u.Emails[1].Primary)
+		}},
+	{"primary set through a filter moves", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"emails","value":[{"value":"n@x.com","type":"home"}]},{"op":"replace","path":"emails[type eq \"home\"].primary","value":true}]}`,
+		func(u *resource.User) bool {
+			return len(u.Emails) == 2 && !bool(u.Emails[0].Primary) && bool(u.Emails[1].Primary)
+		}},
 	{"manager as bare id", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":"m1"}]}`,
 		func(u *resource.User) bool { return u.Enterprise.Manager.Value == "m1" }},
 }
 
 func sampleUser() *resource.User {
 	return &resource.User{UserName: "a@x.com", Name: &resource.Name{GivenName: "G0", FamilyName: "F"},
-		Emails: []resource.Email{{Value: "a@x.com", Type: "work"}}}
+		Emails: []resource.Email{{Value: "a@x.com", Type: "work", Primary: true}}}
 }
 
 func TestApplyUser(t *testing.T) {

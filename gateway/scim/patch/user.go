@@ -84,11 +84,14 @@ func applyUser(u *resource.User, o Operation) error {
 	case "name":
 		return applyName(u, o)
 	case "emails":
-		return applyMulti(&u.Emails, o, emailAttrs, setEmail)
+		return keepOnePrimary("emails", &u.Emails, func(e *resource.Email) *resource.Bool { return &e.Primary },
+			func() error { return applyMulti(&u.Emails, o, emailAttrs, setEmail) })
 	case "phonenumbers":
-		return applyMulti(&u.PhoneNumbers, o, phoneAttrs, setPhone)
+		return keepOnePrimary("phoneNumbers", &u.PhoneNumbers, func(p *resource.Phone) *resource.Bool { return &p.Primary },
+			func() error { return applyMulti(&u.PhoneNumbers, o, phoneAttrs, setPhone) })
 	case "addresses":
-		return applyMulti(&u.Addresses, o, addressAttrs, setAddress)
+		return keepOnePrimary("addresses", &u.Addresses, func(a *resource.Address) *resource.Bool { return &a.Primary },
+			func() error { return applyMulti(&u.Addresses, o, addressAttrs, setAddress) })
 	}
 	return errorf("invalidPath", "Operations[%d]: attribute %s is not supported", o.index, p.Attr)
 }
