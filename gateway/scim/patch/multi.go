@@ -121,8 +121,13 @@ func applyMulti[T any](list *[]T, o Operation, attrs attrsOf[T], set setter[T]) 
 		*list = kept
 		return nil
 	case o.Op == "remove":
+		// Removing a sub-attribute leaves its zero: no text, not primary.
+		zero := json.RawMessage(`""`)
+		if sub == "primary" {
+			zero = json.RawMessage(`false`)
+		}
 		for _, i := range selected {
-			if err := set(&(*list)[i], sub, json.RawMessage(`""`)); err != nil {
+			if err := set(&(*list)[i], sub, zero); err != nil {
 				return errorf("invalidPath", "Operations[%d]: %v", o.index, err)
 			}
 		}

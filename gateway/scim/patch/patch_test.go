@@ -43,6 +43,12 @@ var userCases = []struct {
 		func(u *resource.User) bool {
 			return len(u.Emails) == 2 && !bool(u.Emails[0].Primary) && bool(u.Emails[1].Primary)
 		}},
+	{"whole extension URN as the path", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User","value":{"department":"Sales","manager":{"value":"m2"}}}]}`,
+		func(u *resource.User) bool {
+			return u.Enterprise.Department == "Sales" && u.Enterprise.Manager.Value == "m2"
+		}},
+	{"remove a sub-attribute of filtered elements", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":"emails[type eq \"work\"].primary"}]}`,
+		func(u *resource.User) bool { return len(u.Emails) == 1 && !bool(u.Emails[0].Primary) }},
 	{"manager as bare id", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":"m1"}]}`,
 		func(u *resource.User) bool { return u.Enterprise.Manager.Value == "m1" }},
 }

@@ -16,6 +16,16 @@ func ApplyUser(u *resource.User, ops []Operation) error {
 		if err := readOnly(o); err != nil {
 			return err
 		}
+		// A path that is a whole schema URN (the enterprise extension) takes
+		// an object of its attributes, as a value without a path would.
+		if o.Path != nil && o.Path.Filter == nil && o.Path.Sub == "" &&
+			strings.EqualFold(o.Path.Attr.URN+":"+o.Path.Attr.Attr, resource.EnterpriseSchema) {
+			if o.Op == "remove" {
+				work.Enterprise = nil
+				continue
+			}
+			o = Operation{Op: o.Op, Value: json.RawMessage(`{"` + resource.EnterpriseSchema + `":` + string(o.Value) + `}`), index: o.index}
+		}
 		parts := []Operation{o}
 		if o.Path == nil {
 			var err error
