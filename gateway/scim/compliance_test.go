@@ -294,6 +294,15 @@ func TestDiscovery(t *testing.T) {
 	if r.json["externalId"] != nil || r.str("userName") != "p@x.com" || r.str("id") != id {
 		t.Fatalf("attributes=userName: %s", r.raw)
 	}
+	// The same on the answers of writes (RFC 7644 3.9).
+	r = call(t, e, e.token, "PATCH", "/Users/"+id+"?excludedAttributes=emails,name", patchOps(`{"op":"replace","path":"title","value":"CTO"}`)).want(t, 200)
+	if r.json["emails"] != nil || r.json["name"] != nil || r.str("title") != "CTO" {
+		t.Fatalf("PATCH with excludedAttributes=emails,name: %s", r.raw)
+	}
+	r = call(t, e, e.token, "POST", "/Users?attributes=userName", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"q@x.com","title":"x"}`).want(t, 201)
+	if r.json["title"] != nil || r.str("userName") != "q@x.com" {
+		t.Fatalf("POST with attributes=userName: %s", r.raw)
+	}
 }
 
 // TestNameRoundTrip: every sub-attribute of name (RFC 7643 4.1.1) set by

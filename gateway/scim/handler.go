@@ -186,8 +186,16 @@ func (h handler[T, P]) create(w http.ResponseWriter, r *http.Request) error {
 	}
 	meta := P(out).GetMeta()
 	w.Header().Set("Location", meta.Location)
-	writeJSON(w, http.StatusCreated, out, meta.Version)
+	writeJSON(w, http.StatusCreated, projected(r, out), meta.Version)
 	return nil
+}
+
+// projected applies a request's attributes and excludedAttributes to the
+// resource its write answers (RFC 7644 3.9 applies them to POST, PUT and
+// PATCH as to GET).
+func projected(r *http.Request, out any) any {
+	q := r.URL.Query()
+	return project(out, splitList(q.Get("attributes")), splitList(q.Get("excludedAttributes")))
 }
 
 func (h handler[T, P]) replace(w http.ResponseWriter, r *http.Request) error {
@@ -203,7 +211,7 @@ func (h handler[T, P]) replace(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, out, P(out).GetMeta().Version)
+	writeJSON(w, http.StatusOK, projected(r, out), P(out).GetMeta().Version)
 	return nil
 }
 
@@ -227,7 +235,7 @@ func (h handler[T, P]) patch(w http.ResponseWriter, r *http.Request) error {
 	case out == nil:
 		w.WriteHeader(http.StatusNoContent)
 	default:
-		writeJSON(w, http.StatusOK, out, P(out).GetMeta().Version)
+		writeJSON(w, http.StatusOK, projected(r, out), P(out).GetMeta().Version)
 	}
 	return nil
 }
