@@ -327,6 +327,9 @@ func TestNameRoundTrip(t *testing.T) {
 	check("PUT", map[string]string{"middleName": "Joan", "honorificPrefix": "", "familyName": "Jensen"})
 	call(t, e, e.token, "PATCH", "/Users/"+id, patchOps(`{"op":"replace","path":"name.honorificSuffix","value":"Jr."}`)).want(t, 200)
 	check("PATCH", map[string]string{"middleName": "Joan", "honorificSuffix": "Jr.", "givenName": "Barbara"})
+	if r := call(t, e, e.token, "GET", "/Users"+q(`name.middleName eq "JOAN"`), "").want(t, 200); r.str("totalResults") != "1" {
+		t.Fatalf("filter on name.middleName (caseExact false): %s", r.raw)
+	}
 }
 
 // TestIfNoneMatch: a GET with the current version in If-None-Match answers

@@ -56,16 +56,19 @@ type Schema struct {
 // declares for the SCIM attributes they carry.
 var Users = Schema{
 	Attrs: map[string]Attr{
-		"id":               {Column: user.FieldID, Kind: Exact},
-		"user_name":        {Column: user.FieldUserNameKey, Kind: Folded, Key: store.UserNameLookup},
-		"external_id":      {Column: user.FieldExternalID, Kind: Exact},
-		"display_name":     {Column: user.FieldDisplayName, Kind: Fold},
-		"name.given_name":  {Column: user.FieldGivenName, Kind: Fold},
-		"name.family_name": {Column: user.FieldFamilyName, Kind: Fold},
-		"name.formatted":   {Column: user.FieldFormattedName, Kind: Fold},
-		"active":           {Column: user.FieldActive, Kind: Bool},
-		"create_time":      {Column: user.FieldCreateTime, Kind: Time},
-		"update_time":      {Column: user.FieldUpdateTime, Kind: Time},
+		"id":                    {Column: user.FieldID, Kind: Exact},
+		"user_name":             {Column: user.FieldUserNameKey, Kind: Folded, Key: store.UserNameLookup},
+		"external_id":           {Column: user.FieldExternalID, Kind: Exact},
+		"display_name":          {Column: user.FieldDisplayName, Kind: Fold},
+		"name.given_name":       {Column: user.FieldGivenName, Kind: Fold},
+		"name.family_name":      {Column: user.FieldFamilyName, Kind: Fold},
+		"name.formatted":        {Column: user.FieldFormattedName, Kind: Fold},
+		"name.middle_name":      {Column: user.FieldMiddleName, Kind: Fold},
+		"name.honorific_prefix": {Column: user.FieldHonorificPrefix, Kind: Fold},
+		"name.honorific_suffix": {Column: user.FieldHonorificSuffix, Kind: Fold},
+		"active":                {Column: user.FieldActive, Kind: Bool},
+		"create_time":           {Column: user.FieldCreateTime, Kind: Time},
+		"update_time":           {Column: user.FieldUpdateTime, Kind: Time},
 	},
 	Multis: map[string]Multi{
 		"emails": {

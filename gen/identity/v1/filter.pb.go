@@ -420,7 +420,8 @@ func (x *FilterOperands) GetOperands() []int32 {
 // FilterCondition compares one attribute.
 //
 // Users: id, user_name, external_id, display_name, active, name.given_name,
-// name.family_name, name.formatted, create_time, update_time, emails (with
+// name.family_name, name.middle_name, name.honorific_prefix,
+// name.honorific_suffix, name.formatted, create_time, update_time, emails (with
 // element: value, type, primary). Groups: id, display_name,
 // external_id, create_time, update_time, members (with element: value).
 // Strings compare as SCIM declares the attributes they carry (RFC 7643
