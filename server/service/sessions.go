@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/acme/identity/ent"
 	"github.com/acme/identity/ent/predicate"
@@ -75,19 +76,26 @@ func (s *SessionService) RevokeSessions(ctx context.Context, req *identityv1.Rev
 // refresh tokens stop working, and each end is recorded (the watch carries
 // it to policy engines).
 func endSessions(ctx context.Context, tx *store.Tx, which ...predicate.Session) (int, error) {
-	open, err := tx.Session.Query().Where(append(which, session.RevokeTimeIsNil())...).All(ctx)
+	open, err := tx.Session.Query().Where(append(which, session.RevokeTimeIsNil())...).
+		Select(session.FieldID, session.FieldTenantID, session.FieldUserID).All(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("read sessions: %w", err)
 	}
-	for _, o := range open {
-		if err := tx.Session.UpdateOne(o).SetRevokeTime(tx.Now).Exec(ctx); err != nil {
-			return 0, fmt.Errorf("end session: %w", err)
+	// In chunks, so that a tenant's thousands of sessions stay within the
+	// databases' bound on parameters.
+	for chunk := range slices.Chunk(open, 1000) {
+		ids := make([]string, len(chunk))
+		for i, o := range chunk {
+			ids[i] = o.ID
+			tx.Record(changelog.SessionRevoked{Tenant: changelog.TenantID(o.TenantID),
+				Session: changelog.SessionID(o.ID), User: changelog.UserID(o.UserID)})
 		}
-		if _, err := tx.RefreshToken.Delete().Where(refreshtoken.SessionID(o.ID)).Exec(ctx); err != nil {
+		if err := tx.Session.Update().Where(session.IDIn(ids...)).SetRevokeTime(tx.Now).Exec(ctx); err != nil {
+			return 0, fmt.Errorf("end sessions: %w", err)
+		}
+		if _, err := tx.RefreshToken.Delete().Where(refreshtoken.SessionIDIn(ids...)).Exec(ctx); err != nil {
 			return 0, fmt.Errorf("drop refresh tokens: %w", err)
 		}
-		tx.Record(changelog.SessionRevoked{Tenant: changelog.TenantID(o.TenantID),
-			Session: changelog.SessionID(o.ID), User: changelog.UserID(o.UserID)})
 	}
 	return len(open), nil
 }
