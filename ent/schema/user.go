@@ -40,6 +40,20 @@ type Profile struct {
 	Division          string    `json:"division,omitempty"`
 	Department        string    `json:"department,omitempty"`
 	ManagerID         string    `json:"manager_id,omitempty"`
+	// The plain multi-valued attributes of RFC 7643 4.1.2, as sent.
+	Ims              []MultiValue `json:"ims,omitempty"`
+	Photos           []MultiValue `json:"photos,omitempty"`
+	Entitlements     []MultiValue `json:"entitlements,omitempty"`
+	Roles            []MultiValue `json:"roles,omitempty"`
+	X509Certificates []MultiValue `json:"x509_certificates,omitempty"`
+}
+
+// MultiValue is one element of a plain multi-valued attribute.
+type MultiValue struct {
+	Value   string `json:"value,omitempty"`
+	Display string `json:"display,omitempty"`
+	Type    string `json:"type,omitempty"`
+	Primary bool   `json:"primary,omitempty"`
 }
 
 // Address is one postal address of a user.

@@ -1,6 +1,7 @@
 package scim_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -345,4 +346,36 @@ func TestIfNoneMatch(t *testing.T) {
 	call(t, e, e.token, "GET", "/Users/"+id, "", "If-None-Match", `W/"1", `+v).want(t, 304)
 	call(t, e, e.token, "PATCH", "/Users/"+id, patchOps(`{"op":"replace","path":"title","value":"x"}`)).want(t, 200)
 	call(t, e, e.token, "GET", "/Users/"+id, "", "If-None-Match", v).want(t, 200)
+}
+
+// TestMultiValuedRoundTrip: ims, photos, entitlements, roles and
+// x509Certificates (RFC 7643 4.1.2) are stored and returned as sent, and
+// patched like the other multi-valued attributes.
+func TestMultiValuedRoundTrip(t *testing.T) {
+	e := newEnv(t)
+	r := call(t, e, e.token, "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"mv@x.com",
+		"ims":[{"value":"mv_im","type":"xmpp"}],"photos":[{"value":"https://photos.example.com/mv.jpg","type":"photo","primary":true}],
+		"entitlements":[{"value":"vpn"}],"roles":[{"value":"Engineer","display":"Engineer"}],"x509Certificates":[{"value":"MIIDQzCCAqygAwIBAgICEAAwDQYJ"}]}`).want(t, 201)
+	id := r.str("id")
+	got := call(t, e, e.token, "GET", "/Users/"+id, "").want(t, 200)
+	for _, path := range [][]string{{"ims", "xmpp"}, {"photos", "photo"}, {"roles", "Engineer"}, {"entitlements", "vpn"}, {"x509Certificates", "MIIDQzCCAqygAwIBAgICEAAwDQYJ"}} {
+		if !strings.Contains(string(mustMarshal(got.json[path[0]])), path[1]) {
+			t.Fatalf("%s lost: %s", path[0], got.raw)
+		}
+	}
+	call(t, e, e.token, "PATCH", "/Users/"+id, patchOps(`{"op":"add","path":"roles","value":[{"value":"Manager","primary":true}]}`)).want(t, 200)
+	got = call(t, e, e.token, "GET", "/Users/"+id, "").want(t, 200)
+	if roles, _ := got.json["roles"].([]any); len(roles) != 2 {
+		t.Fatalf("PATCH add to roles: %s", got.raw)
+	}
+	call(t, e, e.token, "PUT", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"mv@x.com"}`).want(t, 200)
+	got = call(t, e, e.token, "GET", "/Users/"+id, "").want(t, 200)
+	if got.json["roles"] != nil || got.json["ims"] != nil {
+		t.Fatalf("PUT without them did not replace them: %s", got.raw)
+	}
+}
+
+func mustMarshal(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
 }

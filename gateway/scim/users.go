@@ -16,6 +16,7 @@ import (
 var scimUserMask = &fieldmaskpb.FieldMask{Paths: []string{
 	"user_name", "external_id", "name", "display_name", "emails", "phone_numbers", "active", "title",
 	"nick_name", "profile_url", "user_type", "preferred_language", "locale", "timezone", "addresses", "enterprise",
+	"ims", "photos", "entitlements", "roles", "x509_certificates",
 }}
 
 // users is the Users resource type over the core's UserService.
@@ -39,14 +40,21 @@ func (users) check(u *resource.User) error {
 	}
 	// RFC 7643 2.4: "primary" true appears at most once per attribute.
 	for name, n := range map[string]int{"emails": primaries(u.Emails, func(e resource.Email) bool { return bool(e.Primary) }),
-		"phoneNumbers": primaries(u.PhoneNumbers, func(p resource.Phone) bool { return bool(p.Primary) }),
-		"addresses":    primaries(u.Addresses, func(a resource.Address) bool { return bool(a.Primary) })} {
+		"phoneNumbers":     primaries(u.PhoneNumbers, func(p resource.Phone) bool { return bool(p.Primary) }),
+		"addresses":        primaries(u.Addresses, func(a resource.Address) bool { return bool(a.Primary) }),
+		"ims":              primaries(u.Ims, multiPrimary),
+		"photos":           primaries(u.Photos, multiPrimary),
+		"entitlements":     primaries(u.Entitlements, multiPrimary),
+		"roles":            primaries(u.Roles, multiPrimary),
+		"x509Certificates": primaries(u.X509Certificates, multiPrimary)} {
 		if n > 1 {
 			return errorf(http.StatusBadRequest, "invalidValue", "at most one of %s may be primary", name)
 		}
 	}
 	return nil
 }
+
+func multiPrimary(m resource.MultiValue) bool { return bool(m.Primary) }
 
 func primaries[T any](list []T, primary func(T) bool) int {
 	n := 0

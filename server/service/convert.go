@@ -76,6 +76,8 @@ func userToProto(u *ent.User) *identityv1.User {
 			Region: a.Region, PostalCode: a.PostalCode, Country: a.Country, Primary: a.Primary,
 		})
 	}
+	out.Ims, out.Photos, out.Entitlements = multiToProto(pr.Ims), multiToProto(pr.Photos), multiToProto(pr.Entitlements)
+	out.Roles, out.X509Certificates = multiToProto(pr.Roles), multiToProto(pr.X509Certificates)
 	if pr.EmployeeNumber+pr.CostCenter+pr.Organization+pr.Division+pr.Department+pr.ManagerID != "" {
 		out.Enterprise = &identityv1.EnterpriseAttributes{
 			EmployeeNumber: pr.EmployeeNumber, CostCenter: pr.CostCenter, Organization: pr.Organization,
@@ -106,6 +108,17 @@ func applyProfile(p *schema.Profile, in *identityv1.User, has func(string) bool)
 				Type: a.GetType(), Formatted: a.GetFormatted(), StreetAddress: a.GetStreetAddress(), Locality: a.GetLocality(),
 				Region: a.GetRegion(), PostalCode: a.GetPostalCode(), Country: a.GetCountry(), Primary: a.GetPrimary(),
 			})
+		}
+	}
+	for path, m := range map[string]struct {
+		dst *[]schema.MultiValue
+		v   []*identityv1.MultiValue
+	}{
+		"ims": {&p.Ims, in.GetIms()}, "photos": {&p.Photos, in.GetPhotos()}, "entitlements": {&p.Entitlements, in.GetEntitlements()},
+		"roles": {&p.Roles, in.GetRoles()}, "x509_certificates": {&p.X509Certificates, in.GetX509Certificates()},
+	} {
+		if has(path) {
+			*m.dst = multiFromProto(m.v)
 		}
 	}
 	e := in.GetEnterprise()
@@ -169,6 +182,22 @@ func accessKeyToProto(k *ent.AccessKey) *identityv1.AccessKey {
 	}
 	for _, b := range k.RoleBindings {
 		out.RoleBindings = append(out.RoleBindings, &identityv1.RoleBinding{Role: b.Role, TenantId: b.TenantID})
+	}
+	return out
+}
+
+func multiToProto(in []schema.MultiValue) []*identityv1.MultiValue {
+	var out []*identityv1.MultiValue
+	for _, m := range in {
+		out = append(out, &identityv1.MultiValue{Value: m.Value, Display: m.Display, Type: m.Type, Primary: m.Primary})
+	}
+	return out
+}
+
+func multiFromProto(in []*identityv1.MultiValue) []schema.MultiValue {
+	var out []schema.MultiValue
+	for _, m := range in {
+		out = append(out, schema.MultiValue{Value: m.GetValue(), Display: m.GetDisplay(), Type: m.GetType(), Primary: m.GetPrimary()})
 	}
 	return out
 }

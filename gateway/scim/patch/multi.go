@@ -29,6 +29,24 @@ func addressAttrs(a resource.Address) map[string]any {
 	}
 }
 
+func multiAttrs(m resource.MultiValue) map[string]any {
+	return map[string]any{"value": m.Value, "display": m.Display, "type": m.Type, "primary": bool(m.Primary)}
+}
+
+func setMulti(m *resource.MultiValue, sub string, v json.RawMessage) error {
+	switch sub {
+	case "value":
+		return setString(&m.Value, v)
+	case "display":
+		return setString(&m.Display, v)
+	case "type":
+		return setString(&m.Type, v)
+	case "primary":
+		return setBool(&m.Primary, v)
+	}
+	return errorf("invalidPath", "%s is not a sub-attribute", sub)
+}
+
 func setString(dst *string, v json.RawMessage) error { return json.Unmarshal(v, dst) }
 
 func setBool(dst *resource.Bool, v json.RawMessage) error { return json.Unmarshal(v, dst) }

@@ -99,6 +99,11 @@ func applyUser(u *resource.User, o Operation) error {
 	case "phonenumbers":
 		return keepOnePrimary("phoneNumbers", &u.PhoneNumbers, func(p *resource.Phone) *resource.Bool { return &p.Primary },
 			func() error { return applyMulti(&u.PhoneNumbers, o, phoneAttrs, setPhone) })
+	case "ims", "photos", "entitlements", "roles", "x509certificates":
+		list := map[string]*[]resource.MultiValue{"ims": &u.Ims, "photos": &u.Photos, "entitlements": &u.Entitlements,
+			"roles": &u.Roles, "x509certificates": &u.X509Certificates}[attr]
+		return keepOnePrimary(p.Attr.Attr, list, func(m *resource.MultiValue) *resource.Bool { return &m.Primary },
+			func() error { return applyMulti(list, o, multiAttrs, setMulti) })
 	case "addresses":
 		return keepOnePrimary("addresses", &u.Addresses, func(a *resource.Address) *resource.Bool { return &a.Primary },
 			func() error { return applyMulti(&u.Addresses, o, addressAttrs, setAddress) })

@@ -11,30 +11,44 @@ import (
 
 // User is the SCIM core User with the enterprise extension.
 type User struct {
-	Schemas           []string    `json:"schemas"`
-	ID                string      `json:"id,omitempty"`
-	ExternalID        string      `json:"externalId,omitempty"`
-	UserName          string      `json:"userName"`
-	Name              *Name       `json:"name,omitempty"`
-	DisplayName       string      `json:"displayName,omitempty"`
-	NickName          string      `json:"nickName,omitempty"`
-	ProfileURL        string      `json:"profileUrl,omitempty"`
-	Title             string      `json:"title,omitempty"`
-	UserType          string      `json:"userType,omitempty"`
-	PreferredLanguage string      `json:"preferredLanguage,omitempty"`
-	Locale            string      `json:"locale,omitempty"`
-	Timezone          string      `json:"timezone,omitempty"`
-	Active            *Bool       `json:"active,omitempty"`
-	Emails            []Email     `json:"emails,omitempty"`
-	PhoneNumbers      []Phone     `json:"phoneNumbers,omitempty"`
-	Addresses         []Address   `json:"addresses,omitempty"`
-	Enterprise        *Enterprise `json:"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User,omitempty"`
-	Meta              *Meta       `json:"meta,omitempty"`
+	Schemas           []string     `json:"schemas"`
+	ID                string       `json:"id,omitempty"`
+	ExternalID        string       `json:"externalId,omitempty"`
+	UserName          string       `json:"userName"`
+	Name              *Name        `json:"name,omitempty"`
+	DisplayName       string       `json:"displayName,omitempty"`
+	NickName          string       `json:"nickName,omitempty"`
+	ProfileURL        string       `json:"profileUrl,omitempty"`
+	Title             string       `json:"title,omitempty"`
+	UserType          string       `json:"userType,omitempty"`
+	PreferredLanguage string       `json:"preferredLanguage,omitempty"`
+	Locale            string       `json:"locale,omitempty"`
+	Timezone          string       `json:"timezone,omitempty"`
+	Active            *Bool        `json:"active,omitempty"`
+	Emails            []Email      `json:"emails,omitempty"`
+	PhoneNumbers      []Phone      `json:"phoneNumbers,omitempty"`
+	Addresses         []Address    `json:"addresses,omitempty"`
+	Ims               []MultiValue `json:"ims,omitempty"`
+	Photos            []MultiValue `json:"photos,omitempty"`
+	Entitlements      []MultiValue `json:"entitlements,omitempty"`
+	Roles             []MultiValue `json:"roles,omitempty"`
+	X509Certificates  []MultiValue `json:"x509Certificates,omitempty"`
+	Enterprise        *Enterprise  `json:"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User,omitempty"`
+	Meta              *Meta        `json:"meta,omitempty"`
 	// Password is accepted and dropped: Okta sends one on create even without
 	// password sync, and this service keeps no passwords (so no slow hash is
 	// ever computed in the request path). It is never written out.
 	Password json.RawMessage `json:"password,omitempty"`
 	Groups   []GroupValue    `json:"groups,omitempty"`
+}
+
+// MultiValue is an element of ims, photos, entitlements, roles or
+// x509Certificates (RFC 7643 4.1.2).
+type MultiValue struct {
+	Value   string `json:"value,omitempty"`
+	Display string `json:"display,omitempty"`
+	Type    string `json:"type,omitempty"`
+	Primary Bool   `json:"primary,omitempty"`
 }
 
 // GroupValue is an entry of a user's read-only groups attribute; it is
@@ -133,6 +147,8 @@ func UserToProto(u *User) *identityv1.User {
 			Region: a.Region, PostalCode: a.PostalCode, Country: a.Country, Primary: bool(a.Primary),
 		})
 	}
+	out.Ims, out.Photos, out.Entitlements = multiToProto(u.Ims), multiToProto(u.Photos), multiToProto(u.Entitlements)
+	out.Roles, out.X509Certificates = multiToProto(u.Roles), multiToProto(u.X509Certificates)
 	if e := u.Enterprise; e != nil {
 		out.Enterprise = &identityv1.EnterpriseAttributes{
 			EmployeeNumber: e.EmployeeNumber, CostCenter: e.CostCenter, Organization: e.Organization,
@@ -181,6 +197,8 @@ func UserFromProto(in *identityv1.User, base string) *User {
 			Region: a.GetRegion(), PostalCode: a.GetPostalCode(), Country: a.GetCountry(), Primary: Bool(a.GetPrimary()),
 		})
 	}
+	out.Ims, out.Photos, out.Entitlements = multiFromProto(in.GetIms()), multiFromProto(in.GetPhotos()), multiFromProto(in.GetEntitlements())
+	out.Roles, out.X509Certificates = multiFromProto(in.GetRoles()), multiFromProto(in.GetX509Certificates())
 	if e := in.GetEnterprise(); e != nil {
 		out.Schemas = append(out.Schemas, EnterpriseSchema)
 		out.Enterprise = &Enterprise{
@@ -202,4 +220,20 @@ func meta(kind, location string, created, modified *timestamppb.Timestamp, versi
 		Location:     location,
 		Version:      ETag(version),
 	}
+}
+
+func multiToProto(in []MultiValue) []*identityv1.MultiValue {
+	var out []*identityv1.MultiValue
+	for _, m := range in {
+		out = append(out, &identityv1.MultiValue{Value: m.Value, Display: m.Display, Type: m.Type, Primary: bool(m.Primary)})
+	}
+	return out
+}
+
+func multiFromProto(in []*identityv1.MultiValue) []MultiValue {
+	var out []MultiValue
+	for _, m := range in {
+		out = append(out, MultiValue{Value: m.GetValue(), Display: m.GetDisplay(), Type: m.GetType(), Primary: Bool(m.GetPrimary())})
+	}
+	return out
 }

@@ -61,9 +61,17 @@ type User struct {
 	Timezone          string     `protobuf:"bytes,20,opt,name=timezone,proto3" json:"timezone,omitempty"`
 	Addresses         []*Address `protobuf:"bytes,21,rep,name=addresses,proto3" json:"addresses,omitempty"`
 	// enterprise holds the attributes of the SCIM enterprise user extension.
-	Enterprise    *EnterpriseAttributes `protobuf:"bytes,22,opt,name=enterprise,proto3" json:"enterprise,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Enterprise *EnterpriseAttributes `protobuf:"bytes,22,opt,name=enterprise,proto3" json:"enterprise,omitempty"`
+	// ims, photos, entitlements, roles and x509_certificates are kept as the
+	// IdP sent them (RFC 7643 4.1.2). roles here are the IdP's labels, not
+	// identityd roles, which come from groups, mappings and assignments.
+	Ims              []*MultiValue `protobuf:"bytes,23,rep,name=ims,proto3" json:"ims,omitempty"`
+	Photos           []*MultiValue `protobuf:"bytes,24,rep,name=photos,proto3" json:"photos,omitempty"`
+	Entitlements     []*MultiValue `protobuf:"bytes,25,rep,name=entitlements,proto3" json:"entitlements,omitempty"`
+	Roles            []*MultiValue `protobuf:"bytes,26,rep,name=roles,proto3" json:"roles,omitempty"`
+	X509Certificates []*MultiValue `protobuf:"bytes,27,rep,name=x509_certificates,json=x509Certificates,proto3" json:"x509_certificates,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *User) Reset() {
@@ -246,6 +254,41 @@ func (x *User) GetAddresses() []*Address {
 func (x *User) GetEnterprise() *EnterpriseAttributes {
 	if x != nil {
 		return x.Enterprise
+	}
+	return nil
+}
+
+func (x *User) GetIms() []*MultiValue {
+	if x != nil {
+		return x.Ims
+	}
+	return nil
+}
+
+func (x *User) GetPhotos() []*MultiValue {
+	if x != nil {
+		return x.Photos
+	}
+	return nil
+}
+
+func (x *User) GetEntitlements() []*MultiValue {
+	if x != nil {
+		return x.Entitlements
+	}
+	return nil
+}
+
+func (x *User) GetRoles() []*MultiValue {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *User) GetX509Certificates() []*MultiValue {
+	if x != nil {
+		return x.X509Certificates
 	}
 	return nil
 }
@@ -752,11 +795,82 @@ func (x *UserFilter) GetExpression() *FilterExpression {
 	return nil
 }
 
+// MultiValue is one element of a plain multi-valued attribute (RFC 7643
+// 2.4): a value with its display text, type and primary mark.
+type MultiValue struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// value is an address, a URL, a name or a base64 DER certificate.
+	Value         string `protobuf:"bytes,1,opt,name=value,proto3" json:"value,omitempty"`
+	Display       string `protobuf:"bytes,2,opt,name=display,proto3" json:"display,omitempty"`
+	Type          string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
+	Primary       bool   `protobuf:"varint,4,opt,name=primary,proto3" json:"primary,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MultiValue) Reset() {
+	*x = MultiValue{}
+	mi := &file_identity_v1_user_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MultiValue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MultiValue) ProtoMessage() {}
+
+func (x *MultiValue) ProtoReflect() protoreflect.Message {
+	mi := &file_identity_v1_user_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MultiValue.ProtoReflect.Descriptor instead.
+func (*MultiValue) Descriptor() ([]byte, []int) {
+	return file_identity_v1_user_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *MultiValue) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+func (x *MultiValue) GetDisplay() string {
+	if x != nil {
+		return x.Display
+	}
+	return ""
+}
+
+func (x *MultiValue) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *MultiValue) GetPrimary() bool {
+	if x != nil {
+		return x.Primary
+	}
+	return false
+}
+
 var File_identity_v1_user_proto protoreflect.FileDescriptor
 
 const file_identity_v1_user_proto_rawDesc = "" +
 	"\n" +
-	"\x16identity/v1/user.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18identity/v1/filter.proto\"\x97\t\n" +
+	"\x16identity/v1/user.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18identity/v1/filter.proto\"\xd7\v\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12=\n" +
@@ -786,7 +900,12 @@ const file_identity_v1_user_proto_rawDesc = "" +
 	"\taddresses\x18\x15 \x03(\v2\x14.identity.v1.AddressB\b\xbaH\x05\x92\x01\x02\x10\x10R\taddresses\x12A\n" +
 	"\n" +
 	"enterprise\x18\x16 \x01(\v2!.identity.v1.EnterpriseAttributesR\n" +
-	"enterprise\x1aC\n" +
+	"enterprise\x123\n" +
+	"\x03ims\x18\x17 \x03(\v2\x17.identity.v1.MultiValueB\b\xbaH\x05\x92\x01\x02\x10\x10R\x03ims\x129\n" +
+	"\x06photos\x18\x18 \x03(\v2\x17.identity.v1.MultiValueB\b\xbaH\x05\x92\x01\x02\x10\x10R\x06photos\x12E\n" +
+	"\fentitlements\x18\x19 \x03(\v2\x17.identity.v1.MultiValueB\b\xbaH\x05\x92\x01\x02\x10dR\fentitlements\x127\n" +
+	"\x05roles\x18\x1a \x03(\v2\x17.identity.v1.MultiValueB\b\xbaH\x05\x92\x01\x02\x10dR\x05roles\x12N\n" +
+	"\x11x509_certificates\x18\x1b \x03(\v2\x17.identity.v1.MultiValueB\b\xbaH\x05\x92\x01\x02\x10\x10R\x10x509Certificates\x1aC\n" +
 	"\x15CustomAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\t\n" +
@@ -844,7 +963,13 @@ const file_identity_v1_user_proto_rawDesc = "" +
 	"\n" +
 	"expression\x18\a \x01(\v2\x1d.identity.v1.FilterExpressionR\n" +
 	"expressionB\t\n" +
-	"\a_activeB5Z3github.com/acme/identity/gen/identity/v1;identityv1b\x06proto3"
+	"\a_active\"\x89\x01\n" +
+	"\n" +
+	"MultiValue\x12\x1f\n" +
+	"\x05value\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x18\x80\x80\x01R\x05value\x12\"\n" +
+	"\adisplay\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\adisplay\x12\x1c\n" +
+	"\x04type\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\x04type\x12\x18\n" +
+	"\aprimary\x18\x04 \x01(\bR\aprimaryB5Z3github.com/acme/identity/gen/identity/v1;identityv1b\x06proto3"
 
 var (
 	file_identity_v1_user_proto_rawDescOnce sync.Once
@@ -858,7 +983,7 @@ func file_identity_v1_user_proto_rawDescGZIP() []byte {
 	return file_identity_v1_user_proto_rawDescData
 }
 
-var file_identity_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_identity_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_identity_v1_user_proto_goTypes = []any{
 	(*User)(nil),                  // 0: identity.v1.User
 	(*Address)(nil),               // 1: identity.v1.Address
@@ -867,31 +992,37 @@ var file_identity_v1_user_proto_goTypes = []any{
 	(*Email)(nil),                 // 4: identity.v1.Email
 	(*PhoneNumber)(nil),           // 5: identity.v1.PhoneNumber
 	(*UserFilter)(nil),            // 6: identity.v1.UserFilter
-	nil,                           // 7: identity.v1.User.CustomAttributesEntry
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
-	(*StringFilter)(nil),          // 9: identity.v1.StringFilter
-	(*FilterExpression)(nil),      // 10: identity.v1.FilterExpression
+	(*MultiValue)(nil),            // 7: identity.v1.MultiValue
+	nil,                           // 8: identity.v1.User.CustomAttributesEntry
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*StringFilter)(nil),          // 10: identity.v1.StringFilter
+	(*FilterExpression)(nil),      // 11: identity.v1.FilterExpression
 }
 var file_identity_v1_user_proto_depIdxs = []int32{
 	3,  // 0: identity.v1.User.name:type_name -> identity.v1.Name
 	4,  // 1: identity.v1.User.emails:type_name -> identity.v1.Email
 	5,  // 2: identity.v1.User.phone_numbers:type_name -> identity.v1.PhoneNumber
-	7,  // 3: identity.v1.User.custom_attributes:type_name -> identity.v1.User.CustomAttributesEntry
-	8,  // 4: identity.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	8,  // 5: identity.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	8,  // 3: identity.v1.User.custom_attributes:type_name -> identity.v1.User.CustomAttributesEntry
+	9,  // 4: identity.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	9,  // 5: identity.v1.User.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 6: identity.v1.User.addresses:type_name -> identity.v1.Address
 	2,  // 7: identity.v1.User.enterprise:type_name -> identity.v1.EnterpriseAttributes
-	9,  // 8: identity.v1.UserFilter.user_name:type_name -> identity.v1.StringFilter
-	9,  // 9: identity.v1.UserFilter.email:type_name -> identity.v1.StringFilter
-	9,  // 10: identity.v1.UserFilter.external_id:type_name -> identity.v1.StringFilter
-	9,  // 11: identity.v1.UserFilter.display_name:type_name -> identity.v1.StringFilter
-	8,  // 12: identity.v1.UserFilter.updated_after:type_name -> google.protobuf.Timestamp
-	10, // 13: identity.v1.UserFilter.expression:type_name -> identity.v1.FilterExpression
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	7,  // 8: identity.v1.User.ims:type_name -> identity.v1.MultiValue
+	7,  // 9: identity.v1.User.photos:type_name -> identity.v1.MultiValue
+	7,  // 10: identity.v1.User.entitlements:type_name -> identity.v1.MultiValue
+	7,  // 11: identity.v1.User.roles:type_name -> identity.v1.MultiValue
+	7,  // 12: identity.v1.User.x509_certificates:type_name -> identity.v1.MultiValue
+	10, // 13: identity.v1.UserFilter.user_name:type_name -> identity.v1.StringFilter
+	10, // 14: identity.v1.UserFilter.email:type_name -> identity.v1.StringFilter
+	10, // 15: identity.v1.UserFilter.external_id:type_name -> identity.v1.StringFilter
+	10, // 16: identity.v1.UserFilter.display_name:type_name -> identity.v1.StringFilter
+	9,  // 17: identity.v1.UserFilter.updated_after:type_name -> google.protobuf.Timestamp
+	11, // 18: identity.v1.UserFilter.expression:type_name -> identity.v1.FilterExpression
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_identity_v1_user_proto_init() }
@@ -908,7 +1039,7 @@ func file_identity_v1_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_identity_v1_user_proto_rawDesc), len(file_identity_v1_user_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -620,12 +620,12 @@ const file_identity_v1_user_service_proto_rawDesc = "" +
 	"\x05users\x18\x01 \x03(\v2\x11.identity.v1.UserR\x05users\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x05R\ttotalSize\"\xbf\x06\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\"\xf4\x06\n" +
 	"\x11UpdateUserRequest\x12\xb5\x02\n" +
 	"\x04user\x18\x01 \x01(\v2\x11.identity.v1.UserB\x8d\x02\xbaH\x89\x02\xba\x01\x82\x02\n" +
-	"\buser.ids\x12(user.tenant_id and user.id must be UUIDs\x1a\xcb\x01this.tenant_id.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$') && this.id.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')\xc8\x01\x01R\x04user\x12\x91\x02\n" +
-	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\xd3\x01\xbaH\xcf\x01\xc8\x01\x01\xe2\x01\xc8\x01\x12\x01*\x12\tuser_name\x12\vexternal_id\x12\x04name\x12\fdisplay_name\x12\x06emails\x12\rphone_numbers\x12\x06active\x12\x11custom_attributes\x12\x05title\x12\tnick_name\x12\vprofile_url\x12\tuser_type\x12\x12preferred_language\x12\x06locale\x12\btimezone\x12\taddresses\x12\n" +
-	"enterpriseR\n" +
+	"\buser.ids\x12(user.tenant_id and user.id must be UUIDs\x1a\xcb\x01this.tenant_id.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$') && this.id.matches('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')\xc8\x01\x01R\x04user\x12\xc6\x02\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x88\x02\xbaH\x84\x02\xc8\x01\x01\xe2\x01\xfd\x01\x12\x01*\x12\tuser_name\x12\vexternal_id\x12\x04name\x12\fdisplay_name\x12\x06emails\x12\rphone_numbers\x12\x06active\x12\x11custom_attributes\x12\x05title\x12\tnick_name\x12\vprofile_url\x12\tuser_type\x12\x12preferred_language\x12\x06locale\x12\btimezone\x12\taddresses\x12\n" +
+	"enterprise\x12\x03ims\x12\x06photos\x12\fentitlements\x12\x05roles\x12\x11x509_certificatesR\n" +
 	"updateMask\x122\n" +
 	"\x10expected_version\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fexpectedVersion:\xa9\x01\xbaH\xa5\x01\x1a\xa2\x01\n" +
 	"\x17user.user_name_required\x12\x1buser_name cannot be emptied\x1aj!('user_name' in this.update_mask.paths || '*' in this.update_mask.paths) || size(this.user.user_name) > 0\"W\n" +
