@@ -73,7 +73,6 @@ func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry, p
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /saml/{tenant_id}/metadata", spMetadata(identityv1.NewSsoServiceClient(conn)))
-	mux.Handle("GET /.well-known/jwks.json", jwks(identityv1.NewSigningKeyServiceClient(conn), log))
 	signin.Register(mux, conn, publicURL, log)
 	mux.Handle(scim.Prefix+"/", scim.New(conn, publicURL))
 

@@ -36,6 +36,7 @@ type endpoints struct {
 func Register(mux *http.ServeMux, conn grpc.ClientConnInterface, publicURL string, log *slog.Logger) {
 	e := &endpoints{core: identityv1.NewSignInServiceClient(conn), publicURL: publicURL, log: log}
 	mux.HandleFunc("GET /.well-known/openid-configuration", e.discovery)
+	mux.Handle("GET /.well-known/jwks.json", jwks(identityv1.NewSigningKeyServiceClient(conn), log))
 	mux.HandleFunc("GET /oauth2/authorize", e.authorize)
 	mux.HandleFunc("POST /oauth2/authorize", e.authorize)
 	mux.HandleFunc("POST /saml/{tenant_id}/acs", e.acs)

@@ -218,6 +218,21 @@ func (t *Tenant) UserRoles(userID, userNameKey string) (User, []EffectiveRole, b
 	return u.User, out, true
 }
 
+// RoleNames returns the names of a user's effective roles and the union of
+// their permissions (roles in name order, permissions sorted; empty, not
+// nil, when none), as tokens carry them.
+func (t *Tenant) RoleNames(userID string) (roles, permissions []string) {
+	roles, permissions = []string{}, []string{}
+	effective := t.effective(t.user(userID, ""))
+	slices.SortFunc(effective, func(a, b *role) int { return strings.Compare(a.Role.NameKey, b.Role.NameKey) })
+	for _, r := range effective {
+		roles = append(roles, r.Role.Name)
+		permissions = append(permissions, r.Role.Permissions...)
+	}
+	slices.Sort(permissions)
+	return roles, slices.Compact(permissions)
+}
+
 // RoleMember is a user holding a role, with its grants.
 type RoleMember struct {
 	User   User

@@ -39,12 +39,18 @@ func NewAuthzService(index *roleindex.Index, revisions Revisions) *AuthzService 
 // read returns a tenant's index once it holds at least atLeast and every
 // write this instance committed before the call, with the revision it holds.
 func (s *AuthzService) read(ctx context.Context, tenantID string, atLeast int64) (*roleindex.TenantState, int64, error) {
-	projectID := authn.From(ctx).ProjectID
-	rev, err := s.revisions.Await(ctx, projectID, atLeast)
+	return indexAt(ctx, s.index, s.revisions, authn.From(ctx).ProjectID, tenantID, atLeast)
+}
+
+// indexAt returns a tenant's index once it holds at least atLeast of its
+// project and every write this instance committed before the call, with the
+// revision it holds; NotFound for a tenant it does not hold.
+func indexAt(ctx context.Context, index *roleindex.Index, revisions Revisions, projectID, tenantID string, atLeast int64) (*roleindex.TenantState, int64, error) {
+	rev, err := revisions.Await(ctx, projectID, atLeast)
 	if err != nil {
 		return nil, 0, err
 	}
-	ts, err := s.index.Tenant(projectID, tenantID)
+	ts, err := index.Tenant(projectID, tenantID)
 	if err != nil {
 		return nil, 0, err
 	}

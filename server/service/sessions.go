@@ -60,16 +60,20 @@ func (s *SessionService) RevokeSessions(ctx context.Context, req *identityv1.Rev
 	if req.GetUserId() != "" {
 		which = append(which, session.UserID(req.GetUserId()))
 	}
-	var n int
-	rev, err := s.w.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
-		var err error
-		n, err = endSessions(ctx, tx, which...)
-		return err
-	})
+	n, rev, err := revokeSessions(ctx, s.w, which...)
 	if err != nil {
 		return nil, err
 	}
 	return &identityv1.RevokeSessionsResponse{Revoked: int32(n), Revision: rev}, nil
+}
+
+// revokeSessions ends, in a write of its own, the sessions which selects.
+func revokeSessions(ctx context.Context, w *store.Writer, which ...predicate.Session) (n int, rev int64, err error) {
+	rev, err = w.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		n, err = endSessions(ctx, tx, which...)
+		return err
+	})
+	return n, rev, err
 }
 
 // endSessions ends the open sessions which selects, in the write tx: their

@@ -18,13 +18,13 @@ import (
 	"github.com/acme/identity/ent/authcode"
 	"github.com/acme/identity/ent/email"
 	"github.com/acme/identity/ent/oauthclient"
-	"github.com/acme/identity/ent/predicate"
 	"github.com/acme/identity/ent/refreshtoken"
 	"github.com/acme/identity/ent/samlconfig"
 	"github.com/acme/identity/ent/session"
 	"github.com/acme/identity/ent/tenant"
 	entuser "github.com/acme/identity/ent/user"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
+	"github.com/acme/identity/server/apierr"
 	"github.com/acme/identity/server/authn"
 	"github.com/acme/identity/server/changelog"
 	"github.com/acme/identity/server/oidc"
@@ -80,23 +80,24 @@ func (s *SignInService) ExchangeCode(ctx context.Context, req *identityv1.Exchan
 	var refresh string
 	ended := false
 	if _, err := s.w.Write(tctx, func(ctx context.Context, tx *store.Tx) error {
-		n, err := tx.AuthCode.Update().Where(authcode.ID(code.ID), authcode.UseTimeIsNil(), authcode.ExpireTimeGT(tx.Now)).
-			SetUseTime(tx.Now).Save(ctx)
-		if err != nil {
+		switch use, err := useOnce(
+			func() (int, error) {
+				return tx.AuthCode.Update().Where(authcode.ID(code.ID), authcode.UseTimeIsNil(), authcode.ExpireTimeGT(tx.Now)).
+					SetUseTime(tx.Now).Save(ctx)
+			},
+			func() (bool, error) {
+				return tx.AuthCode.Query().Where(authcode.ID(code.ID), authcode.UseTimeNotNil()).Exist(ctx)
+			}); {
+		case err != nil:
 			return fmt.Errorf("use code: %w", err)
-		}
-		if n == 0 {
-			// Read again in the transaction: a concurrent exchange that won
-			// is seen here.
-			used, err := tx.AuthCode.Query().Where(authcode.ID(code.ID), authcode.UseTimeNotNil()).Exist(ctx)
-			if err != nil || !used {
-				return errors.Join(errInvalidGrant, err)
-			}
+		case use == reused:
 			// A code presented twice was stolen or replayed: end the session
 			// it started (RFC 6749 4.1.2).
 			ended = true
 			_, err = endSessions(ctx, tx, session.ID(code.SessionID))
 			return err
+		case use == unusable:
+			return errInvalidGrant
 		}
 		if open, err := tx.Session.Query().Where(session.ID(code.SessionID), session.RevokeTimeIsNil()).Exist(ctx); err != nil || !open {
 			return errors.Join(oauthError(codes.InvalidArgument, "invalid_grant", "the session has ended"), err)
@@ -119,6 +120,34 @@ func (s *SignInService) ExchangeCode(ctx context.Context, req *identityv1.Exchan
 	}
 	tokens.RefreshToken = refresh
 	return &identityv1.ExchangeCodeResponse{Tokens: tokens}, nil
+}
+
+// use is what happened to a single-use row (a code, a refresh token).
+type use int
+
+const (
+	used     use = iota // this call used it
+	reused              // it was used before: a replay
+	unusable            // expired or gone
+)
+
+// useOnce marks a single-use row used (mark updates it where still unused
+// and unexpired) and, when that changed nothing, reads again within the same
+// transaction whether it had been used (usedBefore), so that a concurrent use
+// that won is told from an expired row.
+func useOnce(mark func() (int, error), usedBefore func() (bool, error)) (use, error) {
+	n, err := mark()
+	if err != nil || n > 0 {
+		return used, err
+	}
+	was, err := usedBefore()
+	if err != nil {
+		return unusable, err
+	}
+	if was {
+		return reused, nil
+	}
+	return unusable, nil
 }
 
 // checkVerifier is PKCE (RFC 7636 4.6): a code issued with a challenge needs
@@ -169,23 +198,24 @@ func (s *SignInService) RefreshTokens(ctx context.Context, req *identityv1.Refre
 		if err != nil {
 			return fmt.Errorf("read session: %w", err)
 		}
-		n, err := tx.RefreshToken.Update().
-			Where(refreshtoken.ID(rt.ID), refreshtoken.UseTimeIsNil(), refreshtoken.ExpireTimeGT(tx.Now)).
-			SetUseTime(tx.Now).Save(ctx)
-		if err != nil {
+		switch use, err := useOnce(
+			func() (int, error) {
+				return tx.RefreshToken.Update().
+					Where(refreshtoken.ID(rt.ID), refreshtoken.UseTimeIsNil(), refreshtoken.ExpireTimeGT(tx.Now)).
+					SetUseTime(tx.Now).Save(ctx)
+			},
+			func() (bool, error) {
+				return tx.RefreshToken.Query().Where(refreshtoken.ID(rt.ID), refreshtoken.UseTimeNotNil()).Exist(ctx)
+			}); {
+		case err != nil:
 			return fmt.Errorf("use refresh token: %w", err)
-		}
-		if n == 0 {
-			// Read again in the transaction: a concurrent refresh that won
-			// is seen here.
-			used, err := tx.RefreshToken.Query().Where(refreshtoken.ID(rt.ID), refreshtoken.UseTimeNotNil()).Exist(ctx)
-			if err != nil || !used {
-				return errors.Join(errInvalidGrant, err)
-			}
+		case use == reused:
 			// Presented twice: the token was stolen; end the session.
 			ended = true
 			_, err = endSessions(ctx, tx, session.ID(sess.ID))
 			return err
+		case use == unusable:
+			return errInvalidGrant
 		}
 		if sess.RevokeTime != nil {
 			return errInvalidGrant
@@ -239,7 +269,7 @@ func (s *SignInService) RevokeToken(ctx context.Context, req *identityv1.RevokeT
 	if sessionID == "" {
 		return &identityv1.RevokeTokenResponse{}, nil // RFC 7009 2.2: unknown tokens are no error
 	}
-	if _, err := s.endSessions(scope.WithTenant(ctx, client.ProjectID, tenantID), session.ID(sessionID), session.ClientID(client.ID)); err != nil {
+	if _, _, err := revokeSessions(scope.WithTenant(ctx, client.ProjectID, tenantID), s.w, session.ID(sessionID), session.ClientID(client.ID)); err != nil {
 		return nil, err
 	}
 	return &identityv1.RevokeTokenResponse{}, nil
@@ -279,28 +309,16 @@ func (s *SignInService) mint(ctx context.Context, g grant) (*identityv1.Tokens, 
 	if err != nil {
 		return nil, fmt.Errorf("read user: %w", err)
 	}
-	rev, err := s.revisions.Await(ctx, g.projectID, 0)
+	ts, rev, err := indexAt(ctx, s.index, s.revisions, g.projectID, g.tenantID, 0)
+	if ae := (*apierr.Error)(nil); errors.As(err, &ae) && ae.Code == codes.NotFound {
+		// The tenant is gone: no token, rather than one without roles.
+		return nil, oauthError(codes.InvalidArgument, "invalid_grant", "the tenant no longer exists")
+	}
 	if err != nil {
 		return nil, err
 	}
 	grants := oidc.TenantGrants{Roles: []string{}, Permissions: []string{}}
-	ts, err := s.index.Tenant(g.projectID, g.tenantID)
-	if err != nil {
-		// The tenant is gone: no token, rather than one without roles.
-		return nil, oauthError(codes.InvalidArgument, "invalid_grant", "the tenant no longer exists")
-	}
-	ts.Read(func(t *roleindex.Tenant) {
-		_, roles, _ := t.UserRoles(u.ID, "")
-		for _, r := range roles {
-			grants.Roles = append(grants.Roles, r.Role.Name)
-			for _, p := range r.Role.Permissions {
-				if !slices.Contains(grants.Permissions, p) {
-					grants.Permissions = append(grants.Permissions, p)
-				}
-			}
-		}
-	})
-	slices.Sort(grants.Permissions)
+	ts.Read(func(t *roleindex.Tenant) { grants.Roles, grants.Permissions = t.RoleNames(u.ID) })
 	ttl := oidc.AccessTokenTTL
 	if cfg, err := s.db.SamlConfig.Query().Where(samlconfig.TenantID(g.tenantID)).Only(ctx); err == nil && cfg.AccessTokenTTLSeconds > 0 {
 		ttl = time.Duration(cfg.AccessTokenTTLSeconds) * time.Second
@@ -401,16 +419,4 @@ func (s *SignInService) authenticateClient(ctx context.Context, clientID, secret
 		return nil, invalid
 	}
 	return c, nil
-}
-
-// endSessions ends, in one write, the sessions of the tenant ctx is scoped
-// to that which selects.
-func (s *SignInService) endSessions(ctx context.Context, which ...predicate.Session) (int, error) {
-	var n int
-	_, err := s.w.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
-		var err error
-		n, err = endSessions(ctx, tx, which...)
-		return err
-	})
-	return n, err
 }
