@@ -6,7 +6,7 @@ PROTOVALIDATE := github.com/bufbuild/protovalidate@v1.2.2
 GOOGLEAPIS := github.com/grpc-ecosystem/grpc-gateway@v1.16.0
 DATA ?= ./data
 
-.PHONY: help generate protodeps lint test test-short bench fuzz verify run build
+.PHONY: help generate protodeps lint test test-short bench bench-writes fuzz verify run build
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ bench: ## run the Go benchmarks, the role-check load test and the SCIM scale ben
 	go test -run '^$$' -bench . -benchmem ./...
 	go run ./cmd/authzbench
 	go run ./cmd/scimbench
+
+bench-writes: ## measure SCIM provisioning on SQLite and, with IDENTITY_TEST_POSTGRES, PostgreSQL against bare inserts
+	go run ./cmd/writebench
 
 build: ## build bin/identityd
 	go build -o bin/identityd ./cmd/identityd

@@ -30,13 +30,13 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/acme/identity/cmd/internal/benchkit"
 	"github.com/acme/identity/ent"
 	"github.com/acme/identity/ent/schema"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/authn"
 	"github.com/acme/identity/server/authz"
 	"github.com/acme/identity/server/instance"
-	"github.com/acme/identity/server/signing"
 	"github.com/acme/identity/server/store"
 	"github.com/acme/identity/server/store/scope"
 )
@@ -93,7 +93,7 @@ func run(nUsers, nGroups, nRoles, perUser int, duration time.Duration, levels, d
 	before := heap()
 	started = time.Now()
 	inst, err := instance.Start(ctx, instance.Config{DatabaseURL: database, Log: log, Metrics: prometheus.NewRegistry(),
-		KeyEncryptionKey: make([]byte, signing.KeySize)})
+		KeyEncryptionKey: benchkit.KEK})
 	if err != nil {
 		return err
 	}

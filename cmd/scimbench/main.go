@@ -12,7 +12,6 @@ package main
 import (
 	"bytes"
 	"context"
-	_ "embed"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -33,13 +32,13 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/acme/identity/cmd/internal/benchkit"
 	"github.com/acme/identity/ent"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/authn"
 	"github.com/acme/identity/server/authz"
 	"github.com/acme/identity/server/instance"
 	"github.com/acme/identity/server/ratelimit"
-	"github.com/acme/identity/server/signing"
 	"github.com/acme/identity/server/store"
 	"github.com/acme/identity/server/store/scope"
 )
@@ -71,9 +70,6 @@ func main() {
 		os.Exit(1)
 	}
 }
-
-// benchKEK encrypts the throwaway signing keys of a benchmark database.
-var benchKEK = make([]byte, signing.KeySize)
 
 type bench struct {
 	base   string
@@ -150,7 +146,7 @@ func run(nUsers, nGroups, nMembers, nBig, nProvision int, database string, flood
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	inst, err := instance.Start(ctx, instance.Config{DatabaseURL: database, PublicURL: "http://" + lis.Addr().String(), Log: log,
-		KeyEncryptionKey: benchKEK})
+		KeyEncryptionKey: benchkit.KEK})
 	if err != nil {
 		return err
 	}
@@ -180,7 +176,7 @@ func run(nUsers, nGroups, nMembers, nBig, nProvision int, database string, flood
 		return err
 	}
 	if _, err := identityv1.NewSsoServiceClient(conn).SetSamlConfig(admin, &identityv1.SetSamlConfigRequest{
-		TenantId: tid, Metadata: &identityv1.SetSamlConfigRequest_MetadataXml{MetadataXml: metadataXML},
+		TenantId: tid, Metadata: &identityv1.SetSamlConfigRequest_MetadataXml{MetadataXml: benchkit.MetadataXML},
 	}); err != nil {
 		return err
 	}
@@ -334,7 +330,7 @@ func flood(ctx context.Context, database, root string, log *slog.Logger) error {
 	}
 	limits := ratelimit.Limits{PerCredential: 100, CredentialBurst: 200, PerTenant: 300, TenantBurst: 600, ConcurrentPerTenant: 8}
 	inst, err := instance.Start(ctx, instance.Config{DatabaseURL: database, PublicURL: "http://" + lis.Addr().String(), Log: log, RateLimits: limits,
-		KeyEncryptionKey: benchKEK})
+		KeyEncryptionKey: benchkit.KEK})
 	if err != nil {
 		return err
 	}
@@ -350,7 +346,7 @@ func flood(ctx context.Context, database, root string, log *slog.Logger) error {
 		}
 		tid := t.GetTenant().GetId()
 		if _, err := identityv1.NewSsoServiceClient(inst.Conn).SetSamlConfig(admin, &identityv1.SetSamlConfigRequest{
-			TenantId: tid, Metadata: &identityv1.SetSamlConfigRequest_MetadataXml{MetadataXml: metadataXML}}); err != nil {
+			TenantId: tid, Metadata: &identityv1.SetSamlConfigRequest_MetadataXml{MetadataXml: benchkit.MetadataXML}}); err != nil {
 			return "", err
 		}
 		s, err := identityv1.NewScimServiceClient(inst.Conn).EnableScim(admin, &identityv1.EnableScimRequest{TenantId: tid})
@@ -537,9 +533,3 @@ func seed(ctx context.Context, db *ent.Client, tid string, nUsers, nGroups, nMem
 	}
 	return userIDs, groupIDs, bigID, smallID, addMembers(smallID, userIDs[:5])
 }
-
-// metadataXML is an Okta-shaped IdP metadata document: SCIM needs SAML
-// configured on the tenant.
-//
-//go:embed okta_metadata.xml
-var metadataXML string

@@ -1,0 +1,362 @@
+// Command writebench measures the write path the way Okta provisions: POST
+// /scim/v2/Users at concurrency 8 through the real HTTP server with a tenant's
+// SCIM token, on SQLite and, when IDENTITY_TEST_POSTGRES is set, on a fresh
+// PostgreSQL database. On PostgreSQL it also measures, in the same run and on
+// the same database, a bare pgx transaction at concurrency 8 inserting the
+// rows one user create inserts (the user, its email, one change-log entry)
+// and nothing else; the ratio of the two is what identityd's HTTP, JSON,
+// gRPC, authentication, validation and change log cost on top of the
+// database's own work. It also measures one tenant's POST latency while
+// another writes at full speed (tenants must not queue behind each other).
+//
+// It ends with one line:
+//
+//	writes sqlite=<users/s> postgres=<users/s> pg_baseline=<tx/s> ratio=<postgres/pg_baseline>
+//
+// Rate limits are off: the benchmark measures capacity, not policy.
+package main
+
+import (
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/acme/identity/cmd/internal/benchkit"
+	identityv1 "github.com/acme/identity/gen/identity/v1"
+	"github.com/acme/identity/server/authn"
+	"github.com/acme/identity/server/instance"
+	"github.com/acme/identity/server/store"
+)
+
+const concurrency = 8
+
+func main() {
+	n := flag.Int("n", 4000, "users created per measurement")
+	pgBase := flag.String("postgres", os.Getenv("IDENTITY_TEST_POSTGRES"), "PostgreSQL URL whose server gets a fresh database (default IDENTITY_TEST_POSTGRES); empty: SQLite only")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	withSQLite := flag.Bool("sqlite", true, "measure SQLite (false: PostgreSQL only, for profiling)")
+	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "writebench:", err)
+			os.Exit(1)
+		}
+	}
+	err := run(*n, *pgBase, *withSQLite)
+	pprof.StopCPUProfile()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "writebench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(n int, pgBase string, withSQLite bool) error {
+	ctx := context.Background()
+	fmt.Printf("machine: %d CPUs, %s/%s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
+	dir, err := os.MkdirTemp("", "writebench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	line := "writes"
+	if withSQLite {
+		rate, err := measure(ctx, "sqlite", store.SQLiteURL(dir), n)
+		if err != nil {
+			return fmt.Errorf("sqlite: %w", err)
+		}
+		line += fmt.Sprintf(" sqlite=%.0f", rate)
+	}
+	if pgBase != "" {
+		dbURL, drop, err := freshPostgres(ctx, pgBase)
+		if err != nil {
+			return err
+		}
+		defer drop()
+		pgRate, err := measure(ctx, "postgres", dbURL, n)
+		if err != nil {
+			return fmt.Errorf("postgres: %w", err)
+		}
+		base, err := baseline(ctx, dbURL, n)
+		if err != nil {
+			return fmt.Errorf("baseline: %w", err)
+		}
+		fmt.Printf("postgres baseline: bare pgx transactions (user, email, change entry) at concurrency %d: %.0f tx/s\n", concurrency, base)
+		line += fmt.Sprintf(" postgres=%.0f pg_baseline=%.0f ratio=%.2f", pgRate, base, pgRate/base)
+	}
+	fmt.Println(line)
+	return nil
+}
+
+// measure starts an instance on dbURL and returns the rate of POST /Users at
+// concurrency 8 into one tenant, after printing the fair-sharing figures.
+func measure(ctx context.Context, name, dbURL string, n int) (float64, error) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	inst, err := instance.Start(ctx, instance.Config{DatabaseURL: dbURL, PublicURL: "http://" + lis.Addr().String(), Log: log,
+		KeyEncryptionKey: benchkit.KEK})
+	if err != nil {
+		return 0, err
+	}
+	defer inst.Close()
+	hs := &http.Server{Handler: inst.HTTP}
+	go func() { _ = hs.Serve(lis) }()
+	defer hs.Close()
+	root, err := authn.InitProject(ctx, inst.DB, "bench")
+	if err != nil {
+		return 0, err
+	}
+	admin := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+root)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	tenant := func(name string) (*poster, error) {
+		t, err := identityv1.NewTenantServiceClient(inst.Conn).CreateTenant(admin, &identityv1.CreateTenantRequest{DisplayName: name})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := identityv1.NewSsoServiceClient(inst.Conn).SetSamlConfig(admin, &identityv1.SetSamlConfigRequest{
+			TenantId: t.GetTenant().GetId(), Metadata: &identityv1.SetSamlConfigRequest_MetadataXml{MetadataXml: benchkit.MetadataXML}}); err != nil {
+			return nil, err
+		}
+		s, err := identityv1.NewScimServiceClient(inst.Conn).EnableScim(admin, &identityv1.EnableScimRequest{TenantId: t.GetTenant().GetId()})
+		if err != nil {
+			return nil, err
+		}
+		return &poster{url: "http://" + lis.Addr().String() + "/scim/v2/Users", token: s.GetToken(), client: client, prefix: name}, nil
+	}
+	busy, err := tenant("busy")
+	if err != nil {
+		return 0, err
+	}
+	quiet, err := tenant("quiet")
+	if err != nil {
+		return 0, err
+	}
+	if _, err := busy.run(concurrency, 400); err != nil { // warm up
+		return 0, err
+	}
+	rate, err := busy.run(concurrency, n)
+	if err != nil {
+		return 0, err
+	}
+	fmt.Printf("%s: POST /scim/v2/Users at concurrency %d: %d users at %.0f users/s\n", name, concurrency, n, rate)
+
+	idle, err := quiet.latencies(300, nil)
+	if err != nil {
+		return 0, err
+	}
+	stop := make(chan struct{})
+	var loadErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { _, loadErr = busy.runUntil(concurrency, stop) })
+	loaded, err := quiet.latencies(300, stop)
+	wg.Wait()
+	if err == nil {
+		err = loadErr
+	}
+	if err != nil {
+		return 0, err
+	}
+	fmt.Printf("%s: another tenant's POST p50 idle %s, while one tenant writes at concurrency %d %s: %.2fx\n", name,
+		idle.Round(time.Microsecond), concurrency, loaded.Round(time.Microsecond), float64(loaded)/float64(idle))
+	return rate, nil
+}
+
+// poster creates users in one tenant through SCIM.
+type poster struct {
+	url, token, prefix string
+	client             *http.Client
+	seq                atomic.Int64
+}
+
+func (p *poster) post() error {
+	i := p.seq.Add(1)
+	body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"%s%07d@example.com","name":{"givenName":"N","familyName":"%d"},"emails":[{"primary":true,"value":"%s%07d@example.com","type":"work"}],"active":true}`,
+		p.prefix, i, i, p.prefix, i)
+	req, err := http.NewRequest("POST", p.url, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+p.token)
+	req.Header.Set("Content-Type", "application/scim+json")
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("POST /Users: status %d: %.300s", resp.StatusCode, raw)
+	}
+	return nil
+}
+
+// run creates n users with c clients and returns users per second.
+func (p *poster) run(c, n int) (float64, error) {
+	var left atomic.Int64
+	left.Store(int64(n))
+	return p.clients(c, func() bool { return left.Add(-1) >= 0 })
+}
+
+// runUntil creates users with c clients until stop is closed.
+func (p *poster) runUntil(c int, stop <-chan struct{}) (float64, error) {
+	return p.clients(c, func() bool {
+		select {
+		case <-stop:
+			return false
+		default:
+			return true
+		}
+	})
+}
+
+func (p *poster) clients(c int, more func() bool) (float64, error) {
+	var done atomic.Int64
+	var firstErr atomic.Value
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	for range c {
+		wg.Go(func() {
+			for more() {
+				if err := p.post(); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		return 0, err
+	}
+	return float64(done.Load()) / time.Since(t0).Seconds(), nil
+}
+
+// latencies times n sequential POSTs and returns their median; a non-nil
+// stop is closed when they are done.
+func (p *poster) latencies(n int, stop chan struct{}) (time.Duration, error) {
+	if stop != nil {
+		defer close(stop)
+		time.Sleep(200 * time.Millisecond) // let the load reach full speed
+	}
+	ds := make([]time.Duration, 0, n)
+	for range n {
+		t0 := time.Now()
+		if err := p.post(); err != nil {
+			return 0, err
+		}
+		ds = append(ds, time.Since(t0))
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2], nil
+}
+
+// freshPostgres creates an empty database on base's server and returns its
+// URL and a function that drops it.
+func freshPostgres(ctx context.Context, base string) (string, func(), error) {
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		return "", nil, err
+	}
+	name := "identity_writebench_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		admin.Close()
+		return "", nil, fmt.Errorf("create database: %w", err)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		admin.Close()
+		return "", nil, err
+	}
+	u.Path = "/" + name
+	return u.String(), func() {
+		_, _ = admin.Exec("DROP DATABASE " + name + " WITH (FORCE)")
+		admin.Close()
+	}, nil
+}
+
+// baseline runs n bare transactions at concurrency 8, each inserting what one
+// SCIM user create inserts (a user row, its email row and one change-log
+// entry, in identityd's own tables and with their indexes), and returns
+// transactions per second. The rows belong to the database's first tenant.
+func baseline(ctx context.Context, dbURL string, n int) (float64, error) {
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return 0, err
+	}
+	defer pool.Close()
+	var projectID, tenantID string
+	if err := pool.QueryRow(ctx, `SELECT project_id, id FROM tenants ORDER BY create_time LIMIT 1`).Scan(&projectID, &tenantID); err != nil {
+		return 0, fmt.Errorf("find a tenant: %w", err)
+	}
+	insert := func(i int64) error {
+		return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			now := time.Now().UTC()
+			userID, name := uuid.NewString(), fmt.Sprintf("base%07d@example.com", i)
+			if _, err := tx.Exec(ctx, `INSERT INTO users (id, create_time, update_time, version, tenant_id, user_name, user_name_key,
+				external_id, given_name, family_name, middle_name, honorific_prefix, honorific_suffix, formatted_name, display_name, active)
+				VALUES ($1, $2, $2, 1, $3, $4, $4, '', 'N', $5, '', '', '', '', '', true)`,
+				userID, now, tenantID, name, fmt.Sprint(i)); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO emails (tenant_id, user_id, value, value_key, type, "primary", position)
+				VALUES ($1, $2, $3, $3, 'work', true, 0)`, tenantID, userID, name); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO changes (project_id, revision, tenant_id, kind, operation, resource_id, user_id, role_id, detail, create_time)
+				VALUES ($1, $2, $3, 'user', 'create', $4, '', '', '', $5)`, projectID, 1_000_000+i, tenantID, userID, now)
+			return err
+		})
+	}
+	var seq atomic.Int64
+	var firstErr atomic.Value
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Go(func() {
+			for {
+				i := seq.Add(1)
+				if i > int64(n) {
+					return
+				}
+				if err := insert(i); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		return 0, err
+	}
+	return float64(n) / time.Since(t0).Seconds(), nil
+}
