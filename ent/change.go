@@ -21,6 +21,8 @@ type Change struct {
 	ProjectID string `json:"project_id,omitempty"`
 	// Revision holds the value of the "revision" field.
 	Revision int64 `json:"revision,omitempty"`
+	// WriteID holds the value of the "write_id" field.
+	WriteID string `json:"write_id,omitempty"`
 	// TenantID holds the value of the "tenant_id" field.
 	TenantID string `json:"tenant_id,omitempty"`
 	// Kind holds the value of the "kind" field.
@@ -47,7 +49,7 @@ func (*Change) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case change.FieldID, change.FieldRevision:
 			values[i] = new(sql.NullInt64)
-		case change.FieldProjectID, change.FieldTenantID, change.FieldKind, change.FieldOperation, change.FieldResourceID, change.FieldUserID, change.FieldRoleID, change.FieldDetail:
+		case change.FieldProjectID, change.FieldWriteID, change.FieldTenantID, change.FieldKind, change.FieldOperation, change.FieldResourceID, change.FieldUserID, change.FieldRoleID, change.FieldDetail:
 			values[i] = new(sql.NullString)
 		case change.FieldCreateTime:
 			values[i] = new(sql.NullTime)
@@ -83,6 +85,12 @@ func (_m *Change) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field revision", values[i])
 			} else if value.Valid {
 				_m.Revision = value.Int64
+			}
+		case change.FieldWriteID:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field write_id", values[i])
+			} else if value.Valid {
+				_m.WriteID = value.String
 			}
 		case change.FieldTenantID:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -173,6 +181,9 @@ func (_m *Change) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("revision=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Revision))
+	builder.WriteString(", ")
+	builder.WriteString("write_id=")
+	builder.WriteString(_m.WriteID)
 	builder.WriteString(", ")
 	builder.WriteString("tenant_id=")
 	builder.WriteString(_m.TenantID)

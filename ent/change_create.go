@@ -34,6 +34,28 @@ func (_c *ChangeCreate) SetRevision(v int64) *ChangeCreate {
 	return _c
 }
 
+// SetNillableRevision sets the "revision" field if the given value is not nil.
+func (_c *ChangeCreate) SetNillableRevision(v *int64) *ChangeCreate {
+	if v != nil {
+		_c.SetRevision(*v)
+	}
+	return _c
+}
+
+// SetWriteID sets the "write_id" field.
+func (_c *ChangeCreate) SetWriteID(v string) *ChangeCreate {
+	_c.mutation.SetWriteID(v)
+	return _c
+}
+
+// SetNillableWriteID sets the "write_id" field if the given value is not nil.
+func (_c *ChangeCreate) SetNillableWriteID(v *string) *ChangeCreate {
+	if v != nil {
+		_c.SetWriteID(*v)
+	}
+	return _c
+}
+
 // SetTenantID sets the "tenant_id" field.
 func (_c *ChangeCreate) SetTenantID(v string) *ChangeCreate {
 	_c.mutation.SetTenantID(v)
@@ -155,6 +177,14 @@ func (_c *ChangeCreate) ExecX(ctx context.Context) {
 
 // defaults sets the default values of the builder before save.
 func (_c *ChangeCreate) defaults() {
+	if _, ok := _c.mutation.Revision(); !ok {
+		v := change.DefaultRevision
+		_c.mutation.SetRevision(v)
+	}
+	if _, ok := _c.mutation.WriteID(); !ok {
+		v := change.DefaultWriteID
+		_c.mutation.SetWriteID(v)
+	}
 	if _, ok := _c.mutation.TenantID(); !ok {
 		v := change.DefaultTenantID
 		_c.mutation.SetTenantID(v)
@@ -185,6 +215,9 @@ func (_c *ChangeCreate) check() error {
 	}
 	if _, ok := _c.mutation.Revision(); !ok {
 		return &ValidationError{Name: "revision", err: errors.New(`ent: missing required field "Change.revision"`)}
+	}
+	if _, ok := _c.mutation.WriteID(); !ok {
+		return &ValidationError{Name: "write_id", err: errors.New(`ent: missing required field "Change.write_id"`)}
 	}
 	if _, ok := _c.mutation.TenantID(); !ok {
 		return &ValidationError{Name: "tenant_id", err: errors.New(`ent: missing required field "Change.tenant_id"`)}
@@ -265,6 +298,10 @@ func (_c *ChangeCreate) createSpec() (*Change, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Revision(); ok {
 		_spec.SetField(change.FieldRevision, field.TypeInt64, value)
 		_node.Revision = value
+	}
+	if value, ok := _c.mutation.WriteID(); ok {
+		_spec.SetField(change.FieldWriteID, field.TypeString, value)
+		_node.WriteID = value
 	}
 	if value, ok := _c.mutation.TenantID(); ok {
 		_spec.SetField(change.FieldTenantID, field.TypeString, value)
@@ -350,6 +387,24 @@ type (
 	}
 )
 
+// SetRevision sets the "revision" field.
+func (u *ChangeUpsert) SetRevision(v int64) *ChangeUpsert {
+	u.Set(change.FieldRevision, v)
+	return u
+}
+
+// UpdateRevision sets the "revision" field to the value that was provided on create.
+func (u *ChangeUpsert) UpdateRevision() *ChangeUpsert {
+	u.SetExcluded(change.FieldRevision)
+	return u
+}
+
+// AddRevision adds v to the "revision" field.
+func (u *ChangeUpsert) AddRevision(v int64) *ChangeUpsert {
+	u.Add(change.FieldRevision, v)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -370,8 +425,8 @@ func (u *ChangeUpsertOne) UpdateNewValues() *ChangeUpsertOne {
 		if _, exists := u.create.mutation.ProjectID(); exists {
 			s.SetIgnore(change.FieldProjectID)
 		}
-		if _, exists := u.create.mutation.Revision(); exists {
-			s.SetIgnore(change.FieldRevision)
+		if _, exists := u.create.mutation.WriteID(); exists {
+			s.SetIgnore(change.FieldWriteID)
 		}
 		if _, exists := u.create.mutation.TenantID(); exists {
 			s.SetIgnore(change.FieldTenantID)
@@ -426,6 +481,27 @@ func (u *ChangeUpsertOne) Update(set func(*ChangeUpsert)) *ChangeUpsertOne {
 		set(&ChangeUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetRevision sets the "revision" field.
+func (u *ChangeUpsertOne) SetRevision(v int64) *ChangeUpsertOne {
+	return u.Update(func(s *ChangeUpsert) {
+		s.SetRevision(v)
+	})
+}
+
+// AddRevision adds v to the "revision" field.
+func (u *ChangeUpsertOne) AddRevision(v int64) *ChangeUpsertOne {
+	return u.Update(func(s *ChangeUpsert) {
+		s.AddRevision(v)
+	})
+}
+
+// UpdateRevision sets the "revision" field to the value that was provided on create.
+func (u *ChangeUpsertOne) UpdateRevision() *ChangeUpsertOne {
+	return u.Update(func(s *ChangeUpsert) {
+		s.UpdateRevision()
+	})
 }
 
 // Exec executes the query.
@@ -613,8 +689,8 @@ func (u *ChangeUpsertBulk) UpdateNewValues() *ChangeUpsertBulk {
 			if _, exists := b.mutation.ProjectID(); exists {
 				s.SetIgnore(change.FieldProjectID)
 			}
-			if _, exists := b.mutation.Revision(); exists {
-				s.SetIgnore(change.FieldRevision)
+			if _, exists := b.mutation.WriteID(); exists {
+				s.SetIgnore(change.FieldWriteID)
 			}
 			if _, exists := b.mutation.TenantID(); exists {
 				s.SetIgnore(change.FieldTenantID)
@@ -670,6 +746,27 @@ func (u *ChangeUpsertBulk) Update(set func(*ChangeUpsert)) *ChangeUpsertBulk {
 		set(&ChangeUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetRevision sets the "revision" field.
+func (u *ChangeUpsertBulk) SetRevision(v int64) *ChangeUpsertBulk {
+	return u.Update(func(s *ChangeUpsert) {
+		s.SetRevision(v)
+	})
+}
+
+// AddRevision adds v to the "revision" field.
+func (u *ChangeUpsertBulk) AddRevision(v int64) *ChangeUpsertBulk {
+	return u.Update(func(s *ChangeUpsert) {
+		s.AddRevision(v)
+	})
+}
+
+// UpdateRevision sets the "revision" field to the value that was provided on create.
+func (u *ChangeUpsertBulk) UpdateRevision() *ChangeUpsertBulk {
+	return u.Update(func(s *ChangeUpsert) {
+		s.UpdateRevision()
+	})
 }
 
 // Exec executes the query.

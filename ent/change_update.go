@@ -28,6 +28,27 @@ func (_u *ChangeUpdate) Where(ps ...predicate.Change) *ChangeUpdate {
 	return _u
 }
 
+// SetRevision sets the "revision" field.
+func (_u *ChangeUpdate) SetRevision(v int64) *ChangeUpdate {
+	_u.mutation.ResetRevision()
+	_u.mutation.SetRevision(v)
+	return _u
+}
+
+// SetNillableRevision sets the "revision" field if the given value is not nil.
+func (_u *ChangeUpdate) SetNillableRevision(v *int64) *ChangeUpdate {
+	if v != nil {
+		_u.SetRevision(*v)
+	}
+	return _u
+}
+
+// AddRevision adds value to the "revision" field.
+func (_u *ChangeUpdate) AddRevision(v int64) *ChangeUpdate {
+	_u.mutation.AddRevision(v)
+	return _u
+}
+
 // Mutation returns the ChangeMutation object of the builder.
 func (_u *ChangeUpdate) Mutation() *ChangeMutation {
 	return _u.mutation
@@ -75,6 +96,12 @@ func (_u *ChangeUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			}
 		}
 	}
+	if value, ok := _u.mutation.Revision(); ok {
+		_spec.SetField(change.FieldRevision, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedRevision(); ok {
+		_spec.AddField(change.FieldRevision, field.TypeInt64, value)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -95,6 +122,27 @@ type ChangeUpdateOne struct {
 	hooks     []Hook
 	mutation  *ChangeMutation
 	modifiers []func(*sql.UpdateBuilder)
+}
+
+// SetRevision sets the "revision" field.
+func (_u *ChangeUpdateOne) SetRevision(v int64) *ChangeUpdateOne {
+	_u.mutation.ResetRevision()
+	_u.mutation.SetRevision(v)
+	return _u
+}
+
+// SetNillableRevision sets the "revision" field if the given value is not nil.
+func (_u *ChangeUpdateOne) SetNillableRevision(v *int64) *ChangeUpdateOne {
+	if v != nil {
+		_u.SetRevision(*v)
+	}
+	return _u
+}
+
+// AddRevision adds value to the "revision" field.
+func (_u *ChangeUpdateOne) AddRevision(v int64) *ChangeUpdateOne {
+	_u.mutation.AddRevision(v)
+	return _u
 }
 
 // Mutation returns the ChangeMutation object of the builder.
@@ -173,6 +221,12 @@ func (_u *ChangeUpdateOne) sqlSave(ctx context.Context) (_node *Change, err erro
 				ps[i](selector)
 			}
 		}
+	}
+	if value, ok := _u.mutation.Revision(); ok {
+		_spec.SetField(change.FieldRevision, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedRevision(); ok {
+		_spec.AddField(change.FieldRevision, field.TypeInt64, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Change{config: _u.config}

@@ -1919,6 +1919,7 @@ type ChangeMutation struct {
 	project_id    *string
 	revision      *int64
 	addrevision   *int64
+	write_id      *string
 	tenant_id     *string
 	kind          *change.Kind
 	operation     *change.Operation
@@ -2127,6 +2128,42 @@ func (m *ChangeMutation) AddedRevision() (r int64, exists bool) {
 func (m *ChangeMutation) ResetRevision() {
 	m.revision = nil
 	m.addrevision = nil
+}
+
+// SetWriteID sets the "write_id" field.
+func (m *ChangeMutation) SetWriteID(s string) {
+	m.write_id = &s
+}
+
+// WriteID returns the value of the "write_id" field in the mutation.
+func (m *ChangeMutation) WriteID() (r string, exists bool) {
+	v := m.write_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWriteID returns the old "write_id" field's value of the Change entity.
+// If the Change object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChangeMutation) OldWriteID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWriteID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWriteID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWriteID: %w", err)
+	}
+	return oldValue.WriteID, nil
+}
+
+// ResetWriteID resets all changes to the "write_id" field.
+func (m *ChangeMutation) ResetWriteID() {
+	m.write_id = nil
 }
 
 // SetTenantID sets the "tenant_id" field.
@@ -2451,12 +2488,15 @@ func (m *ChangeMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ChangeMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 11)
 	if m.project_id != nil {
 		fields = append(fields, change.FieldProjectID)
 	}
 	if m.revision != nil {
 		fields = append(fields, change.FieldRevision)
+	}
+	if m.write_id != nil {
+		fields = append(fields, change.FieldWriteID)
 	}
 	if m.tenant_id != nil {
 		fields = append(fields, change.FieldTenantID)
@@ -2494,6 +2534,8 @@ func (m *ChangeMutation) Field(name string) (ent.Value, bool) {
 		return m.ProjectID()
 	case change.FieldRevision:
 		return m.Revision()
+	case change.FieldWriteID:
+		return m.WriteID()
 	case change.FieldTenantID:
 		return m.TenantID()
 	case change.FieldKind:
@@ -2523,6 +2565,8 @@ func (m *ChangeMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldProjectID(ctx)
 	case change.FieldRevision:
 		return m.OldRevision(ctx)
+	case change.FieldWriteID:
+		return m.OldWriteID(ctx)
 	case change.FieldTenantID:
 		return m.OldTenantID(ctx)
 	case change.FieldKind:
@@ -2561,6 +2605,13 @@ func (m *ChangeMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetRevision(v)
+		return nil
+	case change.FieldWriteID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWriteID(v)
 		return nil
 	case change.FieldTenantID:
 		v, ok := value.(string)
@@ -2687,6 +2738,9 @@ func (m *ChangeMutation) ResetField(name string) error {
 		return nil
 	case change.FieldRevision:
 		m.ResetRevision()
+		return nil
+	case change.FieldWriteID:
+		m.ResetWriteID()
 		return nil
 	case change.FieldTenantID:
 		m.ResetTenantID()

@@ -84,24 +84,32 @@ func init() {
 	changeDescProjectID := changeFields[1].Descriptor()
 	// change.ProjectIDValidator is a validator for the "project_id" field. It is called by the builders before save.
 	change.ProjectIDValidator = changeDescProjectID.Validators[0].(func(string) error)
+	// changeDescRevision is the schema descriptor for revision field.
+	changeDescRevision := changeFields[2].Descriptor()
+	// change.DefaultRevision holds the default value on creation for the revision field.
+	change.DefaultRevision = changeDescRevision.Default.(int64)
+	// changeDescWriteID is the schema descriptor for write_id field.
+	changeDescWriteID := changeFields[3].Descriptor()
+	// change.DefaultWriteID holds the default value on creation for the write_id field.
+	change.DefaultWriteID = changeDescWriteID.Default.(string)
 	// changeDescTenantID is the schema descriptor for tenant_id field.
-	changeDescTenantID := changeFields[3].Descriptor()
+	changeDescTenantID := changeFields[4].Descriptor()
 	// change.DefaultTenantID holds the default value on creation for the tenant_id field.
 	change.DefaultTenantID = changeDescTenantID.Default.(string)
 	// changeDescResourceID is the schema descriptor for resource_id field.
-	changeDescResourceID := changeFields[6].Descriptor()
+	changeDescResourceID := changeFields[7].Descriptor()
 	// change.ResourceIDValidator is a validator for the "resource_id" field. It is called by the builders before save.
 	change.ResourceIDValidator = changeDescResourceID.Validators[0].(func(string) error)
 	// changeDescUserID is the schema descriptor for user_id field.
-	changeDescUserID := changeFields[7].Descriptor()
+	changeDescUserID := changeFields[8].Descriptor()
 	// change.DefaultUserID holds the default value on creation for the user_id field.
 	change.DefaultUserID = changeDescUserID.Default.(string)
 	// changeDescRoleID is the schema descriptor for role_id field.
-	changeDescRoleID := changeFields[8].Descriptor()
+	changeDescRoleID := changeFields[9].Descriptor()
 	// change.DefaultRoleID holds the default value on creation for the role_id field.
 	change.DefaultRoleID = changeDescRoleID.Default.(string)
 	// changeDescDetail is the schema descriptor for detail field.
-	changeDescDetail := changeFields[9].Descriptor()
+	changeDescDetail := changeFields[10].Descriptor()
 	// change.DefaultDetail holds the default value on creation for the detail field.
 	change.DefaultDetail = changeDescDetail.Default.(string)
 	emailMixin := schema.Email{}.Mixin()

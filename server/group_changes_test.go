@@ -53,7 +53,7 @@ func TestModifyGroupIsAllOrNothing(t *testing.T) {
 		}{
 			{"rename, then an unknown user", []*identityv1.GroupChange{rename("Platform"), add(newUUID())}, 0, codes.NotFound},
 			{"add, then a rename onto another group", []*identityv1.GroupChange{add(grace.GetId()), rename("Taken")}, 0, codes.AlreadyExists},
-			{"a stale version", []*identityv1.GroupChange{rename("Platform")}, version0 - 1, codes.FailedPrecondition},
+			{"a version it is not at", []*identityv1.GroupChange{rename("Platform")}, version0 + 5, codes.FailedPrecondition},
 		}
 		e.group(t, tid, "Taken")
 		_, version0, _ = state()
@@ -71,7 +71,7 @@ func TestModifyGroupIsAllOrNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if resp.GetGroup().GetDisplayName() != "Platform" || resp.GetGroup().GetVersion() != resp.GetRevision() ||
+		if resp.GetGroup().GetDisplayName() != "Platform" || resp.GetGroup().GetVersion() != version0+1 ||
 			resp.GetAddedCount() != 1 || resp.GetRemovedCount() != 1 {
 			t.Fatalf("modified: %v", resp)
 		}

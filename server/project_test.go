@@ -59,11 +59,11 @@ func TestProjectAndTenants(t *testing.T) {
 		if err != nil || len(byName.GetTenants()) != 1 {
 			t.Fatalf("filtered: %v %v", byName, err)
 		}
-		tid := byName.GetTenants()[0].GetId()
+		tid, v := byName.GetTenants()[0].GetId(), byName.GetTenants()[0].GetVersion()
 		ren, err := e.tenants.UpdateTenant(e.ctx, &identityv1.UpdateTenantRequest{
 			Tenant: &identityv1.Tenant{Id: tid, DisplayName: "Beta"}, UpdateMask: maskOf("display_name"),
 		})
-		if err != nil || ren.GetTenant().GetDisplayName() != "Beta" || ren.GetTenant().GetVersion() != ren.GetRevision() {
+		if err != nil || ren.GetTenant().GetDisplayName() != "Beta" || ren.GetTenant().GetVersion() != v+1 {
 			t.Fatalf("rename: %v %v", ren, err)
 		}
 		_, err = e.tenants.UpdateTenant(e.ctx, &identityv1.UpdateTenantRequest{

@@ -17,6 +17,8 @@ const (
 	FieldProjectID = "project_id"
 	// FieldRevision holds the string denoting the revision field in the database.
 	FieldRevision = "revision"
+	// FieldWriteID holds the string denoting the write_id field in the database.
+	FieldWriteID = "write_id"
 	// FieldTenantID holds the string denoting the tenant_id field in the database.
 	FieldTenantID = "tenant_id"
 	// FieldKind holds the string denoting the kind field in the database.
@@ -42,6 +44,7 @@ var Columns = []string{
 	FieldID,
 	FieldProjectID,
 	FieldRevision,
+	FieldWriteID,
 	FieldTenantID,
 	FieldKind,
 	FieldOperation,
@@ -65,6 +68,10 @@ func ValidColumn(column string) bool {
 var (
 	// ProjectIDValidator is a validator for the "project_id" field. It is called by the builders before save.
 	ProjectIDValidator func(string) error
+	// DefaultRevision holds the default value on creation for the "revision" field.
+	DefaultRevision int64
+	// DefaultWriteID holds the default value on creation for the "write_id" field.
+	DefaultWriteID string
 	// DefaultTenantID holds the default value on creation for the "tenant_id" field.
 	DefaultTenantID string
 	// ResourceIDValidator is a validator for the "resource_id" field. It is called by the builders before save.
@@ -161,6 +168,11 @@ func ByProjectID(opts ...sql.OrderTermOption) OrderOption {
 // ByRevision orders the results by the revision field.
 func ByRevision(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRevision, opts...).ToFunc()
+}
+
+// ByWriteID orders the results by the write_id field.
+func ByWriteID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldWriteID, opts...).ToFunc()
 }
 
 // ByTenantID orders the results by the tenant_id field.

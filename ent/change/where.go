@@ -64,6 +64,11 @@ func Revision(v int64) predicate.Change {
 	return predicate.Change(sql.FieldEQ(FieldRevision, v))
 }
 
+// WriteID applies equality check predicate on the "write_id" field. It's identical to WriteIDEQ.
+func WriteID(v string) predicate.Change {
+	return predicate.Change(sql.FieldEQ(FieldWriteID, v))
+}
+
 // TenantID applies equality check predicate on the "tenant_id" field. It's identical to TenantIDEQ.
 func TenantID(v string) predicate.Change {
 	return predicate.Change(sql.FieldEQ(FieldTenantID, v))
@@ -197,6 +202,71 @@ func RevisionLT(v int64) predicate.Change {
 // RevisionLTE applies the LTE predicate on the "revision" field.
 func RevisionLTE(v int64) predicate.Change {
 	return predicate.Change(sql.FieldLTE(FieldRevision, v))
+}
+
+// WriteIDEQ applies the EQ predicate on the "write_id" field.
+func WriteIDEQ(v string) predicate.Change {
+	return predicate.Change(sql.FieldEQ(FieldWriteID, v))
+}
+
+// WriteIDNEQ applies the NEQ predicate on the "write_id" field.
+func WriteIDNEQ(v string) predicate.Change {
+	return predicate.Change(sql.FieldNEQ(FieldWriteID, v))
+}
+
+// WriteIDIn applies the In predicate on the "write_id" field.
+func WriteIDIn(vs ...string) predicate.Change {
+	return predicate.Change(sql.FieldIn(FieldWriteID, vs...))
+}
+
+// WriteIDNotIn applies the NotIn predicate on the "write_id" field.
+func WriteIDNotIn(vs ...string) predicate.Change {
+	return predicate.Change(sql.FieldNotIn(FieldWriteID, vs...))
+}
+
+// WriteIDGT applies the GT predicate on the "write_id" field.
+func WriteIDGT(v string) predicate.Change {
+	return predicate.Change(sql.FieldGT(FieldWriteID, v))
+}
+
+// WriteIDGTE applies the GTE predicate on the "write_id" field.
+func WriteIDGTE(v string) predicate.Change {
+	return predicate.Change(sql.FieldGTE(FieldWriteID, v))
+}
+
+// WriteIDLT applies the LT predicate on the "write_id" field.
+func WriteIDLT(v string) predicate.Change {
+	return predicate.Change(sql.FieldLT(FieldWriteID, v))
+}
+
+// WriteIDLTE applies the LTE predicate on the "write_id" field.
+func WriteIDLTE(v string) predicate.Change {
+	return predicate.Change(sql.FieldLTE(FieldWriteID, v))
+}
+
+// WriteIDContains applies the Contains predicate on the "write_id" field.
+func WriteIDContains(v string) predicate.Change {
+	return predicate.Change(sql.FieldContains(FieldWriteID, v))
+}
+
+// WriteIDHasPrefix applies the HasPrefix predicate on the "write_id" field.
+func WriteIDHasPrefix(v string) predicate.Change {
+	return predicate.Change(sql.FieldHasPrefix(FieldWriteID, v))
+}
+
+// WriteIDHasSuffix applies the HasSuffix predicate on the "write_id" field.
+func WriteIDHasSuffix(v string) predicate.Change {
+	return predicate.Change(sql.FieldHasSuffix(FieldWriteID, v))
+}
+
+// WriteIDEqualFold applies the EqualFold predicate on the "write_id" field.
+func WriteIDEqualFold(v string) predicate.Change {
+	return predicate.Change(sql.FieldEqualFold(FieldWriteID, v))
+}
+
+// WriteIDContainsFold applies the ContainsFold predicate on the "write_id" field.
+func WriteIDContainsFold(v string) predicate.Change {
+	return predicate.Change(sql.FieldContainsFold(FieldWriteID, v))
 }
 
 // TenantIDEQ applies the EQ predicate on the "tenant_id" field.

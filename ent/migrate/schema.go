@@ -3,6 +3,7 @@
 package migrate
 
 import (
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/dialect/sql/schema"
 	"entgo.io/ent/schema/field"
 )
@@ -80,7 +81,8 @@ var (
 	ChangesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt64, Increment: true},
 		{Name: "project_id", Type: field.TypeString},
-		{Name: "revision", Type: field.TypeInt64},
+		{Name: "revision", Type: field.TypeInt64, Default: 0},
+		{Name: "write_id", Type: field.TypeString, Default: ""},
 		{Name: "tenant_id", Type: field.TypeString, Default: ""},
 		{Name: "kind", Type: field.TypeEnum, Enums: []string{"project", "tenant", "user", "group", "role", "group_member", "role_assignment", "access_key", "saml_config", "scim", "group_role", "tenant_limits", "oauth_client", "signing_key", "session", "login"}},
 		{Name: "operation", Type: field.TypeEnum, Enums: []string{"create", "update", "delete", "add", "remove", "revoke", "enable", "disable", "rotate", "fail"}},
@@ -100,6 +102,14 @@ var (
 				Name:    "change_project_id_revision",
 				Unique:  false,
 				Columns: []*schema.Column{ChangesColumns[1], ChangesColumns[2]},
+			},
+			{
+				Name:    "change_unsequenced",
+				Unique:  false,
+				Columns: []*schema.Column{ChangesColumns[0]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "revision = 0",
+				},
 			},
 		},
 	}

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 )
@@ -9,10 +10,15 @@ import (
 // Change is one entry of a project's change log: what one write did.
 //
 // Invariants: entries are appended in the transaction of the write they
-// describe, so the log holds exactly the committed writes; all entries of one
-// write share its revision, and revisions of a project grow in commit order
-// (Project explains why). Entries name ids, not foreign keys, because the log
-// outlives what it describes.
+// describe, as its last statement, so the log holds exactly the committed
+// writes and ids are taken after everything the write waited for. A write
+// commits its entries with revision 0 (not yet sequenced) and its write_id;
+// the sequencer then gives all entries of one write one revision, the next of
+// the project, in batches of what has become visible, ordered by id. So every
+// write that another write waited for or read has a smaller revision, and a
+// reader that has seen revision N has seen every write numbered up to N.
+// Entries name ids, not foreign keys, because the log outlives what it
+// describes.
 type Change struct{ ent.Schema }
 
 // Fields of the Change.
@@ -20,7 +26,11 @@ func (Change) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int64("id"),
 		field.String("project_id").NotEmpty().Immutable(),
-		field.Int64("revision").Immutable(),
+		// revision is 0 until the sequencer numbers the entry, then never
+		// changes again.
+		field.Int64("revision").Default(0),
+		// write_id is the write the entry belongs to (one id per transaction).
+		field.String("write_id").Default("").Immutable(),
 		field.String("tenant_id").Default("").Immutable(),
 		field.Enum("kind").Values("project", "tenant", "user", "group", "role", "group_member", "role_assignment",
 			"access_key", "saml_config", "scim", "group_role", "tenant_limits", "oauth_client", "signing_key", "session", "login").Immutable(),
@@ -43,5 +53,9 @@ func (Change) Fields() []ent.Field {
 
 // Indexes of the Change.
 func (Change) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("project_id", "revision")}
+	return []ent.Index{
+		index.Fields("project_id", "revision"),
+		// The sequencer's queue: entries not yet numbered.
+		index.Fields("id").Annotations(entsql.IndexWhere("revision = 0")).StorageKey("change_unsequenced"),
+	}
 }

@@ -9,11 +9,12 @@ import (
 
 // Project is the top-level account.
 //
-// Invariant: revision is the project's latest committed change-log revision.
-// Every write transaction increments it first, which takes the project row's
-// write lock until commit; so writes of one project commit one at a time, in
-// revision order, and a reader that has seen revision N has seen every change
-// up to N (see server/changelog.go).
+// Invariant: revision is the project's latest sequenced change-log revision:
+// every change entry of the project with a revision at or below it is
+// committed and numbered, and none will ever be numbered at or below it again.
+// Writes do not touch it; the change log's sequencer advances it when it
+// numbers committed entries (see Change and server/changelog/sequence.go), so
+// no row is updated by every write and tenants do not queue behind each other.
 type Project struct{ ent.Schema }
 
 // Fields of the Project.

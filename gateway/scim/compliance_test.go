@@ -166,8 +166,8 @@ func TestBadRequests(t *testing.T) {
 		{"patch of id", "", "PATCH", "/Users/" + id, patchOps(`{"op":"replace","path":"id","value":"other"}`), nil, 400, "mutability"},
 		{"patch of meta", "", "PATCH", "/Users/" + id, patchOps(`{"op":"replace","path":"meta.version","value":"W/\"9\""}`), nil, 400, "mutability"},
 		{"patch of groups", "", "PATCH", "/Users/" + id, patchOps(`{"op":"add","path":"groups","value":[{"value":"g"}]}`), nil, 400, "mutability"},
-		{"stale If-Match", "", "PATCH", "/Users/" + id, patchOps(`{"op":"replace","path":"title","value":"x"}`), []string{"If-Match", `W/"1"`}, 412, ""},
-		{"stale If-Match on delete", "", "DELETE", "/Users/" + id, "", []string{"If-Match", `W/"1"`}, 412, ""},
+		{"If-Match of another version", "", "PATCH", "/Users/" + id, patchOps(`{"op":"replace","path":"title","value":"x"}`), []string{"If-Match", `W/"999"`}, 412, ""},
+		{"If-Match of another version on delete", "", "DELETE", "/Users/" + id, "", []string{"If-Match", `W/"999"`}, 412, ""},
 		{"unknown endpoint", "", "GET", "/Bulk", "", nil, 404, ""},
 	}
 	before := call(t, e, e.token, "GET", "/Users/"+id, "").want(t, 200)

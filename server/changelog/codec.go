@@ -131,11 +131,13 @@ func (e TenantLimitsChanged) entry() entry {
 	return tenantSetting(e.Tenant, change.KindTenantLimits, change.OperationUpdate)
 }
 
-// Encode returns the row that records e as part of revision rev.
-func Encode(tx *ent.Tx, projectID string, rev int64, now time.Time, e Event) *ent.ChangeCreate {
+// Encode returns the row that records e as part of write writeID, numbered
+// rev, or 0 for the sequencer to number once the write has committed.
+func Encode(tx *ent.Tx, projectID, writeID string, rev int64, now time.Time, e Event) *ent.ChangeCreate {
 	en := e.entry()
 	return tx.Change.Create().
 		SetProjectID(projectID).
+		SetWriteID(writeID).
 		SetRevision(rev).
 		SetTenantID(string(en.tenant)).
 		SetKind(en.kind).

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,8 +25,9 @@ import (
 //
 // Propagation is by polling (every PollInterval, and at once when this
 // instance commits a write): it works the same on SQLite and PostgreSQL,
-// needs no extra connection per instance, and because revisions are handed
-// out in commit order (see store.Writer), reading "revision > last applied"
+// needs no extra connection per instance, and because each poll first numbers
+// the committed writes no one has numbered yet (see sequence) and a revision
+// is only ever given to committed entries, reading "revision > last applied"
 // never skips a write. A write through another instance therefore reaches
 // this one within PollInterval plus one apply, well under a second.
 // LISTEN/NOTIFY would shave the poll wait on PostgreSQL only, at the cost of a
@@ -60,6 +63,18 @@ type Follower struct {
 
 	mu       sync.RWMutex
 	projects map[string]*projectState
+
+	// writes holds this instance's writes that have committed or are about
+	// to, by write id, with their revision once a poll has seen it (0
+	// before).
+	writesMu sync.Mutex
+	writes   map[string]int64
+
+	// polls counts polls begun and ended; polled is closed and replaced
+	// whenever one ends.
+	pollsBegun, pollsEnded atomic.Int64
+	polledMu               sync.Mutex
+	polled                 chan struct{}
 }
 
 type projectState struct {
@@ -75,7 +90,8 @@ type projectState struct {
 // NewFollower returns a follower of db's change log feeding readers, in
 // order.
 func NewFollower(db *ent.Client, log *slog.Logger, readers ...Reader) *Follower {
-	return &Follower{db: db, log: log, readers: readers, poke: make(chan struct{}, 1), projects: map[string]*projectState{}}
+	return &Follower{db: db, log: log, readers: readers, poke: make(chan struct{}, 1), projects: map[string]*projectState{},
+		writes: map[string]int64{}, polled: make(chan struct{})}
 }
 
 // Start loads the readers and applies the log up to now, then keeps following
@@ -132,17 +148,88 @@ func (f *Follower) wake() {
 	}
 }
 
-// Committed notes a write of this instance and waits until every reader holds
-// it, so that a read that starts after the write returned sees it.
-func (f *Follower) Committed(ctx context.Context, projectID string, rev int64) error {
-	p := f.project(projectID)
+// Committing announces a write of this instance before it commits, so that
+// the poll that numbers or reads it keeps its revision for Committed.
+func (f *Follower) Committing(writeID string) {
+	f.writesMu.Lock()
+	f.writes[writeID] = 0
+	f.writesMu.Unlock()
+}
+
+// Abandoned forgets a write announced by Committing that did not commit.
+func (f *Follower) Abandoned(writeID string) {
+	f.writesMu.Lock()
+	delete(f.writes, writeID)
+	f.writesMu.Unlock()
+}
+
+// Committed waits until the committed write writeID is numbered and every
+// reader holds it, so that a read that starts after the write returned sees
+// it, and returns its revision.
+func (f *Follower) Committed(ctx context.Context, projectID, writeID string) (int64, error) {
+	defer f.Abandoned(writeID)
 	for {
-		cur := p.committed.Load()
-		if cur >= rev || p.committed.CompareAndSwap(cur, rev) {
-			break
+		polled := f.polledChan()
+		f.writesMu.Lock()
+		rev := f.writes[writeID]
+		f.writesMu.Unlock()
+		if rev > 0 {
+			p := f.project(projectID)
+			for {
+				cur := p.committed.Load()
+				if cur >= rev || p.committed.CompareAndSwap(cur, rev) {
+					break
+				}
+			}
+			return rev, f.waitFor(ctx, p, rev)
+		}
+		f.wake()
+		select {
+		case <-polled:
+		case <-ctx.Done():
+			return 0, fmt.Errorf("wait for write %s to be numbered: %w", writeID, ctx.Err())
 		}
 	}
-	return f.waitFor(ctx, p, rev)
+}
+
+// Current returns a revision of the project that reflects every write
+// committed before the call (it waits for a poll that begins after the call,
+// which numbers and applies them).
+func (f *Follower) Current(ctx context.Context, projectID string) (int64, error) {
+	target := f.pollsBegun.Load() + 1
+	for f.pollsEnded.Load() < target {
+		polled := f.polledChan()
+		if f.pollsEnded.Load() >= target {
+			break
+		}
+		f.wake()
+		select {
+		case <-polled:
+		case <-ctx.Done():
+			return 0, fmt.Errorf("wait for the change log: %w", ctx.Err())
+		}
+	}
+	return f.project(projectID).applied.Load(), nil
+}
+
+func (f *Follower) polledChan() chan struct{} {
+	f.polledMu.Lock()
+	defer f.polledMu.Unlock()
+	return f.polled
+}
+
+// learn keeps the revisions of this instance's writes among numbered.
+func (f *Follower) learn(numbered iter.Seq2[string, int64]) {
+	f.writesMu.Lock()
+	defer f.writesMu.Unlock()
+	if len(f.writes) == 0 {
+		return
+	}
+	for w, rev := range numbered {
+		if cur, ok := f.writes[w]; ok && cur == 0 {
+			f.writes[w] = rev
+		}
+	}
 }
 
 // Await waits until the readers hold revision atLeast of the project and
@@ -218,9 +305,27 @@ func (f *Follower) run(ctx context.Context) {
 	}
 }
 
-// poll hands every committed record the readers do not hold yet to them. A
-// project that fails is retried at the next poll; the others go on.
+// poll numbers the committed writes no one has numbered yet, then hands every
+// record the readers do not hold yet to them. A project that fails is retried
+// at the next poll; the others go on.
 func (f *Follower) poll(ctx context.Context) error {
+	f.pollsBegun.Add(1)
+	defer func() {
+		f.pollsEnded.Add(1)
+		f.polledMu.Lock()
+		close(f.polled)
+		f.polled = make(chan struct{})
+		f.polledMu.Unlock()
+	}()
+	for more := true; more; {
+		var numbered map[string]int64
+		var err error
+		numbered, more, err = sequence(ctx, f.db)
+		if err != nil {
+			return fmt.Errorf("number committed writes: %w", err)
+		}
+		f.learn(maps.All(numbered))
+	}
 	projects, err := f.db.Project.Query().Select(project.FieldID, project.FieldRevision).All(ctx)
 	if err != nil {
 		return fmt.Errorf("read revisions: %w", err)
@@ -253,6 +358,13 @@ func (f *Follower) follow(ctx context.Context, projectID string, from, to int64)
 	if err != nil {
 		return fmt.Errorf("read change log: %w", err)
 	}
+	f.learn(func(yield func(string, int64) bool) {
+		for _, row := range rows {
+			if !yield(row.WriteID, row.Revision) {
+				return
+			}
+		}
+	})
 	records := make([]Record, 0, len(rows))
 	for _, row := range rows {
 		r, err := Decode(row)

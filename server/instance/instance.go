@@ -123,7 +123,7 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	if err := follower.Start(runCtx); err != nil {
 		return nil, fmt.Errorf("load the role index: %w", err)
 	}
-	w := store.NewWriter(db, cfg.Log, cfg.Now, follower)
+	w := store.NewWriter(db, cfg.Log, cfg.Now, follower, store.SerializesWrites(cfg.DatabaseURL))
 	keyring, err := signing.New(db, w, cfg.KeyEncryptionKey, cfg.Now)
 	if err != nil {
 		return nil, err

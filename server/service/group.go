@@ -48,7 +48,7 @@ func (s *GroupService) CreateGroup(ctx context.Context, req *identityv1.CreateGr
 			SetExternalID(in.GetExternalId()).
 			SetCreateTime(tx.Now).
 			SetUpdateTime(tx.Now).
-			SetVersion(tx.Revision).
+			SetVersion(1).
 			Save(ctx)
 		if ent.IsConstraintError(err) {
 			return apierr.AlreadyExists("group", "display_name", in.GetDisplayName())
@@ -112,7 +112,7 @@ func (s *GroupService) UpdateGroup(ctx context.Context, req *identityv1.UpdateGr
 		if err := requireGroup(ctx, tx, in.GetId(), req.GetExpectedVersion()); err != nil {
 			return err
 		}
-		upd := tx.Group.UpdateOneID(in.GetId()).SetUpdateTime(tx.Now).SetVersion(tx.Revision)
+		upd := tx.Group.UpdateOneID(in.GetId()).SetUpdateTime(tx.Now).AddVersion(1)
 		if has("display_name") {
 			cur, err := tx.Group.Query().Where(group.ID(in.GetId())).Select(group.FieldDisplayName).String(ctx)
 			if err != nil {
@@ -295,7 +295,7 @@ func requireGroup(ctx context.Context, tx *store.Tx, groupID string, expected in
 // touchGroup gives a group the write's version, so its entity tag changes
 // with its membership.
 func touchGroup(ctx context.Context, tx *store.Tx, groupID string) error {
-	if err := tx.Group.UpdateOneID(groupID).SetVersion(tx.Revision).SetUpdateTime(tx.Now).Exec(ctx); err != nil {
+	if err := tx.Group.UpdateOneID(groupID).AddVersion(1).SetUpdateTime(tx.Now).Exec(ctx); err != nil {
 		return fmt.Errorf("touch group: %w", err)
 	}
 	return nil

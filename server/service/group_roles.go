@@ -35,7 +35,7 @@ func ensureRole(ctx context.Context, tx *store.Tx, tenantID changelog.TenantID, 
 		SetDescription("Held by the members of the group " + name).
 		SetCreateTime(tx.Now).
 		SetUpdateTime(tx.Now).
-		SetVersion(tx.Revision).
+		SetVersion(1).
 		Exec(ctx); err != nil {
 		return fmt.Errorf("create role of group: %w", err)
 	}

@@ -50,7 +50,7 @@ func (s *OAuthClientService) CreateOAuthClient(ctx context.Context, req *identit
 			SetPublic(req.GetPublic()).
 			SetCreateTime(tx.Now).
 			SetUpdateTime(tx.Now).
-			SetVersion(tx.Revision)
+			SetVersion(1)
 		if !req.GetPublic() {
 			c.SetSecretHash(hash).SetSecretRotateTime(tx.Now)
 		}
@@ -111,7 +111,7 @@ func (s *OAuthClientService) UpdateOAuthClient(ctx context.Context, req *identit
 	}
 	var out *ent.OAuthClient
 	rev, err := s.w.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
-		u := tx.OAuthClient.UpdateOneID(in.GetId()).SetUpdateTime(tx.Now).SetVersion(tx.Revision)
+		u := tx.OAuthClient.UpdateOneID(in.GetId()).SetUpdateTime(tx.Now).AddVersion(1)
 		if has("display_name") {
 			u.SetDisplayName(in.GetDisplayName())
 		}
@@ -165,7 +165,7 @@ func (s *OAuthClientService) RotateOAuthClientSecret(ctx context.Context, req *i
 			return apierr.FailedPrecondition("PUBLIC_CLIENT", "a public client has no secret: it proves itself with PKCE")
 		}
 		if out, err = c.Update().SetSecretHash(hash).SetSecretRotateTime(tx.Now).
-			SetUpdateTime(tx.Now).SetVersion(tx.Revision).Save(ctx); err != nil {
+			SetUpdateTime(tx.Now).AddVersion(1).Save(ctx); err != nil {
 			return fmt.Errorf("rotate client secret: %w", err)
 		}
 		tx.Record(changelog.ClientSecretRotated{Client: changelog.ClientID(c.ID)})

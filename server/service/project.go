@@ -60,5 +60,8 @@ func (s *ProjectService) UpdateProject(ctx context.Context, req *identityv1.Upda
 	if err != nil {
 		return nil, err
 	}
-	return &identityv1.UpdateProjectResponse{Project: projectToProto(out), Revision: rev}, nil
+	// The row was read inside the write, before the write was numbered.
+	pb := projectToProto(out)
+	pb.Revision = max(pb.Revision, rev)
+	return &identityv1.UpdateProjectResponse{Project: pb, Revision: rev}, nil
 }

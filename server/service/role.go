@@ -48,7 +48,7 @@ func (s *RoleService) CreateRole(ctx context.Context, req *identityv1.CreateRole
 			SetPermissions(in.GetPermissions()).
 			SetCreateTime(tx.Now).
 			SetUpdateTime(tx.Now).
-			SetVersion(tx.Revision).
+			SetVersion(1).
 			Save(ctx)
 		if ent.IsConstraintError(err) {
 			return apierr.AlreadyExists("role", "name", in.GetName())
@@ -98,7 +98,7 @@ func (s *RoleService) UpdateRole(ctx context.Context, req *identityv1.UpdateRole
 	has := masked(req.GetUpdateMask().GetPaths())
 	var out *ent.Role
 	rev, err := s.w.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
-		upd := tx.Role.UpdateOneID(in.GetId()).SetUpdateTime(tx.Now).SetVersion(tx.Revision)
+		upd := tx.Role.UpdateOneID(in.GetId()).SetUpdateTime(tx.Now).AddVersion(1)
 		if has("name") {
 			key, err := nameKey("role.name", in.GetName())
 			if err != nil {

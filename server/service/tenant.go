@@ -40,7 +40,7 @@ func (s *TenantService) CreateTenant(ctx context.Context, req *identityv1.Create
 			SetDisplayName(req.GetDisplayName()).
 			SetCreateTime(tx.Now).
 			SetUpdateTime(tx.Now).
-			SetVersion(tx.Revision).
+			SetVersion(1).
 			Save(ctx)
 		if err != nil {
 			return fmt.Errorf("create tenant: %w", err)
@@ -94,7 +94,7 @@ func (s *TenantService) UpdateTenant(ctx context.Context, req *identityv1.Update
 	}
 	var out *ent.Tenant
 	rev, err := s.w.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
-		u := tx.Tenant.UpdateOneID(in.GetId()).SetUpdateTime(tx.Now).SetVersion(tx.Revision)
+		u := tx.Tenant.UpdateOneID(in.GetId()).SetUpdateTime(tx.Now).AddVersion(1)
 		if has("display_name") {
 			u.SetDisplayName(in.GetDisplayName())
 		}

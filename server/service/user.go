@@ -42,7 +42,9 @@ func (s *UserService) CreateUser(ctx context.Context, req *identityv1.CreateUser
 		return nil, err
 	}
 	var id string
-	rev, err := s.w.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	// A create checks nothing the unique index on user_name_key does not, so
+	// creates of one tenant run side by side.
+	rev, err := s.w.Insert(ctx, func(ctx context.Context, tx *store.Tx) error {
 		id = store.NewID()
 		active := in.Active == nil || in.GetActive()
 		var profile schema.Profile
@@ -66,7 +68,7 @@ func (s *UserService) CreateUser(ctx context.Context, req *identityv1.CreateUser
 			SetProfile(profile).
 			SetCreateTime(tx.Now).
 			SetUpdateTime(tx.Now).
-			SetVersion(tx.Revision).
+			SetVersion(1).
 			Exec(ctx)
 		if ent.IsConstraintError(err) {
 			return apierr.AlreadyExists("user", "user_name", in.GetUserName())
@@ -164,7 +166,7 @@ func (s *UserService) UpdateUser(ctx context.Context, req *identityv1.UpdateUser
 		if err := apierr.CheckVersion(cur.Version, req.GetExpectedVersion()); err != nil {
 			return err
 		}
-		upd := cur.Update().SetUpdateTime(tx.Now).SetVersion(tx.Revision)
+		upd := cur.Update().SetUpdateTime(tx.Now).AddVersion(1)
 		// A name is checked when it changes: a user stored before the name
 		// rule, under a name it refuses, can still be updated and deactivated.
 		if has("user_name") && in.GetUserName() != cur.UserName {

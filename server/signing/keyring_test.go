@@ -20,7 +20,10 @@ import (
 
 type noFollower struct{}
 
-func (noFollower) Committed(context.Context, string, int64) error { return nil }
+func (noFollower) Committing(string)                                        {}
+func (noFollower) Abandoned(string)                                         {}
+func (noFollower) Committed(context.Context, string, string) (int64, error) { return 0, nil }
+func (noFollower) Current(context.Context, string) (int64, error)           { return 0, nil }
 
 // TestKeyLifecycle follows a project's keys through their lifecycle on each
 // database: the first signature creates a key; near the end of its period a
@@ -45,7 +48,7 @@ func TestKeyLifecycle(t *testing.T) {
 			ctx = scope.WithProject(ctx, projectID)
 			now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 			clock := func() time.Time { return now }
-			w := store.NewWriter(db, slog.New(slog.DiscardHandler), clock, noFollower{})
+			w := store.NewWriter(db, slog.New(slog.DiscardHandler), clock, noFollower{}, false)
 			kr, err := signing.New(db, w, instancetest.KeyEncryptionKey, clock)
 			if err != nil {
 				t.Fatal(err)

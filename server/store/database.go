@@ -33,6 +33,10 @@ func SQLiteURL(dataDir string) string {
 	return "file:" + filepath.Join(dataDir, "identity.db")
 }
 
+// SerializesWrites says whether the database of rawURL runs one write
+// transaction at a time (SQLite).
+func SerializesWrites(rawURL string) bool { return strings.HasPrefix(rawURL, "file:") }
+
 // Open opens SQLite (a "file:" URL) or PostgreSQL (a "postgres://" or
 // "postgresql://" URL) and migrates the schema.
 //

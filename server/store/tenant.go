@@ -4,7 +4,11 @@ import (
 	"context"
 	"fmt"
 
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+
 	"github.com/acme/identity/ent"
+	"github.com/acme/identity/ent/project"
 	"github.com/acme/identity/ent/tenant"
 	"github.com/acme/identity/server/apierr"
 	"github.com/acme/identity/server/store/scope"
@@ -33,4 +37,42 @@ func requireTenant(ctx context.Context, db *ent.Client, tenantID string) error {
 		return apierr.NotFound("tenant", tenantID)
 	}
 	return nil
+}
+
+// lockTenant finds the tenant in the caller's project, as requireTenant
+// does, and on PostgreSQL locks its row until the transaction ends.
+func lockTenant(ctx context.Context, db *ent.Client, tenantID string) error {
+	q := db.Tenant.Query().Where(tenant.ID(tenantID)).Unique(false)
+	q.Modify(forUpdate)
+	ids, err := q.IDs(ctx)
+	if err != nil {
+		return fmt.Errorf("lock tenant: %w", err)
+	}
+	if len(ids) == 0 {
+		return apierr.NotFound("tenant", tenantID)
+	}
+	return nil
+}
+
+// lockProject finds the project and on PostgreSQL locks its row until the
+// transaction ends.
+func lockProject(ctx context.Context, db *ent.Client, projectID string) error {
+	q := db.Project.Query().Where(project.ID(projectID)).Unique(false)
+	q.Modify(forUpdate)
+	ids, err := q.IDs(ctx)
+	if err != nil {
+		return fmt.Errorf("lock project: %w", err)
+	}
+	if len(ids) == 0 {
+		return apierr.NotFound("project", projectID)
+	}
+	return nil
+}
+
+// forUpdate locks the selected rows on PostgreSQL; SQLite has no row locks
+// (its transactions hold the database's write lock instead).
+func forUpdate(s *entsql.Selector) {
+	if s.Dialect() == dialect.Postgres {
+		s.ForUpdate()
+	}
 }

@@ -7,16 +7,24 @@ import (
 	"time"
 
 	"github.com/acme/identity/ent"
-	"github.com/acme/identity/server/apierr"
 	"github.com/acme/identity/server/changelog"
 	"github.com/acme/identity/server/store/scope"
 )
 
-// Committer learns of every committed write of this instance; the write
-// returns once it has (the change-log follower, so that this instance's role
-// index and credential cache hold the write before the caller sees it).
+// Committer learns of every write of this instance; the write returns once
+// its revision is known and this instance's readers of the change log hold it
+// (the change-log follower, so that this instance's role index and credential
+// cache hold the write before the caller sees it).
 type Committer interface {
-	Committed(ctx context.Context, projectID string, rev int64) error
+	// Committing is called before the write commits, Abandoned when it does
+	// not.
+	Committing(writeID string)
+	Abandoned(writeID string)
+	// Committed waits for the committed write and returns its revision.
+	Committed(ctx context.Context, projectID, writeID string) (int64, error)
+	// Current returns a revision reflecting every write committed before
+	// the call.
+	Current(ctx context.Context, projectID string) (int64, error)
 }
 
 // Writer runs writes: one transaction, one revision, its change-log events.
@@ -25,12 +33,15 @@ type Writer struct {
 	log       *slog.Logger
 	now       func() time.Time
 	committed Committer
+	inline    bool
 }
 
 // NewWriter returns the writer of db. now is the clock (time.Now outside
-// tests).
-func NewWriter(db *ent.Client, log *slog.Logger, now func() time.Time, committed Committer) *Writer {
-	return &Writer{db: db, log: log, now: now, committed: committed}
+// tests). numberInline says the database runs one write transaction at a
+// time (SQLite, see SerializesWrites): a write then takes its revision itself,
+// from the project's counter, since holding that row costs nothing more.
+func NewWriter(db *ent.Client, log *slog.Logger, now func() time.Time, committed Committer, numberInline bool) *Writer {
+	return &Writer{db: db, log: log, now: now, committed: committed, inline: numberInline}
 }
 
 // Now returns the current time as stored: UTC with microsecond precision,
@@ -38,15 +49,13 @@ func NewWriter(db *ent.Client, log *slog.Logger, now func() time.Time, committed
 // equals the value a later read returns.
 func Now(now func() time.Time) time.Time { return now().UTC().Truncate(time.Microsecond) }
 
-// Tx is a write in progress: the transaction (scoped like the request), the
-// revision it commits as, its time, and the events it records.
+// Tx is a write in progress: the transaction (scoped like the request), its
+// time, and the events it records. Resources it changes add one to their
+// version.
 type Tx struct {
 	*ent.Tx
 	// ProjectID is the caller's project.
 	ProjectID string
-	// Revision is the revision this write commits as; resources it touches
-	// take it as their version.
-	Revision int64
 	// Now is the write's time, as stored.
 	Now    time.Time
 	events []changelog.Event
@@ -66,19 +75,38 @@ func (tx *Tx) Changed() bool { return len(tx.events) > 0 }
 // in the project inside the transaction (NotFound otherwise), and only then
 // may fn create rows of it.
 //
-// Revision order is commit order: the transaction first increments the
-// project's revision counter. On PostgreSQL that UPDATE takes the project row's
-// lock, which the transaction holds until it commits or rolls back, so a
-// second writer of the same project waits at its own increment and reads the
-// committed value; revisions are therefore handed out one transaction at a
-// time, and no revision becomes visible before a smaller one. On SQLite every
-// transaction begins IMMEDIATE (see Open), which serializes writers of the
-// whole database the same way. A rolled-back write leaves no gap.
+// Writes of one tenant run one at a time: the transaction first locks the
+// tenant's row (on PostgreSQL; on SQLite every transaction begins IMMEDIATE,
+// see Open, which serializes all writers), so a write's checks (a name
+// taken, a member present, a version expected) hold until it commits. Writes
+// of the project as a whole (tenants, access keys, roles, clients, keys) lock
+// the project's row the same way. Writes of different tenants do not wait for
+// each other; what must hold across tenants is a unique index.
+//
+// The events are appended last, with revision 0; the change log's sequencer
+// numbers them after commit (see changelog.sequence for why that order is
+// commit order where it matters), and Write returns once the write is
+// numbered and this instance's readers hold it. A rolled-back write leaves
+// nothing to number, so revisions have no gaps. Where the database runs one
+// write at a time anyway (SQLite), the write numbers itself from the
+// project's counter before appending, in the same transaction.
 //
 // When fn records no event (an idempotent call that changed nothing), the
-// transaction rolls back and Write returns the current revision, which already
-// reflects the requested state.
+// transaction rolls back and Write returns a revision that reflects every
+// write committed before it, so it reflects the requested state.
 func (w *Writer) Write(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) (int64, error) {
+	return w.write(ctx, true, fn)
+}
+
+// Insert is Write for a write of a tenant that only adds rows, whose
+// uniqueness a unique index guards, and checks nothing it read: it takes no
+// lock on the tenant, so such writes (the users an IdP provisions) run side
+// by side with each other and with the tenant's other writes.
+func (w *Writer) Insert(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) (int64, error) {
+	return w.write(ctx, false, fn)
+}
+
+func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.Context, tx *Tx) error) (int64, error) {
 	sc, ok := scope.From(ctx)
 	if !ok || sc.ProjectID == "" {
 		return 0, scope.ErrUnscoped
@@ -93,20 +121,23 @@ func (w *Writer) Write(ctx context.Context, fn func(ctx context.Context, tx *Tx)
 		}
 		return 0, err
 	}
-	p, err := etx.Project.UpdateOneID(sc.ProjectID).AddRevision(1).Save(ctx)
-	if err != nil {
-		if ent.IsNotFound(err) {
-			return rollback(apierr.NotFound("project", sc.ProjectID))
-		}
-		return rollback(fmt.Errorf("increment revision: %w", err))
-	}
-	if sc.TenantID != "" {
+	switch {
+	case sc.TenantID != "" && !exclusive:
 		if err := requireTenant(ctx, etx.Client(), sc.TenantID); err != nil {
 			return rollback(err)
 		}
 		sc.MarkVerified()
+	case sc.TenantID != "":
+		if err := lockTenant(ctx, etx.Client(), sc.TenantID); err != nil {
+			return rollback(err)
+		}
+		sc.MarkVerified()
+	default:
+		if err := lockProject(ctx, etx.Client(), sc.ProjectID); err != nil {
+			return rollback(err)
+		}
 	}
-	tx := &Tx{Tx: etx, ProjectID: sc.ProjectID, Revision: p.Revision, Now: Now(w.now)}
+	tx := &Tx{Tx: etx, ProjectID: sc.ProjectID, Now: Now(w.now)}
 	if err := fn(ctx, tx); err != nil {
 		return rollback(err)
 	}
@@ -114,16 +145,26 @@ func (w *Writer) Write(ctx context.Context, fn func(ctx context.Context, tx *Tx)
 		if _, err := rollback(nil); err != nil {
 			return 0, err
 		}
-		return p.Revision - 1, nil
+		return w.committed.Current(ctx, sc.ProjectID)
+	}
+	writeID, rev := NewID(), int64(0)
+	if w.inline {
+		p, err := etx.Project.UpdateOneID(sc.ProjectID).AddRevision(1).Save(ctx)
+		if err != nil {
+			return rollback(fmt.Errorf("number the write: %w", err))
+		}
+		rev = p.Revision
 	}
 	rows := make([]*ent.ChangeCreate, len(tx.events))
 	for i, e := range tx.events {
-		rows[i] = changelog.Encode(etx, sc.ProjectID, p.Revision, tx.Now, e)
+		rows[i] = changelog.Encode(etx, sc.ProjectID, writeID, rev, tx.Now, e)
 	}
 	if err := etx.Change.CreateBulk(rows...).Exec(ctx); err != nil {
 		return rollback(fmt.Errorf("append change log: %w", err))
 	}
+	w.committed.Committing(writeID)
 	if err := etx.Commit(); err != nil {
+		w.committed.Abandoned(writeID)
 		return 0, fmt.Errorf("commit: %w", err)
 	}
 	// The write returns once this instance's readers of the change log hold
@@ -131,8 +172,12 @@ func (w *Writer) Write(ctx context.Context, fn func(ctx context.Context, tx *Tx)
 	// write is committed either way: a slow reader is logged, not failed.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := w.committed.Committed(wctx, sc.ProjectID, p.Revision); err != nil {
-		w.log.WarnContext(ctx, "change-log readers behind a committed write", "revision", p.Revision, "error", err)
+	got, err := w.committed.Committed(wctx, sc.ProjectID, writeID)
+	if err != nil {
+		// Unnumbered, the write answers revision 0, which asks no reader to
+		// wait.
+		w.log.WarnContext(ctx, "change-log readers behind a committed write", "write", writeID, "error", err)
+		return rev, nil
 	}
-	return p.Revision, nil
+	return got, nil
 }

@@ -39,8 +39,9 @@ type Group struct {
 	ExternalId string                 `protobuf:"bytes,4,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	// version is the change-log revision of the last write to this group or its
-	// membership; it changes on every such write and serves as an entity tag.
+	// version counts the writes to this group and its membership: it grows by
+	// one with each and serves as an entity tag. It is not a revision (a
+	// write's response carries that).
 	Version       int64 `protobuf:"varint,7,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

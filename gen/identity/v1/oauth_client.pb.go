@@ -43,7 +43,7 @@ type OAuthClient struct {
 	Public     bool                   `protobuf:"varint,4,opt,name=public,proto3" json:"public,omitempty"`
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	// version is the change-log revision of the last write to this client.
+	// version counts the writes to this client: it grows by one with each.
 	Version int64 `protobuf:"varint,7,opt,name=version,proto3" json:"version,omitempty"`
 	// secret_rotate_time is when the current secret was issued (confidential
 	// clients only).

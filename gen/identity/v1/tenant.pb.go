@@ -34,8 +34,9 @@ type Tenant struct {
 	DisplayName string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	CreateTime  *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime  *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	// version is the change-log revision of the last write to this tenant; it
-	// changes on every write and serves as an entity tag.
+	// version counts the writes to this tenant: it grows by one with each and
+	// serves as an entity tag. It is not a revision (a write's response
+	// carries that).
 	Version int64 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
 	// limits bound what this tenant may ask of each instance; unset fields
 	// take the instance's defaults. Only a caller with project-wide tenant

@@ -49,8 +49,9 @@ type User struct {
 	CustomAttributes map[string]string      `protobuf:"bytes,10,rep,name=custom_attributes,json=customAttributes,proto3" json:"custom_attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	CreateTime       *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime       *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	// version is the change-log revision of the last write to this user; it
-	// changes on every write and serves as an entity tag.
+	// version counts the writes to this user: it grows by one with each and
+	// serves as an entity tag. It is not a revision (a write's response
+	// carries that).
 	Version           int64      `protobuf:"varint,13,opt,name=version,proto3" json:"version,omitempty"`
 	Title             string     `protobuf:"bytes,14,opt,name=title,proto3" json:"title,omitempty"`
 	NickName          string     `protobuf:"bytes,15,opt,name=nick_name,json=nickName,proto3" json:"nick_name,omitempty"`
