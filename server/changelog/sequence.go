@@ -127,13 +127,30 @@ func sequenceTx(ctx context.Context, tx *ent.Tx) (map[string]int64, bool, error)
 		if err != nil {
 			return nil, false, fmt.Errorf("advance project %s: %w", p, err)
 		}
+		// One statement numbers the project's batch: each entry takes its
+		// write's revision.
 		rev := proj.Revision - int64(len(ws))
+		var ids []int64
+		revs := map[int64]int64{}
 		for _, w := range ws {
 			rev++
-			if err := tx.Change.Update().Where(change.IDIn(w.ids...)).SetRevision(rev).Exec(ctx); err != nil {
-				return nil, false, fmt.Errorf("number write: %w", err)
-			}
 			numbered[w.id] = rev
+			for _, id := range w.ids {
+				ids = append(ids, id)
+				revs[id] = rev
+			}
+		}
+		err = tx.Change.Update().Where(change.IDIn(ids...)).Modify(func(u *entsql.UpdateBuilder) {
+			u.Set(change.FieldRevision, entsql.ExprFunc(func(b *entsql.Builder) {
+				b.WriteString("CASE")
+				for _, id := range ids {
+					b.WriteString(" WHEN ").Ident(change.FieldID).WriteString(" = ").Arg(id).WriteString(" THEN CAST(").Arg(revs[id]).WriteString(" AS BIGINT)")
+				}
+				b.WriteString(" END")
+			}))
+		}).Exec(ctx)
+		if err != nil {
+			return nil, false, fmt.Errorf("number writes: %w", err)
 		}
 	}
 	return numbered, more, nil

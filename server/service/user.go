@@ -41,15 +41,15 @@ func (s *UserService) CreateUser(ctx context.Context, req *identityv1.CreateUser
 	if err != nil {
 		return nil, err
 	}
-	var id string
+	var created *ent.User
 	// A create checks nothing the unique index on user_name_key does not, so
 	// creates of one tenant run side by side.
 	rev, err := s.w.Insert(ctx, func(ctx context.Context, tx *store.Tx) error {
-		id = store.NewID()
+		id := store.NewID()
 		active := in.Active == nil || in.GetActive()
 		var profile schema.Profile
 		applyProfile(&profile, in, func(string) bool { return true })
-		err := tx.User.Create().
+		u, err := tx.User.Create().
 			SetID(id).
 			SetTenantID(req.GetTenantId()).
 			SetUserName(in.GetUserName()).
@@ -69,7 +69,7 @@ func (s *UserService) CreateUser(ctx context.Context, req *identityv1.CreateUser
 			SetCreateTime(tx.Now).
 			SetUpdateTime(tx.Now).
 			SetVersion(1).
-			Exec(ctx)
+			Save(ctx)
 		if ent.IsConstraintError(err) {
 			return apierr.AlreadyExists("user", "user_name", in.GetUserName())
 		}
@@ -79,25 +79,25 @@ func (s *UserService) CreateUser(ctx context.Context, req *identityv1.CreateUser
 		if err := checkEmails(in.GetEmails(), nil); err != nil {
 			return err
 		}
-		if err := insertEmails(ctx, tx, req.GetTenantId(), id, in.GetEmails()); err != nil {
+		// The answer is built from what was stored, not read again.
+		if u.Edges.Emails, err = insertEmails(ctx, tx, req.GetTenantId(), id, in.GetEmails()); err != nil {
 			return err
 		}
+		created = u
 		tx.Record(changelog.UserCreated{Tenant: changelog.TenantID(req.GetTenantId()), User: changelog.UserID(id)})
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.getUser(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return &identityv1.CreateUserResponse{User: u, Revision: rev}, nil
+	return &identityv1.CreateUserResponse{User: userToProto(created), Revision: rev}, nil
 }
 
-func insertEmails(ctx context.Context, tx *store.Tx, tenantID, userID string, emails []*identityv1.Email) error {
+// insertEmails stores a user's emails in their order and returns them as
+// stored.
+func insertEmails(ctx context.Context, tx *store.Tx, tenantID, userID string, emails []*identityv1.Email) ([]*ent.Email, error) {
 	if len(emails) == 0 {
-		return nil
+		return nil, nil
 	}
 	creates := make([]*ent.EmailCreate, 0, len(emails))
 	for i, e := range emails {
@@ -110,10 +110,11 @@ func insertEmails(ctx context.Context, tx *store.Tx, tenantID, userID string, em
 			SetPrimary(e.GetPrimary()).
 			SetPosition(i))
 	}
-	if err := tx.Email.CreateBulk(creates...).Exec(ctx); err != nil {
-		return fmt.Errorf("insert emails: %w", err)
+	out, err := tx.Email.CreateBulk(creates...).Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("insert emails: %w", err)
 	}
-	return nil
+	return out, nil
 }
 
 // GetUser returns a user of a tenant of the caller's project.
@@ -230,7 +231,7 @@ func (s *UserService) UpdateUser(ctx context.Context, req *identityv1.UpdateUser
 			if _, err := tx.Email.Delete().Where(email.UserID(in.GetId())).Exec(ctx); err != nil {
 				return fmt.Errorf("delete emails: %w", err)
 			}
-			if err := insertEmails(ctx, tx, in.GetTenantId(), in.GetId(), in.GetEmails()); err != nil {
+			if _, err := insertEmails(ctx, tx, in.GetTenantId(), in.GetId(), in.GetEmails()); err != nil {
 				return err
 			}
 		}
