@@ -43,6 +43,12 @@ const (
 // answer reflects every write committed on this instance before the call
 // began, and writes through other instances within the propagation bound
 // (the README gives it). Every answer carries the revision it reflects.
+//
+// Revisions number a project's writes once they have committed: a write takes
+// no project-wide lock (writes of different tenants never wait for each
+// other), and the change log numbers committed writes in batches, so a write
+// that waited for or read another always has the larger revision. Revision N
+// therefore reflects every write numbered up to N, on every instance.
 type AuthzServiceClient interface {
 	// CheckRole says whether a user holds a role (by name, ignoring case), and
 	// on request how.
@@ -170,6 +176,12 @@ type AuthzService_WatchRoleChangesClient = grpc.ServerStreamingClient[WatchRoleC
 // answer reflects every write committed on this instance before the call
 // began, and writes through other instances within the propagation bound
 // (the README gives it). Every answer carries the revision it reflects.
+//
+// Revisions number a project's writes once they have committed: a write takes
+// no project-wide lock (writes of different tenants never wait for each
+// other), and the change log numbers committed writes in batches, so a write
+// that waited for or read another always has the larger revision. Revision N
+// therefore reflects every write numbered up to N, on every instance.
 type AuthzServiceServer interface {
 	// CheckRole says whether a user holds a role (by name, ignoring case), and
 	// on request how.
