@@ -41,7 +41,7 @@ const sequenceBatch = 2_000
 func sequence(ctx context.Context, db *ent.Client) (map[string]int64, bool, error) {
 	// Most polls find nothing to number (and on SQLite writes number
 	// themselves): look before taking a write transaction.
-	waiting, err := db.Change.Query().Where(change.Revision(0)).Exist(ctx)
+	waiting, err := db.Change.Query().Where(unnumbered).Exist(ctx)
 	if err != nil || !waiting {
 		return nil, false, err
 	}
@@ -67,7 +67,7 @@ func sequenceTx(ctx context.Context, tx *ent.Tx) (map[string]int64, bool, error)
 		WriteID   string `json:"write_id"`
 	}
 	err := tx.Change.Query().
-		Where(change.Revision(0)).Unique(false).
+		Where(unnumbered).Unique(false).
 		Order(ent.Asc(change.FieldID)).
 		Limit(sequenceBatch).
 		Select(change.FieldID, change.FieldProjectID, change.FieldWriteID).
@@ -89,7 +89,7 @@ func sequenceTx(ctx context.Context, tx *ent.Tx) (map[string]int64, bool, error)
 		}
 		rest := rows[:0:0]
 		err := tx.Change.Query().
-			Where(change.Revision(0), change.IDGT(rows[len(rows)-1].ID), change.WriteIDIn(ids...)).Unique(false).
+			Where(unnumbered, change.IDGT(rows[len(rows)-1].ID), change.WriteIDIn(ids...)).Unique(false).
 			Order(ent.Asc(change.FieldID)).
 			Select(change.FieldID, change.FieldProjectID, change.FieldWriteID).
 			Modify(forUpdate).
@@ -154,6 +154,14 @@ func sequenceTx(ctx context.Context, tx *ent.Tx) (map[string]int64, bool, error)
 		}
 	}
 	return numbered, more, nil
+}
+
+// unnumbered selects entries the sequencer has not numbered. The 0 is
+// written into the statement, not passed as a parameter, so that the planner
+// matches the partial index on "revision = 0" (a prepared statement's generic
+// plan cannot know the parameter is 0, and would scan the log).
+func unnumbered(s *entsql.Selector) {
+	s.Where(entsql.ExprP(s.C(change.FieldRevision) + " = 0"))
 }
 
 // forUpdate locks the selected rows on PostgreSQL; SQLite has no row locks
