@@ -181,10 +181,20 @@ func TestScimLifecycle(t *testing.T) {
 		if err != nil || !works(again.GetToken()) {
 			t.Fatalf("enable after disable: %v", err)
 		}
+		// A Tenant Admin key provisions too; its tenant is checked once while
+		// the key is cached, and again once SSO is removed.
+		admin, _ := e.createKey(t, "okta", nil, tenantAdmin(tid))
+		for range 2 {
+			if _, err := e.scim.ResolveScimTenant(withCredential(context.Background(), admin), &identityv1.ResolveScimTenantRequest{}); err != nil {
+				t.Fatalf("resolve with a Tenant Admin key: %v", err)
+			}
+		}
 		del, err := e.sso.DeleteSamlConfig(e.ctx, &identityv1.DeleteSamlConfigRequest{TenantId: tid})
 		if err != nil || !del.GetScimDisabled() {
 			t.Fatalf("delete SSO: %v %v", del, err)
 		}
+		_, err = e.scim.ResolveScimTenant(withCredential(context.Background(), admin), &identityv1.ResolveScimTenantRequest{})
+		wantCode(t, err, codes.FailedPrecondition)
 		if works(again.GetToken()) {
 			t.Fatal("removing SSO left SCIM enabled")
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -138,7 +139,7 @@ func (a *Authenticator) loadKey(ctx context.Context, keyID string, now time.Time
 	}
 	k := &cachedKey{
 		verified: now, projectID: row.ProjectID, hash: row.SecretHash, expire: row.ExpireTime, revoked: row.RevokeTime != nil,
-		principal: Principal{ProjectID: row.ProjectID, KeyID: keyID},
+		principal: Principal{ProjectID: row.ProjectID, KeyID: keyID, scimReady: new(atomic.Bool)},
 	}
 	if row.LastUsedTime != nil {
 		k.lastUsed.Store(row.LastUsedTime.Unix())

@@ -2,6 +2,7 @@ package authn
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/acme/identity/server/authz"
 )
@@ -19,6 +20,23 @@ type Principal struct {
 	// TenantAdminOf lists the tenants on which an access key holds Tenant
 	// Admin.
 	TenantAdminOf []string
+	// scimReady is shared by every request of one cached access key: set
+	// once its SCIM tenant was found to exist with SSO configured. The cache
+	// drops the key (and with it this mark) when SSO settings or tenants
+	// change, and reads it again at least every 50 ms while in use.
+	scimReady *atomic.Bool
+}
+
+// ScimReady says whether the caller's SCIM tenant was checked (it exists and
+// has SSO configured) while its credential has been cached.
+func (p Principal) ScimReady() bool { return p.scimReady != nil && p.scimReady.Load() }
+
+// MarkScimReady records that the check passed, for the cached credential's
+// later requests.
+func (p Principal) MarkScimReady() {
+	if p.scimReady != nil {
+		p.scimReady.Store(true)
+	}
 }
 
 type principalKey struct{}

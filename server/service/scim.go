@@ -200,8 +200,12 @@ func (s *ScimService) ResolveScimTenant(ctx context.Context, _ *identityv1.Resol
 			fmt.Sprintf("this access key holds Tenant Admin on %d tenants, so it does not say which tenant to provision; use a key with Tenant Admin on exactly one tenant, or the tenant's SCIM token", len(tenants)))
 	}
 	// The method answers about the caller, so it comes without a scope; the
-	// checks below are of the one tenant the key administers.
+	// checks below are of the one tenant the key administers, once per cached
+	// key (every SCIM request asks).
 	tenantID := tenants[0]
+	if p.ScimReady() {
+		return &identityv1.ResolveScimTenantResponse{ProjectId: p.ProjectID, TenantId: tenantID}, nil
+	}
 	ctx = scope.WithTenant(ctx, p.ProjectID, tenantID)
 	if err := store.RequireTenant(ctx, s.db); err != nil {
 		return nil, err
@@ -209,5 +213,6 @@ func (s *ScimService) ResolveScimTenant(ctx context.Context, _ *identityv1.Resol
 	if err := requireSSO(ctx, s.db.SamlConfig); err != nil {
 		return nil, err
 	}
+	p.MarkScimReady()
 	return &identityv1.ResolveScimTenantResponse{ProjectId: p.ProjectID, TenantId: tenantID}, nil
 }
