@@ -34,6 +34,7 @@ import (
 	"github.com/acme/identity/ent/session"
 	"github.com/acme/identity/ent/signingkey"
 	"github.com/acme/identity/ent/tenant"
+	"github.com/acme/identity/ent/tenantcount"
 	"github.com/acme/identity/ent/tenantdomain"
 	"github.com/acme/identity/ent/user"
 
@@ -83,6 +84,8 @@ type Client struct {
 	SigningKey *SigningKeyClient
 	// Tenant is the client for interacting with the Tenant builders.
 	Tenant *TenantClient
+	// TenantCount is the client for interacting with the TenantCount builders.
+	TenantCount *TenantCountClient
 	// TenantDomain is the client for interacting with the TenantDomain builders.
 	TenantDomain *TenantDomainClient
 	// User is the client for interacting with the User builders.
@@ -117,6 +120,7 @@ func (c *Client) init() {
 	c.Session = NewSessionClient(c.config)
 	c.SigningKey = NewSigningKeyClient(c.config)
 	c.Tenant = NewTenantClient(c.config)
+	c.TenantCount = NewTenantCountClient(c.config)
 	c.TenantDomain = NewTenantDomainClient(c.config)
 	c.User = NewUserClient(c.config)
 }
@@ -230,6 +234,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Session:         NewSessionClient(cfg),
 		SigningKey:      NewSigningKeyClient(cfg),
 		Tenant:          NewTenantClient(cfg),
+		TenantCount:     NewTenantCountClient(cfg),
 		TenantDomain:    NewTenantDomainClient(cfg),
 		User:            NewUserClient(cfg),
 	}, nil
@@ -270,6 +275,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Session:         NewSessionClient(cfg),
 		SigningKey:      NewSigningKeyClient(cfg),
 		Tenant:          NewTenantClient(cfg),
+		TenantCount:     NewTenantCountClient(cfg),
 		TenantDomain:    NewTenantDomainClient(cfg),
 		User:            NewUserClient(cfg),
 	}, nil
@@ -304,7 +310,7 @@ func (c *Client) Use(hooks ...Hook) {
 		c.AccessKey, c.AuthCode, c.Change, c.Email, c.Group, c.GroupMembership,
 		c.GroupRole, c.OAuthClient, c.PendingLogin, c.Project, c.RefreshToken, c.Role,
 		c.RoleAssignment, c.SamlConfig, c.ScimToken, c.SeenAssertion, c.Session,
-		c.SigningKey, c.Tenant, c.TenantDomain, c.User,
+		c.SigningKey, c.Tenant, c.TenantCount, c.TenantDomain, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -317,7 +323,7 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.AccessKey, c.AuthCode, c.Change, c.Email, c.Group, c.GroupMembership,
 		c.GroupRole, c.OAuthClient, c.PendingLogin, c.Project, c.RefreshToken, c.Role,
 		c.RoleAssignment, c.SamlConfig, c.ScimToken, c.SeenAssertion, c.Session,
-		c.SigningKey, c.Tenant, c.TenantDomain, c.User,
+		c.SigningKey, c.Tenant, c.TenantCount, c.TenantDomain, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -364,6 +370,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.SigningKey.mutate(ctx, m)
 	case *TenantMutation:
 		return c.Tenant.mutate(ctx, m)
+	case *TenantCountMutation:
+		return c.TenantCount.mutate(ctx, m)
 	case *TenantDomainMutation:
 		return c.TenantDomain.mutate(ctx, m)
 	case *UserMutation:
@@ -3627,6 +3635,22 @@ func (c *TenantClient) QueryDomains(_m *Tenant) *TenantDomainQuery {
 	return query
 }
 
+// QueryCounts queries the counts edge of a Tenant.
+func (c *TenantClient) QueryCounts(_m *Tenant) *TenantCountQuery {
+	query := (&TenantCountClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tenant.Table, tenant.FieldID, id),
+			sqlgraph.To(tenantcount.Table, tenantcount.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, tenant.CountsTable, tenant.CountsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *TenantClient) Hooks() []Hook {
 	return c.hooks.Tenant
@@ -3649,6 +3673,155 @@ func (c *TenantClient) mutate(ctx context.Context, m *TenantMutation) (Value, er
 		return (&TenantDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Tenant mutation op: %q", m.Op())
+	}
+}
+
+// TenantCountClient is a client for the TenantCount schema.
+type TenantCountClient struct {
+	config
+}
+
+// NewTenantCountClient returns a client for the TenantCount from the given config.
+func NewTenantCountClient(c config) *TenantCountClient {
+	return &TenantCountClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `tenantcount.Hooks(f(g(h())))`.
+func (c *TenantCountClient) Use(hooks ...Hook) {
+	c.hooks.TenantCount = append(c.hooks.TenantCount, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `tenantcount.Intercept(f(g(h())))`.
+func (c *TenantCountClient) Intercept(interceptors ...Interceptor) {
+	c.inters.TenantCount = append(c.inters.TenantCount, interceptors...)
+}
+
+// Create returns a builder for creating a TenantCount entity.
+func (c *TenantCountClient) Create() *TenantCountCreate {
+	mutation := newTenantCountMutation(c.config, OpCreate)
+	return &TenantCountCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of TenantCount entities.
+func (c *TenantCountClient) CreateBulk(builders ...*TenantCountCreate) *TenantCountCreateBulk {
+	return &TenantCountCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *TenantCountClient) MapCreateBulk(slice any, setFunc func(*TenantCountCreate, int)) *TenantCountCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &TenantCountCreateBulk{err: fmt.Errorf("calling to TenantCountClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*TenantCountCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &TenantCountCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for TenantCount.
+func (c *TenantCountClient) Update() *TenantCountUpdate {
+	mutation := newTenantCountMutation(c.config, OpUpdate)
+	return &TenantCountUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *TenantCountClient) UpdateOne(_m *TenantCount) *TenantCountUpdateOne {
+	mutation := newTenantCountMutation(c.config, OpUpdateOne, withTenantCount(_m))
+	return &TenantCountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *TenantCountClient) UpdateOneID(id int) *TenantCountUpdateOne {
+	mutation := newTenantCountMutation(c.config, OpUpdateOne, withTenantCountID(id))
+	return &TenantCountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for TenantCount.
+func (c *TenantCountClient) Delete() *TenantCountDelete {
+	mutation := newTenantCountMutation(c.config, OpDelete)
+	return &TenantCountDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *TenantCountClient) DeleteOne(_m *TenantCount) *TenantCountDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *TenantCountClient) DeleteOneID(id int) *TenantCountDeleteOne {
+	builder := c.Delete().Where(tenantcount.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &TenantCountDeleteOne{builder}
+}
+
+// Query returns a query builder for TenantCount.
+func (c *TenantCountClient) Query() *TenantCountQuery {
+	return &TenantCountQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeTenantCount},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a TenantCount entity by its id.
+func (c *TenantCountClient) Get(ctx context.Context, id int) (*TenantCount, error) {
+	return c.Query().Where(tenantcount.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *TenantCountClient) GetX(ctx context.Context, id int) *TenantCount {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryTenant queries the tenant edge of a TenantCount.
+func (c *TenantCountClient) QueryTenant(_m *TenantCount) *TenantQuery {
+	query := (&TenantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tenantcount.Table, tenantcount.FieldID, id),
+			sqlgraph.To(tenant.Table, tenant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, tenantcount.TenantTable, tenantcount.TenantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *TenantCountClient) Hooks() []Hook {
+	return c.hooks.TenantCount
+}
+
+// Interceptors returns the client interceptors.
+func (c *TenantCountClient) Interceptors() []Interceptor {
+	return c.inters.TenantCount
+}
+
+func (c *TenantCountClient) mutate(ctx context.Context, m *TenantCountMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&TenantCountCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&TenantCountUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&TenantCountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&TenantCountDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown TenantCount mutation op: %q", m.Op())
 	}
 }
 
@@ -4003,13 +4176,13 @@ type (
 	hooks struct {
 		AccessKey, AuthCode, Change, Email, Group, GroupMembership, GroupRole,
 		OAuthClient, PendingLogin, Project, RefreshToken, Role, RoleAssignment,
-		SamlConfig, ScimToken, SeenAssertion, Session, SigningKey, Tenant,
+		SamlConfig, ScimToken, SeenAssertion, Session, SigningKey, Tenant, TenantCount,
 		TenantDomain, User []ent.Hook
 	}
 	inters struct {
 		AccessKey, AuthCode, Change, Email, Group, GroupMembership, GroupRole,
 		OAuthClient, PendingLogin, Project, RefreshToken, Role, RoleAssignment,
-		SamlConfig, ScimToken, SeenAssertion, Session, SigningKey, Tenant,
+		SamlConfig, ScimToken, SeenAssertion, Session, SigningKey, Tenant, TenantCount,
 		TenantDomain, User []ent.Interceptor
 	}
 )

@@ -31,6 +31,7 @@ import (
 	"github.com/acme/identity/ent/session"
 	"github.com/acme/identity/ent/signingkey"
 	"github.com/acme/identity/ent/tenant"
+	"github.com/acme/identity/ent/tenantcount"
 	"github.com/acme/identity/ent/tenantdomain"
 	"github.com/acme/identity/ent/user"
 )
@@ -112,6 +113,7 @@ func checkColumn(t, c string) error {
 			session.Table:         session.ValidColumn,
 			signingkey.Table:      signingkey.ValidColumn,
 			tenant.Table:          tenant.ValidColumn,
+			tenantcount.Table:     tenantcount.ValidColumn,
 			tenantdomain.Table:    tenantdomain.ValidColumn,
 			user.Table:            user.ValidColumn,
 		})

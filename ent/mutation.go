@@ -32,6 +32,7 @@ import (
 	"github.com/acme/identity/ent/session"
 	"github.com/acme/identity/ent/signingkey"
 	"github.com/acme/identity/ent/tenant"
+	"github.com/acme/identity/ent/tenantcount"
 	"github.com/acme/identity/ent/tenantdomain"
 	"github.com/acme/identity/ent/user"
 )
@@ -64,6 +65,7 @@ const (
 	TypeSession         = "Session"
 	TypeSigningKey      = "SigningKey"
 	TypeTenant          = "Tenant"
+	TypeTenantCount     = "TenantCount"
 	TypeTenantDomain    = "TenantDomain"
 	TypeUser            = "User"
 )
@@ -14526,6 +14528,9 @@ type TenantMutation struct {
 	domains                       map[int]struct{}
 	removeddomains                map[int]struct{}
 	cleareddomains                bool
+	counts                        map[int]struct{}
+	removedcounts                 map[int]struct{}
+	clearedcounts                 bool
 	done                          bool
 	oldValue                      func(context.Context) (*Tenant, error)
 	predicates                    []predicate.Tenant
@@ -15952,6 +15957,60 @@ func (m *TenantMutation) ResetDomains() {
 	m.removeddomains = nil
 }
 
+// AddCountIDs adds the "counts" edge to the TenantCount entity by ids.
+func (m *TenantMutation) AddCountIDs(ids ...int) {
+	if m.counts == nil {
+		m.counts = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.counts[ids[i]] = struct{}{}
+	}
+}
+
+// ClearCounts clears the "counts" edge to the TenantCount entity.
+func (m *TenantMutation) ClearCounts() {
+	m.clearedcounts = true
+}
+
+// CountsCleared reports if the "counts" edge to the TenantCount entity was cleared.
+func (m *TenantMutation) CountsCleared() bool {
+	return m.clearedcounts
+}
+
+// RemoveCountIDs removes the "counts" edge to the TenantCount entity by IDs.
+func (m *TenantMutation) RemoveCountIDs(ids ...int) {
+	if m.removedcounts == nil {
+		m.removedcounts = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.counts, ids[i])
+		m.removedcounts[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedCounts returns the removed IDs of the "counts" edge to the TenantCount entity.
+func (m *TenantMutation) RemovedCountsIDs() (ids []int) {
+	for id := range m.removedcounts {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// CountsIDs returns the "counts" edge IDs in the mutation.
+func (m *TenantMutation) CountsIDs() (ids []int) {
+	for id := range m.counts {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetCounts resets all changes to the "counts" edge.
+func (m *TenantMutation) ResetCounts() {
+	m.counts = nil
+	m.clearedcounts = false
+	m.removedcounts = nil
+}
+
 // Where appends a list predicates to the TenantMutation builder.
 func (m *TenantMutation) Where(ps ...predicate.Tenant) {
 	m.predicates = append(m.predicates, ps...)
@@ -16313,7 +16372,7 @@ func (m *TenantMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *TenantMutation) AddedEdges() []string {
-	edges := make([]string, 0, 16)
+	edges := make([]string, 0, 17)
 	if m.project != nil {
 		edges = append(edges, tenant.EdgeProject)
 	}
@@ -16361,6 +16420,9 @@ func (m *TenantMutation) AddedEdges() []string {
 	}
 	if m.domains != nil {
 		edges = append(edges, tenant.EdgeDomains)
+	}
+	if m.counts != nil {
+		edges = append(edges, tenant.EdgeCounts)
 	}
 	return edges
 }
@@ -16463,13 +16525,19 @@ func (m *TenantMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case tenant.EdgeCounts:
+		ids := make([]ent.Value, 0, len(m.counts))
+		for id := range m.counts {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *TenantMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 16)
+	edges := make([]string, 0, 17)
 	if m.removedusers != nil {
 		edges = append(edges, tenant.EdgeUsers)
 	}
@@ -16514,6 +16582,9 @@ func (m *TenantMutation) RemovedEdges() []string {
 	}
 	if m.removeddomains != nil {
 		edges = append(edges, tenant.EdgeDomains)
+	}
+	if m.removedcounts != nil {
+		edges = append(edges, tenant.EdgeCounts)
 	}
 	return edges
 }
@@ -16612,13 +16683,19 @@ func (m *TenantMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case tenant.EdgeCounts:
+		ids := make([]ent.Value, 0, len(m.removedcounts))
+		for id := range m.removedcounts {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *TenantMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 16)
+	edges := make([]string, 0, 17)
 	if m.clearedproject {
 		edges = append(edges, tenant.EdgeProject)
 	}
@@ -16667,6 +16744,9 @@ func (m *TenantMutation) ClearedEdges() []string {
 	if m.cleareddomains {
 		edges = append(edges, tenant.EdgeDomains)
 	}
+	if m.clearedcounts {
+		edges = append(edges, tenant.EdgeCounts)
+	}
 	return edges
 }
 
@@ -16706,6 +16786,8 @@ func (m *TenantMutation) EdgeCleared(name string) bool {
 		return m.clearedrefresh_tokens
 	case tenant.EdgeDomains:
 		return m.cleareddomains
+	case tenant.EdgeCounts:
+		return m.clearedcounts
 	}
 	return false
 }
@@ -16773,8 +16855,622 @@ func (m *TenantMutation) ResetEdge(name string) error {
 	case tenant.EdgeDomains:
 		m.ResetDomains()
 		return nil
+	case tenant.EdgeCounts:
+		m.ResetCounts()
+		return nil
 	}
 	return fmt.Errorf("unknown Tenant edge %s", name)
+}
+
+// TenantCountMutation represents an operation that mutates the TenantCount nodes in the graph.
+type TenantCountMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	kind          *tenantcount.Kind
+	shard         *int
+	addshard      *int
+	n             *int64
+	addn          *int64
+	clearedFields map[string]struct{}
+	tenant        *string
+	clearedtenant bool
+	done          bool
+	oldValue      func(context.Context) (*TenantCount, error)
+	predicates    []predicate.TenantCount
+}
+
+var _ ent.Mutation = (*TenantCountMutation)(nil)
+
+// tenantcountOption allows management of the mutation configuration using functional options.
+type tenantcountOption func(*TenantCountMutation)
+
+// newTenantCountMutation creates new mutation for the TenantCount entity.
+func newTenantCountMutation(c config, op Op, opts ...tenantcountOption) *TenantCountMutation {
+	m := &TenantCountMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeTenantCount,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withTenantCountID sets the ID field of the mutation.
+func withTenantCountID(id int) tenantcountOption {
+	return func(m *TenantCountMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *TenantCount
+		)
+		m.oldValue = func(ctx context.Context) (*TenantCount, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().TenantCount.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withTenantCount sets the old TenantCount of the mutation.
+func withTenantCount(node *TenantCount) tenantcountOption {
+	return func(m *TenantCountMutation) {
+		m.oldValue = func(context.Context) (*TenantCount, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m TenantCountMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m TenantCountMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *TenantCountMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *TenantCountMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().TenantCount.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetTenantID sets the "tenant_id" field.
+func (m *TenantCountMutation) SetTenantID(s string) {
+	m.tenant = &s
+}
+
+// TenantID returns the value of the "tenant_id" field in the mutation.
+func (m *TenantCountMutation) TenantID() (r string, exists bool) {
+	v := m.tenant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenantID returns the old "tenant_id" field's value of the TenantCount entity.
+// If the TenantCount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantCountMutation) OldTenantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenantID: %w", err)
+	}
+	return oldValue.TenantID, nil
+}
+
+// ResetTenantID resets all changes to the "tenant_id" field.
+func (m *TenantCountMutation) ResetTenantID() {
+	m.tenant = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *TenantCountMutation) SetKind(t tenantcount.Kind) {
+	m.kind = &t
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *TenantCountMutation) Kind() (r tenantcount.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the TenantCount entity.
+// If the TenantCount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantCountMutation) OldKind(ctx context.Context) (v tenantcount.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *TenantCountMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetShard sets the "shard" field.
+func (m *TenantCountMutation) SetShard(i int) {
+	m.shard = &i
+	m.addshard = nil
+}
+
+// Shard returns the value of the "shard" field in the mutation.
+func (m *TenantCountMutation) Shard() (r int, exists bool) {
+	v := m.shard
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldShard returns the old "shard" field's value of the TenantCount entity.
+// If the TenantCount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantCountMutation) OldShard(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldShard is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldShard requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldShard: %w", err)
+	}
+	return oldValue.Shard, nil
+}
+
+// AddShard adds i to the "shard" field.
+func (m *TenantCountMutation) AddShard(i int) {
+	if m.addshard != nil {
+		*m.addshard += i
+	} else {
+		m.addshard = &i
+	}
+}
+
+// AddedShard returns the value that was added to the "shard" field in this mutation.
+func (m *TenantCountMutation) AddedShard() (r int, exists bool) {
+	v := m.addshard
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetShard resets all changes to the "shard" field.
+func (m *TenantCountMutation) ResetShard() {
+	m.shard = nil
+	m.addshard = nil
+}
+
+// SetN sets the "n" field.
+func (m *TenantCountMutation) SetN(i int64) {
+	m.n = &i
+	m.addn = nil
+}
+
+// N returns the value of the "n" field in the mutation.
+func (m *TenantCountMutation) N() (r int64, exists bool) {
+	v := m.n
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldN returns the old "n" field's value of the TenantCount entity.
+// If the TenantCount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantCountMutation) OldN(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldN is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldN requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldN: %w", err)
+	}
+	return oldValue.N, nil
+}
+
+// AddN adds i to the "n" field.
+func (m *TenantCountMutation) AddN(i int64) {
+	if m.addn != nil {
+		*m.addn += i
+	} else {
+		m.addn = &i
+	}
+}
+
+// AddedN returns the value that was added to the "n" field in this mutation.
+func (m *TenantCountMutation) AddedN() (r int64, exists bool) {
+	v := m.addn
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetN resets all changes to the "n" field.
+func (m *TenantCountMutation) ResetN() {
+	m.n = nil
+	m.addn = nil
+}
+
+// ClearTenant clears the "tenant" edge to the Tenant entity.
+func (m *TenantCountMutation) ClearTenant() {
+	m.clearedtenant = true
+	m.clearedFields[tenantcount.FieldTenantID] = struct{}{}
+}
+
+// TenantCleared reports if the "tenant" edge to the Tenant entity was cleared.
+func (m *TenantCountMutation) TenantCleared() bool {
+	return m.clearedtenant
+}
+
+// TenantIDs returns the "tenant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// TenantID instead. It exists only for internal usage by the builders.
+func (m *TenantCountMutation) TenantIDs() (ids []string) {
+	if id := m.tenant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetTenant resets all changes to the "tenant" edge.
+func (m *TenantCountMutation) ResetTenant() {
+	m.tenant = nil
+	m.clearedtenant = false
+}
+
+// Where appends a list predicates to the TenantCountMutation builder.
+func (m *TenantCountMutation) Where(ps ...predicate.TenantCount) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the TenantCountMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *TenantCountMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.TenantCount, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *TenantCountMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *TenantCountMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (TenantCount).
+func (m *TenantCountMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *TenantCountMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.tenant != nil {
+		fields = append(fields, tenantcount.FieldTenantID)
+	}
+	if m.kind != nil {
+		fields = append(fields, tenantcount.FieldKind)
+	}
+	if m.shard != nil {
+		fields = append(fields, tenantcount.FieldShard)
+	}
+	if m.n != nil {
+		fields = append(fields, tenantcount.FieldN)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *TenantCountMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case tenantcount.FieldTenantID:
+		return m.TenantID()
+	case tenantcount.FieldKind:
+		return m.Kind()
+	case tenantcount.FieldShard:
+		return m.Shard()
+	case tenantcount.FieldN:
+		return m.N()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *TenantCountMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case tenantcount.FieldTenantID:
+		return m.OldTenantID(ctx)
+	case tenantcount.FieldKind:
+		return m.OldKind(ctx)
+	case tenantcount.FieldShard:
+		return m.OldShard(ctx)
+	case tenantcount.FieldN:
+		return m.OldN(ctx)
+	}
+	return nil, fmt.Errorf("unknown TenantCount field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TenantCountMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case tenantcount.FieldTenantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenantID(v)
+		return nil
+	case tenantcount.FieldKind:
+		v, ok := value.(tenantcount.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case tenantcount.FieldShard:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetShard(v)
+		return nil
+	case tenantcount.FieldN:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetN(v)
+		return nil
+	}
+	return fmt.Errorf("unknown TenantCount field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *TenantCountMutation) AddedFields() []string {
+	var fields []string
+	if m.addshard != nil {
+		fields = append(fields, tenantcount.FieldShard)
+	}
+	if m.addn != nil {
+		fields = append(fields, tenantcount.FieldN)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *TenantCountMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case tenantcount.FieldShard:
+		return m.AddedShard()
+	case tenantcount.FieldN:
+		return m.AddedN()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *TenantCountMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case tenantcount.FieldShard:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddShard(v)
+		return nil
+	case tenantcount.FieldN:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddN(v)
+		return nil
+	}
+	return fmt.Errorf("unknown TenantCount numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *TenantCountMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *TenantCountMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *TenantCountMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown TenantCount nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *TenantCountMutation) ResetField(name string) error {
+	switch name {
+	case tenantcount.FieldTenantID:
+		m.ResetTenantID()
+		return nil
+	case tenantcount.FieldKind:
+		m.ResetKind()
+		return nil
+	case tenantcount.FieldShard:
+		m.ResetShard()
+		return nil
+	case tenantcount.FieldN:
+		m.ResetN()
+		return nil
+	}
+	return fmt.Errorf("unknown TenantCount field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *TenantCountMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.tenant != nil {
+		edges = append(edges, tenantcount.EdgeTenant)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *TenantCountMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case tenantcount.EdgeTenant:
+		if id := m.tenant; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *TenantCountMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *TenantCountMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *TenantCountMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedtenant {
+		edges = append(edges, tenantcount.EdgeTenant)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *TenantCountMutation) EdgeCleared(name string) bool {
+	switch name {
+	case tenantcount.EdgeTenant:
+		return m.clearedtenant
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *TenantCountMutation) ClearEdge(name string) error {
+	switch name {
+	case tenantcount.EdgeTenant:
+		m.ClearTenant()
+		return nil
+	}
+	return fmt.Errorf("unknown TenantCount unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *TenantCountMutation) ResetEdge(name string) error {
+	switch name {
+	case tenantcount.EdgeTenant:
+		m.ResetTenant()
+		return nil
+	}
+	return fmt.Errorf("unknown TenantCount edge %s", name)
 }
 
 // TenantDomainMutation represents an operation that mutates the TenantDomain nodes in the graph.

@@ -23,6 +23,7 @@ import (
 	"github.com/acme/identity/ent/session"
 	"github.com/acme/identity/ent/signingkey"
 	"github.com/acme/identity/ent/tenant"
+	"github.com/acme/identity/ent/tenantcount"
 	"github.com/acme/identity/ent/tenantdomain"
 	"github.com/acme/identity/ent/user"
 )
@@ -477,6 +478,15 @@ func init() {
 	tenantDescID := tenantMixinFields0[0].Descriptor()
 	// tenant.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	tenant.IDValidator = tenantDescID.Validators[0].(func(string) error)
+	tenantcountMixin := schema.TenantCount{}.Mixin()
+	tenantcountMixinFields0 := tenantcountMixin[0].Fields()
+	_ = tenantcountMixinFields0
+	tenantcountFields := schema.TenantCount{}.Fields()
+	_ = tenantcountFields
+	// tenantcountDescTenantID is the schema descriptor for tenant_id field.
+	tenantcountDescTenantID := tenantcountMixinFields0[0].Descriptor()
+	// tenantcount.TenantIDValidator is a validator for the "tenant_id" field. It is called by the builders before save.
+	tenantcount.TenantIDValidator = tenantcountDescTenantID.Validators[0].(func(string) error)
 	tenantdomainMixin := schema.TenantDomain{}.Mixin()
 	tenantdomainMixinFields0 := tenantdomainMixin[0].Fields()
 	_ = tenantdomainMixinFields0

@@ -78,9 +78,11 @@ type TenantEdges struct {
 	RefreshTokens []*RefreshToken `json:"refresh_tokens,omitempty"`
 	// Domains holds the value of the domains edge.
 	Domains []*TenantDomain `json:"domains,omitempty"`
+	// Counts holds the value of the counts edge.
+	Counts []*TenantCount `json:"counts,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [16]bool
+	loadedTypes [17]bool
 }
 
 // ProjectOrErr returns the Project value or an error if the edge
@@ -227,6 +229,15 @@ func (e TenantEdges) DomainsOrErr() ([]*TenantDomain, error) {
 		return e.Domains, nil
 	}
 	return nil, &NotLoadedError{edge: "domains"}
+}
+
+// CountsOrErr returns the Counts value or an error if the edge
+// was not loaded in eager-loading.
+func (e TenantEdges) CountsOrErr() ([]*TenantCount, error) {
+	if e.loadedTypes[16] {
+		return e.Counts, nil
+	}
+	return nil, &NotLoadedError{edge: "counts"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -414,6 +425,11 @@ func (_m *Tenant) QueryRefreshTokens() *RefreshTokenQuery {
 // QueryDomains queries the "domains" edge of the Tenant entity.
 func (_m *Tenant) QueryDomains() *TenantDomainQuery {
 	return NewTenantClient(_m.config).QueryDomains(_m)
+}
+
+// QueryCounts queries the "counts" edge of the Tenant entity.
+func (_m *Tenant) QueryCounts() *TenantCountQuery {
+	return NewTenantClient(_m.config).QueryCounts(_m)
 }
 
 // Update returns a builder for updating this Tenant.

@@ -27,6 +27,7 @@ import (
 	"github.com/acme/identity/ent/seenassertion"
 	"github.com/acme/identity/ent/session"
 	"github.com/acme/identity/ent/tenant"
+	"github.com/acme/identity/ent/tenantcount"
 	"github.com/acme/identity/ent/tenantdomain"
 	"github.com/acme/identity/ent/user"
 )
@@ -373,6 +374,21 @@ func (_c *TenantCreate) AddDomains(v ...*TenantDomain) *TenantCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddDomainIDs(ids...)
+}
+
+// AddCountIDs adds the "counts" edge to the TenantCount entity by IDs.
+func (_c *TenantCreate) AddCountIDs(ids ...int) *TenantCreate {
+	_c.mutation.AddCountIDs(ids...)
+	return _c
+}
+
+// AddCounts adds the "counts" edges to the TenantCount entity.
+func (_c *TenantCreate) AddCounts(v ...*TenantCount) *TenantCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddCountIDs(ids...)
 }
 
 // Mutation returns the TenantMutation object of the builder.
@@ -804,6 +820,22 @@ func (_c *TenantCreate) createSpec() (*Tenant, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(tenantdomain.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.CountsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.CountsTable,
+			Columns: []string{tenant.CountsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(tenantcount.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -29,6 +29,7 @@ import (
 	"github.com/acme/identity/ent/seenassertion"
 	"github.com/acme/identity/ent/session"
 	"github.com/acme/identity/ent/tenant"
+	"github.com/acme/identity/ent/tenantcount"
 	"github.com/acme/identity/ent/tenantdomain"
 	"github.com/acme/identity/ent/user"
 )
@@ -56,6 +57,7 @@ type TenantQuery struct {
 	withSessions         *SessionQuery
 	withRefreshTokens    *RefreshTokenQuery
 	withDomains          *TenantDomainQuery
+	withCounts           *TenantCountQuery
 	modifiers            []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
@@ -445,6 +447,28 @@ func (_q *TenantQuery) QueryDomains() *TenantDomainQuery {
 	return query
 }
 
+// QueryCounts chains the current query on the "counts" edge.
+func (_q *TenantQuery) QueryCounts() *TenantCountQuery {
+	query := (&TenantCountClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(tenant.Table, tenant.FieldID, selector),
+			sqlgraph.To(tenantcount.Table, tenantcount.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, tenant.CountsTable, tenant.CountsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
 // First returns the first Tenant entity from the query.
 // Returns a *NotFoundError when no Tenant was found.
 func (_q *TenantQuery) First(ctx context.Context) (*Tenant, error) {
@@ -653,6 +677,7 @@ func (_q *TenantQuery) Clone() *TenantQuery {
 		withSessions:         _q.withSessions.Clone(),
 		withRefreshTokens:    _q.withRefreshTokens.Clone(),
 		withDomains:          _q.withDomains.Clone(),
+		withCounts:           _q.withCounts.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -836,6 +861,17 @@ func (_q *TenantQuery) WithDomains(opts ...func(*TenantDomainQuery)) *TenantQuer
 	return _q
 }
 
+// WithCounts tells the query-builder to eager-load the nodes that are connected to
+// the "counts" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *TenantQuery) WithCounts(opts ...func(*TenantCountQuery)) *TenantQuery {
+	query := (&TenantCountClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withCounts = query
+	return _q
+}
+
 // GroupBy is used to group vertices by one or more fields/columns.
 // It is often used with aggregate functions, like: count, max, mean, min, sum.
 //
@@ -914,7 +950,7 @@ func (_q *TenantQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tenan
 	var (
 		nodes       = []*Tenant{}
 		_spec       = _q.querySpec()
-		loadedTypes = [16]bool{
+		loadedTypes = [17]bool{
 			_q.withProject != nil,
 			_q.withUsers != nil,
 			_q.withEmails != nil,
@@ -931,6 +967,7 @@ func (_q *TenantQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tenan
 			_q.withSessions != nil,
 			_q.withRefreshTokens != nil,
 			_q.withDomains != nil,
+			_q.withCounts != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -1062,6 +1099,13 @@ func (_q *TenantQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Tenan
 		if err := _q.loadDomains(ctx, query, nodes,
 			func(n *Tenant) { n.Edges.Domains = []*TenantDomain{} },
 			func(n *Tenant, e *TenantDomain) { n.Edges.Domains = append(n.Edges.Domains, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withCounts; query != nil {
+		if err := _q.loadCounts(ctx, query, nodes,
+			func(n *Tenant) { n.Edges.Counts = []*TenantCount{} },
+			func(n *Tenant, e *TenantCount) { n.Edges.Counts = append(n.Edges.Counts, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -1532,6 +1576,36 @@ func (_q *TenantQuery) loadDomains(ctx context.Context, query *TenantDomainQuery
 	}
 	query.Where(predicate.TenantDomain(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(tenant.DomainsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.TenantID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "tenant_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *TenantQuery) loadCounts(ctx context.Context, query *TenantCountQuery, nodes []*Tenant, init func(*Tenant), assign func(*Tenant, *TenantCount)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[string]*Tenant)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(tenantcount.FieldTenantID)
+	}
+	query.Where(predicate.TenantCount(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(tenant.CountsColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/acme/identity/ent/seenassertion"
 	"github.com/acme/identity/ent/session"
 	"github.com/acme/identity/ent/tenant"
+	"github.com/acme/identity/ent/tenantcount"
 	"github.com/acme/identity/ent/tenantdomain"
 	"github.com/acme/identity/ent/user"
 )
@@ -423,6 +424,21 @@ func (_u *TenantUpdate) AddDomains(v ...*TenantDomain) *TenantUpdate {
 	return _u.AddDomainIDs(ids...)
 }
 
+// AddCountIDs adds the "counts" edge to the TenantCount entity by IDs.
+func (_u *TenantUpdate) AddCountIDs(ids ...int) *TenantUpdate {
+	_u.mutation.AddCountIDs(ids...)
+	return _u
+}
+
+// AddCounts adds the "counts" edges to the TenantCount entity.
+func (_u *TenantUpdate) AddCounts(v ...*TenantCount) *TenantUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddCountIDs(ids...)
+}
+
 // Mutation returns the TenantMutation object of the builder.
 func (_u *TenantUpdate) Mutation() *TenantMutation {
 	return _u.mutation
@@ -741,6 +757,27 @@ func (_u *TenantUpdate) RemoveDomains(v ...*TenantDomain) *TenantUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveDomainIDs(ids...)
+}
+
+// ClearCounts clears all "counts" edges to the TenantCount entity.
+func (_u *TenantUpdate) ClearCounts() *TenantUpdate {
+	_u.mutation.ClearCounts()
+	return _u
+}
+
+// RemoveCountIDs removes the "counts" edge to TenantCount entities by IDs.
+func (_u *TenantUpdate) RemoveCountIDs(ids ...int) *TenantUpdate {
+	_u.mutation.RemoveCountIDs(ids...)
+	return _u
+}
+
+// RemoveCounts removes "counts" edges to TenantCount entities.
+func (_u *TenantUpdate) RemoveCounts(v ...*TenantCount) *TenantUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveCountIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -1518,6 +1555,51 @@ func (_u *TenantUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	if _u.mutation.CountsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.CountsTable,
+			Columns: []string{tenant.CountsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(tenantcount.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedCountsIDs(); len(nodes) > 0 && !_u.mutation.CountsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.CountsTable,
+			Columns: []string{tenant.CountsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(tenantcount.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.CountsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.CountsTable,
+			Columns: []string{tenant.CountsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(tenantcount.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -1919,6 +2001,21 @@ func (_u *TenantUpdateOne) AddDomains(v ...*TenantDomain) *TenantUpdateOne {
 	return _u.AddDomainIDs(ids...)
 }
 
+// AddCountIDs adds the "counts" edge to the TenantCount entity by IDs.
+func (_u *TenantUpdateOne) AddCountIDs(ids ...int) *TenantUpdateOne {
+	_u.mutation.AddCountIDs(ids...)
+	return _u
+}
+
+// AddCounts adds the "counts" edges to the TenantCount entity.
+func (_u *TenantUpdateOne) AddCounts(v ...*TenantCount) *TenantUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddCountIDs(ids...)
+}
+
 // Mutation returns the TenantMutation object of the builder.
 func (_u *TenantUpdateOne) Mutation() *TenantMutation {
 	return _u.mutation
@@ -2237,6 +2334,27 @@ func (_u *TenantUpdateOne) RemoveDomains(v ...*TenantDomain) *TenantUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveDomainIDs(ids...)
+}
+
+// ClearCounts clears all "counts" edges to the TenantCount entity.
+func (_u *TenantUpdateOne) ClearCounts() *TenantUpdateOne {
+	_u.mutation.ClearCounts()
+	return _u
+}
+
+// RemoveCountIDs removes the "counts" edge to TenantCount entities by IDs.
+func (_u *TenantUpdateOne) RemoveCountIDs(ids ...int) *TenantUpdateOne {
+	_u.mutation.RemoveCountIDs(ids...)
+	return _u
+}
+
+// RemoveCounts removes "counts" edges to TenantCount entities.
+func (_u *TenantUpdateOne) RemoveCounts(v ...*TenantCount) *TenantUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveCountIDs(ids...)
 }
 
 // Where appends a list predicates to the TenantUpdate builder.
@@ -3037,6 +3155,51 @@ func (_u *TenantUpdateOne) sqlSave(ctx context.Context) (_node *Tenant, err erro
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(tenantdomain.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.CountsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.CountsTable,
+			Columns: []string{tenant.CountsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(tenantcount.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedCountsIDs(); len(nodes) > 0 && !_u.mutation.CountsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.CountsTable,
+			Columns: []string{tenant.CountsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(tenantcount.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.CountsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   tenant.CountsTable,
+			Columns: []string{tenant.CountsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(tenantcount.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

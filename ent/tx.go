@@ -52,6 +52,8 @@ type Tx struct {
 	SigningKey *SigningKeyClient
 	// Tenant is the client for interacting with the Tenant builders.
 	Tenant *TenantClient
+	// TenantCount is the client for interacting with the TenantCount builders.
+	TenantCount *TenantCountClient
 	// TenantDomain is the client for interacting with the TenantDomain builders.
 	TenantDomain *TenantDomainClient
 	// User is the client for interacting with the User builders.
@@ -206,6 +208,7 @@ func (tx *Tx) init() {
 	tx.Session = NewSessionClient(tx.config)
 	tx.SigningKey = NewSigningKeyClient(tx.config)
 	tx.Tenant = NewTenantClient(tx.config)
+	tx.TenantCount = NewTenantCountClient(tx.config)
 	tx.TenantDomain = NewTenantDomainClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 }

@@ -237,6 +237,18 @@ func (f TenantFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, erro
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TenantMutation", m)
 }
 
+// The TenantCountFunc type is an adapter to allow the use of ordinary
+// function as TenantCount mutator.
+type TenantCountFunc func(context.Context, *ent.TenantCountMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f TenantCountFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.TenantCountMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TenantCountMutation", m)
+}
+
 // The TenantDomainFunc type is an adapter to allow the use of ordinary
 // function as TenantDomain mutator.
 type TenantDomainFunc func(context.Context, *ent.TenantDomainMutation) (ent.Value, error)

@@ -28,6 +28,7 @@ import (
 	"github.com/acme/identity/ent/session"
 	"github.com/acme/identity/ent/signingkey"
 	"github.com/acme/identity/ent/tenant"
+	"github.com/acme/identity/ent/tenantcount"
 	"github.com/acme/identity/ent/tenantdomain"
 	"github.com/acme/identity/ent/user"
 )
@@ -601,6 +602,33 @@ func (f TraverseTenant) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.TenantQuery", q)
 }
 
+// The TenantCountFunc type is an adapter to allow the use of ordinary function as a Querier.
+type TenantCountFunc func(context.Context, *ent.TenantCountQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f TenantCountFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.TenantCountQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.TenantCountQuery", q)
+}
+
+// The TraverseTenantCount type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseTenantCount func(context.Context, *ent.TenantCountQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseTenantCount) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseTenantCount) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.TenantCountQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.TenantCountQuery", q)
+}
+
 // The TenantDomainFunc type is an adapter to allow the use of ordinary function as a Querier.
 type TenantDomainFunc func(context.Context, *ent.TenantDomainQuery) (ent.Value, error)
 
@@ -696,6 +724,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.SigningKeyQuery, predicate.SigningKey, signingkey.OrderOption]{typ: ent.TypeSigningKey, tq: q}, nil
 	case *ent.TenantQuery:
 		return &query[*ent.TenantQuery, predicate.Tenant, tenant.OrderOption]{typ: ent.TypeTenant, tq: q}, nil
+	case *ent.TenantCountQuery:
+		return &query[*ent.TenantCountQuery, predicate.TenantCount, tenantcount.OrderOption]{typ: ent.TypeTenantCount, tq: q}, nil
 	case *ent.TenantDomainQuery:
 		return &query[*ent.TenantDomainQuery, predicate.TenantDomain, tenantdomain.OrderOption]{typ: ent.TypeTenantDomain, tq: q}, nil
 	case *ent.UserQuery:

@@ -155,9 +155,9 @@ var (
 				Columns: []*schema.Column{EmailsColumns[6], EmailsColumns[2]},
 			},
 			{
-				Name:    "email_user_id_position",
+				Name:    "email_tenant_id_user_id_position",
 				Unique:  false,
-				Columns: []*schema.Column{EmailsColumns[7], EmailsColumns[5]},
+				Columns: []*schema.Column{EmailsColumns[6], EmailsColumns[7], EmailsColumns[5]},
 			},
 		},
 	}
@@ -195,6 +195,11 @@ var (
 				Name:    "group_tenant_id_display_name_key",
 				Unique:  true,
 				Columns: []*schema.Column{GroupsColumns[7], GroupsColumns[5]},
+			},
+			{
+				Name:    "group_tenant_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{GroupsColumns[7], GroupsColumns[0]},
 			},
 			{
 				Name:    "group_tenant_id_external_id",
@@ -738,6 +743,40 @@ var (
 			},
 		},
 	}
+	// TenantCountsColumns holds the columns for the "tenant_counts" table.
+	TenantCountsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"user", "group"}},
+		{Name: "shard", Type: field.TypeInt},
+		{Name: "n", Type: field.TypeInt64},
+		{Name: "tenant_id", Type: field.TypeString},
+	}
+	// TenantCountsTable holds the schema information for the "tenant_counts" table.
+	TenantCountsTable = &schema.Table{
+		Name:       "tenant_counts",
+		Columns:    TenantCountsColumns,
+		PrimaryKey: []*schema.Column{TenantCountsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "tenant_counts_tenants_counts",
+				Columns:    []*schema.Column{TenantCountsColumns[4]},
+				RefColumns: []*schema.Column{TenantsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "tenantcount_tenant_id",
+				Unique:  false,
+				Columns: []*schema.Column{TenantCountsColumns[4]},
+			},
+			{
+				Name:    "tenantcount_tenant_id_kind_shard",
+				Unique:  true,
+				Columns: []*schema.Column{TenantCountsColumns[4], TenantCountsColumns[1], TenantCountsColumns[2]},
+			},
+		},
+	}
 	// TenantDomainsColumns holds the columns for the "tenant_domains" table.
 	TenantDomainsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -818,6 +857,11 @@ var (
 				Columns: []*schema.Column{UsersColumns[18], UsersColumns[5]},
 			},
 			{
+				Name:    "user_tenant_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{UsersColumns[18], UsersColumns[0]},
+			},
+			{
 				Name:    "user_tenant_id_external_id",
 				Unique:  false,
 				Columns: []*schema.Column{UsersColumns[18], UsersColumns[6]},
@@ -850,6 +894,7 @@ var (
 		SessionsTable,
 		SigningKeysTable,
 		TenantsTable,
+		TenantCountsTable,
 		TenantDomainsTable,
 		UsersTable,
 	}
@@ -880,6 +925,7 @@ func init() {
 	SessionsTable.ForeignKeys[0].RefTable = TenantsTable
 	SigningKeysTable.ForeignKeys[0].RefTable = ProjectsTable
 	TenantsTable.ForeignKeys[0].RefTable = ProjectsTable
+	TenantCountsTable.ForeignKeys[0].RefTable = TenantsTable
 	TenantDomainsTable.ForeignKeys[0].RefTable = TenantsTable
 	UsersTable.ForeignKeys[0].RefTable = TenantsTable
 }

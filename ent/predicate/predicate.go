@@ -63,6 +63,9 @@ type SigningKey func(*sql.Selector)
 // Tenant is the predicate function for tenant builders.
 type Tenant func(*sql.Selector)
 
+// TenantCount is the predicate function for tenantcount builders.
+type TenantCount func(*sql.Selector)
+
 // TenantDomain is the predicate function for tenantdomain builders.
 type TenantDomain func(*sql.Selector)
 

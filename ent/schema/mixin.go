@@ -27,7 +27,7 @@ func (TenantMixin) Indexes() []ent.Index {
 
 // ResourceMixin holds the bookkeeping of an API resource: a server-assigned
 // string id (a UUIDv7, so id order is creation order and cursors are stable),
-// its times, and version, the change-log revision of its last write.
+// its times, and version, which counts its writes (an entity tag).
 type ResourceMixin struct{ mixin.Schema }
 
 // Fields of the ResourceMixin.

@@ -50,6 +50,7 @@ func (Tenant) Edges() []ent.Edge {
 		edge.To("sessions", Session.Type).Annotations(cascade),
 		edge.To("refresh_tokens", RefreshToken.Type).Annotations(cascade),
 		edge.To("domains", TenantDomain.Type).Annotations(cascade),
+		edge.To("counts", TenantCount.Type).Annotations(cascade),
 	}
 }
 

@@ -64,6 +64,8 @@ const (
 	EdgeRefreshTokens = "refresh_tokens"
 	// EdgeDomains holds the string denoting the domains edge name in mutations.
 	EdgeDomains = "domains"
+	// EdgeCounts holds the string denoting the counts edge name in mutations.
+	EdgeCounts = "counts"
 	// Table holds the table name of the tenant in the database.
 	Table = "tenants"
 	// ProjectTable is the table that holds the project relation/edge.
@@ -178,6 +180,13 @@ const (
 	DomainsInverseTable = "tenant_domains"
 	// DomainsColumn is the table column denoting the domains relation/edge.
 	DomainsColumn = "tenant_id"
+	// CountsTable is the table that holds the counts relation/edge.
+	CountsTable = "tenant_counts"
+	// CountsInverseTable is the table name for the TenantCount entity.
+	// It exists in this package in order to avoid circular dependency with the "tenantcount" package.
+	CountsInverseTable = "tenant_counts"
+	// CountsColumn is the table column denoting the counts relation/edge.
+	CountsColumn = "tenant_id"
 )
 
 // Columns holds all SQL columns for tenant fields.
@@ -498,6 +507,20 @@ func ByDomains(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newDomainsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByCountsCount orders the results by counts count.
+func ByCountsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newCountsStep(), opts...)
+	}
+}
+
+// ByCounts orders the results by counts terms.
+func ByCounts(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newCountsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newProjectStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -608,5 +631,12 @@ func newDomainsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(DomainsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, DomainsTable, DomainsColumn),
+	)
+}
+func newCountsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(CountsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, CountsTable, CountsColumn),
 	)
 }

@@ -933,6 +933,29 @@ func HasDomainsWith(preds ...predicate.TenantDomain) predicate.Tenant {
 	})
 }
 
+// HasCounts applies the HasEdge predicate on the "counts" edge.
+func HasCounts() predicate.Tenant {
+	return predicate.Tenant(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, CountsTable, CountsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasCountsWith applies the HasEdge predicate on the "counts" edge with a given conditions (other predicates).
+func HasCountsWith(preds ...predicate.TenantCount) predicate.Tenant {
+	return predicate.Tenant(func(s *sql.Selector) {
+		step := newCountsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.Tenant) predicate.Tenant {
 	return predicate.Tenant(sql.AndPredicates(predicates...))

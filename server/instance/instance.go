@@ -116,6 +116,9 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	if err := store.Rekey(runCtx, db, cfg.Log); err != nil {
 		return nil, err
 	}
+	if err := store.Recount(runCtx, db); err != nil {
+		return nil, err
+	}
 	index := roleindex.NewIndex(db)
 	creds := authn.NewCache()
 	limiter := ratelimit.New(cfg.RateLimits, time.Now)

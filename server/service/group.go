@@ -9,6 +9,7 @@ import (
 	"github.com/acme/identity/ent/group"
 	"github.com/acme/identity/ent/groupmembership"
 	"github.com/acme/identity/ent/predicate"
+	"github.com/acme/identity/ent/tenantcount"
 	"github.com/acme/identity/ent/user"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/apierr"
@@ -56,6 +57,9 @@ func (s *GroupService) CreateGroup(ctx context.Context, req *identityv1.CreateGr
 		if err != nil {
 			return fmt.Errorf("create group: %w", err)
 		}
+		if err := store.AddCount(ctx, tx, req.GetTenantId(), tenantcount.KindGroup, 1); err != nil {
+			return err
+		}
 		t := changelog.TenantID(req.GetTenantId())
 		tx.Record(changelog.GroupCreated{Tenant: t, Group: changelog.GroupID(out.ID)})
 		if err := ensureRole(ctx, tx, t, out.DisplayName); err != nil {
@@ -92,9 +96,14 @@ func (s *GroupService) ListGroups(ctx context.Context, req *identityv1.ListGroup
 		return nil, err
 	}
 	q := s.db.Group.Query().Where(where[predicate.Group](preds)...)
-	rows, next, total, err := list(ctx, pg, q, group.FieldID, req.GetSkip(), func(g *ent.Group) string { return g.ID }, true)
+	rows, next, total, err := list(ctx, pg, q, group.FieldID, req.GetSkip(), func(g *ent.Group) string { return g.ID }, len(preds) > 0)
 	if err != nil {
 		return nil, fmt.Errorf("groups: %w", err)
+	}
+	if len(preds) == 0 {
+		if total, err = tenantTotal(ctx, s.db, tenantcount.KindGroup); err != nil {
+			return nil, err
+		}
 	}
 	out := &identityv1.ListGroupsResponse{NextPageToken: next, TotalSize: total}
 	for _, g := range rows {
@@ -160,7 +169,11 @@ func (s *GroupService) DeleteGroup(ctx context.Context, req *identityv1.DeleteGr
 		if err := versionIs(ctx, tx.Group.Query().Where(group.ID(id)).Select(group.FieldVersion), req.GetExpectedVersion()); err != nil {
 			return 0, err
 		}
-		return tx.Group.Delete().Where(group.ID(id)).Exec(ctx)
+		n, err := tx.Group.Delete().Where(group.ID(id)).Exec(ctx)
+		if err == nil && n > 0 {
+			err = store.AddCount(ctx, tx, req.GetTenantId(), tenantcount.KindGroup, -int64(n))
+		}
+		return n, err
 	})
 	if err != nil {
 		return nil, err

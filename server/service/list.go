@@ -12,6 +12,7 @@ import (
 
 	"github.com/acme/identity/ent"
 	"github.com/acme/identity/ent/intercept"
+	"github.com/acme/identity/ent/tenantcount"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/apierr"
 	"github.com/acme/identity/server/filter"
@@ -128,6 +129,17 @@ func list[Q entQuery[Q, T], T any](ctx context.Context, pg page, q Q, keyColumn 
 	}
 	rows, next = trimPage(pg, rows, key)
 	return rows, next, total, nil
+}
+
+// tenantTotal is the total of an unfiltered list of a tenant's users or
+// groups, from the tenant's counters (store.Total) rather than a count of
+// every row, so that a page costs the same however large the tenant.
+func tenantTotal(ctx context.Context, db *ent.Client, kind tenantcount.Kind) (int32, error) {
+	n, err := store.Total(ctx, db, kind)
+	if err != nil {
+		return 0, fmt.Errorf("total: %w", err)
+	}
+	return int32(n), nil
 }
 
 // tenantListRequest is what every list of a tenant's resources carries.

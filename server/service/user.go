@@ -11,6 +11,7 @@ import (
 	"github.com/acme/identity/ent/predicate"
 	"github.com/acme/identity/ent/schema"
 	"github.com/acme/identity/ent/session"
+	"github.com/acme/identity/ent/tenantcount"
 	"github.com/acme/identity/ent/user"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/apierr"
@@ -83,6 +84,9 @@ func (s *UserService) CreateUser(ctx context.Context, req *identityv1.CreateUser
 		if u.Edges.Emails, err = insertEmails(ctx, tx, req.GetTenantId(), id, in.GetEmails()); err != nil {
 			return err
 		}
+		if err := store.AddCount(ctx, tx, req.GetTenantId(), tenantcount.KindUser, 1); err != nil {
+			return err
+		}
 		created = u
 		tx.Record(changelog.UserCreated{Tenant: changelog.TenantID(req.GetTenantId()), User: changelog.UserID(id)})
 		return nil
@@ -144,9 +148,14 @@ func (s *UserService) ListUsers(ctx context.Context, req *identityv1.ListUsersRe
 		return nil, err
 	}
 	q := s.db.User.Query().Where(where[predicate.User](preds)...).WithEmails(withEmails)
-	rows, next, total, err := list(ctx, pg, q, user.FieldID, req.GetSkip(), func(u *ent.User) string { return u.ID }, true)
+	rows, next, total, err := list(ctx, pg, q, user.FieldID, req.GetSkip(), func(u *ent.User) string { return u.ID }, len(preds) > 0)
 	if err != nil {
 		return nil, fmt.Errorf("users: %w", err)
+	}
+	if len(preds) == 0 {
+		if total, err = tenantTotal(ctx, s.db, tenantcount.KindUser); err != nil {
+			return nil, err
+		}
 	}
 	out := &identityv1.ListUsersResponse{NextPageToken: next, TotalSize: total}
 	for _, u := range rows {
@@ -304,7 +313,11 @@ func (s *UserService) DeleteUser(ctx context.Context, req *identityv1.DeleteUser
 		if _, err := endSessions(ctx, tx, session.UserID(id)); err != nil {
 			return 0, err
 		}
-		return tx.User.Delete().Where(user.ID(id)).Exec(ctx)
+		n, err := tx.User.Delete().Where(user.ID(id)).Exec(ctx)
+		if err == nil && n > 0 {
+			err = store.AddCount(ctx, tx, req.GetTenantId(), tenantcount.KindUser, -int64(n))
+		}
+		return n, err
 	})
 	if err != nil {
 		return nil, err

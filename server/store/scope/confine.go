@@ -26,6 +26,7 @@ import (
 	"github.com/acme/identity/ent/session"
 	"github.com/acme/identity/ent/signingkey"
 	"github.com/acme/identity/ent/tenant"
+	"github.com/acme/identity/ent/tenantcount"
 	"github.com/acme/identity/ent/tenantdomain"
 	"github.com/acme/identity/ent/user"
 )
@@ -70,6 +71,7 @@ func owned(client *ent.Client) (tenantOwned, projectOwned map[string]scoped) {
 			pendinglogin.Table: client.PendingLogin, authcode.Table: client.AuthCode,
 			seenassertion.Table: client.SeenAssertion, session.Table: client.Session,
 			refreshtoken.Table: client.RefreshToken, tenantdomain.Table: client.TenantDomain,
+			tenantcount.Table: client.TenantCount,
 		}, map[string]scoped{
 			tenant.Table: client.Tenant, accesskey.Table: client.AccessKey, oauthclient.Table: client.OAuthClient,
 			signingkey.Table: client.SigningKey,
