@@ -104,6 +104,36 @@ func TestRoleChecks(t *testing.T) {
 	if err != nil || !slices.Equal(batch.GetAllowed(), []bool{true, false, true, false}) {
 		t.Fatalf("batch %v %v", batch, err)
 	}
+	// The same checks as columns.
+	for _, c := range []struct {
+		cols *identityv1.CheckColumns
+		want []bool
+	}{
+		{&identityv1.CheckColumns{UserIds: []string{ada.GetId(), ada.GetId()}, Roles: []string{"BILLING", "no such role"}}, []bool{true, false}},
+		{&identityv1.CheckColumns{UserNames: []string{"nobody", "ADA@example.com"}, Permissions: []string{"x:read", "x:read"}}, []bool{false, true}},
+	} {
+		batch, err := e.authz().BatchCheck(e.ctx, &identityv1.BatchCheckRequest{TenantId: tid, Columns: c.cols})
+		if err != nil || !slices.Equal(batch.GetAllowed(), c.want) {
+			t.Fatalf("columns %v: %v %v", c.cols, batch, err)
+		}
+	}
+	// A bad item is refused by its index.
+	for _, c := range []struct {
+		cols  *identityv1.CheckColumns
+		field string
+	}{
+		{&identityv1.CheckColumns{UserIds: []string{ada.GetId(), "zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz"}, Roles: []string{"billing", "billing"}}, "columns.user_ids[1]"},
+		{&identityv1.CheckColumns{UserIds: []string{"ada"}, Roles: []string{"billing"}}, "columns.user_ids[0]"},
+		{&identityv1.CheckColumns{UserIds: []string{ada.GetId(), ada.GetId()}, Roles: []string{"billing", ""}}, "columns.roles[1]"},
+		{&identityv1.CheckColumns{UserNames: []string{strings.Repeat("é", 257)}, Roles: []string{"billing"}}, "columns.user_names[0]"},
+		{&identityv1.CheckColumns{UserIds: []string{ada.GetId()}, Permissions: []string{strings.Repeat("p", 129)}}, "columns.permissions[0]"},
+	} {
+		_, err = e.authz().BatchCheck(e.ctx, &identityv1.BatchCheckRequest{TenantId: tid, Columns: c.cols})
+		wantCode(t, err, codes.InvalidArgument)
+		if field := violatedField(err); field != c.field {
+			t.Fatalf("violation names %q, want %s (%v)", field, c.field, err)
+		}
+	}
 	members, err := e.authz().ListRoleMembers(e.ctx, &identityv1.ListRoleMembersRequest{TenantId: tid, RoleId: billing.GetId()})
 	if err != nil || len(members.GetMembers()) != 1 || members.GetMembers()[0].GetUserName() != "Ada@Example.com" {
 		t.Fatalf("members %v %v", members, err)

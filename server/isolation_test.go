@@ -378,6 +378,12 @@ func oneofRequired(od protoreflect.OneofDescriptor) bool {
 	return r.GetRequired()
 }
 
+// requiredByMessageRules names fields that a message-level CEL rule requires
+// (fill reads field rules only).
+var requiredByMessageRules = map[protoreflect.FullName]protoreflect.Name{
+	"identity.v1.BatchCheckRequest": "checks", // checks or columns, one of them
+}
+
 // fill sets the ids and what validation requires of m. top is the request
 // itself: below it, resource messages get every plain string set, as their
 // field-level rules (a display name that cannot be empty) expect.
@@ -390,7 +396,8 @@ func fill(m protoreflect.Message, with ids, top bool) {
 		if fd.Name() == "id" {
 			id, isID = with.byMessage(m.Descriptor().Name())
 		}
-		need := rules.GetRequired() || rules.GetString().GetMinLen() > 0 || rules.GetRepeated().GetMinItems() > 0
+		need := rules.GetRequired() || rules.GetString().GetMinLen() > 0 || rules.GetRepeated().GetMinItems() > 0 ||
+			requiredByMessageRules[m.Descriptor().FullName()] == fd.Name()
 		if od := fd.ContainingOneof(); od != nil && !od.IsSynthetic() {
 			if m.WhichOneof(od) != nil || (!isID && (!oneofRequired(od) || od.Fields().Get(0) != fd)) {
 				continue

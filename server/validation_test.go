@@ -260,7 +260,24 @@ func TestValidation(t *testing.T) {
 		{"batch check empty", func() error {
 			_, err := e.authz().BatchCheck(e.ctx, &identityv1.BatchCheckRequest{TenantId: tid})
 			return err
-		}, "checks"},
+		}, ""},
+		{"batch check in both shapes", func() error {
+			_, err := e.authz().BatchCheck(e.ctx, &identityv1.BatchCheckRequest{TenantId: tid,
+				Checks:  []*identityv1.Check{{User: byID(uid), What: &identityv1.Check_Role{Role: "r"}}},
+				Columns: &identityv1.CheckColumns{UserIds: []string{uid}, Roles: []string{"r"}}})
+			return err
+		}, ""},
+		{"batch check columns of two lengths", func() error {
+			_, err := e.authz().BatchCheck(e.ctx, &identityv1.BatchCheckRequest{TenantId: tid,
+				Columns: &identityv1.CheckColumns{UserIds: []string{uid, uid}, Roles: []string{"r"}}})
+			return err
+		}, ""},
+		{"batch check columns with users by id and by name", func() error {
+			_, err := e.authz().BatchCheck(e.ctx, &identityv1.BatchCheckRequest{TenantId: tid,
+				Columns: &identityv1.CheckColumns{UserIds: []string{uid}, UserNames: []string{"a"}, Roles: []string{"r", "s"}}})
+			return err
+		}, ""},
+
 		{"batch check neither role nor permission", func() error {
 			_, err := e.authz().BatchCheck(e.ctx, &identityv1.BatchCheckRequest{TenantId: tid, Checks: []*identityv1.Check{{User: byID(uid)}}})
 			return err

@@ -2,7 +2,8 @@
 // Check on one identityd server: a tenant of -users users, -groups groups and
 // -roles roles (each user in about -per-user groups), the full production
 // interceptor chain, one connection per load worker. It prints throughput and
-// p50/p99 latency of both at each concurrency, BatchCheck of 100 against one
+// p50/p99 latency of both at each concurrency, BatchCheck of 100 (as messages
+// and as columns) against one
 // CheckRole, the index's memory and rebuild time, and ends with
 // `ratio c1=X c16=Y c64=Z` (CheckRole throughput over health's).
 package main
@@ -137,6 +138,14 @@ func run(nUsers, nGroups, nRoles, perUser int, duration time.Duration, levels, d
 		_, err := identityv1.NewAuthzServiceClient(c).BatchCheck(authed, &identityv1.BatchCheckRequest{TenantId: tenantID, Checks: checks})
 		return err
 	}
+	columns := func(c *grpc.ClientConn, rng *rand.Rand) error {
+		cols := &identityv1.CheckColumns{UserIds: make([]string, 100), Roles: make([]string, 100)}
+		for i := range 100 {
+			cols.UserIds[i], cols.Roles[i] = userIDs[rng.IntN(len(userIDs))], roleNames[rng.IntN(len(roleNames))]
+		}
+		_, err := identityv1.NewAuthzServiceClient(c).BatchCheck(authed, &identityv1.BatchCheckRequest{TenantId: tenantID, Columns: cols})
+		return err
+	}
 
 	addr := lis.Addr().String()
 	if _, err := load(addr, 4, time.Second, checkRole); err != nil { // warm up
@@ -178,7 +187,12 @@ func run(nUsers, nGroups, nRoles, perUser int, duration time.Duration, levels, d
 	if err != nil {
 		return err
 	}
+	bc, err := load(addr, 1, duration, columns)
+	if err != nil {
+		return err
+	}
 	fmt.Printf("c=1   BatchCheck(100) %s  (p50 %.2fx of one CheckRole)\n", b, float64(b.p50)/float64(one.p50))
+	fmt.Printf("c=1   BatchCheck(100 as columns) %s  (p50 %.2fx of one CheckRole)\n", bc, float64(bc.p50)/float64(one.p50))
 	fmt.Printf("ratio %s\n", strings.Join(ratios, " "))
 	return nil
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"unicode/utf8"
 
+	"github.com/google/uuid"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/apierr"
@@ -131,6 +134,9 @@ func (s *AuthzService) BatchCheck(ctx context.Context, req *identityv1.BatchChec
 	if err != nil {
 		return nil, err
 	}
+	if cols := req.GetColumns(); cols != nil {
+		return batchColumns(ts, rev, cols)
+	}
 	out := &identityv1.BatchCheckResponse{Revision: rev, Allowed: make([]bool, len(req.GetChecks()))}
 	ts.Read(func(t *roleindex.Tenant) {
 		for i, c := range req.GetChecks() {
@@ -139,6 +145,60 @@ func (s *AuthzService) BatchCheck(ctx context.Context, req *identityv1.BatchChec
 				out.Allowed[i] = t.HasRole(id, nameKey, store.NameLookup(role))
 			} else {
 				out.Allowed[i] = t.HasPermission(id, nameKey, c.GetPermission())
+			}
+		}
+	})
+	return out, nil
+}
+
+// checkColumns checks each item of the lists in one pass. The rules are not
+// buf.validate item rules, which run one CEL program per item (and a regular
+// expression per UUID): for a batch of 100 that cost more than the rest of
+// the call (see CheckColumns).
+func checkColumns(c *identityv1.CheckColumns) error {
+	bad := func(list string, i int, what string) error {
+		return &apierr.Error{Code: codes.InvalidArgument, Reason: "INVALID_ARGUMENT",
+			Field: fmt.Sprintf("columns.%s[%d]", list, i), Message: fmt.Sprintf("columns.%s[%d] %s", list, i, what)}
+	}
+	for i, id := range c.GetUserIds() {
+		if len(id) != 36 || uuid.Validate(id) != nil {
+			return bad("user_ids", i, "is not a UUID")
+		}
+	}
+	for _, l := range []struct {
+		name  string
+		items []string
+		max   int
+	}{{"user_names", c.GetUserNames(), 256}, {"roles", c.GetRoles(), 256}, {"permissions", c.GetPermissions(), 128}} {
+		for i, v := range l.items {
+			if v == "" || (len(v) > l.max && utf8.RuneCountInString(v) > l.max) {
+				return bad(l.name, i, fmt.Sprintf("must hold 1 to %d characters", l.max))
+			}
+		}
+	}
+	return nil
+}
+
+// batchColumns answers a batch sent as parallel lists (validation has
+// checked that one user list and one question list of one length came).
+func batchColumns(ts *roleindex.TenantState, rev int64, c *identityv1.CheckColumns) (*identityv1.BatchCheckResponse, error) {
+	if err := checkColumns(c); err != nil {
+		return nil, err
+	}
+	n := len(c.GetUserIds()) + len(c.GetUserNames())
+	out := &identityv1.BatchCheckResponse{Revision: rev, Allowed: make([]bool, n)}
+	ts.Read(func(t *roleindex.Tenant) {
+		for i := range n {
+			var id, nameKey string
+			if ids := c.GetUserIds(); len(ids) > 0 {
+				id = ids[i]
+			} else {
+				nameKey = store.UserNameLookup(c.GetUserNames()[i])
+			}
+			if roles := c.GetRoles(); len(roles) > 0 {
+				out.Allowed[i] = t.HasRole(id, nameKey, store.NameLookup(roles[i]))
+			} else {
+				out.Allowed[i] = t.HasPermission(id, nameKey, c.GetPermissions()[i])
 			}
 		}
 	})

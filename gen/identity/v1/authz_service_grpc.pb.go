@@ -59,7 +59,8 @@ type AuthzServiceClient interface {
 	// permission, and on request through which role and grant.
 	CheckPermission(ctx context.Context, in *CheckPermissionRequest, opts ...grpc.CallOption) (*CheckPermissionResponse, error)
 	// BatchCheck answers up to 1,000 role or permission checks, in order, all
-	// from the same revision.
+	// from the same revision. The checks come as messages (checks) or, cheaper,
+	// as parallel lists (columns).
 	BatchCheck(ctx context.Context, in *BatchCheckRequest, opts ...grpc.CallOption) (*BatchCheckResponse, error)
 	// ListUserRoles returns a user's effective roles with their grants, in
 	// role name order.
@@ -192,7 +193,8 @@ type AuthzServiceServer interface {
 	// permission, and on request through which role and grant.
 	CheckPermission(context.Context, *CheckPermissionRequest) (*CheckPermissionResponse, error)
 	// BatchCheck answers up to 1,000 role or permission checks, in order, all
-	// from the same revision.
+	// from the same revision. The checks come as messages (checks) or, cheaper,
+	// as parallel lists (columns).
 	BatchCheck(context.Context, *BatchCheckRequest) (*BatchCheckResponse, error)
 	// ListUserRoles returns a user's effective roles with their grants, in
 	// role name order.
