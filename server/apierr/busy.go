@@ -45,3 +45,15 @@ func busyStatus() error {
 	}
 	return st.Err()
 }
+
+// ForeignKeyViolation says whether err is a row naming a parent that does not
+// exist (SQLite's SQLITE_CONSTRAINT_FOREIGNKEY, PostgreSQL's 23503): for a
+// create that takes no lock on its tenant, the tenant was deleted meanwhile.
+func ForeignKeyViolation(err error) bool {
+	var le *sqlite.Error
+	if errors.As(err, &le) && le.Code() == sqlitelib.SQLITE_CONSTRAINT_FOREIGNKEY {
+		return true
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23503"
+}

@@ -71,6 +71,9 @@ func (s *UserService) CreateUser(ctx context.Context, req *identityv1.CreateUser
 			SetUpdateTime(tx.Now).
 			SetVersion(1).
 			Save(ctx)
+		if apierr.ForeignKeyViolation(err) { // the tenant was deleted meanwhile
+			return apierr.NotFound("tenant", req.GetTenantId())
+		}
 		if ent.IsConstraintError(err) {
 			return apierr.AlreadyExists("user", "user_name", in.GetUserName())
 		}
