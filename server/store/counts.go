@@ -16,7 +16,7 @@ import (
 // countShards is how many rows share a tenant's count of one kind: creates
 // that run side by side (see Writer.Insert) rarely pick the same row, so
 // they rarely wait for each other's lock on it.
-const countShards = 8
+const countShards = 32
 
 // AddCount adds delta to the number of the tenant's rows of kind, in the
 // write's transaction (a user or group create adds 1, a delete -1).
