@@ -59,7 +59,7 @@ bench: ## run the Go benchmarks, the role-check load test and the SCIM scale ben
 	go run ./cmd/scimbench
 
 bench-writes: ## measure SCIM provisioning on SQLite and, with IDENTITY_TEST_POSTGRES, PostgreSQL against bare inserts
-	go run ./cmd/writebench
+	go run ./cmd/writebench -instances
 
 build: ## build bin/identityd
 	go build -o bin/identityd ./cmd/identityd

@@ -19,6 +19,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -54,6 +55,7 @@ func main() {
 	pgBase := flag.String("postgres", os.Getenv("IDENTITY_TEST_POSTGRES"), "PostgreSQL URL whose server gets a fresh database (default IDENTITY_TEST_POSTGRES); empty: SQLite only")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	withSQLite := flag.Bool("sqlite", true, "measure SQLite (false: PostgreSQL only, for profiling)")
+	two := flag.Bool("instances", false, "also measure two instances on one PostgreSQL against one (in this process)")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -65,7 +67,7 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	err := run(*n, *pgBase, *withSQLite)
+	err := run(*n, *pgBase, *withSQLite, *two)
 	pprof.StopCPUProfile()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "writebench:", err)
@@ -73,7 +75,7 @@ func main() {
 	}
 }
 
-func run(n int, pgBase string, withSQLite bool) error {
+func run(n int, pgBase string, withSQLite, twoInstances bool) error {
 	ctx := context.Background()
 	fmt.Printf("machine: %d CPUs, %s/%s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
 	dir, err := os.MkdirTemp("", "writebench")
@@ -105,49 +107,127 @@ func run(n int, pgBase string, withSQLite bool) error {
 		}
 		fmt.Printf("postgres baseline: bare pgx transactions (user, email, change entry) at concurrency %d: %.0f tx/s\n", concurrency, base)
 		line += fmt.Sprintf(" postgres=%.0f pg_baseline=%.0f ratio=%.2f", pgRate, base, pgRate/base)
+		if twoInstances {
+			if err := instances(ctx, pgBase, n); err != nil {
+				return fmt.Errorf("two instances: %w", err)
+			}
+		}
 	}
 	fmt.Println(line)
 	return nil
 }
 
-// measure starts an instance on dbURL and returns the rate of POST /Users at
-// concurrency 8 into one tenant, after printing the fair-sharing figures.
-func measure(ctx context.Context, name, dbURL string, n int) (float64, error) {
+// instances measures what a second instance on the same PostgreSQL adds: a
+// fresh database, one tenant, 16 clients against one instance, then 8
+// against each of two (the second runs in this process, on the same cores).
+func instances(ctx context.Context, pgBase string, n int) error {
+	dbURL, drop, err := freshPostgres(ctx, pgBase)
+	if err != nil {
+		return err
+	}
+	defer drop()
+	a, err := serve(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer a.stop()
+	root, err := authn.InitProject(ctx, a.inst.DB, "bench")
+	if err != nil {
+		return err
+	}
+	pa, err := a.tenant(ctx, metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+root), "pair")
+	if err != nil {
+		return err
+	}
+	b, err := serve(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer b.stop()
+	pb := &poster{url: b.base + "/scim/v2/Users", token: pa.token, client: client, prefix: "pairb"}
+	for _, p := range []*poster{pa, pb} { // warm up
+		if _, err := p.run(concurrency, 200); err != nil {
+			return err
+		}
+	}
+	one, err := pa.run(2*concurrency, n)
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	var errA, errB error
+	wg.Go(func() { _, errA = pa.run(concurrency, n/2) })
+	wg.Go(func() { _, errB = pb.run(concurrency, n/2) })
+	wg.Wait()
+	if err := errors.Join(errA, errB); err != nil {
+		return err
+	}
+	two := float64(n/2*2) / time.Since(t0).Seconds()
+	fmt.Printf("postgres: one instance, %d clients: %.0f users/s; two instances, %d clients each: %.0f users/s: %.2fx\n",
+		2*concurrency, one, concurrency, two, two/one)
+	return nil
+}
+
+// server is an instance serving HTTP on loopback.
+type server struct {
+	inst *instance.Instance
+	base string
+	stop func()
+}
+
+// serve starts an instance on dbURL with its HTTP side on a loopback port.
+func serve(ctx context.Context, dbURL string) (*server, error) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	inst, err := instance.Start(ctx, instance.Config{DatabaseURL: dbURL, PublicURL: "http://" + lis.Addr().String(), Log: log,
 		KeyEncryptionKey: benchkit.KEK})
 	if err != nil {
-		return 0, err
+		lis.Close()
+		return nil, err
 	}
-	defer inst.Close()
 	hs := &http.Server{Handler: inst.HTTP}
 	go func() { _ = hs.Serve(lis) }()
-	defer hs.Close()
-	root, err := authn.InitProject(ctx, inst.DB, "bench")
+	return &server{inst: inst, base: "http://" + lis.Addr().String(), stop: func() { hs.Close(); inst.Close() }}, nil
+}
+
+var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+
+// tenant creates a tenant with SAML configured and SCIM enabled through s,
+// and returns a poster of its users to s.
+func (s *server) tenant(ctx context.Context, admin context.Context, name string) (*poster, error) {
+	t, err := identityv1.NewTenantServiceClient(s.inst.Conn).CreateTenant(admin, &identityv1.CreateTenantRequest{DisplayName: name})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := identityv1.NewSsoServiceClient(s.inst.Conn).SetSamlConfig(admin, &identityv1.SetSamlConfigRequest{
+		TenantId: t.GetTenant().GetId(), Metadata: &identityv1.SetSamlConfigRequest_MetadataXml{MetadataXml: benchkit.MetadataXML}}); err != nil {
+		return nil, err
+	}
+	sc, err := identityv1.NewScimServiceClient(s.inst.Conn).EnableScim(admin, &identityv1.EnableScimRequest{TenantId: t.GetTenant().GetId()})
+	if err != nil {
+		return nil, err
+	}
+	return &poster{url: s.base + "/scim/v2/Users", token: sc.GetToken(), client: client, prefix: name}, nil
+}
+
+// measure starts an instance on dbURL and returns the rate of POST /Users at
+// concurrency 8 into one tenant, after printing the fair-sharing figures.
+func measure(ctx context.Context, name, dbURL string, n int) (float64, error) {
+	srv, err := serve(ctx, dbURL)
+	if err != nil {
+		return 0, err
+	}
+	defer srv.stop()
+	root, err := authn.InitProject(ctx, srv.inst.DB, "bench")
 	if err != nil {
 		return 0, err
 	}
 	admin := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+root)
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	tenant := func(name string) (*poster, error) {
-		t, err := identityv1.NewTenantServiceClient(inst.Conn).CreateTenant(admin, &identityv1.CreateTenantRequest{DisplayName: name})
-		if err != nil {
-			return nil, err
-		}
-		if _, err := identityv1.NewSsoServiceClient(inst.Conn).SetSamlConfig(admin, &identityv1.SetSamlConfigRequest{
-			TenantId: t.GetTenant().GetId(), Metadata: &identityv1.SetSamlConfigRequest_MetadataXml{MetadataXml: benchkit.MetadataXML}}); err != nil {
-			return nil, err
-		}
-		s, err := identityv1.NewScimServiceClient(inst.Conn).EnableScim(admin, &identityv1.EnableScimRequest{TenantId: t.GetTenant().GetId()})
-		if err != nil {
-			return nil, err
-		}
-		return &poster{url: "http://" + lis.Addr().String() + "/scim/v2/Users", token: s.GetToken(), client: client, prefix: name}, nil
-	}
+	tenant := func(name string) (*poster, error) { return srv.tenant(ctx, admin, name) }
 	busy, err := tenant("busy")
 	if err != nil {
 		return 0, err
