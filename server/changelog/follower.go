@@ -148,11 +148,12 @@ func (f *Follower) wake() {
 	}
 }
 
-// Committing announces a write of this instance before it commits, so that
-// the poll that numbers or reads it keeps its revision for Committed.
-func (f *Follower) Committing(writeID string) {
+// Committing announces a write of this instance before it commits, with the
+// revision it numbered itself (SQLite) or 0, so that the poll that numbers or
+// reads it keeps its revision for Committed.
+func (f *Follower) Committing(writeID string, rev int64) {
 	f.writesMu.Lock()
-	f.writes[writeID] = 0
+	f.writes[writeID] = rev
 	f.writesMu.Unlock()
 }
 
@@ -216,6 +217,18 @@ func (f *Follower) polledChan() chan struct{} {
 	f.polledMu.Lock()
 	defer f.polledMu.Unlock()
 	return f.polled
+}
+
+// awaited says whether a write of this instance waits for its revision.
+func (f *Follower) awaited() bool {
+	f.writesMu.Lock()
+	defer f.writesMu.Unlock()
+	for _, rev := range f.writes {
+		if rev == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // learn keeps the revisions of this instance's writes among numbered.
@@ -320,7 +333,7 @@ func (f *Follower) poll(ctx context.Context) error {
 	for more := true; more; {
 		var numbered map[string]int64
 		var err error
-		numbered, more, err = sequence(ctx, f.db)
+		numbered, more, err = sequence(ctx, f.db, f.awaited())
 		if err != nil {
 			return fmt.Errorf("number committed writes: %w", err)
 		}

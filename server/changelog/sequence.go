@@ -18,7 +18,8 @@ const sequenceBatch = 2_000
 // sequence numbers committed entries that have no revision yet: each write's
 // entries get the next revision of their project, writes taken in the order
 // of their entries' ids. It reports the revision of each write it numbered
-// and whether entries may be left (a full batch).
+// and whether entries may be left (a full batch). expected says that writes
+// of this instance are waiting for their revision.
 //
 // Why numbering after commit: a revision taken inside the write (a counter row
 // every write updates) holds that row's lock from the increment to the
@@ -38,12 +39,15 @@ const sequenceBatch = 2_000
 // skips rows the first has numbered) and update projects in id order, so they
 // neither number an entry twice nor deadlock; on SQLite every transaction
 // holds the database's write lock.
-func sequence(ctx context.Context, db *ent.Client) (map[string]int64, bool, error) {
+func sequence(ctx context.Context, db *ent.Client, expected bool) (map[string]int64, bool, error) {
 	// Most polls find nothing to number (and on SQLite writes number
-	// themselves): look before taking a write transaction.
-	waiting, err := db.Change.Query().Where(unnumbered).Exist(ctx)
-	if err != nil || !waiting {
-		return nil, false, err
+	// themselves): unless writes of this instance are waiting to be
+	// numbered, look before taking a write transaction.
+	if !expected {
+		waiting, err := db.Change.Query().Where(unnumbered).Exist(ctx)
+		if err != nil || !waiting {
+			return nil, false, err
+		}
 	}
 	tx, err := db.Tx(ctx)
 	if err != nil {

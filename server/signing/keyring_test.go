@@ -20,7 +20,7 @@ import (
 
 type noFollower struct{}
 
-func (noFollower) Committing(string)                                        {}
+func (noFollower) Committing(string, int64)                                 {}
 func (noFollower) Abandoned(string)                                         {}
 func (noFollower) Committed(context.Context, string, string) (int64, error) { return 0, nil }
 func (noFollower) Current(context.Context, string) (int64, error)           { return 0, nil }

@@ -16,9 +16,9 @@ import (
 // (the change-log follower, so that this instance's role index and credential
 // cache hold the write before the caller sees it).
 type Committer interface {
-	// Committing is called before the write commits, Abandoned when it does
-	// not.
-	Committing(writeID string)
+	// Committing is called before the write commits, with the revision the
+	// write numbered itself or 0; Abandoned when it does not commit.
+	Committing(writeID string, rev int64)
 	Abandoned(writeID string)
 	// Committed waits for the committed write and returns its revision.
 	Committed(ctx context.Context, projectID, writeID string) (int64, error)
@@ -162,7 +162,7 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 	if err := etx.Change.CreateBulk(rows...).Exec(ctx); err != nil {
 		return rollback(fmt.Errorf("append change log: %w", err))
 	}
-	w.committed.Committing(writeID)
+	w.committed.Committing(writeID, rev)
 	if err := etx.Commit(); err != nil {
 		w.committed.Abandoned(writeID)
 		return 0, fmt.Errorf("commit: %w", err)
