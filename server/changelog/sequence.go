@@ -10,6 +10,7 @@ import (
 
 	"github.com/acme/identity/ent"
 	"github.com/acme/identity/ent/change"
+	"github.com/acme/identity/ent/project"
 )
 
 // sequenceBatch bounds the entries one sequencing transaction numbers.
@@ -127,13 +128,13 @@ func sequenceTx(ctx context.Context, tx *ent.Tx) (map[string]int64, bool, error)
 	numbered := make(map[string]int64, len(byID))
 	for _, p := range projects {
 		ws := writes[p]
-		proj, err := tx.Project.UpdateOneID(p).AddRevision(int64(len(ws))).Save(ctx)
+		last, err := advance(ctx, tx, p, int64(len(ws)))
 		if err != nil {
 			return nil, false, fmt.Errorf("advance project %s: %w", p, err)
 		}
 		// One statement numbers the project's batch: each entry takes its
 		// write's revision.
-		rev := proj.Revision - int64(len(ws))
+		rev := last - int64(len(ws))
 		var ids []int64
 		revs := map[int64]int64{}
 		for _, w := range ws {
@@ -158,6 +159,30 @@ func sequenceTx(ctx context.Context, tx *ent.Tx) (map[string]int64, bool, error)
 		}
 	}
 	return numbered, more, nil
+}
+
+// advance adds n to the project's revision and returns the new value, in one
+// statement (ent's update would read the row again after writing it). Both
+// databases accept the statement as written: PostgreSQL and SQLite (3.35 and
+// later) know RETURNING, and SQLite binds $1 and $2 in order.
+func advance(ctx context.Context, tx *ent.Tx, projectID string, n int64) (int64, error) {
+	rows, err := tx.QueryContext(ctx, "UPDATE "+project.Table+" SET "+project.FieldRevision+" = "+project.FieldRevision+
+		" + $1 WHERE "+project.FieldID+" = $2 RETURNING "+project.FieldRevision, n, projectID)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return 0, err
+		}
+		return 0, fmt.Errorf("no such project")
+	}
+	var rev int64
+	if err := rows.Scan(&rev); err != nil {
+		return 0, err
+	}
+	return rev, rows.Close()
 }
 
 // unnumbered selects entries the sequencer has not numbered. The 0 is
