@@ -347,19 +347,7 @@ func flood(ctx context.Context, database, root string, log *slog.Logger) error {
 	go func() { _ = hs.Serve(lis) }()
 	defer hs.Close()
 	admin := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+root)
-	token := func(name string) (string, error) {
-		t, err := identityv1.NewTenantServiceClient(inst.Conn).CreateTenant(admin, &identityv1.CreateTenantRequest{DisplayName: name})
-		if err != nil {
-			return "", err
-		}
-		tid := t.GetTenant().GetId()
-		if _, err := identityv1.NewSsoServiceClient(inst.Conn).SetSamlConfig(admin, &identityv1.SetSamlConfigRequest{
-			TenantId: tid, Metadata: &identityv1.SetSamlConfigRequest_MetadataXml{MetadataXml: benchkit.MetadataXML}}); err != nil {
-			return "", err
-		}
-		s, err := identityv1.NewScimServiceClient(inst.Conn).EnableScim(admin, &identityv1.EnableScimRequest{TenantId: tid})
-		return s.GetToken(), err
-	}
+	token := func(name string) (string, error) { return benchkit.ScimTenant(admin, inst.Conn, name) }
 	loud, err := token("loud")
 	if err != nil {
 		return err

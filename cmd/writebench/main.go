@@ -42,7 +42,6 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/acme/identity/cmd/internal/benchkit"
-	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/authn"
 	"github.com/acme/identity/server/instance"
 	"github.com/acme/identity/server/store"
@@ -135,7 +134,7 @@ func instances(ctx context.Context, pgBase string, n int) error {
 	if err != nil {
 		return err
 	}
-	pa, err := a.tenant(ctx, metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+root), "pair")
+	pa, err := a.tenant(metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+root), "pair")
 	if err != nil {
 		return err
 	}
@@ -196,22 +195,14 @@ func serve(ctx context.Context, dbURL string) (*server, error) {
 
 var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
-// tenant creates a tenant with SAML configured and SCIM enabled through s,
-// and returns a poster of its users to s.
-func (s *server) tenant(ctx context.Context, admin context.Context, name string) (*poster, error) {
-	t, err := identityv1.NewTenantServiceClient(s.inst.Conn).CreateTenant(admin, &identityv1.CreateTenantRequest{DisplayName: name})
+// tenant creates a tenant that provisions over SCIM through s and returns a
+// poster of its users to s.
+func (s *server) tenant(admin context.Context, name string) (*poster, error) {
+	token, err := benchkit.ScimTenant(admin, s.inst.Conn, name)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := identityv1.NewSsoServiceClient(s.inst.Conn).SetSamlConfig(admin, &identityv1.SetSamlConfigRequest{
-		TenantId: t.GetTenant().GetId(), Metadata: &identityv1.SetSamlConfigRequest_MetadataXml{MetadataXml: benchkit.MetadataXML}}); err != nil {
-		return nil, err
-	}
-	sc, err := identityv1.NewScimServiceClient(s.inst.Conn).EnableScim(admin, &identityv1.EnableScimRequest{TenantId: t.GetTenant().GetId()})
-	if err != nil {
-		return nil, err
-	}
-	return &poster{url: s.base + "/scim/v2/Users", token: sc.GetToken(), client: client, prefix: name}, nil
+	return &poster{url: s.base + "/scim/v2/Users", token: token, client: client, prefix: name}, nil
 }
 
 // measure starts an instance on dbURL and returns the rate of POST /Users at
@@ -227,12 +218,11 @@ func measure(ctx context.Context, name, dbURL string, n int) (float64, error) {
 		return 0, err
 	}
 	admin := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+root)
-	tenant := func(name string) (*poster, error) { return srv.tenant(ctx, admin, name) }
-	busy, err := tenant("busy")
+	busy, err := srv.tenant(admin, "busy")
 	if err != nil {
 		return 0, err
 	}
-	quiet, err := tenant("quiet")
+	quiet, err := srv.tenant(admin, "quiet")
 	if err != nil {
 		return 0, err
 	}

@@ -3,6 +3,7 @@ package changelog
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 
 	"entgo.io/ent/dialect"
@@ -108,6 +109,7 @@ func sequenceTx(ctx context.Context, tx *ent.Tx) (map[string]int64, bool, error)
 	type write struct {
 		id  string
 		ids []int64
+		rev int64
 	}
 	writes := map[string][]*write{}
 	byID := map[string]*write{}
@@ -120,36 +122,33 @@ func sequenceTx(ctx context.Context, tx *ent.Tx) (map[string]int64, bool, error)
 		}
 		w.ids = append(w.ids, r.ID)
 	}
-	projects := make([]string, 0, len(writes))
-	for p := range writes {
-		projects = append(projects, p)
-	}
-	slices.Sort(projects)
 	numbered := make(map[string]int64, len(byID))
-	for _, p := range projects {
+	for _, p := range slices.Sorted(maps.Keys(writes)) {
 		ws := writes[p]
 		last, err := advance(ctx, tx, p, int64(len(ws)))
 		if err != nil {
 			return nil, false, fmt.Errorf("advance project %s: %w", p, err)
 		}
+		var ids []int64
+		for i, w := range ws {
+			w.rev = last - int64(len(ws)-1-i)
+			numbered[w.id] = w.rev
+			ids = append(ids, w.ids...)
+		}
 		// One statement numbers the project's batch: each entry takes its
 		// write's revision.
-		rev := last - int64(len(ws))
-		var ids []int64
-		revs := map[int64]int64{}
-		for _, w := range ws {
-			rev++
-			numbered[w.id] = rev
-			for _, id := range w.ids {
-				ids = append(ids, id)
-				revs[id] = rev
-			}
-		}
 		err = tx.Change.Update().Where(change.IDIn(ids...)).Modify(func(u *entsql.UpdateBuilder) {
 			u.Set(change.FieldRevision, entsql.ExprFunc(func(b *entsql.Builder) {
 				b.WriteString("CASE")
-				for _, id := range ids {
-					b.WriteString(" WHEN ").Ident(change.FieldID).WriteString(" = ").Arg(id).WriteString(" THEN CAST(").Arg(revs[id]).WriteString(" AS BIGINT)")
+				for _, w := range ws {
+					b.WriteString(" WHEN ").Ident(change.FieldID).WriteString(" IN (")
+					for i, id := range w.ids {
+						if i > 0 {
+							b.Comma()
+						}
+						b.Arg(id)
+					}
+					b.WriteString(") THEN CAST(").Arg(w.rev).WriteString(" AS BIGINT)")
 				}
 				b.WriteString(" END")
 			}))
@@ -194,7 +193,8 @@ func unnumbered(s *entsql.Selector) {
 }
 
 // forUpdate locks the selected rows on PostgreSQL; SQLite has no row locks
-// (its transactions hold the database's write lock instead).
+// (its transactions hold the database's write lock instead). The store has
+// the same modifier; it imports this package, so this one cannot import it.
 func forUpdate(s *entsql.Selector) {
 	if s.Dialect() == dialect.Postgres {
 		s.ForUpdate()

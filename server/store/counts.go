@@ -7,7 +7,6 @@ import (
 
 	"github.com/acme/identity/ent"
 	"github.com/acme/identity/ent/group"
-	"github.com/acme/identity/ent/tenant"
 	"github.com/acme/identity/ent/tenantcount"
 	"github.com/acme/identity/ent/user"
 	"github.com/acme/identity/server/store/scope"
@@ -82,9 +81,7 @@ func recountTenant(ctx context.Context, db *ent.Client, tenantID string) error {
 		return err
 	}
 	err = func() error {
-		q := tx.Tenant.Query().Where(tenant.ID(tenantID)).Unique(false)
-		q.Modify(forUpdate)
-		if _, err := q.IDs(ctx); err != nil {
+		if err := findTenant(ctx, tx.Client(), tenantID, true); err != nil {
 			return err
 		}
 		if n, err := tx.TenantCount.Query().Where(tenantcount.TenantID(tenantID)).Count(ctx); err != nil || n > 0 {

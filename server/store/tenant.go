@@ -29,24 +29,20 @@ func RequireTenant(ctx context.Context, db *ent.Client) error {
 // requireTenant runs through the scope's interceptor, which confines the
 // query to the caller's project.
 func requireTenant(ctx context.Context, db *ent.Client, tenantID string) error {
-	ok, err := db.Tenant.Query().Where(tenant.ID(tenantID)).Exist(ctx)
-	if err != nil {
-		return fmt.Errorf("find tenant: %w", err)
-	}
-	if !ok {
-		return apierr.NotFound("tenant", tenantID)
-	}
-	return nil
+	return findTenant(ctx, db, tenantID, false)
 }
 
-// lockTenant finds the tenant in the caller's project, as requireTenant
-// does, and on PostgreSQL locks its row until the transaction ends.
-func lockTenant(ctx context.Context, db *ent.Client, tenantID string) error {
+// findTenant finds the tenant in the caller's project (NotFound otherwise)
+// and, when lock is set, on PostgreSQL locks its row until the transaction
+// ends.
+func findTenant(ctx context.Context, db *ent.Client, tenantID string, lock bool) error {
 	q := db.Tenant.Query().Where(tenant.ID(tenantID)).Unique(false)
-	q.Modify(forUpdate)
-	ids, err := q.IDs(ctx)
+	if lock {
+		q.Modify(forUpdate)
+	}
+	ids, err := q.Limit(1).IDs(ctx)
 	if err != nil {
-		return fmt.Errorf("lock tenant: %w", err)
+		return fmt.Errorf("find tenant: %w", err)
 	}
 	if len(ids) == 0 {
 		return apierr.NotFound("tenant", tenantID)
@@ -70,7 +66,8 @@ func lockProject(ctx context.Context, db *ent.Client, projectID string) error {
 }
 
 // forUpdate locks the selected rows on PostgreSQL; SQLite has no row locks
-// (its transactions hold the database's write lock instead).
+// (its transactions hold the database's write lock instead). The change
+// log's sequencer has the same modifier: it cannot import this package.
 func forUpdate(s *entsql.Selector) {
 	if s.Dialect() == dialect.Postgres {
 		s.ForUpdate()

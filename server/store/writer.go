@@ -121,21 +121,13 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 		}
 		return 0, err
 	}
-	switch {
-	case sc.TenantID != "" && !exclusive:
-		if err := requireTenant(ctx, etx.Client(), sc.TenantID); err != nil {
+	if sc.TenantID != "" {
+		if err := findTenant(ctx, etx.Client(), sc.TenantID, exclusive); err != nil {
 			return rollback(err)
 		}
 		sc.MarkVerified()
-	case sc.TenantID != "":
-		if err := lockTenant(ctx, etx.Client(), sc.TenantID); err != nil {
-			return rollback(err)
-		}
-		sc.MarkVerified()
-	default:
-		if err := lockProject(ctx, etx.Client(), sc.ProjectID); err != nil {
-			return rollback(err)
-		}
+	} else if err := lockProject(ctx, etx.Client(), sc.ProjectID); err != nil {
+		return rollback(err)
 	}
 	tx := &Tx{Tx: etx, ProjectID: sc.ProjectID, Now: Now(w.now)}
 	if err := fn(ctx, tx); err != nil {
