@@ -39,31 +39,75 @@ type multiTarget struct {
 
 type whitelist struct {
 	schema string
-	attrs  map[string]target
-	multis map[string]multiTarget
+	// extension is the schema URN whose attributes are keyed
+	// "urn:...:attr" (lower case) in attrs.
+	extension string
+	attrs     map[string]target
+	multis    map[string]multiTarget
+}
+
+// plain is the sub-attributes of ims, photos, entitlements, roles and
+// x509Certificates (RFC 7643 4.1.2).
+func plain(attr string) multiTarget {
+	return multiTarget{attr: attr, bare: "value", subs: map[string]target{
+		"value": {"value", valString}, "display": {"display", valString}, "type": {"type", valString}, "primary": {"primary", valBool},
+	}}
+}
+
+// enterpriseKey is the whitelist key of an enterprise extension attribute.
+func enterpriseKey(attr string) string {
+	return strings.ToLower(resource.EnterpriseSchema + ":" + attr)
 }
 
 var userWhitelist = whitelist{
-	schema: resource.UserSchema,
+	schema:    resource.UserSchema,
+	extension: resource.EnterpriseSchema,
 	attrs: map[string]target{
-		"id":                   {"id", valString},
-		"username":             {"user_name", valString},
-		"externalid":           {"external_id", valString},
-		"displayname":          {"display_name", valString},
-		"name.givenname":       {"name.given_name", valString},
-		"name.familyname":      {"name.family_name", valString},
-		"name.formatted":       {"name.formatted", valString},
-		"name.middlename":      {"name.middle_name", valString},
-		"name.honorificprefix": {"name.honorific_prefix", valString},
-		"name.honorificsuffix": {"name.honorific_suffix", valString},
-		"active":               {"active", valBool},
-		"meta.created":         {"create_time", valTime},
-		"meta.lastmodified":    {"update_time", valTime},
+		"id":                            {"id", valString},
+		"username":                      {"user_name", valString},
+		"externalid":                    {"external_id", valString},
+		"displayname":                   {"display_name", valString},
+		"name.givenname":                {"name.given_name", valString},
+		"name.familyname":               {"name.family_name", valString},
+		"name.formatted":                {"name.formatted", valString},
+		"name.middlename":               {"name.middle_name", valString},
+		"name.honorificprefix":          {"name.honorific_prefix", valString},
+		"name.honorificsuffix":          {"name.honorific_suffix", valString},
+		"active":                        {"active", valBool},
+		"nickname":                      {"nick_name", valString},
+		"profileurl":                    {"profile_url", valString},
+		"title":                         {"title", valString},
+		"usertype":                      {"user_type", valString},
+		"preferredlanguage":             {"preferred_language", valString},
+		"locale":                        {"locale", valString},
+		"timezone":                      {"timezone", valString},
+		enterpriseKey("employeeNumber"): {"enterprise.employee_number", valString},
+		enterpriseKey("costCenter"):     {"enterprise.cost_center", valString},
+		enterpriseKey("organization"):   {"enterprise.organization", valString},
+		enterpriseKey("division"):       {"enterprise.division", valString},
+		enterpriseKey("department"):     {"enterprise.department", valString},
+		enterpriseKey("manager.value"):  {"enterprise.manager_id", valString},
+		"meta.created":                  {"create_time", valTime},
+		"meta.lastmodified":             {"update_time", valTime},
 	},
 	multis: map[string]multiTarget{
 		"emails": {attr: "emails", bare: "value", subs: map[string]target{
 			"value": {"value", valString}, "type": {"type", valString}, "primary": {"primary", valBool},
 		}},
+		"phonenumbers": {attr: "phone_numbers", bare: "value", subs: map[string]target{
+			"value": {"value", valString}, "type": {"type", valString}, "primary": {"primary", valBool},
+		}},
+		"addresses": {attr: "addresses", subs: map[string]target{
+			"formatted": {"formatted", valString}, "streetaddress": {"street_address", valString},
+			"locality": {"locality", valString}, "region": {"region", valString},
+			"postalcode": {"postal_code", valString}, "country": {"country", valString},
+			"type": {"type", valString}, "primary": {"primary", valBool},
+		}},
+		"ims":              plain("ims"),
+		"photos":           plain("photos"),
+		"entitlements":     plain("entitlements"),
+		"roles":            plain("roles"),
+		"x509certificates": plain("x509_certificates"),
 	},
 }
 
@@ -192,19 +236,22 @@ func element(attr string, j int32) *identityv1.FilterNode {
 	}}}
 }
 
+// strip checks a path's schema: the resource's own, or its extension's
+// (whose attributes are single-valued, so never a multi).
 func (b *builder) strip(p filter.Path) (filter.Path, bool) {
-	if p.URN != "" && !strings.EqualFold(p.URN, b.wl.schema) {
+	if p.URN != "" && !strings.EqualFold(p.URN, b.wl.schema) && (b.wl.extension == "" || !strings.EqualFold(p.URN, b.wl.extension)) {
 		return p, false
 	}
 	return p, true
 }
 
+// multi finds a multi-valued attribute of the resource's own schema.
 func (b *builder) multi(p filter.Path) (multiTarget, bool) {
-	if p, ok := b.strip(p); ok {
-		m, ok := b.wl.multis[strings.ToLower(p.Attr)]
-		return m, ok
+	if p.URN != "" && !strings.EqualFold(p.URN, b.wl.schema) {
+		return multiTarget{}, false
 	}
-	return multiTarget{}, false
+	m, ok := b.wl.multis[strings.ToLower(p.Attr)]
+	return m, ok
 }
 
 type compiled struct {
@@ -226,7 +273,7 @@ func (b *builder) compare(c filter.Compare, inside *multiTarget) (compiled, erro
 		n, err := condition(t, c)
 		return compiled{node: n}, err
 	}
-	if m, ok := b.wl.multis[strings.ToLower(p.Attr)]; ok {
+	if m, ok := b.multi(p); ok {
 		sub := p.Sub
 		if sub == "" {
 			sub = m.bare
@@ -238,7 +285,11 @@ func (b *builder) compare(c filter.Compare, inside *multiTarget) (compiled, erro
 		n, err := condition(t, c)
 		return compiled{attr: m.attr, element: n}, err
 	}
-	t, ok := b.wl.attrs[strings.ToLower(p.String())]
+	key := strings.ToLower(p.String())
+	if p.URN != "" && !strings.EqualFold(p.URN, b.wl.schema) {
+		key = strings.ToLower(p.URN) + ":" + key
+	}
+	t, ok := b.wl.attrs[key]
 	if !ok {
 		return compiled{}, badFilter("attribute %s cannot be filtered on", p)
 	}

@@ -32,7 +32,11 @@ func TestFilterMappingMatchesTheCore(t *testing.T) {
 				t.Errorf("%s: SCIM %s maps to %q, which the core cannot filter", c.wl.schema, name, tg.attr)
 				continue
 			}
-			checkAttr(t, c.wl.schema+" "+name, tg, a, doc, strings.Split(name, "."))
+			doc, path := doc, name
+			if ext := strings.ToLower(c.wl.extension) + ":"; c.wl.extension != "" && strings.HasPrefix(name, ext) {
+				doc, path = docs[c.wl.extension], strings.TrimPrefix(name, ext)
+			}
+			checkAttr(t, c.wl.schema+" "+name, tg, a, doc, strings.Split(path, "."))
 		}
 		for name, m := range c.wl.multis {
 			cm, ok := c.core.Multis[m.attr]

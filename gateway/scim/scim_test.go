@@ -44,7 +44,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	srv := instancetest.Start(t)
+	return newEnvOn(t, instancetest.Start(t))
+}
+
+// newEnvOn sets up a tenant with SSO and SCIM on srv.
+func newEnvOn(t *testing.T, srv *instancetest.Server) *env {
+	t.Helper()
 	ctx := instancetest.Context(srv.Credential)
 	tenant, err := identityv1.NewTenantServiceClient(srv.Conn).CreateTenant(ctx, &identityv1.CreateTenantRequest{DisplayName: "Acme"})
 	if err != nil {

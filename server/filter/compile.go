@@ -2,6 +2,7 @@ package filter
 
 import (
 	"fmt"
+	"strings"
 
 	"entgo.io/ent/dialect/sql"
 
@@ -111,93 +112,108 @@ func (c exprCompiler) multiCondition(i int, cond *identityv1.FilterCondition, m 
 
 // condition compiles one comparison on a single-valued attribute.
 func condition(i int, a Attr, c *identityv1.FilterCondition) (func(*sql.Selector), error) {
-	op := c.GetOperator()
-	col := a.Column
-	if op == identityv1.FilterOperator_FILTER_OPERATOR_PR {
-		switch a.Kind {
-		case Bool, Time:
-			return sql.FieldNotNull(col), nil
-		}
-		return sql.AndPredicates(sql.FieldNotNull(col), sql.FieldNEQ(col, "")), nil
+	p, err := comparison(i, a, c)
+	if err != nil {
+		return nil, err
 	}
+	return func(s *sql.Selector) { s.Where(p(a.operand(s), s)) }, nil
+}
+
+// comparison returns the predicate of c over an attribute's operand x.
+func comparison(i int, a Attr, c *identityv1.FilterCondition) (func(x string, s *sql.Selector) *sql.Predicate, error) {
+	op := c.GetOperator()
+	if op == identityv1.FilterOperator_FILTER_OPERATOR_PR {
+		switch {
+		case a.Kind == Bool && len(a.Path) > 0:
+			// false is stored by leaving the value out
+			return func(_ string, s *sql.Selector) *sql.Predicate { return sql.NotNull(a.raw(s)) }, nil
+		case a.Kind == Bool, a.Kind == Time:
+			return func(x string, _ *sql.Selector) *sql.Predicate { return sql.NotNull(x) }, nil
+		}
+		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.And(sql.NotNull(x), sql.NEQ(x, "")) }, nil
+	}
+	var v any
 	switch a.Kind {
 	case Bool:
-		v, ok := c.GetValue().(*identityv1.FilterCondition_BoolValue)
+		bv, ok := c.GetValue().(*identityv1.FilterCondition_BoolValue)
 		if !ok {
 			return nil, badExpr(i, fmt.Sprintf("%q takes a boolean", c.GetAttribute()))
 		}
-		switch op {
-		case identityv1.FilterOperator_FILTER_OPERATOR_EQ:
-			return sql.FieldEQ(col, v.BoolValue), nil
-		case identityv1.FilterOperator_FILTER_OPERATOR_NE:
-			return sql.FieldNEQ(col, v.BoolValue), nil
+		if op != identityv1.FilterOperator_FILTER_OPERATOR_EQ && op != identityv1.FilterOperator_FILTER_OPERATOR_NE {
+			return nil, badExpr(i, fmt.Sprintf("%q takes eq, ne or pr", c.GetAttribute()))
 		}
-		return nil, badExpr(i, fmt.Sprintf("%q takes eq, ne or pr", c.GetAttribute()))
+		v = bv.BoolValue
 	case Time:
-		v, ok := c.GetValue().(*identityv1.FilterCondition_TimeValue)
+		tv, ok := c.GetValue().(*identityv1.FilterCondition_TimeValue)
 		if !ok {
 			return nil, badExpr(i, fmt.Sprintf("%q takes a time", c.GetAttribute()))
 		}
-		t := v.TimeValue.AsTime()
 		switch op {
-		case identityv1.FilterOperator_FILTER_OPERATOR_EQ:
-			return sql.FieldEQ(col, t), nil
-		case identityv1.FilterOperator_FILTER_OPERATOR_NE:
-			return sql.FieldNEQ(col, t), nil
-		case identityv1.FilterOperator_FILTER_OPERATOR_GT:
-			return sql.FieldGT(col, t), nil
-		case identityv1.FilterOperator_FILTER_OPERATOR_GE:
-			return sql.FieldGTE(col, t), nil
-		case identityv1.FilterOperator_FILTER_OPERATOR_LT:
-			return sql.FieldLT(col, t), nil
-		case identityv1.FilterOperator_FILTER_OPERATOR_LE:
-			return sql.FieldLTE(col, t), nil
+		case identityv1.FilterOperator_FILTER_OPERATOR_CO, identityv1.FilterOperator_FILTER_OPERATOR_SW, identityv1.FilterOperator_FILTER_OPERATOR_EW:
+			return nil, badExpr(i, fmt.Sprintf("%q takes eq, ne, gt, ge, lt, le or pr", c.GetAttribute()))
 		}
-		return nil, badExpr(i, fmt.Sprintf("%q takes eq, ne, gt, ge, lt, le or pr", c.GetAttribute()))
+		v = tv.TimeValue.AsTime()
+	default:
+		sv, ok := c.GetValue().(*identityv1.FilterCondition_StringValue)
+		if !ok {
+			return nil, badExpr(i, fmt.Sprintf("%q takes a string", c.GetAttribute()))
+		}
+		v = sv.StringValue
+		if a.Kind == Folded {
+			v = a.Key(sv.StringValue)
+		}
 	}
-	sv, ok := c.GetValue().(*identityv1.FilterCondition_StringValue)
-	if !ok {
-		return nil, badExpr(i, fmt.Sprintf("%q takes a string", c.GetAttribute()))
+	if a.Kind == Fold {
+		return foldComparison(i, op, v.(string))
 	}
-	v := sv.StringValue
-	if a.Kind == Folded {
-		v = a.Key(v)
-	}
-	fold := a.Kind == Fold
 	switch op {
 	case identityv1.FilterOperator_FILTER_OPERATOR_EQ:
-		if fold {
-			return sql.FieldEqualFold(col, v), nil
-		}
-		return sql.FieldEQ(col, v), nil
+		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.EQ(x, v) }, nil
 	case identityv1.FilterOperator_FILTER_OPERATOR_NE:
-		if fold {
-			return sql.NotPredicates(sql.FieldEqualFold(col, v)), nil
-		}
-		return sql.FieldNEQ(col, v), nil
+		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.NEQ(x, v) }, nil
 	case identityv1.FilterOperator_FILTER_OPERATOR_CO:
-		if fold {
-			return sql.FieldContainsFold(col, v), nil
-		}
-		return sql.FieldContains(col, v), nil
+		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.Contains(x, v.(string)) }, nil
 	case identityv1.FilterOperator_FILTER_OPERATOR_SW:
-		if fold {
-			return sql.FieldHasPrefixFold(col, v), nil
-		}
-		return sql.FieldHasPrefix(col, v), nil
+		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.HasPrefix(x, v.(string)) }, nil
 	case identityv1.FilterOperator_FILTER_OPERATOR_EW:
-		if fold {
-			return sql.FieldHasSuffixFold(col, v), nil
-		}
-		return sql.FieldHasSuffix(col, v), nil
+		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.HasSuffix(x, v.(string)) }, nil
 	case identityv1.FilterOperator_FILTER_OPERATOR_GT:
-		return sql.FieldGT(col, v), nil
+		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.GT(x, v) }, nil
 	case identityv1.FilterOperator_FILTER_OPERATOR_GE:
-		return sql.FieldGTE(col, v), nil
+		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.GTE(x, v) }, nil
 	case identityv1.FilterOperator_FILTER_OPERATOR_LT:
-		return sql.FieldLT(col, v), nil
+		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.LT(x, v) }, nil
 	case identityv1.FilterOperator_FILTER_OPERATOR_LE:
-		return sql.FieldLTE(col, v), nil
+		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.LTE(x, v) }, nil
+	}
+	return nil, badExpr(i, "unknown operator")
+}
+
+// foldComparison compares without regard to case (caseExact false). gt, ge,
+// lt and le compare the lower-cased strings (RFC 7644 3.4.2.2: ordering
+// follows the attribute's caseExact).
+func foldComparison(i int, op identityv1.FilterOperator, v string) (func(x string, s *sql.Selector) *sql.Predicate, error) {
+	lower := func(x string) string { return "LOWER(" + x + ")" }
+	lv := strings.ToLower(v)
+	switch op {
+	case identityv1.FilterOperator_FILTER_OPERATOR_EQ:
+		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.EqualFold(x, v) }, nil
+	case identityv1.FilterOperator_FILTER_OPERATOR_NE:
+		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.Not(sql.EqualFold(x, v)) }, nil
+	case identityv1.FilterOperator_FILTER_OPERATOR_CO:
+		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.ContainsFold(x, v) }, nil
+	case identityv1.FilterOperator_FILTER_OPERATOR_SW:
+		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.HasPrefixFold(x, v) }, nil
+	case identityv1.FilterOperator_FILTER_OPERATOR_EW:
+		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.HasSuffixFold(x, v) }, nil
+	case identityv1.FilterOperator_FILTER_OPERATOR_GT:
+		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.GT(lower(x), lv) }, nil
+	case identityv1.FilterOperator_FILTER_OPERATOR_GE:
+		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.GTE(lower(x), lv) }, nil
+	case identityv1.FilterOperator_FILTER_OPERATOR_LT:
+		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.LT(lower(x), lv) }, nil
+	case identityv1.FilterOperator_FILTER_OPERATOR_LE:
+		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.LTE(lower(x), lv) }, nil
 	}
 	return nil, badExpr(i, "unknown operator")
 }

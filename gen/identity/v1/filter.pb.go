@@ -421,12 +421,21 @@ func (x *FilterOperands) GetOperands() []int32 {
 //
 // Users: id, user_name, external_id, display_name, active, name.given_name,
 // name.family_name, name.middle_name, name.honorific_prefix,
-// name.honorific_suffix, name.formatted, create_time, update_time, emails (with
-// element: value, type, primary). Groups: id, display_name,
-// external_id, create_time, update_time, members (with element: value).
+// name.honorific_suffix, name.formatted, nick_name, profile_url, title,
+// user_type, preferred_language, locale, timezone,
+// enterprise.employee_number, enterprise.cost_center,
+// enterprise.organization, enterprise.division, enterprise.department,
+// enterprise.manager_id, create_time, update_time; multi-valued (with
+// element): emails and phone_numbers (value, type, primary), addresses
+// (formatted, street_address, locality, region, postal_code, country, type,
+// primary), ims, photos, entitlements, roles and x509_certificates (value,
+// display, type, primary). Groups: id, display_name, external_id,
+// create_time, update_time, members (with element: value).
 // Strings compare as SCIM declares the attributes they carry (RFC 7643
-// caseExact): id, external_id and members' value exactly, every other one
-// without regard to case. The typed filter fields of list requests are
+// caseExact): id, external_id, members' value, and the value of photos and
+// x509_certificates exactly, every other one without regard to case, gt, ge,
+// lt and le included. An attribute that is not set compares as "" (a
+// boolean as false). The typed filter fields of list requests are
 // conditions on the same attributes and compare the same way.
 type FilterCondition struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`

@@ -39,12 +39,20 @@ type Server struct {
 // database must have the same one.
 var KeyEncryptionKey = bytes.Repeat([]byte{0x5a}, signing.KeySize)
 
-// Start runs an instance for the test and stops it at cleanup.
+// Start runs an instance on a new SQLite store for the test and stops it at
+// cleanup.
 func Start(t testing.TB) *Server {
+	t.Helper()
+	return StartOn(t, store.SQLiteURL(t.TempDir()))
+}
+
+// StartOn runs an instance on the database at url (see Databases) for the
+// test and stops it at cleanup.
+func StartOn(t testing.TB, url string) *Server {
 	t.Helper()
 	ctx := context.Background()
 	inst, err := instance.Start(ctx, instance.Config{
-		DatabaseURL:      store.SQLiteURL(t.TempDir()),
+		DatabaseURL:      url,
 		PublicURL:        PublicURL,
 		Metrics:          prometheus.NewRegistry(),
 		KeyEncryptionKey: KeyEncryptionKey,

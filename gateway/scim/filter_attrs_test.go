@@ -1,0 +1,170 @@
+package scim_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/acme/identity/server/instance/instancetest"
+)
+
+const enterpriseURN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+// singleStrings are the user's single-valued string attributes a filter can
+// name, as filter paths, with whether /Schemas declares them caseExact.
+var singleStrings = []struct {
+	path      string
+	caseExact bool
+}{
+	{"externalId", true}, {"displayName", false}, {"nickName", false}, {"profileUrl", false}, {"title", false},
+	{"userType", false}, {"preferredLanguage", false}, {"locale", false}, {"timezone", false},
+	{"name.givenName", false}, {"name.familyName", false}, {"name.formatted", false}, {"name.middleName", false},
+	{"name.honorificPrefix", false}, {"name.honorificSuffix", false},
+	{enterpriseURN + ":employeeNumber", false}, {enterpriseURN + ":costCenter", false},
+	{enterpriseURN + ":organization", false}, {enterpriseURN + ":division", false},
+	{enterpriseURN + ":department", false}, {enterpriseURN + ":manager.value", false},
+}
+
+// filterUser is a user whose every string attribute is "<word> <path>";
+// with word "" the user has none of them.
+func filterUser(name, word string) string {
+	u := map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User", enterpriseURN}, "userName": name}
+	if word == "" {
+		return mustJSON(u)
+	}
+	set := func(obj map[string]any, path, full string) {
+		parts := strings.Split(path, ".")
+		for _, p := range parts[:len(parts)-1] {
+			next, _ := obj[p].(map[string]any)
+			if next == nil {
+				next = map[string]any{}
+				obj[p] = next
+			}
+			obj = next
+		}
+		obj[parts[len(parts)-1]] = word + " " + full
+	}
+	ent := map[string]any{}
+	for _, a := range singleStrings {
+		if rest, ok := strings.CutPrefix(a.path, enterpriseURN+":"); ok {
+			set(ent, rest, a.path)
+		} else {
+			set(u, a.path, a.path)
+		}
+	}
+	u[enterpriseURN] = ent
+	u["phoneNumbers"] = []any{map[string]any{"value": word + " +1 555 0100", "type": "work", "primary": true}, map[string]any{"value": word + " +1 555 0199", "type": "home"}}
+	u["addresses"] = []any{map[string]any{"type": "work", "locality": word + " Town", "country": "DE", "streetAddress": "1 " + word + " Street", "primary": true}}
+	for _, m := range []string{"ims", "photos", "entitlements", "roles", "x509Certificates"} {
+		u[m] = []any{map[string]any{"value": word + "-" + m, "display": word + " " + m, "type": "work", "primary": true}, map[string]any{"value": "other-" + m, "type": "home"}}
+	}
+	return mustJSON(u)
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+// TestEveryAttributeFilters filters on each attribute of /Schemas with each
+// operator of its type, on SQLite and PostgreSQL (the descriptive attributes
+// are read from JSON columns there, by other SQL on each database).
+func TestEveryAttributeFilters(t *testing.T) {
+	for _, db := range instancetest.Databases() {
+		t.Run(db.Name, func(t *testing.T) {
+			e := newEnvOn(t, instancetest.StartOn(t, db.URL(t)))
+			ids := map[string]string{}
+			for name, word := range map[string]string{"apple": "Apple", "banana": "Banana", "empty": ""} {
+				ids[name] = call(t, e, e.token, "POST", "/Users", filterUser(name+"@x.com", word)).want(t, 201).str("id")
+			}
+			type tc struct {
+				filter string
+				want   []string
+			}
+			var cases []tc
+			for _, a := range singleStrings {
+				p := a.path
+				lowerMatch := []string{"apple"}
+				if a.caseExact {
+					lowerMatch = nil
+				}
+				cases = append(cases,
+					tc{fmt.Sprintf(`%s eq "Apple %s"`, p, p), []string{"apple"}},
+					tc{fmt.Sprintf(`%s eq "apple %s"`, p, strings.ToLower(p)), lowerMatch},
+					tc{fmt.Sprintf(`%s ne "Apple %s"`, p, p), []string{"banana", "empty"}},
+					tc{fmt.Sprintf(`%s co "ple %s"`, p, p), []string{"apple"}},
+					tc{fmt.Sprintf(`%s sw "Ban"`, p), []string{"banana"}},
+					tc{fmt.Sprintf(`%s ew " %s"`, p, p), []string{"apple", "banana"}},
+					tc{fmt.Sprintf(`%s gt "Apple %s"`, p, p), []string{"banana"}},
+					tc{fmt.Sprintf(`%s ge "Banana"`, p), []string{"banana"}},
+					tc{fmt.Sprintf(`%s pr`, p), []string{"apple", "banana"}},
+					tc{fmt.Sprintf(`not (%s pr)`, p), []string{"empty"}},
+				)
+			}
+			cases = append(cases,
+				tc{`phoneNumbers[type eq "work" and value co "0100"]`, []string{"apple", "banana"}},
+				tc{`phoneNumbers[type eq "home" and value sw "apple"]`, []string{"apple"}},
+				tc{`phoneNumbers[type eq "home" and primary eq true]`, nil},
+				tc{`phoneNumbers[primary eq false and value ew "0199"]`, []string{"apple", "banana"}},
+				tc{`phoneNumbers.value sw "Banana"`, []string{"banana"}},
+				tc{`phoneNumbers co "555"`, []string{"apple", "banana"}},
+				tc{`phoneNumbers pr`, []string{"apple", "banana"}},
+				tc{`addresses[locality eq "APPLE TOWN"]`, []string{"apple"}},
+				tc{`addresses.streetAddress co "banana"`, []string{"banana"}},
+				tc{`addresses[country eq "DE" and primary eq true]`, []string{"apple", "banana"}},
+				tc{`addresses.postalCode pr`, nil},
+				tc{`ims.value eq "apple-ims"`, []string{"apple"}},
+				tc{`ims[type eq "home" and value eq "other-ims"]`, []string{"apple", "banana"}},
+				tc{`photos.value eq "Apple-photos"`, []string{"apple"}},
+				tc{`photos.value eq "apple-photos"`, nil}, // a reference, caseExact
+				tc{`x509Certificates.value eq "Banana-x509Certificates"`, []string{"banana"}},
+				tc{`x509Certificates.value eq "banana-x509certificates"`, nil},
+				tc{`entitlements[primary eq true and display co "APPLE"]`, []string{"apple"}},
+				tc{`roles.display sw "banana"`, []string{"banana"}},
+				tc{`roles[display pr and type eq "home"]`, nil},
+				tc{`title pr and phoneNumbers[type eq "work"] and not (userName eq "banana@x.com")`, []string{"apple"}},
+				tc{`urn:ietf:params:scim:schemas:core:2.0:User:title sw "apple"`, []string{"apple"}},
+			)
+			for _, c := range cases {
+				got := filteredUsers(t, e, c.filter, ids)
+				if !slices.Equal(got, sorted(c.want)) {
+					t.Errorf("%s: got %v, want %v", c.filter, got, sorted(c.want))
+				}
+			}
+		})
+	}
+}
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}
+
+// filteredUsers lists the users a filter matches, by their names in ids.
+func filteredUsers(t *testing.T, e *env, f string, ids map[string]string) []string {
+	t.Helper()
+	r := call(t, e, e.token, "GET", "/Users?count=10&filter="+url.QueryEscape(f), "")
+	if r.status != 200 {
+		t.Errorf("%s: status %d: %s", f, r.status, r.raw)
+		return nil
+	}
+	var got []string
+	res, _ := r.json["Resources"].([]any)
+	for _, x := range res {
+		id := x.(map[string]any)["id"].(string)
+		for name, want := range ids {
+			if want == id {
+				got = append(got, name)
+			}
+		}
+	}
+	slices.Sort(got)
+	return got
+}
