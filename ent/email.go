@@ -30,6 +30,8 @@ type Email struct {
 	Type string `json:"type,omitempty"`
 	// Primary holds the value of the "primary" field.
 	Primary bool `json:"primary,omitempty"`
+	// Display holds the value of the "display" field.
+	Display string `json:"display,omitempty"`
 	// Position holds the value of the "position" field.
 	Position int `json:"position,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -80,7 +82,7 @@ func (*Email) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case email.FieldID, email.FieldPosition:
 			values[i] = new(sql.NullInt64)
-		case email.FieldTenantID, email.FieldUserID, email.FieldValue, email.FieldValueKey, email.FieldType:
+		case email.FieldTenantID, email.FieldUserID, email.FieldValue, email.FieldValueKey, email.FieldType, email.FieldDisplay:
 			values[i] = new(sql.NullString)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -138,6 +140,12 @@ func (_m *Email) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field primary", values[i])
 			} else if value.Valid {
 				_m.Primary = value.Bool
+			}
+		case email.FieldDisplay:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field display", values[i])
+			} else if value.Valid {
+				_m.Display = value.String
 			}
 		case email.FieldPosition:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -208,6 +216,9 @@ func (_m *Email) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("primary=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Primary))
+	builder.WriteString(", ")
+	builder.WriteString("display=")
+	builder.WriteString(_m.Display)
 	builder.WriteString(", ")
 	builder.WriteString("position=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Position))

@@ -75,6 +75,20 @@ func (_c *EmailCreate) SetNillablePrimary(v *bool) *EmailCreate {
 	return _c
 }
 
+// SetDisplay sets the "display" field.
+func (_c *EmailCreate) SetDisplay(v string) *EmailCreate {
+	_c.mutation.SetDisplay(v)
+	return _c
+}
+
+// SetNillableDisplay sets the "display" field if the given value is not nil.
+func (_c *EmailCreate) SetNillableDisplay(v *string) *EmailCreate {
+	if v != nil {
+		_c.SetDisplay(*v)
+	}
+	return _c
+}
+
 // SetPosition sets the "position" field.
 func (_c *EmailCreate) SetPosition(v int) *EmailCreate {
 	_c.mutation.SetPosition(v)
@@ -134,6 +148,10 @@ func (_c *EmailCreate) defaults() {
 		v := email.DefaultPrimary
 		_c.mutation.SetPrimary(v)
 	}
+	if _, ok := _c.mutation.Display(); !ok {
+		v := email.DefaultDisplay
+		_c.mutation.SetDisplay(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -175,6 +193,9 @@ func (_c *EmailCreate) check() error {
 	}
 	if _, ok := _c.mutation.Primary(); !ok {
 		return &ValidationError{Name: "primary", err: errors.New(`ent: missing required field "Email.primary"`)}
+	}
+	if _, ok := _c.mutation.Display(); !ok {
+		return &ValidationError{Name: "display", err: errors.New(`ent: missing required field "Email.display"`)}
 	}
 	if _, ok := _c.mutation.Position(); !ok {
 		return &ValidationError{Name: "position", err: errors.New(`ent: missing required field "Email.position"`)}
@@ -227,6 +248,10 @@ func (_c *EmailCreate) createSpec() (*Email, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Primary(); ok {
 		_spec.SetField(email.FieldPrimary, field.TypeBool, value)
 		_node.Primary = value
+	}
+	if value, ok := _c.mutation.Display(); ok {
+		_spec.SetField(email.FieldDisplay, field.TypeString, value)
+		_node.Display = value
 	}
 	if value, ok := _c.mutation.Position(); ok {
 		_spec.SetField(email.FieldPosition, field.TypeInt, value)
@@ -366,6 +391,18 @@ func (u *EmailUpsert) UpdatePrimary() *EmailUpsert {
 	return u
 }
 
+// SetDisplay sets the "display" field.
+func (u *EmailUpsert) SetDisplay(v string) *EmailUpsert {
+	u.Set(email.FieldDisplay, v)
+	return u
+}
+
+// UpdateDisplay sets the "display" field to the value that was provided on create.
+func (u *EmailUpsert) UpdateDisplay() *EmailUpsert {
+	u.SetExcluded(email.FieldDisplay)
+	return u
+}
+
 // SetPosition sets the "position" field.
 func (u *EmailUpsert) SetPosition(v int) *EmailUpsert {
 	u.Set(email.FieldPosition, v)
@@ -485,6 +522,20 @@ func (u *EmailUpsertOne) SetPrimary(v bool) *EmailUpsertOne {
 func (u *EmailUpsertOne) UpdatePrimary() *EmailUpsertOne {
 	return u.Update(func(s *EmailUpsert) {
 		s.UpdatePrimary()
+	})
+}
+
+// SetDisplay sets the "display" field.
+func (u *EmailUpsertOne) SetDisplay(v string) *EmailUpsertOne {
+	return u.Update(func(s *EmailUpsert) {
+		s.SetDisplay(v)
+	})
+}
+
+// UpdateDisplay sets the "display" field to the value that was provided on create.
+func (u *EmailUpsertOne) UpdateDisplay() *EmailUpsertOne {
+	return u.Update(func(s *EmailUpsert) {
+		s.UpdateDisplay()
 	})
 }
 
@@ -776,6 +827,20 @@ func (u *EmailUpsertBulk) SetPrimary(v bool) *EmailUpsertBulk {
 func (u *EmailUpsertBulk) UpdatePrimary() *EmailUpsertBulk {
 	return u.Update(func(s *EmailUpsert) {
 		s.UpdatePrimary()
+	})
+}
+
+// SetDisplay sets the "display" field.
+func (u *EmailUpsertBulk) SetDisplay(v string) *EmailUpsertBulk {
+	return u.Update(func(s *EmailUpsert) {
+		s.SetDisplay(v)
+	})
+}
+
+// UpdateDisplay sets the "display" field to the value that was provided on create.
+func (u *EmailUpsertBulk) UpdateDisplay() *EmailUpsertBulk {
+	return u.Update(func(s *EmailUpsert) {
+		s.UpdateDisplay()
 	})
 }
 

@@ -84,6 +84,20 @@ func (_u *EmailUpdate) SetNillablePrimary(v *bool) *EmailUpdate {
 	return _u
 }
 
+// SetDisplay sets the "display" field.
+func (_u *EmailUpdate) SetDisplay(v string) *EmailUpdate {
+	_u.mutation.SetDisplay(v)
+	return _u
+}
+
+// SetNillableDisplay sets the "display" field if the given value is not nil.
+func (_u *EmailUpdate) SetNillableDisplay(v *string) *EmailUpdate {
+	if v != nil {
+		_u.SetDisplay(*v)
+	}
+	return _u
+}
+
 // SetPosition sets the "position" field.
 func (_u *EmailUpdate) SetPosition(v int) *EmailUpdate {
 	_u.mutation.ResetPosition()
@@ -188,6 +202,9 @@ func (_u *EmailUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Primary(); ok {
 		_spec.SetField(email.FieldPrimary, field.TypeBool, value)
 	}
+	if value, ok := _u.mutation.Display(); ok {
+		_spec.SetField(email.FieldDisplay, field.TypeString, value)
+	}
 	if value, ok := _u.mutation.Position(); ok {
 		_spec.SetField(email.FieldPosition, field.TypeInt, value)
 	}
@@ -268,6 +285,20 @@ func (_u *EmailUpdateOne) SetPrimary(v bool) *EmailUpdateOne {
 func (_u *EmailUpdateOne) SetNillablePrimary(v *bool) *EmailUpdateOne {
 	if v != nil {
 		_u.SetPrimary(*v)
+	}
+	return _u
+}
+
+// SetDisplay sets the "display" field.
+func (_u *EmailUpdateOne) SetDisplay(v string) *EmailUpdateOne {
+	_u.mutation.SetDisplay(v)
+	return _u
+}
+
+// SetNillableDisplay sets the "display" field if the given value is not nil.
+func (_u *EmailUpdateOne) SetNillableDisplay(v *string) *EmailUpdateOne {
+	if v != nil {
+		_u.SetDisplay(*v)
 	}
 	return _u
 }
@@ -405,6 +436,9 @@ func (_u *EmailUpdateOne) sqlSave(ctx context.Context) (_node *Email, err error)
 	}
 	if value, ok := _u.mutation.Primary(); ok {
 		_spec.SetField(email.FieldPrimary, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.Display(); ok {
+		_spec.SetField(email.FieldDisplay, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.Position(); ok {
 		_spec.SetField(email.FieldPosition, field.TypeInt, value)

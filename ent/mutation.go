@@ -2830,6 +2830,7 @@ type EmailMutation struct {
 	value_key     *string
 	_type         *string
 	primary       *bool
+	display       *string
 	position      *int
 	addposition   *int
 	clearedFields map[string]struct{}
@@ -3156,6 +3157,42 @@ func (m *EmailMutation) ResetPrimary() {
 	m.primary = nil
 }
 
+// SetDisplay sets the "display" field.
+func (m *EmailMutation) SetDisplay(s string) {
+	m.display = &s
+}
+
+// Display returns the value of the "display" field in the mutation.
+func (m *EmailMutation) Display() (r string, exists bool) {
+	v := m.display
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDisplay returns the old "display" field's value of the Email entity.
+// If the Email object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailMutation) OldDisplay(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDisplay is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDisplay requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDisplay: %w", err)
+	}
+	return oldValue.Display, nil
+}
+
+// ResetDisplay resets all changes to the "display" field.
+func (m *EmailMutation) ResetDisplay() {
+	m.display = nil
+}
+
 // SetPosition sets the "position" field.
 func (m *EmailMutation) SetPosition(i int) {
 	m.position = &i
@@ -3300,7 +3337,7 @@ func (m *EmailMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *EmailMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 8)
 	if m.tenant != nil {
 		fields = append(fields, email.FieldTenantID)
 	}
@@ -3318,6 +3355,9 @@ func (m *EmailMutation) Fields() []string {
 	}
 	if m.primary != nil {
 		fields = append(fields, email.FieldPrimary)
+	}
+	if m.display != nil {
+		fields = append(fields, email.FieldDisplay)
 	}
 	if m.position != nil {
 		fields = append(fields, email.FieldPosition)
@@ -3342,6 +3382,8 @@ func (m *EmailMutation) Field(name string) (ent.Value, bool) {
 		return m.GetType()
 	case email.FieldPrimary:
 		return m.Primary()
+	case email.FieldDisplay:
+		return m.Display()
 	case email.FieldPosition:
 		return m.Position()
 	}
@@ -3365,6 +3407,8 @@ func (m *EmailMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldType(ctx)
 	case email.FieldPrimary:
 		return m.OldPrimary(ctx)
+	case email.FieldDisplay:
+		return m.OldDisplay(ctx)
 	case email.FieldPosition:
 		return m.OldPosition(ctx)
 	}
@@ -3417,6 +3461,13 @@ func (m *EmailMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetPrimary(v)
+		return nil
+	case email.FieldDisplay:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDisplay(v)
 		return nil
 	case email.FieldPosition:
 		v, ok := value.(int)
@@ -3506,6 +3557,9 @@ func (m *EmailMutation) ResetField(name string) error {
 		return nil
 	case email.FieldPrimary:
 		m.ResetPrimary()
+		return nil
+	case email.FieldDisplay:
+		m.ResetDisplay()
 		return nil
 	case email.FieldPosition:
 		m.ResetPosition()

@@ -142,6 +142,10 @@ func init() {
 	emailDescPrimary := emailFields[4].Descriptor()
 	// email.DefaultPrimary holds the default value on creation for the primary field.
 	email.DefaultPrimary = emailDescPrimary.Default.(bool)
+	// emailDescDisplay is the schema descriptor for display field.
+	emailDescDisplay := emailFields[5].Descriptor()
+	// email.DefaultDisplay holds the default value on creation for the display field.
+	email.DefaultDisplay = emailDescDisplay.Default.(string)
 	groupMixin := schema.Group{}.Mixin()
 	groupMixinFields0 := groupMixin[0].Fields()
 	_ = groupMixinFields0

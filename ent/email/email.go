@@ -24,6 +24,8 @@ const (
 	FieldType = "type"
 	// FieldPrimary holds the string denoting the primary field in the database.
 	FieldPrimary = "primary"
+	// FieldDisplay holds the string denoting the display field in the database.
+	FieldDisplay = "display"
 	// FieldPosition holds the string denoting the position field in the database.
 	FieldPosition = "position"
 	// EdgeTenant holds the string denoting the tenant edge name in mutations.
@@ -57,6 +59,7 @@ var Columns = []string{
 	FieldValueKey,
 	FieldType,
 	FieldPrimary,
+	FieldDisplay,
 	FieldPosition,
 }
 
@@ -83,6 +86,8 @@ var (
 	DefaultType string
 	// DefaultPrimary holds the default value on creation for the "primary" field.
 	DefaultPrimary bool
+	// DefaultDisplay holds the default value on creation for the "display" field.
+	DefaultDisplay string
 )
 
 // OrderOption defines the ordering options for the Email queries.
@@ -121,6 +126,11 @@ func ByType(opts ...sql.OrderTermOption) OrderOption {
 // ByPrimary orders the results by the primary field.
 func ByPrimary(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPrimary, opts...).ToFunc()
+}
+
+// ByDisplay orders the results by the display field.
+func ByDisplay(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDisplay, opts...).ToFunc()
 }
 
 // ByPosition orders the results by the position field.

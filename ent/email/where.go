@@ -83,6 +83,11 @@ func Primary(v bool) predicate.Email {
 	return predicate.Email(sql.FieldEQ(FieldPrimary, v))
 }
 
+// Display applies equality check predicate on the "display" field. It's identical to DisplayEQ.
+func Display(v string) predicate.Email {
+	return predicate.Email(sql.FieldEQ(FieldDisplay, v))
+}
+
 // Position applies equality check predicate on the "position" field. It's identical to PositionEQ.
 func Position(v int) predicate.Email {
 	return predicate.Email(sql.FieldEQ(FieldPosition, v))
@@ -421,6 +426,71 @@ func PrimaryEQ(v bool) predicate.Email {
 // PrimaryNEQ applies the NEQ predicate on the "primary" field.
 func PrimaryNEQ(v bool) predicate.Email {
 	return predicate.Email(sql.FieldNEQ(FieldPrimary, v))
+}
+
+// DisplayEQ applies the EQ predicate on the "display" field.
+func DisplayEQ(v string) predicate.Email {
+	return predicate.Email(sql.FieldEQ(FieldDisplay, v))
+}
+
+// DisplayNEQ applies the NEQ predicate on the "display" field.
+func DisplayNEQ(v string) predicate.Email {
+	return predicate.Email(sql.FieldNEQ(FieldDisplay, v))
+}
+
+// DisplayIn applies the In predicate on the "display" field.
+func DisplayIn(vs ...string) predicate.Email {
+	return predicate.Email(sql.FieldIn(FieldDisplay, vs...))
+}
+
+// DisplayNotIn applies the NotIn predicate on the "display" field.
+func DisplayNotIn(vs ...string) predicate.Email {
+	return predicate.Email(sql.FieldNotIn(FieldDisplay, vs...))
+}
+
+// DisplayGT applies the GT predicate on the "display" field.
+func DisplayGT(v string) predicate.Email {
+	return predicate.Email(sql.FieldGT(FieldDisplay, v))
+}
+
+// DisplayGTE applies the GTE predicate on the "display" field.
+func DisplayGTE(v string) predicate.Email {
+	return predicate.Email(sql.FieldGTE(FieldDisplay, v))
+}
+
+// DisplayLT applies the LT predicate on the "display" field.
+func DisplayLT(v string) predicate.Email {
+	return predicate.Email(sql.FieldLT(FieldDisplay, v))
+}
+
+// DisplayLTE applies the LTE predicate on the "display" field.
+func DisplayLTE(v string) predicate.Email {
+	return predicate.Email(sql.FieldLTE(FieldDisplay, v))
+}
+
+// DisplayContains applies the Contains predicate on the "display" field.
+func DisplayContains(v string) predicate.Email {
+	return predicate.Email(sql.FieldContains(FieldDisplay, v))
+}
+
+// DisplayHasPrefix applies the HasPrefix predicate on the "display" field.
+func DisplayHasPrefix(v string) predicate.Email {
+	return predicate.Email(sql.FieldHasPrefix(FieldDisplay, v))
+}
+
+// DisplayHasSuffix applies the HasSuffix predicate on the "display" field.
+func DisplayHasSuffix(v string) predicate.Email {
+	return predicate.Email(sql.FieldHasSuffix(FieldDisplay, v))
+}
+
+// DisplayEqualFold applies the EqualFold predicate on the "display" field.
+func DisplayEqualFold(v string) predicate.Email {
+	return predicate.Email(sql.FieldEqualFold(FieldDisplay, v))
+}
+
+// DisplayContainsFold applies the ContainsFold predicate on the "display" field.
+func DisplayContainsFold(v string) predicate.Email {
+	return predicate.Email(sql.FieldContainsFold(FieldDisplay, v))
 }
 
 // PositionEQ applies the EQ predicate on the "position" field.

@@ -120,6 +120,7 @@ var (
 		{Name: "value_key", Type: field.TypeString},
 		{Name: "type", Type: field.TypeString, Default: ""},
 		{Name: "primary", Type: field.TypeBool, Default: false},
+		{Name: "display", Type: field.TypeString, Default: ""},
 		{Name: "position", Type: field.TypeInt},
 		{Name: "tenant_id", Type: field.TypeString},
 		{Name: "user_id", Type: field.TypeString},
@@ -132,13 +133,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "emails_tenants_emails",
-				Columns:    []*schema.Column{EmailsColumns[6]},
+				Columns:    []*schema.Column{EmailsColumns[7]},
 				RefColumns: []*schema.Column{TenantsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
 			{
 				Symbol:     "emails_users_emails",
-				Columns:    []*schema.Column{EmailsColumns[7]},
+				Columns:    []*schema.Column{EmailsColumns[8]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -147,17 +148,17 @@ var (
 			{
 				Name:    "email_tenant_id",
 				Unique:  false,
-				Columns: []*schema.Column{EmailsColumns[6]},
+				Columns: []*schema.Column{EmailsColumns[7]},
 			},
 			{
 				Name:    "email_tenant_id_value_key",
 				Unique:  false,
-				Columns: []*schema.Column{EmailsColumns[6], EmailsColumns[2]},
+				Columns: []*schema.Column{EmailsColumns[7], EmailsColumns[2]},
 			},
 			{
 				Name:    "email_tenant_id_user_id_position",
 				Unique:  false,
-				Columns: []*schema.Column{EmailsColumns[6], EmailsColumns[7], EmailsColumns[5]},
+				Columns: []*schema.Column{EmailsColumns[7], EmailsColumns[8], EmailsColumns[6]},
 			},
 		},
 	}

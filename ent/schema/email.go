@@ -25,6 +25,7 @@ func (Email) Fields() []ent.Field {
 		field.String("value_key").NotEmpty(),
 		field.String("type").Default(""),
 		field.Bool("primary").Default(false),
+		field.String("display").Default(""),
 		field.Int("position"),
 	}
 }

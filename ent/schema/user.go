@@ -21,6 +21,7 @@ type PhoneNumber struct {
 	Value   string `json:"value"`
 	Type    string `json:"type,omitempty"`
 	Primary bool   `json:"primary,omitempty"`
+	Display string `json:"display,omitempty"`
 }
 
 // Profile holds the descriptive attributes of a user that no query filters

@@ -91,7 +91,18 @@ func str(name string) map[string]any {
 	return attribute(name, "string", false, false, "readWrite", false)
 }
 
+// schemaList is the /Schemas documents, each with its location.
 func (s *Server) schemaList() []map[string]any {
+	docs := schemaDocs()
+	for _, d := range docs {
+		d["meta"] = map[string]any{"resourceType": "Schema", "location": s.base + "/Schemas/" + d["id"].(string)}
+	}
+	return docs
+}
+
+// schemaDocs describes every attribute this service keeps (RFC 7643 7); the
+// same description decides which attributes a client may send (declared.go).
+func schemaDocs() []map[string]any {
 	userName := attribute("userName", "string", false, true, "readWrite", false)
 	userName["uniqueness"] = "server"
 	id := attribute("id", "string", false, false, "readOnly", true)
@@ -104,9 +115,16 @@ func (s *Server) schemaList() []map[string]any {
 		return map[string]any{
 			"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Schema"},
 			"id":      id, "name": name, "description": description, "attributes": attrs,
-			"meta": map[string]any{"resourceType": "Schema", "location": s.base + "/Schemas/" + id},
 		}
 	}
+	// groups is read-only (RFC 7643 4.1.2): memberships change through
+	// /Groups, and a user's groups sent in a body are ignored.
+	readOnly := func(name, typ string, caseExact bool) map[string]any {
+		return attribute(name, typ, false, false, "readOnly", caseExact)
+	}
+	groupsAttr := attribute("groups", "complex", true, false, "readOnly", false,
+		readOnly("value", "string", true), readOnly("$ref", "reference", true), readOnly("display", "string", false), readOnly("type", "string", false))
+	groupsAttr["returned"] = "request"
 	members := attribute("members", "complex", true, false, "readWrite", false,
 		attribute("value", "string", false, true, "immutable", true), str("display"), str("type"), attribute("$ref", "reference", false, false, "immutable", true))
 	displayName := attribute("displayName", "string", false, true, "readWrite", false)
@@ -120,14 +138,15 @@ func (s *Server) schemaList() []map[string]any {
 			str("preferredLanguage"), str("locale"), str("timezone"),
 			attribute("active", "boolean", false, false, "readWrite", false),
 			attribute("password", "string", false, false, "writeOnly", true),
-			multi("emails", str("value"), str("type"), primary),
-			multi("phoneNumbers", str("value"), str("type"), primary),
+			multi("emails", str("value"), str("display"), str("type"), primary),
+			multi("phoneNumbers", str("value"), str("display"), str("type"), primary),
 			multi("addresses", str("formatted"), str("streetAddress"), str("locality"), str("region"), str("postalCode"), str("country"), str("type"), primary),
 			multi("ims", str("value"), str("display"), str("type"), primary),
 			multi("photos", attribute("value", "reference", false, false, "readWrite", true), str("display"), str("type"), primary),
 			multi("entitlements", str("value"), str("display"), str("type"), primary),
 			multi("roles", str("value"), str("display"), str("type"), primary),
 			multi("x509Certificates", attribute("value", "binary", false, false, "readWrite", true), str("display"), str("type"), primary),
+			groupsAttr,
 		),
 		schema(resource.GroupSchema, "Group", "Group", id, displayName, attribute("externalId", "string", false, false, "readWrite", true), members),
 		schema(resource.EnterpriseSchema, "EnterpriseUser", "Enterprise User",

@@ -168,3 +168,93 @@ func filteredUsers(t *testing.T, e *env, f string, ids map[string]string) []stri
 	slices.Sort(got)
 	return got
 }
+
+// TestEveryAttributeRoundTrips sends a user carrying every writable
+// attribute of /Schemas by POST and by PUT, and reads back exactly what was
+// sent, on SQLite and PostgreSQL; its groups are returned when asked for.
+func TestEveryAttributeRoundTrips(t *testing.T) {
+	for _, db := range instancetest.Databases() {
+		t.Run(db.Name, func(t *testing.T) {
+			e := newEnvOn(t, instancetest.StartOn(t, db.URL(t)))
+			var sent map[string]any
+			body := filterUser("full@x.com", "Full")
+			if err := json.Unmarshal([]byte(body), &sent); err != nil {
+				t.Fatal(err)
+			}
+			sent["emails"] = []any{map[string]any{"value": "full@x.com", "type": "work", "primary": true, "display": "Full at work"}}
+			sent["active"] = true
+			sent["phoneNumbers"].([]any)[0].(map[string]any)["display"] = "+1 (555) 0100"
+			id := call(t, e, e.token, "POST", "/Users", mustJSON(sent)).want(t, 201).str("id")
+			check := func(how string) {
+				got := call(t, e, e.token, "GET", "/Users/"+id, "").want(t, 200)
+				if diff := subsetDiff(sent, got.json, ""); diff != "" {
+					t.Errorf("after %s: %s\n%s", how, diff, got.raw)
+				}
+			}
+			check("POST")
+			sent["title"], sent["nickName"] = "Changed title", "Changed nick"
+			call(t, e, e.token, "PUT", "/Users/"+id, mustJSON(sent)).want(t, 200)
+			check("PUT")
+
+			gid := call(t, e, e.token, "POST", "/Groups", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Staff","members":[{"value":%q}]}`, id)).want(t, 201).str("id")
+			if got := call(t, e, e.token, "GET", "/Users/"+id, "").want(t, 200); got.json["groups"] != nil {
+				t.Errorf("groups returned without being asked for: %s", got.raw)
+			}
+			got := call(t, e, e.token, "GET", "/Users/"+id+"?attributes=groups", "").want(t, 200)
+			want := []any{map[string]any{"value": gid, "display": "Staff", "type": "direct", "$ref": instancetest.PublicURL + "/scim/v2/Groups/" + gid}}
+			if diff := subsetDiff(want, got.json["groups"], "groups"); diff != "" {
+				t.Errorf("groups: %s: %s", diff, got.raw)
+			}
+			list := call(t, e, e.token, "GET", "/Users?attributes=groups&filter="+url.QueryEscape(`userName eq "full@x.com"`), "").want(t, 200)
+			if !strings.Contains(string(list.raw), `"display":"Staff"`) {
+				t.Errorf("list with attributes=groups: %s", list.raw)
+			}
+		})
+	}
+}
+
+// subsetDiff says where want is not contained in got ("" when it is):
+// objects by key (case-insensitively, as SCIM names are), arrays element by
+// element.
+func subsetDiff(want, got any, path string) string {
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			return fmt.Sprintf("%s: got %v, want an object", path, got)
+		}
+		for k, wv := range w {
+			var gv any
+			found := false
+			for gk, x := range g {
+				if strings.EqualFold(gk, k) {
+					gv, found = x, true
+				}
+			}
+			if k == "schemas" {
+				continue
+			}
+			if !found {
+				return fmt.Sprintf("%s.%s missing", path, k)
+			}
+			if d := subsetDiff(wv, gv, path+"."+k); d != "" {
+				return d
+			}
+		}
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return fmt.Sprintf("%s: got %v, want %v", path, got, want)
+		}
+		for i := range w {
+			if d := subsetDiff(w[i], g[i], fmt.Sprintf("%s[%d]", path, i)); d != "" {
+				return d
+			}
+		}
+	default:
+		if want != got {
+			return fmt.Sprintf("%s: got %v, want %v", path, got, want)
+		}
+	}
+	return ""
+}

@@ -99,7 +99,7 @@ func (t groups) create(ctx context.Context, g *resource.Group) (*resource.Group,
 	if err != nil {
 		return nil, err
 	}
-	return t.get(ctx, resp.GetGroup().GetId(), all)
+	return t.get(ctx, resp.GetGroup().GetId(), byDefault)
 }
 
 // replace writes the whole group as one ModifyGroup: name, external id and
@@ -112,7 +112,7 @@ func (t groups) replace(ctx context.Context, id string, g *resource.Group, expec
 	}); err != nil {
 		return nil, err
 	}
-	return t.get(ctx, id, all)
+	return t.get(ctx, id, byDefault)
 }
 
 // patch runs a PATCH as one ModifyGroup: renames and membership deltas in

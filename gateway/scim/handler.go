@@ -74,7 +74,9 @@ func (h handler[T, P]) routes(route func(pattern string, fn func(http.ResponseWr
 	route("DELETE "+base+"/{id}", h.delete)
 }
 
-func all(string) bool { return true }
+// byDefault wants what an answer without attributes or excludedAttributes
+// returns.
+func byDefault(attr string) bool { return wants(nil, nil, attr) }
 
 func (h handler[T, P]) list(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
@@ -166,10 +168,20 @@ func etagMatches(header, etag string) bool {
 	return false
 }
 
-// decode reads and checks the resource a client sent.
+// decode reads and checks the resource a client sent: only declared
+// attributes (declared.go), then the resource type's own checks.
 func (h handler[T, P]) decode(r *http.Request) (*T, error) {
 	in := new(T)
-	if _, err := readJSON(r, in); err != nil {
+	body, err := readJSON(r, in)
+	if err != nil {
+		return nil, err
+	}
+	wl := h.rt.whitelist()
+	var extensions []string
+	if wl.extension != "" {
+		extensions = append(extensions, wl.extension)
+	}
+	if err := checkDeclared(body, wl.schema, extensions...); err != nil {
 		return nil, err
 	}
 	return in, h.rt.check(in)

@@ -103,7 +103,14 @@ func copyPath(dst, src map[string]any, a string) {
 	out[k] = inner[k]
 }
 
+// onRequest is the attributes returned only when attributes names them.
+var onRequest = map[string]bool{"groups": true}
+
 // wants says whether an attribute is returned under the projection.
+//
+// An attribute returned only on request (RFC 7643 7 "returned": "request":
+// a user's groups, which cost a query per user) is wanted only when
+// attributes names it.
 func wants(attributes, excluded []string, name string) bool {
 	for _, a := range excluded {
 		if top, _ := splitAttr(a); strings.EqualFold(top, name) {
@@ -111,7 +118,7 @@ func wants(attributes, excluded []string, name string) bool {
 		}
 	}
 	if len(attributes) == 0 {
-		return true
+		return !onRequest[strings.ToLower(name)]
 	}
 	for _, a := range attributes {
 		if top, _ := splitAttr(a); strings.EqualFold(top, name) {

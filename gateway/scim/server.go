@@ -48,7 +48,7 @@ func New(conn *grpc.ClientConn, publicURL string) *Server {
 	route := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
 		s.mux.Handle(pattern, s.authenticated(h))
 	}
-	handler[resource.User, *resource.User]{s, users{identityv1.NewUserServiceClient(conn), s.base}}.routes(route)
+	handler[resource.User, *resource.User]{s, users{identityv1.NewUserServiceClient(conn), identityv1.NewGroupServiceClient(conn), s.base}}.routes(route)
 	handler[resource.Group, *resource.Group]{s, groups{identityv1.NewGroupServiceClient(conn), s.base}}.routes(route)
 	route("GET "+Prefix+"/ServiceProviderConfig", s.serviceProviderConfig)
 	route("GET "+Prefix+"/ResourceTypes", s.resourceTypes)

@@ -19,10 +19,12 @@ var scimUserMask = &fieldmaskpb.FieldMask{Paths: []string{
 	"ims", "photos", "entitlements", "roles", "x509_certificates",
 }}
 
-// users is the Users resource type over the core's UserService.
+// users is the Users resource type over the core's UserService; a user's
+// groups, returned on request, come from the GroupService.
 type users struct {
-	api  identityv1.UserServiceClient
-	base string // the public SCIM base URL
+	api    identityv1.UserServiceClient
+	groups identityv1.GroupServiceClient
+	base   string // the public SCIM base URL
 }
 
 var _ resourceType[resource.User] = users{}
@@ -66,7 +68,34 @@ func primaries[T any](list []T, primary func(T) bool) int {
 	return n
 }
 
-func (t users) list(ctx context.Context, c listCall, _ func(string) bool) (listed[resource.User], error) {
+// render maps a user onto SCIM, with its groups when the answer returns them
+// (RFC 7643 4.1.2: direct memberships; a group is also the role of its name).
+func (t users) render(ctx context.Context, u *identityv1.User, want func(string) bool) (*resource.User, error) {
+	out := resource.UserFromProto(u, t.base)
+	if !want("groups") {
+		return out, nil
+	}
+	out.Groups = []resource.GroupValue{}
+	token := ""
+	for {
+		resp, err := t.groups.ListGroups(ctx, &identityv1.ListGroupsRequest{
+			TenantId: u.GetTenantId(), PageSize: 1000, PageToken: token, Filter: &identityv1.GroupFilter{MemberUserId: u.GetId()},
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range resp.GetGroups() {
+			out.Groups = append(out.Groups, resource.GroupValue{
+				Value: g.GetId(), Ref: t.base + "/Groups/" + g.GetId(), Display: g.GetDisplayName(), Type: "direct",
+			})
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			return out, nil
+		}
+	}
+}
+
+func (t users) list(ctx context.Context, c listCall, want func(string) bool) (listed[resource.User], error) {
 	req := &identityv1.ListUsersRequest{TenantId: c.tenant, PageSize: c.pageSize, PageToken: c.token, Skip: c.skip}
 	if c.filter != nil {
 		req.Filter = &identityv1.UserFilter{Expression: c.filter}
@@ -77,17 +106,21 @@ func (t users) list(ctx context.Context, c listCall, _ func(string) bool) (liste
 	}
 	page := listed[resource.User]{total: int(resp.GetTotalSize()), next: resp.GetNextPageToken()}
 	for _, u := range resp.GetUsers() {
-		page.items = append(page.items, resource.UserFromProto(u, t.base))
+		out, err := t.render(ctx, u, want)
+		if err != nil {
+			return listed[resource.User]{}, err
+		}
+		page.items = append(page.items, out)
 	}
 	return page, nil
 }
 
-func (t users) get(ctx context.Context, id string, _ func(string) bool) (*resource.User, error) {
+func (t users) get(ctx context.Context, id string, want func(string) bool) (*resource.User, error) {
 	resp, err := t.api.GetUser(ctx, &identityv1.GetUserRequest{TenantId: tenantOf(ctx), UserId: id})
 	if err != nil {
 		return nil, err
 	}
-	return resource.UserFromProto(resp.GetUser(), t.base), nil
+	return t.render(ctx, resp.GetUser(), want)
 }
 
 func (t users) create(ctx context.Context, u *resource.User) (*resource.User, error) {
@@ -113,7 +146,7 @@ func (t users) replace(ctx context.Context, id string, u *resource.User, expecte
 // the client's If-Match pinned the version).
 func (t users) patch(ctx context.Context, id string, ops []patch.Operation, expected int64) (*resource.User, error) {
 	for attempt := 0; ; attempt++ {
-		cur, err := t.get(ctx, id, all)
+		cur, err := t.get(ctx, id, byDefault)
 		if err != nil {
 			return nil, err
 		}

@@ -62,10 +62,10 @@ func userToProto(u *ent.User) *identityv1.User {
 		Version:          u.Version,
 	}
 	for _, e := range u.Edges.Emails {
-		out.Emails = append(out.Emails, &identityv1.Email{Value: e.Value, Type: e.Type, Primary: e.Primary})
+		out.Emails = append(out.Emails, &identityv1.Email{Value: e.Value, Type: e.Type, Primary: e.Primary, Display: e.Display})
 	}
 	for _, p := range u.PhoneNumbers {
-		out.PhoneNumbers = append(out.PhoneNumbers, &identityv1.PhoneNumber{Value: p.Value, Type: p.Type, Primary: p.Primary})
+		out.PhoneNumbers = append(out.PhoneNumbers, &identityv1.PhoneNumber{Value: p.Value, Type: p.Type, Primary: p.Primary, Display: p.Display})
 	}
 	pr := u.Profile
 	out.Title, out.NickName, out.ProfileUrl, out.UserType = pr.Title, pr.NickName, pr.ProfileURL, pr.UserType
@@ -133,7 +133,7 @@ func applyProfile(p *schema.Profile, in *identityv1.User, has func(string) bool)
 func phoneNumbersFromProto(in []*identityv1.PhoneNumber) []schema.PhoneNumber {
 	out := make([]schema.PhoneNumber, 0, len(in))
 	for _, p := range in {
-		out = append(out, schema.PhoneNumber{Value: p.GetValue(), Type: p.GetType(), Primary: p.GetPrimary()})
+		out = append(out, schema.PhoneNumber{Value: p.GetValue(), Type: p.GetType(), Primary: p.GetPrimary(), Display: p.GetDisplay()})
 	}
 	return out
 }

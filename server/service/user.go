@@ -115,6 +115,7 @@ func insertEmails(ctx context.Context, tx *store.Tx, tenantID, userID string, em
 			SetValueKey(store.UserNameLookup(e.GetValue())).
 			SetType(e.GetType()).
 			SetPrimary(e.GetPrimary()).
+			SetDisplay(e.GetDisplay()).
 			SetPosition(i))
 	}
 	out, err := tx.Email.CreateBulk(creates...).Save(ctx)

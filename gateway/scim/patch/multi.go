@@ -19,7 +19,7 @@ func emailAttrs(e resource.Email) map[string]any {
 }
 
 func phoneAttrs(p resource.Phone) map[string]any {
-	return map[string]any{"value": p.Value, "type": p.Type, "primary": bool(p.Primary)}
+	return map[string]any{"value": p.Value, "type": p.Type, "primary": bool(p.Primary), "display": p.Display}
 }
 
 func addressAttrs(a resource.Address) map[string]any {
@@ -73,6 +73,8 @@ func setPhone(p *resource.Phone, sub string, v json.RawMessage) error {
 		return setString(&p.Type, v)
 	case "primary":
 		return setBool(&p.Primary, v)
+	case "display":
+		return setString(&p.Display, v)
 	}
 	return errorf("invalidPath", "phoneNumbers.%s is not supported", sub)
 }

@@ -55,7 +55,9 @@ type MultiValue struct {
 // accepted on input (Okta sends "groups": []) and ignored.
 type GroupValue struct {
 	Value   string `json:"value"`
+	Ref     string `json:"$ref,omitempty"`
 	Display string `json:"display,omitempty"`
+	Type    string `json:"type,omitempty"`
 }
 
 // Name is the components of a user's name.
@@ -81,6 +83,7 @@ type Phone struct {
 	Value   string `json:"value"`
 	Type    string `json:"type,omitempty"`
 	Primary Bool   `json:"primary,omitempty"`
+	Display string `json:"display,omitempty"`
 }
 
 // Address is one postal address.
@@ -136,10 +139,10 @@ func UserToProto(u *User) *identityv1.User {
 			MiddleName: u.Name.MiddleName, HonorificPrefix: u.Name.HonorificPrefix, HonorificSuffix: u.Name.HonorificSuffix}
 	}
 	for _, e := range u.Emails {
-		out.Emails = append(out.Emails, &identityv1.Email{Value: e.Value, Type: e.Type, Primary: bool(e.Primary)})
+		out.Emails = append(out.Emails, &identityv1.Email{Value: e.Value, Type: e.Type, Primary: bool(e.Primary), Display: e.Display})
 	}
 	for _, p := range u.PhoneNumbers {
-		out.PhoneNumbers = append(out.PhoneNumbers, &identityv1.PhoneNumber{Value: p.Value, Type: p.Type, Primary: bool(p.Primary)})
+		out.PhoneNumbers = append(out.PhoneNumbers, &identityv1.PhoneNumber{Value: p.Value, Type: p.Type, Primary: bool(p.Primary), Display: p.Display})
 	}
 	for _, a := range u.Addresses {
 		out.Addresses = append(out.Addresses, &identityv1.Address{
@@ -186,10 +189,10 @@ func UserFromProto(in *identityv1.User, base string) *User {
 			MiddleName: n.GetMiddleName(), HonorificPrefix: n.GetHonorificPrefix(), HonorificSuffix: n.GetHonorificSuffix()}
 	}
 	for _, e := range in.GetEmails() {
-		out.Emails = append(out.Emails, Email{Value: e.GetValue(), Type: e.GetType(), Primary: Bool(e.GetPrimary())})
+		out.Emails = append(out.Emails, Email{Value: e.GetValue(), Type: e.GetType(), Primary: Bool(e.GetPrimary()), Display: e.GetDisplay()})
 	}
 	for _, p := range in.GetPhoneNumbers() {
-		out.PhoneNumbers = append(out.PhoneNumbers, Phone{Value: p.GetValue(), Type: p.GetType(), Primary: Bool(p.GetPrimary())})
+		out.PhoneNumbers = append(out.PhoneNumbers, Phone{Value: p.GetValue(), Type: p.GetType(), Primary: Bool(p.GetPrimary()), Display: p.GetDisplay()})
 	}
 	for _, a := range in.GetAddresses() {
 		out.Addresses = append(out.Addresses, Address{

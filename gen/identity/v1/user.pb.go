@@ -576,8 +576,10 @@ type Email struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Value string                 `protobuf:"bytes,1,opt,name=value,proto3" json:"value,omitempty"`
 	// type is a label such as "work" or "home".
-	Type          string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
-	Primary       bool   `protobuf:"varint,3,opt,name=primary,proto3" json:"primary,omitempty"`
+	Type    string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	Primary bool   `protobuf:"varint,3,opt,name=primary,proto3" json:"primary,omitempty"`
+	// display is a human-readable form of the address (RFC 7643 2.4).
+	Display       string `protobuf:"bytes,4,opt,name=display,proto3" json:"display,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -633,13 +635,22 @@ func (x *Email) GetPrimary() bool {
 	return false
 }
 
+func (x *Email) GetDisplay() string {
+	if x != nil {
+		return x.Display
+	}
+	return ""
+}
+
 // PhoneNumber is one telephone number of a user.
 type PhoneNumber struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Value string                 `protobuf:"bytes,1,opt,name=value,proto3" json:"value,omitempty"`
 	// type is a label such as "work" or "mobile".
-	Type          string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
-	Primary       bool   `protobuf:"varint,3,opt,name=primary,proto3" json:"primary,omitempty"`
+	Type    string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	Primary bool   `protobuf:"varint,3,opt,name=primary,proto3" json:"primary,omitempty"`
+	// display is a human-readable form of the number (RFC 7643 2.4).
+	Display       string `protobuf:"bytes,4,opt,name=display,proto3" json:"display,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -693,6 +704,13 @@ func (x *PhoneNumber) GetPrimary() bool {
 		return x.Primary
 	}
 	return false
+}
+
+func (x *PhoneNumber) GetDisplay() string {
+	if x != nil {
+		return x.Display
+	}
+	return ""
 }
 
 // UserFilter selects users. Set conditions are combined with AND.
@@ -941,17 +959,19 @@ const file_identity_v1_user_proto_rawDesc = "" +
 	"\vmiddle_name\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\n" +
 	"middleName\x122\n" +
 	"\x10honorific_prefix\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18@R\x0fhonorificPrefix\x122\n" +
-	"\x10honorific_suffix\x18\x06 \x01(\tB\a\xbaH\x04r\x02\x18@R\x0fhonorificSuffix\"c\n" +
+	"\x10honorific_suffix\x18\x06 \x01(\tB\a\xbaH\x04r\x02\x18@R\x0fhonorificSuffix\"\x87\x01\n" +
 	"\x05Email\x12#\n" +
 	"\x05value\x18\x01 \x01(\tB\r\xbaH\n" +
 	"\xc8\x01\x01r\x05\x18\xc0\x02`\x01R\x05value\x12\x1b\n" +
 	"\x04type\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04type\x12\x18\n" +
-	"\aprimary\x18\x03 \x01(\bR\aprimary\"f\n" +
+	"\aprimary\x18\x03 \x01(\bR\aprimary\x12\"\n" +
+	"\adisplay\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\adisplay\"\x8a\x01\n" +
 	"\vPhoneNumber\x12 \n" +
 	"\x05value\x18\x01 \x01(\tB\n" +
 	"\xbaH\a\xc8\x01\x01r\x02\x18@R\x05value\x12\x1b\n" +
 	"\x04type\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04type\x12\x18\n" +
-	"\aprimary\x18\x03 \x01(\bR\aprimary\"\x97\x03\n" +
+	"\aprimary\x18\x03 \x01(\bR\aprimary\x12\"\n" +
+	"\adisplay\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\adisplay\"\x97\x03\n" +
 	"\n" +
 	"UserFilter\x126\n" +
 	"\tuser_name\x18\x01 \x01(\v2\x19.identity.v1.StringFilterR\buserName\x12/\n" +
