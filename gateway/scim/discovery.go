@@ -8,15 +8,15 @@ import (
 )
 
 // The discovery endpoints (RFC 7644 section 4) say exactly what is built:
-// PATCH, filters with their page limit, ETags and cursor paging; no bulk,
-// no sorting, no password change.
+// PATCH, Bulk, filters with their page limit, ETags and cursor paging; no
+// sorting, no password change.
 
 func (s *Server) serviceProviderConfig(w http.ResponseWriter, _ *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"schemas":          []string{"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"},
 		"documentationUri": "https://github.com/acme/identity#connecting-okta-to-a-tenant",
 		"patch":            map[string]any{"supported": true},
-		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+		"bulk":             map[string]any{"supported": true, "maxOperations": maxBulkOperations, "maxPayloadSize": maxBulkPayload},
 		"filter":           map[string]any{"supported": true, "maxResults": maxCount},
 		"changePassword":   map[string]any{"supported": false},
 		"sort":             map[string]any{"supported": false},

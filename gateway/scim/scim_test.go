@@ -42,13 +42,13 @@ type env struct {
 	admin  string // an access key with Tenant Admin on the tenant
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	return newEnvOn(t, instancetest.Start(t))
 }
 
 // newEnvOn sets up a tenant with SSO and SCIM on srv.
-func newEnvOn(t *testing.T, srv *instancetest.Server) *env {
+func newEnvOn(t testing.TB, srv *instancetest.Server) *env {
 	t.Helper()
 	ctx := instancetest.Context(srv.Credential)
 	tenant, err := identityv1.NewTenantServiceClient(srv.Conn).CreateTenant(ctx, &identityv1.CreateTenantRequest{DisplayName: "Acme"})

@@ -34,6 +34,9 @@ type Server struct {
 	base  string // the public SCIM base URL, for locations and references
 	pages *pageCache
 	mux   *http.ServeMux
+	// ops serves the resource endpoints without authentication: the
+	// operations of a Bulk request, which was authenticated as a whole.
+	ops *http.ServeMux
 }
 
 // New returns the SCIM gateway. publicURL is the base URL identityd is
@@ -44,9 +47,11 @@ func New(conn *grpc.ClientConn, publicURL string) *Server {
 		base:  strings.TrimRight(publicURL, "/") + Prefix,
 		pages: newPageCache(),
 		mux:   http.NewServeMux(),
+		ops:   http.NewServeMux(),
 	}
 	route := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
 		s.mux.Handle(pattern, s.authenticated(h))
+		s.ops.Handle(pattern, errorsWritten(h))
 	}
 	handler[resource.User, *resource.User]{s, users{identityv1.NewUserServiceClient(conn), identityv1.NewGroupServiceClient(conn), s.base}}.routes(route)
 	handler[resource.Group, *resource.Group]{s, groups{identityv1.NewGroupServiceClient(conn), s.base}}.routes(route)
@@ -55,6 +60,7 @@ func New(conn *grpc.ClientConn, publicURL string) *Server {
 	route("GET "+Prefix+"/ResourceTypes/{name}", s.resourceType)
 	route("GET "+Prefix+"/Schemas", s.schemas)
 	route("GET "+Prefix+"/Schemas/{id}", s.schema)
+	s.mux.Handle("POST "+Prefix+"/Bulk", s.authenticated(s.bulk))
 	s.mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusNotFound, "", "%s %s is not a SCIM endpoint of this service", r.Method, r.URL.Path))
 	})
@@ -88,7 +94,14 @@ func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request) error)
 			return
 		}
 		ctx = context.WithValue(ctx, tenantKey{}, who.GetTenantId())
-		if err := h(w, r.WithContext(ctx)); err != nil {
+		errorsWritten(h).ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// errorsWritten serves h, answering its error as a SCIM error.
+func errorsWritten(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
 			writeError(w, err)
 		}
 	})
