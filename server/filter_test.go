@@ -89,3 +89,46 @@ func violatedField(err error) string {
 	}
 	return ""
 }
+
+// TestOrderBy: a list sorts by any single-valued attribute of its filter
+// table, refuses any other with a violation on order_by.attribute, and a
+// page token continues only the order it was issued for.
+func TestOrderBy(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db database) {
+		e := newEnv(t, db)
+		tid := e.tenant(t)
+		for _, name := range []string{"carol", "Alice", "bob"} {
+			if _, err := e.users.CreateUser(e.ctx, &identityv1.CreateUserRequest{TenantId: tid, User: &identityv1.User{UserName: name}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		list := func(o *identityv1.SortOrder, token string) (*identityv1.ListUsersResponse, error) {
+			return e.users.ListUsers(e.ctx, &identityv1.ListUsersRequest{TenantId: tid, PageSize: 2, PageToken: token, OrderBy: o})
+		}
+		byName := &identityv1.SortOrder{Attribute: "user_name", Descending: true}
+		first, err := list(byName, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err := list(byName, first.GetNextPageToken())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, u := range append(first.GetUsers(), second.GetUsers()...) {
+			got = append(got, u.GetUserName())
+		}
+		if strings.Join(got, ",") != "carol,bob,Alice" {
+			t.Fatalf("user_name descending: %v", got)
+		}
+		_, err = list(&identityv1.SortOrder{Attribute: "title"}, first.GetNextPageToken())
+		wantCode(t, err, codes.InvalidArgument)
+		for _, attr := range []string{"emails", "password", "nosuch"} {
+			_, err := list(&identityv1.SortOrder{Attribute: attr}, "")
+			wantCode(t, err, codes.InvalidArgument)
+			if field := violatedField(err); field != "order_by.attribute" {
+				t.Fatalf("%s: violation names %q", attr, field)
+			}
+		}
+	})
+}

@@ -133,6 +133,29 @@ var operators = map[string]identityv1.FilterOperator{
 	"lt": identityv1.FilterOperator_FILTER_OPERATOR_LT, "le": identityv1.FilterOperator_FILTER_OPERATOR_LE,
 }
 
+// single finds a single-valued attribute, of the resource's own schema or,
+// by its URN, of its extension.
+func (wl whitelist) single(p filter.Path) (target, bool) {
+	key := strings.ToLower(p.String())
+	if p.URN != "" && !strings.EqualFold(p.URN, wl.schema) {
+		key = strings.ToLower(p.URN) + ":" + key
+	}
+	t, ok := wl.attrs[key]
+	return t, ok
+}
+
+// compileSort maps sortBy (RFC 7644 3.4.2.3) onto the API's order: any
+// single-valued attribute a filter can name.
+func compileSort(sortBy string, descending bool, wl whitelist) (*identityv1.SortOrder, error) {
+	p, err := filter.ParsePath(sortBy)
+	if err == nil && p.Filter == nil && p.Sub == "" {
+		if t, ok := wl.single(p.Attr); ok {
+			return &identityv1.SortOrder{Attribute: t.attr, Descending: descending}, nil
+		}
+	}
+	return nil, errorf(http.StatusBadRequest, "invalidValue", "sortBy %q is not a single-valued attribute this service sorts by", sortBy)
+}
+
 // maxNodes is the API's limit on an expression's nodes.
 const maxNodes = 256
 
@@ -285,11 +308,7 @@ func (b *builder) compare(c filter.Compare, inside *multiTarget) (compiled, erro
 		n, err := condition(t, c)
 		return compiled{attr: m.attr, element: n}, err
 	}
-	key := strings.ToLower(p.String())
-	if p.URN != "" && !strings.EqualFold(p.URN, b.wl.schema) {
-		key = strings.ToLower(p.URN) + ":" + key
-	}
-	t, ok := b.wl.attrs[key]
+	t, ok := b.wl.single(p)
 	if !ok {
 		return compiled{}, badFilter("attribute %s cannot be filtered on", p)
 	}

@@ -8,8 +8,8 @@ import (
 )
 
 // The discovery endpoints (RFC 7644 section 4) say exactly what is built:
-// PATCH, Bulk, filters with their page limit, ETags and cursor paging; no
-// sorting, no password change.
+// PATCH, Bulk, filters with their page limit, sorting, ETags and cursor
+// paging; no password change.
 
 func (s *Server) serviceProviderConfig(w http.ResponseWriter, _ *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]any{
@@ -19,7 +19,7 @@ func (s *Server) serviceProviderConfig(w http.ResponseWriter, _ *http.Request) e
 		"bulk":             map[string]any{"supported": true, "maxOperations": maxBulkOperations, "maxPayloadSize": maxBulkPayload},
 		"filter":           map[string]any{"supported": true, "maxResults": maxCount},
 		"changePassword":   map[string]any{"supported": false},
-		"sort":             map[string]any{"supported": false},
+		"sort":             map[string]any{"supported": true},
 		"etag":             map[string]any{"supported": true},
 		"pagination": map[string]any{
 			"cursor": true, "index": true, "defaultPaginationMethod": "index",

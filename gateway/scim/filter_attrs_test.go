@@ -258,3 +258,111 @@ func subsetDiff(want, got any, path string) string {
 	}
 	return ""
 }
+
+// TestSortBy sorts by single-valued attributes of each kind in both orders,
+// on SQLite and PostgreSQL, and walks the sorted list in pages of 2 by
+// startIndex and by cursor: every walk gives the whole order, once each.
+func TestSortBy(t *testing.T) {
+	for _, db := range instancetest.Databases() {
+		t.Run(db.Name, func(t *testing.T) {
+			e := newEnvOn(t, instancetest.StartOn(t, db.URL(t)))
+			// name -> title, externalId, active, employeeNumber
+			users := []struct{ name, title, ext, emp string }{
+				{"a", "banana", "B", "3"}, {"b", "", "a", ""}, {"c", "Apple", "C", "1"},
+				{"d", "cherry", "b", "2"}, {"e", "", "A", ""}, {"f", "APPLE", "c", "4"},
+			}
+			ids := map[string]string{}
+			for i, u := range users {
+				body := map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User", enterpriseURN},
+					"userName": u.name + "@x.com", "externalId": u.ext, "active": i%2 == 0}
+				if u.title != "" {
+					body["title"] = u.title
+				}
+				if u.emp != "" {
+					body[enterpriseURN] = map[string]any{"employeeNumber": u.emp}
+				}
+				ids[u.name] = call(t, e, e.token, "POST", "/Users", mustJSON(body)).want(t, 201).str("id")
+			}
+			idOrder := func(names ...string) []string {
+				// ties keep id order, which is creation order here
+				return names
+			}
+			cases := []struct {
+				query string
+				want  []string
+			}{
+				// caseExact false: apple = APPLE (ties by id); empty titles last
+				{"sortBy=title", idOrder("c", "f", "a", "d", "b", "e")},
+				{"sortBy=title&sortOrder=descending", []string{"e", "b", "d", "a", "f", "c"}},
+				{"sortBy=TITLE&sortOrder=Ascending", idOrder("c", "f", "a", "d", "b", "e")},
+				// caseExact true: upper case sorts before lower case
+				{"sortBy=externalId", []string{"e", "a", "c", "b", "d", "f"}},
+				{"sortBy=active", []string{"b", "d", "f", "a", "c", "e"}},
+				{"sortBy=meta.created&sortOrder=descending", []string{"f", "e", "d", "c", "b", "a"}},
+				{"sortBy=" + url.QueryEscape(enterpriseURN+":employeeNumber"), []string{"c", "d", "a", "f", "b", "e"}},
+				{"sortBy=userName&filter=" + url.QueryEscape(`title pr`), []string{"a", "c", "d", "f"}},
+			}
+			for _, c := range cases {
+				for _, walk := range []string{"all", "index", "cursor"} {
+					got := sortedWalk(t, e, c.query, walk, ids)
+					if !slices.Equal(got, c.want) {
+						t.Errorf("%s (%s): got %v, want %v", c.query, walk, got, c.want)
+					}
+				}
+			}
+			for _, bad := range []string{"sortBy=emails", "sortBy=nosuch", "sortBy=title&sortOrder=up", "sortBy=" + url.QueryEscape(`emails[type eq "work"].value`)} {
+				if r := call(t, e, e.token, "GET", "/Users?"+bad, ""); r.status != 400 || r.str("scimType") != "invalidValue" {
+					t.Errorf("%s: %d %s", bad, r.status, r.raw)
+				}
+			}
+			for _, g := range []string{"Beta", "alpha", "Gamma"} {
+				call(t, e, e.token, "POST", "/Groups", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":%q}`, g)).want(t, 201)
+			}
+			r := call(t, e, e.token, "GET", "/Groups?sortBy=displayName&sortOrder=descending", "").want(t, 200)
+			var names []string
+			for _, g := range r.json["Resources"].([]any) {
+				names = append(names, g.(map[string]any)["displayName"].(string))
+			}
+			if !slices.Equal(names, []string{"Gamma", "Beta", "alpha"}) {
+				t.Errorf("groups by displayName descending: %v", names)
+			}
+		})
+	}
+}
+
+// sortedWalk lists the users of a sorted query whole, page by page with
+// startIndex, or page by page with cursors, as names.
+func sortedWalk(t *testing.T, e *env, query, walk string, ids map[string]string) []string {
+	t.Helper()
+	names := map[string]string{}
+	for n, id := range ids {
+		names[id] = n
+	}
+	var out []string
+	read := func(r response) {
+		res, _ := r.json["Resources"].([]any)
+		for _, x := range res {
+			out = append(out, names[x.(map[string]any)["id"].(string)])
+		}
+	}
+	switch walk {
+	case "all":
+		read(call(t, e, e.token, "GET", "/Users?"+query, "").want(t, 200))
+	case "index":
+		for start := 1; start <= len(ids); start += 2 {
+			read(call(t, e, e.token, "GET", fmt.Sprintf("/Users?%s&count=2&startIndex=%d", query, start), "").want(t, 200))
+		}
+	case "cursor":
+		cursor := ""
+		for i := 0; i < len(ids); i++ {
+			r := call(t, e, e.token, "GET", fmt.Sprintf("/Users?%s&count=2&cursor=%s", query, url.QueryEscape(cursor)), "").want(t, 200)
+			read(r)
+			next, _ := r.json["nextCursor"].(string)
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+	}
+	return out
+}

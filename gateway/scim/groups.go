@@ -63,7 +63,7 @@ func (t groups) render(ctx context.Context, g *identityv1.Group, want func(strin
 }
 
 func (t groups) list(ctx context.Context, c listCall, want func(string) bool) (listed[resource.Group], error) {
-	req := &identityv1.ListGroupsRequest{TenantId: c.tenant, PageSize: c.pageSize, PageToken: c.token, Skip: c.skip}
+	req := &identityv1.ListGroupsRequest{TenantId: c.tenant, PageSize: c.pageSize, PageToken: c.token, Skip: c.skip, OrderBy: c.order}
 	if c.filter != nil {
 		req.Filter = &identityv1.GroupFilter{Expression: c.filter}
 	}

@@ -42,6 +42,7 @@ type resourceType[T any] interface {
 type listCall struct {
 	tenant   string
 	filter   *identityv1.FilterExpression
+	order    *identityv1.SortOrder
 	pageSize int32
 	token    string
 	skip     int32
@@ -87,6 +88,11 @@ func (h handler[T, P]) list(w http.ResponseWriter, r *http.Request) error {
 	call := listCall{tenant: tenantOf(ctx), pageSize: int32(max(lq.count, 1))}
 	if lq.filter != "" {
 		if call.filter, err = compileFilter(lq.filter, h.rt.whitelist()); err != nil {
+			return err
+		}
+	}
+	if lq.sortBy != "" {
+		if call.order, err = compileSort(lq.sortBy, lq.descending, h.rt.whitelist()); err != nil {
 			return err
 		}
 	}

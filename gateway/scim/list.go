@@ -33,6 +33,9 @@ type listQuery struct {
 	useCursor  bool
 	attributes []string
 	excluded   []string
+	// sortBy and descending are RFC 7644 3.4.2.3's sortBy and sortOrder.
+	sortBy     string
+	descending bool
 }
 
 func parseListQuery(q url.Values) (listQuery, error) {
@@ -68,6 +71,14 @@ func parseListQuery(q url.Values) (listQuery, error) {
 			return lq, errorf(http.StatusBadRequest, "invalidValue", "use either cursor or startIndex, not both")
 		}
 		lq.useCursor, lq.cursor = true, q.Get("cursor")
+	}
+	lq.sortBy = q.Get("sortBy")
+	switch o := q.Get("sortOrder"); {
+	case o == "" || strings.EqualFold(o, "ascending"):
+	case strings.EqualFold(o, "descending"):
+		lq.descending = true
+	default:
+		return lq, errorf(http.StatusBadRequest, "invalidValue", "sortOrder is ascending or descending, not %q", o)
 	}
 	lq.attributes = splitList(q.Get("attributes"))
 	lq.excluded = splitList(q.Get("excludedAttributes"))
@@ -106,8 +117,9 @@ const (
 
 func newPageCache() *pageCache { return &pageCache{entries: map[string]pageEntry{}} }
 
-func pageKey(tenant, kind, filter string, startIndex int64) string {
-	return tenant + "\x00" + kind + "\x00" + filter + "\x00" + strconv.FormatInt(startIndex, 10)
+func pageKey(tenant, kind string, lq listQuery, startIndex int64) string {
+	return tenant + "\x00" + kind + "\x00" + lq.filter + "\x00" + lq.sortBy + "\x00" + strconv.FormatBool(lq.descending) +
+		"\x00" + strconv.FormatInt(startIndex, 10)
 }
 
 func (c *pageCache) get(key string) string {
@@ -145,7 +157,7 @@ func (s *Server) pageStart(lq listQuery, tenant, kind string) (token string, ski
 	case lq.useCursor:
 		return lq.cursor, 0
 	case lq.startIndex > 1:
-		if token = s.pages.get(pageKey(tenant, kind, lq.filter, lq.startIndex)); token == "" {
+		if token = s.pages.get(pageKey(tenant, kind, lq, lq.startIndex)); token == "" {
 			return "", int32(min(lq.startIndex-1, maxSkip))
 		}
 	}
@@ -165,7 +177,7 @@ func (s *Server) listResponse(lq listQuery, tenant, kind string, total int, reso
 	if lq.useCursor {
 		out.NextCursor = next
 	} else if len(resources) > 0 {
-		s.pages.put(pageKey(tenant, kind, lq.filter, lq.startIndex+int64(len(resources))), next)
+		s.pages.put(pageKey(tenant, kind, lq, lq.startIndex+int64(len(resources))), next)
 	}
 	return out
 }

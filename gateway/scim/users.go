@@ -96,7 +96,7 @@ func (t users) render(ctx context.Context, u *identityv1.User, want func(string)
 }
 
 func (t users) list(ctx context.Context, c listCall, want func(string) bool) (listed[resource.User], error) {
-	req := &identityv1.ListUsersRequest{TenantId: c.tenant, PageSize: c.pageSize, PageToken: c.token, Skip: c.skip}
+	req := &identityv1.ListUsersRequest{TenantId: c.tenant, PageSize: c.pageSize, PageToken: c.token, Skip: c.skip, OrderBy: c.order}
 	if c.filter != nil {
 		req.Filter = &identityv1.UserFilter{Expression: c.filter}
 	}

@@ -88,12 +88,16 @@ func (s *GroupService) getGroup(ctx context.Context, groupID string) (*ent.Group
 	return only(ctx, s.db.Group.Query().Where(group.ID(groupID)), "group", groupID)
 }
 
-// ListGroups pages through the groups of a tenant in id order.
+// ListGroups pages through the groups of a tenant in id order, or in
+// order_by's.
 func (s *GroupService) ListGroups(ctx context.Context, req *identityv1.ListGroupsRequest) (*identityv1.ListGroupsResponse, error) {
 	f := req.GetFilter()
-	pg, preds, err := startTenantList(ctx, s.db, req, f, filter.Groups, filter.GroupConditions(f), f.GetExpression())
+	pg, preds, err := startTenantList(ctx, s.db, req, f, req.GetOrderBy(), filter.Groups, filter.GroupConditions(f), f.GetExpression())
 	if err != nil {
 		return nil, err
+	}
+	pg.keyOf = func(ctx context.Context, id string) (string, error) {
+		return filter.ScanKey(ctx, pg.order, s.db.Group.Query().Where(group.ID(id)).Modify)
 	}
 	q := s.db.Group.Query().Where(where[predicate.Group](preds)...)
 	rows, next, total, err := list(ctx, pg, q, group.FieldID, req.GetSkip(), func(g *ent.Group) string { return g.ID }, len(preds) > 0)

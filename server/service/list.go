@@ -32,16 +32,25 @@ const (
 type pageToken struct {
 	After string `json:"a"`
 	Query string `json:"q"`
+	// Key is the last row's sort key, in a list with an order (filter.Order).
+	Key *string `json:"k,omitempty"`
 }
 
-// queryFingerprint identifies the parent and filter of a list, so a token is
-// refused with a different filter instead of silently answering another query.
-func queryFingerprint(parent string, filter proto.Message) string {
+// queryFingerprint identifies the parent, filter and order of a list, so a
+// token is refused with a different filter or order instead of silently
+// answering another query.
+func queryFingerprint(parent string, query ...proto.Message) string {
 	h := sha256.New()
 	h.Write([]byte(parent))
 	h.Write([]byte{0})
-	if filter != nil {
-		b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(filter)
+	for i, m := range query {
+		if m == nil || !m.ProtoReflect().IsValid() {
+			continue
+		}
+		if i > 0 {
+			h.Write([]byte{0, byte(i)})
+		}
+		b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 		h.Write(b)
 	}
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12])
@@ -52,10 +61,17 @@ type page struct {
 	size  int
 	after string
 	query string
+	// order, when set, sorts the list; afterKey is then the sort key of
+	// the row after, and keyOf reads a row's sort key for the next token.
+	order    *filter.Order
+	afterKey string
+	keyOf    func(ctx context.Context, id string) (string, error)
 }
 
-func readPage(size int32, token, parent string, filter proto.Message) (page, error) {
-	p := page{size: int(size), query: queryFingerprint(parent, filter)}
+// readPage decodes a list's paging; query is what the token is bound to
+// (the filter, and the order of a sorted list).
+func readPage(size int32, token, parent string, query ...proto.Message) (page, error) {
+	p := page{size: int(size), query: queryFingerprint(parent, query...)}
 	if p.size == 0 {
 		p.size = defaultPageSize
 	}
@@ -75,12 +91,16 @@ func readPage(size int32, token, parent string, filter proto.Message) (page, err
 		return p, apierr.InvalidArgument("INVALID_PAGE_TOKEN", "page_token belongs to a list with another parent or filter")
 	}
 	p.after = t.After
+	if t.Key != nil {
+		p.afterKey = *t.Key
+	}
 	return p, nil
 }
 
-// next returns the token of the page after one that ended at lastKey.
-func (p page) next(lastKey string) string {
-	b, _ := json.Marshal(pageToken{After: lastKey, Query: p.query})
+// next returns the token of the page after one that ended at lastKey (and,
+// in a sorted list, at sortKey).
+func (p page) next(lastKey string, sortKey *string) string {
+	b, _ := json.Marshal(pageToken{After: lastKey, Query: p.query, Key: sortKey})
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
@@ -91,7 +111,7 @@ func trimPage[T any](p page, rows []T, key func(T) string) ([]T, string) {
 		return rows, ""
 	}
 	rows = rows[:p.size]
-	return rows, p.next(key(rows[len(rows)-1]))
+	return rows, p.next(key(rows[len(rows)-1]), nil)
 }
 
 // entQuery is what every generated ent query offers.
@@ -118,17 +138,33 @@ func list[Q entQuery[Q, T], T any](ctx context.Context, pg page, q Q, keyColumn 
 	if err != nil {
 		return nil, "", 0, err
 	}
-	if pg.after != "" {
+	switch {
+	case pg.order != nil:
+		iq.Order(func(s *sql.Selector) { pg.order.Apply(s, keyColumn, pg.afterKey, pg.after) })
+	case pg.after != "":
 		iq.WhereP(sql.FieldGT(keyColumn, pg.after))
+		fallthrough
+	default:
+		iq.Order(sql.OrderByField(keyColumn).ToFunc())
 	}
-	iq.Order(sql.OrderByField(keyColumn).ToFunc())
 	iq.Offset(int(skip))
 	iq.Limit(pg.size + 1)
 	if rows, err = q.All(ctx); err != nil {
 		return nil, "", 0, fmt.Errorf("list: %w", err)
 	}
-	rows, next = trimPage(pg, rows, key)
-	return rows, next, total, nil
+	if pg.order == nil || len(rows) <= pg.size {
+		rows, next = trimPage(pg, rows, key)
+		return rows, next, total, nil
+	}
+	// A sorted page's token carries its last row's sort key, read by the
+	// database that compares it.
+	rows = rows[:pg.size]
+	last := key(rows[len(rows)-1])
+	k, err := pg.keyOf(ctx, last)
+	if err != nil {
+		return nil, "", 0, fmt.Errorf("sort key: %w", err)
+	}
+	return rows, pg.next(last, &k), total, nil
 }
 
 // tenantTotal is the total of an unfiltered list of a tenant's users or
@@ -150,13 +186,16 @@ type tenantListRequest interface {
 }
 
 // startTenantList begins a list of a tenant's resources: the page (its token
-// bound to the tenant and the filter f), the tenant's existence in the
-// caller's project (NotFound, not an empty list, for another project's
-// tenant), and the filter expressions compiled over the resource's
+// bound to the tenant, the filter f and the order), the tenant's existence in
+// the caller's project (NotFound, not an empty list, for another project's
+// tenant), and the filter expressions and order compiled over the resource's
 // attributes.
-func startTenantList(ctx context.Context, db *ent.Client, req tenantListRequest, f proto.Message, s filter.Schema, exprs ...*identityv1.FilterExpression) (page, []func(*sql.Selector), error) {
-	pg, err := readPage(req.GetPageSize(), req.GetPageToken(), req.GetTenantId(), f)
+func startTenantList(ctx context.Context, db *ent.Client, req tenantListRequest, f proto.Message, order *identityv1.SortOrder, s filter.Schema, exprs ...*identityv1.FilterExpression) (page, []func(*sql.Selector), error) {
+	pg, err := readPage(req.GetPageSize(), req.GetPageToken(), req.GetTenantId(), f, order)
 	if err != nil {
+		return pg, nil, err
+	}
+	if pg.order, err = filter.CompileOrder(order, s); err != nil {
 		return pg, nil, err
 	}
 	if err := store.RequireTenant(ctx, db); err != nil {

@@ -15,7 +15,9 @@ import (
 func FuzzPageToken(f *testing.F) {
 	filter := &identityv1.UserFilter{ExternalId: &identityv1.StringFilter{Condition: &identityv1.StringFilter_Equals{Equals: "x"}}}
 	valid, _ := readPage(10, "", "tenant", filter)
-	f.Add(valid.next("01a20706-7479-78cd-b7ff-d1cf08336191"))
+	f.Add(valid.next("01a20706-7479-78cd-b7ff-d1cf08336191", nil))
+	key := "engineering"
+	f.Add(valid.next("01a20706-7479-78cd-b7ff-d1cf08336191", &key))
 	f.Add("")
 	f.Add("e30")
 	f.Add("not base64 !")
@@ -33,6 +35,10 @@ func FuzzPageToken(f *testing.F) {
 		}
 		if _, err := readPage(10, token, "other tenant", filter); token != "" && err == nil {
 			t.Fatalf("token %q accepted for another query", token)
+		}
+		order := &identityv1.SortOrder{Attribute: "title"}
+		if _, err := readPage(10, token, "tenant", filter, order); token != "" && err == nil {
+			t.Fatalf("token %q accepted for another order", token)
 		}
 	})
 }

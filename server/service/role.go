@@ -76,7 +76,7 @@ func (s *RoleService) GetRole(ctx context.Context, req *identityv1.GetRoleReques
 
 // ListRoles pages through the roles of a tenant in id order.
 func (s *RoleService) ListRoles(ctx context.Context, req *identityv1.ListRolesRequest) (*identityv1.ListRolesResponse, error) {
-	pg, preds, err := startTenantList(ctx, s.db, req, req.GetFilter(), filter.Roles, filter.RoleConditions(req.GetFilter()))
+	pg, preds, err := startTenantList(ctx, s.db, req, req.GetFilter(), nil, filter.Roles, filter.RoleConditions(req.GetFilter()))
 	if err != nil {
 		return nil, err
 	}

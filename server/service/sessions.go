@@ -31,7 +31,7 @@ func NewSessionService(db *ent.Client, w *store.Writer) *SessionService {
 // ListSessions pages through a tenant's sessions in id (creation) order.
 func (s *SessionService) ListSessions(ctx context.Context, req *identityv1.ListSessionsRequest) (*identityv1.ListSessionsResponse, error) {
 	// The token is bound to the user filter by passing it as the filter.
-	pg, _, err := startTenantList(ctx, s.db, req, &identityv1.ListSessionsRequest{UserId: req.GetUserId()}, filter.Schema{})
+	pg, _, err := startTenantList(ctx, s.db, req, &identityv1.ListSessionsRequest{UserId: req.GetUserId()}, nil, filter.Schema{})
 	if err != nil {
 		return nil, err
 	}

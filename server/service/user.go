@@ -144,12 +144,16 @@ func (s *UserService) getUser(ctx context.Context, userID string) (*identityv1.U
 	return userToProto(u), nil
 }
 
-// ListUsers pages through the users of a tenant in id order.
+// ListUsers pages through the users of a tenant in id order, or in
+// order_by's.
 func (s *UserService) ListUsers(ctx context.Context, req *identityv1.ListUsersRequest) (*identityv1.ListUsersResponse, error) {
 	f := req.GetFilter()
-	pg, preds, err := startTenantList(ctx, s.db, req, f, filter.Users, filter.UserConditions(f), f.GetExpression())
+	pg, preds, err := startTenantList(ctx, s.db, req, f, req.GetOrderBy(), filter.Users, filter.UserConditions(f), f.GetExpression())
 	if err != nil {
 		return nil, err
+	}
+	pg.keyOf = func(ctx context.Context, id string) (string, error) {
+		return filter.ScanKey(ctx, pg.order, s.db.User.Query().Where(user.ID(id)).Modify)
 	}
 	q := s.db.User.Query().Where(where[predicate.User](preds)...).WithEmails(withEmails)
 	rows, next, total, err := list(ctx, pg, q, user.FieldID, req.GetSkip(), func(u *ent.User) string { return u.ID }, len(preds) > 0)

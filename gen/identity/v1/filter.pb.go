@@ -417,6 +417,66 @@ func (x *FilterOperands) GetOperands() []int32 {
 	return nil
 }
 
+// SortOrder orders a list by one single-valued attribute of the list's
+// filter attributes (see FilterCondition), then by id.
+//
+// Strings sort by their caseExact (without regard to case where
+// FilterCondition compares so), times in time order, false before true.
+// Resources without a value (an empty string) come last in ascending order
+// and first in descending order (RFC 7644 3.4.2.3). Page tokens continue the
+// same order.
+type SortOrder struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Attribute     string                 `protobuf:"bytes,1,opt,name=attribute,proto3" json:"attribute,omitempty"`
+	Descending    bool                   `protobuf:"varint,2,opt,name=descending,proto3" json:"descending,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SortOrder) Reset() {
+	*x = SortOrder{}
+	mi := &file_identity_v1_filter_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SortOrder) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SortOrder) ProtoMessage() {}
+
+func (x *SortOrder) ProtoReflect() protoreflect.Message {
+	mi := &file_identity_v1_filter_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SortOrder.ProtoReflect.Descriptor instead.
+func (*SortOrder) Descriptor() ([]byte, []int) {
+	return file_identity_v1_filter_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SortOrder) GetAttribute() string {
+	if x != nil {
+		return x.Attribute
+	}
+	return ""
+}
+
+func (x *SortOrder) GetDescending() bool {
+	if x != nil {
+		return x.Descending
+	}
+	return false
+}
+
 // FilterCondition compares one attribute.
 //
 // Users: id, user_name, external_id, display_name, active, name.given_name,
@@ -457,7 +517,7 @@ type FilterCondition struct {
 
 func (x *FilterCondition) Reset() {
 	*x = FilterCondition{}
-	mi := &file_identity_v1_filter_proto_msgTypes[4]
+	mi := &file_identity_v1_filter_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -469,7 +529,7 @@ func (x *FilterCondition) String() string {
 func (*FilterCondition) ProtoMessage() {}
 
 func (x *FilterCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_identity_v1_filter_proto_msgTypes[4]
+	mi := &file_identity_v1_filter_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -482,7 +542,7 @@ func (x *FilterCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FilterCondition.ProtoReflect.Descriptor instead.
 func (*FilterCondition) Descriptor() ([]byte, []int) {
-	return file_identity_v1_filter_proto_rawDescGZIP(), []int{4}
+	return file_identity_v1_filter_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *FilterCondition) GetAttribute() string {
@@ -585,7 +645,12 @@ const file_identity_v1_filter_proto_rawDesc = "" +
 	"\x04node\x12\x05\xbaH\x02\b\x01\"8\n" +
 	"\x0eFilterOperands\x12&\n" +
 	"\boperands\x18\x01 \x03(\x05B\n" +
-	"\xbaH\a\x92\x01\x04\b\x01\x10@R\boperands\"\xb8\x02\n" +
+	"\xbaH\a\x92\x01\x04\b\x01\x10@R\boperands\"T\n" +
+	"\tSortOrder\x12'\n" +
+	"\tattribute\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\tattribute\x12\x1e\n" +
+	"\n" +
+	"descending\x18\x02 \x01(\bR\n" +
+	"descending\"\xb8\x02\n" +
 	"\x0fFilterCondition\x12'\n" +
 	"\tattribute\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\tattribute\x12C\n" +
 	"\boperator\x18\x02 \x01(\x0e2\x1b.identity.v1.FilterOperatorB\n" +
@@ -624,23 +689,24 @@ func file_identity_v1_filter_proto_rawDescGZIP() []byte {
 }
 
 var file_identity_v1_filter_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_identity_v1_filter_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_identity_v1_filter_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_identity_v1_filter_proto_goTypes = []any{
 	(FilterOperator)(0),           // 0: identity.v1.FilterOperator
 	(*StringFilter)(nil),          // 1: identity.v1.StringFilter
 	(*FilterExpression)(nil),      // 2: identity.v1.FilterExpression
 	(*FilterNode)(nil),            // 3: identity.v1.FilterNode
 	(*FilterOperands)(nil),        // 4: identity.v1.FilterOperands
-	(*FilterCondition)(nil),       // 5: identity.v1.FilterCondition
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
+	(*SortOrder)(nil),             // 5: identity.v1.SortOrder
+	(*FilterCondition)(nil),       // 6: identity.v1.FilterCondition
+	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
 }
 var file_identity_v1_filter_proto_depIdxs = []int32{
 	3, // 0: identity.v1.FilterExpression.nodes:type_name -> identity.v1.FilterNode
-	5, // 1: identity.v1.FilterNode.condition:type_name -> identity.v1.FilterCondition
+	6, // 1: identity.v1.FilterNode.condition:type_name -> identity.v1.FilterCondition
 	4, // 2: identity.v1.FilterNode.all:type_name -> identity.v1.FilterOperands
 	4, // 3: identity.v1.FilterNode.any:type_name -> identity.v1.FilterOperands
 	0, // 4: identity.v1.FilterCondition.operator:type_name -> identity.v1.FilterOperator
-	6, // 5: identity.v1.FilterCondition.time_value:type_name -> google.protobuf.Timestamp
+	7, // 5: identity.v1.FilterCondition.time_value:type_name -> google.protobuf.Timestamp
 	6, // [6:6] is the sub-list for method output_type
 	6, // [6:6] is the sub-list for method input_type
 	6, // [6:6] is the sub-list for extension type_name
@@ -664,7 +730,7 @@ func file_identity_v1_filter_proto_init() {
 		(*FilterNode_Any)(nil),
 		(*FilterNode_Not)(nil),
 	}
-	file_identity_v1_filter_proto_msgTypes[4].OneofWrappers = []any{
+	file_identity_v1_filter_proto_msgTypes[5].OneofWrappers = []any{
 		(*FilterCondition_StringValue)(nil),
 		(*FilterCondition_BoolValue)(nil),
 		(*FilterCondition_TimeValue)(nil),
@@ -675,7 +741,7 @@ func file_identity_v1_filter_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_identity_v1_filter_proto_rawDesc), len(file_identity_v1_filter_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -574,7 +574,9 @@ type ListGroupsRequest struct {
 	PageToken string       `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	Filter    *GroupFilter `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
 	// skip passes over this many matching groups first (SCIM's startIndex - 1).
-	Skip          int32 `protobuf:"varint,5,opt,name=skip,proto3" json:"skip,omitempty"`
+	Skip int32 `protobuf:"varint,5,opt,name=skip,proto3" json:"skip,omitempty"`
+	// order_by sorts the groups by an attribute; unset, they come in id order.
+	OrderBy       *SortOrder `protobuf:"bytes,6,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -642,6 +644,13 @@ func (x *ListGroupsRequest) GetSkip() int32 {
 		return x.Skip
 	}
 	return 0
+}
+
+func (x *ListGroupsRequest) GetOrderBy() *SortOrder {
+	if x != nil {
+		return x.OrderBy
+	}
+	return nil
 }
 
 type ListGroupsResponse struct {
@@ -1749,7 +1758,7 @@ var File_identity_v1_group_service_proto protoreflect.FileDescriptor
 
 const file_identity_v1_group_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1fidentity/v1/group_service.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x17identity/v1/group.proto\x1a\x16identity/v1/role.proto\"\x98\x01\n" +
+	"\x1fidentity/v1/group_service.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x18identity/v1/filter.proto\x1a\x17identity/v1/group.proto\x1a\x16identity/v1/role.proto\"\x98\x01\n" +
 	"\x14MapGroupRolesRequest\x12(\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\btenantId\x12&\n" +
 	"\bgroup_id\x18\x02 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\agroupId\x12.\n" +
@@ -1782,15 +1791,16 @@ const file_identity_v1_group_service_proto_rawDesc = "" +
 	"\ttenant_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\btenantId\x12&\n" +
 	"\bgroup_id\x18\x02 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\agroupId\"<\n" +
 	"\x10GetGroupResponse\x12(\n" +
-	"\x05group\x18\x01 \x01(\v2\x12.identity.v1.GroupR\x05group\"\xe3\x01\n" +
+	"\x05group\x18\x01 \x01(\v2\x12.identity.v1.GroupR\x05group\"\x96\x02\n" +
 	"\x11ListGroupsRequest\x12(\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\btenantId\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x120\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\tpageToken\x120\n" +
 	"\x06filter\x18\x04 \x01(\v2\x18.identity.v1.GroupFilterR\x06filter\x12 \n" +
-	"\x04skip\x18\x05 \x01(\x05B\f\xbaH\t\x1a\a\x18\x80\xad\xe2\x04(\x00R\x04skip\"\x87\x01\n" +
+	"\x04skip\x18\x05 \x01(\x05B\f\xbaH\t\x1a\a\x18\x80\xad\xe2\x04(\x00R\x04skip\x121\n" +
+	"\border_by\x18\x06 \x01(\v2\x16.identity.v1.SortOrderR\aorderBy\"\x87\x01\n" +
 	"\x12ListGroupsResponse\x12*\n" +
 	"\x06groups\x18\x01 \x03(\v2\x12.identity.v1.GroupR\x06groups\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
@@ -1933,8 +1943,9 @@ var file_identity_v1_group_service_proto_goTypes = []any{
 	(*Role)(nil),                       // 28: identity.v1.Role
 	(*Group)(nil),                      // 29: identity.v1.Group
 	(*GroupFilter)(nil),                // 30: identity.v1.GroupFilter
-	(*fieldmaskpb.FieldMask)(nil),      // 31: google.protobuf.FieldMask
-	(*GroupMember)(nil),                // 32: identity.v1.GroupMember
+	(*SortOrder)(nil),                  // 31: identity.v1.SortOrder
+	(*fieldmaskpb.FieldMask)(nil),      // 32: google.protobuf.FieldMask
+	(*GroupMember)(nil),                // 33: identity.v1.GroupMember
 }
 var file_identity_v1_group_service_proto_depIdxs = []int32{
 	28, // 0: identity.v1.ListGroupRolesResponse.by_name:type_name -> identity.v1.Role
@@ -1943,47 +1954,48 @@ var file_identity_v1_group_service_proto_depIdxs = []int32{
 	29, // 3: identity.v1.CreateGroupResponse.group:type_name -> identity.v1.Group
 	29, // 4: identity.v1.GetGroupResponse.group:type_name -> identity.v1.Group
 	30, // 5: identity.v1.ListGroupsRequest.filter:type_name -> identity.v1.GroupFilter
-	29, // 6: identity.v1.ListGroupsResponse.groups:type_name -> identity.v1.Group
-	29, // 7: identity.v1.UpdateGroupRequest.group:type_name -> identity.v1.Group
-	31, // 8: identity.v1.UpdateGroupRequest.update_mask:type_name -> google.protobuf.FieldMask
-	29, // 9: identity.v1.UpdateGroupResponse.group:type_name -> identity.v1.Group
-	32, // 10: identity.v1.ListGroupMembersResponse.members:type_name -> identity.v1.GroupMember
-	25, // 11: identity.v1.ModifyGroupRequest.changes:type_name -> identity.v1.GroupChange
-	26, // 12: identity.v1.GroupChange.add_members:type_name -> identity.v1.GroupMemberIds
-	26, // 13: identity.v1.GroupChange.remove_members:type_name -> identity.v1.GroupMemberIds
-	26, // 14: identity.v1.GroupChange.set_members:type_name -> identity.v1.GroupMemberIds
-	29, // 15: identity.v1.ModifyGroupResponse.group:type_name -> identity.v1.Group
-	6,  // 16: identity.v1.GroupService.CreateGroup:input_type -> identity.v1.CreateGroupRequest
-	8,  // 17: identity.v1.GroupService.GetGroup:input_type -> identity.v1.GetGroupRequest
-	10, // 18: identity.v1.GroupService.ListGroups:input_type -> identity.v1.ListGroupsRequest
-	12, // 19: identity.v1.GroupService.UpdateGroup:input_type -> identity.v1.UpdateGroupRequest
-	14, // 20: identity.v1.GroupService.DeleteGroup:input_type -> identity.v1.DeleteGroupRequest
-	16, // 21: identity.v1.GroupService.AddGroupMembers:input_type -> identity.v1.AddGroupMembersRequest
-	18, // 22: identity.v1.GroupService.RemoveGroupMembers:input_type -> identity.v1.RemoveGroupMembersRequest
-	22, // 23: identity.v1.GroupService.SetGroupMembers:input_type -> identity.v1.SetGroupMembersRequest
-	24, // 24: identity.v1.GroupService.ModifyGroup:input_type -> identity.v1.ModifyGroupRequest
-	20, // 25: identity.v1.GroupService.ListGroupMembers:input_type -> identity.v1.ListGroupMembersRequest
-	0,  // 26: identity.v1.GroupService.MapGroupRoles:input_type -> identity.v1.MapGroupRolesRequest
-	2,  // 27: identity.v1.GroupService.UnmapGroupRoles:input_type -> identity.v1.UnmapGroupRolesRequest
-	4,  // 28: identity.v1.GroupService.ListGroupRoles:input_type -> identity.v1.ListGroupRolesRequest
-	7,  // 29: identity.v1.GroupService.CreateGroup:output_type -> identity.v1.CreateGroupResponse
-	9,  // 30: identity.v1.GroupService.GetGroup:output_type -> identity.v1.GetGroupResponse
-	11, // 31: identity.v1.GroupService.ListGroups:output_type -> identity.v1.ListGroupsResponse
-	13, // 32: identity.v1.GroupService.UpdateGroup:output_type -> identity.v1.UpdateGroupResponse
-	15, // 33: identity.v1.GroupService.DeleteGroup:output_type -> identity.v1.DeleteGroupResponse
-	17, // 34: identity.v1.GroupService.AddGroupMembers:output_type -> identity.v1.AddGroupMembersResponse
-	19, // 35: identity.v1.GroupService.RemoveGroupMembers:output_type -> identity.v1.RemoveGroupMembersResponse
-	23, // 36: identity.v1.GroupService.SetGroupMembers:output_type -> identity.v1.SetGroupMembersResponse
-	27, // 37: identity.v1.GroupService.ModifyGroup:output_type -> identity.v1.ModifyGroupResponse
-	21, // 38: identity.v1.GroupService.ListGroupMembers:output_type -> identity.v1.ListGroupMembersResponse
-	1,  // 39: identity.v1.GroupService.MapGroupRoles:output_type -> identity.v1.MapGroupRolesResponse
-	3,  // 40: identity.v1.GroupService.UnmapGroupRoles:output_type -> identity.v1.UnmapGroupRolesResponse
-	5,  // 41: identity.v1.GroupService.ListGroupRoles:output_type -> identity.v1.ListGroupRolesResponse
-	29, // [29:42] is the sub-list for method output_type
-	16, // [16:29] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	31, // 6: identity.v1.ListGroupsRequest.order_by:type_name -> identity.v1.SortOrder
+	29, // 7: identity.v1.ListGroupsResponse.groups:type_name -> identity.v1.Group
+	29, // 8: identity.v1.UpdateGroupRequest.group:type_name -> identity.v1.Group
+	32, // 9: identity.v1.UpdateGroupRequest.update_mask:type_name -> google.protobuf.FieldMask
+	29, // 10: identity.v1.UpdateGroupResponse.group:type_name -> identity.v1.Group
+	33, // 11: identity.v1.ListGroupMembersResponse.members:type_name -> identity.v1.GroupMember
+	25, // 12: identity.v1.ModifyGroupRequest.changes:type_name -> identity.v1.GroupChange
+	26, // 13: identity.v1.GroupChange.add_members:type_name -> identity.v1.GroupMemberIds
+	26, // 14: identity.v1.GroupChange.remove_members:type_name -> identity.v1.GroupMemberIds
+	26, // 15: identity.v1.GroupChange.set_members:type_name -> identity.v1.GroupMemberIds
+	29, // 16: identity.v1.ModifyGroupResponse.group:type_name -> identity.v1.Group
+	6,  // 17: identity.v1.GroupService.CreateGroup:input_type -> identity.v1.CreateGroupRequest
+	8,  // 18: identity.v1.GroupService.GetGroup:input_type -> identity.v1.GetGroupRequest
+	10, // 19: identity.v1.GroupService.ListGroups:input_type -> identity.v1.ListGroupsRequest
+	12, // 20: identity.v1.GroupService.UpdateGroup:input_type -> identity.v1.UpdateGroupRequest
+	14, // 21: identity.v1.GroupService.DeleteGroup:input_type -> identity.v1.DeleteGroupRequest
+	16, // 22: identity.v1.GroupService.AddGroupMembers:input_type -> identity.v1.AddGroupMembersRequest
+	18, // 23: identity.v1.GroupService.RemoveGroupMembers:input_type -> identity.v1.RemoveGroupMembersRequest
+	22, // 24: identity.v1.GroupService.SetGroupMembers:input_type -> identity.v1.SetGroupMembersRequest
+	24, // 25: identity.v1.GroupService.ModifyGroup:input_type -> identity.v1.ModifyGroupRequest
+	20, // 26: identity.v1.GroupService.ListGroupMembers:input_type -> identity.v1.ListGroupMembersRequest
+	0,  // 27: identity.v1.GroupService.MapGroupRoles:input_type -> identity.v1.MapGroupRolesRequest
+	2,  // 28: identity.v1.GroupService.UnmapGroupRoles:input_type -> identity.v1.UnmapGroupRolesRequest
+	4,  // 29: identity.v1.GroupService.ListGroupRoles:input_type -> identity.v1.ListGroupRolesRequest
+	7,  // 30: identity.v1.GroupService.CreateGroup:output_type -> identity.v1.CreateGroupResponse
+	9,  // 31: identity.v1.GroupService.GetGroup:output_type -> identity.v1.GetGroupResponse
+	11, // 32: identity.v1.GroupService.ListGroups:output_type -> identity.v1.ListGroupsResponse
+	13, // 33: identity.v1.GroupService.UpdateGroup:output_type -> identity.v1.UpdateGroupResponse
+	15, // 34: identity.v1.GroupService.DeleteGroup:output_type -> identity.v1.DeleteGroupResponse
+	17, // 35: identity.v1.GroupService.AddGroupMembers:output_type -> identity.v1.AddGroupMembersResponse
+	19, // 36: identity.v1.GroupService.RemoveGroupMembers:output_type -> identity.v1.RemoveGroupMembersResponse
+	23, // 37: identity.v1.GroupService.SetGroupMembers:output_type -> identity.v1.SetGroupMembersResponse
+	27, // 38: identity.v1.GroupService.ModifyGroup:output_type -> identity.v1.ModifyGroupResponse
+	21, // 39: identity.v1.GroupService.ListGroupMembers:output_type -> identity.v1.ListGroupMembersResponse
+	1,  // 40: identity.v1.GroupService.MapGroupRoles:output_type -> identity.v1.MapGroupRolesResponse
+	3,  // 41: identity.v1.GroupService.UnmapGroupRoles:output_type -> identity.v1.UnmapGroupRolesResponse
+	5,  // 42: identity.v1.GroupService.ListGroupRoles:output_type -> identity.v1.ListGroupRolesResponse
+	30, // [30:43] is the sub-list for method output_type
+	17, // [17:30] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_identity_v1_group_service_proto_init() }
@@ -1991,6 +2003,7 @@ func file_identity_v1_group_service_proto_init() {
 	if File_identity_v1_group_service_proto != nil {
 		return
 	}
+	file_identity_v1_filter_proto_init()
 	file_identity_v1_group_proto_init()
 	file_identity_v1_role_proto_init()
 	file_identity_v1_group_service_proto_msgTypes[25].OneofWrappers = []any{

@@ -50,7 +50,8 @@ type GroupServiceClient interface {
 	//
 	// NotFound when the tenant has no group with this id.
 	GetGroup(ctx context.Context, in *GetGroupRequest, opts ...grpc.CallOption) (*GetGroupResponse, error)
-	// ListGroups returns a page of groups in id order, without members.
+	// ListGroups returns a page of groups in id order (or in order_by's
+	// order), without members.
 	//
 	// The page token is a cursor that stays correct while groups are created or
 	// deleted; it is only valid with the filter it was issued for.
@@ -271,7 +272,8 @@ type GroupServiceServer interface {
 	//
 	// NotFound when the tenant has no group with this id.
 	GetGroup(context.Context, *GetGroupRequest) (*GetGroupResponse, error)
-	// ListGroups returns a page of groups in id order, without members.
+	// ListGroups returns a page of groups in id order (or in order_by's
+	// order), without members.
 	//
 	// The page token is a cursor that stays correct while groups are created or
 	// deleted; it is only valid with the filter it was issued for.

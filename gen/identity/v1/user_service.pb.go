@@ -238,7 +238,9 @@ type ListUsersRequest struct {
 	// skip passes over this many matching users first (SCIM's startIndex - 1).
 	// A page token is cheaper for walking a whole list: it costs the same on
 	// every page, where skip costs more the further it goes.
-	Skip          int32 `protobuf:"varint,5,opt,name=skip,proto3" json:"skip,omitempty"`
+	Skip int32 `protobuf:"varint,5,opt,name=skip,proto3" json:"skip,omitempty"`
+	// order_by sorts the users by an attribute; unset, they come in id order.
+	OrderBy       *SortOrder `protobuf:"bytes,6,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -306,6 +308,13 @@ func (x *ListUsersRequest) GetSkip() int32 {
 		return x.Skip
 	}
 	return 0
+}
+
+func (x *ListUsersRequest) GetOrderBy() *SortOrder {
+	if x != nil {
+		return x.OrderBy
+	}
+	return nil
 }
 
 type ListUsersResponse struct {
@@ -595,7 +604,7 @@ var File_identity_v1_user_service_proto protoreflect.FileDescriptor
 
 const file_identity_v1_user_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1eidentity/v1/user_service.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x16identity/v1/user.proto\"\xb9\x01\n" +
+	"\x1eidentity/v1/user_service.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x18identity/v1/filter.proto\x1a\x16identity/v1/user.proto\"\xb9\x01\n" +
 	"\x11CreateUserRequest\x12(\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\btenantId\x12z\n" +
 	"\x04user\x18\x02 \x01(\v2\x11.identity.v1.UserBS\xbaHP\xba\x01J\n" +
@@ -607,15 +616,16 @@ const file_identity_v1_user_service_proto_rawDesc = "" +
 	"\ttenant_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\btenantId\x12$\n" +
 	"\auser_id\x18\x02 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06userId\"8\n" +
 	"\x0fGetUserResponse\x12%\n" +
-	"\x04user\x18\x01 \x01(\v2\x11.identity.v1.UserR\x04user\"\xe1\x01\n" +
+	"\x04user\x18\x01 \x01(\v2\x11.identity.v1.UserR\x04user\"\x94\x02\n" +
 	"\x10ListUsersRequest\x12(\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\btenantId\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x12/\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\tpageToken\x12/\n" +
 	"\x06filter\x18\x04 \x01(\v2\x17.identity.v1.UserFilterR\x06filter\x12 \n" +
-	"\x04skip\x18\x05 \x01(\x05B\f\xbaH\t\x1a\a\x18\x80\xad\xe2\x04(\x00R\x04skip\"\x83\x01\n" +
+	"\x04skip\x18\x05 \x01(\x05B\f\xbaH\t\x1a\a\x18\x80\xad\xe2\x04(\x00R\x04skip\x121\n" +
+	"\border_by\x18\x06 \x01(\v2\x16.identity.v1.SortOrderR\aorderBy\"\x83\x01\n" +
 	"\x11ListUsersResponse\x12'\n" +
 	"\x05users\x18\x01 \x03(\v2\x11.identity.v1.UserR\x05users\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
@@ -674,32 +684,34 @@ var file_identity_v1_user_service_proto_goTypes = []any{
 	(*DeleteUserResponse)(nil),    // 9: identity.v1.DeleteUserResponse
 	(*User)(nil),                  // 10: identity.v1.User
 	(*UserFilter)(nil),            // 11: identity.v1.UserFilter
-	(*fieldmaskpb.FieldMask)(nil), // 12: google.protobuf.FieldMask
+	(*SortOrder)(nil),             // 12: identity.v1.SortOrder
+	(*fieldmaskpb.FieldMask)(nil), // 13: google.protobuf.FieldMask
 }
 var file_identity_v1_user_service_proto_depIdxs = []int32{
 	10, // 0: identity.v1.CreateUserRequest.user:type_name -> identity.v1.User
 	10, // 1: identity.v1.CreateUserResponse.user:type_name -> identity.v1.User
 	10, // 2: identity.v1.GetUserResponse.user:type_name -> identity.v1.User
 	11, // 3: identity.v1.ListUsersRequest.filter:type_name -> identity.v1.UserFilter
-	10, // 4: identity.v1.ListUsersResponse.users:type_name -> identity.v1.User
-	10, // 5: identity.v1.UpdateUserRequest.user:type_name -> identity.v1.User
-	12, // 6: identity.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
-	10, // 7: identity.v1.UpdateUserResponse.user:type_name -> identity.v1.User
-	0,  // 8: identity.v1.UserService.CreateUser:input_type -> identity.v1.CreateUserRequest
-	2,  // 9: identity.v1.UserService.GetUser:input_type -> identity.v1.GetUserRequest
-	4,  // 10: identity.v1.UserService.ListUsers:input_type -> identity.v1.ListUsersRequest
-	6,  // 11: identity.v1.UserService.UpdateUser:input_type -> identity.v1.UpdateUserRequest
-	8,  // 12: identity.v1.UserService.DeleteUser:input_type -> identity.v1.DeleteUserRequest
-	1,  // 13: identity.v1.UserService.CreateUser:output_type -> identity.v1.CreateUserResponse
-	3,  // 14: identity.v1.UserService.GetUser:output_type -> identity.v1.GetUserResponse
-	5,  // 15: identity.v1.UserService.ListUsers:output_type -> identity.v1.ListUsersResponse
-	7,  // 16: identity.v1.UserService.UpdateUser:output_type -> identity.v1.UpdateUserResponse
-	9,  // 17: identity.v1.UserService.DeleteUser:output_type -> identity.v1.DeleteUserResponse
-	13, // [13:18] is the sub-list for method output_type
-	8,  // [8:13] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	12, // 4: identity.v1.ListUsersRequest.order_by:type_name -> identity.v1.SortOrder
+	10, // 5: identity.v1.ListUsersResponse.users:type_name -> identity.v1.User
+	10, // 6: identity.v1.UpdateUserRequest.user:type_name -> identity.v1.User
+	13, // 7: identity.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
+	10, // 8: identity.v1.UpdateUserResponse.user:type_name -> identity.v1.User
+	0,  // 9: identity.v1.UserService.CreateUser:input_type -> identity.v1.CreateUserRequest
+	2,  // 10: identity.v1.UserService.GetUser:input_type -> identity.v1.GetUserRequest
+	4,  // 11: identity.v1.UserService.ListUsers:input_type -> identity.v1.ListUsersRequest
+	6,  // 12: identity.v1.UserService.UpdateUser:input_type -> identity.v1.UpdateUserRequest
+	8,  // 13: identity.v1.UserService.DeleteUser:input_type -> identity.v1.DeleteUserRequest
+	1,  // 14: identity.v1.UserService.CreateUser:output_type -> identity.v1.CreateUserResponse
+	3,  // 15: identity.v1.UserService.GetUser:output_type -> identity.v1.GetUserResponse
+	5,  // 16: identity.v1.UserService.ListUsers:output_type -> identity.v1.ListUsersResponse
+	7,  // 17: identity.v1.UserService.UpdateUser:output_type -> identity.v1.UpdateUserResponse
+	9,  // 18: identity.v1.UserService.DeleteUser:output_type -> identity.v1.DeleteUserResponse
+	14, // [14:19] is the sub-list for method output_type
+	9,  // [9:14] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_identity_v1_user_service_proto_init() }
@@ -707,6 +719,7 @@ func file_identity_v1_user_service_proto_init() {
 	if File_identity_v1_user_service_proto != nil {
 		return
 	}
+	file_identity_v1_filter_proto_init()
 	file_identity_v1_user_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{

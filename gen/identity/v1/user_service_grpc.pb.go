@@ -41,7 +41,8 @@ type UserServiceClient interface {
 	//
 	// NotFound when the tenant has no user with this id.
 	GetUser(ctx context.Context, in *GetUserRequest, opts ...grpc.CallOption) (*GetUserResponse, error)
-	// ListUsers returns a page of users in id order (ids grow with creation time).
+	// ListUsers returns a page of users in id order (ids grow with creation
+	// time), or in order_by's order.
 	//
 	// The page token is a cursor: users created or deleted between pages never
 	// make a page skip or repeat a user that exists throughout. A token is only
@@ -134,7 +135,8 @@ type UserServiceServer interface {
 	//
 	// NotFound when the tenant has no user with this id.
 	GetUser(context.Context, *GetUserRequest) (*GetUserResponse, error)
-	// ListUsers returns a page of users in id order (ids grow with creation time).
+	// ListUsers returns a page of users in id order (ids grow with creation
+	// time), or in order_by's order.
 	//
 	// The page token is a cursor: users created or deleted between pages never
 	// make a page skip or repeat a user that exists throughout. A token is only
