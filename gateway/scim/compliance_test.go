@@ -274,7 +274,8 @@ func TestPaging(t *testing.T) {
 func TestDiscovery(t *testing.T) {
 	e := newEnv(t)
 	spc := call(t, e, e.token, "GET", "/ServiceProviderConfig", "").want(t, 200)
-	if spc.str("patch", "supported") != "true" || spc.str("bulk", "supported") != "false" || spc.str("filter", "maxResults") != "1000" ||
+	if spc.str("patch", "supported") != "true" || spc.str("bulk", "supported") != "true" || spc.str("bulk", "maxOperations") != "1000" ||
+		spc.str("sort", "supported") != "true" || spc.str("filter", "maxResults") != "1000" ||
 		spc.str("pagination", "cursor") != "true" || spc.str("etag", "supported") != "true" {
 		t.Fatalf("ServiceProviderConfig: %s", spc.raw)
 	}
