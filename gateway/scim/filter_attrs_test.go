@@ -366,3 +366,34 @@ func sortedWalk(t *testing.T, e *env, query, walk string, ids map[string]string)
 	}
 	return out
 }
+
+// TestCaseRules: caseExact false folds every letter, not only ASCII ones,
+// and caseExact true holds for co, sw and ew too, on both databases.
+func TestCaseRules(t *testing.T) {
+	for _, db := range instancetest.Databases() {
+		t.Run(db.Name, func(t *testing.T) {
+			e := newEnvOn(t, instancetest.StartOn(t, db.URL(t)))
+			ids := map[string]string{
+				"a": call(t, e, e.token, "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a@x.com","displayName":"ÄRZTE Team","externalId":"AbC-1","title":"Öl"}`).want(t, 201).str("id"),
+				"b": call(t, e, e.token, "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"b@x.com","displayName":"ärzte team","externalId":"abc-2"}`).want(t, 201).str("id"),
+			}
+			for _, c := range []struct {
+				filter string
+				want   []string
+			}{
+				{`displayName eq "Ärzte TEAM"`, []string{"a", "b"}},
+				{`displayName co "RZTE"`, []string{"a", "b"}},
+				{`displayName sw "äR"`, []string{"a", "b"}},
+				{`title eq "öL"`, []string{"a"}},
+				{`externalId co "AbC"`, []string{"a"}},
+				{`externalId sw "abc"`, []string{"b"}},
+				{`externalId ew "C-1"`, []string{"a"}},
+				{`externalId eq "ABC-1"`, nil},
+			} {
+				if got := filteredUsers(t, e, c.filter, ids); !slices.Equal(got, sorted(c.want)) {
+					t.Errorf("%s: got %v, want %v", c.filter, got, c.want)
+				}
+			}
+		})
+	}
+}

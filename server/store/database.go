@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -20,9 +21,26 @@ import (
 )
 
 func init() {
-	// ent's SQLite dialect looks for a driver named "sqlite3"; modernc's pure-Go
-	// driver registers as "sqlite", so the embedded default needs no cgo.
-	sql.Register("sqlite3", &sqlite.Driver{})
+	// SQLite's own lower() and upper() change only ASCII letters, while
+	// the values compared with them are folded by Go (ent's case-folding
+	// predicates lower the argument with strings.ToLower): "Ärzte" would not
+	// even equal itself without regard to case. Overriding the two functions
+	// with Go's makes SQLite fold as PostgreSQL and the rest of the service
+	// do. They are registered on modernc's driver, which Open uses.
+	for name, fold := range map[string]func(string) string{"lower": strings.ToLower, "upper": strings.ToUpper} {
+		sqlite.MustRegisterDeterministicScalarFunction(name, 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+			switch v := args[0].(type) {
+			case string:
+				return fold(v), nil
+			case []byte:
+				return fold(string(v)), nil
+			case nil:
+				return nil, nil
+			default:
+				return fold(fmt.Sprint(v)), nil
+			}
+		})
+	}
 }
 
 // maxPostgresConns is one instance's share of PostgreSQL's connections.
@@ -65,12 +83,16 @@ func Open(ctx context.Context, rawURL string) (*ent.Client, error) {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "busy_timeout(10000)")
 		q.Add("_pragma", "synchronous(NORMAL)")
+		// LIKE compares as = does (by case), as on PostgreSQL: a caseExact
+		// attribute's co, sw and ew must not ignore case; the case-folding
+		// predicates lower both sides themselves.
+		q.Add("_pragma", "case_sensitive_like(1)")
 		q.Set("_txlock", "immediate")
 		sep := "?"
 		if strings.Contains(rawURL, "?") {
 			sep = "&"
 		}
-		db, err := sql.Open("sqlite3", rawURL+sep+q.Encode())
+		db, err := sql.Open("sqlite", rawURL+sep+q.Encode())
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
