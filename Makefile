@@ -52,6 +52,7 @@ fuzz: ## run each fuzz target for FUZZTIME
 	go test ./gateway/scim/filter -run '^$$' -fuzz '^FuzzFilter$$' -fuzztime $(FUZZTIME)
 	go test ./gateway/scim/patch -run '^$$' -fuzz '^FuzzPatch$$' -fuzztime $(FUZZTIME)
 	go test ./gateway -run '^$$' -fuzz '^FuzzHTTP$$' -fuzztime $(FUZZTIME)
+	go test ./gateway/scim -run '^$$' -fuzz '^FuzzFilterOracle$$' -fuzztime $(FUZZTIME)
 
 bench: ## run the Go benchmarks, the role-check load test and the SCIM scale benchmark (SQLite)
 	go test -run '^$$' -bench . -benchmem ./...

@@ -86,7 +86,7 @@ type response struct {
 }
 
 // call sends a SCIM request as an IdP does (Okta's headers), with the bearer.
-func call(t *testing.T, e *env, bearer, method, path, reqBody string, headers ...string) response {
+func call(t testing.TB, e *env, bearer, method, path, reqBody string, headers ...string) response {
 	t.Helper()
 	var r io.Reader
 	if reqBody != "" {
@@ -125,7 +125,7 @@ func call(t *testing.T, e *env, bearer, method, path, reqBody string, headers ..
 	return out
 }
 
-func (r response) want(t *testing.T, status int) response {
+func (r response) want(t testing.TB, status int) response {
 	t.Helper()
 	if r.status != status {
 		t.Fatalf("status %d, want %d: %s", r.status, status, r.raw)
