@@ -130,6 +130,11 @@ func applyMulti[T any](list *[]T, o Operation, attrs attrsOf[T], set setter[T]) 
 			selected = append(selected, i)
 		}
 	}
+	if len(selected) == 0 && p.Filter != nil && o.Op == "replace" {
+		// RFC 7644 3.5.2.3: a value filter that matches no record is a
+		// failure; add through such a filter creates the element instead.
+		return errorf("noTarget", "Operations[%d]: no value of %s matches the filter", o.index, p.Attr)
+	}
 	switch {
 	case o.Op == "remove" && sub == "":
 		kept := (*list)[:0]
@@ -166,9 +171,10 @@ func applyMulti[T any](list *[]T, o Operation, attrs attrsOf[T], set setter[T]) 
 		}
 		return nil
 	}
-	// A sub-attribute of the selected elements. When none is selected, the
-	// element is created with the attributes the filter names by equality
-	// (Entra ID's `emails[type eq "work"].value` on a user without one).
+	// A sub-attribute of the selected elements. When an add selects none,
+	// the element is created with the attributes the filter names by
+	// equality (Entra ID's `emails[type eq "work"].value` on a user without
+	// one).
 	if len(selected) == 0 {
 		var e T
 		for k, v := range equalities(p.Filter) {
