@@ -239,14 +239,17 @@ func (o oracle) compare(path string, v any, c filter.Compare) bool {
 	switch {
 	case path == "active" || strings.HasSuffix(path, ".primary"):
 		b, _ := v.(bool)
-		want := c.Value.Bool || strings.EqualFold(c.Value.Str, "true")
+		want, ok := c.Value.Bool, c.Value.Kind == filter.KindBool
+		if c.Value.Kind == filter.KindString && (strings.EqualFold(c.Value.Str, "true") || strings.EqualFold(c.Value.Str, "false")) {
+			want, ok = strings.EqualFold(c.Value.Str, "true"), true
+		}
 		switch c.Op {
 		case "pr":
 			return path == "active" || b // a false primary is not stored
 		case "eq":
-			return b == want
+			return ok && b == want
 		case "ne":
-			return b != want
+			return ok && b != want
 		}
 		return false
 	case path == "meta.created" || path == "meta.lastmodified":
@@ -264,6 +267,9 @@ func (o oracle) compare(path string, v any, c filter.Compare) bool {
 	s, _ := v.(string)
 	if c.Op == "pr" {
 		return s != ""
+	}
+	if c.Value.Kind != filter.KindString {
+		return false // a string compares with a string only
 	}
 	want := c.Value.Str
 	switch {

@@ -1,7 +1,9 @@
 package patch
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 
 	"github.com/acme/identity/gateway/scim/filter"
@@ -31,6 +33,18 @@ func addressAttrs(a resource.Address) map[string]any {
 
 func multiAttrs(m resource.MultiValue) map[string]any {
 	return map[string]any{"value": m.Value, "display": m.Display, "type": m.Type, "primary": bool(m.Primary)}
+}
+
+// exact is a caseExact string (RFC 7643 2.2): a value filter compares it
+// with regard to case.
+type exact string
+
+// exactValueAttrs are the attributes of a photos or x509Certificates
+// element, whose value is caseExact (a reference, a certificate).
+func exactValueAttrs(m resource.MultiValue) map[string]any {
+	attrs := multiAttrs(m)
+	attrs["value"] = exact(m.Value)
+	return attrs
 }
 
 func setMulti(m *resource.MultiValue, sub string, v json.RawMessage) error {
@@ -206,19 +220,34 @@ func containsInt(xs []int, x int) bool {
 // decodeList accepts an array of elements or a single element.
 func decodeList[T any](o Operation) ([]T, error) {
 	var list []T
-	if err := json.Unmarshal(o.Value, &list); err == nil {
+	if err := strictUnmarshal(o.Value, &list); err == nil {
 		return list, nil
 	}
 	var one T
-	if err := json.Unmarshal(o.Value, &one); err != nil {
+	if err := strictUnmarshal(o.Value, &one); err != nil {
 		return nil, errorf("invalidValue", "Operations[%d]: value of %s: %v", o.index, o.Path.Attr, err)
 	}
 	return []T{one}, nil
 }
 
-// matches evaluates a value filter against one element's attributes.
-// Strings compare without regard to case (emails, types and display names
-// are not case-exact in RFC 7643).
+// strictUnmarshal decodes a value refusing sub-attributes the schema does
+// not declare, as POST and PUT refuse them, instead of dropping them.
+func strictUnmarshal(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return fmt.Errorf("more than one JSON value")
+	}
+	return nil
+}
+
+// matches evaluates a value filter against one element's attributes, as
+// a filter on the attribute would (compile.go): strings compare without
+// regard to case unless caseExact (exact), booleans also as "true" and
+// "false".
 func matches(e filter.Expr, attrs map[string]any) bool {
 	switch x := e.(type) {
 	case filter.And:
@@ -232,41 +261,51 @@ func matches(e filter.Expr, attrs map[string]any) bool {
 		if !ok {
 			return false
 		}
+		a, b := "", x.Value.Str
 		switch v := v.(type) {
 		case bool:
+			want, ok := x.Value.Bool, x.Value.Kind == filter.KindBool
+			if x.Value.Kind == filter.KindString && (strings.EqualFold(b, "true") || strings.EqualFold(b, "false")) {
+				want, ok = strings.EqualFold(b, "true"), true
+			}
 			switch x.Op {
 			case "pr":
-				return true
+				return v // a false primary is not kept, as a filter sees it
 			case "eq":
-				return x.Value.Kind == filter.KindBool && x.Value.Bool == v
+				return ok && want == v
 			case "ne":
-				return x.Value.Kind == filter.KindBool && x.Value.Bool != v
+				return ok && want != v
 			}
 			return false
+		case exact:
+			a = string(v)
 		case string:
-			a, b := strings.ToLower(v), strings.ToLower(x.Value.Str)
-			switch x.Op {
-			case "pr":
-				return v != ""
-			case "eq":
-				return a == b
-			case "ne":
-				return a != b
-			case "co":
-				return strings.Contains(a, b)
-			case "sw":
-				return strings.HasPrefix(a, b)
-			case "ew":
-				return strings.HasSuffix(a, b)
-			case "gt":
-				return a > b
-			case "ge":
-				return a >= b
-			case "lt":
-				return a < b
-			case "le":
-				return a <= b
-			}
+			a, b = strings.ToLower(v), strings.ToLower(b)
+		}
+		if x.Value.Kind != filter.KindString && x.Op != "pr" {
+			return false
+		}
+		switch x.Op {
+		case "pr":
+			return a != ""
+		case "eq":
+			return a == b
+		case "ne":
+			return a != b
+		case "co":
+			return strings.Contains(a, b)
+		case "sw":
+			return strings.HasPrefix(a, b)
+		case "ew":
+			return strings.HasSuffix(a, b)
+		case "gt":
+			return a > b
+		case "ge":
+			return a >= b
+		case "lt":
+			return a < b
+		case "le":
+			return a <= b
 		}
 	}
 	return false

@@ -44,7 +44,7 @@ func ApplyUser(u *resource.User, ops []Operation) error {
 }
 
 func decode(o Operation, dst any) error {
-	if err := json.Unmarshal(o.Value, dst); err != nil {
+	if err := strictUnmarshal(o.Value, dst); err != nil {
 		return errorf("invalidValue", "Operations[%d]: value of %s: %v", o.index, o.Path.Attr, err)
 	}
 	return nil
@@ -102,8 +102,12 @@ func applyUser(u *resource.User, o Operation) error {
 	case "ims", "photos", "entitlements", "roles", "x509certificates":
 		list := map[string]*[]resource.MultiValue{"ims": &u.Ims, "photos": &u.Photos, "entitlements": &u.Entitlements,
 			"roles": &u.Roles, "x509certificates": &u.X509Certificates}[attr]
+		attrs := multiAttrs
+		if attr == "photos" || attr == "x509certificates" {
+			attrs = exactValueAttrs
+		}
 		return keepOnePrimary(p.Attr.Attr, list, func(m *resource.MultiValue) *resource.Bool { return &m.Primary },
-			func() error { return applyMulti(list, o, multiAttrs, setMulti) })
+			func() error { return applyMulti(list, o, attrs, setMulti) })
 	case "addresses":
 		return keepOnePrimary("addresses", &u.Addresses, func(a *resource.Address) *resource.Bool { return &a.Primary },
 			func() error { return applyMulti(&u.Addresses, o, addressAttrs, setAddress) })
@@ -151,18 +155,17 @@ func applyName(u *resource.User, o Operation) error {
 			u.Name = nil
 			return nil
 		}
-		var n resource.Name
-		if err := decode(o, &n); err != nil {
+		var given map[string]json.RawMessage
+		if err := decode(o, &given); err != nil {
 			return err
 		}
-		// Add and replace alike set the sub-attributes given and leave the
-		// others as they are (RFC 7644 3.5.2.3: "Sub-attributes that are not
-		// specified in the value parameter are left unchanged").
-		for _, f := range []struct{ dst, v *string }{{&u.Name.GivenName, &n.GivenName}, {&u.Name.FamilyName, &n.FamilyName},
-			{&u.Name.Formatted, &n.Formatted}, {&u.Name.MiddleName, &n.MiddleName},
-			{&u.Name.HonorificPrefix, &n.HonorificPrefix}, {&u.Name.HonorificSuffix, &n.HonorificSuffix}} {
-			if *f.v != "" {
-				*f.dst = *f.v
+		// Add and replace alike set the sub-attributes given (an empty one
+		// too) and leave the others as they are (RFC 7644 3.5.2.3:
+		// "Sub-attributes that are not specified in the value parameter are
+		// left unchanged").
+		for k, v := range given {
+			if err := applyName(u, Operation{Op: o.Op, Path: &filter.PathExpr{Attr: filter.Path{Attr: "name", Sub: k}}, Value: v, index: o.index}); err != nil {
+				return err
 			}
 		}
 		return nil
