@@ -397,3 +397,23 @@ func TestCaseRules(t *testing.T) {
 		})
 	}
 }
+
+// TestManagerDisplayName: the enterprise manager comes back with its $ref
+// and the manager's displayName (read-only, RFC 7643 4.3), on a GET, a list
+// and the answer of a write.
+func TestManagerDisplayName(t *testing.T) {
+	e := newEnv(t)
+	boss := call(t, e, e.token, "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"boss@x.com","displayName":"The Boss"}`).want(t, 201).str("id")
+	body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User",%q],"userName":"emp@x.com",%q:{"manager":{"value":%q,"displayName":"ignored"}}}`, enterpriseURN, enterpriseURN, boss)
+	created := call(t, e, e.token, "POST", "/Users", body).want(t, 201)
+	id := created.str("id")
+	listed := call(t, e, e.token, "GET", "/Users?filter="+url.QueryEscape(`userName eq "emp@x.com"`), "").want(t, 200)
+	for what, doc := range map[string]any{"POST": created.json, "GET": call(t, e, e.token, "GET", "/Users/"+id, "").want(t, 200).json,
+		"list": listed.json["Resources"].([]any)[0]} {
+		m, _ := runscopePath(doc, enterpriseURN+".manager")
+		want := map[string]any{"value": boss, "displayName": "The Boss", "$ref": instancetest.PublicURL + "/scim/v2/Users/" + boss}
+		if d := subsetDiff(want, m, "manager"); d != "" {
+			t.Errorf("%s: %s", what, d)
+		}
+	}
+}

@@ -68,14 +68,26 @@ func primaries[T any](list []T, primary func(T) bool) int {
 	return n
 }
 
-// render maps a user onto SCIM, with its groups when the answer returns them
-// (RFC 7643 4.1.2: direct memberships; a group is also the role of its name).
+// render maps a user onto SCIM, with its manager's displayName, and its
+// groups when the answer returns them.
 func (t users) render(ctx context.Context, u *identityv1.User, want func(string) bool) (*resource.User, error) {
 	out := resource.UserFromProto(u, t.base)
-	if !want("groups") {
-		return out, nil
+	if err := t.managers(ctx, u.GetTenantId(), []*resource.User{out}); err != nil {
+		return nil, err
 	}
-	out.Groups = []resource.GroupValue{}
+	if want("groups") {
+		var err error
+		if out.Groups, err = t.groupsOf(ctx, u); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// groupsOf reads a user's groups (RFC 7643 4.1.2: direct memberships; a
+// group is also the role of its name).
+func (t users) groupsOf(ctx context.Context, u *identityv1.User) ([]resource.GroupValue, error) {
+	out := []resource.GroupValue{}
 	token := ""
 	for {
 		resp, err := t.groups.ListGroups(ctx, &identityv1.ListGroupsRequest{
@@ -85,7 +97,7 @@ func (t users) render(ctx context.Context, u *identityv1.User, want func(string)
 			return nil, err
 		}
 		for _, g := range resp.GetGroups() {
-			out.Groups = append(out.Groups, resource.GroupValue{
+			out = append(out, resource.GroupValue{
 				Value: g.GetId(), Ref: t.base + "/Groups/" + g.GetId(), Display: g.GetDisplayName(), Type: "direct",
 			})
 		}
@@ -93,6 +105,45 @@ func (t users) render(ctx context.Context, u *identityv1.User, want func(string)
 			return out, nil
 		}
 	}
+}
+
+// managers fills in the read-only manager.displayName of users (RFC 7643
+// 4.3) from their managers in the tenant, with one list call per 200
+// managers rather than one read each; a manager that is not a user of the
+// tenant keeps only its value.
+func (t users) managers(ctx context.Context, tenant string, us []*resource.User) error {
+	byID := map[string][]*resource.Manager{}
+	for _, u := range us {
+		if e := u.Enterprise; e != nil && e.Manager != nil && e.Manager.Value != "" {
+			byID[e.Manager.Value] = append(byID[e.Manager.Value], e.Manager)
+		}
+	}
+	ids := make([]string, 0, len(byID))
+	for id := range byID {
+		ids = append(ids, id)
+	}
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 200)]
+		ids = ids[len(chunk):]
+		expr := &identityv1.FilterExpression{Nodes: []*identityv1.FilterNode{{Node: &identityv1.FilterNode_Any{Any: &identityv1.FilterOperands{}}}}}
+		for _, id := range chunk {
+			expr.Nodes[0].GetAny().Operands = append(expr.Nodes[0].GetAny().Operands, int32(len(expr.Nodes)))
+			expr.Nodes = append(expr.Nodes, &identityv1.FilterNode{Node: &identityv1.FilterNode_Condition{Condition: &identityv1.FilterCondition{
+				Attribute: "id", Operator: identityv1.FilterOperator_FILTER_OPERATOR_EQ,
+				Value: &identityv1.FilterCondition_StringValue{StringValue: id},
+			}}})
+		}
+		resp, err := t.api.ListUsers(ctx, &identityv1.ListUsersRequest{TenantId: tenant, PageSize: int32(len(chunk)), Filter: &identityv1.UserFilter{Expression: expr}})
+		if err != nil {
+			return err
+		}
+		for _, m := range resp.GetUsers() {
+			for _, ref := range byID[m.GetId()] {
+				ref.DisplayName = m.GetDisplayName()
+			}
+		}
+	}
+	return nil
 }
 
 func (t users) list(ctx context.Context, c listCall, want func(string) bool) (listed[resource.User], error) {
@@ -106,13 +157,15 @@ func (t users) list(ctx context.Context, c listCall, want func(string) bool) (li
 	}
 	page := listed[resource.User]{total: int(resp.GetTotalSize()), next: resp.GetNextPageToken()}
 	for _, u := range resp.GetUsers() {
-		out, err := t.render(ctx, u, want)
-		if err != nil {
-			return listed[resource.User]{}, err
+		out := resource.UserFromProto(u, t.base)
+		if want("groups") {
+			if out.Groups, err = t.groupsOf(ctx, u); err != nil {
+				return listed[resource.User]{}, err
+			}
 		}
 		page.items = append(page.items, out)
 	}
-	return page, nil
+	return page, t.managers(ctx, c.tenant, page.items)
 }
 
 func (t users) get(ctx context.Context, id string, want func(string) bool) (*resource.User, error) {
@@ -128,7 +181,7 @@ func (t users) create(ctx context.Context, u *resource.User) (*resource.User, er
 	if err != nil {
 		return nil, err
 	}
-	return resource.UserFromProto(resp.GetUser(), t.base), nil
+	return t.render(ctx, resp.GetUser(), byDefault)
 }
 
 func (t users) replace(ctx context.Context, id string, u *resource.User, expected int64) (*resource.User, error) {
@@ -138,7 +191,7 @@ func (t users) replace(ctx context.Context, id string, u *resource.User, expecte
 	if err != nil {
 		return nil, err
 	}
-	return resource.UserFromProto(resp.GetUser(), t.base), nil
+	return t.render(ctx, resp.GetUser(), byDefault)
 }
 
 // patch applies a PATCH to the current user and writes it back guarded by
