@@ -41,8 +41,13 @@ func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry, p
 				// Unknown fields are refused, so a misspelt field is a 400
 				// naming it instead of a silently ignored value.
 				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+				// Every field is answered, false, 0 and "" included: proto3
+				// JSON would leave them out, and a denied check would read
+				// {"revision":"49"} instead of {"allowed":false,...}.
+				MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: true},
 			},
 		}),
+		runtime.SetQueryParameterParser(&strictQuery{}),
 		runtime.WithHealthzEndpoint(healthpb.NewHealthClient(conn)),
 	)
 	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{

@@ -36,6 +36,11 @@ func TestMalformedRequests(t *testing.T) {
 		{"GET", "/v1/tenants#café", "", 400, "the Authorization header holds other than printable ASCII"},
 		{"GET", "/v1/tenants?pageSize=99999999999", "", 400, "query parameter pageSize is out of range"},
 		{"GET", "/v1/tenants?filter.updatedAfter=yesterday", "", 400, "is not an RFC 3339 time"},
+		// a parameter that names no field is refused, never ignored
+		{"GET", "/v1/tenants?pageSizes=2", "", 400, `unknown query parameter \"pageSizes\"`},
+		{"GET", "/v1/tenants?filter.displayname.equals=x", "", 400, `has no field \"displayname\" (names are case-sensitive)`},
+		{"GET", "/v1/tenants?filter=x", "", 400, `query parameter \"filter\" is an object`},
+		{"GET", "/v1/tenants?pageSize.value=2", "", 400, `pageSize is not an object`},
 		{"POST", "/scim/v2/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a@b.c","emails":"a@b.c"}`, 400, "emails: expected an array, got string"},
 	}
 	for _, c := range cases {

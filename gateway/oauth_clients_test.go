@@ -58,7 +58,7 @@ func TestOAuthClientsOverREST(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := step(tc.name, "POST", "/v1/oauthClients", `{"displayName":"x","redirectUris":[`+mustJSON(tc.uri)+`]}`, 400)
-			if !contains(mustJSON(out), "redirect_uris[0]") {
+			if !contains(mustJSON(out), `"field":"redirectUris[0]"`) {
 				t.Fatalf("refusal does not name the field: %v", out)
 			}
 		})

@@ -11,9 +11,12 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/acme/identity/gateway/scim"
 )
@@ -35,6 +38,7 @@ func errorHandler(log *slog.Logger) runtime.ErrorHandlerFunc {
 				err = status.Error(codes.InvalidArgument, "query parameter "+jsonPath(p[1])+" "+describeParseError(p[2]))
 			}
 		}
+		err = jsonFieldNames(err)
 		if c := status.Code(err); c == codes.Unavailable || c == codes.ResourceExhausted {
 			w.Header().Set("Retry-After", strconv.Itoa(scim.RetryAfterSeconds(status.Convert(err))))
 		}
@@ -43,6 +47,55 @@ func errorHandler(log *slog.Logger) runtime.ErrorHandlerFunc {
 		}
 		runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
 	}
+}
+
+// jsonFieldNames names the fields of an error's violations as a REST caller
+// wrote them (user.userName, not user.user_name), as a google.rpc.BadRequest:
+// the core's own field violations are renamed, and protovalidate's
+// buf.validate.Violations (whose paths hold proto names) become one; the
+// messages keep their text.
+func jsonFieldNames(err error) error {
+	st := status.Convert(err)
+	pb := st.Proto()
+	changed := false
+	for i, a := range pb.GetDetails() {
+		m, uerr := a.UnmarshalNew()
+		if uerr != nil {
+			continue
+		}
+		var br *errdetails.BadRequest
+		switch d := m.(type) {
+		case *errdetails.BadRequest:
+			br = d
+			for _, v := range br.GetFieldViolations() {
+				v.Field = jsonPath(v.GetField())
+			}
+		case *validate.Violations:
+			br = &errdetails.BadRequest{}
+			for _, v := range d.GetViolations() {
+				var path []string
+				for _, el := range v.GetField().GetElements() {
+					name := el.GetFieldName()
+					if i, ok := el.GetSubscript().(*validate.FieldPathElement_Index); ok {
+						name += "[" + strconv.FormatUint(i.Index, 10) + "]"
+					}
+					path = append(path, name)
+				}
+				br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{
+					Field: jsonPath(strings.Join(path, ".")), Description: v.GetMessage(), Reason: v.GetRuleId(),
+				})
+			}
+		default:
+			continue
+		}
+		if na, merr := anypb.New(br); merr == nil {
+			pb.Details[i], changed = na, true
+		}
+	}
+	if !changed {
+		return err
+	}
+	return status.ErrorProto(pb)
 }
 
 // routingError answers a method the path does not take with 405, where the
