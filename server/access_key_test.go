@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	identityv1 "github.com/acme/identity/gen/identity/v1"
@@ -95,5 +96,55 @@ func TestAccessKeys(t *testing.T) {
 		wantCode(t, err, codes.Unauthenticated)
 		_, err = e.keys.GetAccessKey(e.ctx, &identityv1.GetAccessKeyRequest{AccessKeyId: id})
 		wantCode(t, err, codes.NotFound)
+	})
+}
+
+// TestLastProjectAdmin: the project's last usable Project Admin key cannot
+// be revoked, deleted or rebound (FailedPrecondition LAST_PROJECT_ADMIN);
+// an expired or revoked admin key does not count as another.
+func TestLastProjectAdmin(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db database) {
+		e := newEnv(t, db)
+		tid := e.tenant(t)
+		_, rest, _ := strings.Cut(e.credential, ":")
+		rootID, _, _ := strings.Cut(rest, ".")
+		lastAdmin := func(err error) {
+			t.Helper()
+			wantCode(t, err, codes.FailedPrecondition)
+			if !strings.Contains(err.Error(), "last usable key with Project Admin") {
+				t.Fatalf("the refusal does not say why: %v", err)
+			}
+		}
+		_, err := e.keys.RevokeAccessKey(e.ctx, &identityv1.RevokeAccessKeyRequest{AccessKeyId: rootID})
+		lastAdmin(err)
+		_, err = e.keys.DeleteAccessKey(e.ctx, &identityv1.DeleteAccessKeyRequest{AccessKeyId: rootID})
+		lastAdmin(err)
+		rebind := func(ctx context.Context, id string, b *identityv1.RoleBinding) error {
+			_, err := e.keys.UpdateAccessKey(ctx, &identityv1.UpdateAccessKeyRequest{
+				AccessKey: &identityv1.AccessKey{Id: id, RoleBindings: []*identityv1.RoleBinding{b}}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"role_bindings"}}})
+			return err
+		}
+		lastAdmin(rebind(e.ctx, rootID, tenantAdmin(tid)))
+
+		// an admin key that expires does not count once expired
+		_, expiring := e.createKey(t, "expiring", timestamppb.New(time.Now().Add(time.Hour)), projectAdmin())
+		e.clock.Advance(2 * time.Hour)
+		_, err = e.keys.RevokeAccessKey(e.ctx, &identityv1.RevokeAccessKeyRequest{AccessKeyId: rootID})
+		lastAdmin(err)
+		_ = expiring
+
+		// with a second admin, the first goes; then the second is the last
+		second, secondID := e.createKey(t, "second admin", nil, projectAdmin())
+		if _, err := e.keys.RevokeAccessKey(e.ctx, &identityv1.RevokeAccessKeyRequest{AccessKeyId: rootID}); err != nil {
+			t.Fatal(err)
+		}
+		ctx := withCredential(context.Background(), second)
+		lastAdmin(rebind(ctx, secondID, tenantAdmin(tid)))
+		_, err = e.keys.DeleteAccessKey(ctx, &identityv1.DeleteAccessKeyRequest{AccessKeyId: secondID})
+		lastAdmin(err)
+		// a revoked key may still be deleted: it authenticates nothing
+		if _, err := e.keys.DeleteAccessKey(ctx, &identityv1.DeleteAccessKeyRequest{AccessKeyId: rootID}); err != nil {
+			t.Fatal(err)
+		}
 	})
 }

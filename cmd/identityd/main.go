@@ -8,12 +8,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -29,10 +31,18 @@ import (
 )
 
 const usage = `usage:
-  identityd init  --data DIR [--database URL]   create the project; print its root credential once
-  identityd serve --data DIR [--database URL]   serve gRPC and HTTP
+  identityd init    --data DIR [--database URL]   create the project; print its root credential once
+  identityd serve   --data DIR [--database URL]   serve gRPC and HTTP
+  identityd recover --data DIR [--database URL]   print a new root credential (Project Admin) of the project
+  identityd version                               print the version
+  identityd help [COMMAND]                        print this, or a command's flags
 
-Every flag can also be set by its environment variable (shown in -h of each command).`
+Every flag can also be set by its environment variable, named beside it in identityd help COMMAND.`
+
+// commands are the subcommands, each given its arguments.
+var commands = map[string]func(args []string, log *slog.Logger) error{
+	"init": runInit, "serve": runServe, "recover": runRecover,
+}
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -41,20 +51,55 @@ func main() {
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
 	}
-	var err error
-	switch os.Args[1] {
-	case "init":
-		err = runInit(os.Args[2:], log)
-	case "serve":
-		err = runServe(os.Args[2:], log)
-	default:
-		fmt.Fprintln(os.Stderr, usage)
+	name, args := os.Args[1], os.Args[2:]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		if len(args) == 0 {
+			fmt.Println(usage)
+			return
+		}
+		// a command's flags, on stdout: its -h
+		name, args, helpOut = args[0], []string{"-h"}, os.Stdout
+	case "version", "--version":
+		fmt.Println("identityd", version())
+		return
+	}
+	run, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "identityd: unknown command %q\n\n%s\n", name, usage)
 		os.Exit(2)
 	}
-	if err != nil {
-		log.Error("identityd failed", "command", os.Args[1], "error", err)
+	if err := run(args, log); err != nil {
+		log.Error("identityd failed", "command", name, "error", err)
 		os.Exit(1)
 	}
+}
+
+// helpOut is where a command's flag set prints its usage: stderr, or stdout
+// under identityd help COMMAND.
+var helpOut io.Writer = os.Stderr
+
+// newFlags returns a command's flag set; -h prints every flag with its
+// environment variable and default and exits 0.
+func newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ExitOnError)
+	fs.SetOutput(helpOut)
+	return fs
+}
+
+// version is the module version and VCS revision the binary was built from.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	v := info.Main.Version
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" {
+			v += " " + s.Value
+		}
+	}
+	return v
 }
 
 // config is the storage configuration shared by both commands.
@@ -87,6 +132,13 @@ func envFloat(name string, def float64) float64 {
 	return def
 }
 
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
 func env(name, def string) string {
 	if v, ok := os.LookupEnv(name); ok {
 		return v
@@ -96,9 +148,9 @@ func env(name, def string) string {
 
 func runInit(args []string, log *slog.Logger) error {
 	var cfg config
-	fs := flag.NewFlagSet("init", flag.ExitOnError)
+	fs := newFlags("init")
 	cfg.flags(fs)
-	name := fs.String("name", "default", "display name of the project")
+	name := fs.String("name", env("IDENTITY_PROJECT_NAME", "default"), "display name of the project (IDENTITY_PROJECT_NAME)")
 	_ = fs.Parse(args)
 	ctx := context.Background()
 	url, err := cfg.databaseURL()
@@ -119,9 +171,35 @@ func runInit(args []string, log *slog.Logger) error {
 	return nil
 }
 
+// runRecover prints a new root credential for an operator with access to
+// the store, when every Project Admin key is lost.
+func runRecover(args []string, log *slog.Logger) error {
+	var cfg config
+	fs := newFlags("recover")
+	cfg.flags(fs)
+	_ = fs.Parse(args)
+	ctx := context.Background()
+	url, err := cfg.databaseURL()
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	cred, keyID, err := authn.RecoverProject(ctx, db)
+	if err != nil {
+		return err
+	}
+	log.Info("root credential recovered; the credential on stdout is shown only once", "access_key_id", keyID)
+	fmt.Println(cred)
+	return nil
+}
+
 func runServe(args []string, log *slog.Logger) error {
 	var cfg config
-	fs := flag.NewFlagSet("serve", flag.ExitOnError)
+	fs := newFlags("serve")
 	cfg.flags(fs)
 	grpcAddr := fs.String("grpc-addr", env("IDENTITY_GRPC_ADDR", "127.0.0.1:9090"), "gRPC listen address (IDENTITY_GRPC_ADDR)")
 	httpAddr := fs.String("http-addr", env("IDENTITY_HTTP_ADDR", "127.0.0.1:8080"), "HTTP listen address (IDENTITY_HTTP_ADDR)")
@@ -134,12 +212,14 @@ func runServe(args []string, log *slog.Logger) error {
 	var limits ratelimit.Limits
 	fs.Float64Var(&limits.PerCredential, "rate-per-credential", envFloat("IDENTITY_RATE_PER_CREDENTIAL", 100),
 		"requests per second one access key or a tenant's SCIM tokens may send, sustained; 0: no limit (IDENTITY_RATE_PER_CREDENTIAL)")
-	fs.IntVar(&limits.CredentialBurst, "rate-burst-per-credential", 200, "requests one credential may send at once")
+	fs.IntVar(&limits.CredentialBurst, "rate-burst-per-credential", envInt("IDENTITY_RATE_BURST_PER_CREDENTIAL", 200),
+		"requests one credential may send at once (IDENTITY_RATE_BURST_PER_CREDENTIAL)")
 	fs.Float64Var(&limits.PerTenant, "rate-per-tenant", envFloat("IDENTITY_RATE_PER_TENANT", 300),
 		"requests per second all credentials together may send for one tenant, sustained; 0: no limit (IDENTITY_RATE_PER_TENANT)")
-	fs.IntVar(&limits.TenantBurst, "rate-burst-per-tenant", 600, "requests all credentials may send for one tenant at once")
-	fs.IntVar(&limits.ConcurrentPerTenant, "concurrent-per-tenant", 8,
-		"calls of one tenant in progress at once; more wait up to a second, then answer 429 / RESOURCE_EXHAUSTED; 0: no limit")
+	fs.IntVar(&limits.TenantBurst, "rate-burst-per-tenant", envInt("IDENTITY_RATE_BURST_PER_TENANT", 600),
+		"requests all credentials may send for one tenant at once (IDENTITY_RATE_BURST_PER_TENANT)")
+	fs.IntVar(&limits.ConcurrentPerTenant, "concurrent-per-tenant", envInt("IDENTITY_CONCURRENT_PER_TENANT", 8),
+		"calls of one tenant in progress at once; more wait up to a second, then answer 429 / RESOURCE_EXHAUSTED; 0: no limit (IDENTITY_CONCURRENT_PER_TENANT)")
 	_ = fs.Parse(args)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)

@@ -49,6 +49,40 @@ func TestBinary(t *testing.T) {
 		t.Fatalf("second init: err %v, stdout %q", err, out)
 	}
 
+	// recover prints a second root credential, used below like the first
+	stdout.Reset()
+	rec := exec.Command(bin, "recover", "--data", data)
+	rec.Stdout, rec.Stderr = &stdout, &stderr
+	if err := rec.Run(); err != nil || !line.MatchString(stdout.String()) {
+		t.Fatalf("recover: %v, printed %q\n%s", err, stdout.String(), stderr.String())
+	}
+	recovered := strings.TrimSpace(stdout.String())
+	if recovered == cred || strings.Contains(stderr.String(), recovered) {
+		t.Fatal("recover printed the old credential, or logged the new one")
+	}
+
+	for _, c := range []struct {
+		args     []string
+		wantCode int
+		want     string
+	}{
+		{[]string{"help"}, 0, "identityd recover"},
+		{[]string{"--help"}, 0, "identityd serve"},
+		{[]string{"help", "serve"}, 0, "IDENTITY_GRPC_ADDR"},
+		{[]string{"serve", "-h"}, 0, "IDENTITY_RATE_BURST_PER_TENANT"},
+		{[]string{"version"}, 0, "identityd "},
+		{[]string{"nope"}, 2, `unknown command "nope"`},
+	} {
+		out, err := exec.Command(bin, c.args...).CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		if code != c.wantCode || !strings.Contains(string(out), c.want) {
+			t.Errorf("identityd %v: exit %d, output %q; want exit %d and %q", c.args, code, out, c.wantCode, c.want)
+		}
+	}
+
 	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
 	serve := exec.Command(bin, "serve", "--data", data, "--grpc-addr", grpcAddr)
 	serve.Env = append(os.Environ(), "IDENTITY_HTTP_ADDR="+httpAddr)
@@ -61,15 +95,17 @@ func TestBinary(t *testing.T) {
 	base := "http://" + httpAddr
 	waitFor(t, base+"/healthz")
 
-	req, _ := http.NewRequest("POST", base+"/v1/tenants", strings.NewReader(`{"displayName":"Acme"}`))
-	req.Header.Set("Authorization", "Bearer "+cred)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("create tenant: %d", resp.StatusCode)
+	for i, c := range []string{cred, recovered} {
+		req, _ := http.NewRequest("POST", base+"/v1/tenants", strings.NewReader(fmt.Sprintf(`{"displayName":"Acme %d"}`, i)))
+		req.Header.Set("Authorization", "Bearer "+c)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("create tenant with credential %d: %d", i, resp.StatusCode)
+		}
 	}
 	if conn, err := net.Dial("tcp", grpcAddr); err != nil {
 		t.Fatalf("gRPC port: %v", err)

@@ -163,6 +163,11 @@ func (s *AccessKeyService) UpdateAccessKey(ctx context.Context, req *identityv1.
 			if err != nil {
 				return err
 			}
+			if isAdmin(k.RoleBindings) && !isAdmin(bindings) {
+				if err := keepAnAdmin(ctx, tx, k.ID); err != nil {
+					return err
+				}
+			}
 			upd.SetRoleBindings(bindings)
 		}
 		if has("expire_time") {
@@ -200,6 +205,11 @@ func (s *AccessKeyService) RevokeAccessKey(ctx context.Context, req *identityv1.
 		if out = k; k.RevokeTime != nil {
 			return nil
 		}
+		if isAdmin(k.RoleBindings) {
+			if err := keepAnAdmin(ctx, tx, k.ID); err != nil {
+				return err
+			}
+		}
 		if out, err = k.Update().SetRevokeTime(tx.Now).Save(ctx); err != nil {
 			return fmt.Errorf("revoke access key: %w", err)
 		}
@@ -217,10 +227,50 @@ func (s *AccessKeyService) DeleteAccessKey(ctx context.Context, req *identityv1.
 	id := req.GetAccessKeyId()
 	rev, err := deleteOne(ctx, s.w, "access key", id, changelog.KeyDeleted{Key: changelog.KeyID(id)},
 		func(ctx context.Context, tx *store.Tx) (int, error) {
+			k, err := getKey(ctx, tx.Client(), id)
+			if err != nil {
+				return 0, err
+			}
+			if k.RevokeTime == nil && isAdmin(k.RoleBindings) {
+				if err := keepAnAdmin(ctx, tx, id); err != nil {
+					return 0, err
+				}
+			}
 			return tx.AccessKey.Delete().Where(accesskey.ID(id)).Exec(ctx)
 		})
 	if err != nil {
 		return nil, err
 	}
 	return &identityv1.DeleteAccessKeyResponse{Revision: rev}, nil
+}
+
+// isAdmin says whether bindings grant Project Admin.
+func isAdmin(bindings []schema.RoleBinding) bool {
+	for _, b := range bindings {
+		if b.Role == authz.RoleProjectAdmin {
+			return true
+		}
+	}
+	return false
+}
+
+// keepAnAdmin refuses to take Project Admin from the key except (by
+// revoking, deleting or rebinding it) when no other usable key of the
+// project holds it: the project would be left with nobody able to manage
+// it. The write holds the project's row, so two such writes cannot each
+// count the other's key.
+func keepAnAdmin(ctx context.Context, tx *store.Tx, except string) error {
+	keys, err := tx.AccessKey.Query().Where(accesskey.IDNEQ(except), accesskey.RevokeTimeIsNil(),
+		accesskey.Or(accesskey.ExpireTimeIsNil(), accesskey.ExpireTimeGT(tx.Now))).All(ctx)
+	if err != nil {
+		return fmt.Errorf("count admin keys: %w", err)
+	}
+	for _, k := range keys {
+		if isAdmin(k.RoleBindings) {
+			return nil
+		}
+	}
+	return apierr.FailedPrecondition("LAST_PROJECT_ADMIN",
+		"this is the project's last usable key with Project Admin: create another one first "+
+			"(an operator with access to the store can also run identityd recover)")
 }

@@ -53,7 +53,9 @@ type AccessKeyServiceClient interface {
 	// UpdateAccessKey changes the fields named in update_mask: name,
 	// role_bindings, expire_time ("*" for all). The secret never changes.
 	//
-	// FailedPrecondition for a revoked key; the same checks as CreateAccessKey.
+	// FailedPrecondition for a revoked key, and (reason LAST_PROJECT_ADMIN)
+	// for taking Project Admin from the project's last usable key with it;
+	// the same checks as CreateAccessKey.
 	UpdateAccessKey(ctx context.Context, in *UpdateAccessKeyRequest, opts ...grpc.CallOption) (*UpdateAccessKeyResponse, error)
 	// RevokeAccessKey revokes a key: it authenticates no new call from the
 	// next one on the instance that revoked it, and from 50 ms after on every
@@ -61,12 +63,17 @@ type AccessKeyServiceClient interface {
 	// at least that often); a stream already open goes on. The key stays
 	// listed as revoked.
 	//
-	// Revoking a revoked key changes nothing.
+	// Revoking a revoked key changes nothing. FailedPrecondition (reason
+	// LAST_PROJECT_ADMIN) for the project's last usable key (not revoked, not
+	// expired) with Project Admin: create another first; an operator with
+	// access to the store can always get one with `identityd recover`.
 	RevokeAccessKey(ctx context.Context, in *RevokeAccessKeyRequest, opts ...grpc.CallOption) (*RevokeAccessKeyResponse, error)
 	// DeleteAccessKey deletes a key; like revocation, it takes effect on the
 	// next request on this instance, within 50 ms on every other.
 	//
-	// NotFound when the project has no key with this id.
+	// NotFound when the project has no key with this id; FailedPrecondition
+	// (reason LAST_PROJECT_ADMIN) for the project's last usable key with
+	// Project Admin, as for RevokeAccessKey.
 	DeleteAccessKey(ctx context.Context, in *DeleteAccessKeyRequest, opts ...grpc.CallOption) (*DeleteAccessKeyResponse, error)
 }
 
@@ -164,7 +171,9 @@ type AccessKeyServiceServer interface {
 	// UpdateAccessKey changes the fields named in update_mask: name,
 	// role_bindings, expire_time ("*" for all). The secret never changes.
 	//
-	// FailedPrecondition for a revoked key; the same checks as CreateAccessKey.
+	// FailedPrecondition for a revoked key, and (reason LAST_PROJECT_ADMIN)
+	// for taking Project Admin from the project's last usable key with it;
+	// the same checks as CreateAccessKey.
 	UpdateAccessKey(context.Context, *UpdateAccessKeyRequest) (*UpdateAccessKeyResponse, error)
 	// RevokeAccessKey revokes a key: it authenticates no new call from the
 	// next one on the instance that revoked it, and from 50 ms after on every
@@ -172,12 +181,17 @@ type AccessKeyServiceServer interface {
 	// at least that often); a stream already open goes on. The key stays
 	// listed as revoked.
 	//
-	// Revoking a revoked key changes nothing.
+	// Revoking a revoked key changes nothing. FailedPrecondition (reason
+	// LAST_PROJECT_ADMIN) for the project's last usable key (not revoked, not
+	// expired) with Project Admin: create another first; an operator with
+	// access to the store can always get one with `identityd recover`.
 	RevokeAccessKey(context.Context, *RevokeAccessKeyRequest) (*RevokeAccessKeyResponse, error)
 	// DeleteAccessKey deletes a key; like revocation, it takes effect on the
 	// next request on this instance, within 50 ms on every other.
 	//
-	// NotFound when the project has no key with this id.
+	// NotFound when the project has no key with this id; FailedPrecondition
+	// (reason LAST_PROJECT_ADMIN) for the project's last usable key with
+	// Project Admin, as for RevokeAccessKey.
 	DeleteAccessKey(context.Context, *DeleteAccessKeyRequest) (*DeleteAccessKeyResponse, error)
 }
 
