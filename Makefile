@@ -4,6 +4,7 @@ SHELL := /bin/bash
 BUF := go tool -modfile=tools/go.mod buf
 PROTOVALIDATE := github.com/bufbuild/protovalidate@v1.2.2
 GOOGLEAPIS := github.com/grpc-ecosystem/grpc-gateway@v1.16.0
+OPENAPIV2 := github.com/grpc-ecosystem/grpc-gateway/v2@v2.33.0
 DATA ?= ./data
 
 .PHONY: help generate protodeps lint test test-short bench bench-writes fuzz verify run build
@@ -11,12 +12,15 @@ DATA ?= ./data
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-protodeps: ## link validate.proto and the google.api annotations from the Go module cache into .protodeps
+protodeps: ## link validate.proto, the google.api and the OpenAPI annotations from the Go module cache into .protodeps
 	@mkdir -p .protodeps
 	@dir=$$(go mod download -json $(PROTOVALIDATE) | sed -n 's/.*"Dir": "\(.*\)",/\1/p'); \
 		ln -sfn "$$dir/proto/protovalidate" .protodeps/protovalidate
 	@dir=$$(go mod download -json $(GOOGLEAPIS) | sed -n 's/.*"Dir": "\(.*\)",/\1/p'); \
 		ln -sfn "$$dir/third_party/googleapis" .protodeps/googleapis
+	@mkdir -p .protodeps/openapiv2
+	@dir=$$(go mod download -json $(OPENAPIV2) | sed -n 's/.*"Dir": "\(.*\)",/\1/p'); \
+		ln -sfn "$$dir/protoc-gen-openapiv2" .protodeps/openapiv2/protoc-gen-openapiv2
 
 generate: protodeps ## rebuild gen/ from proto/ and ent/ from ent/schema
 	rm -rf gen

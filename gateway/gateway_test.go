@@ -272,8 +272,10 @@ func TestOperationalEndpoints(t *testing.T) {
 	if code, out := c.do("GET", "/healthz", ""); code != 200 || out["status"] != "SERVING" {
 		t.Fatalf("healthz %d %v", code, out)
 	}
-	if code, out := c.do("GET", "/v1/openapi.json", ""); code != 200 || out["swagger"] != "2.0" || out["paths"] == nil {
-		t.Fatalf("openapi %d", code)
+	if code, out := c.do("GET", "/v1/openapi.json", ""); code != 200 || out["swagger"] != "2.0" || out["paths"] == nil ||
+		str(out, "info", "title") != "identityd API" || str(out, "info", "version") != "v1" ||
+		str(out, "securityDefinitions", "Bearer", "name") != "Authorization" || mustJSON(out["security"]) != `[{"Bearer":[]}]` {
+		t.Fatalf("openapi %d: title, version or the Bearer scheme missing", code)
 	}
 	client{t: t, base: hs.URL, cred: cred}.do("GET", "/v1/tenants", "")
 	resp, err := http.Get(hs.URL + "/metrics")
