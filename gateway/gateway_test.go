@@ -204,7 +204,7 @@ func TestREST(t *testing.T) {
 	step("SCIM resolve as Project Admin", "GET", "/v1/scim/tenant", "", 403)
 
 	authz := "/v1/tenants/" + tid + "/authz:"
-	if check := step("check role of a deactivated user", "POST", authz+"checkRole", `{"user":{"userId":"`+uid+`"},"role":"platform"}`, 200); check["allowed"] != false {
+	if check := step("check role of a deactivated user", "POST", authz+"checkRole", `{"user":{"userId":"`+uid+`"},"role":"platform","explain":true}`, 200); check["allowed"] != false || check["denial"] != "DENIAL_USER_INACTIVE" {
 		// every field is answered, false included
 		t.Fatalf("a deactivated user holds a role, or the answer leaves allowed out: %v", check)
 	}

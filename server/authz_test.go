@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/acme/identity/ent/group"
 	"github.com/acme/identity/ent/groupmembership"
@@ -546,4 +547,49 @@ func TestAtLeastRevisionBeyondCommitted(t *testing.T) {
 			t.Fatalf("the latest revision: %v", err)
 		}
 	})
+}
+
+// TestDenials: explain on a denied check says why.
+func TestDenials(t *testing.T) {
+	e := newEnv(t, databases()[0])
+	tid := e.tenant(t)
+	ada := e.user(t, tid, "ada@example.com")
+	bob := e.user(t, tid, "bob@example.com")
+	e.role(t, tid, "billing")
+	active := false
+	if _, err := e.users.UpdateUser(e.ctx, &identityv1.UpdateUserRequest{User: &identityv1.User{TenantId: tid, Id: bob.GetId(), Active: &active},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"active"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name       string
+		user       *identityv1.UserRef
+		role, perm string
+		want       identityv1.Denial
+	}{
+		{"no such user", byName("nobody@example.com"), "billing", "", identityv1.Denial_DENIAL_USER_NOT_FOUND},
+		{"inactive user", byID(bob.GetId()), "billing", "", identityv1.Denial_DENIAL_USER_INACTIVE},
+		{"no such role", byID(ada.GetId()), "nosuch", "", identityv1.Denial_DENIAL_ROLE_NOT_FOUND},
+		{"not granted", byID(ada.GetId()), "billing", "", identityv1.Denial_DENIAL_NOT_GRANTED},
+		{"permission, inactive user", byID(bob.GetId()), "", "x:read", identityv1.Denial_DENIAL_USER_INACTIVE},
+		{"permission not granted", byID(ada.GetId()), "", "x:read", identityv1.Denial_DENIAL_NOT_GRANTED},
+	} {
+		var got identityv1.Denial
+		if c.role != "" {
+			r, err := e.authz().CheckRole(e.ctx, &identityv1.CheckRoleRequest{TenantId: tid, User: c.user, Role: c.role, Explain: true})
+			if err != nil || r.GetAllowed() {
+				t.Fatalf("%s: %v %v", c.name, r, err)
+			}
+			got = r.GetDenial()
+		} else {
+			r, err := e.authz().CheckPermission(e.ctx, &identityv1.CheckPermissionRequest{TenantId: tid, User: c.user, Permission: c.perm, Explain: true})
+			if err != nil || r.GetAllowed() {
+				t.Fatalf("%s: %v %v", c.name, r, err)
+			}
+			got = r.GetDenial()
+		}
+		if got != c.want {
+			t.Errorf("%s: denial %v, want %v", c.name, got, c.want)
+		}
+	}
 }

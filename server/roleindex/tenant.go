@@ -142,6 +142,11 @@ func (t *Tenant) holds(u *user, r *role) bool {
 	return false
 }
 
+// HasRoleNamed says whether the tenant has a role of this name key.
+func (t *Tenant) HasRoleNamed(roleNameKey string) bool {
+	return t.rolesByName[roleNameKey] != nil
+}
+
 // HasRole says whether the user (by id, or by name key when id is empty)
 // holds the role of this name key.
 func (t *Tenant) HasRole(userID, userNameKey, roleNameKey string) bool {

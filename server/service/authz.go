@@ -102,8 +102,26 @@ func (s *AuthzService) CheckRole(ctx context.Context, req *identityv1.CheckRoleR
 		}
 		grants := t.RoleGrants(id, nameKey, roleKey)
 		out.Allowed, out.Grants = len(grants) > 0, grantsToProto(grants)
+		if !out.Allowed {
+			out.Denial = denial(t, id, nameKey, roleKey)
+		}
 	})
 	return out, nil
+}
+
+// denial says why a user (by id or name key) does not hold a role (by name
+// key; "" for a permission check).
+func denial(t *roleindex.Tenant, id, nameKey, roleKey string) identityv1.Denial {
+	u, ok := t.LookupUser(id, nameKey)
+	switch {
+	case !ok:
+		return identityv1.Denial_DENIAL_USER_NOT_FOUND
+	case !u.Active:
+		return identityv1.Denial_DENIAL_USER_INACTIVE
+	case roleKey != "" && !t.HasRoleNamed(roleKey):
+		return identityv1.Denial_DENIAL_ROLE_NOT_FOUND
+	}
+	return identityv1.Denial_DENIAL_NOT_GRANTED
 }
 
 // CheckPermission answers from memory.
@@ -116,6 +134,9 @@ func (s *AuthzService) CheckPermission(ctx context.Context, req *identityv1.Chec
 	out := &identityv1.CheckPermissionResponse{Revision: rev}
 	ts.Read(func(t *roleindex.Tenant) {
 		out.Allowed = t.HasPermission(id, nameKey, req.GetPermission())
+		if !out.Allowed && req.GetExplain() {
+			out.Denial = denial(t, id, nameKey, "")
+		}
 		if out.Allowed && req.GetExplain() {
 			_, roles, _ := t.UserRoles(id, nameKey)
 			for _, r := range roles {

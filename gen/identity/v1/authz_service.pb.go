@@ -23,6 +23,68 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Denial is why a check answered allowed false.
+type Denial int32
+
+const (
+	// DENIAL_UNSPECIFIED: the check was allowed, or explain was not asked.
+	Denial_DENIAL_UNSPECIFIED Denial = 0
+	// DENIAL_USER_NOT_FOUND: the tenant has no such user.
+	Denial_DENIAL_USER_NOT_FOUND Denial = 1
+	// DENIAL_USER_INACTIVE: the user is deactivated, and so holds no role.
+	Denial_DENIAL_USER_INACTIVE Denial = 2
+	// DENIAL_ROLE_NOT_FOUND: the tenant has no role of that name.
+	Denial_DENIAL_ROLE_NOT_FOUND Denial = 3
+	// DENIAL_NOT_GRANTED: the user is active, and no assignment, group or
+	// mapping gives the role (or a role carrying the permission).
+	Denial_DENIAL_NOT_GRANTED Denial = 4
+)
+
+// Enum value maps for Denial.
+var (
+	Denial_name = map[int32]string{
+		0: "DENIAL_UNSPECIFIED",
+		1: "DENIAL_USER_NOT_FOUND",
+		2: "DENIAL_USER_INACTIVE",
+		3: "DENIAL_ROLE_NOT_FOUND",
+		4: "DENIAL_NOT_GRANTED",
+	}
+	Denial_value = map[string]int32{
+		"DENIAL_UNSPECIFIED":    0,
+		"DENIAL_USER_NOT_FOUND": 1,
+		"DENIAL_USER_INACTIVE":  2,
+		"DENIAL_ROLE_NOT_FOUND": 3,
+		"DENIAL_NOT_GRANTED":    4,
+	}
+)
+
+func (x Denial) Enum() *Denial {
+	p := new(Denial)
+	*p = x
+	return p
+}
+
+func (x Denial) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Denial) Descriptor() protoreflect.EnumDescriptor {
+	return file_identity_v1_authz_service_proto_enumTypes[0].Descriptor()
+}
+
+func (Denial) Type() protoreflect.EnumType {
+	return &file_identity_v1_authz_service_proto_enumTypes[0]
+}
+
+func (x Denial) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Denial.Descriptor instead.
+func (Denial) EnumDescriptor() ([]byte, []int) {
+	return file_identity_v1_authz_service_proto_rawDescGZIP(), []int{0}
+}
+
 type CheckRoleRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	TenantId string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
@@ -108,7 +170,9 @@ type CheckRoleResponse struct {
 	// grants are set when explain was asked and allowed is true.
 	Grants []*Grant `protobuf:"bytes,2,rep,name=grants,proto3" json:"grants,omitempty"`
 	// revision is the revision the answer reflects.
-	Revision      int64 `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
+	Revision int64 `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
+	// denial says why, when explain was asked and allowed is false.
+	Denial        Denial `protobuf:"varint,4,opt,name=denial,proto3,enum=identity.v1.Denial" json:"denial,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -162,6 +226,13 @@ func (x *CheckRoleResponse) GetRevision() int64 {
 		return x.Revision
 	}
 	return 0
+}
+
+func (x *CheckRoleResponse) GetDenial() Denial {
+	if x != nil {
+		return x.Denial
+	}
+	return Denial_DENIAL_UNSPECIFIED
 }
 
 type CheckPermissionRequest struct {
@@ -245,8 +316,10 @@ type CheckPermissionResponse struct {
 	Allowed bool                   `protobuf:"varint,1,opt,name=allowed,proto3" json:"allowed,omitempty"`
 	// roles are set when explain was asked: the roles carrying the permission,
 	// with their grants.
-	Roles         []*EffectiveRole `protobuf:"bytes,2,rep,name=roles,proto3" json:"roles,omitempty"`
-	Revision      int64            `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
+	Roles    []*EffectiveRole `protobuf:"bytes,2,rep,name=roles,proto3" json:"roles,omitempty"`
+	Revision int64            `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
+	// denial says why, when explain was asked and allowed is false.
+	Denial        Denial `protobuf:"varint,4,opt,name=denial,proto3,enum=identity.v1.Denial" json:"denial,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -300,6 +373,13 @@ func (x *CheckPermissionResponse) GetRevision() int64 {
 		return x.Revision
 	}
 	return 0
+}
+
+func (x *CheckPermissionResponse) GetDenial() Denial {
+	if x != nil {
+		return x.Denial
+	}
+	return Denial_DENIAL_UNSPECIFIED
 }
 
 // Check is one check of a BatchCheck: a role or a permission.
@@ -1105,11 +1185,12 @@ const file_identity_v1_authz_service_proto_rawDesc = "" +
 	"\x04role\x18\x03 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\x04role\x12\x18\n" +
 	"\aexplain\x18\x04 \x01(\bR\aexplain\x123\n" +
-	"\x11at_least_revision\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fatLeastRevision\"u\n" +
+	"\x11at_least_revision\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fatLeastRevision\"\xa2\x01\n" +
 	"\x11CheckRoleResponse\x12\x18\n" +
 	"\aallowed\x18\x01 \x01(\bR\aallowed\x12*\n" +
 	"\x06grants\x18\x02 \x03(\v2\x12.identity.v1.GrantR\x06grants\x12\x1a\n" +
-	"\brevision\x18\x03 \x01(\x03R\brevision\"\xef\x01\n" +
+	"\brevision\x18\x03 \x01(\x03R\brevision\x12+\n" +
+	"\x06denial\x18\x04 \x01(\x0e2\x13.identity.v1.DenialR\x06denial\"\xef\x01\n" +
 	"\x16CheckPermissionRequest\x12(\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\btenantId\x120\n" +
 	"\x04user\x18\x02 \x01(\v2\x14.identity.v1.UserRefB\x06\xbaH\x03\xc8\x01\x01R\x04user\x12*\n" +
@@ -1118,11 +1199,12 @@ const file_identity_v1_authz_service_proto_rawDesc = "" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\n" +
 	"permission\x12\x18\n" +
 	"\aexplain\x18\x04 \x01(\bR\aexplain\x123\n" +
-	"\x11at_least_revision\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fatLeastRevision\"\x81\x01\n" +
+	"\x11at_least_revision\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fatLeastRevision\"\xae\x01\n" +
 	"\x17CheckPermissionResponse\x12\x18\n" +
 	"\aallowed\x18\x01 \x01(\bR\aallowed\x120\n" +
 	"\x05roles\x18\x02 \x03(\v2\x1a.identity.v1.EffectiveRoleR\x05roles\x12\x1a\n" +
-	"\brevision\x18\x03 \x01(\x03R\brevision\"\x98\x01\n" +
+	"\brevision\x18\x03 \x01(\x03R\brevision\x12+\n" +
+	"\x06denial\x18\x04 \x01(\x0e2\x13.identity.v1.DenialR\x06denial\"\x98\x01\n" +
 	"\x05Check\x120\n" +
 	"\x04user\x18\x01 \x01(\v2\x14.identity.v1.UserRefB\x06\xbaH\x03\xc8\x01\x01R\x04user\x12 \n" +
 	"\x04role\x18\x02 \x01(\tB\n" +
@@ -1186,7 +1268,13 @@ const file_identity_v1_authz_service_proto_rawDesc = "" +
 	"\x11SessionRevocation\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x17\n" +
-	"\auser_id\x18\x02 \x01(\tR\x06userId2\xf1\x06\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId*\x88\x01\n" +
+	"\x06Denial\x12\x16\n" +
+	"\x12DENIAL_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15DENIAL_USER_NOT_FOUND\x10\x01\x12\x18\n" +
+	"\x14DENIAL_USER_INACTIVE\x10\x02\x12\x19\n" +
+	"\x15DENIAL_ROLE_NOT_FOUND\x10\x03\x12\x16\n" +
+	"\x12DENIAL_NOT_GRANTED\x10\x042\xf1\x06\n" +
 	"\fAuthzService\x12~\n" +
 	"\tCheckRole\x12\x1d.identity.v1.CheckRoleRequest\x1a\x1e.identity.v1.CheckRoleResponse\"2\x82\xd3\xe4\x93\x02,:\x01*\"'/v1/tenants/{tenant_id}/authz:checkRole\x12\x96\x01\n" +
 	"\x0fCheckPermission\x12#.identity.v1.CheckPermissionRequest\x1a$.identity.v1.CheckPermissionResponse\"8\x82\xd3\xe4\x93\x022:\x01*\"-/v1/tenants/{tenant_id}/authz:checkPermission\x12\x82\x01\n" +
@@ -1208,60 +1296,64 @@ func file_identity_v1_authz_service_proto_rawDescGZIP() []byte {
 	return file_identity_v1_authz_service_proto_rawDescData
 }
 
+var file_identity_v1_authz_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_identity_v1_authz_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_identity_v1_authz_service_proto_goTypes = []any{
-	(*CheckRoleRequest)(nil),         // 0: identity.v1.CheckRoleRequest
-	(*CheckRoleResponse)(nil),        // 1: identity.v1.CheckRoleResponse
-	(*CheckPermissionRequest)(nil),   // 2: identity.v1.CheckPermissionRequest
-	(*CheckPermissionResponse)(nil),  // 3: identity.v1.CheckPermissionResponse
-	(*Check)(nil),                    // 4: identity.v1.Check
-	(*BatchCheckRequest)(nil),        // 5: identity.v1.BatchCheckRequest
-	(*CheckColumns)(nil),             // 6: identity.v1.CheckColumns
-	(*BatchCheckResponse)(nil),       // 7: identity.v1.BatchCheckResponse
-	(*ListUserRolesRequest)(nil),     // 8: identity.v1.ListUserRolesRequest
-	(*ListUserRolesResponse)(nil),    // 9: identity.v1.ListUserRolesResponse
-	(*ListRoleMembersRequest)(nil),   // 10: identity.v1.ListRoleMembersRequest
-	(*ListRoleMembersResponse)(nil),  // 11: identity.v1.ListRoleMembersResponse
-	(*RoleMember)(nil),               // 12: identity.v1.RoleMember
-	(*WatchRoleChangesRequest)(nil),  // 13: identity.v1.WatchRoleChangesRequest
-	(*WatchRoleChangesResponse)(nil), // 14: identity.v1.WatchRoleChangesResponse
-	(*SessionRevocation)(nil),        // 15: identity.v1.SessionRevocation
-	(*UserRef)(nil),                  // 16: identity.v1.UserRef
-	(*Grant)(nil),                    // 17: identity.v1.Grant
-	(*EffectiveRole)(nil),            // 18: identity.v1.EffectiveRole
-	(*RoleChange)(nil),               // 19: identity.v1.RoleChange
+	(Denial)(0),                      // 0: identity.v1.Denial
+	(*CheckRoleRequest)(nil),         // 1: identity.v1.CheckRoleRequest
+	(*CheckRoleResponse)(nil),        // 2: identity.v1.CheckRoleResponse
+	(*CheckPermissionRequest)(nil),   // 3: identity.v1.CheckPermissionRequest
+	(*CheckPermissionResponse)(nil),  // 4: identity.v1.CheckPermissionResponse
+	(*Check)(nil),                    // 5: identity.v1.Check
+	(*BatchCheckRequest)(nil),        // 6: identity.v1.BatchCheckRequest
+	(*CheckColumns)(nil),             // 7: identity.v1.CheckColumns
+	(*BatchCheckResponse)(nil),       // 8: identity.v1.BatchCheckResponse
+	(*ListUserRolesRequest)(nil),     // 9: identity.v1.ListUserRolesRequest
+	(*ListUserRolesResponse)(nil),    // 10: identity.v1.ListUserRolesResponse
+	(*ListRoleMembersRequest)(nil),   // 11: identity.v1.ListRoleMembersRequest
+	(*ListRoleMembersResponse)(nil),  // 12: identity.v1.ListRoleMembersResponse
+	(*RoleMember)(nil),               // 13: identity.v1.RoleMember
+	(*WatchRoleChangesRequest)(nil),  // 14: identity.v1.WatchRoleChangesRequest
+	(*WatchRoleChangesResponse)(nil), // 15: identity.v1.WatchRoleChangesResponse
+	(*SessionRevocation)(nil),        // 16: identity.v1.SessionRevocation
+	(*UserRef)(nil),                  // 17: identity.v1.UserRef
+	(*Grant)(nil),                    // 18: identity.v1.Grant
+	(*EffectiveRole)(nil),            // 19: identity.v1.EffectiveRole
+	(*RoleChange)(nil),               // 20: identity.v1.RoleChange
 }
 var file_identity_v1_authz_service_proto_depIdxs = []int32{
-	16, // 0: identity.v1.CheckRoleRequest.user:type_name -> identity.v1.UserRef
-	17, // 1: identity.v1.CheckRoleResponse.grants:type_name -> identity.v1.Grant
-	16, // 2: identity.v1.CheckPermissionRequest.user:type_name -> identity.v1.UserRef
-	18, // 3: identity.v1.CheckPermissionResponse.roles:type_name -> identity.v1.EffectiveRole
-	16, // 4: identity.v1.Check.user:type_name -> identity.v1.UserRef
-	4,  // 5: identity.v1.BatchCheckRequest.checks:type_name -> identity.v1.Check
-	6,  // 6: identity.v1.BatchCheckRequest.columns:type_name -> identity.v1.CheckColumns
-	16, // 7: identity.v1.ListUserRolesRequest.user:type_name -> identity.v1.UserRef
-	18, // 8: identity.v1.ListUserRolesResponse.roles:type_name -> identity.v1.EffectiveRole
-	12, // 9: identity.v1.ListRoleMembersResponse.members:type_name -> identity.v1.RoleMember
-	17, // 10: identity.v1.RoleMember.grants:type_name -> identity.v1.Grant
-	19, // 11: identity.v1.WatchRoleChangesResponse.changes:type_name -> identity.v1.RoleChange
-	15, // 12: identity.v1.WatchRoleChangesResponse.revoked_sessions:type_name -> identity.v1.SessionRevocation
-	0,  // 13: identity.v1.AuthzService.CheckRole:input_type -> identity.v1.CheckRoleRequest
-	2,  // 14: identity.v1.AuthzService.CheckPermission:input_type -> identity.v1.CheckPermissionRequest
-	5,  // 15: identity.v1.AuthzService.BatchCheck:input_type -> identity.v1.BatchCheckRequest
-	8,  // 16: identity.v1.AuthzService.ListUserRoles:input_type -> identity.v1.ListUserRolesRequest
-	10, // 17: identity.v1.AuthzService.ListRoleMembers:input_type -> identity.v1.ListRoleMembersRequest
-	13, // 18: identity.v1.AuthzService.WatchRoleChanges:input_type -> identity.v1.WatchRoleChangesRequest
-	1,  // 19: identity.v1.AuthzService.CheckRole:output_type -> identity.v1.CheckRoleResponse
-	3,  // 20: identity.v1.AuthzService.CheckPermission:output_type -> identity.v1.CheckPermissionResponse
-	7,  // 21: identity.v1.AuthzService.BatchCheck:output_type -> identity.v1.BatchCheckResponse
-	9,  // 22: identity.v1.AuthzService.ListUserRoles:output_type -> identity.v1.ListUserRolesResponse
-	11, // 23: identity.v1.AuthzService.ListRoleMembers:output_type -> identity.v1.ListRoleMembersResponse
-	14, // 24: identity.v1.AuthzService.WatchRoleChanges:output_type -> identity.v1.WatchRoleChangesResponse
-	19, // [19:25] is the sub-list for method output_type
-	13, // [13:19] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	17, // 0: identity.v1.CheckRoleRequest.user:type_name -> identity.v1.UserRef
+	18, // 1: identity.v1.CheckRoleResponse.grants:type_name -> identity.v1.Grant
+	0,  // 2: identity.v1.CheckRoleResponse.denial:type_name -> identity.v1.Denial
+	17, // 3: identity.v1.CheckPermissionRequest.user:type_name -> identity.v1.UserRef
+	19, // 4: identity.v1.CheckPermissionResponse.roles:type_name -> identity.v1.EffectiveRole
+	0,  // 5: identity.v1.CheckPermissionResponse.denial:type_name -> identity.v1.Denial
+	17, // 6: identity.v1.Check.user:type_name -> identity.v1.UserRef
+	5,  // 7: identity.v1.BatchCheckRequest.checks:type_name -> identity.v1.Check
+	7,  // 8: identity.v1.BatchCheckRequest.columns:type_name -> identity.v1.CheckColumns
+	17, // 9: identity.v1.ListUserRolesRequest.user:type_name -> identity.v1.UserRef
+	19, // 10: identity.v1.ListUserRolesResponse.roles:type_name -> identity.v1.EffectiveRole
+	13, // 11: identity.v1.ListRoleMembersResponse.members:type_name -> identity.v1.RoleMember
+	18, // 12: identity.v1.RoleMember.grants:type_name -> identity.v1.Grant
+	20, // 13: identity.v1.WatchRoleChangesResponse.changes:type_name -> identity.v1.RoleChange
+	16, // 14: identity.v1.WatchRoleChangesResponse.revoked_sessions:type_name -> identity.v1.SessionRevocation
+	1,  // 15: identity.v1.AuthzService.CheckRole:input_type -> identity.v1.CheckRoleRequest
+	3,  // 16: identity.v1.AuthzService.CheckPermission:input_type -> identity.v1.CheckPermissionRequest
+	6,  // 17: identity.v1.AuthzService.BatchCheck:input_type -> identity.v1.BatchCheckRequest
+	9,  // 18: identity.v1.AuthzService.ListUserRoles:input_type -> identity.v1.ListUserRolesRequest
+	11, // 19: identity.v1.AuthzService.ListRoleMembers:input_type -> identity.v1.ListRoleMembersRequest
+	14, // 20: identity.v1.AuthzService.WatchRoleChanges:input_type -> identity.v1.WatchRoleChangesRequest
+	2,  // 21: identity.v1.AuthzService.CheckRole:output_type -> identity.v1.CheckRoleResponse
+	4,  // 22: identity.v1.AuthzService.CheckPermission:output_type -> identity.v1.CheckPermissionResponse
+	8,  // 23: identity.v1.AuthzService.BatchCheck:output_type -> identity.v1.BatchCheckResponse
+	10, // 24: identity.v1.AuthzService.ListUserRoles:output_type -> identity.v1.ListUserRolesResponse
+	12, // 25: identity.v1.AuthzService.ListRoleMembers:output_type -> identity.v1.ListRoleMembersResponse
+	15, // 26: identity.v1.AuthzService.WatchRoleChanges:output_type -> identity.v1.WatchRoleChangesResponse
+	21, // [21:27] is the sub-list for method output_type
+	15, // [15:21] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_identity_v1_authz_service_proto_init() }
@@ -1279,13 +1371,14 @@ func file_identity_v1_authz_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_identity_v1_authz_service_proto_rawDesc), len(file_identity_v1_authz_service_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_identity_v1_authz_service_proto_goTypes,
 		DependencyIndexes: file_identity_v1_authz_service_proto_depIdxs,
+		EnumInfos:         file_identity_v1_authz_service_proto_enumTypes,
 		MessageInfos:      file_identity_v1_authz_service_proto_msgTypes,
 	}.Build()
 	File_identity_v1_authz_service_proto = out.File
