@@ -5,7 +5,6 @@ BUF := go tool -modfile=tools/go.mod buf
 PROTOVALIDATE := github.com/bufbuild/protovalidate@v1.2.2
 GOOGLEAPIS := github.com/grpc-ecosystem/grpc-gateway@v1.16.0
 OPENAPIV2 := github.com/grpc-ecosystem/grpc-gateway/v2@v2.33.0
-DATA ?= ./data
 
 .PHONY: help generate protodeps lint test test-short bench bench-writes fuzz verify run build
 
@@ -73,8 +72,5 @@ bench-writes: ## measure SCIM provisioning on SQLite and, with IDENTITY_TEST_POS
 build: ## build bin/identityd
 	go build -o bin/identityd ./cmd/identityd
 
-run: build ## init on first start (printing the root credential once), then serve on the embedded SQLite
-	@if [ ! -e $(DATA)/identity.db ]; then \
-		echo "First start: the line below is your root credential; it is shown only once." >&2; \
-		./bin/identityd init --data $(DATA); fi
-	./bin/identityd serve --data $(DATA)
+run: build ## serve (IDENTITY_DATA, default ./data, or IDENTITY_DATABASE); the first start prints the root credential once
+	./bin/identityd serve

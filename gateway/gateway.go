@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus"
@@ -70,7 +72,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry, p
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", readWholeBody(rest))
+	mux.Handle("/v1/", readWholeBody(longLived(rest)))
 	mux.Handle("GET /healthz", rest)
 	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -100,6 +102,18 @@ func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry, p
 	h = promhttp.InstrumentHandlerDuration(duration, h)
 	h = promhttp.InstrumentHandlerCounter(requests, h)
 	return h, nil
+}
+
+// longLived lifts the server's write timeout from the REST watch, a stream
+// meant to stay open for hours: the timeout would cut it (and lose the event
+// in flight) after a minute. Its heartbeats keep proxies from closing it.
+func longLived(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ":watchRoleChanges") {
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // readWholeBody reads a REST request's body before the mapping does, so that

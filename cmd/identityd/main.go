@@ -1,6 +1,8 @@
-// Command identityd is the identity service: `identityd init` creates the
-// project and prints its root credential once; `identityd serve` serves gRPC
-// and HTTP. This file holds flags, configuration and wiring only.
+// Command identityd is the identity service: `identityd serve` serves gRPC
+// and HTTP, creating the project on an empty store and printing its root
+// credential once; `identityd init` only creates it; `identityd recover`
+// prints a new root credential. This file holds flags, configuration and
+// wiring only.
 package main
 
 import (
@@ -32,7 +34,8 @@ import (
 
 const usage = `usage:
   identityd init    --data DIR [--database URL]   create the project; print its root credential once
-  identityd serve   --data DIR [--database URL]   serve gRPC and HTTP
+  identityd serve   --data DIR [--database URL]   serve gRPC and HTTP (on an empty store: create the project
+                                                  first and print its root credential once)
   identityd recover --data DIR [--database URL]   print a new root credential (Project Admin) of the project
   identityd version                               print the version
   identityd help [COMMAND]                        print this, or a command's flags
@@ -228,7 +231,7 @@ func runServe(args []string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if err := requireProject(ctx, url); err != nil {
+	if err := ensureProject(ctx, url, log); err != nil {
 		return err
 	}
 
@@ -289,6 +292,7 @@ func runServe(args []string, log *slog.Logger) error {
 	// accepting, let requests in flight finish (bounded), then close.
 	log.Info("shutting down")
 	inst.Health.Shutdown()
+	inst.Drain() // watches end now, telling clients where to resume
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := httpServer.Shutdown(shutdownCtx); err != nil {
@@ -305,9 +309,11 @@ func runServe(args []string, log *slog.Logger) error {
 	return nil
 }
 
-// requireProject refuses to serve a database that `identityd init` has not
-// initialized.
-func requireProject(ctx context.Context, url string) error {
+// ensureProject initializes an empty store on the first start, as init
+// would, printing the root credential once on stdout; so serve is the one
+// command a new deployment needs. (Start the first instance of a shared
+// PostgreSQL alone: two first starts at once could each create a project.)
+func ensureProject(ctx context.Context, url string, log *slog.Logger) error {
 	db, err := store.Open(ctx, url)
 	if err != nil {
 		return err
@@ -317,8 +323,14 @@ func requireProject(ctx context.Context, url string) error {
 	if err != nil {
 		return fmt.Errorf("read project: %w", err)
 	}
-	if n == 0 {
-		return errors.New("no project in this database: run `identityd init` first")
+	if n > 0 {
+		return nil
 	}
+	cred, err := authn.InitProject(ctx, db, env("IDENTITY_PROJECT_NAME", "default"))
+	if err != nil {
+		return err
+	}
+	log.Info("first start: project created; the root credential on stdout is shown only once")
+	fmt.Println(cred)
 	return nil
 }

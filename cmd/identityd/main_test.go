@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -18,7 +19,8 @@ import (
 
 // TestBinary builds identityd and runs it as an operator would: init prints
 // exactly the credential on stdout and refuses a second run; serve answers
-// /healthz and the REST API, then stops cleanly on SIGTERM.
+// /healthz and the REST API, then stops cleanly on SIGTERM; serve on an
+// empty store creates the project itself (TestServeInitializes).
 func TestBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
@@ -95,6 +97,7 @@ func TestBinary(t *testing.T) {
 	base := "http://" + httpAddr
 	waitFor(t, base+"/healthz")
 
+	var tenantID string
 	for i, c := range []string{cred, recovered} {
 		req, _ := http.NewRequest("POST", base+"/v1/tenants", strings.NewReader(fmt.Sprintf(`{"displayName":"Acme %d"}`, i)))
 		req.Header.Set("Authorization", "Bearer "+c)
@@ -102,11 +105,23 @@ func TestBinary(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		var out struct{ Tenant struct{ ID string } }
+		_ = json.NewDecoder(resp.Body).Decode(&out)
 		resp.Body.Close()
 		if resp.StatusCode != 200 {
 			t.Fatalf("create tenant with credential %d: %d", i, resp.StatusCode)
 		}
+		tenantID = out.Tenant.ID
 	}
+	// a REST watch left open across the shutdown
+	req, _ := http.NewRequest("GET", base+"/v1/tenants/"+tenantID+"/authz:watchRoleChanges", nil)
+	req.Header.Set("Authorization", "Bearer "+cred)
+	watch, err := http.DefaultClient.Do(req)
+	if err != nil || watch.StatusCode != 200 {
+		t.Fatalf("REST watch: %v", err)
+	}
+	watched := make(chan string, 1)
+	go func() { b, _ := io.ReadAll(watch.Body); watched <- string(b) }()
 	if conn, err := net.Dial("tcp", grpcAddr); err != nil {
 		t.Fatalf("gRPC port: %v", err)
 	} else {
@@ -115,6 +130,9 @@ func TestBinary(t *testing.T) {
 
 	if err := serve.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
+	}
+	if body := <-watched; !strings.Contains(body, "reconnect and watch from_revision=") {
+		t.Fatalf("the REST watch ended without saying where to resume: %q", body)
 	}
 	done := make(chan error, 1)
 	go func() { done <- serve.Wait() }()
@@ -159,4 +177,47 @@ func waitFor(t *testing.T, url string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatal(fmt.Sprintf("%s never answered 200", url))
+}
+
+// TestServeInitializes: serve on an empty data directory creates the project
+// and prints its credential once on stdout, which then works; a second
+// start prints nothing.
+func TestServeInitializes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "identityd")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	data := filepath.Join(dir, "empty")
+	for start := range 2 {
+		httpAddr := freeAddr(t)
+		serve := exec.Command(bin, "serve", "--data", data, "--grpc-addr", freeAddr(t), "--http-addr", httpAddr)
+		var stdout bytes.Buffer
+		serve.Stdout = &stdout
+		if err := serve.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "http://"+httpAddr+"/healthz")
+		cred := strings.TrimSpace(stdout.String())
+		switch {
+		case start == 0 && !regexp.MustCompile(`^[0-9a-f-]{36}:[0-9a-f]{32}\.[A-Za-z0-9_-]{43}$`).MatchString(cred):
+			t.Fatalf("first start printed %q", cred)
+		case start == 1 && cred != "":
+			t.Fatalf("second start printed %q", cred)
+		}
+		if start == 0 {
+			req, _ := http.NewRequest("GET", "http://"+httpAddr+"/v1/tenants", nil)
+			req.Header.Set("Authorization", "Bearer "+cred)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("the printed credential: %v %v", resp, err)
+			}
+			resp.Body.Close()
+		}
+		_ = serve.Process.Signal(syscall.SIGTERM)
+		_ = serve.Wait()
+	}
 }

@@ -52,6 +52,12 @@ func FailedPrecondition(reason, msg string) error {
 	return &Error{Code: codes.FailedPrecondition, Reason: reason, Message: msg}
 }
 
+// ShuttingDown ends a call (a stream) because the server is stopping: the
+// client retries elsewhere, or after the restart.
+func ShuttingDown(msg string) error {
+	return &Error{Code: codes.Unavailable, Reason: "SHUTTING_DOWN", Message: msg}
+}
+
 // PermissionDenied refuses a caller that may see the resource but not do this.
 func PermissionDenied(reason, msg string) error {
 	return &Error{Code: codes.PermissionDenied, Reason: reason, Message: msg}

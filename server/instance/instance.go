@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
@@ -67,6 +68,9 @@ type Config struct {
 	// Metrics, when set, receives the gRPC and HTTP metrics, and is served at
 	// /metrics.
 	Metrics *prometheus.Registry
+	// WatchHeartbeat is how long a role-change watch stays silent before it
+	// sends a heartbeat (0: 30 s).
+	WatchHeartbeat time.Duration
 }
 
 // Instance is a running instance.
@@ -86,6 +90,9 @@ type Instance struct {
 
 	stop  context.CancelFunc
 	local *bufconn.Listener
+	// draining closes on Drain.
+	draining  chan struct{}
+	drainOnce sync.Once
 }
 
 // Start opens the database, loads the role index and starts serving in
@@ -97,6 +104,9 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.WatchHeartbeat == 0 {
+		cfg.WatchHeartbeat = 30 * time.Second
+	}
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://127.0.0.1:8080"
 	}
@@ -106,7 +116,7 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 		return nil, err
 	}
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	inst = &Instance{DB: db, stop: stop}
+	inst = &Instance{DB: db, stop: stop, draining: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			inst.Close()
@@ -153,7 +163,7 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 			Timeout: cfg.MetadataTimeout, AllowPrivate: cfg.MetadataAllowPrivate, Log: cfg.Log,
 		}), cfg.Now),
 		Scim:  service.NewScimService(db, w, cfg.PublicURL+scim.Prefix, cfg.Now),
-		Authz: service.NewAuthzService(index, follower),
+		Authz: service.NewAuthzService(index, follower, inst.draining, cfg.WatchHeartbeat),
 	}
 	var metrics *grpcprom.ServerMetrics
 	if cfg.Metrics != nil {
@@ -183,6 +193,12 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	}
 	inst.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	return inst, nil
+}
+
+// Drain ends the open watch streams at once, each with Unavailable and the
+// revision to resume from, so that a graceful stop need not wait for them.
+func (i *Instance) Drain() {
+	i.drainOnce.Do(func() { close(i.draining) })
 }
 
 // Close stops the gRPC server at once, the change-log follower, and closes

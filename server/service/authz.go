@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -29,14 +30,19 @@ type Revisions interface {
 type AuthzService struct {
 	index     *roleindex.Index
 	revisions Revisions
+	// draining closes when the server shuts down: watches end at once.
+	draining <-chan struct{}
+	// heartbeat is how long a watch stays silent before a heartbeat.
+	heartbeat time.Duration
 }
 
 var _ identityv1.AuthzServiceServer = (*AuthzService)(nil)
 
 // NewAuthzService returns the role-check service over index, which follows
-// the change log as far as revisions says.
-func NewAuthzService(index *roleindex.Index, revisions Revisions) *AuthzService {
-	return &AuthzService{index: index, revisions: revisions}
+// the change log as far as revisions says. Watches end when draining closes
+// and send a heartbeat after each quiet heartbeat interval.
+func NewAuthzService(index *roleindex.Index, revisions Revisions, draining <-chan struct{}, heartbeat time.Duration) *AuthzService {
+	return &AuthzService{index: index, revisions: revisions, draining: draining, heartbeat: heartbeat}
 }
 
 // read returns a tenant's index once it holds at least atLeast and every
@@ -284,7 +290,7 @@ func (s *AuthzService) WatchRoleChanges(req *identityv1.WatchRoleChangesRequest,
 		return err
 	}
 	from := req.GetFromRevision()
-	for {
+	for first := true; ; first = false {
 		pending, floor, deleted, notify := ts.Since(from)
 		switch {
 		case deleted:
@@ -311,10 +317,28 @@ func (s *AuthzService) WatchRoleChanges(req *identityv1.WatchRoleChangesRequest,
 		if len(pending) > 0 {
 			continue
 		}
+		if first {
+			// an answer at once: the stream is open (a REST client sees
+			// its headers now, not at the first change)
+			if err := stream.Send(&identityv1.WatchRoleChangesResponse{Revision: from, Heartbeat: true}); err != nil {
+				return err
+			}
+		}
+		quiet := time.NewTimer(s.heartbeat)
 		select {
 		case <-notify:
+		case <-quiet.C:
+			if err := stream.Send(&identityv1.WatchRoleChangesResponse{Revision: from, Heartbeat: true}); err != nil {
+				return err
+			}
+		case <-s.draining:
+			quiet.Stop()
+			return apierr.ShuttingDown(fmt.Sprintf(
+				"the server is shutting down: reconnect and watch from_revision=%d (the last revision received)", from))
 		case <-ctx.Done():
+			quiet.Stop()
 			return nil
 		}
+		quiet.Stop()
 	}
 }

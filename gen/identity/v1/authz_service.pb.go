@@ -1066,8 +1066,11 @@ type WatchRoleChangesResponse struct {
 	// drops access tokens whose "sid" is here instead of waiting for them to
 	// expire.
 	RevokedSessions []*SessionRevocation `protobuf:"bytes,3,rep,name=revoked_sessions,json=revokedSessions,proto3" json:"revoked_sessions,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// heartbeat marks a message that carries no change: the stream is alive
+	// and revision is still the last one sent (0 before any).
+	Heartbeat     bool `protobuf:"varint,4,opt,name=heartbeat,proto3" json:"heartbeat,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WatchRoleChangesResponse) Reset() {
@@ -1119,6 +1122,13 @@ func (x *WatchRoleChangesResponse) GetRevokedSessions() []*SessionRevocation {
 		return x.RevokedSessions
 	}
 	return nil
+}
+
+func (x *WatchRoleChangesResponse) GetHeartbeat() bool {
+	if x != nil {
+		return x.Heartbeat
+	}
+	return false
 }
 
 // SessionRevocation names a session that ended.
@@ -1260,11 +1270,12 @@ const file_identity_v1_authz_service_proto_rawDesc = "" +
 	"\x06grants\x18\x03 \x03(\v2\x12.identity.v1.GrantR\x06grants\"q\n" +
 	"\x17WatchRoleChangesRequest\x12(\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\btenantId\x12,\n" +
-	"\rfrom_revision\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\ffromRevision\"\xb4\x01\n" +
+	"\rfrom_revision\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\ffromRevision\"\xd2\x01\n" +
 	"\x18WatchRoleChangesResponse\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x03R\brevision\x121\n" +
 	"\achanges\x18\x02 \x03(\v2\x17.identity.v1.RoleChangeR\achanges\x12I\n" +
-	"\x10revoked_sessions\x18\x03 \x03(\v2\x1e.identity.v1.SessionRevocationR\x0frevokedSessions\"K\n" +
+	"\x10revoked_sessions\x18\x03 \x03(\v2\x1e.identity.v1.SessionRevocationR\x0frevokedSessions\x12\x1c\n" +
+	"\theartbeat\x18\x04 \x01(\bR\theartbeat\"K\n" +
 	"\x11SessionRevocation\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x17\n" +

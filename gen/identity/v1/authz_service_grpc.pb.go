@@ -80,7 +80,11 @@ type AuthzServiceClient interface {
 	//
 	// FailedPrecondition (reason REVISION_TOO_OLD) when from_revision is older
 	// than this instance retains: resync with ListUserRoles, then watch from the
-	// revision those answers carry.
+	// revision those answers carry. When the server shuts down, the stream
+	// ends at once with Unavailable: reconnect (to another instance) from the
+	// last revision received. A heartbeat message says the stream is open as
+	// soon as the replay is sent, and then after every 30 quiet seconds, so
+	// that proxies keep it open.
 	WatchRoleChanges(ctx context.Context, in *WatchRoleChangesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchRoleChangesResponse], error)
 }
 
@@ -214,7 +218,11 @@ type AuthzServiceServer interface {
 	//
 	// FailedPrecondition (reason REVISION_TOO_OLD) when from_revision is older
 	// than this instance retains: resync with ListUserRoles, then watch from the
-	// revision those answers carry.
+	// revision those answers carry. When the server shuts down, the stream
+	// ends at once with Unavailable: reconnect (to another instance) from the
+	// last revision received. A heartbeat message says the stream is open as
+	// soon as the replay is sent, and then after every 30 quiet seconds, so
+	// that proxies keep it open.
 	WatchRoleChanges(*WatchRoleChangesRequest, grpc.ServerStreamingServer[WatchRoleChangesResponse]) error
 }
 
