@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -210,6 +211,9 @@ func runServe(args []string, log *slog.Logger) error {
 		"file holding the key that encrypts the token signing keys in the database, created on first start; every instance of one database needs the same file; default <data>/signing.kek (IDENTITY_KEY_FILE)")
 	publicURL := fs.String("public-url", env("IDENTITY_PUBLIC_URL", ""),
 		"base URL of the HTTP side as IdPs and browsers reach it, for SAML and SCIM URLs; default http://<http-addr> (IDENTITY_PUBLIC_URL)")
+	tlsCert := fs.String("tls-cert", env("IDENTITY_TLS_CERT", ""),
+		"PEM certificate (chain) for HTTPS and gRPC over TLS on both listeners; with --tls-key (IDENTITY_TLS_CERT)")
+	tlsKey := fs.String("tls-key", env("IDENTITY_TLS_KEY", ""), "PEM private key of --tls-cert (IDENTITY_TLS_KEY)")
 	allowPrivate := fs.Bool("metadata-allow-private", env("IDENTITY_METADATA_ALLOW_PRIVATE", "") == "true",
 		"also fetch IdP metadata URLs from private and loopback addresses, for IdPs on your own network (IDENTITY_METADATA_ALLOW_PRIVATE=true)")
 	var limits ratelimit.Limits
@@ -237,8 +241,16 @@ func runServe(args []string, log *slog.Logger) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	tlsConfig, err := loadTLS(*tlsCert, *tlsKey)
+	if err != nil {
+		return err
+	}
 	if *publicURL == "" {
-		*publicURL = "http://" + *httpAddr
+		scheme := "http://"
+		if tlsConfig != nil {
+			scheme = "https://"
+		}
+		*publicURL = scheme + *httpAddr
 	}
 	if *keyFile == "" {
 		*keyFile = filepath.Join(cfg.data, "signing.kek")
@@ -261,6 +273,14 @@ func runServe(args []string, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen gRPC: %w", err)
 	}
+	if tlsConfig != nil {
+		// TLS is the listener's, not the gRPC server's credentials: the same
+		// server also serves the in-process connection the gateways use,
+		// which has no TLS. ALPN offers h2, as gRPC clients require.
+		grpcTLS := tlsConfig.Clone()
+		grpcTLS.NextProtos = []string{"h2"}
+		grpcLis = tls.NewListener(grpcLis, grpcTLS)
+	}
 	httpServer := &http.Server{
 		Addr:              *httpAddr,
 		Handler:           inst.HTTP,
@@ -273,15 +293,25 @@ func runServe(args []string, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen HTTP: %w", err)
 	}
+	httpServer.TLSConfig = tlsConfig
 
 	errc := make(chan error, 2)
 	go func() { errc <- inst.GRPC.Serve(grpcLis) }()
 	go func() {
-		if err := httpServer.Serve(httpLis); !errors.Is(err, http.ErrServerClosed) {
+		serve := httpServer.Serve
+		if tlsConfig != nil {
+			serve = func(l net.Listener) error { return httpServer.ServeTLS(l, "", "") } // certificates in TLSConfig
+		}
+		if err := serve(httpLis); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
 		}
 	}()
-	log.Info("serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String())
+	kind := "sqlite"
+	if !store.SerializesWrites(url) {
+		kind = "postgres"
+	}
+	log.Info("serving", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String(), "tls", tlsConfig != nil,
+		"public_url", *publicURL, "database", kind)
 
 	select {
 	case <-ctx.Done():
@@ -307,6 +337,22 @@ func runServe(args []string, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// loadTLS reads the certificate and key for both listeners; none without
+// either (plain TCP, for a TLS-terminating proxy in front).
+func loadTLS(certFile, keyFile string) (*tls.Config, error) {
+	switch {
+	case certFile == "" && keyFile == "":
+		return nil, nil
+	case certFile == "" || keyFile == "":
+		return nil, errors.New("--tls-cert and --tls-key go together")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load TLS certificate: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}, nil
 }
 
 // ensureProject initializes an empty store on the first start, as init
