@@ -29,12 +29,20 @@ import (
 // with 1,000 initial members) is far below it.
 const MaxBodyBytes = 1 << 20
 
-// New returns the HTTP handler of identityd over a connection to the core.
+// Handlers are identityd's HTTP handlers: Public serves REST, SCIM, sign-in
+// and the SP metadata; Admin serves /metrics, /healthz and /readyz, on the
+// public listener too unless the operator gives it its own (--admin-addr).
+type Handlers struct {
+	Public, Admin http.Handler
+}
+
+// New returns the HTTP handlers of identityd over a connection to the core.
 // reg receives the HTTP metrics and is served at /metrics, together with
 // whatever else is registered there (the gRPC metrics). publicURL is the base
 // URL clients reach identityd at; SCIM locations are built on it.
-// log receives the requests that failed with a 5xx.
-func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry, publicURL string, log *slog.Logger) (http.Handler, error) {
+// log receives the requests that failed with a 5xx. With separateAdmin the
+// public handler leaves the admin endpoints out.
+func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry, publicURL string, log *slog.Logger, separateAdmin bool) (Handlers, error) {
 	rest := runtime.NewServeMux(
 		runtime.WithErrorHandler(errorHandler(log)),
 		runtime.WithRoutingErrorHandler(routingError),
@@ -67,41 +75,91 @@ func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry, p
 		identityv1.RegisterAuthzServiceHandler,
 	} {
 		if err := register(ctx, rest, conn); err != nil {
-			return nil, fmt.Errorf("register REST handler: %w", err)
+			return Handlers{}, fmt.Errorf("register REST handler: %w", err)
 		}
 	}
 
+	admin := http.NewServeMux()
+	admin.Handle("GET /healthz", rest)
+	admin.Handle("GET /readyz", ready(healthpb.NewHealthClient(conn)))
+	admin.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", readWholeBody(longLived(rest)))
-	mux.Handle("GET /healthz", rest)
+	if !separateAdmin {
+		for _, p := range []string{"GET /healthz", "GET /readyz", "GET /metrics"} {
+			mux.Handle(p, admin)
+		}
+	}
 	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.JSON)
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /saml/{tenant_id}/metadata", spMetadata(identityv1.NewSsoServiceClient(conn)))
 	signin.Register(mux, conn, publicURL, log)
 	mux.Handle(scim.Prefix+"/", scim.New(conn, publicURL))
 
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "identityd_http_requests_total",
-		Help: "HTTP requests by method and status code.",
-	}, []string{"method", "code"})
+		Help: "HTTP requests by route (rest, scim, signin, admin, other), method and status code.",
+	}, []string{"route", "method", "code"})
 	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "identityd_http_request_duration_seconds",
-		Help:    "HTTP request latency by method and status code.",
+		Help:    "HTTP request latency by route (rest, scim, signin, admin, other), method and status code.",
 		Buckets: prometheus.DefBuckets,
-	}, []string{"method", "code"})
+	}, []string{"route", "method", "code"})
 	if err := reg.Register(requests); err != nil {
-		return nil, fmt.Errorf("register metrics: %w", err)
+		return Handlers{}, fmt.Errorf("register metrics: %w", err)
 	}
 	if err := reg.Register(duration); err != nil {
-		return nil, fmt.Errorf("register metrics: %w", err)
+		return Handlers{}, fmt.Errorf("register metrics: %w", err)
 	}
-	var h http.Handler = limitBody(validUTF8(mux))
-	h = promhttp.InstrumentHandlerDuration(duration, h)
-	h = promhttp.InstrumentHandlerCounter(requests, h)
-	return h, nil
+	return Handlers{Public: instrumented(limitBody(validUTF8(mux)), requests, duration),
+		Admin: instrumented(admin, requests, duration)}, nil
+}
+
+// routeOf names the part of the service a path belongs to, for the metrics.
+func routeOf(path string) string {
+	switch {
+	case strings.HasPrefix(path, "/v1/"):
+		return "rest"
+	case strings.HasPrefix(path, scim.Prefix+"/"):
+		return "scim"
+	case strings.HasPrefix(path, "/saml/"), strings.HasPrefix(path, "/oauth2/"), strings.HasPrefix(path, "/.well-known/"):
+		return "signin"
+	case path == "/metrics", path == "/healthz", path == "/readyz":
+		return "admin"
+	}
+	return "other"
+}
+
+// instrumented counts and times h's requests by route, method and code, each
+// route through its own curried metrics (built once, not per request).
+func instrumented(h http.Handler, requests *prometheus.CounterVec, duration *prometheus.HistogramVec) http.Handler {
+	byRoute := map[string]http.Handler{}
+	for _, route := range []string{"rest", "scim", "signin", "admin", "other"} {
+		labels := prometheus.Labels{"route": route}
+		byRoute[route] = promhttp.InstrumentHandlerCounter(requests.MustCurryWith(labels),
+			promhttp.InstrumentHandlerDuration(duration.MustCurryWith(labels), h))
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		byRoute[routeOf(r.URL.Path)].ServeHTTP(w, r)
+	})
+}
+
+// ready answers 200 while the instance serves and 503 once it shuts down;
+// the HTTP side is served only after the role index is built, so a ready
+// instance answers role checks from a complete index.
+func ready(health healthpb.HealthClient) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		resp, err := health.Check(r.Context(), &healthpb.HealthCheckRequest{})
+		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			writeError(w, http.StatusServiceUnavailable, codes.Unavailable, "not ready: the instance is starting or shutting down")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ready"}` + "\n"))
+	})
 }
 
 // longLived lifts the server's write timeout from the REST watch, a stream

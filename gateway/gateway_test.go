@@ -272,6 +272,9 @@ func TestOperationalEndpoints(t *testing.T) {
 	if code, out := c.do("GET", "/healthz", ""); code != 200 || out["status"] != "SERVING" {
 		t.Fatalf("healthz %d %v", code, out)
 	}
+	if code, out := c.do("GET", "/readyz", ""); code != 200 || out["status"] != "ready" {
+		t.Fatalf("readyz %d %v", code, out)
+	}
 	if code, out := c.do("GET", "/v1/openapi.json", ""); code != 200 || out["swagger"] != "2.0" || out["paths"] == nil ||
 		str(out, "info", "title") != "identityd API" || str(out, "info", "version") != "v1" ||
 		str(out, "securityDefinitions", "Bearer", "name") != "Authorization" || mustJSON(out["security"]) != `[{"Bearer":[]}]` {
@@ -284,7 +287,8 @@ func TestOperationalEndpoints(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{"identityd_http_requests_total", `grpc_server_handled_total{grpc_code="OK",grpc_method="ListTenants"`} {
+	for _, want := range []string{`identityd_http_requests_total{code="200",method="get",route="rest"}`, `route="admin"`,
+		`grpc_server_handled_total{grpc_code="OK",grpc_method="ListTenants"`} {
 		if !bytes.Contains(body, []byte(want)) {
 			t.Errorf("/metrics lacks %s", want)
 		}

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -147,4 +148,33 @@ func TestLastProjectAdmin(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestWritesAreLogged: a successful write logs one line with its method,
+// actor, tenant and revision; a read logs none.
+func TestWritesAreLogged(t *testing.T) {
+	e := newEnv(t, databases()[0])
+	tid := e.tenant(t)
+	before := strings.Count(e.logs.String(), `msg=write`)
+	created, err := e.users.CreateUser(e.ctx, &identityv1.CreateUserRequest{TenantId: tid, User: &identityv1.User{UserName: "logged"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.users.ListUsers(e.ctx, &identityv1.ListUsersRequest{TenantId: tid}); err != nil {
+		t.Fatal(err)
+	}
+	logs := e.logs.String()
+	if n := strings.Count(logs, `msg=write`) - before; n != 1 {
+		t.Fatalf("%d write lines for one write and one read:\n%s", n, logs)
+	}
+	line := logs[strings.LastIndex(logs, `msg=write`):]
+	line = line[:strings.IndexByte(line, '\n')]
+	for _, want := range []string{"identity.v1.UserService/CreateUser", "tenant=" + tid, fmt.Sprintf("revision=%d", created.GetRevision()), `actor="key `} {
+		if !strings.Contains(line, want) {
+			t.Errorf("the write line lacks %s: %s", want, line)
+		}
+	}
+	if strings.Contains(line, "logged") {
+		t.Error("the write line holds the request's content")
+	}
 }

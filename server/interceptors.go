@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"buf.build/go/protovalidate"
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/acme/identity/server/apierr"
@@ -93,6 +95,7 @@ func (c chain) interceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServe
 		selector.UnaryServerInterceptor(c.authorizeUnary, protected),
 		selector.UnaryServerInterceptor(c.limitUnary, protected),
 		selector.UnaryServerInterceptor(c.limitPublic, selector.MatchFunc(func(_ context.Context, m interceptors.CallMeta) bool { return isPublic(m) })),
+		selector.UnaryServerInterceptor(c.logWrites, protected),
 		c.mapErrors,
 	)
 	stream = append(stream,
@@ -296,5 +299,47 @@ func (c chain) mapErrors(ctx context.Context, req any, info *grpc.UnaryServerInf
 	if err != nil {
 		return nil, apierr.ToStatus(ctx, c.log, info.FullMethod, err)
 	}
+	return resp, nil
+}
+
+// readVerbs begin the names of the methods that change nothing, though
+// their answers carry a revision too.
+var readVerbs = []string{"Get", "List", "Check", "BatchCheck", "Watch", "Resolve"}
+
+// logWrites logs one info line per successful write (a call answering a
+// revision that is not a read): method, actor, project, tenant, revision and
+// duration, never the request's content. Reads are counted in the metrics,
+// not logged, so the hot role-check path writes no line per call.
+func (c chain) logWrites(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	start := time.Now()
+	resp, err := handler(ctx, req)
+	if err != nil {
+		return resp, err
+	}
+	method := info.FullMethod[strings.LastIndexByte(info.FullMethod, '/')+1:]
+	for _, v := range readVerbs {
+		if strings.HasPrefix(method, v) {
+			return resp, nil
+		}
+	}
+	m, ok := resp.(proto.Message)
+	if !ok {
+		return resp, nil
+	}
+	f := m.ProtoReflect().Descriptor().Fields().ByName("revision")
+	if f == nil {
+		return resp, nil
+	}
+	p := authn.From(ctx)
+	actor := "key " + p.KeyID
+	if p.KeyID == "" {
+		actor = "SCIM token of tenant " + p.ScimTenantID
+	}
+	tenant := ""
+	if t, ok := req.(interface{ GetTenantId() string }); ok {
+		tenant = t.GetTenantId()
+	}
+	c.log.InfoContext(ctx, "write", "method", info.FullMethod, "actor", actor, "project", p.ProjectID, "tenant", tenant,
+		"revision", m.ProtoReflect().Get(f).Int(), "duration", time.Since(start).String())
 	return resp, nil
 }

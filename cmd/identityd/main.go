@@ -207,6 +207,8 @@ func runServe(args []string, log *slog.Logger) error {
 	cfg.flags(fs)
 	grpcAddr := fs.String("grpc-addr", env("IDENTITY_GRPC_ADDR", "127.0.0.1:9090"), "gRPC listen address (IDENTITY_GRPC_ADDR)")
 	httpAddr := fs.String("http-addr", env("IDENTITY_HTTP_ADDR", "127.0.0.1:8080"), "HTTP listen address (IDENTITY_HTTP_ADDR)")
+	adminAddr := fs.String("admin-addr", env("IDENTITY_ADMIN_ADDR", ""),
+		"listen address for /metrics, /healthz and /readyz alone (plain HTTP), which then leave the HTTP listener; empty: served there (IDENTITY_ADMIN_ADDR)")
 	keyFile := fs.String("key-file", env("IDENTITY_KEY_FILE", ""),
 		"file holding the key that encrypts the token signing keys in the database, created on first start; every instance of one database needs the same file; default <data>/signing.kek (IDENTITY_KEY_FILE)")
 	publicURL := fs.String("public-url", env("IDENTITY_PUBLIC_URL", ""),
@@ -262,7 +264,7 @@ func runServe(args []string, log *slog.Logger) error {
 	started := time.Now()
 	inst, err := instance.Start(ctx, instance.Config{
 		DatabaseURL: url, PublicURL: *publicURL, Log: log, Metrics: reg, MetadataAllowPrivate: *allowPrivate, RateLimits: limits,
-		KeyEncryptionKey: kek,
+		KeyEncryptionKey: kek, SeparateAdmin: *adminAddr != "",
 	})
 	if err != nil {
 		return err
@@ -295,7 +297,21 @@ func runServe(args []string, log *slog.Logger) error {
 	}
 	httpServer.TLSConfig = tlsConfig
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
+	var adminServer *http.Server
+	if *adminAddr != "" {
+		adminLis, err := net.Listen("tcp", *adminAddr)
+		if err != nil {
+			return fmt.Errorf("listen admin: %w", err)
+		}
+		adminServer = &http.Server{Handler: inst.Admin, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
+		go func() {
+			if err := adminServer.Serve(adminLis); !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+		log.Info("serving admin endpoints", "addr", adminLis.Addr().String())
+	}
 	go func() { errc <- inst.GRPC.Serve(grpcLis) }()
 	go func() {
 		serve := httpServer.Serve
@@ -327,6 +343,9 @@ func runServe(args []string, log *slog.Logger) error {
 	defer cancel()
 	if err := httpServer.Shutdown(shutdownCtx); err != nil {
 		log.Warn("HTTP shutdown", "error", err)
+	}
+	if adminServer != nil {
+		_ = adminServer.Shutdown(shutdownCtx)
 	}
 	done := make(chan struct{})
 	go func() { inst.GRPC.GracefulStop(); close(done) }()

@@ -26,7 +26,8 @@ import (
 
 // TestServeTLS: with --tls-cert and --tls-key both listeners speak TLS: HTTPS
 // answers, plain HTTP does not, and a gRPC client with TLS credentials gets
-// SERVING from the health service.
+// SERVING from the health service; with --admin-addr the admin endpoints
+// move to their own listener.
 func TestServeTLS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
@@ -38,8 +39,9 @@ func TestServeTLS(t *testing.T) {
 	}
 	certFile, keyFile, pool := selfSigned(t, dir)
 	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
+	adminAddr := freeAddr(t)
 	serve := exec.Command(bin, "serve", "--data", filepath.Join(dir, "data"), "--grpc-addr", grpcAddr, "--http-addr", httpAddr,
-		"--tls-cert", certFile, "--tls-key", keyFile)
+		"--tls-cert", certFile, "--tls-key", keyFile, "--admin-addr", adminAddr)
 	if err := serve.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -49,17 +51,26 @@ func TestServeTLS(t *testing.T) {
 	var resp *http.Response
 	var err error
 	for range 200 {
-		if resp, err = client.Get("https://" + httpAddr + "/healthz"); err == nil {
+		if resp, err = client.Get("https://" + httpAddr + "/v1/openapi.json"); err == nil {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("HTTPS /healthz: %v %v", resp, err)
+		t.Fatalf("HTTPS /v1/openapi.json: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	if plain, err := http.Get("http://" + httpAddr + "/healthz"); err == nil && plain.StatusCode == 200 {
+	if plain, err := http.Get("http://" + httpAddr + "/v1/openapi.json"); err == nil && plain.StatusCode == 200 {
 		t.Fatal("plain HTTP answered on the TLS listener")
+	}
+	// --admin-addr: the admin endpoints there, in plain HTTP, and not on the public listener
+	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+		if r, err := http.Get("http://" + adminAddr + p); err != nil || r.StatusCode != 200 {
+			t.Fatalf("admin %s: %v %v", p, r, err)
+		}
+		if r, err := client.Get("https://" + httpAddr + p); err != nil || r.StatusCode != 404 {
+			t.Fatalf("public %s with --admin-addr: %v %v", p, r, err)
+		}
 	}
 
 	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool})))

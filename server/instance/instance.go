@@ -71,6 +71,9 @@ type Config struct {
 	// WatchHeartbeat is how long a role-change watch stays silent before it
 	// sends a heartbeat (0: 30 s).
 	WatchHeartbeat time.Duration
+	// SeparateAdmin leaves /healthz, /readyz and /metrics out of HTTP: they
+	// are served from Admin on a listener of their own.
+	SeparateAdmin bool
 }
 
 // Instance is a running instance.
@@ -85,8 +88,11 @@ type Instance struct {
 	// Conn is an in-process gRPC connection to GRPC, through the full
 	// interceptor chain.
 	Conn *grpc.ClientConn
-	// HTTP serves REST, SCIM, the SP metadata, /healthz and /metrics.
+	// HTTP serves REST, SCIM, sign-in, the SP metadata and, unless
+	// Config.SeparateAdmin, /healthz, /readyz and /metrics.
 	HTTP http.Handler
+	// Admin serves /healthz, /readyz and /metrics.
+	Admin http.Handler
 
 	stop  context.CancelFunc
 	local *bufconn.Listener
@@ -188,9 +194,11 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	if inst.HTTP, err = gateway.New(runCtx, inst.Conn, reg, cfg.PublicURL, cfg.Log); err != nil {
+	handlers, err := gateway.New(runCtx, inst.Conn, reg, cfg.PublicURL, cfg.Log, cfg.SeparateAdmin)
+	if err != nil {
 		return nil, err
 	}
+	inst.HTTP, inst.Admin = handlers.Public, handlers.Admin
 	inst.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	return inst, nil
 }
