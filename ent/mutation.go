@@ -9320,6 +9320,7 @@ type RoleMutation struct {
 	description           *string
 	permissions           *[]string
 	appendpermissions     []string
+	owner_group_id        *string
 	clearedFields         map[string]struct{}
 	tenant                *string
 	clearedtenant         bool
@@ -9775,6 +9776,42 @@ func (m *RoleMutation) ResetPermissions() {
 	delete(m.clearedFields, role.FieldPermissions)
 }
 
+// SetOwnerGroupID sets the "owner_group_id" field.
+func (m *RoleMutation) SetOwnerGroupID(s string) {
+	m.owner_group_id = &s
+}
+
+// OwnerGroupID returns the value of the "owner_group_id" field in the mutation.
+func (m *RoleMutation) OwnerGroupID() (r string, exists bool) {
+	v := m.owner_group_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOwnerGroupID returns the old "owner_group_id" field's value of the Role entity.
+// If the Role object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RoleMutation) OldOwnerGroupID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOwnerGroupID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOwnerGroupID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOwnerGroupID: %w", err)
+	}
+	return oldValue.OwnerGroupID, nil
+}
+
+// ResetOwnerGroupID resets all changes to the "owner_group_id" field.
+func (m *RoleMutation) ResetOwnerGroupID() {
+	m.owner_group_id = nil
+}
+
 // ClearTenant clears the "tenant" edge to the Tenant entity.
 func (m *RoleMutation) ClearTenant() {
 	m.clearedtenant = true
@@ -9944,7 +9981,7 @@ func (m *RoleMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RoleMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 9)
 	if m.create_time != nil {
 		fields = append(fields, role.FieldCreateTime)
 	}
@@ -9968,6 +10005,9 @@ func (m *RoleMutation) Fields() []string {
 	}
 	if m.permissions != nil {
 		fields = append(fields, role.FieldPermissions)
+	}
+	if m.owner_group_id != nil {
+		fields = append(fields, role.FieldOwnerGroupID)
 	}
 	return fields
 }
@@ -9993,6 +10033,8 @@ func (m *RoleMutation) Field(name string) (ent.Value, bool) {
 		return m.Description()
 	case role.FieldPermissions:
 		return m.Permissions()
+	case role.FieldOwnerGroupID:
+		return m.OwnerGroupID()
 	}
 	return nil, false
 }
@@ -10018,6 +10060,8 @@ func (m *RoleMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldDescription(ctx)
 	case role.FieldPermissions:
 		return m.OldPermissions(ctx)
+	case role.FieldOwnerGroupID:
+		return m.OldOwnerGroupID(ctx)
 	}
 	return nil, fmt.Errorf("unknown Role field %s", name)
 }
@@ -10082,6 +10126,13 @@ func (m *RoleMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetPermissions(v)
+		return nil
+	case role.FieldOwnerGroupID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOwnerGroupID(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Role field %s", name)
@@ -10179,6 +10230,9 @@ func (m *RoleMutation) ResetField(name string) error {
 		return nil
 	case role.FieldPermissions:
 		m.ResetPermissions()
+		return nil
+	case role.FieldOwnerGroupID:
+		m.ResetOwnerGroupID()
 		return nil
 	}
 	return fmt.Errorf("unknown Role field %s", name)

@@ -35,6 +35,8 @@ type Role struct {
 	Description string `json:"description,omitempty"`
 	// Permissions holds the value of the "permissions" field.
 	Permissions []string `json:"permissions,omitempty"`
+	// OwnerGroupID holds the value of the "owner_group_id" field.
+	OwnerGroupID string `json:"owner_group_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the RoleQuery when eager-loading is set.
 	Edges        RoleEdges `json:"edges"`
@@ -92,7 +94,7 @@ func (*Role) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case role.FieldVersion:
 			values[i] = new(sql.NullInt64)
-		case role.FieldID, role.FieldTenantID, role.FieldName, role.FieldNameKey, role.FieldDescription:
+		case role.FieldID, role.FieldTenantID, role.FieldName, role.FieldNameKey, role.FieldDescription, role.FieldOwnerGroupID:
 			values[i] = new(sql.NullString)
 		case role.FieldCreateTime, role.FieldUpdateTime:
 			values[i] = new(sql.NullTime)
@@ -166,6 +168,12 @@ func (_m *Role) assignValues(columns []string, values []any) error {
 				if err := json.Unmarshal(*value, &_m.Permissions); err != nil {
 					return fmt.Errorf("unmarshal field permissions: %w", err)
 				}
+			}
+		case role.FieldOwnerGroupID:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field owner_group_id", values[i])
+			} else if value.Valid {
+				_m.OwnerGroupID = value.String
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -241,6 +249,9 @@ func (_m *Role) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("permissions=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Permissions))
+	builder.WriteString(", ")
+	builder.WriteString("owner_group_id=")
+	builder.WriteString(_m.OwnerGroupID)
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -82,6 +82,20 @@ func (_c *RoleCreate) SetPermissions(v []string) *RoleCreate {
 	return _c
 }
 
+// SetOwnerGroupID sets the "owner_group_id" field.
+func (_c *RoleCreate) SetOwnerGroupID(v string) *RoleCreate {
+	_c.mutation.SetOwnerGroupID(v)
+	return _c
+}
+
+// SetNillableOwnerGroupID sets the "owner_group_id" field if the given value is not nil.
+func (_c *RoleCreate) SetNillableOwnerGroupID(v *string) *RoleCreate {
+	if v != nil {
+		_c.SetOwnerGroupID(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *RoleCreate) SetID(v string) *RoleCreate {
 	_c.mutation.SetID(v)
@@ -162,6 +176,10 @@ func (_c *RoleCreate) defaults() {
 		v := role.DefaultDescription
 		_c.mutation.SetDescription(v)
 	}
+	if _, ok := _c.mutation.OwnerGroupID(); !ok {
+		v := role.DefaultOwnerGroupID
+		_c.mutation.SetOwnerGroupID(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -201,6 +219,9 @@ func (_c *RoleCreate) check() error {
 	}
 	if _, ok := _c.mutation.Description(); !ok {
 		return &ValidationError{Name: "description", err: errors.New(`ent: missing required field "Role.description"`)}
+	}
+	if _, ok := _c.mutation.OwnerGroupID(); !ok {
+		return &ValidationError{Name: "owner_group_id", err: errors.New(`ent: missing required field "Role.owner_group_id"`)}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := role.IDValidator(v); err != nil {
@@ -273,6 +294,10 @@ func (_c *RoleCreate) createSpec() (*Role, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Permissions(); ok {
 		_spec.SetField(role.FieldPermissions, field.TypeJSON, value)
 		_node.Permissions = value
+	}
+	if value, ok := _c.mutation.OwnerGroupID(); ok {
+		_spec.SetField(role.FieldOwnerGroupID, field.TypeString, value)
+		_node.OwnerGroupID = value
 	}
 	if nodes := _c.mutation.TenantIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -459,6 +484,18 @@ func (u *RoleUpsert) ClearPermissions() *RoleUpsert {
 	return u
 }
 
+// SetOwnerGroupID sets the "owner_group_id" field.
+func (u *RoleUpsert) SetOwnerGroupID(v string) *RoleUpsert {
+	u.Set(role.FieldOwnerGroupID, v)
+	return u
+}
+
+// UpdateOwnerGroupID sets the "owner_group_id" field to the value that was provided on create.
+func (u *RoleUpsert) UpdateOwnerGroupID() *RoleUpsert {
+	u.SetExcluded(role.FieldOwnerGroupID)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -608,6 +645,20 @@ func (u *RoleUpsertOne) UpdatePermissions() *RoleUpsertOne {
 func (u *RoleUpsertOne) ClearPermissions() *RoleUpsertOne {
 	return u.Update(func(s *RoleUpsert) {
 		s.ClearPermissions()
+	})
+}
+
+// SetOwnerGroupID sets the "owner_group_id" field.
+func (u *RoleUpsertOne) SetOwnerGroupID(v string) *RoleUpsertOne {
+	return u.Update(func(s *RoleUpsert) {
+		s.SetOwnerGroupID(v)
+	})
+}
+
+// UpdateOwnerGroupID sets the "owner_group_id" field to the value that was provided on create.
+func (u *RoleUpsertOne) UpdateOwnerGroupID() *RoleUpsertOne {
+	return u.Update(func(s *RoleUpsert) {
+		s.UpdateOwnerGroupID()
 	})
 }
 
@@ -927,6 +978,20 @@ func (u *RoleUpsertBulk) UpdatePermissions() *RoleUpsertBulk {
 func (u *RoleUpsertBulk) ClearPermissions() *RoleUpsertBulk {
 	return u.Update(func(s *RoleUpsert) {
 		s.ClearPermissions()
+	})
+}
+
+// SetOwnerGroupID sets the "owner_group_id" field.
+func (u *RoleUpsertBulk) SetOwnerGroupID(v string) *RoleUpsertBulk {
+	return u.Update(func(s *RoleUpsert) {
+		s.SetOwnerGroupID(v)
+	})
+}
+
+// UpdateOwnerGroupID sets the "owner_group_id" field to the value that was provided on create.
+func (u *RoleUpsertBulk) UpdateOwnerGroupID() *RoleUpsertBulk {
+	return u.Update(func(s *RoleUpsert) {
+		s.UpdateOwnerGroupID()
 	})
 }
 

@@ -127,6 +127,20 @@ func (_u *RoleUpdate) ClearPermissions() *RoleUpdate {
 	return _u
 }
 
+// SetOwnerGroupID sets the "owner_group_id" field.
+func (_u *RoleUpdate) SetOwnerGroupID(v string) *RoleUpdate {
+	_u.mutation.SetOwnerGroupID(v)
+	return _u
+}
+
+// SetNillableOwnerGroupID sets the "owner_group_id" field if the given value is not nil.
+func (_u *RoleUpdate) SetNillableOwnerGroupID(v *string) *RoleUpdate {
+	if v != nil {
+		_u.SetOwnerGroupID(*v)
+	}
+	return _u
+}
+
 // AddAssignmentIDs adds the "assignments" edge to the RoleAssignment entity by IDs.
 func (_u *RoleUpdate) AddAssignmentIDs(ids ...int) *RoleUpdate {
 	_u.mutation.AddAssignmentIDs(ids...)
@@ -295,6 +309,9 @@ func (_u *RoleUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.PermissionsCleared() {
 		_spec.ClearField(role.FieldPermissions, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.OwnerGroupID(); ok {
+		_spec.SetField(role.FieldOwnerGroupID, field.TypeString, value)
 	}
 	if _u.mutation.AssignmentsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -503,6 +520,20 @@ func (_u *RoleUpdateOne) ClearPermissions() *RoleUpdateOne {
 	return _u
 }
 
+// SetOwnerGroupID sets the "owner_group_id" field.
+func (_u *RoleUpdateOne) SetOwnerGroupID(v string) *RoleUpdateOne {
+	_u.mutation.SetOwnerGroupID(v)
+	return _u
+}
+
+// SetNillableOwnerGroupID sets the "owner_group_id" field if the given value is not nil.
+func (_u *RoleUpdateOne) SetNillableOwnerGroupID(v *string) *RoleUpdateOne {
+	if v != nil {
+		_u.SetOwnerGroupID(*v)
+	}
+	return _u
+}
+
 // AddAssignmentIDs adds the "assignments" edge to the RoleAssignment entity by IDs.
 func (_u *RoleUpdateOne) AddAssignmentIDs(ids ...int) *RoleUpdateOne {
 	_u.mutation.AddAssignmentIDs(ids...)
@@ -701,6 +732,9 @@ func (_u *RoleUpdateOne) sqlSave(ctx context.Context) (_node *Role, err error) {
 	}
 	if _u.mutation.PermissionsCleared() {
 		_spec.ClearField(role.FieldPermissions, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.OwnerGroupID(); ok {
+		_spec.SetField(role.FieldOwnerGroupID, field.TypeString, value)
 	}
 	if _u.mutation.AssignmentsCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -304,6 +304,10 @@ func init() {
 	roleDescDescription := roleFields[2].Descriptor()
 	// role.DefaultDescription holds the default value on creation for the description field.
 	role.DefaultDescription = roleDescDescription.Default.(string)
+	// roleDescOwnerGroupID is the schema descriptor for owner_group_id field.
+	roleDescOwnerGroupID := roleFields[4].Descriptor()
+	// role.DefaultOwnerGroupID holds the default value on creation for the owner_group_id field.
+	role.DefaultOwnerGroupID = roleDescOwnerGroupID.Default.(string)
 	// roleDescID is the schema descriptor for id field.
 	roleDescID := roleMixinFields0[0].Descriptor()
 	// role.IDValidator is a validator for the "id" field. It is called by the builders before save.

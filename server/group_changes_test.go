@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/acme/identity/ent/change"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
@@ -84,6 +85,74 @@ func TestModifyGroupIsAllOrNothing(t *testing.T) {
 		// one revision.
 		if kinds[change.KindGroup] != 1 || kinds[change.KindRole] != 1 || kinds[change.KindGroupMember] != 2 {
 			t.Fatalf("revision %d holds %v", resp.GetRevision(), kinds)
+		}
+	})
+}
+
+// TestRolesFollowTheirGroup: the role created for a pushed group follows the
+// group's rename and deletion, unless it is also assigned directly or
+// mapped, or was created through the API, on SQLite and PostgreSQL.
+func TestRolesFollowTheirGroup(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db database) {
+		e := newEnv(t, db)
+		tid := e.tenant(t)
+		ada := e.user(t, tid, "ada@example.com")
+		roleID := func(name string) string {
+			t.Helper()
+			resp, err := e.roles.ListRoles(e.ctx, &identityv1.ListRolesRequest{TenantId: tid,
+				Filter: &identityv1.RoleFilter{Name: &identityv1.StringFilter{Condition: &identityv1.StringFilter_Equals{Equals: name}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(resp.GetRoles()) == 0 {
+				return ""
+			}
+			return resp.GetRoles()[0].GetId()
+		}
+		rename := func(g *identityv1.Group, name string) {
+			t.Helper()
+			if _, err := e.groups.UpdateGroup(e.ctx, &identityv1.UpdateGroupRequest{Group: &identityv1.Group{TenantId: tid, Id: g.GetId(), DisplayName: name},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		del := func(g *identityv1.Group) {
+			t.Helper()
+			if _, err := e.groups.DeleteGroup(e.ctx, &identityv1.DeleteGroupRequest{TenantId: tid, GroupId: g.GetId()}); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		eng := e.group(t, tid, "Eng", ada.GetId())
+		engRole := roleID("Eng")
+		rename(eng, "Engineering")
+		if roleID("Eng") != "" || roleID("Engineering") != engRole {
+			t.Fatalf("the group's role did not follow the rename: Eng %q, Engineering %q (was %q)", roleID("Eng"), roleID("Engineering"), engRole)
+		}
+		del(eng)
+		if roleID("Engineering") != "" {
+			t.Fatal("the group's role outlived the group")
+		}
+
+		ops := e.group(t, tid, "Ops", ada.GetId())
+		opsRole := roleID("Ops")
+		if _, err := e.roles.AssignRoles(e.ctx, &identityv1.AssignRolesRequest{TenantId: tid, UserId: ada.GetId(), RoleIds: []string{opsRole}}); err != nil {
+			t.Fatal(err)
+		}
+		rename(ops, "Operations")
+		if roleID("Ops") != opsRole || roleID("Operations") == "" {
+			t.Fatal("a role also assigned directly must stay, and the new name get its role")
+		}
+		del(ops)
+		if roleID("Ops") != opsRole || roleID("Operations") != "" {
+			t.Fatalf("after the group's deletion: Ops %q (want %q), Operations %q (want none)", roleID("Ops"), opsRole, roleID("Operations"))
+		}
+
+		sales := e.role(t, tid, "Sales")
+		g := e.group(t, tid, "Sales")
+		del(g)
+		if roleID("Sales") != sales.GetId() {
+			t.Fatal("a role created through the API went with a group of its name")
 		}
 	})
 }

@@ -452,6 +452,7 @@ var (
 		{Name: "name_key", Type: field.TypeString},
 		{Name: "description", Type: field.TypeString, Default: ""},
 		{Name: "permissions", Type: field.TypeJSON, Nullable: true},
+		{Name: "owner_group_id", Type: field.TypeString, Default: ""},
 		{Name: "tenant_id", Type: field.TypeString},
 	}
 	// RolesTable holds the schema information for the "roles" table.
@@ -462,7 +463,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "roles_tenants_roles",
-				Columns:    []*schema.Column{RolesColumns[8]},
+				Columns:    []*schema.Column{RolesColumns[9]},
 				RefColumns: []*schema.Column{TenantsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -471,12 +472,12 @@ var (
 			{
 				Name:    "role_tenant_id",
 				Unique:  false,
-				Columns: []*schema.Column{RolesColumns[8]},
+				Columns: []*schema.Column{RolesColumns[9]},
 			},
 			{
 				Name:    "role_tenant_id_name_key",
 				Unique:  true,
-				Columns: []*schema.Column{RolesColumns[8], RolesColumns[5]},
+				Columns: []*schema.Column{RolesColumns[9], RolesColumns[5]},
 			},
 		},
 	}

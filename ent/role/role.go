@@ -28,6 +28,8 @@ const (
 	FieldDescription = "description"
 	// FieldPermissions holds the string denoting the permissions field in the database.
 	FieldPermissions = "permissions"
+	// FieldOwnerGroupID holds the string denoting the owner_group_id field in the database.
+	FieldOwnerGroupID = "owner_group_id"
 	// EdgeTenant holds the string denoting the tenant edge name in mutations.
 	EdgeTenant = "tenant"
 	// EdgeAssignments holds the string denoting the assignments edge name in mutations.
@@ -70,6 +72,7 @@ var Columns = []string{
 	FieldNameKey,
 	FieldDescription,
 	FieldPermissions,
+	FieldOwnerGroupID,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -91,6 +94,8 @@ var (
 	NameKeyValidator func(string) error
 	// DefaultDescription holds the default value on creation for the "description" field.
 	DefaultDescription string
+	// DefaultOwnerGroupID holds the default value on creation for the "owner_group_id" field.
+	DefaultOwnerGroupID string
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
 	IDValidator func(string) error
 )
@@ -136,6 +141,11 @@ func ByNameKey(opts ...sql.OrderTermOption) OrderOption {
 // ByDescription orders the results by the description field.
 func ByDescription(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDescription, opts...).ToFunc()
+}
+
+// ByOwnerGroupID orders the results by the owner_group_id field.
+func ByOwnerGroupID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldOwnerGroupID, opts...).ToFunc()
 }
 
 // ByTenantField orders the results by tenant field.

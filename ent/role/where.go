@@ -100,6 +100,11 @@ func Description(v string) predicate.Role {
 	return predicate.Role(sql.FieldEQ(FieldDescription, v))
 }
 
+// OwnerGroupID applies equality check predicate on the "owner_group_id" field. It's identical to OwnerGroupIDEQ.
+func OwnerGroupID(v string) predicate.Role {
+	return predicate.Role(sql.FieldEQ(FieldOwnerGroupID, v))
+}
+
 // CreateTimeEQ applies the EQ predicate on the "create_time" field.
 func CreateTimeEQ(v time.Time) predicate.Role {
 	return predicate.Role(sql.FieldEQ(FieldCreateTime, v))
@@ -488,6 +493,71 @@ func PermissionsIsNil() predicate.Role {
 // PermissionsNotNil applies the NotNil predicate on the "permissions" field.
 func PermissionsNotNil() predicate.Role {
 	return predicate.Role(sql.FieldNotNull(FieldPermissions))
+}
+
+// OwnerGroupIDEQ applies the EQ predicate on the "owner_group_id" field.
+func OwnerGroupIDEQ(v string) predicate.Role {
+	return predicate.Role(sql.FieldEQ(FieldOwnerGroupID, v))
+}
+
+// OwnerGroupIDNEQ applies the NEQ predicate on the "owner_group_id" field.
+func OwnerGroupIDNEQ(v string) predicate.Role {
+	return predicate.Role(sql.FieldNEQ(FieldOwnerGroupID, v))
+}
+
+// OwnerGroupIDIn applies the In predicate on the "owner_group_id" field.
+func OwnerGroupIDIn(vs ...string) predicate.Role {
+	return predicate.Role(sql.FieldIn(FieldOwnerGroupID, vs...))
+}
+
+// OwnerGroupIDNotIn applies the NotIn predicate on the "owner_group_id" field.
+func OwnerGroupIDNotIn(vs ...string) predicate.Role {
+	return predicate.Role(sql.FieldNotIn(FieldOwnerGroupID, vs...))
+}
+
+// OwnerGroupIDGT applies the GT predicate on the "owner_group_id" field.
+func OwnerGroupIDGT(v string) predicate.Role {
+	return predicate.Role(sql.FieldGT(FieldOwnerGroupID, v))
+}
+
+// OwnerGroupIDGTE applies the GTE predicate on the "owner_group_id" field.
+func OwnerGroupIDGTE(v string) predicate.Role {
+	return predicate.Role(sql.FieldGTE(FieldOwnerGroupID, v))
+}
+
+// OwnerGroupIDLT applies the LT predicate on the "owner_group_id" field.
+func OwnerGroupIDLT(v string) predicate.Role {
+	return predicate.Role(sql.FieldLT(FieldOwnerGroupID, v))
+}
+
+// OwnerGroupIDLTE applies the LTE predicate on the "owner_group_id" field.
+func OwnerGroupIDLTE(v string) predicate.Role {
+	return predicate.Role(sql.FieldLTE(FieldOwnerGroupID, v))
+}
+
+// OwnerGroupIDContains applies the Contains predicate on the "owner_group_id" field.
+func OwnerGroupIDContains(v string) predicate.Role {
+	return predicate.Role(sql.FieldContains(FieldOwnerGroupID, v))
+}
+
+// OwnerGroupIDHasPrefix applies the HasPrefix predicate on the "owner_group_id" field.
+func OwnerGroupIDHasPrefix(v string) predicate.Role {
+	return predicate.Role(sql.FieldHasPrefix(FieldOwnerGroupID, v))
+}
+
+// OwnerGroupIDHasSuffix applies the HasSuffix predicate on the "owner_group_id" field.
+func OwnerGroupIDHasSuffix(v string) predicate.Role {
+	return predicate.Role(sql.FieldHasSuffix(FieldOwnerGroupID, v))
+}
+
+// OwnerGroupIDEqualFold applies the EqualFold predicate on the "owner_group_id" field.
+func OwnerGroupIDEqualFold(v string) predicate.Role {
+	return predicate.Role(sql.FieldEqualFold(FieldOwnerGroupID, v))
+}
+
+// OwnerGroupIDContainsFold applies the ContainsFold predicate on the "owner_group_id" field.
+func OwnerGroupIDContainsFold(v string) predicate.Role {
+	return predicate.Role(sql.FieldContainsFold(FieldOwnerGroupID, v))
 }
 
 // HasTenant applies the HasEdge predicate on the "tenant" edge.

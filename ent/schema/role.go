@@ -11,7 +11,10 @@ import (
 // Role is a named set of permissions of a tenant.
 //
 // Invariant: (tenant_id, name_key) is unique, name_key being the case-folded
-// name.
+// name. owner_group_id is the group the role was created for (a pushed group
+// becomes the role of its name), "" for a role created through the API; an
+// owned role follows its group's renames and deletion while nothing else
+// holds it (no direct assignment, no mapping), and is then released ("").
 type Role struct{ ent.Schema }
 
 // Mixin of the Role.
@@ -24,6 +27,7 @@ func (Role) Fields() []ent.Field {
 		field.String("name_key").NotEmpty(),
 		field.String("description").Default(""),
 		field.Strings("permissions").Optional(),
+		field.String("owner_group_id").Default(""),
 	}
 }
 

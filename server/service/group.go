@@ -62,7 +62,7 @@ func (s *GroupService) CreateGroup(ctx context.Context, req *identityv1.CreateGr
 		}
 		t := changelog.TenantID(req.GetTenantId())
 		tx.Record(changelog.GroupCreated{Tenant: t, Group: changelog.GroupID(out.ID)})
-		if err := ensureRole(ctx, tx, t, out.DisplayName); err != nil {
+		if err := ensureRole(ctx, tx, t, out.ID, out.DisplayName); err != nil {
 			return err
 		}
 		_, err = addChunked(ctx, tx, members(t, out.ID), req.GetMemberUserIds())
@@ -126,11 +126,11 @@ func (s *GroupService) UpdateGroup(ctx context.Context, req *identityv1.UpdateGr
 			return err
 		}
 		upd := tx.Group.UpdateOneID(in.GetId()).SetUpdateTime(tx.Now).AddVersion(1)
+		cur, err := tx.Group.Query().Where(group.ID(in.GetId())).Select(group.FieldDisplayName).String(ctx)
+		if err != nil {
+			return fmt.Errorf("read group: %w", err)
+		}
 		if has("display_name") {
-			cur, err := tx.Group.Query().Where(group.ID(in.GetId())).Select(group.FieldDisplayName).String(ctx)
-			if err != nil {
-				return fmt.Errorf("read group: %w", err)
-			}
 			// Checked when it changes: a group named before the name rule
 			// can still be updated.
 			if in.GetDisplayName() != cur {
@@ -144,7 +144,6 @@ func (s *GroupService) UpdateGroup(ctx context.Context, req *identityv1.UpdateGr
 		if has("external_id") {
 			upd.SetExternalID(in.GetExternalId())
 		}
-		var err error
 		out, err = upd.Save(ctx)
 		switch {
 		case ent.IsNotFound(err):
@@ -156,7 +155,7 @@ func (s *GroupService) UpdateGroup(ctx context.Context, req *identityv1.UpdateGr
 		}
 		t := changelog.TenantID(in.GetTenantId())
 		tx.Record(changelog.GroupUpdated{Tenant: t, Group: changelog.GroupID(in.GetId())})
-		return ensureRole(ctx, tx, t, out.DisplayName)
+		return groupRenamed(ctx, tx, t, out.ID, cur, out.DisplayName)
 	})
 	if err != nil {
 		return nil, err
@@ -172,6 +171,15 @@ func (s *GroupService) DeleteGroup(ctx context.Context, req *identityv1.DeleteGr
 	rev, err := deleteOne(ctx, s.w, "group", id, deleted, func(ctx context.Context, tx *store.Tx) (int, error) {
 		if err := versionIs(ctx, tx.Group.Query().Where(group.ID(id)).Select(group.FieldVersion), req.GetExpectedVersion()); err != nil {
 			return 0, err
+		}
+		names, err := tx.Group.Query().Where(group.ID(id)).Select(group.FieldDisplayName).Strings(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("read group: %w", err)
+		}
+		for _, name := range names {
+			if err := groupDeleted(ctx, tx, changelog.TenantID(req.GetTenantId()), id, name); err != nil {
+				return 0, err
+			}
 		}
 		n, err := tx.Group.Delete().Where(group.ID(id)).Exec(ctx)
 		if err == nil && n > 0 {

@@ -71,7 +71,7 @@ func applyGroupChange(ctx context.Context, tx *store.Tx, t changelog.TenantID, g
 			return 0, 0, fmt.Errorf("rename group: %w", err)
 		}
 		tx.Record(changelog.GroupUpdated{Tenant: t, Group: changelog.GroupID(groupID)})
-		return 0, 0, ensureRole(ctx, tx, t, x.DisplayName)
+		return 0, 0, groupRenamed(ctx, tx, t, groupID, cur, x.DisplayName)
 	case *identityv1.GroupChange_ExternalId:
 		if err := tx.Group.UpdateOneID(groupID).SetExternalID(x.ExternalId).Exec(ctx); err != nil {
 			return 0, 0, fmt.Errorf("set external id: %w", err)

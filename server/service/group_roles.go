@@ -7,6 +7,7 @@ import (
 	"github.com/acme/identity/ent"
 	"github.com/acme/identity/ent/grouprole"
 	"github.com/acme/identity/ent/role"
+	"github.com/acme/identity/ent/roleassignment"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/changelog"
 	"github.com/acme/identity/server/store"
@@ -17,8 +18,8 @@ import (
 // become roles used for access control.
 
 // ensureRole creates the role a group of this name grants, when the tenant
-// has none, in the group's transaction.
-func ensureRole(ctx context.Context, tx *store.Tx, tenantID changelog.TenantID, name string) error {
+// has none, in the group's transaction; the group owns a role it created.
+func ensureRole(ctx context.Context, tx *store.Tx, tenantID changelog.TenantID, groupID, name string) error {
 	ok, err := tx.Role.Query().Where(role.NameKey(store.NameLookup(name))).Exist(ctx)
 	if err != nil {
 		return fmt.Errorf("find role of group: %w", err)
@@ -33,6 +34,7 @@ func ensureRole(ctx context.Context, tx *store.Tx, tenantID changelog.TenantID, 
 		SetName(name).
 		SetNameKey(store.NameLookup(name)).
 		SetDescription("Held by the members of the group " + name).
+		SetOwnerGroupID(groupID).
 		SetCreateTime(tx.Now).
 		SetUpdateTime(tx.Now).
 		SetVersion(1).
@@ -40,6 +42,81 @@ func ensureRole(ctx context.Context, tx *store.Tx, tenantID changelog.TenantID, 
 		return fmt.Errorf("create role of group: %w", err)
 	}
 	tx.Record(changelog.RoleCreated{Tenant: tenantID, Role: changelog.RoleID(id)})
+	return nil
+}
+
+// ownedRole is the role a group owns under the name key, if any, and
+// whether nothing but the group holds it (no assignment, no mapping).
+func ownedRole(ctx context.Context, tx *store.Tx, groupID, nameKey string) (r *ent.Role, free bool, err error) {
+	r, err = tx.Role.Query().Where(role.OwnerGroupID(groupID), role.NameKey(nameKey)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("find the group's role: %w", err)
+	}
+	assigned, err := tx.RoleAssignment.Query().Where(roleassignment.RoleID(r.ID)).Exist(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("read role assignments: %w", err)
+	}
+	mapped, err := tx.GroupRole.Query().Where(grouprole.RoleID(r.ID)).Exist(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("read role mappings: %w", err)
+	}
+	return r, !assigned && !mapped, nil
+}
+
+// groupRenamed lets the role a group owns follow its rename: renamed with
+// it, or deleted when the new name's role already exists; a role something
+// else holds too stays as it is, released. The group then grants the role
+// of its new name, created if need be.
+func groupRenamed(ctx context.Context, tx *store.Tx, t changelog.TenantID, groupID, oldName, newName string) error {
+	r, free, err := ownedRole(ctx, tx, groupID, store.NameLookup(oldName))
+	if err != nil {
+		return err
+	}
+	newKey := store.NameLookup(newName)
+	switch {
+	case r == nil || r.NameKey == newKey && r.Name == newName:
+	case !free:
+		if err := r.Update().SetOwnerGroupID("").Exec(ctx); err != nil {
+			return fmt.Errorf("release role: %w", err)
+		}
+	default:
+		taken, err := tx.Role.Query().Where(role.NameKey(newKey), role.IDNEQ(r.ID)).Exist(ctx)
+		if err != nil {
+			return fmt.Errorf("find role: %w", err)
+		}
+		if taken {
+			if err := tx.Role.DeleteOne(r).Exec(ctx); err != nil {
+				return fmt.Errorf("delete the group's role: %w", err)
+			}
+			tx.Record(changelog.RoleDeleted{Tenant: t, Role: changelog.RoleID(r.ID)})
+			break
+		}
+		if err := r.Update().SetName(newName).SetNameKey(newKey).SetDescription("Held by the members of the group " + newName).
+			SetUpdateTime(tx.Now).AddVersion(1).Exec(ctx); err != nil {
+			return fmt.Errorf("rename the group's role: %w", err)
+		}
+		tx.Record(changelog.RoleUpdated{Tenant: t, Role: changelog.RoleID(r.ID)})
+	}
+	return ensureRole(ctx, tx, t, groupID, newName)
+}
+
+// groupDeleted deletes the role a group owns when nothing else holds it,
+// and releases it otherwise.
+func groupDeleted(ctx context.Context, tx *store.Tx, t changelog.TenantID, groupID, name string) error {
+	r, free, err := ownedRole(ctx, tx, groupID, store.NameLookup(name))
+	switch {
+	case err != nil || r == nil:
+		return err
+	case !free:
+		return r.Update().SetOwnerGroupID("").Exec(ctx)
+	}
+	if err := tx.Role.DeleteOne(r).Exec(ctx); err != nil {
+		return fmt.Errorf("delete the group's role: %w", err)
+	}
+	tx.Record(changelog.RoleDeleted{Tenant: t, Role: changelog.RoleID(r.ID)})
 	return nil
 }
 
