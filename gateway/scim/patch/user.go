@@ -57,8 +57,10 @@ func isEnterprise(p filter.Path) bool {
 func applyUser(u *resource.User, o Operation) error {
 	p := o.Path
 	attr := strings.ToLower(p.Attr.Attr)
-	if isEnterprise(p.Attr) || attr == "employeenumber" || attr == "costcenter" || attr == "organization" ||
-		attr == "division" || attr == "department" || attr == "manager" {
+	// An enterprise attribute by its URN, or (a leniency: no core attribute
+	// has these names) by its bare name; never under another schema's URN.
+	if isEnterprise(p.Attr) || p.Attr.URN == "" && (attr == "employeenumber" || attr == "costcenter" || attr == "organization" ||
+		attr == "division" || attr == "department" || attr == "manager") {
 		return applyEnterprise(u, o, attr)
 	}
 	if p.Attr.URN != "" && !strings.EqualFold(p.Attr.URN, resource.UserSchema) {
