@@ -126,6 +126,10 @@ func TestLastProjectAdmin(t *testing.T) {
 			return err
 		}
 		lastAdmin(rebind(e.ctx, rootID, tenantAdmin(tid)))
+		_, err = e.keys.UpdateAccessKey(e.ctx, &identityv1.UpdateAccessKeyRequest{
+			AccessKey:  &identityv1.AccessKey{Id: rootID, ExpireTime: timestamppb.New(time.Now().Add(time.Hour))},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"expire_time"}}})
+		lastAdmin(err) // it would lock the project out an hour later
 
 		// an admin key that expires does not count once expired
 		_, expiring := e.createKey(t, "expiring", timestamppb.New(time.Now().Add(time.Hour)), projectAdmin())

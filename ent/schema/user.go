@@ -24,8 +24,10 @@ type PhoneNumber struct {
 	Display string `json:"display,omitempty"`
 }
 
-// Profile holds the descriptive attributes of a user that no query filters
-// on: the rest of the SCIM core user and the enterprise extension.
+// Profile holds the descriptive attributes of a user: the rest of the SCIM
+// core user and the enterprise extension. Filters and sorts reach them
+// inside the JSON (server/filter/json.go), without an index: fine for the
+// lookups IdPs make, a scan of the tenant for a sort.
 type Profile struct {
 	Title             string    `json:"title,omitempty"`
 	NickName          string    `json:"nick_name,omitempty"`

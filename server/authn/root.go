@@ -3,7 +3,6 @@ package authn
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/acme/identity/ent"
@@ -30,7 +29,8 @@ func InitProject(ctx context.Context, db *ent.Client, displayName string) (crede
 			SetCreateTime(now).SetUpdateTime(now).Exec(ctx); err != nil {
 			return "", fmt.Errorf("create project: %w", err)
 		}
-		return rootKey(ctx, tx, projectID, "root", "", now)
+		cred, _, err := rootKey(ctx, tx, projectID, "root", "", now)
+		return cred, err
 	})
 }
 
@@ -48,25 +48,25 @@ func RecoverProject(ctx context.Context, db *ent.Client) (credential, keyID stri
 		if len(projects) != 1 {
 			return "", fmt.Errorf("this database holds %d projects, not one: run identityd init first", len(projects))
 		}
-		cred, err := rootKey(ctx, tx, projects[0], "recovered "+now.Format(time.RFC3339), "identityd recover", now)
-		keyID, _, _ = strings.Cut(strings.TrimPrefix(cred, projects[0]+":"), ".")
+		var cred string
+		cred, keyID, err = rootKey(ctx, tx, projects[0], "recovered "+now.Format(time.RFC3339), "identityd recover", now)
 		return cred, err
 	})
 	return credential, keyID, err
 }
 
-// rootKey creates a Project Admin key and returns its credential.
-func rootKey(ctx context.Context, tx *ent.Tx, projectID, name, createdBy string, now time.Time) (string, error) {
+// rootKey creates a Project Admin key and returns its credential and id.
+func rootKey(ctx context.Context, tx *ent.Tx, projectID, name, createdBy string, now time.Time) (cred, keyID string, err error) {
 	keyID, key, hash, err := NewAccessKey()
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if err := tx.AccessKey.Create().SetID(keyID).SetProjectID(projectID).SetName(name).SetCreatedBy(createdBy).
 		SetSecretHash(hash).SetRoleBindings([]schema.RoleBinding{{Role: authz.RoleProjectAdmin}}).
 		SetCreateTime(now).Exec(ctx); err != nil {
-		return "", fmt.Errorf("create root key: %w", err)
+		return "", "", fmt.Errorf("create root key: %w", err)
 	}
-	return FormatCredential(projectID, key), nil
+	return FormatCredential(projectID, key), keyID, nil
 }
 
 // inTx runs fn in one system-scoped transaction.

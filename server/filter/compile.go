@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 
 	identityv1 "github.com/acme/identity/gen/identity/v1"
@@ -178,15 +179,25 @@ func comparison(i int, a Attr, c *identityv1.FilterCondition) (func(x string, s 
 	case identityv1.FilterOperator_FILTER_OPERATOR_EW:
 		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.HasSuffix(x, v.(string)) }, nil
 	case identityv1.FilterOperator_FILTER_OPERATOR_GT:
-		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.GT(x, v) }, nil
+		return func(x string, s *sql.Selector) *sql.Predicate { return sql.GT(byCodePoint(x, a.Kind, s), v) }, nil
 	case identityv1.FilterOperator_FILTER_OPERATOR_GE:
-		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.GTE(x, v) }, nil
+		return func(x string, s *sql.Selector) *sql.Predicate { return sql.GTE(byCodePoint(x, a.Kind, s), v) }, nil
 	case identityv1.FilterOperator_FILTER_OPERATOR_LT:
-		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.LT(x, v) }, nil
+		return func(x string, s *sql.Selector) *sql.Predicate { return sql.LT(byCodePoint(x, a.Kind, s), v) }, nil
 	case identityv1.FilterOperator_FILTER_OPERATOR_LE:
-		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.LTE(x, v) }, nil
+		return func(x string, s *sql.Selector) *sql.Predicate { return sql.LTE(byCodePoint(x, a.Kind, s), v) }, nil
 	}
 	return nil, badExpr(i, "unknown operator")
+}
+
+// byCodePoint makes a string comparison order by code point on PostgreSQL
+// too (SQLite's BINARY does), not by the database locale's collation, so
+// gt, ge, lt and le answer alike on both databases and agree with sorting.
+func byCodePoint(x string, k Kind, s *sql.Selector) string {
+	if k == Time || k == Bool || s.Dialect() != dialect.Postgres {
+		return x
+	}
+	return "(" + x + ` COLLATE "C")`
 }
 
 // foldComparison compares without regard to case (caseExact false). gt, ge,
@@ -207,13 +218,13 @@ func foldComparison(i int, op identityv1.FilterOperator, v string) (func(x strin
 	case identityv1.FilterOperator_FILTER_OPERATOR_EW:
 		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.HasSuffixFold(x, v) }, nil
 	case identityv1.FilterOperator_FILTER_OPERATOR_GT:
-		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.GT(lower(x), lv) }, nil
+		return func(x string, s *sql.Selector) *sql.Predicate { return sql.GT(byCodePoint(lower(x), Fold, s), lv) }, nil
 	case identityv1.FilterOperator_FILTER_OPERATOR_GE:
-		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.GTE(lower(x), lv) }, nil
+		return func(x string, s *sql.Selector) *sql.Predicate { return sql.GTE(byCodePoint(lower(x), Fold, s), lv) }, nil
 	case identityv1.FilterOperator_FILTER_OPERATOR_LT:
-		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.LT(lower(x), lv) }, nil
+		return func(x string, s *sql.Selector) *sql.Predicate { return sql.LT(byCodePoint(lower(x), Fold, s), lv) }, nil
 	case identityv1.FilterOperator_FILTER_OPERATOR_LE:
-		return func(x string, _ *sql.Selector) *sql.Predicate { return sql.LTE(lower(x), lv) }, nil
+		return func(x string, s *sql.Selector) *sql.Predicate { return sql.LTE(byCodePoint(lower(x), Fold, s), lv) }, nil
 	}
 	return nil, badExpr(i, "unknown operator")
 }

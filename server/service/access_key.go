@@ -163,7 +163,7 @@ func (s *AccessKeyService) UpdateAccessKey(ctx context.Context, req *identityv1.
 			if err != nil {
 				return err
 			}
-			if isAdmin(k.RoleBindings) && !isAdmin(bindings) {
+			if usableAdmin(k, tx.Now) && !isAdmin(bindings) {
 				if err := keepAnAdmin(ctx, tx, k.ID); err != nil {
 					return err
 				}
@@ -176,6 +176,12 @@ func (s *AccessKeyService) UpdateAccessKey(ctx context.Context, req *identityv1.
 				upd.ClearExpireTime()
 			case !t.AsTime().After(tx.Now):
 				return apierr.InvalidField("access_key.expire_time", "EXPIRED", "expire_time must be in the future")
+			case usableAdmin(k, tx.Now):
+				// an expiring last admin key would lock the project out later
+				if err := keepAnAdmin(ctx, tx, k.ID); err != nil {
+					return err
+				}
+				upd.SetExpireTime(t.AsTime().Truncate(time.Microsecond))
 			default:
 				upd.SetExpireTime(t.AsTime().Truncate(time.Microsecond))
 			}
@@ -205,7 +211,7 @@ func (s *AccessKeyService) RevokeAccessKey(ctx context.Context, req *identityv1.
 		if out = k; k.RevokeTime != nil {
 			return nil
 		}
-		if isAdmin(k.RoleBindings) {
+		if usableAdmin(k, tx.Now) {
 			if err := keepAnAdmin(ctx, tx, k.ID); err != nil {
 				return err
 			}
@@ -231,7 +237,7 @@ func (s *AccessKeyService) DeleteAccessKey(ctx context.Context, req *identityv1.
 			if err != nil {
 				return 0, err
 			}
-			if k.RevokeTime == nil && isAdmin(k.RoleBindings) {
+			if usableAdmin(k, tx.Now) {
 				if err := keepAnAdmin(ctx, tx, id); err != nil {
 					return 0, err
 				}
@@ -244,14 +250,21 @@ func (s *AccessKeyService) DeleteAccessKey(ctx context.Context, req *identityv1.
 	return &identityv1.DeleteAccessKeyResponse{Revision: rev}, nil
 }
 
-// isAdmin says whether bindings grant Project Admin.
+// isAdmin says whether bindings grant Project Admin (a binding without a
+// tenant: a tenant role of that name grants nothing project-wide).
 func isAdmin(bindings []schema.RoleBinding) bool {
 	for _, b := range bindings {
-		if b.Role == authz.RoleProjectAdmin {
+		if b.Role == authz.RoleProjectAdmin && b.TenantID == "" {
 			return true
 		}
 	}
 	return false
+}
+
+// usableAdmin says whether a key is a Project Admin key that still
+// authenticates at now: only such a key can be the last one.
+func usableAdmin(k *ent.AccessKey, now time.Time) bool {
+	return k.RevokeTime == nil && (k.ExpireTime == nil || k.ExpireTime.After(now)) && isAdmin(k.RoleBindings)
 }
 
 // keepAnAdmin refuses to take Project Admin from the key except (by
@@ -266,7 +279,7 @@ func keepAnAdmin(ctx context.Context, tx *store.Tx, except string) error {
 		return fmt.Errorf("count admin keys: %w", err)
 	}
 	for _, k := range keys {
-		if isAdmin(k.RoleBindings) {
+		if usableAdmin(k, tx.Now) {
 			return nil
 		}
 	}
