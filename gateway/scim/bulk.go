@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/acme/identity/gateway/scim/resource"
 )
@@ -54,12 +55,19 @@ type bulkResult struct {
 	Response json.RawMessage `json:"response,omitempty"`
 }
 
-// bulkRef matches a bulkId reference: a whole JSON string in data, or a
-// path segment.
-var bulkRef = regexp.MustCompile(`bulkId:([^"/\\]+)`)
+// bulkRef matches a bulkId reference in data: a whole JSON string
+// ("bulkId:qwerty"); bulkPathRef one as a path's id segment.
+var (
+	bulkRef     = regexp.MustCompile(`"bulkId:([^"\\]+)"`)
+	bulkPathRef = regexp.MustCompile(`^(/(?:Users|Groups)/)bulkId:([^/]+)$`)
+)
 
 // bulkPath is the resource endpoints an operation may address.
 var bulkPath = regexp.MustCompile(`^/(Users|Groups)(/[^/?#]+)?$`)
+
+// bulkMaxWait bounds how long one operation waits out the rate limit before
+// it is answered 429 in the response.
+const bulkMaxWait = 30 * time.Second
 
 func (s *Server) bulk(w http.ResponseWriter, r *http.Request) error {
 	body, err := readJSON(r, nil)
@@ -92,6 +100,9 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request) error {
 		}
 		failOn = *req.FailOnErrors
 	}
+	// The operations may take a while (they wait out the rate limit): the
+	// answer is written when all have run.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(10 * time.Minute))
 	results := s.runBulk(r, req.Operations, failOn)
 	writeJSON(w, http.StatusOK, map[string]any{"schemas": []string{bulkResponseSchema}, "Operations": results}, "")
 	return nil
@@ -108,7 +119,7 @@ func checkBulkOperations(ops []bulkOperation) error {
 			return errorf(http.StatusBadRequest, "invalidValue", "Operations[%d]: method %q is not POST, PUT, PATCH or DELETE", i, op.Method)
 		}
 		m := bulkPath.FindStringSubmatch(op.Path)
-		if m == nil {
+		if m == nil || m[2] == "/." || m[2] == "/.." {
 			return errorf(http.StatusBadRequest, "invalidPath", "Operations[%d]: path %q is not /Users, /Groups or one of their resources", i, op.Path)
 		}
 		post := strings.EqualFold(op.Method, http.MethodPost)
@@ -131,7 +142,8 @@ func checkBulkOperations(ops []bulkOperation) error {
 
 // runBulk runs the operations, each once its references resolve, until
 // failOn of them have failed; it answers the ones that ran, in request
-// order, and refuses those whose references never resolve.
+// order, and refuses those whose references never resolve. The references
+// are read once; a pass only checks which operations became ready.
 func (s *Server) runBulk(r *http.Request, ops []bulkOperation, failOn int) []bulkResult {
 	results := make([]*bulkResult, len(ops))
 	created := map[string]string{} // bulkId -> id
@@ -141,27 +153,33 @@ func (s *Server) runBulk(r *http.Request, ops []bulkOperation, failOn int) []bul
 			declared[op.BulkID] = true
 		}
 	}
+	refs := make([][]string, len(ops))
+	for i, op := range ops {
+		refs[i] = references(op)
+		for _, ref := range refs[i] {
+			if !declared[ref] && results[i] == nil {
+				results[i] = bulkFailure(op, errorf(http.StatusConflict, "invalidValue", "bulkId %q names no POST of this request", ref))
+			}
+		}
+	}
 	failures := 0
+	for _, res := range results {
+		if res != nil {
+			failures++
+		}
+	}
 	for progress := true; progress && failures < failOn; {
 		progress = false
 		for i, op := range ops {
-			if results[i] != nil || failures >= failOn {
+			if results[i] != nil || failures >= failOn || !resolved(refs[i], created) {
 				continue
 			}
-			path, data, pending, missing := resolveRefs(op, created, declared)
-			switch {
-			case missing != "":
-				results[i] = bulkFailure(op, errorf(http.StatusConflict, "invalidValue", "bulkId %q names no POST of this request", missing))
-			case pending:
-				continue // a later operation creates what it refers to
-			default:
-				results[i] = s.runOperation(r, op, path, data)
-				if op.BulkID != "" && results[i].Location != "" {
-					created[op.BulkID] = results[i].Location[strings.LastIndexByte(results[i].Location, '/')+1:]
-				}
+			results[i] = s.runOperation(r, op, created)
+			if op.BulkID != "" && results[i].Location != "" {
+				created[op.BulkID] = results[i].Location[strings.LastIndexByte(results[i].Location, '/')+1:]
 			}
 			progress = true
-			if st, _ := strconv.Atoi(results[i].Status); st >= 400 {
+			if st, _ := strconv.Atoi(results[i].Status); st >= 300 {
 				failures++
 			}
 		}
@@ -179,42 +197,74 @@ func (s *Server) runBulk(r *http.Request, ops []bulkOperation, failOn int) []bul
 	return out
 }
 
-// resolveRefs substitutes the created ids for bulkId references in op.
-// pending: a reference names a POST that has not run yet; missing: one that
-// no POST of the request declares.
-func resolveRefs(op bulkOperation, created map[string]string, declared map[string]bool) (path string, data []byte, pending bool, missing string) {
-	sub := func(ref string) string {
-		id := bulkRef.FindStringSubmatch(ref)[1]
-		if v, ok := created[id]; ok {
-			return v
-		}
-		if declared[id] {
-			pending = true
-		} else if missing == "" {
-			missing = id
-		}
-		return ref
+// references are the bulkIds an operation refers to, in its path or data.
+func references(op bulkOperation) []string {
+	var out []string
+	if m := bulkPathRef.FindStringSubmatch(op.Path); m != nil {
+		out = append(out, m[2])
 	}
-	path = bulkRef.ReplaceAllStringFunc(op.Path, sub)
-	data = bulkRef.ReplaceAllFunc(op.Data, func(b []byte) []byte { return []byte(sub(string(b))) })
-	return path, data, pending, missing
+	for _, m := range bulkRef.FindAllSubmatch(op.Data, -1) {
+		out = append(out, string(m[1]))
+	}
+	return out
 }
 
-// runOperation serves one operation through the resource handlers.
-func (s *Server) runOperation(r *http.Request, op bulkOperation, path string, data []byte) *bulkResult {
+func resolved(refs []string, created map[string]string) bool {
+	for _, ref := range refs {
+		if _, ok := created[ref]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// substitute puts the created ids in place of an operation's references.
+func substitute(op bulkOperation, created map[string]string) (path string, data []byte) {
+	path = op.Path
+	if m := bulkPathRef.FindStringSubmatch(op.Path); m != nil {
+		path = m[1] + created[m[2]]
+	}
+	data = bulkRef.ReplaceAllFunc(op.Data, func(b []byte) []byte {
+		id := bulkRef.FindSubmatch(b)[1]
+		return []byte(strconv.Quote(created[string(id)]))
+	})
+	return path, data
+}
+
+// runOperation serves one operation through the resource handlers, its
+// references substituted; past the rate limit it waits as told (up to
+// bulkMaxWait in all) and tries again, as a client of single requests would.
+func (s *Server) runOperation(r *http.Request, op bulkOperation, created map[string]string) *bulkResult {
 	method := strings.ToUpper(op.Method)
-	req, err := http.NewRequestWithContext(r.Context(), method, Prefix+path, bytes.NewReader(data))
-	if err != nil {
-		return bulkFailure(op, errorf(http.StatusBadRequest, "invalidPath", "path %q: %v", op.Path, err))
+	path, data := substitute(op, created)
+	var rec *recorder
+	for waited := time.Duration(0); ; {
+		req, err := http.NewRequestWithContext(r.Context(), method, Prefix+path, bytes.NewReader(data))
+		if err != nil {
+			return bulkFailure(op, errorf(http.StatusBadRequest, "invalidPath", "path %q: %v", op.Path, err))
+		}
+		req.Header.Set("Content-Type", contentType)
+		if op.Version != "" {
+			req.Header.Set("If-Match", op.Version)
+		}
+		rec = &recorder{header: http.Header{}}
+		s.ops.ServeHTTP(rec, req)
+		wait := time.Second
+		if secs, err := strconv.Atoi(rec.header.Get("Retry-After")); err == nil && secs > 0 {
+			wait = time.Duration(secs) * time.Second
+		}
+		if rec.status != http.StatusTooManyRequests || waited+wait > bulkMaxWait {
+			break
+		}
+		select {
+		case <-time.After(wait):
+			waited += wait
+		case <-r.Context().Done():
+			return bulkFailure(op, r.Context().Err())
+		}
 	}
-	req.Header.Set("Content-Type", contentType)
-	if op.Version != "" {
-		req.Header.Set("If-Match", op.Version)
-	}
-	rec := &recorder{header: http.Header{}}
-	s.ops.ServeHTTP(rec, req)
 	res := &bulkResult{Method: method, BulkID: op.BulkID, Status: strconv.Itoa(rec.status), Version: rec.header.Get("ETag")}
-	if rec.status >= 400 {
+	if rec.status >= 300 {
 		res.Response = bytes.TrimSpace(rec.body.Bytes())
 		return res
 	}

@@ -4,6 +4,12 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/acme/identity/server/instance"
+	"github.com/acme/identity/server/instance/instancetest"
+	"github.com/acme/identity/server/ratelimit"
+	"github.com/acme/identity/server/store"
 )
 
 func bulkBody(failOnErrors int, ops ...string) string {
@@ -102,6 +108,7 @@ func TestBulk(t *testing.T) {
 		{"POST without bulkId", bulkBody(0, `{"method":"POST","path":"/Users","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"n2@x.com"}}`), 400, "invalidValue"},
 		{"duplicate bulkId", bulkBody(0, bulkUser("a", "n3@x.com"), bulkUser("a", "n4@x.com")), 400, "invalidValue"},
 		{"path outside Users and Groups", bulkBody(0, `{"method":"DELETE","path":"/Schemas/x"}`), 400, "invalidPath"},
+		{"dot segment", bulkBody(0, `{"method":"DELETE","path":"/Users/.."}`), 400, "invalidPath"},
 		{"nested Bulk", bulkBody(0, `{"method":"POST","path":"/Bulk","bulkId":"b","data":{}}`), 400, "invalidPath"},
 		{"PUT without data", bulkBody(0, `{"method":"PUT","path":"/Users/x"}`), 400, "invalidValue"},
 		{"failOnErrors 0", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"failOnErrors":0,"Operations":[` + bulkUser("a", "n5@x.com") + `]}`, 400, "invalidValue"},
@@ -118,7 +125,42 @@ func TestBulk(t *testing.T) {
 		})
 	}
 
+	t.Run("only whole strings are references", func(t *testing.T) {
+		r := call(t, e, e.token, "POST", "/Bulk", bulkBody(0, bulkUser("w", "whole@x.com"),
+			`{"method":"POST","path":"/Groups","bulkId":"g2","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"team bulkId:w","members":[{"value":"bulkId:w"}]}}`,
+		)).want(t, 200)
+		if got := strings.Join(bulkStatuses(r), ","); got != "201,201" {
+			t.Fatalf("statuses %s: %s", got, r.raw)
+		}
+		loc := r.json["Operations"].([]any)[1].(map[string]any)["location"].(string)
+		g := call(t, e, e.token, "GET", "/Groups/"+loc[strings.LastIndex(loc, "/")+1:], "").want(t, 200)
+		if g.str("displayName") != "team bulkId:w" {
+			t.Fatalf("a reference inside a string was replaced: %s", g.raw)
+		}
+	})
+
 	t.Run("needs a credential", func(t *testing.T) {
 		call(t, e, "", "POST", "/Bulk", bulkBody(0, bulkUser("a", "n6@x.com"))).want(t, 401)
 	})
+}
+
+// TestBulkUnderRateLimits: a Bulk request larger than the credential's
+// burst waits out the rate limit operation by operation instead of
+// answering 429 for most of them.
+func TestBulkUnderRateLimits(t *testing.T) {
+	srv := instancetest.StartOn(t, store.SQLiteURL(t.TempDir()), func(c *instance.Config) {
+		c.RateLimits = ratelimit.Limits{PerCredential: 100, CredentialBurst: 20}
+	})
+	e := newEnvOn(t, srv)
+	time.Sleep(300 * time.Millisecond) // the setup's calls spent part of the burst
+	ops := make([]string, 60)
+	for i := range ops {
+		ops[i] = bulkUser(fmt.Sprint(i), fmt.Sprintf("limited%d@x.com", i))
+	}
+	r := call(t, e, e.token, "POST", "/Bulk", bulkBody(0, ops...)).want(t, 200)
+	for i, st := range bulkStatuses(r) {
+		if st != "201" {
+			t.Fatalf("operation %d answered %s: %s", i, st, r.raw)
+		}
+	}
 }

@@ -47,16 +47,20 @@ func Start(t testing.TB) *Server {
 }
 
 // StartOn runs an instance on the database at url (see Databases) for the
-// test and stops it at cleanup.
-func StartOn(t testing.TB, url string) *Server {
+// test and stops it at cleanup; options change its configuration.
+func StartOn(t testing.TB, url string, options ...func(*instance.Config)) *Server {
 	t.Helper()
 	ctx := context.Background()
-	inst, err := instance.Start(ctx, instance.Config{
+	cfg := instance.Config{
 		DatabaseURL:      url,
 		PublicURL:        PublicURL,
 		Metrics:          prometheus.NewRegistry(),
 		KeyEncryptionKey: KeyEncryptionKey,
-	})
+	}
+	for _, o := range options {
+		o(&cfg)
+	}
+	inst, err := instance.Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
