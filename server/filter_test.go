@@ -123,6 +123,14 @@ func TestOrderBy(t *testing.T) {
 		}
 		_, err = list(&identityv1.SortOrder{Attribute: "title"}, first.GetNextPageToken())
 		wantCode(t, err, codes.InvalidArgument)
+		// the page's last user deleted: the next page says so instead of
+		// ending the list early
+		last := first.GetUsers()[len(first.GetUsers())-1]
+		if _, err := e.users.DeleteUser(e.ctx, &identityv1.DeleteUserRequest{TenantId: tid, UserId: last.GetId()}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = list(byName, first.GetNextPageToken())
+		wantCode(t, err, codes.FailedPrecondition)
 		for _, attr := range []string{"emails", "password", "nosuch"} {
 			_, err := list(&identityv1.SortOrder{Attribute: attr}, "")
 			wantCode(t, err, codes.InvalidArgument)

@@ -417,3 +417,19 @@ func TestManagerDisplayName(t *testing.T) {
 		}
 	}
 }
+
+// TestSortedIndexWalkSurvivesDeletion: an index walk of a sorted list goes
+// on when the last user of the page before was deleted in between.
+func TestSortedIndexWalkSurvivesDeletion(t *testing.T) {
+	e := newEnv(t)
+	for _, n := range []string{"a", "b", "c", "d", "e"} {
+		createUser(t, e, n+"@walk.com")
+	}
+	first := call(t, e, e.token, "GET", "/Users?sortBy=userName&count=2&startIndex=1", "").want(t, 200)
+	res := first.json["Resources"].([]any)
+	call(t, e, e.token, "DELETE", "/Users/"+res[len(res)-1].(map[string]any)["id"].(string), "").want(t, 204)
+	next := call(t, e, e.token, "GET", "/Users?sortBy=userName&count=2&startIndex=3", "").want(t, 200)
+	if got := next.json["Resources"].([]any); len(got) != 2 || got[0].(map[string]any)["userName"] != "d@walk.com" {
+		t.Fatalf("the page after the deletion: %s", next.raw)
+	}
+}

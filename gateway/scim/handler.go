@@ -102,6 +102,12 @@ func (h handler[T, P]) list(w http.ResponseWriter, r *http.Request) error {
 	call.token, call.skip = h.s.pageStart(lq, call.tenant, h.rt.endpoint())
 	want := func(attr string) bool { return lq.count > 0 && wants(lq.attributes, lq.excluded, attr) }
 	page, err := h.rt.list(ctx, call, want)
+	if err != nil && !lq.useCursor && call.token != "" && reason(status.Convert(err)) == "PAGE_ANCHOR_DELETED" {
+		// index paging continued a sorted list from a remembered token
+		// whose last row is gone: count to startIndex instead
+		call.token, call.skip = "", int32(min(lq.startIndex-1, maxSkip))
+		page, err = h.rt.list(ctx, call, want)
+	}
 	if err != nil {
 		return cursorError(lq, err)
 	}

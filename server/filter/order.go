@@ -1,7 +1,6 @@
 package filter
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
@@ -13,19 +12,18 @@ import (
 )
 
 // Order is a list's order by one attribute of its table, then by the key
-// column (RFC 7644 3.4.2.3). Every attribute sorts by one text key, so
-// that a page token can carry the last row's key and the next page starts
-// after it with one row-value comparison, whatever the attribute's kind:
-// strings by their caseExact (lower-cased when not), times as UTC text
-// that sorts in time order, booleans as "0" and "1". A row whose string is empty sorts last
-// ascending and first descending, by an "empty" flag before the key.
+// column (RFC 7644 3.4.2.3). Every attribute sorts by one SQL key: strings
+// by their caseExact (lower-cased when not), by code point on both
+// databases; times in time order; booleans as "0" and "1". A row whose
+// string is empty sorts last ascending and first descending, by an "empty"
+// flag before the key. A page token holds the id of the page's last row
+// (the anchor) only: the next page starts after the anchor's current
+// terms, read by a subquery of its own query, so no key is read apart from
+// the page it belongs to.
 type Order struct {
 	attr Attr
 	desc bool
 }
-
-// keyAlias is the column SelectKey selects the sort key as.
-const keyAlias = "sort_key"
 
 // CompileOrder checks o against the schema's single-valued attributes; a
 // nil o is id order (nil Order).
@@ -41,11 +39,9 @@ func CompileOrder(o *identityv1.SortOrder, fs Schema) (*Order, error) {
 	return &Order{attr: a, desc: o.GetDescending()}, nil
 }
 
-// key is the SQL text the rows sort by.
+// key is the SQL the rows sort by.
 func (o *Order) key(s *sql.Selector) string {
 	x := o.attr.operand(s)
-	// Strings sort by code point on both databases (SQLite's BINARY), not
-	// by a PostgreSQL locale's collation.
 	collate := ""
 	if s.Dialect() == dialect.Postgres {
 		collate = ` COLLATE "C"`
@@ -54,15 +50,9 @@ func (o *Order) key(s *sql.Selector) string {
 	case Fold:
 		return "(LOWER(" + x + ")" + collate + ")"
 	case Bool:
-		return "(CASE WHEN " + x + " THEN '1' ELSE '0' END)"
+		return "(CASE WHEN " + x + " THEN 1 ELSE 0 END)"
 	case Time:
-		if s.Dialect() == dialect.Postgres {
-			return "to_char(" + x + " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
-		}
-		// SQLite holds times as the UTC text the driver wrote, which
-		// sorts in time order (the time filters compare it too); the
-		// cast keeps the driver from reading it back as a time
-		return "CAST(" + x + " AS TEXT)"
+		return x
 	}
 	return "(" + x + collate + ")"
 }
@@ -78,10 +68,14 @@ func (o *Order) terms(s *sql.Selector, keyColumn string) []string {
 	return append(out, o.key(s), s.C(keyColumn))
 }
 
+// anchorAlias names the anchor row's table in the subquery.
+const anchorAlias = "anchor"
+
 // Apply orders the query by the key, then by keyColumn, in the order's
-// direction, and, after a page token's position (afterKey, afterID; afterID
-// "" for the first page), keeps only the rows that follow it.
-func (o *Order) Apply(s *sql.Selector, keyColumn, afterKey, afterID string) {
+// direction, and, after a page token's anchor (afterID; "" for the first
+// page), keeps only the rows that follow the anchor's current terms. If the
+// anchor no longer exists, no row follows it: see AnchorGone.
+func (o *Order) Apply(s *sql.Selector, keyColumn, afterID string) {
 	terms := o.terms(s, keyColumn)
 	for _, t := range terms {
 		if o.desc {
@@ -92,43 +86,22 @@ func (o *Order) Apply(s *sql.Selector, keyColumn, afterKey, afterID string) {
 	if afterID == "" {
 		return
 	}
-	args := []any{afterKey, afterID}
-	if len(terms) == 3 {
-		empty := 0
-		if afterKey == "" {
-			empty = 1
-		}
-		args = append([]any{empty}, args...)
-	}
+	anchor := sql.Dialect(s.Dialect()).Select().From(sql.Table(s.TableName()).As(anchorAlias))
 	op := ">"
 	if o.desc {
 		op = "<"
 	}
 	s.Where(sql.P(func(b *sql.Builder) {
-		b.WriteString("(" + strings.Join(terms, ", ") + ") " + op + " (").Args(args...).WriteString(")")
+		b.WriteString("(" + strings.Join(terms, ", ") + ") " + op + " (SELECT " + strings.Join(o.terms(anchor, keyColumn), ", ") +
+			" FROM " + b.Quote(s.TableName()) + " AS " + b.Quote(anchorAlias) + " WHERE " + anchor.C(keyColumn) + " = ").
+			Arg(afterID).WriteString(")")
 	}))
 }
 
-// ScanKey reads the sort key of the one row a query selects (by id), for
-// the token of the page after it; modify is the query's Modify. The key is
-// computed by the database that compares it, so the two always agree. (It
-// is read with a query of its own because SQLite's driver cannot tell ent
-// the type of a computed column in the page's own query.)
-func ScanKey[S interface {
-	Scan(ctx context.Context, v any) error
-}](ctx context.Context, o *Order, modify func(...func(*sql.Selector)) S) (string, error) {
-	var rows []struct {
-		Key string `json:"sort_key"`
-	}
-	err := modify(func(s *sql.Selector) {
-		s.Select()
-		s.AppendSelectExprAs(sql.Expr(o.key(s)), keyAlias)
-	}).Scan(ctx, &rows)
-	if err != nil {
-		return "", err
-	}
-	if len(rows) != 1 {
-		return "", fmt.Errorf("%d rows for one sort key", len(rows))
-	}
-	return rows[0].Key, nil
+// AnchorGone is the error of a sorted page whose token's anchor row was
+// deleted: the position in the order went with it, and answering an empty
+// page would end the list early without a word.
+func AnchorGone() error {
+	return apierr.FailedPrecondition("PAGE_ANCHOR_DELETED",
+		"the last resource of the previous page was deleted, and with it the position in this sorted list: start again from the first page")
 }

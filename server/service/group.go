@@ -96,8 +96,8 @@ func (s *GroupService) ListGroups(ctx context.Context, req *identityv1.ListGroup
 	if err != nil {
 		return nil, err
 	}
-	pg.keyOf = func(ctx context.Context, id string) (string, error) {
-		return filter.ScanKey(ctx, pg.order, s.db.Group.Query().Where(group.ID(id)).Modify)
+	pg.exists = func(ctx context.Context, id string) (bool, error) {
+		return s.db.Group.Query().Where(group.ID(id)).Exist(ctx)
 	}
 	q := s.db.Group.Query().Where(where[predicate.Group](preds)...)
 	rows, next, total, err := list(ctx, pg, q, group.FieldID, req.GetSkip(), func(g *ent.Group) string { return g.ID }, len(preds) > 0)

@@ -32,8 +32,6 @@ const (
 type pageToken struct {
 	After string `json:"a"`
 	Query string `json:"q"`
-	// Key is the last row's sort key, in a list with an order (filter.Order).
-	Key *string `json:"k,omitempty"`
 }
 
 // queryFingerprint identifies the parent, filter and order of a list, so a
@@ -61,11 +59,10 @@ type page struct {
 	size  int
 	after string
 	query string
-	// order, when set, sorts the list; afterKey is then the sort key of
-	// the row after, and keyOf reads a row's sort key for the next token.
-	order    *filter.Order
-	afterKey string
-	keyOf    func(ctx context.Context, id string) (string, error)
+	// order, when set, sorts the list; exists then says whether a row
+	// (the token's anchor) still exists.
+	order  *filter.Order
+	exists func(ctx context.Context, id string) (bool, error)
 }
 
 // readPage decodes a list's paging; query is what the token is bound to
@@ -91,16 +88,12 @@ func readPage(size int32, token, parent string, query ...proto.Message) (page, e
 		return p, apierr.InvalidArgument("INVALID_PAGE_TOKEN", "page_token belongs to a list with another parent or filter")
 	}
 	p.after = t.After
-	if t.Key != nil {
-		p.afterKey = *t.Key
-	}
 	return p, nil
 }
 
-// next returns the token of the page after one that ended at lastKey (and,
-// in a sorted list, at sortKey).
-func (p page) next(lastKey string, sortKey *string) string {
-	b, _ := json.Marshal(pageToken{After: lastKey, Query: p.query, Key: sortKey})
+// next returns the token of the page after one that ended at lastKey.
+func (p page) next(lastKey string) string {
+	b, _ := json.Marshal(pageToken{After: lastKey, Query: p.query})
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
@@ -111,7 +104,7 @@ func trimPage[T any](p page, rows []T, key func(T) string) ([]T, string) {
 		return rows, ""
 	}
 	rows = rows[:p.size]
-	return rows, p.next(key(rows[len(rows)-1]), nil)
+	return rows, p.next(key(rows[len(rows)-1]))
 }
 
 // entQuery is what every generated ent query offers.
@@ -140,7 +133,7 @@ func list[Q entQuery[Q, T], T any](ctx context.Context, pg page, q Q, keyColumn 
 	}
 	switch {
 	case pg.order != nil:
-		iq.Order(func(s *sql.Selector) { pg.order.Apply(s, keyColumn, pg.afterKey, pg.after) })
+		iq.Order(func(s *sql.Selector) { pg.order.Apply(s, keyColumn, pg.after) })
 	case pg.after != "":
 		iq.WhereP(sql.FieldGT(keyColumn, pg.after))
 		fallthrough
@@ -152,19 +145,19 @@ func list[Q entQuery[Q, T], T any](ctx context.Context, pg page, q Q, keyColumn 
 	if rows, err = q.All(ctx); err != nil {
 		return nil, "", 0, fmt.Errorf("list: %w", err)
 	}
-	if pg.order == nil || len(rows) <= pg.size {
-		rows, next = trimPage(pg, rows, key)
-		return rows, next, total, nil
+	if pg.order != nil && pg.after != "" && len(rows) == 0 {
+		// nothing follows the anchor: the end of the list, or the anchor
+		// is gone
+		ok, err := pg.exists(ctx, pg.after)
+		if err != nil {
+			return nil, "", 0, fmt.Errorf("page anchor: %w", err)
+		}
+		if !ok {
+			return nil, "", 0, filter.AnchorGone()
+		}
 	}
-	// A sorted page's token carries its last row's sort key, read by the
-	// database that compares it.
-	rows = rows[:pg.size]
-	last := key(rows[len(rows)-1])
-	k, err := pg.keyOf(ctx, last)
-	if err != nil {
-		return nil, "", 0, fmt.Errorf("sort key: %w", err)
-	}
-	return rows, pg.next(last, &k), total, nil
+	rows, next = trimPage(pg, rows, key)
+	return rows, next, total, nil
 }
 
 // tenantTotal is the total of an unfiltered list of a tenant's users or

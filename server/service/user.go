@@ -152,8 +152,8 @@ func (s *UserService) ListUsers(ctx context.Context, req *identityv1.ListUsersRe
 	if err != nil {
 		return nil, err
 	}
-	pg.keyOf = func(ctx context.Context, id string) (string, error) {
-		return filter.ScanKey(ctx, pg.order, s.db.User.Query().Where(user.ID(id)).Modify)
+	pg.exists = func(ctx context.Context, id string) (bool, error) {
+		return s.db.User.Query().Where(user.ID(id)).Exist(ctx)
 	}
 	q := s.db.User.Query().Where(where[predicate.User](preds)...).WithEmails(withEmails)
 	rows, next, total, err := list(ctx, pg, q, user.FieldID, req.GetSkip(), func(u *ent.User) string { return u.ID }, len(preds) > 0)
