@@ -349,6 +349,9 @@ func applyMultiRef(o oracle, holder map[string]any, a *patchAttr, pe filter.Path
 		}
 		sub = sa.name
 	}
+	if pe.Filter != nil && !filterNamesSubs(pe.Filter, a) {
+		return refuse("the value filter names an attribute the elements do not have")
+	}
 	switch {
 	case pe.Filter == nil && sub == "":
 		switch verb {
@@ -561,4 +564,21 @@ func boolText(name string, v any) any {
 		}
 	}
 	return v
+}
+
+// filterNamesSubs says whether every comparison of a value filter names a
+// sub-attribute of a (without a schema URN).
+func filterNamesSubs(e filter.Expr, a *patchAttr) bool {
+	switch x := e.(type) {
+	case filter.And:
+		return filterNamesSubs(x.Left, a) && filterNamesSubs(x.Right, a)
+	case filter.Or:
+		return filterNamesSubs(x.Left, a) && filterNamesSubs(x.Right, a)
+	case filter.Not:
+		return filterNamesSubs(x.X, a)
+	case filter.Compare:
+		_, ok := a.subs[strings.ToLower(x.Path.String())]
+		return ok && x.Path.URN == ""
+	}
+	return false
 }

@@ -123,6 +123,18 @@ func applyMulti[T any](list *[]T, o Operation, attrs attrsOf[T], set setter[T]) 
 	if sub == "" {
 		sub = strings.ToLower(p.Attr.Sub) // emails.value without a filter
 	}
+	// The filter and the sub-attribute must name sub-attributes of the
+	// elements, whether or not any element is selected.
+	var zero T
+	known := attrs(zero)
+	if p.Filter != nil {
+		if err := checkFilterAttrs(p.Filter, known); err != nil {
+			return errorf("invalidFilter", "Operations[%d]: %s: %v", o.index, p.Attr, err)
+		}
+	}
+	if _, ok := known[sub]; sub != "" && !ok {
+		return errorf("invalidPath", "Operations[%d]: %s has no sub-attribute %s", o.index, p.Attr, sub)
+	}
 	if p.Filter == nil && sub == "" {
 		switch o.Op {
 		case "remove":
@@ -309,6 +321,31 @@ func matches(e filter.Expr, attrs map[string]any) bool {
 		}
 	}
 	return false
+}
+
+// checkFilterAttrs refuses a value filter naming an attribute the elements
+// do not have: it would match nothing, silently.
+func checkFilterAttrs(e filter.Expr, known map[string]any) error {
+	switch x := e.(type) {
+	case filter.And:
+		if err := checkFilterAttrs(x.Left, known); err != nil {
+			return err
+		}
+		return checkFilterAttrs(x.Right, known)
+	case filter.Or:
+		if err := checkFilterAttrs(x.Left, known); err != nil {
+			return err
+		}
+		return checkFilterAttrs(x.Right, known)
+	case filter.Not:
+		return checkFilterAttrs(x.X, known)
+	case filter.Compare:
+		if _, ok := known[strings.ToLower(x.Path.String())]; !ok || x.Path.URN != "" {
+			return fmt.Errorf("the elements have no attribute %s", x.Path)
+		}
+		return nil
+	}
+	return fmt.Errorf("value filters do not nest")
 }
 
 // equalities collects the attr eq "value" comparisons joined by and.
