@@ -148,6 +148,25 @@ func TestRolesFollowTheirGroup(t *testing.T) {
 			t.Fatalf("after the group's deletion: Ops %q (want %q), Operations %q (want none)", roleID("Ops"), opsRole, roleID("Operations"))
 		}
 
+		// an access key bound to the group's role by name keeps it
+		qa := e.group(t, tid, "QA")
+		e.createKey(t, "qa key", nil, &identityv1.RoleBinding{Role: "QA", TenantId: tid})
+		rename(qa, "Quality")
+		if roleID("QA") == "" {
+			t.Fatal("a role an access key is bound to was renamed or deleted with its group")
+		}
+		// a group's role given permissions outlives the group
+		docs := e.group(t, tid, "Docs")
+		docsRole := roleID("Docs")
+		if _, err := e.roles.UpdateRole(e.ctx, &identityv1.UpdateRoleRequest{Role: &identityv1.Role{TenantId: tid, Id: docsRole, Permissions: []string{"docs:write"}},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"permissions"}}}); err != nil {
+			t.Fatal(err)
+		}
+		del(docs)
+		if roleID("Docs") != docsRole {
+			t.Fatal("a group's role with permissions went with the group")
+		}
+
 		sales := e.role(t, tid, "Sales")
 		g := e.group(t, tid, "Sales")
 		del(g)

@@ -5,12 +5,14 @@ import (
 	"fmt"
 
 	"github.com/acme/identity/ent"
+	"github.com/acme/identity/ent/accesskey"
 	"github.com/acme/identity/ent/grouprole"
 	"github.com/acme/identity/ent/role"
 	"github.com/acme/identity/ent/roleassignment"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/changelog"
 	"github.com/acme/identity/server/store"
+	"github.com/acme/identity/server/store/scope"
 )
 
 // A group grants the tenant's role of its own name (compared without regard
@@ -46,7 +48,9 @@ func ensureRole(ctx context.Context, tx *store.Tx, tenantID changelog.TenantID, 
 }
 
 // ownedRole is the role a group owns under the name key, if any, and
-// whether nothing but the group holds it (no assignment, no mapping).
+// whether nothing but the group holds it: no assignment, no mapping, and no
+// access key bound to it (keys bind tenant roles by name, so a rename or a
+// deletion would silently take their grants).
 func ownedRole(ctx context.Context, tx *store.Tx, groupID, nameKey string) (r *ent.Role, free bool, err error) {
 	r, err = tx.Role.Query().Where(role.OwnerGroupID(groupID), role.NameKey(nameKey)).Only(ctx)
 	if ent.IsNotFound(err) {
@@ -62,6 +66,19 @@ func ownedRole(ctx context.Context, tx *store.Tx, groupID, nameKey string) (r *e
 	mapped, err := tx.GroupRole.Query().Where(grouprole.RoleID(r.ID)).Exist(ctx)
 	if err != nil {
 		return nil, false, fmt.Errorf("read role mappings: %w", err)
+	}
+	// A tenant's scope sees no access key (they are the project's); the
+	// bindings are read in the system scope, confined here to the project.
+	keys, err := tx.AccessKey.Query().Where(accesskey.ProjectID(tx.ProjectID)).Select(accesskey.FieldRoleBindings).All(scope.System(ctx))
+	if err != nil {
+		return nil, false, fmt.Errorf("read access keys: %w", err)
+	}
+	for _, k := range keys {
+		for _, b := range k.RoleBindings {
+			if b.TenantID == r.TenantID && store.NameLookup(b.Role) == r.NameKey {
+				return r, false, nil
+			}
+		}
 	}
 	return r, !assigned && !mapped, nil
 }
@@ -104,13 +121,14 @@ func groupRenamed(ctx context.Context, tx *store.Tx, t changelog.TenantID, group
 }
 
 // groupDeleted deletes the role a group owns when nothing else holds it,
-// and releases it otherwise.
+// and releases it otherwise, or when an administrator gave it permissions
+// (deleting it would lose them).
 func groupDeleted(ctx context.Context, tx *store.Tx, t changelog.TenantID, groupID, name string) error {
 	r, free, err := ownedRole(ctx, tx, groupID, store.NameLookup(name))
 	switch {
 	case err != nil || r == nil:
 		return err
-	case !free:
+	case !free || len(r.Permissions) > 0:
 		return r.Update().SetOwnerGroupID("").Exec(ctx)
 	}
 	if err := tx.Role.DeleteOne(r).Exec(ctx); err != nil {
