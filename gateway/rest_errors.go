@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	"buf.build/go/protovalidate"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -73,16 +74,8 @@ func jsonFieldNames(err error) error {
 		case *validate.Violations:
 			br = &errdetails.BadRequest{}
 			for _, v := range d.GetViolations() {
-				var path []string
-				for _, el := range v.GetField().GetElements() {
-					name := el.GetFieldName()
-					if i, ok := el.GetSubscript().(*validate.FieldPathElement_Index); ok {
-						name += "[" + strconv.FormatUint(i.Index, 10) + "]"
-					}
-					path = append(path, name)
-				}
 				br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{
-					Field: jsonPath(strings.Join(path, ".")), Description: v.GetMessage(), Reason: v.GetRuleId(),
+					Field: jsonPath(protovalidate.FieldPathString(v.GetField())), Description: v.GetMessage(), Reason: v.GetRuleId(),
 				})
 			}
 		default:

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"buf.build/go/protovalidate"
@@ -302,44 +301,30 @@ func (c chain) mapErrors(ctx context.Context, req any, info *grpc.UnaryServerInf
 	return resp, nil
 }
 
-// readVerbs begin the names of the methods that change nothing, though
-// their answers carry a revision too.
-var readVerbs = []string{"Get", "List", "Check", "BatchCheck", "Watch", "Resolve"}
-
-// logWrites logs one info line per successful write (a call answering a
-// revision that is not a read): method, actor, project, tenant, revision and
-// duration, never the request's content. Reads are counted in the metrics,
-// not logged, so the hot role-check path writes no line per call.
+// logWrites logs one info line per successful write (a method the
+// permission table gives a write permission): method, actor, project,
+// tenant, revision and duration, never the request's content. Reads are
+// counted in the metrics, not logged, so the hot role-check path writes no
+// line per call.
 func (c chain) logWrites(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	start := time.Now()
 	resp, err := handler(ctx, req)
-	if err != nil {
+	if err != nil || !authz.Writes(info.FullMethod) {
 		return resp, err
 	}
-	method := info.FullMethod[strings.LastIndexByte(info.FullMethod, '/')+1:]
-	for _, v := range readVerbs {
-		if strings.HasPrefix(method, v) {
-			return resp, nil
+	var revision int64
+	if m, ok := resp.(proto.Message); ok {
+		if f := m.ProtoReflect().Descriptor().Fields().ByName("revision"); f != nil {
+			revision = m.ProtoReflect().Get(f).Int()
 		}
-	}
-	m, ok := resp.(proto.Message)
-	if !ok {
-		return resp, nil
-	}
-	f := m.ProtoReflect().Descriptor().Fields().ByName("revision")
-	if f == nil {
-		return resp, nil
 	}
 	p := authn.From(ctx)
 	actor := "key " + p.KeyID
 	if p.KeyID == "" {
 		actor = "SCIM token of tenant " + p.ScimTenantID
 	}
-	tenant := ""
-	if t, ok := req.(interface{ GetTenantId() string }); ok {
-		tenant = t.GetTenantId()
-	}
+	tenant, _ := authz.RequestTenant(req)
 	c.log.InfoContext(ctx, "write", "method", info.FullMethod, "actor", actor, "project", p.ProjectID, "tenant", tenant,
-		"revision", m.ProtoReflect().Get(f).Int(), "duration", time.Since(start).String())
+		"revision", revision, "duration", time.Since(start).String())
 	return resp, nil
 }

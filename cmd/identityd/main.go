@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"google.golang.org/grpc/grpclog"
 
+	"github.com/acme/identity/ent"
 	"github.com/acme/identity/server/authn"
 	"github.com/acme/identity/server/instance"
 	"github.com/acme/identity/server/ratelimit"
@@ -117,6 +118,15 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.database, "database", env("IDENTITY_DATABASE", ""), "postgres:// URL; empty means SQLite in --data (IDENTITY_DATABASE)")
 }
 
+// open opens the configured store, for the commands that use it briefly.
+func (c *config) open(ctx context.Context) (*ent.Client, error) {
+	url, err := c.databaseURL()
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, url)
+}
+
 // databaseURL returns the database to use, creating the data directory of
 // the embedded SQLite.
 func (c *config) databaseURL() (string, error) {
@@ -157,11 +167,7 @@ func runInit(args []string, log *slog.Logger) error {
 	name := fs.String("name", env("IDENTITY_PROJECT_NAME", "default"), "display name of the project (IDENTITY_PROJECT_NAME)")
 	_ = fs.Parse(args)
 	ctx := context.Background()
-	url, err := cfg.databaseURL()
-	if err != nil {
-		return err
-	}
-	db, err := store.Open(ctx, url)
+	db, err := cfg.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -183,11 +189,7 @@ func runRecover(args []string, log *slog.Logger) error {
 	cfg.flags(fs)
 	_ = fs.Parse(args)
 	ctx := context.Background()
-	url, err := cfg.databaseURL()
-	if err != nil {
-		return err
-	}
-	db, err := store.Open(ctx, url)
+	db, err := cfg.open(ctx)
 	if err != nil {
 		return err
 	}

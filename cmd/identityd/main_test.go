@@ -22,14 +22,7 @@ import (
 // /healthz and the REST API, then stops cleanly on SIGTERM; serve on an
 // empty store creates the project itself (TestServeInitializes).
 func TestBinary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "identityd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	dir, bin := buildBinary(t)
 	data := filepath.Join(dir, "data")
 
 	var stdout, stderr bytes.Buffer
@@ -155,6 +148,21 @@ func TestBinary(t *testing.T) {
 	}
 }
 
+// buildBinary builds identityd into a new temporary directory, which it
+// returns with the binary's path; under -short the test is skipped.
+func buildBinary(t *testing.T) (dir, bin string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir = t.TempDir()
+	bin = filepath.Join(dir, "identityd")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return dir, bin
+}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -183,14 +191,7 @@ func waitFor(t *testing.T, url string) {
 // and prints its credential once on stdout, which then works; a second
 // start prints nothing.
 func TestServeInitializes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "identityd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	dir, bin := buildBinary(t)
 	data := filepath.Join(dir, "empty")
 	for start := range 2 {
 		httpAddr := freeAddr(t)

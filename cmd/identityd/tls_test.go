@@ -29,14 +29,7 @@ import (
 // SERVING from the health service; with --admin-addr the admin endpoints
 // move to their own listener.
 func TestServeTLS(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "identityd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	dir, bin := buildBinary(t)
 	certFile, keyFile, pool := selfSigned(t, dir)
 	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
 	adminAddr := freeAddr(t)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	"buf.build/go/protovalidate"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -147,15 +148,7 @@ func violations(st *status.Status) string {
 		switch v := d.(type) {
 		case *validate.Violations:
 			for _, x := range v.GetViolations() {
-				var path []string
-				for _, el := range x.GetField().GetElements() {
-					name := el.GetFieldName()
-					if i, ok := el.GetSubscript().(*validate.FieldPathElement_Index); ok {
-						name += "[" + strconv.FormatUint(i.Index, 10) + "]"
-					}
-					path = append(path, name)
-				}
-				parts = append(parts, scimAttr(strings.Join(path, "."))+": "+x.GetMessage())
+				parts = append(parts, scimAttr(protovalidate.FieldPathString(x.GetField()))+": "+x.GetMessage())
 			}
 		case *errdetails.BadRequest:
 			for _, x := range v.GetFieldViolations() {

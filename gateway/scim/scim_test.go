@@ -1,7 +1,6 @@
 package scim_test
 
 import (
-	"bytes"
 	"embed"
 	"encoding/json"
 	"io"
@@ -184,10 +183,4 @@ func holds(t *testing.T, e *env, userID, role string) bool {
 		t.Fatal(err)
 	}
 	return resp.GetAllowed()
-}
-
-func jsonBytes(v any) string {
-	var b bytes.Buffer
-	_ = json.NewEncoder(&b).Encode(v)
-	return b.String()
 }

@@ -1,6 +1,8 @@
 package authz
 
 import (
+	"strings"
+
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -194,6 +196,12 @@ func RequestTenant(req any) (string, bool) {
 		return r.GetRole().GetTenantId(), true
 	}
 	return "", false
+}
+
+// Writes says whether a method changes state: its permission is a write
+// permission.
+func Writes(fullMethod string) bool {
+	return strings.HasSuffix(string(methodRules[fullMethod].perm), ".write")
 }
 
 // TenantScoped says whether a method acts on the one tenant its request
