@@ -16,6 +16,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/acme/identity/ent/accesskey"
+	"github.com/acme/identity/ent/auditevent"
 	"github.com/acme/identity/ent/authcode"
 	"github.com/acme/identity/ent/change"
 	"github.com/acme/identity/ent/email"
@@ -48,6 +49,8 @@ type Client struct {
 	Schema *migrate.Schema
 	// AccessKey is the client for interacting with the AccessKey builders.
 	AccessKey *AccessKeyClient
+	// AuditEvent is the client for interacting with the AuditEvent builders.
+	AuditEvent *AuditEventClient
 	// AuthCode is the client for interacting with the AuthCode builders.
 	AuthCode *AuthCodeClient
 	// Change is the client for interacting with the Change builders.
@@ -102,6 +105,7 @@ func NewClient(opts ...Option) *Client {
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.AccessKey = NewAccessKeyClient(c.config)
+	c.AuditEvent = NewAuditEventClient(c.config)
 	c.AuthCode = NewAuthCodeClient(c.config)
 	c.Change = NewChangeClient(c.config)
 	c.Email = NewEmailClient(c.config)
@@ -216,6 +220,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ctx:             ctx,
 		config:          cfg,
 		AccessKey:       NewAccessKeyClient(cfg),
+		AuditEvent:      NewAuditEventClient(cfg),
 		AuthCode:        NewAuthCodeClient(cfg),
 		Change:          NewChangeClient(cfg),
 		Email:           NewEmailClient(cfg),
@@ -257,6 +262,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ctx:             ctx,
 		config:          cfg,
 		AccessKey:       NewAccessKeyClient(cfg),
+		AuditEvent:      NewAuditEventClient(cfg),
 		AuthCode:        NewAuthCodeClient(cfg),
 		Change:          NewChangeClient(cfg),
 		Email:           NewEmailClient(cfg),
@@ -307,10 +313,11 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.AccessKey, c.AuthCode, c.Change, c.Email, c.Group, c.GroupMembership,
-		c.GroupRole, c.OAuthClient, c.PendingLogin, c.Project, c.RefreshToken, c.Role,
-		c.RoleAssignment, c.SamlConfig, c.ScimToken, c.SeenAssertion, c.Session,
-		c.SigningKey, c.Tenant, c.TenantCount, c.TenantDomain, c.User,
+		c.AccessKey, c.AuditEvent, c.AuthCode, c.Change, c.Email, c.Group,
+		c.GroupMembership, c.GroupRole, c.OAuthClient, c.PendingLogin, c.Project,
+		c.RefreshToken, c.Role, c.RoleAssignment, c.SamlConfig, c.ScimToken,
+		c.SeenAssertion, c.Session, c.SigningKey, c.Tenant, c.TenantCount,
+		c.TenantDomain, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -320,10 +327,11 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.AccessKey, c.AuthCode, c.Change, c.Email, c.Group, c.GroupMembership,
-		c.GroupRole, c.OAuthClient, c.PendingLogin, c.Project, c.RefreshToken, c.Role,
-		c.RoleAssignment, c.SamlConfig, c.ScimToken, c.SeenAssertion, c.Session,
-		c.SigningKey, c.Tenant, c.TenantCount, c.TenantDomain, c.User,
+		c.AccessKey, c.AuditEvent, c.AuthCode, c.Change, c.Email, c.Group,
+		c.GroupMembership, c.GroupRole, c.OAuthClient, c.PendingLogin, c.Project,
+		c.RefreshToken, c.Role, c.RoleAssignment, c.SamlConfig, c.ScimToken,
+		c.SeenAssertion, c.Session, c.SigningKey, c.Tenant, c.TenantCount,
+		c.TenantDomain, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -334,6 +342,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
 	case *AccessKeyMutation:
 		return c.AccessKey.mutate(ctx, m)
+	case *AuditEventMutation:
+		return c.AuditEvent.mutate(ctx, m)
 	case *AuthCodeMutation:
 		return c.AuthCode.mutate(ctx, m)
 	case *ChangeMutation:
@@ -527,6 +537,139 @@ func (c *AccessKeyClient) mutate(ctx context.Context, m *AccessKeyMutation) (Val
 		return (&AccessKeyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown AccessKey mutation op: %q", m.Op())
+	}
+}
+
+// AuditEventClient is a client for the AuditEvent schema.
+type AuditEventClient struct {
+	config
+}
+
+// NewAuditEventClient returns a client for the AuditEvent from the given config.
+func NewAuditEventClient(c config) *AuditEventClient {
+	return &AuditEventClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `auditevent.Hooks(f(g(h())))`.
+func (c *AuditEventClient) Use(hooks ...Hook) {
+	c.hooks.AuditEvent = append(c.hooks.AuditEvent, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `auditevent.Intercept(f(g(h())))`.
+func (c *AuditEventClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AuditEvent = append(c.inters.AuditEvent, interceptors...)
+}
+
+// Create returns a builder for creating a AuditEvent entity.
+func (c *AuditEventClient) Create() *AuditEventCreate {
+	mutation := newAuditEventMutation(c.config, OpCreate)
+	return &AuditEventCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AuditEvent entities.
+func (c *AuditEventClient) CreateBulk(builders ...*AuditEventCreate) *AuditEventCreateBulk {
+	return &AuditEventCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AuditEventClient) MapCreateBulk(slice any, setFunc func(*AuditEventCreate, int)) *AuditEventCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AuditEventCreateBulk{err: fmt.Errorf("calling to AuditEventClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AuditEventCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AuditEventCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AuditEvent.
+func (c *AuditEventClient) Update() *AuditEventUpdate {
+	mutation := newAuditEventMutation(c.config, OpUpdate)
+	return &AuditEventUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AuditEventClient) UpdateOne(_m *AuditEvent) *AuditEventUpdateOne {
+	mutation := newAuditEventMutation(c.config, OpUpdateOne, withAuditEvent(_m))
+	return &AuditEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AuditEventClient) UpdateOneID(id int64) *AuditEventUpdateOne {
+	mutation := newAuditEventMutation(c.config, OpUpdateOne, withAuditEventID(id))
+	return &AuditEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AuditEvent.
+func (c *AuditEventClient) Delete() *AuditEventDelete {
+	mutation := newAuditEventMutation(c.config, OpDelete)
+	return &AuditEventDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AuditEventClient) DeleteOne(_m *AuditEvent) *AuditEventDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AuditEventClient) DeleteOneID(id int64) *AuditEventDeleteOne {
+	builder := c.Delete().Where(auditevent.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AuditEventDeleteOne{builder}
+}
+
+// Query returns a query builder for AuditEvent.
+func (c *AuditEventClient) Query() *AuditEventQuery {
+	return &AuditEventQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAuditEvent},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AuditEvent entity by its id.
+func (c *AuditEventClient) Get(ctx context.Context, id int64) (*AuditEvent, error) {
+	return c.Query().Where(auditevent.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AuditEventClient) GetX(ctx context.Context, id int64) *AuditEvent {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *AuditEventClient) Hooks() []Hook {
+	return c.hooks.AuditEvent
+}
+
+// Interceptors returns the client interceptors.
+func (c *AuditEventClient) Interceptors() []Interceptor {
+	return c.inters.AuditEvent
+}
+
+func (c *AuditEventClient) mutate(ctx context.Context, m *AuditEventMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AuditEventCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AuditEventUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AuditEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AuditEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AuditEvent mutation op: %q", m.Op())
 	}
 }
 
@@ -4174,16 +4317,16 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AccessKey, AuthCode, Change, Email, Group, GroupMembership, GroupRole,
-		OAuthClient, PendingLogin, Project, RefreshToken, Role, RoleAssignment,
-		SamlConfig, ScimToken, SeenAssertion, Session, SigningKey, Tenant, TenantCount,
-		TenantDomain, User []ent.Hook
+		AccessKey, AuditEvent, AuthCode, Change, Email, Group, GroupMembership,
+		GroupRole, OAuthClient, PendingLogin, Project, RefreshToken, Role,
+		RoleAssignment, SamlConfig, ScimToken, SeenAssertion, Session, SigningKey,
+		Tenant, TenantCount, TenantDomain, User []ent.Hook
 	}
 	inters struct {
-		AccessKey, AuthCode, Change, Email, Group, GroupMembership, GroupRole,
-		OAuthClient, PendingLogin, Project, RefreshToken, Role, RoleAssignment,
-		SamlConfig, ScimToken, SeenAssertion, Session, SigningKey, Tenant, TenantCount,
-		TenantDomain, User []ent.Interceptor
+		AccessKey, AuditEvent, AuthCode, Change, Email, Group, GroupMembership,
+		GroupRole, OAuthClient, PendingLogin, Project, RefreshToken, Role,
+		RoleAssignment, SamlConfig, ScimToken, SeenAssertion, Session, SigningKey,
+		Tenant, TenantCount, TenantDomain, User []ent.Interceptor
 	}
 )
 

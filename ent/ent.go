@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/acme/identity/ent/accesskey"
+	"github.com/acme/identity/ent/auditevent"
 	"github.com/acme/identity/ent/authcode"
 	"github.com/acme/identity/ent/change"
 	"github.com/acme/identity/ent/email"
@@ -95,6 +96,7 @@ func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			accesskey.Table:       accesskey.ValidColumn,
+			auditevent.Table:      auditevent.ValidColumn,
 			authcode.Table:        authcode.ValidColumn,
 			change.Table:          change.ValidColumn,
 			email.Table:           email.ValidColumn,

@@ -4,6 +4,7 @@ package ent
 
 import (
 	"github.com/acme/identity/ent/accesskey"
+	"github.com/acme/identity/ent/auditevent"
 	"github.com/acme/identity/ent/authcode"
 	"github.com/acme/identity/ent/change"
 	"github.com/acme/identity/ent/email"
@@ -50,6 +51,40 @@ func init() {
 	accesskeyDescID := accesskeyFields[0].Descriptor()
 	// accesskey.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	accesskey.IDValidator = accesskeyDescID.Validators[0].(func(string) error)
+	auditeventFields := schema.AuditEvent{}.Fields()
+	_ = auditeventFields
+	// auditeventDescProjectID is the schema descriptor for project_id field.
+	auditeventDescProjectID := auditeventFields[1].Descriptor()
+	// auditevent.ProjectIDValidator is a validator for the "project_id" field. It is called by the builders before save.
+	auditevent.ProjectIDValidator = auditeventDescProjectID.Validators[0].(func(string) error)
+	// auditeventDescTenantID is the schema descriptor for tenant_id field.
+	auditeventDescTenantID := auditeventFields[2].Descriptor()
+	// auditevent.DefaultTenantID holds the default value on creation for the tenant_id field.
+	auditevent.DefaultTenantID = auditeventDescTenantID.Default.(string)
+	// auditeventDescActorID is the schema descriptor for actor_id field.
+	auditeventDescActorID := auditeventFields[5].Descriptor()
+	// auditevent.DefaultActorID holds the default value on creation for the actor_id field.
+	auditevent.DefaultActorID = auditeventDescActorID.Default.(string)
+	// auditeventDescRequestID is the schema descriptor for request_id field.
+	auditeventDescRequestID := auditeventFields[7].Descriptor()
+	// auditevent.DefaultRequestID holds the default value on creation for the request_id field.
+	auditevent.DefaultRequestID = auditeventDescRequestID.Default.(string)
+	// auditeventDescMethod is the schema descriptor for method field.
+	auditeventDescMethod := auditeventFields[8].Descriptor()
+	// auditevent.DefaultMethod holds the default value on creation for the method field.
+	auditevent.DefaultMethod = auditeventDescMethod.Default.(string)
+	// auditeventDescWriteID is the schema descriptor for write_id field.
+	auditeventDescWriteID := auditeventFields[9].Descriptor()
+	// auditevent.DefaultWriteID holds the default value on creation for the write_id field.
+	auditevent.DefaultWriteID = auditeventDescWriteID.Default.(string)
+	// auditeventDescResourceID is the schema descriptor for resource_id field.
+	auditeventDescResourceID := auditeventFields[10].Descriptor()
+	// auditevent.DefaultResourceID holds the default value on creation for the resource_id field.
+	auditevent.DefaultResourceID = auditeventDescResourceID.Default.(string)
+	// auditeventDescRoleConsequencesOmitted is the schema descriptor for role_consequences_omitted field.
+	auditeventDescRoleConsequencesOmitted := auditeventFields[13].Descriptor()
+	// auditevent.DefaultRoleConsequencesOmitted holds the default value on creation for the role_consequences_omitted field.
+	auditevent.DefaultRoleConsequencesOmitted = auditeventDescRoleConsequencesOmitted.Default.(int32)
 	authcodeMixin := schema.AuthCode{}.Mixin()
 	authcodeMixinFields0 := authcodeMixin[0].Fields()
 	_ = authcodeMixinFields0

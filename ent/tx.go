@@ -16,6 +16,8 @@ type Tx struct {
 	config
 	// AccessKey is the client for interacting with the AccessKey builders.
 	AccessKey *AccessKeyClient
+	// AuditEvent is the client for interacting with the AuditEvent builders.
+	AuditEvent *AuditEventClient
 	// AuthCode is the client for interacting with the AuthCode builders.
 	AuthCode *AuthCodeClient
 	// Change is the client for interacting with the Change builders.
@@ -190,6 +192,7 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.AccessKey = NewAccessKeyClient(tx.config)
+	tx.AuditEvent = NewAuditEventClient(tx.config)
 	tx.AuthCode = NewAuthCodeClient(tx.config)
 	tx.Change = NewChangeClient(tx.config)
 	tx.Email = NewEmailClient(tx.config)

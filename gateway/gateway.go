@@ -19,6 +19,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/acme/identity/gateway/requestid"
 	"github.com/acme/identity/gateway/scim"
 	"github.com/acme/identity/gateway/signin"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
@@ -58,6 +59,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry, p
 			},
 		}),
 		runtime.SetQueryParameterParser(&strictQuery{}),
+		runtime.WithMetadata(requestid.Metadata(requestid.REST)),
 		runtime.WithHealthzEndpoint(healthpb.NewHealthClient(conn)),
 	)
 	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
@@ -73,6 +75,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry, p
 		identityv1.RegisterSsoServiceHandler,
 		identityv1.RegisterScimServiceHandler,
 		identityv1.RegisterAuthzServiceHandler,
+		identityv1.RegisterAuditServiceHandler,
 	} {
 		if err := register(ctx, rest, conn); err != nil {
 			return Handlers{}, fmt.Errorf("register REST handler: %w", err)
@@ -97,7 +100,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry, p
 	})
 	mux.Handle("GET /saml/{tenant_id}/metadata", spMetadata(identityv1.NewSsoServiceClient(conn)))
 	signin.Register(mux, conn, publicURL, log)
-	mux.Handle(scim.Prefix+"/", scim.New(conn, publicURL))
+	mux.Handle(scim.Prefix+"/", scim.New(conn, publicURL, log))
 
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "identityd_http_requests_total",
@@ -114,7 +117,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry, p
 	if err := reg.Register(duration); err != nil {
 		return Handlers{}, fmt.Errorf("register metrics: %w", err)
 	}
-	return Handlers{Public: instrumented(limitBody(validUTF8(mux)), requests, duration),
+	return Handlers{Public: instrumented(requestid.Middleware(limitBody(validUTF8(mux))), requests, duration),
 		Admin: instrumented(admin, requests, duration)}, nil
 }
 
@@ -167,7 +170,7 @@ func ready(health healthpb.HealthClient) http.Handler {
 // in flight) after a minute. Its heartbeats keep proxies from closing it.
 func longLived(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, ":watchRoleChanges") {
+		if strings.HasSuffix(r.URL.Path, ":watchRoleChanges") || strings.HasSuffix(r.URL.Path, "/auditEvents:stream") {
 			_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 		}
 		next.ServeHTTP(w, r)

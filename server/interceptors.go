@@ -19,11 +19,15 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/acme/identity/ent/auditevent"
+	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/apierr"
+	"github.com/acme/identity/server/audit"
 	"github.com/acme/identity/server/authn"
 	"github.com/acme/identity/server/authz"
 	"github.com/acme/identity/server/ratelimit"
@@ -70,6 +74,11 @@ func (c chain) interceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServe
 		}),
 	}
 	protected := selector.MatchFunc(func(_ context.Context, m interceptors.CallMeta) bool { return !isPublic(m) })
+	// The SCIM gateway's record of a request it already admitted is not a
+	// request of its own: it takes none of the IdP's allowance.
+	limited := selector.MatchFunc(func(_ context.Context, m interceptors.CallMeta) bool {
+		return !isPublic(m) && m.FullMethod() != identityv1.AuditService_RecordScimRequest_FullMethodName
+	})
 
 	// refuseInvalidUTF8 comes first: it takes what the codec marked, so
 	// nothing may end a call before it (see codec.go).
@@ -92,8 +101,9 @@ func (c chain) interceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServe
 		selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(c.authenticate), protected),
 		protovalidatemw.UnaryServerInterceptor(c.validator),
 		selector.UnaryServerInterceptor(c.authorizeUnary, protected),
-		selector.UnaryServerInterceptor(c.limitUnary, protected),
+		selector.UnaryServerInterceptor(c.limitUnary, limited),
 		selector.UnaryServerInterceptor(c.limitPublic, selector.MatchFunc(func(_ context.Context, m interceptors.CallMeta) bool { return isPublic(m) })),
+		auditRequest,
 		selector.UnaryServerInterceptor(c.logWrites, protected),
 		c.mapErrors,
 	)
@@ -325,6 +335,25 @@ func (c chain) logWrites(ctx context.Context, req any, info *grpc.UnaryServerInf
 	}
 	tenant, _ := authz.RequestTenant(req)
 	c.log.InfoContext(ctx, "write", "method", info.FullMethod, "actor", actor, "project", p.ProjectID, "tenant", tenant,
-		"revision", revision, "duration", time.Since(start).String())
+		"revision", revision, "request_id", audit.From(ctx).RequestID, "duration", time.Since(start).String())
 	return resp, nil
+}
+
+// auditRequest puts who made the call, through which door and under which
+// request id into ctx, for the audit event of any write the call makes; a
+// direct gRPC caller gets the request id back in the x-request-id header.
+func auditRequest(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	p := authn.From(ctx)
+	r := audit.Request{Method: info.FullMethod, ActorKind: auditevent.ActorKindAnonymous}
+	r.RequestID, r.Source = audit.Incoming(ctx)
+	switch {
+	case p.KeyID != "":
+		r.ActorKind, r.ActorID = auditevent.ActorKindAccessKey, p.KeyID
+	case p.ScimTenantID != "":
+		r.ActorKind, r.ActorID = auditevent.ActorKindScimToken, p.ScimTenantID
+	}
+	if r.Source == auditevent.SourceGrpc {
+		_ = grpc.SetHeader(ctx, metadata.Pairs(audit.RequestIDKey, r.RequestID))
+	}
+	return handler(audit.With(ctx, r), req)
 }

@@ -435,6 +435,8 @@ func fill(m protoreflect.Message, with ids, top bool) {
 			}
 		case fd.Kind() == protoreflect.EnumKind && need:
 			m.Set(fd, protoreflect.ValueOfEnum(1))
+		case fd.Kind() == protoreflect.Int32Kind && rules.GetInt32().GetGte() > 0:
+			m.Set(fd, protoreflect.ValueOfInt32(rules.GetInt32().GetGte()))
 		}
 	}
 }

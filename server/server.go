@@ -35,6 +35,7 @@ type Services struct {
 	Sso       identityv1.SsoServiceServer
 	Scim      identityv1.ScimServiceServer
 	Authz     identityv1.AuthzServiceServer
+	Audit     identityv1.AuditServiceServer
 }
 
 func (s Services) register(r grpc.ServiceRegistrar) {
@@ -51,6 +52,7 @@ func (s Services) register(r grpc.ServiceRegistrar) {
 	identityv1.RegisterSsoServiceServer(r, s.Sso)
 	identityv1.RegisterScimServiceServer(r, s.Scim)
 	identityv1.RegisterAuthzServiceServer(r, s.Authz)
+	identityv1.RegisterAuditServiceServer(r, s.Audit)
 }
 
 // New returns a gRPC server with the identity services, the standard health

@@ -153,6 +153,13 @@ func envInt(name string, def int) int {
 	return def
 }
 
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
 func env(name, def string) string {
 	if v, ok := os.LookupEnv(name); ok {
 		return v
@@ -231,7 +238,12 @@ func runServe(args []string, log *slog.Logger) error {
 		"requests all credentials may send for one tenant at once (IDENTITY_RATE_BURST_PER_TENANT)")
 	fs.IntVar(&limits.ConcurrentPerTenant, "concurrent-per-tenant", envInt("IDENTITY_CONCURRENT_PER_TENANT", 8),
 		"calls of one tenant in progress at once; more wait up to a second, then answer 429 / RESOURCE_EXHAUSTED; 0: no limit (IDENTITY_CONCURRENT_PER_TENANT)")
+	auditRetention := fs.Duration("audit-retention", envDuration("IDENTITY_AUDIT_RETENTION", instance.DefaultAuditRetention),
+		"how long audit events are kept before they are pruned, e.g. 720h (IDENTITY_AUDIT_RETENTION)")
 	_ = fs.Parse(args)
+	if *auditRetention <= 0 {
+		return fmt.Errorf("--audit-retention must be positive, not %s", *auditRetention)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -266,7 +278,7 @@ func runServe(args []string, log *slog.Logger) error {
 	started := time.Now()
 	inst, err := instance.Start(ctx, instance.Config{
 		DatabaseURL: url, PublicURL: *publicURL, Log: log, Metrics: reg, MetadataAllowPrivate: *allowPrivate, RateLimits: limits,
-		KeyEncryptionKey: kek, SeparateAdmin: *adminAddr != "",
+		KeyEncryptionKey: kek, SeparateAdmin: *adminAddr != "", AuditRetention: *auditRetention,
 	})
 	if err != nil {
 		return err

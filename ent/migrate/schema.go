@@ -36,6 +36,55 @@ var (
 			},
 		},
 	}
+	// AuditEventsColumns holds the columns for the "audit_events" table.
+	AuditEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt64, Increment: true},
+		{Name: "project_id", Type: field.TypeString},
+		{Name: "tenant_id", Type: field.TypeString, Default: ""},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"write", "scim_request"}},
+		{Name: "actor_kind", Type: field.TypeEnum, Enums: []string{"access_key", "scim_token", "operator", "anonymous"}},
+		{Name: "actor_id", Type: field.TypeString, Default: ""},
+		{Name: "source", Type: field.TypeEnum, Enums: []string{"grpc", "rest", "scim", "sign_in", "cli"}},
+		{Name: "request_id", Type: field.TypeString, Default: ""},
+		{Name: "method", Type: field.TypeString, Default: ""},
+		{Name: "write_id", Type: field.TypeString, Default: ""},
+		{Name: "resource_id", Type: field.TypeString, Default: ""},
+		{Name: "scim", Type: field.TypeBytes, Nullable: true},
+		{Name: "role_consequences", Type: field.TypeBytes, Nullable: true},
+		{Name: "role_consequences_omitted", Type: field.TypeInt32, Default: 0},
+		{Name: "create_time", Type: field.TypeTime},
+	}
+	// AuditEventsTable holds the schema information for the "audit_events" table.
+	AuditEventsTable = &schema.Table{
+		Name:       "audit_events",
+		Columns:    AuditEventsColumns,
+		PrimaryKey: []*schema.Column{AuditEventsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "auditevent_project_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEventsColumns[1], AuditEventsColumns[0]},
+			},
+			{
+				Name:    "auditevent_project_id_tenant_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEventsColumns[1], AuditEventsColumns[2], AuditEventsColumns[0]},
+			},
+			{
+				Name:    "auditevent_write",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEventsColumns[9]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "write_id <> ''",
+				},
+			},
+			{
+				Name:    "auditevent_create_time",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEventsColumns[14]},
+			},
+		},
+	}
 	// AuthCodesColumns holds the columns for the "auth_codes" table.
 	AuthCodesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString},
@@ -109,6 +158,24 @@ var (
 				Columns: []*schema.Column{ChangesColumns[0]},
 				Annotation: &entsql.IndexAnnotation{
 					Where: "revision = 0",
+				},
+			},
+			{
+				Name:    "change_write_id",
+				Unique:  false,
+				Columns: []*schema.Column{ChangesColumns[3]},
+			},
+			{
+				Name:    "change_project_id_resource_id",
+				Unique:  false,
+				Columns: []*schema.Column{ChangesColumns[1], ChangesColumns[7]},
+			},
+			{
+				Name:    "change_project_user",
+				Unique:  false,
+				Columns: []*schema.Column{ChangesColumns[1], ChangesColumns[8]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "user_id <> ''",
 				},
 			},
 		},
@@ -878,6 +945,7 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		AccessKeysTable,
+		AuditEventsTable,
 		AuthCodesTable,
 		ChangesTable,
 		EmailsTable,

@@ -9,6 +9,9 @@ import (
 // AccessKey is the predicate function for accesskey builders.
 type AccessKey func(*sql.Selector)
 
+// AuditEvent is the predicate function for auditevent builders.
+type AuditEvent func(*sql.Selector)
+
 // AuthCode is the predicate function for authcode builders.
 type AuthCode func(*sql.Selector)
 

@@ -57,5 +57,10 @@ func (Change) Indexes() []ent.Index {
 		index.Fields("project_id", "revision"),
 		// The sequencer's queue: entries not yet numbered.
 		index.Fields("id").Annotations(entsql.IndexWhere("revision = 0")).StorageKey("change_unsequenced"),
+		// The audit trail reads a write's entries, and finds the writes that
+		// touched a resource.
+		index.Fields("write_id"),
+		index.Fields("project_id", "resource_id"),
+		index.Fields("project_id", "user_id").Annotations(entsql.IndexWhere("user_id <> ''")).StorageKey("change_project_user"),
 	}
 }

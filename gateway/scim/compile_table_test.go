@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -13,7 +14,7 @@ import (
 // the same kind of value, and compares with regard to case exactly when
 // /Schemas declares it caseExact (RFC 7643 section 2.2).
 func TestFilterMappingMatchesTheCore(t *testing.T) {
-	s := New(nil, "https://id.example.com")
+	s := New(nil, "https://id.example.com", slog.New(slog.DiscardHandler))
 	docs := map[string]map[string]any{}
 	for _, sc := range s.schemaList() {
 		docs[sc["id"].(string)] = sc

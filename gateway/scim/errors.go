@@ -40,6 +40,7 @@ func errorf(status int, scimType, format string, args ...any) *scimError {
 // a generic detail.
 func writeError(w http.ResponseWriter, err error) {
 	e := toSCIMError(err)
+	noteError(w, e.ScimType, e.Detail)
 	w.Header().Set("Content-Type", contentType)
 	if e.Status == http.StatusServiceUnavailable || e.Status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"reflect"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/acme/identity/gateway/requestid"
 	"github.com/acme/identity/gateway/scim/resource"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 )
@@ -37,13 +39,19 @@ type Server struct {
 	// ops serves the resource endpoints without authentication: the
 	// operations of a Bulk request, which was authenticated as a whole.
 	ops *http.ServeMux
+	// audit records every authenticated request on the audit trail.
+	audit identityv1.AuditServiceClient
+	log   *slog.Logger
 }
 
 // New returns the SCIM gateway. publicURL is the base URL identityd is
-// reached at from outside.
-func New(conn *grpc.ClientConn, publicURL string) *Server {
+// reached at from outside; log receives the requests the audit trail could
+// not record.
+func New(conn *grpc.ClientConn, publicURL string, log *slog.Logger) *Server {
 	s := &Server{
 		scim:  identityv1.NewScimServiceClient(conn),
+		audit: identityv1.NewAuditServiceClient(conn),
+		log:   log,
 		base:  strings.TrimRight(publicURL, "/") + Prefix,
 		pages: newPageCache(),
 		mux:   http.NewServeMux(),
@@ -87,14 +95,14 @@ func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request) error)
 			writeError(w, errorf(http.StatusUnauthorized, "", "send Authorization: %s", credentialForms))
 			return
 		}
-		ctx := metadata.AppendToOutgoingContext(r.Context(), "authorization", auth)
+		ctx := requestid.Outgoing(metadata.AppendToOutgoingContext(r.Context(), "authorization", auth), requestid.SCIM)
 		who, err := s.scim.ResolveScimTenant(ctx, &identityv1.ResolveScimTenantRequest{})
 		if err != nil {
 			writeError(w, err)
 			return
 		}
 		ctx = context.WithValue(ctx, tenantKey{}, who.GetTenantId())
-		errorsWritten(h).ServeHTTP(w, r.WithContext(ctx))
+		s.audited(w, r.WithContext(ctx), who.GetTenantId(), errorsWritten(h))
 	})
 }
 
@@ -128,6 +136,7 @@ func readJSON(r *http.Request, v any) ([]byte, error) {
 		}
 		return nil, errorf(http.StatusBadRequest, "invalidSyntax", "the body could not be read")
 	}
+	noteBody(r.Context(), body)
 	if !utf8.Valid(body) {
 		// encoding/json would replace the bytes with U+FFFD: two different
 		// names would silently become one.

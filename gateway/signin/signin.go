@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/acme/identity/gateway/requestid"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 )
 
@@ -37,13 +38,21 @@ func Register(mux *http.ServeMux, conn grpc.ClientConnInterface, publicURL strin
 	e := &endpoints{core: identityv1.NewSignInServiceClient(conn), publicURL: publicURL, log: log}
 	mux.HandleFunc("GET /.well-known/openid-configuration", e.discovery)
 	mux.Handle("GET /.well-known/jwks.json", jwks(identityv1.NewSigningKeyServiceClient(conn), log))
-	mux.HandleFunc("GET /oauth2/authorize", e.authorize)
-	mux.HandleFunc("POST /oauth2/authorize", e.authorize)
-	mux.HandleFunc("POST /saml/{tenant_id}/acs", e.acs)
-	mux.HandleFunc("POST /oauth2/token", e.token)
-	mux.HandleFunc("POST /oauth2/revoke", e.revoke)
-	mux.HandleFunc("GET /oauth2/userinfo", e.userinfo)
-	mux.HandleFunc("POST /oauth2/userinfo", e.userinfo)
+	mux.HandleFunc("GET /oauth2/authorize", traced(e.authorize))
+	mux.HandleFunc("POST /oauth2/authorize", traced(e.authorize))
+	mux.HandleFunc("POST /saml/{tenant_id}/acs", traced(e.acs))
+	mux.HandleFunc("POST /oauth2/token", traced(e.token))
+	mux.HandleFunc("POST /oauth2/revoke", traced(e.revoke))
+	mux.HandleFunc("GET /oauth2/userinfo", traced(e.userinfo))
+	mux.HandleFunc("POST /oauth2/userinfo", traced(e.userinfo))
+}
+
+// traced sends the request id with h's calls to the core, so that the
+// sign-ins and sessions they write are audited as sign-in requests.
+func traced(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h(w, r.WithContext(requestid.Outgoing(r.Context(), requestid.SignIn)))
+	}
 }
 
 // discovery is the OpenID Provider Metadata (OpenID Connect Discovery 1.0,

@@ -41,6 +41,11 @@ const (
 	// PermSessionRead and PermSessionWrite list and end sign-in sessions.
 	PermSessionRead  Permission = "session.read"
 	PermSessionWrite Permission = "session.write"
+	// PermAuditRead reads the audit trail.
+	PermAuditRead Permission = "audit.read"
+	// PermScimReport records the SCIM requests of a tenant's IdP on the
+	// audit trail (the SCIM gateway does, with the IdP's credential).
+	PermScimReport Permission = "scim.report"
 	// PermAuthzCheck lets a service or policy engine ask role checks of a
 	// tenant, list effective roles and watch their changes.
 	PermAuthzCheck Permission = "authz.check"
@@ -51,13 +56,13 @@ const (
 var TenantAdminPermissions = []Permission{
 	PermTenantRead, PermUserRead, PermUserWrite, PermGroupRead, PermGroupWrite,
 	PermRoleRead, PermRoleWrite, PermSsoRead, PermSsoWrite, PermScimRead, PermScimWrite, PermAuthzCheck,
-	PermSessionRead, PermSessionWrite,
+	PermSessionRead, PermSessionWrite, PermAuditRead, PermScimReport,
 }
 
 // ScimTokenPermissions are what a SCIM token grants on its tenant: what
 // provisioning needs, and nothing of the tenant's SSO or SCIM settings.
 var ScimTokenPermissions = []Permission{
-	PermTenantRead, PermUserRead, PermUserWrite, PermGroupRead, PermGroupWrite, PermRoleRead,
+	PermTenantRead, PermUserRead, PermUserWrite, PermGroupRead, PermGroupWrite, PermRoleRead, PermScimReport,
 }
 
 // tenantPermission says which permissions can be held on a single tenant
@@ -81,6 +86,9 @@ const (
 	// scopeCaller: any authenticated caller; the method answers about the
 	// caller itself.
 	scopeCaller
+	// scopeTenantOrProject: on the tenant the request names, or (naming
+	// none) only Project Admin.
+	scopeTenantOrProject
 )
 
 type rule struct {
@@ -167,6 +175,10 @@ var methodRules = map[string]rule{
 	identityv1.AuthzService_ListUserRoles_FullMethodName:    {PermAuthzCheck, scopeTenant},
 	identityv1.AuthzService_ListRoleMembers_FullMethodName:  {PermAuthzCheck, scopeTenant},
 	identityv1.AuthzService_WatchRoleChanges_FullMethodName: {PermAuthzCheck, scopeTenant},
+
+	identityv1.AuditService_ListAuditEvents_FullMethodName:   {PermAuditRead, scopeTenantOrProject},
+	identityv1.AuditService_StreamAuditEvents_FullMethodName: {PermAuditRead, scopeTenantOrProject},
+	identityv1.AuditService_RecordScimRequest_FullMethodName: {PermScimReport, scopeTenant},
 }
 
 // publicMethods answer without a credential: they reveal nothing secret.
@@ -194,6 +206,10 @@ func RequestTenant(req any) (string, bool) {
 		return r.GetGroup().GetTenantId(), true
 	case *identityv1.UpdateRoleRequest:
 		return r.GetRole().GetTenantId(), true
+	case interface {
+		GetFilter() *identityv1.AuditFilter
+	}:
+		return r.GetFilter().GetTenantId(), true
 	}
 	return "", false
 }
@@ -235,6 +251,11 @@ func Authorize(g Grants, fullMethod string, req any) (Target, error) {
 	switch r.scope {
 	case scopeCaller:
 		return Target{CallerOnly: true}, nil
+	case scopeTenantOrProject:
+		if tenantID, _ := RequestTenant(req); tenantID == "" {
+			break
+		}
+		fallthrough
 	case scopeTenant:
 		tenantID, ok := RequestTenant(req)
 		if !ok || tenantID == "" {

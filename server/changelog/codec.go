@@ -261,3 +261,6 @@ func addRemove(op change.Operation, added, removed Event) Event {
 	}
 	return nil
 }
+
+// TenantOf returns the tenant an event names, "" for project-wide events.
+func TenantOf(e Event) TenantID { return e.entry().tenant }

@@ -26,6 +26,7 @@ import (
 	"github.com/acme/identity/gateway"
 	"github.com/acme/identity/gateway/scim"
 	"github.com/acme/identity/server"
+	"github.com/acme/identity/server/audit"
 	"github.com/acme/identity/server/authn"
 	"github.com/acme/identity/server/changelog"
 	"github.com/acme/identity/server/oidc"
@@ -71,6 +72,8 @@ type Config struct {
 	// WatchHeartbeat is how long a role-change watch stays silent before it
 	// sends a heartbeat (0: 30 s).
 	WatchHeartbeat time.Duration
+	// AuditRetention is how long audit events are kept (0: 90 days).
+	AuditRetention time.Duration
 	// SeparateAdmin leaves /healthz, /readyz and /metrics out of HTTP: they
 	// are served from Admin on a listener of their own.
 	SeparateAdmin bool
@@ -113,6 +116,9 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	if cfg.WatchHeartbeat == 0 {
 		cfg.WatchHeartbeat = 30 * time.Second
 	}
+	if cfg.AuditRetention == 0 {
+		cfg.AuditRetention = DefaultAuditRetention
+	}
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://127.0.0.1:8080"
 	}
@@ -143,6 +149,7 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 		return nil, fmt.Errorf("load the role index: %w", err)
 	}
 	w := store.NewWriter(db, cfg.Log, cfg.Now, follower, store.SerializesWrites(cfg.DatabaseURL))
+	w.ExplainWith(audit.NewExplainer(db, index))
 	keyring, err := signing.New(db, w, cfg.KeyEncryptionKey, cfg.Now)
 	if err != nil {
 		return nil, err
@@ -153,7 +160,11 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	sp := saml.NewSP(cfg.PublicURL)
 	issuer := oidc.NewIssuer(cfg.PublicURL, keyring, cfg.Now)
 	signIn := service.NewSignInService(db, w, sp, issuer, index, follower, cfg.Log, cfg.Now)
-	go prune(runCtx, signIn, cfg.Log)
+	auditTrail := service.NewAuditService(db, cfg.Now, inst.draining)
+	go prune(runCtx, cfg.Log, map[string]func(context.Context) error{
+		"sign-in state": signIn.Prune,
+		"audit events":  func(ctx context.Context) error { return auditTrail.Prune(ctx, cfg.AuditRetention) },
+	})
 	services := server.Services{
 		Project:   service.NewProjectService(db, w),
 		Tenant:    service.NewTenantService(db, w),
@@ -170,6 +181,7 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 		}), cfg.Now),
 		Scim:  service.NewScimService(db, w, cfg.PublicURL+scim.Prefix, cfg.Now),
 		Authz: service.NewAuthzService(index, follower, inst.draining, cfg.WatchHeartbeat),
+		Audit: auditTrail,
 	}
 	var metrics *grpcprom.ServerMetrics
 	if cfg.Metrics != nil {
@@ -222,9 +234,12 @@ func (i *Instance) Close() {
 	_ = i.DB.Close()
 }
 
-// prune deletes expired sign-in state every PruneInterval until ctx ends.
-// Every instance prunes; the deletes are idempotent.
-func prune(ctx context.Context, s *service.SignInService, log *slog.Logger) {
+// DefaultAuditRetention is how long audit events are kept by default.
+const DefaultAuditRetention = 90 * 24 * time.Hour
+
+// prune deletes expired sign-in state and audit events every PruneInterval
+// until ctx ends. Every instance prunes; the deletes are idempotent.
+func prune(ctx context.Context, log *slog.Logger, pruners map[string]func(context.Context) error) {
 	t := time.NewTicker(service.PruneInterval)
 	defer t.Stop()
 	for {
@@ -232,8 +247,10 @@ func prune(ctx context.Context, s *service.SignInService, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := s.Prune(ctx); err != nil && ctx.Err() == nil {
-				log.WarnContext(ctx, "prune sign-in state", "error", err)
+			for what, prune := range pruners {
+				if err := prune(ctx); err != nil && ctx.Err() == nil {
+					log.WarnContext(ctx, "prune "+what, "error", err)
+				}
 			}
 		}
 	}

@@ -292,3 +292,13 @@ func (t *Tenant) holders(r *role) []*user {
 	}
 	return out
 }
+
+// GroupGrants says whether a group grants a role: the role of its name, or
+// one mapped to it.
+func (t *Tenant) GroupGrants(groupID, roleID string) bool {
+	g, r := t.groups[groupID], t.roles[roleID]
+	if g == nil || r == nil {
+		return false
+	}
+	return t.rolesByName[g.NameKey] == r || slices.Contains(g.mapped, r)
+}

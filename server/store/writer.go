@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/acme/identity/ent"
+	"github.com/acme/identity/server/audit"
 	"github.com/acme/identity/server/changelog"
 	"github.com/acme/identity/server/store/scope"
 )
@@ -34,7 +35,12 @@ type Writer struct {
 	now       func() time.Time
 	committed Committer
 	inline    bool
+	explainer *audit.Explainer // nil: role consequences are not explained
 }
+
+// ExplainWith makes the writer store, after each write, the role consequences
+// x finds for it on its audit event.
+func (w *Writer) ExplainWith(x *audit.Explainer) { w.explainer = x }
 
 // NewWriter returns the writer of db. now is the clock (time.Now outside
 // tests). numberInline says the database runs one write transaction at a
@@ -154,6 +160,9 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 	if err := etx.Change.CreateBulk(rows...).Exec(ctx); err != nil {
 		return rollback(fmt.Errorf("append change log: %w", err))
 	}
+	if err := audit.RecordWrite(ctx, etx, sc.ProjectID, sc.TenantID, writeID, tx.Now, tx.events); err != nil {
+		return rollback(err)
+	}
 	w.committed.Committing(writeID, rev)
 	if err := etx.Commit(); err != nil {
 		w.committed.Abandoned(writeID)
@@ -170,6 +179,11 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 		// wait.
 		w.log.WarnContext(ctx, "change-log readers behind a committed write", "write", writeID, "error", err)
 		return rev, nil
+	}
+	if w.explainer != nil {
+		if err := w.explainer.Explain(wctx, sc.ProjectID, writeID, got, tx.events); err != nil {
+			w.log.WarnContext(ctx, "explain a write's role consequences", "write", writeID, "error", err)
+		}
 	}
 	return got, nil
 }

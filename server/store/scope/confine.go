@@ -9,6 +9,7 @@ import (
 
 	"github.com/acme/identity/ent"
 	"github.com/acme/identity/ent/accesskey"
+	"github.com/acme/identity/ent/auditevent"
 	"github.com/acme/identity/ent/authcode"
 	"github.com/acme/identity/ent/email"
 	"github.com/acme/identity/ent/group"
@@ -50,12 +51,12 @@ func Confine(client *ent.Client) {
 	projectCreate := func(ctx context.Context, m ent.Mutation) error {
 		return CheckProject(ctx, stringField(m, "project_id"))
 	}
+	// A tenant-scoped request sees its own tenant's row of the tenants
+	// table, and its own tenant's audit events.
+	tenantColumn := map[string]string{tenant.Table: "id", auditevent.Table: "tenant_id"}
 	for table, c := range projectOwned {
-		idIsTenant := ""
-		if table == tenant.Table {
-			idIsTenant = "id" // the tenants table: a tenant-scoped request sees its own tenant only
-		}
-		install(c, func(ctx context.Context) (func(*sql.Selector), error) { return ProjectRows(ctx, idIsTenant) }, projectCreate)
+		column := tenantColumn[table]
+		install(c, func(ctx context.Context) (func(*sql.Selector), error) { return ProjectRows(ctx, column) }, projectCreate)
 	}
 }
 
@@ -74,7 +75,7 @@ func owned(client *ent.Client) (tenantOwned, projectOwned map[string]scoped) {
 			tenantcount.Table: client.TenantCount,
 		}, map[string]scoped{
 			tenant.Table: client.Tenant, accesskey.Table: client.AccessKey, oauthclient.Table: client.OAuthClient,
-			signingkey.Table: client.SigningKey,
+			signingkey.Table: client.SigningKey, auditevent.Table: client.AuditEvent,
 		}
 }
 

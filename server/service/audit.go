@@ -1,0 +1,286 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"entgo.io/ent/dialect/sql"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/acme/identity/ent"
+	"github.com/acme/identity/ent/auditevent"
+	"github.com/acme/identity/ent/change"
+	"github.com/acme/identity/ent/predicate"
+	identityv1 "github.com/acme/identity/gen/identity/v1"
+	"github.com/acme/identity/server/apierr"
+	"github.com/acme/identity/server/audit"
+	"github.com/acme/identity/server/store"
+	"github.com/acme/identity/server/store/scope"
+)
+
+// AuditService reads the audit trail, and records the SCIM gateway's
+// requests on it.
+type AuditService struct {
+	identityv1.UnimplementedAuditServiceServer
+	db       *ent.Client
+	now      func() time.Time
+	draining <-chan struct{}
+	// poll is how often a followed stream looks for new events.
+	poll time.Duration
+}
+
+// NewAuditService returns the audit service over db. Followed streams end
+// when draining closes.
+func NewAuditService(db *ent.Client, now func() time.Time, draining <-chan struct{}) *AuditService {
+	return &AuditService{db: db, now: now, draining: draining, poll: time.Second}
+}
+
+// ListAuditEvents returns a page of matching events, newest first.
+func (s *AuditService) ListAuditEvents(ctx context.Context, req *identityv1.ListAuditEventsRequest) (*identityv1.ListAuditEventsResponse, error) {
+	pg, err := readPage(req.GetPageSize(), req.GetPageToken(), "", req.GetFilter())
+	if err != nil {
+		return nil, err
+	}
+	where, err := s.filter(ctx, req.GetFilter())
+	if err != nil {
+		return nil, err
+	}
+	q := s.db.AuditEvent.Query().Where(where...)
+	if pg.after != "" {
+		after, err := strconv.ParseInt(pg.after, 10, 64)
+		if err != nil {
+			return nil, apierr.InvalidArgument("INVALID_PAGE_TOKEN", "page_token is not a token this service issued")
+		}
+		q.Where(auditevent.IDLT(after))
+	}
+	rows, err := q.Order(ent.Desc(auditevent.FieldID)).Limit(pg.size + 1).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("audit events: %w", err)
+	}
+	rows, next := trimPage(pg, rows, func(r *ent.AuditEvent) string { return strconv.FormatInt(r.ID, 10) })
+	events, err := s.events(ctx, rows)
+	if err != nil {
+		return nil, err
+	}
+	return &identityv1.ListAuditEventsResponse{Events: events, NextPageToken: next}, nil
+}
+
+// StreamAuditEvents sends matching events oldest first after after_id and,
+// when following, new ones as they come, until the caller leaves or the
+// server shuts down.
+func (s *AuditService) StreamAuditEvents(req *identityv1.StreamAuditEventsRequest, stream grpc.ServerStreamingServer[identityv1.AuditEvent]) error {
+	ctx := stream.Context()
+	var after int64
+	if req.GetAfterId() != "" {
+		var err error
+		if after, err = strconv.ParseInt(req.GetAfterId(), 10, 64); err != nil || after < 0 {
+			return apierr.InvalidField("after_id", "INVALID_AFTER_ID", "after_id is the id of an audit event")
+		}
+	}
+	where, err := s.filter(ctx, req.GetFilter())
+	if err != nil {
+		return err
+	}
+	for {
+		rows, err := s.db.AuditEvent.Query().Where(where...).Where(auditevent.IDGT(after)).
+			Order(ent.Asc(auditevent.FieldID)).Limit(maxPageSize).All(ctx)
+		if err != nil {
+			return fmt.Errorf("audit events: %w", err)
+		}
+		events, err := s.events(ctx, rows)
+		if err != nil {
+			return err
+		}
+		for i, e := range events {
+			if err := stream.Send(e); err != nil {
+				return err
+			}
+			after = rows[i].ID
+		}
+		if len(rows) == maxPageSize {
+			continue
+		}
+		if !req.GetFollow() {
+			return nil
+		}
+		wait := time.NewTimer(s.poll)
+		select {
+		case <-wait.C:
+		case <-s.draining:
+			wait.Stop()
+			return apierr.ShuttingDown(fmt.Sprintf(
+				"the server is shutting down: reconnect with after_id=%d (the last event received)", after))
+		case <-ctx.Done():
+			wait.Stop()
+			return nil
+		}
+	}
+}
+
+// RecordScimRequest records a SCIM request the gateway answered, as the
+// caller's (its credential is the IdP's).
+func (s *AuditService) RecordScimRequest(ctx context.Context, req *identityv1.RecordScimRequestRequest) (*identityv1.RecordScimRequestResponse, error) {
+	if err := store.RequireTenant(ctx, s.db); err != nil {
+		return nil, err
+	}
+	sc, _ := scope.From(ctx)
+	summary, err := protojson.Marshal(req.GetScim())
+	if err != nil {
+		return nil, fmt.Errorf("encode SCIM summary: %w", err)
+	}
+	r := audit.From(ctx)
+	row, err := s.db.AuditEvent.Create().
+		SetProjectID(sc.ProjectID).
+		SetTenantID(req.GetTenantId()).
+		SetKind(auditevent.KindScimRequest).
+		SetActorKind(r.ActorKind).
+		SetActorID(r.ActorID).
+		SetSource(auditevent.SourceScim).
+		SetRequestID(audit.RequestID(req.GetRequestId())).
+		SetResourceID(req.GetResourceId()).
+		SetScim(summary).
+		SetCreateTime(store.Now(s.now)).
+		Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("record SCIM request: %w", err)
+	}
+	return &identityv1.RecordScimRequestResponse{Id: strconv.FormatInt(row.ID, 10)}, nil
+}
+
+// Prune deletes the events older than retention, of every project.
+func (s *AuditService) Prune(ctx context.Context, retention time.Duration) error {
+	_, err := s.db.AuditEvent.Delete().Where(auditevent.CreateTimeLT(store.Now(s.now).Add(-retention))).Exec(scope.System(ctx))
+	if err != nil {
+		return fmt.Errorf("prune audit events: %w", err)
+	}
+	return nil
+}
+
+// filter compiles a filter; the tenant is the scope's (the authorization
+// interceptor scoped a request naming one to it).
+func (s *AuditService) filter(ctx context.Context, f *identityv1.AuditFilter) ([]predicate.AuditEvent, error) {
+	var out []predicate.AuditEvent
+	if f.GetTenantId() != "" {
+		if err := store.RequireTenant(ctx, s.db); err != nil {
+			return nil, err
+		}
+	}
+	if f.GetStartTime() != nil {
+		out = append(out, auditevent.CreateTimeGTE(f.GetStartTime().AsTime()))
+	}
+	if f.GetEndTime() != nil {
+		out = append(out, auditevent.CreateTimeLT(f.GetEndTime().AsTime()))
+	}
+	if f.GetStartTime() != nil && f.GetEndTime() != nil && !f.GetEndTime().AsTime().After(f.GetStartTime().AsTime()) {
+		return nil, apierr.InvalidField("filter.end_time", "INVALID_TIME_RANGE", "end_time must be after start_time")
+	}
+	if f.GetActorId() != "" {
+		out = append(out, auditevent.ActorID(f.GetActorId()))
+	}
+	if f.GetRequestId() != "" {
+		out = append(out, auditevent.RequestID(f.GetRequestId()))
+	}
+	if f.GetKind() != identityv1.AuditEventKind_AUDIT_EVENT_KIND_UNSPECIFIED {
+		out = append(out, auditevent.KindEQ(kindOf[f.GetKind()]))
+	}
+	if id := f.GetResourceId(); id != "" {
+		sc, _ := scope.From(ctx)
+		out = append(out, auditevent.Or(auditevent.ResourceID(id), func(sel *sql.Selector) {
+			// the writes whose change-log entries name the resource
+			t := sql.Table(change.Table)
+			writes := sql.Select(t.C(change.FieldWriteID)).From(t).Where(sql.And(
+				sql.EQ(t.C(change.FieldProjectID), sc.ProjectID),
+				sql.Or(sql.EQ(t.C(change.FieldResourceID), id), sql.EQ(t.C(change.FieldUserID), id))))
+			sel.Where(sql.In(sel.C(auditevent.FieldWriteID), writes))
+		}))
+	}
+	return out, nil
+}
+
+var kindOf = map[identityv1.AuditEventKind]auditevent.Kind{
+	identityv1.AuditEventKind_AUDIT_EVENT_KIND_WRITE:        auditevent.KindWrite,
+	identityv1.AuditEventKind_AUDIT_EVENT_KIND_SCIM_REQUEST: auditevent.KindScimRequest,
+}
+
+var actorKinds = map[auditevent.ActorKind]identityv1.AuditActor_Kind{
+	auditevent.ActorKindAccessKey: identityv1.AuditActor_KIND_ACCESS_KEY,
+	auditevent.ActorKindScimToken: identityv1.AuditActor_KIND_SCIM_TOKEN,
+	auditevent.ActorKindOperator:  identityv1.AuditActor_KIND_OPERATOR,
+	auditevent.ActorKindAnonymous: identityv1.AuditActor_KIND_ANONYMOUS,
+}
+
+var sources = map[auditevent.Source]identityv1.AuditSource{
+	auditevent.SourceGrpc:   identityv1.AuditSource_AUDIT_SOURCE_GRPC,
+	auditevent.SourceRest:   identityv1.AuditSource_AUDIT_SOURCE_REST,
+	auditevent.SourceScim:   identityv1.AuditSource_AUDIT_SOURCE_SCIM,
+	auditevent.SourceSignIn: identityv1.AuditSource_AUDIT_SOURCE_SIGN_IN,
+	auditevent.SourceCli:    identityv1.AuditSource_AUDIT_SOURCE_CLI,
+}
+
+// events converts rows, with the change-log entries of their writes.
+func (s *AuditService) events(ctx context.Context, rows []*ent.AuditEvent) ([]*identityv1.AuditEvent, error) {
+	var writes []string
+	for _, r := range rows {
+		if r.WriteID != "" {
+			writes = append(writes, r.WriteID)
+		}
+	}
+	changes := map[string][]*ent.Change{}
+	if len(writes) > 0 {
+		sc, _ := scope.From(ctx)
+		entries, err := s.db.Change.Query().Where(change.ProjectID(sc.ProjectID), change.WriteIDIn(writes...)).
+			Order(ent.Asc(change.FieldID)).All(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("audit changes: %w", err)
+		}
+		for _, e := range entries {
+			changes[e.WriteID] = append(changes[e.WriteID], e)
+		}
+	}
+	out := make([]*identityv1.AuditEvent, 0, len(rows))
+	for _, r := range rows {
+		e := &identityv1.AuditEvent{
+			Id:        strconv.FormatInt(r.ID, 10),
+			Time:      ts(r.CreateTime),
+			TenantId:  r.TenantID,
+			Actor:     &identityv1.AuditActor{Kind: actorKinds[r.ActorKind], Id: r.ActorID},
+			Source:    sources[r.Source],
+			RequestId: r.RequestID,
+			Method:    r.Method,
+		}
+		switch r.Kind {
+		case auditevent.KindWrite:
+			e.Kind = identityv1.AuditEventKind_AUDIT_EVENT_KIND_WRITE
+		case auditevent.KindScimRequest:
+			e.Kind = identityv1.AuditEventKind_AUDIT_EVENT_KIND_SCIM_REQUEST
+		}
+		for _, c := range changes[r.WriteID] {
+			e.Revision = c.Revision
+			e.Changes = append(e.Changes, &identityv1.AuditChange{Kind: string(c.Kind), Operation: string(c.Operation),
+				ResourceId: c.ResourceID, UserId: c.UserID, RoleId: c.RoleID, Detail: c.Detail})
+		}
+		if len(r.RoleConsequences) > 0 {
+			var cs []audit.Consequence
+			if err := json.Unmarshal(r.RoleConsequences, &cs); err != nil {
+				return nil, fmt.Errorf("decode role consequences of audit event %d: %w", r.ID, err)
+			}
+			for _, c := range cs {
+				e.RoleConsequences = append(e.RoleConsequences, &identityv1.RoleConsequence{UserId: c.UserID, RoleId: c.RoleID,
+					RoleName: c.RoleName, Gained: c.Gained, Explanation: c.Explanation})
+			}
+			e.RoleConsequencesOmitted = r.RoleConsequencesOmitted
+		}
+		if len(r.Scim) > 0 {
+			e.Scim = &identityv1.ScimRequestSummary{}
+			if err := protojson.Unmarshal(r.Scim, e.Scim); err != nil {
+				return nil, fmt.Errorf("decode SCIM summary of audit event %d: %w", r.ID, err)
+			}
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
