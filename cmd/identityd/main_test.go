@@ -90,7 +90,7 @@ func TestBinary(t *testing.T) {
 	base := "http://" + httpAddr
 	waitFor(t, base+"/healthz")
 
-	var tenantID string
+	var tenantID, requestID string
 	for i, c := range []string{cred, recovered} {
 		req, _ := http.NewRequest("POST", base+"/v1/tenants", strings.NewReader(fmt.Sprintf(`{"displayName":"Acme %d"}`, i)))
 		req.Header.Set("Authorization", "Bearer "+c)
@@ -104,8 +104,9 @@ func TestBinary(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("create tenant with credential %d: %d", i, resp.StatusCode)
 		}
-		tenantID = out.Tenant.ID
+		tenantID, requestID = out.Tenant.ID, resp.Header.Get("X-Request-Id")
 	}
+	checkAuditTrail(t, base, cred, requestID)
 	// a REST watch left open across the shutdown
 	req, _ := http.NewRequest("GET", base+"/v1/tenants/"+tenantID+"/authz:watchRoleChanges", nil)
 	req.Header.Set("Authorization", "Bearer "+cred)
@@ -220,5 +221,58 @@ func TestServeInitializes(t *testing.T) {
 		}
 		_ = serve.Process.Signal(syscall.SIGTERM)
 		_ = serve.Wait()
+	}
+}
+
+// checkAuditTrail reads the trail over REST, as a page and as the JSON
+// lines a log pipeline reads: init and recover are the operator's, the
+// tenants' creations came through REST under the request id they answered.
+func checkAuditTrail(t *testing.T, base, cred, requestID string) {
+	t.Helper()
+	get := func(path string) []byte {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+cred)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+		}
+		return body
+	}
+	type event struct {
+		Method, Source, RequestID string
+		Actor                     struct{ Kind string }
+	}
+	var page struct{ Events []event }
+	if err := json.Unmarshal(get("/v1/auditEvents"), &page); err != nil {
+		t.Fatal(err)
+	}
+	var lines []event
+	for _, line := range strings.Split(strings.TrimSpace(string(get("/v1/auditEvents:stream"))), "\n") {
+		var l struct{ Result event }
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatalf("stream line %q: %v", line, err)
+		}
+		lines = append(lines, l.Result)
+	}
+	got := func(events []event) string {
+		var out []string
+		for _, e := range events {
+			out = append(out, e.Method+" "+e.Source+" "+e.Actor.Kind)
+		}
+		return strings.Join(out, "; ")
+	}
+	want := "identityd init AUDIT_SOURCE_CLI KIND_OPERATOR; identityd recover AUDIT_SOURCE_CLI KIND_OPERATOR; " +
+		"/identity.v1.TenantService/CreateTenant AUDIT_SOURCE_REST KIND_ACCESS_KEY; /identity.v1.TenantService/CreateTenant AUDIT_SOURCE_REST KIND_ACCESS_KEY"
+	if got(lines) != want {
+		t.Errorf("streamed trail:\n%s\nwant\n%s", got(lines), want)
+	}
+	if len(page.Events) != 4 || page.Events[0].RequestID != requestID || got(page.Events[1:2]) != got(lines[2:3]) {
+		t.Errorf("trail, newest first: %+v (request id %s)", page.Events, requestID)
 	}
 }

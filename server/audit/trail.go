@@ -52,3 +52,23 @@ func oneTenant(events []changelog.Event) string {
 	}
 	return string(t)
 }
+
+// RecordCommand inserts, in the command's transaction, the audit event of an
+// operator's command on the store (identityd init, identityd recover): they
+// write outside the API, with no credential, and name what they created.
+func RecordCommand(ctx context.Context, tx *ent.Tx, projectID, command, resourceID string, now time.Time) error {
+	err := tx.AuditEvent.Create().
+		SetProjectID(projectID).
+		SetKind(auditevent.KindWrite).
+		SetActorKind(auditevent.ActorKindOperator).
+		SetSource(auditevent.SourceCli).
+		SetRequestID(NewRequestID()).
+		SetMethod(command).
+		SetResourceID(resourceID).
+		SetCreateTime(now).
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("record audit event: %w", err)
+	}
+	return nil
+}

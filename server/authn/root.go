@@ -7,6 +7,7 @@ import (
 
 	"github.com/acme/identity/ent"
 	"github.com/acme/identity/ent/schema"
+	"github.com/acme/identity/server/audit"
 	"github.com/acme/identity/server/authz"
 	"github.com/acme/identity/server/store"
 	"github.com/acme/identity/server/store/scope"
@@ -29,8 +30,11 @@ func InitProject(ctx context.Context, db *ent.Client, displayName string) (crede
 			SetCreateTime(now).SetUpdateTime(now).Exec(ctx); err != nil {
 			return "", fmt.Errorf("create project: %w", err)
 		}
-		cred, _, err := rootKey(ctx, tx, projectID, "root", "", now)
-		return cred, err
+		cred, keyID, err := rootKey(ctx, tx, projectID, "root", "", now)
+		if err != nil {
+			return "", err
+		}
+		return cred, audit.RecordCommand(ctx, tx, projectID, "identityd init", keyID, now)
 	})
 }
 
@@ -50,7 +54,10 @@ func RecoverProject(ctx context.Context, db *ent.Client) (credential, keyID stri
 		}
 		var cred string
 		cred, keyID, err = rootKey(ctx, tx, projects[0], "recovered "+now.Format(time.RFC3339), "identityd recover", now)
-		return cred, err
+		if err != nil {
+			return "", err
+		}
+		return cred, audit.RecordCommand(ctx, tx, projects[0], "identityd recover", keyID, now)
 	})
 	return credential, keyID, err
 }
