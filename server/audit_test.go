@@ -173,17 +173,19 @@ func TestAuditTrail(t *testing.T) {
 		}
 		var last string
 		for i := range 5 {
-			ev, err := stream.Recv()
+			msg, err := stream.Recv()
 			if err != nil {
 				t.Fatal(err)
 			}
+			ev := msg.GetEvent()
 			if i == 0 && !strings.HasSuffix(ev.GetMethod(), "CreateTenant") {
 				t.Errorf("the stream begins with %s", ev.GetMethod())
 			}
 			last = ev.GetId()
 		}
 		e.user(t, tid, "linus")
-		ev, err := stream.Recv()
+		msg, err := stream.Recv()
+		ev := msg.GetEvent()
 		if err != nil || !strings.HasSuffix(ev.GetMethod(), "CreateUser") || number(ev.GetId()) <= number(last) {
 			t.Fatalf("followed: %v, %v", ev, err)
 		}

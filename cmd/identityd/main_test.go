@@ -254,11 +254,11 @@ func checkAuditTrail(t *testing.T, base, cred, requestID string) {
 	}
 	var lines []event
 	for _, line := range strings.Split(strings.TrimSpace(string(get("/v1/auditEvents:stream"))), "\n") {
-		var l struct{ Result event }
+		var l struct{ Result struct{ Event event } }
 		if err := json.Unmarshal([]byte(line), &l); err != nil {
 			t.Fatalf("stream line %q: %v", line, err)
 		}
-		lines = append(lines, l.Result)
+		lines = append(lines, l.Result.Event)
 	}
 	got := func(events []event) string {
 		var out []string

@@ -72,7 +72,7 @@ func (s *AuditService) ListAuditEvents(ctx context.Context, req *identityv1.List
 // StreamAuditEvents sends matching events oldest first after after_id and,
 // when following, new ones as they come, until the caller leaves or the
 // server shuts down.
-func (s *AuditService) StreamAuditEvents(req *identityv1.StreamAuditEventsRequest, stream grpc.ServerStreamingServer[identityv1.AuditEvent]) error {
+func (s *AuditService) StreamAuditEvents(req *identityv1.StreamAuditEventsRequest, stream grpc.ServerStreamingServer[identityv1.StreamAuditEventsResponse]) error {
 	ctx := stream.Context()
 	var after int64
 	if req.GetAfterId() != "" {
@@ -96,7 +96,7 @@ func (s *AuditService) StreamAuditEvents(req *identityv1.StreamAuditEventsReques
 			return err
 		}
 		for i, e := range events {
-			if err := stream.Send(e); err != nil {
+			if err := stream.Send(&identityv1.StreamAuditEventsResponse{Event: e}); err != nil {
 				return err
 			}
 			after = rows[i].ID

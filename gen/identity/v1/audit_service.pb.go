@@ -943,6 +943,50 @@ func (x *StreamAuditEventsRequest) GetFollow() bool {
 	return false
 }
 
+type StreamAuditEventsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Event         *AuditEvent            `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamAuditEventsResponse) Reset() {
+	*x = StreamAuditEventsResponse{}
+	mi := &file_identity_v1_audit_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamAuditEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamAuditEventsResponse) ProtoMessage() {}
+
+func (x *StreamAuditEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_identity_v1_audit_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamAuditEventsResponse.ProtoReflect.Descriptor instead.
+func (*StreamAuditEventsResponse) Descriptor() ([]byte, []int) {
+	return file_identity_v1_audit_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *StreamAuditEventsResponse) GetEvent() *AuditEvent {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
 type RecordScimRequestRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	TenantId  string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
@@ -956,7 +1000,7 @@ type RecordScimRequestRequest struct {
 
 func (x *RecordScimRequestRequest) Reset() {
 	*x = RecordScimRequestRequest{}
-	mi := &file_identity_v1_audit_service_proto_msgTypes[9]
+	mi := &file_identity_v1_audit_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -968,7 +1012,7 @@ func (x *RecordScimRequestRequest) String() string {
 func (*RecordScimRequestRequest) ProtoMessage() {}
 
 func (x *RecordScimRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_identity_v1_audit_service_proto_msgTypes[9]
+	mi := &file_identity_v1_audit_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -981,7 +1025,7 @@ func (x *RecordScimRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordScimRequestRequest.ProtoReflect.Descriptor instead.
 func (*RecordScimRequestRequest) Descriptor() ([]byte, []int) {
-	return file_identity_v1_audit_service_proto_rawDescGZIP(), []int{9}
+	return file_identity_v1_audit_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RecordScimRequestRequest) GetTenantId() string {
@@ -1021,7 +1065,7 @@ type RecordScimRequestResponse struct {
 
 func (x *RecordScimRequestResponse) Reset() {
 	*x = RecordScimRequestResponse{}
-	mi := &file_identity_v1_audit_service_proto_msgTypes[10]
+	mi := &file_identity_v1_audit_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1033,7 +1077,7 @@ func (x *RecordScimRequestResponse) String() string {
 func (*RecordScimRequestResponse) ProtoMessage() {}
 
 func (x *RecordScimRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_identity_v1_audit_service_proto_msgTypes[10]
+	mi := &file_identity_v1_audit_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1046,7 +1090,7 @@ func (x *RecordScimRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordScimRequestResponse.ProtoReflect.Descriptor instead.
 func (*RecordScimRequestResponse) Descriptor() ([]byte, []int) {
-	return file_identity_v1_audit_service_proto_rawDescGZIP(), []int{10}
+	return file_identity_v1_audit_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RecordScimRequestResponse) GetId() string {
@@ -1136,7 +1180,9 @@ const file_identity_v1_audit_service_proto_rawDesc = "" +
 	"\x18StreamAuditEventsRequest\x120\n" +
 	"\x06filter\x18\x01 \x01(\v2\x18.identity.v1.AuditFilterR\x06filter\x12\"\n" +
 	"\bafter_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18 R\aafterId\x12\x16\n" +
-	"\x06follow\x18\x03 \x01(\bR\x06follow\"\xd0\x01\n" +
+	"\x06follow\x18\x03 \x01(\bR\x06follow\"J\n" +
+	"\x19StreamAuditEventsResponse\x12-\n" +
+	"\x05event\x18\x01 \x01(\v2\x17.identity.v1.AuditEventR\x05event\"\xd0\x01\n" +
 	"\x18RecordScimRequestRequest\x12%\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x12&\n" +
 	"\n" +
@@ -1156,10 +1202,10 @@ const file_identity_v1_audit_service_proto_rawDesc = "" +
 	"\x11AUDIT_SOURCE_REST\x10\x02\x12\x15\n" +
 	"\x11AUDIT_SOURCE_SCIM\x10\x03\x12\x18\n" +
 	"\x14AUDIT_SOURCE_SIGN_IN\x10\x04\x12\x14\n" +
-	"\x10AUDIT_SOURCE_CLI\x10\x052\xe0\x02\n" +
+	"\x10AUDIT_SOURCE_CLI\x10\x052\xf0\x02\n" +
 	"\fAuditService\x12u\n" +
-	"\x0fListAuditEvents\x12#.identity.v1.ListAuditEventsRequest\x1a$.identity.v1.ListAuditEventsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/auditEvents\x12u\n" +
-	"\x11StreamAuditEvents\x12%.identity.v1.StreamAuditEventsRequest\x1a\x17.identity.v1.AuditEvent\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/auditEvents:stream0\x01\x12b\n" +
+	"\x0fListAuditEvents\x12#.identity.v1.ListAuditEventsRequest\x1a$.identity.v1.ListAuditEventsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/auditEvents\x12\x84\x01\n" +
+	"\x11StreamAuditEvents\x12%.identity.v1.StreamAuditEventsRequest\x1a&.identity.v1.StreamAuditEventsResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/auditEvents:stream0\x01\x12b\n" +
 	"\x11RecordScimRequest\x12%.identity.v1.RecordScimRequestRequest\x1a&.identity.v1.RecordScimRequestResponseB5Z3github.com/acme/identity/gen/identity/v1;identityv1b\x06proto3"
 
 var (
@@ -1175,7 +1221,7 @@ func file_identity_v1_audit_service_proto_rawDescGZIP() []byte {
 }
 
 var file_identity_v1_audit_service_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_identity_v1_audit_service_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_identity_v1_audit_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_identity_v1_audit_service_proto_goTypes = []any{
 	(AuditEventKind)(0),               // 0: identity.v1.AuditEventKind
 	(AuditSource)(0),                  // 1: identity.v1.AuditSource
@@ -1189,37 +1235,39 @@ var file_identity_v1_audit_service_proto_goTypes = []any{
 	(*ListAuditEventsRequest)(nil),    // 9: identity.v1.ListAuditEventsRequest
 	(*ListAuditEventsResponse)(nil),   // 10: identity.v1.ListAuditEventsResponse
 	(*StreamAuditEventsRequest)(nil),  // 11: identity.v1.StreamAuditEventsRequest
-	(*RecordScimRequestRequest)(nil),  // 12: identity.v1.RecordScimRequestRequest
-	(*RecordScimRequestResponse)(nil), // 13: identity.v1.RecordScimRequestResponse
-	(*timestamppb.Timestamp)(nil),     // 14: google.protobuf.Timestamp
+	(*StreamAuditEventsResponse)(nil), // 12: identity.v1.StreamAuditEventsResponse
+	(*RecordScimRequestRequest)(nil),  // 13: identity.v1.RecordScimRequestRequest
+	(*RecordScimRequestResponse)(nil), // 14: identity.v1.RecordScimRequestResponse
+	(*timestamppb.Timestamp)(nil),     // 15: google.protobuf.Timestamp
 }
 var file_identity_v1_audit_service_proto_depIdxs = []int32{
 	2,  // 0: identity.v1.AuditActor.kind:type_name -> identity.v1.AuditActor.Kind
-	14, // 1: identity.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	15, // 1: identity.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
 	0,  // 2: identity.v1.AuditEvent.kind:type_name -> identity.v1.AuditEventKind
 	3,  // 3: identity.v1.AuditEvent.actor:type_name -> identity.v1.AuditActor
 	1,  // 4: identity.v1.AuditEvent.source:type_name -> identity.v1.AuditSource
 	4,  // 5: identity.v1.AuditEvent.changes:type_name -> identity.v1.AuditChange
 	5,  // 6: identity.v1.AuditEvent.role_consequences:type_name -> identity.v1.RoleConsequence
 	6,  // 7: identity.v1.AuditEvent.scim:type_name -> identity.v1.ScimRequestSummary
-	14, // 8: identity.v1.AuditFilter.start_time:type_name -> google.protobuf.Timestamp
-	14, // 9: identity.v1.AuditFilter.end_time:type_name -> google.protobuf.Timestamp
+	15, // 8: identity.v1.AuditFilter.start_time:type_name -> google.protobuf.Timestamp
+	15, // 9: identity.v1.AuditFilter.end_time:type_name -> google.protobuf.Timestamp
 	0,  // 10: identity.v1.AuditFilter.kind:type_name -> identity.v1.AuditEventKind
 	8,  // 11: identity.v1.ListAuditEventsRequest.filter:type_name -> identity.v1.AuditFilter
 	7,  // 12: identity.v1.ListAuditEventsResponse.events:type_name -> identity.v1.AuditEvent
 	8,  // 13: identity.v1.StreamAuditEventsRequest.filter:type_name -> identity.v1.AuditFilter
-	6,  // 14: identity.v1.RecordScimRequestRequest.scim:type_name -> identity.v1.ScimRequestSummary
-	9,  // 15: identity.v1.AuditService.ListAuditEvents:input_type -> identity.v1.ListAuditEventsRequest
-	11, // 16: identity.v1.AuditService.StreamAuditEvents:input_type -> identity.v1.StreamAuditEventsRequest
-	12, // 17: identity.v1.AuditService.RecordScimRequest:input_type -> identity.v1.RecordScimRequestRequest
-	10, // 18: identity.v1.AuditService.ListAuditEvents:output_type -> identity.v1.ListAuditEventsResponse
-	7,  // 19: identity.v1.AuditService.StreamAuditEvents:output_type -> identity.v1.AuditEvent
-	13, // 20: identity.v1.AuditService.RecordScimRequest:output_type -> identity.v1.RecordScimRequestResponse
-	18, // [18:21] is the sub-list for method output_type
-	15, // [15:18] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	7,  // 14: identity.v1.StreamAuditEventsResponse.event:type_name -> identity.v1.AuditEvent
+	6,  // 15: identity.v1.RecordScimRequestRequest.scim:type_name -> identity.v1.ScimRequestSummary
+	9,  // 16: identity.v1.AuditService.ListAuditEvents:input_type -> identity.v1.ListAuditEventsRequest
+	11, // 17: identity.v1.AuditService.StreamAuditEvents:input_type -> identity.v1.StreamAuditEventsRequest
+	13, // 18: identity.v1.AuditService.RecordScimRequest:input_type -> identity.v1.RecordScimRequestRequest
+	10, // 19: identity.v1.AuditService.ListAuditEvents:output_type -> identity.v1.ListAuditEventsResponse
+	12, // 20: identity.v1.AuditService.StreamAuditEvents:output_type -> identity.v1.StreamAuditEventsResponse
+	14, // 21: identity.v1.AuditService.RecordScimRequest:output_type -> identity.v1.RecordScimRequestResponse
+	19, // [19:22] is the sub-list for method output_type
+	16, // [16:19] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_identity_v1_audit_service_proto_init() }
@@ -1233,7 +1281,7 @@ func file_identity_v1_audit_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_identity_v1_audit_service_proto_rawDesc), len(file_identity_v1_audit_service_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

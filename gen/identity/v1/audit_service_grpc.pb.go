@@ -37,9 +37,9 @@ type AuditServiceClient interface {
 	// ListAuditEvents returns a page of events, newest first.
 	ListAuditEvents(ctx context.Context, in *ListAuditEventsRequest, opts ...grpc.CallOption) (*ListAuditEventsResponse, error)
 	// StreamAuditEvents sends matching events oldest first, one message each
-	// (over REST: JSON lines, each {"result": event}), starting after
+	// (over REST: JSON lines, each {"result": {"event": …}}), starting after
 	// after_id; with follow it then waits for new ones, for a log pipeline.
-	StreamAuditEvents(ctx context.Context, in *StreamAuditEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[AuditEvent], error)
+	StreamAuditEvents(ctx context.Context, in *StreamAuditEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamAuditEventsResponse], error)
 	// RecordScimRequest records a SCIM request the SCIM gateway answered,
 	// for the tenant of the caller's SCIM credential. The gateway calls it
 	// with the IdP's credential; it is not part of the REST mapping.
@@ -64,13 +64,13 @@ func (c *auditServiceClient) ListAuditEvents(ctx context.Context, in *ListAuditE
 	return out, nil
 }
 
-func (c *auditServiceClient) StreamAuditEvents(ctx context.Context, in *StreamAuditEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[AuditEvent], error) {
+func (c *auditServiceClient) StreamAuditEvents(ctx context.Context, in *StreamAuditEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamAuditEventsResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &AuditService_ServiceDesc.Streams[0], AuditService_StreamAuditEvents_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
-	x := &grpc.GenericClientStream[StreamAuditEventsRequest, AuditEvent]{ClientStream: stream}
+	x := &grpc.GenericClientStream[StreamAuditEventsRequest, StreamAuditEventsResponse]{ClientStream: stream}
 	if err := x.ClientStream.SendMsg(in); err != nil {
 		return nil, err
 	}
@@ -81,7 +81,7 @@ func (c *auditServiceClient) StreamAuditEvents(ctx context.Context, in *StreamAu
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type AuditService_StreamAuditEventsClient = grpc.ServerStreamingClient[AuditEvent]
+type AuditService_StreamAuditEventsClient = grpc.ServerStreamingClient[StreamAuditEventsResponse]
 
 func (c *auditServiceClient) RecordScimRequest(ctx context.Context, in *RecordScimRequestRequest, opts ...grpc.CallOption) (*RecordScimRequestResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -106,9 +106,9 @@ type AuditServiceServer interface {
 	// ListAuditEvents returns a page of events, newest first.
 	ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error)
 	// StreamAuditEvents sends matching events oldest first, one message each
-	// (over REST: JSON lines, each {"result": event}), starting after
+	// (over REST: JSON lines, each {"result": {"event": …}}), starting after
 	// after_id; with follow it then waits for new ones, for a log pipeline.
-	StreamAuditEvents(*StreamAuditEventsRequest, grpc.ServerStreamingServer[AuditEvent]) error
+	StreamAuditEvents(*StreamAuditEventsRequest, grpc.ServerStreamingServer[StreamAuditEventsResponse]) error
 	// RecordScimRequest records a SCIM request the SCIM gateway answered,
 	// for the tenant of the caller's SCIM credential. The gateway calls it
 	// with the IdP's credential; it is not part of the REST mapping.
@@ -125,7 +125,7 @@ type UnimplementedAuditServiceServer struct{}
 func (UnimplementedAuditServiceServer) ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAuditEvents not implemented")
 }
-func (UnimplementedAuditServiceServer) StreamAuditEvents(*StreamAuditEventsRequest, grpc.ServerStreamingServer[AuditEvent]) error {
+func (UnimplementedAuditServiceServer) StreamAuditEvents(*StreamAuditEventsRequest, grpc.ServerStreamingServer[StreamAuditEventsResponse]) error {
 	return status.Error(codes.Unimplemented, "method StreamAuditEvents not implemented")
 }
 func (UnimplementedAuditServiceServer) RecordScimRequest(context.Context, *RecordScimRequestRequest) (*RecordScimRequestResponse, error) {
@@ -174,11 +174,11 @@ func _AuditService_StreamAuditEvents_Handler(srv interface{}, stream grpc.Server
 	if err := stream.RecvMsg(m); err != nil {
 		return err
 	}
-	return srv.(AuditServiceServer).StreamAuditEvents(m, &grpc.GenericServerStream[StreamAuditEventsRequest, AuditEvent]{ServerStream: stream})
+	return srv.(AuditServiceServer).StreamAuditEvents(m, &grpc.GenericServerStream[StreamAuditEventsRequest, StreamAuditEventsResponse]{ServerStream: stream})
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type AuditService_StreamAuditEventsServer = grpc.ServerStreamingServer[AuditEvent]
+type AuditService_StreamAuditEventsServer = grpc.ServerStreamingServer[StreamAuditEventsResponse]
 
 func _AuditService_RecordScimRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(RecordScimRequestRequest)
