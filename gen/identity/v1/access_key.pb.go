@@ -8,6 +8,7 @@ package identityv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -197,9 +198,9 @@ var File_identity_v1_access_key_proto protoreflect.FileDescriptor
 
 const file_identity_v1_access_key_proto_rawDesc = "" +
 	"\n" +
-	"\x1cidentity/v1/access_key.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x03\n" +
-	"\tAccessKey\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
+	"\x1cidentity/v1/access_key.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xb3\x03\n" +
+	"\tAccessKey\x12$\n" +
+	"\x02id\x18\x01 \x01(\tB\x14\x92A\x11\xca>\x0e\xfa\x02\vaccessKeyIdR\x02id\x12\x1f\n" +
 	"\x04name\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\x18\x80\x02R\x04name\x12G\n" +
 	"\rrole_bindings\x18\x03 \x03(\v2\x18.identity.v1.RoleBindingB\b\xbaH\x05\x92\x01\x02\x10dR\froleBindings\x12;\n" +
 	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +

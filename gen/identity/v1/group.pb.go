@@ -8,6 +8,7 @@ package identityv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -284,10 +285,11 @@ var File_identity_v1_group_proto protoreflect.FileDescriptor
 
 const file_identity_v1_group_proto_rawDesc = "" +
 	"\n" +
-	"\x17identity/v1/group.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18identity/v1/filter.proto\"\xb8\x02\n" +
-	"\x05Group\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
-	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12C\n" +
+	"\x17identity/v1/group.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18identity/v1/filter.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xdd\x02\n" +
+	"\x05Group\x12 \n" +
+	"\x02id\x18\x01 \x01(\tB\x10\x92A\r\xca>\n" +
+	"\xfa\x02\agroupIdR\x02id\x12.\n" +
+	"\ttenant_id\x18\x02 \x01(\tB\x11\x92A\x0e\xca>\v\xfa\x02\btenantIdR\btenantId\x12C\n" +
 	"\fdisplay_name\x18\x03 \x01(\tB \xbaH\x1d\xd8\x01\x01r\x18\x18\x80\x022\x13^[^\\x00-\\x1f\\x7f]+$R\vdisplayName\x12)\n" +
 	"\vexternal_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\n" +
 	"externalId\x12;\n" +

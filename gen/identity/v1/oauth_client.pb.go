@@ -8,6 +8,7 @@ package identityv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -142,9 +143,9 @@ var File_identity_v1_oauth_client_proto protoreflect.FileDescriptor
 
 const file_identity_v1_oauth_client_proto_rawDesc = "" +
 	"\n" +
-	"\x1eidentity/v1/oauth_client.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x90\x03\n" +
-	"\vOAuthClient\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12C\n" +
+	"\x1eidentity/v1/oauth_client.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xa3\x03\n" +
+	"\vOAuthClient\x12!\n" +
+	"\x02id\x18\x01 \x01(\tB\x11\x92A\x0e\xca>\v\xfa\x02\bclientIdR\x02id\x12C\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB \xbaH\x1d\xd8\x01\x01r\x18\x18\x80\x022\x13^[^\\x00-\\x1f\\x7f]+$R\vdisplayName\x126\n" +
 	"\rredirect_uris\x18\x03 \x03(\tB\x11\xbaH\x0e\x92\x01\v\x10\x14\x18\x01\"\x05r\x03\x18\x80\x10R\fredirectUris\x12\x16\n" +
 	"\x06public\x18\x04 \x01(\bR\x06public\x12;\n" +

@@ -8,6 +8,7 @@ package identityv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -190,10 +191,10 @@ var File_identity_v1_role_proto protoreflect.FileDescriptor
 
 const file_identity_v1_role_proto_rawDesc = "" +
 	"\n" +
-	"\x16identity/v1/role.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18identity/v1/filter.proto\"\xf8\x02\n" +
-	"\x04Role\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
-	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x124\n" +
+	"\x16identity/v1/role.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18identity/v1/filter.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x9c\x03\n" +
+	"\x04Role\x12\x1f\n" +
+	"\x02id\x18\x01 \x01(\tB\x0f\x92A\f\xca>\t\xfa\x02\x06roleIdR\x02id\x12.\n" +
+	"\ttenant_id\x18\x02 \x01(\tB\x11\x92A\x0e\xca>\v\xfa\x02\btenantIdR\btenantId\x124\n" +
 	"\x04name\x18\x03 \x01(\tB \xbaH\x1d\xd8\x01\x01r\x18\x18\x80\x022\x13^[^\\x00-\\x1f\\x7f]+$R\x04name\x12*\n" +
 	"\vdescription\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\vdescription\x12M\n" +
 	"\vpermissions\x18\x05 \x03(\tB+\xbaH(\x92\x01%\x10\x80\x02\x18\x01\"\x1er\x1c2\x1a^[A-Za-z0-9_.:*/-]{1,128}$R\vpermissions\x12;\n" +

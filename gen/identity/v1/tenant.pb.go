@@ -8,6 +8,7 @@ package identityv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -270,9 +271,9 @@ var File_identity_v1_tenant_proto protoreflect.FileDescriptor
 
 const file_identity_v1_tenant_proto_rawDesc = "" +
 	"\n" +
-	"\x18identity/v1/tenant.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18identity/v1/filter.proto\"\x8f\x02\n" +
-	"\x06Tenant\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
+	"\x18identity/v1/tenant.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18identity/v1/filter.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xa2\x02\n" +
+	"\x06Tenant\x12!\n" +
+	"\x02id\x18\x01 \x01(\tB\x11\x92A\x0e\xca>\v\xfa\x02\btenantIdR\x02id\x12.\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\x18\x80\x02R\vdisplayName\x12;\n" +
 	"\vcreate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
