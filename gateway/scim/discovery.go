@@ -129,6 +129,10 @@ func schemaDocs() []map[string]any {
 		attribute("value", "string", false, true, "immutable", true), str("display"), str("type"), attribute("$ref", "reference", false, false, "immutable", true))
 	displayName := attribute("displayName", "string", false, true, "readWrite", false)
 	displayName["uniqueness"] = "server"
+	// A password is taken (and dropped: sign-in is the IdP's) but never
+	// answered.
+	password := attribute("password", "string", false, false, "writeOnly", true)
+	password["returned"] = "never"
 	return []map[string]any{
 		schema(resource.UserSchema, "User", "User Account",
 			id, userName, attribute("externalId", "string", false, false, "readWrite", true),
@@ -137,7 +141,7 @@ func schemaDocs() []map[string]any {
 			str("displayName"), str("nickName"), str("profileUrl"), str("title"), str("userType"),
 			str("preferredLanguage"), str("locale"), str("timezone"),
 			attribute("active", "boolean", false, false, "readWrite", false),
-			attribute("password", "string", false, false, "writeOnly", true),
+			password,
 			multi("emails", str("value"), str("display"), str("type"), primary),
 			multi("phoneNumbers", str("value"), str("display"), str("type"), primary),
 			multi("addresses", str("formatted"), str("streetAddress"), str("locality"), str("region"), str("postalCode"), str("country"), str("type"), primary),
