@@ -406,6 +406,9 @@ func ensureProject(ctx context.Context, url string, log *slog.Logger) error {
 		return nil
 	}
 	cred, err := authn.InitProject(ctx, db, env("IDENTITY_PROJECT_NAME", "default"))
+	if errors.Is(err, authn.ErrInitialized) {
+		return nil // another instance, started at the same moment, created it and printed its credential
+	}
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package authn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -13,17 +14,24 @@ import (
 	"github.com/acme/identity/server/store/scope"
 )
 
+// ErrInitialized refuses to create a second project.
+var ErrInitialized = errors.New("already initialized: this database holds a project")
+
 // InitProject creates the project of a new deployment with a root access key
 // (Project Admin) and returns the credential, the only time it is ever shown.
-// It refuses when the database already holds a project.
+// It refuses with ErrInitialized when the database already holds a project,
+// also when another process created it at the same moment.
 func InitProject(ctx context.Context, db *ent.Client, displayName string) (credential string, err error) {
 	return inTx(ctx, db, func(ctx context.Context, tx *ent.Tx, now time.Time) (string, error) {
+		if err := store.LockProjects(ctx, tx); err != nil {
+			return "", err
+		}
 		n, err := tx.Project.Query().Count(ctx)
 		if err != nil {
 			return "", fmt.Errorf("count projects: %w", err)
 		}
 		if n > 0 {
-			return "", fmt.Errorf("already initialized: this database holds a project")
+			return "", ErrInitialized
 		}
 		projectID := store.NewID()
 		if err := tx.Project.Create().SetID(projectID).SetDisplayName(displayName).

@@ -73,3 +73,26 @@ func forUpdate(s *entsql.Selector) {
 		s.ForUpdate()
 	}
 }
+
+// LockProjects makes project creation one at a time for the rest of tx: two
+// first starts on one empty PostgreSQL database would otherwise both find no
+// project and both create one. On PostgreSQL it locks the projects table
+// against other writers (SHARE ROW EXCLUSIVE conflicts with itself and with
+// inserts, not with reads); SQLite's transactions already hold the
+// database's write lock. The dialect is read from a query's selector, the
+// one place ent shows it.
+func LockProjects(ctx context.Context, tx *ent.Tx) error {
+	postgres := false
+	q := tx.Project.Query().Limit(1)
+	q.Modify(func(s *entsql.Selector) { postgres = s.Dialect() == dialect.Postgres })
+	if _, err := q.IDs(ctx); err != nil {
+		return fmt.Errorf("read projects: %w", err)
+	}
+	if !postgres {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, "LOCK TABLE "+project.Table+" IN SHARE ROW EXCLUSIVE MODE"); err != nil {
+		return fmt.Errorf("lock projects: %w", err)
+	}
+	return nil
+}
