@@ -27,12 +27,10 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/acme/identity/ent"
-	"github.com/acme/identity/ent/change"
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/authn"
 	"github.com/acme/identity/server/instance"
 	"github.com/acme/identity/server/instance/instancetest"
-	"github.com/acme/identity/server/store/scope"
 )
 
 // world is identityd serving HTTP on a real listener (its public URL is the
@@ -535,11 +533,17 @@ func TestSignIn(t *testing.T) {
 							q.Get("state") != l.state || q.Get("code") != "" {
 							t.Fatalf("answered %d %v %s, want access_denied %s", status, q, page, tc.want)
 						}
-						// The refusal is in the change log, with its code.
-						n, err := w.db.Change.Query().Where(change.KindEQ(change.KindLogin), change.OperationEQ(change.OperationFail),
-							change.Detail(tc.want), change.TenantID(w.tenant)).Count(scope.System(ctx))
-						if err != nil || n == 0 {
-							t.Fatalf("no login failure %s in the change log (%v)", tc.want, err)
+						// The refusal is on the audit trail, with its code, as a
+						// sign-in request.
+						trail, err := identityv1.NewAuditServiceClient(w.grpc).ListAuditEvents(w.admin, &identityv1.ListAuditEventsRequest{
+							Filter: &identityv1.AuditFilter{TenantId: w.tenant, Kind: identityv1.AuditEventKind_AUDIT_EVENT_KIND_WRITE}, PageSize: 1})
+						if err != nil || len(trail.GetEvents()) != 1 {
+							t.Fatalf("audit trail: %v, %v", trail, err)
+						}
+						ev := trail.GetEvents()[0]
+						if c := ev.GetChanges(); len(c) != 1 || c[0].GetKind() != "login" || c[0].GetOperation() != "fail" || c[0].GetDetail() != tc.want ||
+							ev.GetSource() != identityv1.AuditSource_AUDIT_SOURCE_SIGN_IN || ev.GetActor().GetKind() != identityv1.AuditActor_KIND_ANONYMOUS || ev.GetRequestId() == "" {
+							t.Fatalf("the refusal's audit event: %v", ev)
 						}
 					})
 				}
