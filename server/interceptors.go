@@ -331,7 +331,7 @@ func (c chain) logWrites(ctx context.Context, req any, info *grpc.UnaryServerInf
 	p := authn.From(ctx)
 	actor := "key " + p.KeyID
 	if p.KeyID == "" {
-		actor = "SCIM token of tenant " + p.ScimTenantID
+		actor = "SCIM token " + p.ScimTokenID
 	}
 	tenant, _ := authz.RequestTenant(req)
 	c.log.InfoContext(ctx, "write", "method", info.FullMethod, "actor", actor, "project", p.ProjectID, "tenant", tenant,
@@ -350,7 +350,7 @@ func auditRequest(ctx context.Context, req any, info *grpc.UnaryServerInfo, hand
 	case p.KeyID != "":
 		r.ActorKind, r.ActorID = auditevent.ActorKindAccessKey, p.KeyID
 	case p.ScimTenantID != "":
-		r.ActorKind, r.ActorID = auditevent.ActorKindScimToken, p.ScimTenantID
+		r.ActorKind, r.ActorID = auditevent.ActorKindScimToken, p.ScimTokenID
 	}
 	if r.Source == auditevent.SourceGrpc {
 		_ = grpc.SetHeader(ctx, metadata.Pairs(audit.RequestIDKey, r.RequestID))

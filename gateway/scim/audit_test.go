@@ -29,6 +29,12 @@ func TestScimRequestsAudited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	status, err := identityv1.NewScimServiceClient(e.srv.Conn).GetScimStatus(instancetest.Context(e.srv.Credential),
+		&identityv1.GetScimStatusRequest{TenantId: e.tenant})
+	if err != nil || len(status.GetTokens()) != 1 {
+		t.Fatalf("SCIM status: %v, %v", status, err)
+	}
+	tokenID := status.GetTokens()[0].GetId()
 	byRequest := map[string][]*identityv1.AuditEvent{}
 	var scim []*identityv1.AuditEvent
 	for _, ev := range resp.GetEvents() {
@@ -61,6 +67,9 @@ func TestScimRequestsAudited(t *testing.T) {
 			strings.Join(s.GetOperations(), "; ") != tc.ops || tc.event.GetActor().GetKind().String() != tc.actorKind ||
 			tc.event.GetRequestId() != tc.requestID || tc.event.GetSource() != identityv1.AuditSource_AUDIT_SOURCE_SCIM {
 			t.Errorf("%s %s: %v", tc.method, tc.path, tc.event)
+		}
+		if tc.actorKind == "KIND_SCIM_TOKEN" && tc.event.GetActor().GetId() != tokenID {
+			t.Errorf("%s %s: actor %s, want the SCIM token %s", tc.method, tc.path, tc.event.GetActor().GetId(), tokenID)
 		}
 		if tc.status >= 400 && s.GetDetail() == "" {
 			t.Errorf("%s %s: the error's detail is missing", tc.method, tc.path)

@@ -194,7 +194,7 @@ func (a *Authenticator) scimToken(ctx context.Context, token string) (Principal,
 			return Principal{}, apierr.ToStatus(ctx, a.log, "authenticate", fmt.Errorf("find SCIM token: %w", err))
 		}
 		t = &cachedToken{verified: now, hash: row.SecretHash, expire: row.ExpireTime,
-			principal: Principal{ProjectID: row.Edges.Tenant.ProjectID, ScimTenantID: row.TenantID}}
+			principal: Principal{ProjectID: row.Edges.Tenant.ProjectID, ScimTenantID: row.TenantID, ScimTokenID: row.ID}}
 		t.principal.Grant(row.TenantID, authz.ScimTokenPermissions...)
 		a.cache.putToken(gen, id, t)
 	}

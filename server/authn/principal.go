@@ -15,6 +15,9 @@ type Principal struct {
 	KeyID string
 	// ScimTenantID is the tenant of a SCIM token, or "" for an access key.
 	ScimTenantID string
+	// ScimTokenID is the SCIM token's id (listed by GetScimStatus), for the
+	// audit trail.
+	ScimTokenID string
 	// Grants are what the caller may do.
 	authz.Grants
 	// TenantAdminOf lists the tenants on which an access key holds Tenant

@@ -199,7 +199,8 @@ func (AuditActor_Kind) EnumDescriptor() ([]byte, []int) {
 type AuditActor struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Kind  AuditActor_Kind        `protobuf:"varint,1,opt,name=kind,proto3,enum=identity.v1.AuditActor_Kind" json:"kind,omitempty"`
-	// id is the access key's id, or for a SCIM token its tenant.
+	// id is the access key's id, or the SCIM token's (as GetScimStatus lists
+	// it).
 	Id            string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -675,7 +676,7 @@ type AuditFilter struct {
 	TenantId  string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
 	StartTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	EndTime   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
-	// actor_id is an access key's id, or a tenant id for its SCIM token.
+	// actor_id is an access key's or a SCIM token's id.
 	ActorId string `protobuf:"bytes,4,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
 	// resource_id matches writes whose changes name the resource (as their
 	// resource or their user) and SCIM requests whose path names it.
