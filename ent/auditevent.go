@@ -35,6 +35,8 @@ type AuditEvent struct {
 	Method string `json:"method,omitempty"`
 	// WriteID holds the value of the "write_id" field.
 	WriteID string `json:"write_id,omitempty"`
+	// ChangeCount holds the value of the "change_count" field.
+	ChangeCount int32 `json:"change_count,omitempty"`
 	// ResourceID holds the value of the "resource_id" field.
 	ResourceID string `json:"resource_id,omitempty"`
 	// Scim holds the value of the "scim" field.
@@ -55,7 +57,7 @@ func (*AuditEvent) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case auditevent.FieldScim, auditevent.FieldRoleConsequences:
 			values[i] = new([]byte)
-		case auditevent.FieldID, auditevent.FieldRoleConsequencesOmitted:
+		case auditevent.FieldID, auditevent.FieldChangeCount, auditevent.FieldRoleConsequencesOmitted:
 			values[i] = new(sql.NullInt64)
 		case auditevent.FieldProjectID, auditevent.FieldTenantID, auditevent.FieldKind, auditevent.FieldActorKind, auditevent.FieldActorID, auditevent.FieldSource, auditevent.FieldRequestID, auditevent.FieldMethod, auditevent.FieldWriteID, auditevent.FieldResourceID:
 			values[i] = new(sql.NullString)
@@ -135,6 +137,12 @@ func (_m *AuditEvent) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field write_id", values[i])
 			} else if value.Valid {
 				_m.WriteID = value.String
+			}
+		case auditevent.FieldChangeCount:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field change_count", values[i])
+			} else if value.Valid {
+				_m.ChangeCount = int32(value.Int64)
 			}
 		case auditevent.FieldResourceID:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -228,6 +236,9 @@ func (_m *AuditEvent) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("write_id=")
 	builder.WriteString(_m.WriteID)
+	builder.WriteString(", ")
+	builder.WriteString("change_count=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ChangeCount))
 	builder.WriteString(", ")
 	builder.WriteString("resource_id=")
 	builder.WriteString(_m.ResourceID)

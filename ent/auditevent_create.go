@@ -116,6 +116,20 @@ func (_c *AuditEventCreate) SetNillableWriteID(v *string) *AuditEventCreate {
 	return _c
 }
 
+// SetChangeCount sets the "change_count" field.
+func (_c *AuditEventCreate) SetChangeCount(v int32) *AuditEventCreate {
+	_c.mutation.SetChangeCount(v)
+	return _c
+}
+
+// SetNillableChangeCount sets the "change_count" field if the given value is not nil.
+func (_c *AuditEventCreate) SetNillableChangeCount(v *int32) *AuditEventCreate {
+	if v != nil {
+		_c.SetChangeCount(*v)
+	}
+	return _c
+}
+
 // SetResourceID sets the "resource_id" field.
 func (_c *AuditEventCreate) SetResourceID(v string) *AuditEventCreate {
 	_c.mutation.SetResourceID(v)
@@ -223,6 +237,10 @@ func (_c *AuditEventCreate) defaults() {
 		v := auditevent.DefaultWriteID
 		_c.mutation.SetWriteID(v)
 	}
+	if _, ok := _c.mutation.ChangeCount(); !ok {
+		v := auditevent.DefaultChangeCount
+		_c.mutation.SetChangeCount(v)
+	}
 	if _, ok := _c.mutation.ResourceID(); !ok {
 		v := auditevent.DefaultResourceID
 		_c.mutation.SetResourceID(v)
@@ -281,6 +299,9 @@ func (_c *AuditEventCreate) check() error {
 	}
 	if _, ok := _c.mutation.WriteID(); !ok {
 		return &ValidationError{Name: "write_id", err: errors.New(`ent: missing required field "AuditEvent.write_id"`)}
+	}
+	if _, ok := _c.mutation.ChangeCount(); !ok {
+		return &ValidationError{Name: "change_count", err: errors.New(`ent: missing required field "AuditEvent.change_count"`)}
 	}
 	if _, ok := _c.mutation.ResourceID(); !ok {
 		return &ValidationError{Name: "resource_id", err: errors.New(`ent: missing required field "AuditEvent.resource_id"`)}
@@ -359,6 +380,10 @@ func (_c *AuditEventCreate) createSpec() (*AuditEvent, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.WriteID(); ok {
 		_spec.SetField(auditevent.FieldWriteID, field.TypeString, value)
 		_node.WriteID = value
+	}
+	if value, ok := _c.mutation.ChangeCount(); ok {
+		_spec.SetField(auditevent.FieldChangeCount, field.TypeInt32, value)
+		_node.ChangeCount = value
 	}
 	if value, ok := _c.mutation.ResourceID(); ok {
 		_spec.SetField(auditevent.FieldResourceID, field.TypeString, value)
@@ -511,6 +536,9 @@ func (u *AuditEventUpsertOne) UpdateNewValues() *AuditEventUpsertOne {
 		}
 		if _, exists := u.create.mutation.WriteID(); exists {
 			s.SetIgnore(auditevent.FieldWriteID)
+		}
+		if _, exists := u.create.mutation.ChangeCount(); exists {
+			s.SetIgnore(auditevent.FieldChangeCount)
 		}
 		if _, exists := u.create.mutation.ResourceID(); exists {
 			s.SetIgnore(auditevent.FieldResourceID)
@@ -802,6 +830,9 @@ func (u *AuditEventUpsertBulk) UpdateNewValues() *AuditEventUpsertBulk {
 			}
 			if _, exists := b.mutation.WriteID(); exists {
 				s.SetIgnore(auditevent.FieldWriteID)
+			}
+			if _, exists := b.mutation.ChangeCount(); exists {
+				s.SetIgnore(auditevent.FieldChangeCount)
 			}
 			if _, exists := b.mutation.ResourceID(); exists {
 				s.SetIgnore(auditevent.FieldResourceID)

@@ -981,6 +981,8 @@ type AuditEventMutation struct {
 	request_id                   *string
 	method                       *string
 	write_id                     *string
+	change_count                 *int32
+	addchange_count              *int32
 	resource_id                  *string
 	scim                         *[]byte
 	role_consequences            *[]byte
@@ -1421,6 +1423,62 @@ func (m *AuditEventMutation) ResetWriteID() {
 	m.write_id = nil
 }
 
+// SetChangeCount sets the "change_count" field.
+func (m *AuditEventMutation) SetChangeCount(i int32) {
+	m.change_count = &i
+	m.addchange_count = nil
+}
+
+// ChangeCount returns the value of the "change_count" field in the mutation.
+func (m *AuditEventMutation) ChangeCount() (r int32, exists bool) {
+	v := m.change_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChangeCount returns the old "change_count" field's value of the AuditEvent entity.
+// If the AuditEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEventMutation) OldChangeCount(ctx context.Context) (v int32, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChangeCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChangeCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChangeCount: %w", err)
+	}
+	return oldValue.ChangeCount, nil
+}
+
+// AddChangeCount adds i to the "change_count" field.
+func (m *AuditEventMutation) AddChangeCount(i int32) {
+	if m.addchange_count != nil {
+		*m.addchange_count += i
+	} else {
+		m.addchange_count = &i
+	}
+}
+
+// AddedChangeCount returns the value that was added to the "change_count" field in this mutation.
+func (m *AuditEventMutation) AddedChangeCount() (r int32, exists bool) {
+	v := m.addchange_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetChangeCount resets all changes to the "change_count" field.
+func (m *AuditEventMutation) ResetChangeCount() {
+	m.change_count = nil
+	m.addchange_count = nil
+}
+
 // SetResourceID sets the "resource_id" field.
 func (m *AuditEventMutation) SetResourceID(s string) {
 	m.resource_id = &s
@@ -1681,7 +1739,7 @@ func (m *AuditEventMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AuditEventMutation) Fields() []string {
-	fields := make([]string, 0, 14)
+	fields := make([]string, 0, 15)
 	if m.project_id != nil {
 		fields = append(fields, auditevent.FieldProjectID)
 	}
@@ -1708,6 +1766,9 @@ func (m *AuditEventMutation) Fields() []string {
 	}
 	if m.write_id != nil {
 		fields = append(fields, auditevent.FieldWriteID)
+	}
+	if m.change_count != nil {
+		fields = append(fields, auditevent.FieldChangeCount)
 	}
 	if m.resource_id != nil {
 		fields = append(fields, auditevent.FieldResourceID)
@@ -1750,6 +1811,8 @@ func (m *AuditEventMutation) Field(name string) (ent.Value, bool) {
 		return m.Method()
 	case auditevent.FieldWriteID:
 		return m.WriteID()
+	case auditevent.FieldChangeCount:
+		return m.ChangeCount()
 	case auditevent.FieldResourceID:
 		return m.ResourceID()
 	case auditevent.FieldScim:
@@ -1787,6 +1850,8 @@ func (m *AuditEventMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldMethod(ctx)
 	case auditevent.FieldWriteID:
 		return m.OldWriteID(ctx)
+	case auditevent.FieldChangeCount:
+		return m.OldChangeCount(ctx)
 	case auditevent.FieldResourceID:
 		return m.OldResourceID(ctx)
 	case auditevent.FieldScim:
@@ -1869,6 +1934,13 @@ func (m *AuditEventMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetWriteID(v)
 		return nil
+	case auditevent.FieldChangeCount:
+		v, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChangeCount(v)
+		return nil
 	case auditevent.FieldResourceID:
 		v, ok := value.(string)
 		if !ok {
@@ -1912,6 +1984,9 @@ func (m *AuditEventMutation) SetField(name string, value ent.Value) error {
 // this mutation.
 func (m *AuditEventMutation) AddedFields() []string {
 	var fields []string
+	if m.addchange_count != nil {
+		fields = append(fields, auditevent.FieldChangeCount)
+	}
 	if m.addrole_consequences_omitted != nil {
 		fields = append(fields, auditevent.FieldRoleConsequencesOmitted)
 	}
@@ -1923,6 +1998,8 @@ func (m *AuditEventMutation) AddedFields() []string {
 // was not set, or was not defined in the schema.
 func (m *AuditEventMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
+	case auditevent.FieldChangeCount:
+		return m.AddedChangeCount()
 	case auditevent.FieldRoleConsequencesOmitted:
 		return m.AddedRoleConsequencesOmitted()
 	}
@@ -1934,6 +2011,13 @@ func (m *AuditEventMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *AuditEventMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case auditevent.FieldChangeCount:
+		v, ok := value.(int32)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddChangeCount(v)
+		return nil
 	case auditevent.FieldRoleConsequencesOmitted:
 		v, ok := value.(int32)
 		if !ok {
@@ -2009,6 +2093,9 @@ func (m *AuditEventMutation) ResetField(name string) error {
 		return nil
 	case auditevent.FieldWriteID:
 		m.ResetWriteID()
+		return nil
+	case auditevent.FieldChangeCount:
+		m.ResetChangeCount()
 		return nil
 	case auditevent.FieldResourceID:
 		m.ResetResourceID()

@@ -77,12 +77,16 @@ func init() {
 	auditeventDescWriteID := auditeventFields[9].Descriptor()
 	// auditevent.DefaultWriteID holds the default value on creation for the write_id field.
 	auditevent.DefaultWriteID = auditeventDescWriteID.Default.(string)
+	// auditeventDescChangeCount is the schema descriptor for change_count field.
+	auditeventDescChangeCount := auditeventFields[10].Descriptor()
+	// auditevent.DefaultChangeCount holds the default value on creation for the change_count field.
+	auditevent.DefaultChangeCount = auditeventDescChangeCount.Default.(int32)
 	// auditeventDescResourceID is the schema descriptor for resource_id field.
-	auditeventDescResourceID := auditeventFields[10].Descriptor()
+	auditeventDescResourceID := auditeventFields[11].Descriptor()
 	// auditevent.DefaultResourceID holds the default value on creation for the resource_id field.
 	auditevent.DefaultResourceID = auditeventDescResourceID.Default.(string)
 	// auditeventDescRoleConsequencesOmitted is the schema descriptor for role_consequences_omitted field.
-	auditeventDescRoleConsequencesOmitted := auditeventFields[13].Descriptor()
+	auditeventDescRoleConsequencesOmitted := auditeventFields[14].Descriptor()
 	// auditevent.DefaultRoleConsequencesOmitted holds the default value on creation for the role_consequences_omitted field.
 	auditevent.DefaultRoleConsequencesOmitted = auditeventDescRoleConsequencesOmitted.Default.(int32)
 	authcodeMixin := schema.AuthCode{}.Mixin()

@@ -60,6 +60,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry, p
 		}),
 		runtime.SetQueryParameterParser(&strictQuery{}),
 		runtime.WithMetadata(requestid.Metadata(requestid.REST)),
+		runtime.WithIncomingHeaderMatcher(requestid.HeaderMatcher),
 		runtime.WithHealthzEndpoint(healthpb.NewHealthClient(conn)),
 	)
 	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	identityv1 "github.com/acme/identity/gen/identity/v1"
+	"github.com/acme/identity/server/instance"
 	"github.com/acme/identity/server/service"
 )
 
@@ -26,7 +28,7 @@ import (
 // none, and that the stream and the retention work.
 func TestAuditTrail(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db database) {
-		e := newEnv(t, db)
+		e := newEnv(t, db, func(c *instance.Config) { c.AuditStreamSettle = time.Nanosecond })
 		audit := identityv1.NewAuditServiceClient(e.conn)
 		tid, other := e.tenant(t), e.tenant(t)
 		keys, err := e.keys.ListAccessKeys(e.ctx, &identityv1.ListAccessKeysRequest{})
@@ -194,13 +196,33 @@ func TestAuditTrail(t *testing.T) {
 			t.Errorf("the stream went on after the caller left: %v", err)
 		}
 
+		// A followed stream with nothing to send says at once that it is open.
+		qctx, qcancel := context.WithTimeout(e.ctx, 20*time.Second)
+		defer qcancel()
+		quiet, err := audit.StreamAuditEvents(qctx, &identityv1.StreamAuditEventsRequest{
+			Filter: &identityv1.AuditFilter{ActorId: "nobody"}, Follow: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msg, err := quiet.Recv(); err != nil || !msg.GetHeartbeat() || msg.GetEvent() != nil {
+			t.Errorf("a quiet stream's first message: %v, %v", msg, err)
+		}
+
+		// A deleted tenant's trail, its deletion included, stays readable.
+		if _, err := e.tenants.DeleteTenant(e.ctx, &identityv1.DeleteTenantRequest{TenantId: other}); err != nil {
+			t.Fatal(err)
+		}
+		if got := list(&identityv1.AuditFilter{TenantId: other}); len(got) != 3 || !strings.HasSuffix(got[0].GetMethod(), "DeleteTenant") {
+			t.Errorf("the deleted tenant's trail: %v", got)
+		}
+
 		// Retention: nothing younger than the retention goes; everything
 		// older does.
-		trail := service.NewAuditService(e.db, e.clock.Now, nil)
+		trail := service.NewAuditService(e.db, e.clock.Now, nil, 0, time.Minute)
 		if err := trail.Prune(context.Background(), 90*24*time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		if n := count(&identityv1.AuditFilter{}); n != 10 {
+		if n := count(&identityv1.AuditFilter{}); n != 11 {
 			t.Errorf("after pruning nothing old: %d events", n)
 		}
 		e.clock.Advance(91 * 24 * time.Hour)
@@ -216,4 +238,30 @@ func TestAuditTrail(t *testing.T) {
 func number(id string) int64 {
 	n, _ := strconv.ParseInt(id, 10, 64)
 	return n
+}
+
+// TestAuditEventBounds: a write of more changes than an event shows keeps
+// the first 100 and counts the others, and so do its role consequences.
+func TestAuditEventBounds(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db database) {
+		e := newEnv(t, db)
+		tid := e.tenant(t)
+		var ids []string
+		for i := range 130 {
+			ids = append(ids, e.user(t, tid, fmt.Sprintf("u%d", i)).GetId())
+		}
+		e.group(t, tid, "Everyone", ids...) // a role of its name, granted to all 130
+		resp, err := identityv1.NewAuditServiceClient(e.conn).ListAuditEvents(e.ctx, &identityv1.ListAuditEventsRequest{
+			Filter: &identityv1.AuditFilter{TenantId: tid}, PageSize: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := resp.GetEvents()[0]
+		// the group, its role and 130 memberships
+		if len(ev.GetChanges()) != 100 || ev.GetChangesOmitted() != 32 ||
+			len(ev.GetRoleConsequences()) != 100 || ev.GetRoleConsequencesOmitted() != 30 {
+			t.Fatalf("%d changes (%d omitted), %d consequences (%d omitted)", len(ev.GetChanges()), ev.GetChangesOmitted(),
+				len(ev.GetRoleConsequences()), ev.GetRoleConsequencesOmitted())
+		}
+	})
 }

@@ -12,8 +12,9 @@ import (
 )
 
 // TestFirstStartsRace starts several first starts on one empty database at
-// once, each with its own connections as separate instances would: exactly
-// one creates the project, the others are told it exists.
+// once, each with its own connections as separate instances would: every
+// one migrates the schema without failing, exactly one creates the project,
+// the others are told it exists.
 func TestFirstStartsRace(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db database) {
 		url := db.url(t)
@@ -22,23 +23,24 @@ func TestFirstStartsRace(t *testing.T) {
 		var wg sync.WaitGroup
 		begin := make(chan struct{})
 		errs := make([]error, starts)
+		var opened sync.WaitGroup
 		for i := range starts {
-			client, err := store.Open(ctx, url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer client.Close()
-			// connected before the race begins
-			if _, err := client.Project.Query().Count(scope.System(ctx)); err != nil {
-				t.Fatal(err)
-			}
 			wg.Add(1)
+			opened.Add(1)
 			go func() {
 				defer wg.Done()
-				<-begin
+				client, err := store.Open(ctx, url) // all migrate the empty database at once
+				opened.Done()
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				defer client.Close()
+				<-begin // then all look for the project at once
 				_, errs[i] = authn.InitProject(ctx, client, "race")
 			}()
 		}
+		opened.Wait()
 		close(begin)
 		wg.Wait()
 		created := 0

@@ -390,8 +390,9 @@ func loadTLS(certFile, keyFile string) (*tls.Config, error) {
 
 // ensureProject initializes an empty store on the first start, as init
 // would, printing the root credential once on stdout; so serve is the one
-// command a new deployment needs. (Start the first instance of a shared
-// PostgreSQL alone: two first starts at once could each create a project.)
+// command a new deployment needs. Of several first starts at once on one
+// PostgreSQL database, one creates the project (InitProject locks) and the
+// others serve it.
 func ensureProject(ctx context.Context, url string, log *slog.Logger) error {
 	db, err := store.Open(ctx, url)
 	if err != nil {

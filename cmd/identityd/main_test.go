@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +16,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	identityv1 "github.com/acme/identity/gen/identity/v1"
 )
 
 // TestBinary builds identityd and runs it as an operator would: init prints
@@ -107,6 +116,7 @@ func TestBinary(t *testing.T) {
 		tenantID, requestID = out.Tenant.ID, resp.Header.Get("X-Request-Id")
 	}
 	checkAuditTrail(t, base, cred, requestID)
+	checkDirectCaller(t, grpcAddr, cred, tenantID)
 	// a REST watch left open across the shutdown
 	req, _ := http.NewRequest("GET", base+"/v1/tenants/"+tenantID+"/authz:watchRoleChanges", nil)
 	req.Header.Set("Authorization", "Bearer "+cred)
@@ -274,5 +284,32 @@ func checkAuditTrail(t *testing.T, base, cred, requestID string) {
 	}
 	if len(page.Events) != 4 || page.Events[0].RequestID != requestID || got(page.Events[1:2]) != got(lines[2:3]) {
 		t.Errorf("trail, newest first: %+v (request id %s)", page.Events, requestID)
+	}
+}
+
+// checkDirectCaller calls over the gRPC listener as a service would: it
+// cannot claim another door (x-identity-source) nor record SCIM requests,
+// which only the in-process SCIM gateway may; its own request id is kept.
+func checkDirectCaller(t *testing.T, grpcAddr, cred, tenantID string) {
+	t.Helper()
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+cred,
+		"x-identity-source", "scim", "x-request-id", "svc-call-7")
+	if _, err := identityv1.NewTenantServiceClient(conn).CreateTenant(ctx, &identityv1.CreateTenantRequest{DisplayName: "direct"}); err != nil {
+		t.Fatal(err)
+	}
+	trail, err := identityv1.NewAuditServiceClient(conn).ListAuditEvents(ctx, &identityv1.ListAuditEventsRequest{
+		Filter: &identityv1.AuditFilter{RequestId: "svc-call-7"}})
+	if err != nil || len(trail.GetEvents()) != 1 || trail.GetEvents()[0].GetSource() != identityv1.AuditSource_AUDIT_SOURCE_GRPC {
+		t.Fatalf("a direct call's event: %v, %v", trail, err)
+	}
+	_, err = identityv1.NewAuditServiceClient(conn).RecordScimRequest(ctx, &identityv1.RecordScimRequestRequest{TenantId: tenantID,
+		Scim: &identityv1.ScimRequestSummary{Method: "GET", Path: "/Users", Status: 200}})
+	if status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("RecordScimRequest over the listener: %v", err)
 	}
 }

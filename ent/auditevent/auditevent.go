@@ -31,6 +31,8 @@ const (
 	FieldMethod = "method"
 	// FieldWriteID holds the string denoting the write_id field in the database.
 	FieldWriteID = "write_id"
+	// FieldChangeCount holds the string denoting the change_count field in the database.
+	FieldChangeCount = "change_count"
 	// FieldResourceID holds the string denoting the resource_id field in the database.
 	FieldResourceID = "resource_id"
 	// FieldScim holds the string denoting the scim field in the database.
@@ -57,6 +59,7 @@ var Columns = []string{
 	FieldRequestID,
 	FieldMethod,
 	FieldWriteID,
+	FieldChangeCount,
 	FieldResourceID,
 	FieldScim,
 	FieldRoleConsequences,
@@ -87,6 +90,8 @@ var (
 	DefaultMethod string
 	// DefaultWriteID holds the default value on creation for the "write_id" field.
 	DefaultWriteID string
+	// DefaultChangeCount holds the default value on creation for the "change_count" field.
+	DefaultChangeCount int32
 	// DefaultResourceID holds the default value on creation for the "resource_id" field.
 	DefaultResourceID string
 	// DefaultRoleConsequencesOmitted holds the default value on creation for the "role_consequences_omitted" field.
@@ -125,6 +130,7 @@ const (
 	ActorKindScimToken ActorKind = "scim_token"
 	ActorKindOperator  ActorKind = "operator"
 	ActorKindAnonymous ActorKind = "anonymous"
+	ActorKindSystem    ActorKind = "system"
 )
 
 func (ak ActorKind) String() string {
@@ -134,7 +140,7 @@ func (ak ActorKind) String() string {
 // ActorKindValidator is a validator for the "actor_kind" field enum values. It is called by the builders before save.
 func ActorKindValidator(ak ActorKind) error {
 	switch ak {
-	case ActorKindAccessKey, ActorKindScimToken, ActorKindOperator, ActorKindAnonymous:
+	case ActorKindAccessKey, ActorKindScimToken, ActorKindOperator, ActorKindAnonymous, ActorKindSystem:
 		return nil
 	default:
 		return fmt.Errorf("auditevent: invalid enum value for actor_kind field: %q", ak)
@@ -146,11 +152,12 @@ type Source string
 
 // Source values.
 const (
-	SourceGrpc   Source = "grpc"
-	SourceRest   Source = "rest"
-	SourceScim   Source = "scim"
-	SourceSignIn Source = "sign_in"
-	SourceCli    Source = "cli"
+	SourceGrpc     Source = "grpc"
+	SourceRest     Source = "rest"
+	SourceScim     Source = "scim"
+	SourceSignIn   Source = "sign_in"
+	SourceCli      Source = "cli"
+	SourceInternal Source = "internal"
 )
 
 func (s Source) String() string {
@@ -160,7 +167,7 @@ func (s Source) String() string {
 // SourceValidator is a validator for the "source" field enum values. It is called by the builders before save.
 func SourceValidator(s Source) error {
 	switch s {
-	case SourceGrpc, SourceRest, SourceScim, SourceSignIn, SourceCli:
+	case SourceGrpc, SourceRest, SourceScim, SourceSignIn, SourceCli, SourceInternal:
 		return nil
 	default:
 		return fmt.Errorf("auditevent: invalid enum value for source field: %q", s)
@@ -218,6 +225,11 @@ func ByMethod(opts ...sql.OrderTermOption) OrderOption {
 // ByWriteID orders the results by the write_id field.
 func ByWriteID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldWriteID, opts...).ToFunc()
+}
+
+// ByChangeCount orders the results by the change_count field.
+func ByChangeCount(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldChangeCount, opts...).ToFunc()
 }
 
 // ByResourceID orders the results by the resource_id field.

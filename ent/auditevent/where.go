@@ -84,6 +84,11 @@ func WriteID(v string) predicate.AuditEvent {
 	return predicate.AuditEvent(sql.FieldEQ(FieldWriteID, v))
 }
 
+// ChangeCount applies equality check predicate on the "change_count" field. It's identical to ChangeCountEQ.
+func ChangeCount(v int32) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldEQ(FieldChangeCount, v))
+}
+
 // ResourceID applies equality check predicate on the "resource_id" field. It's identical to ResourceIDEQ.
 func ResourceID(v string) predicate.AuditEvent {
 	return predicate.AuditEvent(sql.FieldEQ(FieldResourceID, v))
@@ -557,6 +562,46 @@ func WriteIDEqualFold(v string) predicate.AuditEvent {
 // WriteIDContainsFold applies the ContainsFold predicate on the "write_id" field.
 func WriteIDContainsFold(v string) predicate.AuditEvent {
 	return predicate.AuditEvent(sql.FieldContainsFold(FieldWriteID, v))
+}
+
+// ChangeCountEQ applies the EQ predicate on the "change_count" field.
+func ChangeCountEQ(v int32) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldEQ(FieldChangeCount, v))
+}
+
+// ChangeCountNEQ applies the NEQ predicate on the "change_count" field.
+func ChangeCountNEQ(v int32) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldNEQ(FieldChangeCount, v))
+}
+
+// ChangeCountIn applies the In predicate on the "change_count" field.
+func ChangeCountIn(vs ...int32) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldIn(FieldChangeCount, vs...))
+}
+
+// ChangeCountNotIn applies the NotIn predicate on the "change_count" field.
+func ChangeCountNotIn(vs ...int32) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldNotIn(FieldChangeCount, vs...))
+}
+
+// ChangeCountGT applies the GT predicate on the "change_count" field.
+func ChangeCountGT(v int32) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldGT(FieldChangeCount, v))
+}
+
+// ChangeCountGTE applies the GTE predicate on the "change_count" field.
+func ChangeCountGTE(v int32) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldGTE(FieldChangeCount, v))
+}
+
+// ChangeCountLT applies the LT predicate on the "change_count" field.
+func ChangeCountLT(v int32) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldLT(FieldChangeCount, v))
+}
+
+// ChangeCountLTE applies the LTE predicate on the "change_count" field.
+func ChangeCountLTE(v int32) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldLTE(FieldChangeCount, v))
 }
 
 // ResourceIDEQ applies the EQ predicate on the "resource_id" field.

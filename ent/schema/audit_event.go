@@ -2,7 +2,6 @@ package schema
 
 import (
 	"entgo.io/ent"
-	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 )
@@ -25,20 +24,22 @@ func (AuditEvent) Fields() []ent.Field {
 		field.String("project_id").NotEmpty().Immutable(),
 		field.String("tenant_id").Default("").Immutable(),
 		field.Enum("kind").Values("write", "scim_request").Immutable(),
-		field.Enum("actor_kind").Values("access_key", "scim_token", "operator", "anonymous").Immutable(),
+		field.Enum("actor_kind").Values("access_key", "scim_token", "operator", "anonymous", "system").Immutable(),
 		field.String("actor_id").Default("").Immutable(),
-		field.Enum("source").Values("grpc", "rest", "scim", "sign_in", "cli").Immutable(),
+		field.Enum("source").Values("grpc", "rest", "scim", "sign_in", "cli", "internal").Immutable(),
 		field.String("request_id").Default("").Immutable(),
 		field.String("method").Default("").Immutable(),
-		// write_id links a write's event to its change-log entries.
+		// write_id links a write's event to its change-log entries;
+		// change_count counts them.
 		field.String("write_id").Default("").Immutable(),
+		field.Int32("change_count").Default(0).Immutable(),
 		// resource_id is the resource a SCIM request's path names.
 		field.String("resource_id").Default("").Immutable(),
 		// scim is the SCIM request's summary (identityv1.ScimRequestSummary as
 		// protojson); never a body, credential or password.
 		field.Bytes("scim").Optional().Immutable(),
-		// role_consequences is identityv1.RoleConsequence list as protojson
-		// lines, with the count of those left out beyond the first 1,000.
+		// role_consequences is a JSON array of audit.Consequence, with the
+		// count of those left out beyond the first 1,000.
 		field.Bytes("role_consequences").Optional(),
 		field.Int32("role_consequences_omitted").Default(0),
 		field.Time("create_time").Immutable(),
@@ -50,7 +51,14 @@ func (AuditEvent) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("project_id", "id"),
 		index.Fields("project_id", "tenant_id", "id"),
-		index.Fields("write_id").Annotations(entsql.IndexWhere("write_id <> ''")).StorageKey("auditevent_write"),
+		// the filters: by write (and resource, through the change log's
+		// entries), by the resource a SCIM request named, by actor, by
+		// request id
+		index.Fields("write_id"),
+		index.Fields("project_id", "resource_id"),
+		index.Fields("project_id", "actor_id", "id"),
+		index.Fields("project_id", "request_id"),
+		// retention
 		index.Fields("create_time"),
 	}
 }

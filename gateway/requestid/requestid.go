@@ -10,7 +10,9 @@ import (
 	"encoding/hex"
 	"net/http"
 	"regexp"
+	"strings"
 
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/metadata"
 )
 
@@ -69,4 +71,15 @@ func Metadata(source string) func(context.Context, *http.Request) metadata.MD {
 	return func(_ context.Context, r *http.Request) metadata.MD {
 		return metadata.Pairs(mdRequestID, From(r.Context()), mdSource, source)
 	}
+}
+
+// HeaderMatcher is the REST mapping's default header forwarding, except
+// that a client cannot send the request id or the source as gRPC metadata
+// (Grpc-Metadata-X-Request-Id): Metadata sends them, once.
+func HeaderMatcher(key string) (string, bool) {
+	switch strings.ToLower(key) {
+	case "grpc-metadata-" + mdRequestID, "grpc-metadata-" + mdSource:
+		return "", false
+	}
+	return runtime.DefaultHeaderMatcher(key)
 }

@@ -189,11 +189,13 @@ func describeValue(path string, v json.RawMessage) string {
 	return ""
 }
 
-// truncate cuts s to at most n bytes, on a rune boundary.
+// truncate cuts s to at most n characters, "…" included, on a rune
+// boundary.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
+	n--
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}

@@ -12,8 +12,9 @@ import (
 )
 
 // MaxConsequences bounds the role consequences one event keeps; a write that
-// moves more (a role mapped to a group of 10,000) keeps the count of the rest.
-const MaxConsequences = 1000
+// moves more (a role mapped to a group of 10,000) keeps the count of the rest,
+// so that a page of events stays a few megabytes.
+const MaxConsequences = 100
 
 // Consequence is a change of a user's effective roles a write caused, and
 // why, as the audit event stores it.
@@ -43,9 +44,9 @@ func NewExplainer(db *ent.Client, index *roleindex.Index) *Explainer {
 }
 
 // Explain stores the role consequences of the write writeID, numbered rev,
-// on its audit event. ctx is the write's (scoped) context.
-func (x *Explainer) Explain(ctx context.Context, projectID, writeID string, rev int64, events []changelog.Event) error {
-	tenantID := oneTenant(events)
+// on its audit event; tenantID is the event's (Tenant). ctx is the write's
+// (scoped) context.
+func (x *Explainer) Explain(ctx context.Context, projectID, tenantID, writeID string, rev int64, events []changelog.Event) error {
 	if tenantID == "" || rev == 0 {
 		return nil
 	}

@@ -26,6 +26,9 @@ type Request struct {
 	RequestID string
 	// Method is the gRPC method (or the command) that wrote.
 	Method string
+	// Gateway says the call came from one of this process's gateways (the
+	// in-process connection), whose source and request id are vouched for.
+	Gateway bool
 }
 
 type requestKey struct{}
@@ -35,12 +38,12 @@ func With(ctx context.Context, r Request) context.Context {
 	return context.WithValue(ctx, requestKey{}, r)
 }
 
-// From returns the request of ctx. A write without one (a background task)
-// is recorded as the operator's.
+// From returns the request of ctx. A write without one is the server's own
+// (signing key rotation).
 func From(ctx context.Context) Request {
 	r, ok := ctx.Value(requestKey{}).(Request)
 	if !ok {
-		return Request{ActorKind: auditevent.ActorKindOperator, Source: auditevent.SourceCli}
+		return Request{ActorKind: auditevent.ActorKindSystem, Source: auditevent.SourceInternal}
 	}
 	return r
 }
@@ -65,15 +68,16 @@ func NewRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Incoming reads the request id and source a gateway sent with a call.
-// A direct gRPC caller is source grpc; an unknown source is ignored (the
-// source describes the caller's own request; the actor is what the trail
-// vouches for).
-func Incoming(ctx context.Context) (requestID string, source auditevent.Source) {
+// Incoming reads the request id a call carries and its source. Only the
+// in-process gateways (gateway true) name a source (rest, scim, sign_in);
+// any other caller is gRPC, whatever it claims. A caller's own request id is
+// kept when usable.
+func Incoming(ctx context.Context, gateway bool) (requestID string, source auditevent.Source) {
 	source = auditevent.SourceGrpc
 	md, _ := metadata.FromIncomingContext(ctx)
-	if v := md.Get(SourceKey); len(v) == 1 {
-		if s := auditevent.Source(v[0]); auditevent.SourceValidator(s) == nil && s != auditevent.SourceCli {
+	if v := md.Get(SourceKey); gateway && len(v) == 1 {
+		switch s := auditevent.Source(v[0]); s {
+		case auditevent.SourceRest, auditevent.SourceScim, auditevent.SourceSignIn:
 			source = s
 		}
 	}

@@ -11,13 +11,9 @@ import (
 )
 
 // RecordWrite inserts the audit event of a write in the write's transaction
-// (its changes are the change-log entries of writeID, inserted beside it).
-// The event's tenant is the one the request is scoped to, or the one tenant
-// its events name (a tenant created or deleted by a project-wide write).
-func RecordWrite(ctx context.Context, tx *ent.Tx, projectID, tenantID, writeID string, now time.Time, events []changelog.Event) error {
-	if tenantID == "" {
-		tenantID = oneTenant(events)
-	}
+// (its changes are the change-log entries of writeID, inserted beside it);
+// tenantID is Tenant's.
+func RecordWrite(ctx context.Context, tx *ent.Tx, projectID, tenantID, writeID string, changes int, now time.Time) error {
 	r := From(ctx)
 	err := tx.AuditEvent.Create().
 		SetProjectID(projectID).
@@ -29,6 +25,7 @@ func RecordWrite(ctx context.Context, tx *ent.Tx, projectID, tenantID, writeID s
 		SetRequestID(r.RequestID).
 		SetMethod(r.Method).
 		SetWriteID(writeID).
+		SetChangeCount(int32(changes)).
 		SetCreateTime(now).
 		Exec(ctx)
 	if err != nil {
@@ -37,18 +34,22 @@ func RecordWrite(ctx context.Context, tx *ent.Tx, projectID, tenantID, writeID s
 	return nil
 }
 
-// oneTenant returns the tenant every tenant-naming event names, "" when
-// none or several do.
-func oneTenant(events []changelog.Event) string {
+// Tenant returns the tenant a write's event belongs to: the one the request
+// is scoped to, or the tenant every event of a project-wide write names (a
+// tenant created or deleted). A write whose events name several tenants, or
+// also project-wide things (access keys), belongs to the project: only
+// Project Admin reads it, so no Tenant Admin sees another tenant's changes.
+func Tenant(scoped string, events []changelog.Event) string {
+	if scoped != "" {
+		return scoped
+	}
 	var t changelog.TenantID
 	for _, e := range events {
-		switch et := changelog.TenantOf(e); {
-		case et == "":
-		case t == "":
-			t = et
-		case t != et:
+		et := changelog.TenantOf(e)
+		if et == "" || (t != "" && et != t) {
 			return ""
 		}
+		t = et
 	}
 	return string(t)
 }

@@ -74,6 +74,10 @@ type Config struct {
 	WatchHeartbeat time.Duration
 	// AuditRetention is how long audit events are kept (0: 90 days).
 	AuditRetention time.Duration
+	// AuditStreamSettle is how old an event must be before StreamAuditEvents
+	// sends it, on PostgreSQL (0: a minute; see the proto); tests shorten it.
+	// SQLite numbers events in commit order and needs none.
+	AuditStreamSettle time.Duration
 	// SeparateAdmin leaves /healthz, /readyz and /metrics out of HTTP: they
 	// are served from Admin on a listener of their own.
 	SeparateAdmin bool
@@ -160,7 +164,14 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	sp := saml.NewSP(cfg.PublicURL)
 	issuer := oidc.NewIssuer(cfg.PublicURL, keyring, cfg.Now)
 	signIn := service.NewSignInService(db, w, sp, issuer, index, follower, cfg.Log, cfg.Now)
-	auditTrail := service.NewAuditService(db, cfg.Now, inst.draining)
+	settle := cfg.AuditStreamSettle
+	switch {
+	case store.SerializesWrites(cfg.DatabaseURL):
+		settle = 0
+	case settle == 0:
+		settle = time.Minute
+	}
+	auditTrail := service.NewAuditService(db, cfg.Now, inst.draining, settle, cfg.WatchHeartbeat)
 	go prune(runCtx, cfg.Log, map[string]func(context.Context) error{
 		"sign-in state": signIn.Prune,
 		"audit events":  func(ctx context.Context) error { return auditTrail.Prune(ctx, cfg.AuditRetention) },

@@ -25,23 +25,33 @@ import (
 // AuditService reads the audit trail, and records the SCIM gateway's
 // requests on it.
 type AuditService struct {
-	identityv1.UnimplementedAuditServiceServer
 	db       *ent.Client
 	now      func() time.Time
 	draining <-chan struct{}
 	// poll is how often a followed stream looks for new events.
 	poll time.Duration
+	// settle is how old an event must be to be streamed.
+	settle    time.Duration
+	heartbeat time.Duration
 }
 
-// NewAuditService returns the audit service over db. Followed streams end
-// when draining closes.
-func NewAuditService(db *ent.Client, now func() time.Time, draining <-chan struct{}) *AuditService {
-	return &AuditService{db: db, now: now, draining: draining, poll: time.Second}
+var _ identityv1.AuditServiceServer = (*AuditService)(nil)
+
+// NewAuditService returns the audit service over db. Streams send an event
+// once it is settle old (0 where ids are commit order: SQLite), a followed
+// stream sends a heartbeat after heartbeat of quiet, and ends when draining
+// closes.
+func NewAuditService(db *ent.Client, now func() time.Time, draining <-chan struct{}, settle, heartbeat time.Duration) *AuditService {
+	return &AuditService{db: db, now: now, draining: draining, poll: time.Second, settle: settle, heartbeat: heartbeat}
 }
 
 // ListAuditEvents returns a page of matching events, newest first.
 func (s *AuditService) ListAuditEvents(ctx context.Context, req *identityv1.ListAuditEventsRequest) (*identityv1.ListAuditEventsResponse, error) {
-	pg, err := readPage(req.GetPageSize(), req.GetPageToken(), "", req.GetFilter())
+	size := req.GetPageSize()
+	if size == 0 {
+		size = defaultAuditPage
+	}
+	pg, err := readPage(size, req.GetPageToken(), "", req.GetFilter())
 	if err != nil {
 		return nil, err
 	}
@@ -85,9 +95,13 @@ func (s *AuditService) StreamAuditEvents(req *identityv1.StreamAuditEventsReques
 	if err != nil {
 		return err
 	}
-	for {
-		rows, err := s.db.AuditEvent.Query().Where(where...).Where(auditevent.IDGT(after)).
-			Order(ent.Asc(auditevent.FieldID)).Limit(maxPageSize).All(ctx)
+	lastSent := time.Now()
+	for first := true; ; first = false {
+		q := s.db.AuditEvent.Query().Where(where...).Where(auditevent.IDGT(after))
+		if s.settle > 0 {
+			q.Where(auditevent.CreateTimeLTE(store.Now(s.now).Add(-s.settle)))
+		}
+		rows, err := q.Order(ent.Asc(auditevent.FieldID)).Limit(maxAuditPage).All(ctx)
 		if err != nil {
 			return fmt.Errorf("audit events: %w", err)
 		}
@@ -99,13 +113,19 @@ func (s *AuditService) StreamAuditEvents(req *identityv1.StreamAuditEventsReques
 			if err := stream.Send(&identityv1.StreamAuditEventsResponse{Event: e}); err != nil {
 				return err
 			}
-			after = rows[i].ID
+			after, lastSent = rows[i].ID, time.Now()
 		}
-		if len(rows) == maxPageSize {
+		if len(rows) == maxAuditPage {
 			continue
 		}
 		if !req.GetFollow() {
 			return nil
+		}
+		if (first && len(rows) == 0) || time.Since(lastSent) >= s.heartbeat {
+			if err := stream.Send(&identityv1.StreamAuditEventsResponse{Heartbeat: true}); err != nil {
+				return err
+			}
+			lastSent = time.Now()
 		}
 		wait := time.NewTimer(s.poll)
 		select {
@@ -124,6 +144,12 @@ func (s *AuditService) StreamAuditEvents(req *identityv1.StreamAuditEventsReques
 // RecordScimRequest records a SCIM request the gateway answered, as the
 // caller's (its credential is the IdP's).
 func (s *AuditService) RecordScimRequest(ctx context.Context, req *identityv1.RecordScimRequestRequest) (*identityv1.RecordScimRequestResponse, error) {
+	r := audit.From(ctx)
+	if !r.Gateway {
+		// An IdP's credential could otherwise write what it likes on the
+		// trail, outside any rate limit (the gateway's records take none).
+		return nil, apierr.PermissionDenied("GATEWAY_ONLY", "SCIM requests are recorded by the SCIM gateway of identityd itself")
+	}
 	if err := store.RequireTenant(ctx, s.db); err != nil {
 		return nil, err
 	}
@@ -132,7 +158,6 @@ func (s *AuditService) RecordScimRequest(ctx context.Context, req *identityv1.Re
 	if err != nil {
 		return nil, fmt.Errorf("encode SCIM summary: %w", err)
 	}
-	r := audit.From(ctx)
 	row, err := s.db.AuditEvent.Create().
 		SetProjectID(sc.ProjectID).
 		SetTenantID(req.GetTenantId()).
@@ -151,14 +176,34 @@ func (s *AuditService) RecordScimRequest(ctx context.Context, req *identityv1.Re
 	return &identityv1.RecordScimRequestResponse{Id: strconv.FormatInt(row.ID, 10)}, nil
 }
 
-// Prune deletes the events older than retention, of every project.
+// Prune deletes the events older than retention, of every project, a
+// batch per statement, so that it never holds SQLite's write lock for long.
 func (s *AuditService) Prune(ctx context.Context, retention time.Duration) error {
-	_, err := s.db.AuditEvent.Delete().Where(auditevent.CreateTimeLT(store.Now(s.now).Add(-retention))).Exec(scope.System(ctx))
-	if err != nil {
-		return fmt.Errorf("prune audit events: %w", err)
+	ctx = scope.System(ctx)
+	cut := store.Now(s.now).Add(-retention)
+	for {
+		ids, err := s.db.AuditEvent.Query().Where(auditevent.CreateTimeLT(cut)).Limit(pruneBatch).IDs(ctx)
+		if err == nil && len(ids) > 0 {
+			_, err = s.db.AuditEvent.Delete().Where(auditevent.IDIn(ids...)).Exec(ctx)
+		}
+		if err != nil {
+			return fmt.Errorf("prune audit events: %w", err)
+		}
+		if len(ids) < pruneBatch {
+			return nil
+		}
 	}
-	return nil
 }
+
+const (
+	// An event holds up to 100 changes and 100 role consequences, so pages
+	// are smaller than other lists' to stay a few megabytes.
+	defaultAuditPage = 50
+	maxAuditPage     = 100
+	// maxChanges is how many of a write's changes its event shows.
+	maxChanges = 100
+	pruneBatch = 5000
+)
 
 // filter compiles a filter; the tenant is the scope's (the authorization
 // interceptor scoped a request naming one to it).
@@ -166,7 +211,11 @@ func (s *AuditService) filter(ctx context.Context, f *identityv1.AuditFilter) ([
 	var out []predicate.AuditEvent
 	if f.GetTenantId() != "" {
 		if err := store.RequireTenant(ctx, s.db); err != nil {
-			return nil, err
+			// A deleted tenant's trail stays readable until it is pruned;
+			// a tenant the project never had is NotFound.
+			if kept, kerr := s.db.AuditEvent.Query().Exist(ctx); kerr != nil || !kept {
+				return nil, err
+			}
 		}
 	}
 	if f.GetStartTime() != nil {
@@ -211,28 +260,42 @@ var actorKinds = map[auditevent.ActorKind]identityv1.AuditActor_Kind{
 	auditevent.ActorKindScimToken: identityv1.AuditActor_KIND_SCIM_TOKEN,
 	auditevent.ActorKindOperator:  identityv1.AuditActor_KIND_OPERATOR,
 	auditevent.ActorKindAnonymous: identityv1.AuditActor_KIND_ANONYMOUS,
+	auditevent.ActorKindSystem:    identityv1.AuditActor_KIND_SYSTEM,
 }
 
 var sources = map[auditevent.Source]identityv1.AuditSource{
-	auditevent.SourceGrpc:   identityv1.AuditSource_AUDIT_SOURCE_GRPC,
-	auditevent.SourceRest:   identityv1.AuditSource_AUDIT_SOURCE_REST,
-	auditevent.SourceScim:   identityv1.AuditSource_AUDIT_SOURCE_SCIM,
-	auditevent.SourceSignIn: identityv1.AuditSource_AUDIT_SOURCE_SIGN_IN,
-	auditevent.SourceCli:    identityv1.AuditSource_AUDIT_SOURCE_CLI,
+	auditevent.SourceGrpc:     identityv1.AuditSource_AUDIT_SOURCE_GRPC,
+	auditevent.SourceRest:     identityv1.AuditSource_AUDIT_SOURCE_REST,
+	auditevent.SourceScim:     identityv1.AuditSource_AUDIT_SOURCE_SCIM,
+	auditevent.SourceSignIn:   identityv1.AuditSource_AUDIT_SOURCE_SIGN_IN,
+	auditevent.SourceCli:      identityv1.AuditSource_AUDIT_SOURCE_CLI,
+	auditevent.SourceInternal: identityv1.AuditSource_AUDIT_SOURCE_INTERNAL,
 }
 
-// events converts rows, with the change-log entries of their writes.
+// events converts rows, with (up to maxChanges of) the change-log entries
+// of their writes: small writes in one query, each large one in its own.
+// The change log is not confined by scope (it is the service's own), so
+// these queries name the project themselves.
 func (s *AuditService) events(ctx context.Context, rows []*ent.AuditEvent) ([]*identityv1.AuditEvent, error) {
-	var writes []string
+	sc, _ := scope.From(ctx)
+	var small []string
+	changes := map[string][]*ent.Change{}
 	for _, r := range rows {
-		if r.WriteID != "" {
-			writes = append(writes, r.WriteID)
+		switch {
+		case r.WriteID == "":
+		case r.ChangeCount <= maxChanges:
+			small = append(small, r.WriteID)
+		default:
+			entries, err := s.db.Change.Query().Where(change.ProjectID(sc.ProjectID), change.WriteID(r.WriteID)).
+				Order(ent.Asc(change.FieldID)).Limit(maxChanges).All(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("audit changes: %w", err)
+			}
+			changes[r.WriteID] = entries
 		}
 	}
-	changes := map[string][]*ent.Change{}
-	if len(writes) > 0 {
-		sc, _ := scope.From(ctx)
-		entries, err := s.db.Change.Query().Where(change.ProjectID(sc.ProjectID), change.WriteIDIn(writes...)).
+	if len(small) > 0 {
+		entries, err := s.db.Change.Query().Where(change.ProjectID(sc.ProjectID), change.WriteIDIn(small...)).
 			Order(ent.Asc(change.FieldID)).All(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("audit changes: %w", err)
@@ -252,17 +315,17 @@ func (s *AuditService) events(ctx context.Context, rows []*ent.AuditEvent) ([]*i
 			RequestId: r.RequestID,
 			Method:    r.Method,
 		}
-		switch r.Kind {
-		case auditevent.KindWrite:
-			e.Kind = identityv1.AuditEventKind_AUDIT_EVENT_KIND_WRITE
-		case auditevent.KindScimRequest:
-			e.Kind = identityv1.AuditEventKind_AUDIT_EVENT_KIND_SCIM_REQUEST
+		for k, v := range kindOf {
+			if v == r.Kind {
+				e.Kind = k
+			}
 		}
 		for _, c := range changes[r.WriteID] {
 			e.Revision = c.Revision
 			e.Changes = append(e.Changes, &identityv1.AuditChange{Kind: string(c.Kind), Operation: string(c.Operation),
 				ResourceId: c.ResourceID, UserId: c.UserID, RoleId: c.RoleID, Detail: c.Detail})
 		}
+		e.ChangesOmitted = max(0, r.ChangeCount-int32(len(e.Changes)))
 		if len(r.RoleConsequences) > 0 {
 			var cs []audit.Consequence
 			if err := json.Unmarshal(r.RoleConsequences, &cs); err != nil {

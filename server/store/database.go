@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
@@ -64,12 +65,14 @@ func SerializesWrites(rawURL string) bool { return strings.HasPrefix(rawURL, "fi
 // revisions follow commit order (see Writer).
 func Open(ctx context.Context, rawURL string) (*ent.Client, error) {
 	var drv *entsql.Driver
+	var pg *sql.DB
 	switch {
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
 		db, err := sql.Open("pgx", rawURL)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
+		pg = db
 		// A bounded pool: beyond it, requests queue for a connection instead
 		// of exhausting the server's (PostgreSQL's default is 100 for all
 		// clients, and several instances share it).
@@ -102,9 +105,39 @@ func Open(ctx context.Context, rawURL string) (*ent.Client, error) {
 	}
 	client := ent.NewClient(ent.Driver(drv))
 	scope.Confine(client)
-	if err := client.Schema.Create(scope.System(ctx)); err != nil {
+	if err := migrate(ctx, client, pg); err != nil {
 		client.Close()
 		return nil, fmt.Errorf("migrate schema: %w", err)
 	}
 	return client, nil
+}
+
+// migrating makes migrations one at a time in a process: ent's migration
+// sets up the generated package's shared table definitions in place.
+var migrating sync.Mutex
+
+// migrationLock is the PostgreSQL advisory lock (an arbitrary constant)
+// that makes the instances starting at once on one database migrate one at
+// a time: the others then find the schema made.
+const migrationLock = 0x1de7_1d00
+
+// migrate creates or updates the schema; on PostgreSQL (pg set) under the
+// advisory lock, held by a connection of its own for the migration's time.
+func migrate(ctx context.Context, client *ent.Client, pg *sql.DB) error {
+	migrating.Lock()
+	defer migrating.Unlock()
+	if pg != nil {
+		conn, err := pg.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrationLock); err != nil {
+			return fmt.Errorf("wait for other instances' migration: %w", err)
+		}
+		defer func() {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLock)
+		}()
+	}
+	return client.Schema.Create(scope.System(ctx))
 }

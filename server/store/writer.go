@@ -160,7 +160,8 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 	if err := etx.Change.CreateBulk(rows...).Exec(ctx); err != nil {
 		return rollback(fmt.Errorf("append change log: %w", err))
 	}
-	if err := audit.RecordWrite(ctx, etx, sc.ProjectID, sc.TenantID, writeID, tx.Now, tx.events); err != nil {
+	auditTenant := audit.Tenant(sc.TenantID, tx.events)
+	if err := audit.RecordWrite(ctx, etx, sc.ProjectID, auditTenant, writeID, len(tx.events), tx.Now); err != nil {
 		return rollback(err)
 	}
 	w.committed.Committing(writeID, rev)
@@ -181,7 +182,7 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 		return rev, nil
 	}
 	if w.explainer != nil {
-		if err := w.explainer.Explain(wctx, sc.ProjectID, writeID, got, tx.events); err != nil {
+		if err := w.explainer.Explain(wctx, sc.ProjectID, auditTenant, writeID, got, tx.events); err != nil {
 			w.log.WarnContext(ctx, "explain a write's role consequences", "write", writeID, "error", err)
 		}
 	}

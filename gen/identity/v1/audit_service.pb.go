@@ -89,6 +89,8 @@ const (
 	AuditSource_AUDIT_SOURCE_SIGN_IN AuditSource = 4
 	// The identityd command on the store (identityd init and recover).
 	AuditSource_AUDIT_SOURCE_CLI AuditSource = 5
+	// The server's own work (signing key rotation).
+	AuditSource_AUDIT_SOURCE_INTERNAL AuditSource = 6
 )
 
 // Enum value maps for AuditSource.
@@ -100,6 +102,7 @@ var (
 		3: "AUDIT_SOURCE_SCIM",
 		4: "AUDIT_SOURCE_SIGN_IN",
 		5: "AUDIT_SOURCE_CLI",
+		6: "AUDIT_SOURCE_INTERNAL",
 	}
 	AuditSource_value = map[string]int32{
 		"AUDIT_SOURCE_UNSPECIFIED": 0,
@@ -108,6 +111,7 @@ var (
 		"AUDIT_SOURCE_SCIM":        3,
 		"AUDIT_SOURCE_SIGN_IN":     4,
 		"AUDIT_SOURCE_CLI":         5,
+		"AUDIT_SOURCE_INTERNAL":    6,
 	}
 )
 
@@ -146,6 +150,8 @@ const (
 	AuditActor_KIND_SCIM_TOKEN  AuditActor_Kind = 2
 	AuditActor_KIND_OPERATOR    AuditActor_Kind = 3
 	AuditActor_KIND_ANONYMOUS   AuditActor_Kind = 4
+	// The server itself.
+	AuditActor_KIND_SYSTEM AuditActor_Kind = 5
 )
 
 // Enum value maps for AuditActor_Kind.
@@ -156,6 +162,7 @@ var (
 		2: "KIND_SCIM_TOKEN",
 		3: "KIND_OPERATOR",
 		4: "KIND_ANONYMOUS",
+		5: "KIND_SYSTEM",
 	}
 	AuditActor_Kind_value = map[string]int32{
 		"KIND_UNSPECIFIED": 0,
@@ -163,6 +170,7 @@ var (
 		"KIND_SCIM_TOKEN":  2,
 		"KIND_OPERATOR":    3,
 		"KIND_ANONYMOUS":   4,
+		"KIND_SYSTEM":      5,
 	}
 )
 
@@ -194,8 +202,8 @@ func (AuditActor_Kind) EnumDescriptor() ([]byte, []int) {
 }
 
 // AuditActor is who made a request: an access key, a tenant's SCIM token,
-// the operator at the command line, or nobody authenticated (the sign-in
-// endpoints, which authenticate by their protocols).
+// the operator at the command line, nobody authenticated (the sign-in
+// endpoints, which authenticate by their protocols), or the server itself.
 type AuditActor struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Kind  AuditActor_Kind        `protobuf:"varint,1,opt,name=kind,proto3,enum=identity.v1.AuditActor_Kind" json:"kind,omitempty"`
@@ -537,10 +545,14 @@ type AuditEvent struct {
 	// is in scim).
 	Method string `protobuf:"bytes,8,opt,name=method,proto3" json:"method,omitempty"`
 	// revision is the write's revision (0 until the change log numbered it).
-	Revision         int64              `protobuf:"varint,9,opt,name=revision,proto3" json:"revision,omitempty"`
-	Changes          []*AuditChange     `protobuf:"bytes,10,rep,name=changes,proto3" json:"changes,omitempty"`
-	RoleConsequences []*RoleConsequence `protobuf:"bytes,11,rep,name=role_consequences,json=roleConsequences,proto3" json:"role_consequences,omitempty"`
-	// role_consequences_omitted counts consequences beyond the 1,000 kept.
+	Revision int64 `protobuf:"varint,9,opt,name=revision,proto3" json:"revision,omitempty"`
+	// changes are the write's first 100 changes; changes_omitted counts the
+	// others (a group set to 10,000 members).
+	Changes        []*AuditChange `protobuf:"bytes,10,rep,name=changes,proto3" json:"changes,omitempty"`
+	ChangesOmitted int32          `protobuf:"varint,14,opt,name=changes_omitted,json=changesOmitted,proto3" json:"changes_omitted,omitempty"`
+	// role_consequences are the first 100; role_consequences_omitted counts
+	// the others.
+	RoleConsequences        []*RoleConsequence  `protobuf:"bytes,11,rep,name=role_consequences,json=roleConsequences,proto3" json:"role_consequences,omitempty"`
 	RoleConsequencesOmitted int32               `protobuf:"varint,12,opt,name=role_consequences_omitted,json=roleConsequencesOmitted,proto3" json:"role_consequences_omitted,omitempty"`
 	Scim                    *ScimRequestSummary `protobuf:"bytes,13,opt,name=scim,proto3" json:"scim,omitempty"`
 	unknownFields           protoimpl.UnknownFields
@@ -645,6 +657,13 @@ func (x *AuditEvent) GetChanges() []*AuditChange {
 		return x.Changes
 	}
 	return nil
+}
+
+func (x *AuditEvent) GetChangesOmitted() int32 {
+	if x != nil {
+		return x.ChangesOmitted
+	}
+	return 0
 }
 
 func (x *AuditEvent) GetRoleConsequences() []*RoleConsequence {
@@ -769,7 +788,8 @@ func (x *AuditFilter) GetRequestId() string {
 type ListAuditEventsRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Filter *AuditFilter           `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
-	// page_size is at most 1000; 0 means 100.
+	// page_size is at most 100 (an event can hold 200 changes and
+	// consequences); 0 means 50.
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// page_token is the next_page_token of the previous page.
 	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -945,8 +965,13 @@ func (x *StreamAuditEventsRequest) GetFollow() bool {
 }
 
 type StreamAuditEventsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Event         *AuditEvent            `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// event is unset on a heartbeat.
+	Event *AuditEvent `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	// heartbeat is set on a message that carries no event: a followed stream
+	// sends one at once and after every 30 quiet seconds, so that the client
+	// and proxies see it alive.
+	Heartbeat     bool `protobuf:"varint,2,opt,name=heartbeat,proto3" json:"heartbeat,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -986,6 +1011,13 @@ func (x *StreamAuditEventsResponse) GetEvent() *AuditEvent {
 		return x.Event
 	}
 	return nil
+}
+
+func (x *StreamAuditEventsResponse) GetHeartbeat() bool {
+	if x != nil {
+		return x.Heartbeat
+	}
+	return false
 }
 
 type RecordScimRequestRequest struct {
@@ -1105,17 +1137,18 @@ var File_identity_v1_audit_service_proto protoreflect.FileDescriptor
 
 const file_identity_v1_audit_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1fidentity/v1/audit_service.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbd\x01\n" +
+	"\x1fidentity/v1/audit_service.proto\x12\videntity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xce\x01\n" +
 	"\n" +
 	"AuditActor\x120\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1c.identity.v1.AuditActor.KindR\x04kind\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\tR\x02id\"m\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"~\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fKIND_ACCESS_KEY\x10\x01\x12\x13\n" +
 	"\x0fKIND_SCIM_TOKEN\x10\x02\x12\x11\n" +
 	"\rKIND_OPERATOR\x10\x03\x12\x12\n" +
-	"\x0eKIND_ANONYMOUS\x10\x04\"\xaa\x01\n" +
+	"\x0eKIND_ANONYMOUS\x10\x04\x12\x0f\n" +
+	"\vKIND_SYSTEM\x10\x05\"\xaa\x01\n" +
 	"\vAuditChange\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1c\n" +
 	"\toperation\x18\x02 \x01(\tR\toperation\x12\x1f\n" +
@@ -1129,18 +1162,17 @@ const file_identity_v1_audit_service_proto_rawDesc = "" +
 	"\arole_id\x18\x02 \x01(\tR\x06roleId\x12\x1b\n" +
 	"\trole_name\x18\x03 \x01(\tR\broleName\x12\x16\n" +
 	"\x06gained\x18\x04 \x01(\bR\x06gained\x12 \n" +
-	"\vexplanation\x18\x05 \x01(\tR\vexplanation\"\xf1\x01\n" +
+	"\vexplanation\x18\x05 \x01(\tR\vexplanation\"\xf0\x01\n" +
 	"\x12ScimRequestSummary\x12\x1f\n" +
 	"\x06method\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18\x10R\x06method\x12\x1c\n" +
 	"\x04path\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x04path\x12\"\n" +
 	"\x06status\x18\x03 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xd7\x04(dR\x06status\x12$\n" +
 	"\tscim_type\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18@R\bscimType\x12 \n" +
-	"\x06detail\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x06detail\x120\n" +
+	"\x06detail\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x06detail\x12/\n" +
 	"\n" +
-	"operations\x18\x06 \x03(\tB\x10\xbaH\r\x92\x01\n" +
-	"\x10\xe8\a\"\x05r\x03\x18\x80\x04R\n" +
-	"operations\"\xbe\x04\n" +
+	"operations\x18\x06 \x03(\tB\x0f\xbaH\f\x92\x01\t\x10e\"\x05r\x03\x18\x80\x02R\n" +
+	"operations\"\xe7\x04\n" +
 	"\n" +
 	"AuditEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
@@ -1154,7 +1186,8 @@ const file_identity_v1_audit_service_proto_rawDesc = "" +
 	"\x06method\x18\b \x01(\tR\x06method\x12\x1a\n" +
 	"\brevision\x18\t \x01(\x03R\brevision\x122\n" +
 	"\achanges\x18\n" +
-	" \x03(\v2\x18.identity.v1.AuditChangeR\achanges\x12I\n" +
+	" \x03(\v2\x18.identity.v1.AuditChangeR\achanges\x12'\n" +
+	"\x0fchanges_omitted\x18\x0e \x01(\x05R\x0echangesOmitted\x12I\n" +
 	"\x11role_consequences\x18\v \x03(\v2\x1c.identity.v1.RoleConsequenceR\x10roleConsequences\x12:\n" +
 	"\x19role_consequences_omitted\x18\f \x01(\x05R\x17roleConsequencesOmitted\x123\n" +
 	"\x04scim\x18\r \x01(\v2\x1f.identity.v1.ScimRequestSummaryR\x04scim\"\xda\x02\n" +
@@ -1168,11 +1201,10 @@ const file_identity_v1_audit_service_proto_rawDesc = "" +
 	"resourceId\x129\n" +
 	"\x04kind\x18\x06 \x01(\x0e2\x1b.identity.v1.AuditEventKindB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04kind\x12&\n" +
 	"\n" +
-	"request_id\x18\a \x01(\tB\a\xbaH\x04r\x02\x18@R\trequestId\"\x9b\x01\n" +
+	"request_id\x18\a \x01(\tB\a\xbaH\x04r\x02\x18@R\trequestId\"\x9a\x01\n" +
 	"\x16ListAuditEventsRequest\x120\n" +
-	"\x06filter\x18\x01 \x01(\v2\x18.identity.v1.AuditFilterR\x06filter\x12'\n" +
-	"\tpage_size\x18\x02 \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12&\n" +
+	"\x06filter\x18\x01 \x01(\v2\x18.identity.v1.AuditFilterR\x06filter\x12&\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\bpageSize\x12&\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\tpageToken\"r\n" +
 	"\x17ListAuditEventsResponse\x12/\n" +
@@ -1181,9 +1213,10 @@ const file_identity_v1_audit_service_proto_rawDesc = "" +
 	"\x18StreamAuditEventsRequest\x120\n" +
 	"\x06filter\x18\x01 \x01(\v2\x18.identity.v1.AuditFilterR\x06filter\x12\"\n" +
 	"\bafter_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18 R\aafterId\x12\x16\n" +
-	"\x06follow\x18\x03 \x01(\bR\x06follow\"J\n" +
+	"\x06follow\x18\x03 \x01(\bR\x06follow\"h\n" +
 	"\x19StreamAuditEventsResponse\x12-\n" +
-	"\x05event\x18\x01 \x01(\v2\x17.identity.v1.AuditEventR\x05event\"\xd0\x01\n" +
+	"\x05event\x18\x01 \x01(\v2\x17.identity.v1.AuditEventR\x05event\x12\x1c\n" +
+	"\theartbeat\x18\x02 \x01(\bR\theartbeat\"\xd0\x01\n" +
 	"\x18RecordScimRequestRequest\x12%\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\btenantId\x12&\n" +
 	"\n" +
@@ -1196,14 +1229,15 @@ const file_identity_v1_audit_service_proto_rawDesc = "" +
 	"\x0eAuditEventKind\x12 \n" +
 	"\x1cAUDIT_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16AUDIT_EVENT_KIND_WRITE\x10\x01\x12!\n" +
-	"\x1dAUDIT_EVENT_KIND_SCIM_REQUEST\x10\x02*\xa0\x01\n" +
+	"\x1dAUDIT_EVENT_KIND_SCIM_REQUEST\x10\x02*\xbb\x01\n" +
 	"\vAuditSource\x12\x1c\n" +
 	"\x18AUDIT_SOURCE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11AUDIT_SOURCE_GRPC\x10\x01\x12\x15\n" +
 	"\x11AUDIT_SOURCE_REST\x10\x02\x12\x15\n" +
 	"\x11AUDIT_SOURCE_SCIM\x10\x03\x12\x18\n" +
 	"\x14AUDIT_SOURCE_SIGN_IN\x10\x04\x12\x14\n" +
-	"\x10AUDIT_SOURCE_CLI\x10\x052\xf0\x02\n" +
+	"\x10AUDIT_SOURCE_CLI\x10\x05\x12\x19\n" +
+	"\x15AUDIT_SOURCE_INTERNAL\x10\x062\xf0\x02\n" +
 	"\fAuditService\x12u\n" +
 	"\x0fListAuditEvents\x12#.identity.v1.ListAuditEventsRequest\x1a$.identity.v1.ListAuditEventsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/auditEvents\x12\x84\x01\n" +
 	"\x11StreamAuditEvents\x12%.identity.v1.StreamAuditEventsRequest\x1a&.identity.v1.StreamAuditEventsResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/auditEvents:stream0\x01\x12b\n" +

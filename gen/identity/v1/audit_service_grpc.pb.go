@@ -39,10 +39,16 @@ type AuditServiceClient interface {
 	// StreamAuditEvents sends matching events oldest first, one message each
 	// (over REST: JSON lines, each {"result": {"event": …}}), starting after
 	// after_id; with follow it then waits for new ones, for a log pipeline.
+	// On PostgreSQL an event is streamed once it is a minute old: ids are taken
+	// before commit, so a younger event could still be joined by one with a
+	// smaller id, which a client resuming after_id would miss (a write lasts
+	// at most the 30 s request time limit). ListAuditEvents shows events at
+	// once.
 	StreamAuditEvents(ctx context.Context, in *StreamAuditEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamAuditEventsResponse], error)
 	// RecordScimRequest records a SCIM request the SCIM gateway answered,
-	// for the tenant of the caller's SCIM credential. The gateway calls it
-	// with the IdP's credential; it is not part of the REST mapping.
+	// for the tenant of the caller's SCIM credential. Only the SCIM gateway
+	// of the same process may call it (with the IdP's credential); any other
+	// caller is refused. It is not part of the REST mapping.
 	RecordScimRequest(ctx context.Context, in *RecordScimRequestRequest, opts ...grpc.CallOption) (*RecordScimRequestResponse, error)
 }
 
@@ -108,10 +114,16 @@ type AuditServiceServer interface {
 	// StreamAuditEvents sends matching events oldest first, one message each
 	// (over REST: JSON lines, each {"result": {"event": …}}), starting after
 	// after_id; with follow it then waits for new ones, for a log pipeline.
+	// On PostgreSQL an event is streamed once it is a minute old: ids are taken
+	// before commit, so a younger event could still be joined by one with a
+	// smaller id, which a client resuming after_id would miss (a write lasts
+	// at most the 30 s request time limit). ListAuditEvents shows events at
+	// once.
 	StreamAuditEvents(*StreamAuditEventsRequest, grpc.ServerStreamingServer[StreamAuditEventsResponse]) error
 	// RecordScimRequest records a SCIM request the SCIM gateway answered,
-	// for the tenant of the caller's SCIM credential. The gateway calls it
-	// with the IdP's credential; it is not part of the REST mapping.
+	// for the tenant of the caller's SCIM credential. Only the SCIM gateway
+	// of the same process may call it (with the IdP's credential); any other
+	// caller is refused. It is not part of the REST mapping.
 	RecordScimRequest(context.Context, *RecordScimRequestRequest) (*RecordScimRequestResponse, error)
 }
 

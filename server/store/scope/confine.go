@@ -61,8 +61,9 @@ func Confine(client *ent.Client) {
 }
 
 // owned maps the tables of tenant- and of project-owned entities to their
-// clients. The change log (written only by store.Writer, read only by the
-// change-log follower) and projects are the service's own.
+// clients. The change log (written only by store.Writer, read by the
+// change-log follower and by the audit trail, whose queries name the
+// caller's project themselves) and projects are the service's own.
 func owned(client *ent.Client) (tenantOwned, projectOwned map[string]scoped) {
 	return map[string]scoped{
 			user.Table: client.User, email.Table: client.Email, group.Table: client.Group,
