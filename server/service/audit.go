@@ -26,6 +26,7 @@ import (
 // requests on it.
 type AuditService struct {
 	db       *ent.Client
+	recorder *audit.Recorder
 	now      func() time.Time
 	draining <-chan struct{}
 	// poll is how often a followed stream looks for new events.
@@ -37,12 +38,12 @@ type AuditService struct {
 
 var _ identityv1.AuditServiceServer = (*AuditService)(nil)
 
-// NewAuditService returns the audit service over db. Streams send an event
-// once it is settle old (0 where ids are commit order: SQLite), a followed
-// stream sends a heartbeat after heartbeat of quiet, and ends when draining
-// closes.
-func NewAuditService(db *ent.Client, now func() time.Time, draining <-chan struct{}, settle, heartbeat time.Duration) *AuditService {
-	return &AuditService{db: db, now: now, draining: draining, poll: time.Second, settle: settle, heartbeat: heartbeat}
+// NewAuditService returns the audit service over db, recording SCIM
+// requests through recorder. Streams send an event once it is settle old (0
+// where ids are commit order: SQLite), a followed stream sends a heartbeat
+// after heartbeat of quiet, and ends when draining closes.
+func NewAuditService(db *ent.Client, recorder *audit.Recorder, now func() time.Time, draining <-chan struct{}, settle, heartbeat time.Duration) *AuditService {
+	return &AuditService{db: db, recorder: recorder, now: now, draining: draining, poll: time.Second, settle: settle, heartbeat: heartbeat}
 }
 
 // ListAuditEvents returns a page of matching events, newest first.
@@ -158,22 +159,12 @@ func (s *AuditService) RecordScimRequest(ctx context.Context, req *identityv1.Re
 	if err != nil {
 		return nil, fmt.Errorf("encode SCIM summary: %w", err)
 	}
-	row, err := s.db.AuditEvent.Create().
-		SetProjectID(sc.ProjectID).
-		SetTenantID(req.GetTenantId()).
-		SetKind(auditevent.KindScimRequest).
-		SetActorKind(r.ActorKind).
-		SetActorID(r.ActorID).
-		SetSource(auditevent.SourceScim).
-		SetRequestID(audit.RequestID(req.GetRequestId())).
-		SetResourceID(req.GetResourceId()).
-		SetScim(summary).
-		SetCreateTime(store.Now(s.now)).
-		Save(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("record SCIM request: %w", err)
+	r.RequestID = audit.RequestID(req.GetRequestId())
+	if err := s.recorder.Record(ctx, audit.ScimRequest{ProjectID: sc.ProjectID, TenantID: req.GetTenantId(), Request: r,
+		ResourceID: req.GetResourceId(), Summary: summary, Time: store.Now(s.now)}); err != nil {
+		return nil, err
 	}
-	return &identityv1.RecordScimRequestResponse{Id: strconv.FormatInt(row.ID, 10)}, nil
+	return &identityv1.RecordScimRequestResponse{}, nil
 }
 
 // Prune deletes the events older than retention, of every project, a

@@ -1091,7 +1091,6 @@ func (x *RecordScimRequestRequest) GetScim() *ScimRequestSummary {
 
 type RecordScimRequestResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1124,13 +1123,6 @@ func (x *RecordScimRequestResponse) ProtoReflect() protoreflect.Message {
 // Deprecated: Use RecordScimRequestResponse.ProtoReflect.Descriptor instead.
 func (*RecordScimRequestResponse) Descriptor() ([]byte, []int) {
 	return file_identity_v1_audit_service_proto_rawDescGZIP(), []int{11}
-}
-
-func (x *RecordScimRequestResponse) GetId() string {
-	if x != nil {
-		return x.Id
-	}
-	return ""
 }
 
 var File_identity_v1_audit_service_proto protoreflect.FileDescriptor
@@ -1223,9 +1215,8 @@ const file_identity_v1_audit_service_proto_rawDesc = "" +
 	"request_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\trequestId\x12(\n" +
 	"\vresource_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\n" +
 	"resourceId\x12;\n" +
-	"\x04scim\x18\x04 \x01(\v2\x1f.identity.v1.ScimRequestSummaryB\x06\xbaH\x03\xc8\x01\x01R\x04scim\"+\n" +
-	"\x19RecordScimRequestResponse\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id*q\n" +
+	"\x04scim\x18\x04 \x01(\v2\x1f.identity.v1.ScimRequestSummaryB\x06\xbaH\x03\xc8\x01\x01R\x04scim\"\x1b\n" +
+	"\x19RecordScimRequestResponse*q\n" +
 	"\x0eAuditEventKind\x12 \n" +
 	"\x1cAUDIT_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16AUDIT_EVENT_KIND_WRITE\x10\x01\x12!\n" +
