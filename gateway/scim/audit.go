@@ -71,12 +71,11 @@ func noteBody(ctx context.Context, body []byte) {
 }
 
 // audited serves h and records the request on the audit trail with the
-// caller's credential (in ctx's outgoing metadata). The record is made
-// before the answer leaves (net/http sends it when the handler returns), so
-// that whoever reads the trail after the answer finds it, and no answered
-// request goes unrecorded. Flushing the answer first would let the IdP go on
-// sooner, but costs a chunked answer: BenchmarkImport lost a third of its
-// throughput to it.
+// caller's credential (in ctx's outgoing metadata). The core takes the record
+// before the answer leaves (net/http sends it when the handler returns) and
+// stores it in the background (audit.Recorder), so whoever reads the trail
+// after the answer finds it. Flushing the answer before recording would cost
+// a chunked answer: BenchmarkImport lost a third of its throughput to it.
 func (s *Server) audited(w http.ResponseWriter, r *http.Request, tenantID string, h http.Handler) {
 	rec := &auditRecorder{ResponseWriter: w}
 	h.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), recorderKey{}, rec)))

@@ -171,7 +171,7 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	case settle == 0:
 		settle = time.Minute
 	}
-	auditTrail := service.NewAuditService(db, audit.NewRecorder(runCtx, db), cfg.Now, inst.draining, settle, cfg.WatchHeartbeat)
+	auditTrail := service.NewAuditService(db, audit.NewRecorder(runCtx, db, cfg.Log), cfg.Now, inst.draining, settle, cfg.WatchHeartbeat)
 	go prune(runCtx, cfg.Log, map[string]func(context.Context) error{
 		"sign-in state": signIn.Prune,
 		"audit events":  func(ctx context.Context) error { return auditTrail.Prune(ctx, cfg.AuditRetention) },

@@ -60,6 +60,9 @@ func (s *AuditService) ListAuditEvents(ctx context.Context, req *identityv1.List
 	if err != nil {
 		return nil, err
 	}
+	if err := s.flush(ctx); err != nil {
+		return nil, err
+	}
 	q := s.db.AuditEvent.Query().Where(where...)
 	if pg.after != "" {
 		after, err := strconv.ParseInt(pg.after, 10, 64)
@@ -94,6 +97,9 @@ func (s *AuditService) StreamAuditEvents(req *identityv1.StreamAuditEventsReques
 	}
 	where, err := s.filter(ctx, req.GetFilter())
 	if err != nil {
+		return err
+	}
+	if err := s.flush(ctx); err != nil {
 		return err
 	}
 	lastSent := time.Now()
@@ -160,11 +166,25 @@ func (s *AuditService) RecordScimRequest(ctx context.Context, req *identityv1.Re
 		return nil, fmt.Errorf("encode SCIM summary: %w", err)
 	}
 	r.RequestID = audit.RequestID(req.GetRequestId())
+	// Queued: stored within milliseconds, readable at once on this
+	// instance (readers flush first).
 	if err := s.recorder.Record(ctx, audit.ScimRequest{ProjectID: sc.ProjectID, TenantID: req.GetTenantId(), Request: r,
 		ResourceID: req.GetResourceId(), Summary: summary, Time: store.Now(s.now)}); err != nil {
 		return nil, err
 	}
 	return &identityv1.RecordScimRequestResponse{}, nil
+}
+
+// flush makes the SCIM requests recorded so far readable: whoever reads
+// after an answer finds its request.
+func (s *AuditService) flush(ctx context.Context) error {
+	if s.recorder == nil {
+		return nil
+	}
+	if err := s.recorder.Flush(ctx); err != nil {
+		return fmt.Errorf("flush SCIM request records: %w", err)
+	}
+	return nil
 }
 
 // Prune deletes the events older than retention, of every project, a
