@@ -82,11 +82,6 @@ var (
 				Columns: []*schema.Column{AuditEventsColumns[1], AuditEventsColumns[11]},
 			},
 			{
-				Name:    "auditevent_project_id_actor_id_id",
-				Unique:  false,
-				Columns: []*schema.Column{AuditEventsColumns[1], AuditEventsColumns[5], AuditEventsColumns[0]},
-			},
-			{
 				Name:    "auditevent_project_id_request_id",
 				Unique:  false,
 				Columns: []*schema.Column{AuditEventsColumns[1], AuditEventsColumns[7]},
