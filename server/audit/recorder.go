@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/acme/identity/ent"
@@ -35,10 +36,11 @@ const maxBatch = 256
 // instance's readers find every request answered before they asked; a crash
 // loses the records of the last milliseconds, a clean stop none.
 type Recorder struct {
-	db    *ent.Client
-	log   *slog.Logger
-	queue chan pendingRecord
-	done  chan struct{} // closed when the recorder has stopped
+	db     *ent.Client
+	serial sync.Locker
+	log    *slog.Logger
+	queue  chan pendingRecord
+	done   chan struct{} // closed when the recorder has stopped
 }
 
 // pendingRecord is a record to insert or, with rec unset, a flush waiting
@@ -52,9 +54,10 @@ type pendingRecord struct {
 var ErrStopped = errors.New("the audit recorder has stopped")
 
 // NewRecorder starts a recorder into db; when ctx ends it stores what is
-// queued and stops. log receives the batches it could not store.
-func NewRecorder(ctx context.Context, db *ent.Client, log *slog.Logger) *Recorder {
-	r := &Recorder{db: db, log: log, queue: make(chan pendingRecord, 4*maxBatch), done: make(chan struct{})}
+// queued and stops. serial is the writers' lock (store.WriteLock), held for
+// each batch; log receives the batches it could not store.
+func NewRecorder(ctx context.Context, db *ent.Client, serial sync.Locker, log *slog.Logger) *Recorder {
+	r := &Recorder{db: db, serial: serial, log: log, queue: make(chan pendingRecord, 4*maxBatch), done: make(chan struct{})}
 	go r.run(ctx)
 	return r
 }
@@ -135,6 +138,8 @@ func (r *Recorder) run(ctx context.Context) {
 
 func (r *Recorder) insert(ctx context.Context, batch []*ScimRequest) error {
 	ctx = scope.System(ctx) // each record's tenant was checked against its caller's
+	r.serial.Lock()
+	defer r.serial.Unlock()
 	tx, err := r.db.Tx(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

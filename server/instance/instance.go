@@ -152,7 +152,8 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	if err := follower.Start(runCtx); err != nil {
 		return nil, fmt.Errorf("load the role index: %w", err)
 	}
-	w := store.NewWriter(db, cfg.Log, cfg.Now, follower, store.SerializesWrites(cfg.DatabaseURL))
+	writes := store.WriteLock(cfg.DatabaseURL)
+	w := store.NewWriter(db, cfg.Log, cfg.Now, follower, store.SerializesWrites(cfg.DatabaseURL), writes)
 	w.ExplainWith(audit.NewExplainer(db, index))
 	keyring, err := signing.New(db, w, cfg.KeyEncryptionKey, cfg.Now)
 	if err != nil {
@@ -171,7 +172,7 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	case settle == 0:
 		settle = time.Minute
 	}
-	auditTrail := service.NewAuditService(db, audit.NewRecorder(runCtx, db, cfg.Log), cfg.Now, inst.draining, settle, cfg.WatchHeartbeat)
+	auditTrail := service.NewAuditService(db, audit.NewRecorder(runCtx, db, writes, cfg.Log), cfg.Now, inst.draining, settle, cfg.WatchHeartbeat)
 	go prune(runCtx, cfg.Log, map[string]func(context.Context) error{
 		"sign-in state": signIn.Prune,
 		"audit events":  func(ctx context.Context) error { return auditTrail.Prune(ctx, cfg.AuditRetention) },

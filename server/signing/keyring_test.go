@@ -48,7 +48,7 @@ func TestKeyLifecycle(t *testing.T) {
 			ctx = scope.WithProject(ctx, projectID)
 			now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 			clock := func() time.Time { return now }
-			w := store.NewWriter(db, slog.New(slog.DiscardHandler), clock, noFollower{}, false)
+			w := store.NewWriter(db, slog.New(slog.DiscardHandler), clock, noFollower{}, false, store.WriteLock(""))
 			kr, err := signing.New(db, w, instancetest.KeyEncryptionKey, clock)
 			if err != nil {
 				t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/acme/identity/ent"
@@ -36,6 +37,7 @@ type Writer struct {
 	committed Committer
 	inline    bool
 	explainer *audit.Explainer // nil: role consequences are not explained
+	serial    sync.Locker
 }
 
 // ExplainWith makes the writer store, after each write, the role consequences
@@ -46,9 +48,29 @@ func (w *Writer) ExplainWith(x *audit.Explainer) { w.explainer = x }
 // tests). numberInline says the database runs one write transaction at a
 // time (SQLite, see SerializesWrites): a write then takes its revision itself,
 // from the project's counter, since holding that row costs nothing more.
-func NewWriter(db *ent.Client, log *slog.Logger, now func() time.Time, committed Committer, numberInline bool) *Writer {
-	return &Writer{db: db, log: log, now: now, committed: committed, inline: numberInline}
+//
+// serial is held for each write transaction: where the database runs one
+// writer at a time (SQLite), a lock in the process that every writer of it
+// shares (WriteLock), so writers queue on it instead of on the database's
+// busy handler, which sleeps milliseconds between tries.
+func NewWriter(db *ent.Client, log *slog.Logger, now func() time.Time, committed Committer, numberInline bool, serial sync.Locker) *Writer {
+	return &Writer{db: db, log: log, now: now, committed: committed, inline: numberInline, serial: serial}
 }
+
+// WriteLock returns the lock the writers of the database at rawURL share:
+// one mutex where the database runs one write at a time (SQLite), none
+// otherwise.
+func WriteLock(rawURL string) sync.Locker {
+	if SerializesWrites(rawURL) {
+		return &sync.Mutex{}
+	}
+	return noLock{}
+}
+
+type noLock struct{}
+
+func (noLock) Lock()   {}
+func (noLock) Unlock() {}
 
 // Now returns the current time as stored: UTC with microsecond precision,
 // which both SQLite and PostgreSQL keep exactly, so a value returned by a write
@@ -117,6 +139,9 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 	if !ok || sc.ProjectID == "" {
 		return 0, scope.ErrUnscoped
 	}
+	w.serial.Lock()
+	unlock := sync.OnceFunc(w.serial.Unlock)
+	defer unlock()
 	etx, err := w.db.Tx(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("begin: %w", err)
@@ -169,6 +194,7 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 		w.committed.Abandoned(writeID)
 		return 0, fmt.Errorf("commit: %w", err)
 	}
+	unlock()
 	// The write returns once this instance's readers of the change log hold
 	// it, so checks and revocations take effect from the next request. The
 	// write is committed either way: a slow reader is logged, not failed.
