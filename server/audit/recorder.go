@@ -23,8 +23,12 @@ type ScimRequest struct {
 	Time                time.Time
 }
 
-// maxBatch bounds the records one transaction inserts.
-const maxBatch = 256
+// maxBatch bounds the records one transaction inserts; linger is how long a
+// batch waits for more.
+const (
+	maxBatch = 256
+	linger   = 10 * time.Millisecond
+)
 
 // Recorder inserts SCIM requests' events in the background, a transaction
 // per batch: the records that arrive while one batch commits share the next
@@ -65,6 +69,11 @@ func NewRecorder(ctx context.Context, db *ent.Client, serial sync.Locker, log *s
 // Record queues rec; past the queue's bound it waits for room.
 func (r *Recorder) Record(ctx context.Context, rec ScimRequest) error {
 	select {
+	case <-r.done:
+		return ErrStopped
+	default:
+	}
+	select {
 	case r.queue <- pendingRecord{rec: &rec}:
 		return nil
 	case <-r.done:
@@ -78,6 +87,11 @@ func (r *Recorder) Record(ctx context.Context, rec ScimRequest) error {
 func (r *Recorder) Flush(ctx context.Context) error {
 	p := pendingRecord{result: make(chan error, 1)}
 	select {
+	case <-r.done:
+		return nil // stopping stored everything queued
+	default:
+	}
+	select {
 	case r.queue <- p:
 	case <-r.done:
 		return nil // stopping stored everything queued
@@ -87,6 +101,8 @@ func (r *Recorder) Flush(ctx context.Context) error {
 	select {
 	case err := <-p.result:
 		return err
+	case <-r.done:
+		return nil // the stop stored what was queued
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -96,42 +112,61 @@ func (r *Recorder) run(ctx context.Context) {
 	defer close(r.done)
 	for {
 		var batch []pendingRecord
-		stopping := false
 		select {
 		case p := <-r.queue:
 			batch = append(batch, p)
 		case <-ctx.Done():
-			stopping = true
+			r.store(ctx, r.drain(nil)) // a clean stop stores what is queued
+			return
 		}
-	more:
-		for stopping || len(batch) < maxBatch {
+		// Gather more for up to linger, so that even one IdP connection's
+		// records share commits; a flush (a reader waiting) ends the wait.
+		wait := time.NewTimer(linger)
+	gather:
+		for len(batch) < maxBatch && batch[len(batch)-1].rec != nil {
 			select {
 			case p := <-r.queue:
 				batch = append(batch, p)
-			default:
-				break more
+			case <-wait.C:
+				break gather
+			case <-ctx.Done():
+				break gather
 			}
 		}
-		var recs []*ScimRequest
-		for _, p := range batch {
-			if p.rec != nil {
-				recs = append(recs, p.rec)
-			}
+		wait.Stop()
+		r.store(ctx, batch)
+	}
+}
+
+// drain adds what is queued to batch.
+func (r *Recorder) drain(batch []pendingRecord) []pendingRecord {
+	for {
+		select {
+		case p := <-r.queue:
+			batch = append(batch, p)
+		default:
+			return batch
 		}
-		var err error
-		if len(recs) > 0 {
-			err = r.insert(context.WithoutCancel(ctx), recs)
+	}
+}
+
+// store inserts a batch's records and answers its flushes.
+func (r *Recorder) store(ctx context.Context, batch []pendingRecord) {
+	var recs []*ScimRequest
+	for _, p := range batch {
+		if p.rec != nil {
+			recs = append(recs, p.rec)
 		}
-		for _, p := range batch {
-			if p.result != nil {
-				p.result <- err
-			}
-		}
-		if err != nil {
+	}
+	var err error
+	if len(recs) > 0 {
+		if err = r.insert(context.WithoutCancel(ctx), recs); err != nil {
 			r.log.ErrorContext(ctx, "SCIM requests lost from the audit trail", "records", len(recs), "error", err)
 		}
-		if stopping {
-			return
+	}
+	for _, p := range batch {
+		if p.result != nil {
+			p.result <- err
 		}
 	}
 }
