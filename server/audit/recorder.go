@@ -66,6 +66,9 @@ func NewRecorder(ctx context.Context, db *ent.Client, serial sync.Locker, log *s
 	return r
 }
 
+// Done is closed once the recorder has stopped and stored what was queued.
+func (r *Recorder) Done() <-chan struct{} { return r.done }
+
 // Record queues rec; past the queue's bound it waits for room.
 func (r *Recorder) Record(ctx context.Context, rec ScimRequest) error {
 	select {

@@ -105,6 +105,7 @@ type Instance struct {
 	local *bufconn.Listener
 	// draining closes on Drain.
 	draining  chan struct{}
+	recorder  *audit.Recorder
 	drainOnce sync.Once
 }
 
@@ -172,7 +173,8 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	case settle == 0:
 		settle = time.Minute
 	}
-	auditTrail := service.NewAuditService(db, audit.NewRecorder(runCtx, db, writes, cfg.Log), cfg.Now, inst.draining, settle, cfg.WatchHeartbeat)
+	inst.recorder = audit.NewRecorder(runCtx, db, writes, cfg.Log)
+	auditTrail := service.NewAuditService(db, inst.recorder, cfg.Now, inst.draining, settle, cfg.WatchHeartbeat)
 	go prune(runCtx, cfg.Log, map[string]func(context.Context) error{
 		"sign-in state": signIn.Prune,
 		"audit events":  func(ctx context.Context) error { return auditTrail.Prune(ctx, cfg.AuditRetention) },
@@ -243,6 +245,14 @@ func (i *Instance) Close() {
 		_ = i.Conn.Close()
 	}
 	i.stop()
+	if i.recorder != nil {
+		// the SCIM requests still queued are stored before the database
+		// closes
+		select {
+		case <-i.recorder.Done():
+		case <-time.After(5 * time.Second):
+		}
+	}
 	_ = i.DB.Close()
 }
 
