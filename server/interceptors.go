@@ -329,14 +329,14 @@ func (c chain) logWrites(ctx context.Context, req any, info *grpc.UnaryServerInf
 			revision = m.ProtoReflect().Get(f).Int()
 		}
 	}
-	p := authn.From(ctx)
-	actor := "key " + p.KeyID
-	if p.KeyID == "" {
-		actor = "SCIM token " + p.ScimTokenID
+	r := audit.From(ctx) // who, as auditRequest found
+	actor := "key " + r.ActorID
+	if r.ActorKind == auditevent.ActorKindScimToken {
+		actor = "SCIM token " + r.ActorID
 	}
 	tenant, _ := authz.RequestTenant(req)
-	c.log.InfoContext(ctx, "write", "method", info.FullMethod, "actor", actor, "project", p.ProjectID, "tenant", tenant,
-		"revision", revision, "request_id", audit.From(ctx).RequestID, "duration", time.Since(start).String())
+	c.log.InfoContext(ctx, "write", "method", info.FullMethod, "actor", actor, "project", authn.From(ctx).ProjectID, "tenant", tenant,
+		"revision", revision, "request_id", r.RequestID, "duration", time.Since(start).String())
 	return resp, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -134,12 +135,7 @@ func summarize(method, path string, body []byte) []string {
 			out = append(out, strings.TrimSpace(strings.ToLower(op.Op)+" "+op.Path+describeValue(op.Path, op.Value)))
 		}
 	case path == "/Bulk":
-		var req struct {
-			Operations []struct {
-				Method string `json:"method"`
-				Path   string `json:"path"`
-			} `json:"Operations"`
-		}
+		var req bulkRequest
 		if json.Unmarshal(body, &req) != nil {
 			return []string{"(the body is not a Bulk request)"}
 		}
@@ -151,14 +147,8 @@ func summarize(method, path string, body []byte) []string {
 		if json.Unmarshal(body, &attrs) != nil {
 			return []string{"(the body is not a JSON object)"}
 		}
-		names := make([]string, 0, len(attrs))
-		for name := range attrs {
-			if name != "schemas" {
-				names = append(names, name)
-			}
-		}
-		slices.Sort(names)
-		out = []string{"attributes: " + strings.Join(names, ", ")}
+		delete(attrs, "schemas")
+		out = []string{"attributes: " + strings.Join(slices.Sorted(maps.Keys(attrs)), ", ")}
 	}
 	if len(out) > maxSummary {
 		out = append(out[:maxSummary], fmt.Sprintf("(%d more)", len(out)-maxSummary))
@@ -178,12 +168,7 @@ func describeValue(path string, v json.RawMessage) string {
 	}
 	var obj map[string]json.RawMessage
 	if path == "" && json.Unmarshal(v, &obj) == nil {
-		names := make([]string, 0, len(obj))
-		for name := range obj {
-			names = append(names, name)
-		}
-		slices.Sort(names)
-		return strings.Join(names, ", ")
+		return strings.Join(slices.Sorted(maps.Keys(obj)), ", ")
 	}
 	return ""
 }

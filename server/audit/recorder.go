@@ -174,34 +174,20 @@ func (r *Recorder) store(ctx context.Context, batch []pendingRecord) {
 	}
 }
 
+// insert stores a batch in one statement (so one commit).
 func (r *Recorder) insert(ctx context.Context, batch []*ScimRequest) error {
 	ctx = scope.System(ctx) // each record's tenant was checked against its caller's
-	r.serial.Lock()
-	defer r.serial.Unlock()
-	tx, err := r.db.Tx(ctx)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
 	rows := make([]*ent.AuditEventCreate, len(batch))
 	for i, rec := range batch {
-		rows[i] = tx.AuditEvent.Create().
-			SetProjectID(rec.ProjectID).
-			SetTenantID(rec.TenantID).
-			SetKind(auditevent.KindScimRequest).
-			SetActorKind(rec.Request.ActorKind).
-			SetActorID(rec.Request.ActorID).
-			SetSource(auditevent.SourceScim).
-			SetRequestID(rec.Request.RequestID).
-			SetResourceID(rec.ResourceID).
-			SetScim(rec.Summary).
-			SetCreateTime(rec.Time)
+		req := rec.Request
+		req.Source, req.Method = auditevent.SourceScim, "" // the summary holds the HTTP method
+		rows[i] = event{projectID: rec.ProjectID, tenantID: rec.TenantID, kind: auditevent.KindScimRequest, req: req,
+			resourceID: rec.ResourceID, scim: rec.Summary, time: rec.Time}.create(r.db.AuditEvent)
 	}
-	if err := tx.AuditEvent.CreateBulk(rows...).Exec(ctx); err != nil {
-		_ = tx.Rollback()
+	r.serial.Lock()
+	defer r.serial.Unlock()
+	if err := r.db.AuditEvent.CreateBulk(rows...).Exec(ctx); err != nil {
 		return fmt.Errorf("record SCIM requests: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit SCIM requests: %w", err)
 	}
 	return nil
 }

@@ -10,25 +10,42 @@ import (
 	"github.com/acme/identity/server/changelog"
 )
 
+// event is one row of the trail, as each of its three makers (writes,
+// commands, SCIM requests) fills it.
+type event struct {
+	projectID, tenantID string
+	kind                auditevent.Kind
+	req                 Request
+	writeID, resourceID string
+	changes             int
+	scim                []byte
+	time                time.Time
+}
+
+func (e event) create(c *ent.AuditEventClient) *ent.AuditEventCreate {
+	return c.Create().
+		SetProjectID(e.projectID).
+		SetTenantID(e.tenantID).
+		SetKind(e.kind).
+		SetActorKind(e.req.ActorKind).
+		SetActorID(e.req.ActorID).
+		SetSource(e.req.Source).
+		SetRequestID(e.req.RequestID).
+		SetMethod(e.req.Method).
+		SetWriteID(e.writeID).
+		SetResourceID(e.resourceID).
+		SetChangeCount(int32(e.changes)).
+		SetScim(e.scim).
+		SetCreateTime(e.time)
+}
+
 // RecordWrite inserts the audit event of a write in the write's transaction
 // (its changes are the change-log entries of writeID, inserted beside it);
 // tenantID is Tenant's.
 func RecordWrite(ctx context.Context, tx *ent.Tx, projectID, tenantID, writeID string, changes int, now time.Time) error {
-	r := From(ctx)
-	err := tx.AuditEvent.Create().
-		SetProjectID(projectID).
-		SetTenantID(tenantID).
-		SetKind(auditevent.KindWrite).
-		SetActorKind(r.ActorKind).
-		SetActorID(r.ActorID).
-		SetSource(r.Source).
-		SetRequestID(r.RequestID).
-		SetMethod(r.Method).
-		SetWriteID(writeID).
-		SetChangeCount(int32(changes)).
-		SetCreateTime(now).
-		Exec(ctx)
-	if err != nil {
+	e := event{projectID: projectID, tenantID: tenantID, kind: auditevent.KindWrite, req: From(ctx),
+		writeID: writeID, changes: changes, time: now}
+	if err := e.create(tx.AuditEvent).Exec(ctx); err != nil {
 		return fmt.Errorf("record audit event: %w", err)
 	}
 	return nil
@@ -58,17 +75,9 @@ func Tenant(scoped string, events []changelog.Event) string {
 // operator's command on the store (identityd init, identityd recover): they
 // write outside the API, with no credential, and name what they created.
 func RecordCommand(ctx context.Context, tx *ent.Tx, projectID, command, resourceID string, now time.Time) error {
-	err := tx.AuditEvent.Create().
-		SetProjectID(projectID).
-		SetKind(auditevent.KindWrite).
-		SetActorKind(auditevent.ActorKindOperator).
-		SetSource(auditevent.SourceCli).
-		SetRequestID(NewRequestID()).
-		SetMethod(command).
-		SetResourceID(resourceID).
-		SetCreateTime(now).
-		Exec(ctx)
-	if err != nil {
+	e := event{projectID: projectID, kind: auditevent.KindWrite, resourceID: resourceID, time: now,
+		req: Request{ActorKind: auditevent.ActorKindOperator, Source: auditevent.SourceCli, RequestID: NewRequestID(), Method: command}}
+	if err := e.create(tx.AuditEvent).Exec(ctx); err != nil {
 		return fmt.Errorf("record audit event: %w", err)
 	}
 	return nil

@@ -208,7 +208,11 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 		return rev, nil
 	}
 	if w.explainer != nil {
-		if err := w.explainer.Explain(wctx, sc.ProjectID, auditTenant, writeID, got, tx.events); err != nil {
+		// the explanation is a write of its own: it takes its turn too
+		w.serial.Lock()
+		err := w.explainer.Explain(wctx, sc.ProjectID, auditTenant, writeID, got, tx.events)
+		w.serial.Unlock()
+		if err != nil {
 			w.log.WarnContext(ctx, "explain a write's role consequences", "write", writeID, "error", err)
 		}
 	}
