@@ -197,7 +197,8 @@ func (s *authorizedStream) RecvMsg(m any) error {
 }
 
 // allow takes a token of the caller's credential and of the request's
-// tenant, or answers RESOURCE_EXHAUSTED with the wait in RetryInfo.
+// tenant (waiting briefly for one, see ratelimit.Limiter.Wait), or answers
+// RESOURCE_EXHAUSTED with the wait in RetryInfo.
 func (c chain) allow(ctx context.Context) error {
 	s, scoped := scope.From(ctx)
 	if c.limiter == nil || !scoped {
@@ -208,7 +209,7 @@ func (c chain) allow(ctx context.Context) error {
 	if credential == "" {
 		credential = "scim:" + p.ScimTenantID // a tenant's SCIM tokens share one bucket
 	}
-	ok, wait := c.limiter.Allow(credential, s.TenantID)
+	ok, wait := c.limiter.Wait(ctx, credential, s.TenantID)
 	if ok {
 		return nil
 	}
@@ -258,7 +259,7 @@ func (c chain) limitPublic(ctx context.Context, req any, _ *grpc.UnaryServerInfo
 		if tenantID != "" {
 			signinTenant = "signin:" + tenantID
 		}
-		if ok, wait := c.limiter.Allow(credential, signinTenant); !ok {
+		if ok, wait := c.limiter.Wait(ctx, credential, signinTenant); !ok {
 			return nil, exhausted("too many sign-in requests for this client or tenant: retry after the delay given", wait)
 		}
 	}

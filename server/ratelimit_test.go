@@ -54,6 +54,35 @@ func TestRateLimits(t *testing.T) {
 	}
 }
 
+// TestRateLimitQueues: calls a little past a credential's burst, whose
+// tokens come within a second, wait for them instead of being refused (an
+// IdP pushing over several connections is slowed to its rate, not failed).
+func TestRateLimitQueues(t *testing.T) {
+	e := newEnv(t, databases()[0], func(c *instance.Config) {
+		c.RateLimits = ratelimit.Limits{PerCredential: 20, CredentialBurst: 2}
+	})
+	tenantID := e.tenant(t)
+	k, err := e.keys.CreateAccessKey(e.ctx, &identityv1.CreateAccessKeyRequest{Name: "k",
+		RoleBindings: []*identityv1.RoleBinding{{Role: authz.RoleTenantAdmin, TenantId: tenantID}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := withCredential(context.Background(), k.GetCredential())
+	// 10 at once: 2 from the burst, the others within 8/20 s.
+	errs := make(chan error, 10)
+	for range 10 {
+		go func() {
+			_, err := e.users.ListUsers(ctx, &identityv1.ListUsersRequest{TenantId: tenantID})
+			errs <- err
+		}()
+	}
+	for range 10 {
+		if err := <-errs; err != nil {
+			t.Fatalf("a call whose token was less than a second away: %v", err)
+		}
+	}
+}
+
 // TestTenantLimits: a tenant's own limits, set through UpdateTenant by a
 // project-wide caller, apply to that tenant only and at once; the tenant's
 // own administrators cannot change them; clearing them restores the

@@ -8,6 +8,7 @@ package ratelimit
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -44,9 +45,16 @@ func (l Limits) over(o Limits) Limits {
 	return l
 }
 
-// QueueWait is how long a call waits for one of its tenant's slots before it
-// is refused.
+// QueueWait is how long a call waits at most for a token of its rate or
+// for one of its tenant's slots before it is refused.
 const QueueWait = time.Second
+
+// MaxQueued is how many calls of one credential may wait for its rate at
+// once: a few more than an IdP's connections (Okta and Entra ID push over a
+// handful), so that their pushes queue, while a client holding hundreds of
+// connections open is refused at once instead of holding hundreds of
+// requests in memory.
+const MaxQueued = 32
 
 // Limiter holds the buckets of the credentials and tenants seen lately and
 // the slots of each tenant.
@@ -67,7 +75,8 @@ type bucketKey struct{ credential, tenant string }
 
 type bucket struct {
 	*rate.Limiter
-	used time.Time
+	used    time.Time
+	waiting atomic.Int32 // calls waiting for a token (counted on the credential's bucket)
 }
 
 // slots is a tenant's semaphore: a call holds one token of ch while it runs.
@@ -104,11 +113,16 @@ func (l *Limiter) SetTenant(tenantID string, limits Limits) {
 	delete(l.slots, tenantID) // calls in progress release into the old one
 }
 
-// Allow takes a token from the credential's bucket and, when tenantID is
-// set, from the tenant's; when one is empty it returns how long until it
+// Wait takes a token from the credential's bucket and, when tenantID is
+// set, from the tenant's. A call that finds a bucket empty waits for its
+// token when that takes at most QueueWait (and ctx lasts that long) and
+// fewer than MaxQueued calls of its credential wait already: a client
+// pushing a little faster than its rate, or many connections at once, is
+// slowed to the rate instead of refused, and costs nothing while it waits.
+// Otherwise the call is refused at once, with how long until its bucket
 // holds a token. (A call the tenant's bucket refuses has used a token of its
 // credential: a refused caller is slowed, never the others.)
-func (l *Limiter) Allow(credential, tenantID string) (ok bool, retryAfter time.Duration) {
+func (l *Limiter) Wait(ctx context.Context, credential, tenantID string) (ok bool, retryAfter time.Duration) {
 	now := l.now()
 	l.mu.Lock()
 	l.sweep(now)
@@ -119,13 +133,49 @@ func (l *Limiter) Allow(credential, tenantID string) (ok bool, retryAfter time.D
 		tenant = l.bucket(bucketKey{tenant: tenantID}, lim.PerTenant, lim.TenantBurst, now)
 	}
 	l.mu.Unlock()
-	for _, b := range []*bucket{cred, tenant} {
-		if b != nil && !b.AllowN(now, 1) {
-			missing := 1 - b.TokensAt(now)
-			return false, time.Duration(missing / float64(b.Limit()) * float64(time.Second))
-		}
+	queue := cred // where the call's waiters are counted
+	if queue == nil {
+		queue = tenant
 	}
-	return true, 0
+	longest := QueueWait
+	if deadline, ok := ctx.Deadline(); ok {
+		longest = min(longest, deadline.Sub(now))
+	}
+	var delay time.Duration
+	var taken []*rate.Reservation
+	for _, b := range []*bucket{cred, tenant} {
+		if b == nil {
+			continue
+		}
+		r := b.ReserveN(now, 1)
+		d := r.DelayFrom(now)
+		if d > longest || (d > 0 && queue.waiting.Load() >= MaxQueued) {
+			r.CancelAt(now)
+			if b == tenant {
+				taken = nil // the tenant refused: the credential's token stays used
+			}
+			for _, t := range taken {
+				t.CancelAt(now)
+			}
+			return false, d
+		}
+		taken = append(taken, r)
+		delay = max(delay, d)
+	}
+	if delay == 0 {
+		return true, 0
+	}
+	queue.waiting.Add(1)
+	defer queue.waiting.Add(-1)
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true, 0
+	case <-ctx.Done():
+		// the token stays used, as a refused caller's does
+		return false, delay
+	}
 }
 
 // Enter takes one of the tenant's slots, waiting up to QueueWait (or until
