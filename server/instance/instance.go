@@ -154,6 +154,9 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 		return nil, fmt.Errorf("load the role index: %w", err)
 	}
 	writes := store.WriteLock(cfg.DatabaseURL)
+	if store.SerializesWrites(cfg.DatabaseURL) {
+		go store.Checkpoint(runCtx, db, cfg.Log)
+	}
 	w := store.NewWriter(db, cfg.Log, cfg.Now, follower, store.SerializesWrites(cfg.DatabaseURL), writes)
 	w.ExplainWith(audit.NewExplainer(db, index))
 	keyring, err := signing.New(db, w, cfg.KeyEncryptionKey, cfg.Now)

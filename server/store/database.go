@@ -86,6 +86,8 @@ func Open(ctx context.Context, rawURL string) (*ent.Client, error) {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "busy_timeout(10000)")
 		q.Add("_pragma", "synchronous(NORMAL)")
+		// checkpoints run in the background instead (Checkpoint)
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 		// LIKE compares as = does (by case), as on PostgreSQL: a caseExact
 		// attribute's co, sw and ew must not ignore case; the case-folding
 		// predicates lower both sides themselves.
