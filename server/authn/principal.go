@@ -2,6 +2,7 @@ package authn
 
 import (
 	"context"
+	"slices"
 	"sync/atomic"
 
 	"github.com/acme/identity/server/authz"
@@ -40,6 +41,20 @@ func (p Principal) MarkScimReady() {
 	if p.scimReady != nil {
 		p.scimReady.Store(true)
 	}
+}
+
+// KnownScimTenant returns the caller's SCIM tenant when it is known to
+// exist without a query, else "": a SCIM token's own tenant (the cache drops
+// a token when its tenant changes), or the one tenant of an access key whose
+// SCIM check passed (MarkScimReady).
+func (p Principal) KnownScimTenant() string {
+	if p.ScimTenantID != "" {
+		return p.ScimTenantID
+	}
+	if p.ScimReady() && len(p.TenantAdminOf) > 0 && !slices.ContainsFunc(p.TenantAdminOf, func(t string) bool { return t != p.TenantAdminOf[0] }) {
+		return p.TenantAdminOf[0]
+	}
+	return ""
 }
 
 type principalKey struct{}
