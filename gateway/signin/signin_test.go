@@ -314,6 +314,35 @@ func TestSignIn(t *testing.T) {
 				}
 			}
 
+			t.Run("answers to one sign-in posted at once", func(t *testing.T) {
+				// The authorization request is used in the write that
+				// issues the code: of concurrent posts answering it, each
+				// a response of its own (so no assertion is replayed),
+				// exactly one signs in; the others find it used.
+				l := w.start(t, cfg)
+				var responses [4]string
+				var relay string
+				for i := range responses {
+					responses[i], relay = w.idp.respond(t, l.idpURL, ada, nil, nil)
+				}
+				codes := make(chan string, 4)
+				for _, samlResp := range responses {
+					go func() {
+						_, q, _ := w.post(t, w.base, samlResp, relay)
+						codes <- q.Get("code")
+					}()
+				}
+				won := 0
+				for range 4 {
+					if <-codes != "" {
+						won++
+					}
+				}
+				if won != 1 {
+					t.Fatalf("%d of 4 concurrent posts of one sign-in got a code", won)
+				}
+			})
+
 			t.Run("refresh and deactivation", func(t *testing.T) {
 				// A fresh session: the code reused above ended the first.
 				l := w.start(t, cfg)

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -175,20 +176,34 @@ func (s *SignInService) FinishLogin(ctx context.Context, req *identityv1.FinishL
 	if err != nil {
 		return nil, fmt.Errorf("read pending login: %w", err)
 	}
+	if pending.UseTime != nil || !pending.ExpireTime.After(now) {
+		return nil, errLoginExpired
+	}
 	tctx := scope.WithTenant(ctx, pending.Edges.Tenant.ProjectID, pending.TenantID)
-	// Used once: the update that marks it wins exactly once.
-	n, err := s.db.PendingLogin.Update().
-		Where(pendinglogin.ID(pending.ID), pendinglogin.UseTimeIsNil(), pendinglogin.ExpireTimeGT(now)).
-		SetUseTime(now).Save(tctx)
+	return s.complete(tctx, landing{pendingID: pending.ID, tenantID: pending.TenantID, clientID: pending.ClientID,
+		redirectURI: pending.RedirectURI, scope: pending.Scope, state: pending.State, nonce: pending.Nonce,
+		challenge: pending.CodeChallenge, requestID: pending.SamlRequestID}, req.GetSamlResponse())
+}
+
+// errLoginExpired answers a sign-in whose authorization request expired or
+// was used.
+var errLoginExpired = oauthError(codes.FailedPrecondition, "login_expired", "this sign-in expired or was already finished: start again")
+
+// usePending marks the pending authorization of l used, in the write that
+// ends the sign-in (its session and code, or its refusal): the update wins
+// exactly once, so of two posts of one RelayState at most one signs in. It
+// reports whether this write won; a sign-in started by the IdP has none.
+func usePending(ctx context.Context, tx *store.Tx, l landing) (bool, error) {
+	if l.pendingID == "" {
+		return true, nil
+	}
+	n, err := tx.PendingLogin.Update().
+		Where(pendinglogin.ID(l.pendingID), pendinglogin.UseTimeIsNil(), pendinglogin.ExpireTimeGT(tx.Now)).
+		SetUseTime(tx.Now).Save(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("use pending login: %w", err)
+		return false, fmt.Errorf("use pending login: %w", err)
 	}
-	if n == 0 {
-		return nil, oauthError(codes.FailedPrecondition, "login_expired", "this sign-in expired or was already finished: start again")
-	}
-	return s.complete(tctx, landing{tenantID: pending.TenantID, clientID: pending.ClientID, redirectURI: pending.RedirectURI,
-		scope: pending.Scope, state: pending.State, nonce: pending.Nonce, challenge: pending.CodeChallenge,
-		requestID: pending.SamlRequestID}, req.GetSamlResponse())
+	return n == 1, nil
 }
 
 // finishUnsolicited finishes an IdP-initiated sign-in (an Okta tile): only
@@ -228,8 +243,9 @@ func (s *SignInService) finishUnsolicited(ctx context.Context, req *identityv1.F
 // landing is where a sign-in lands, and what it was asked for.
 type landing struct {
 	tenantID, clientID, redirectURI, scope, state, nonce, challenge string
-	// requestID is the AuthnRequest's ID; empty for an IdP-initiated login.
-	requestID string
+	// pendingID and requestID are the pending authorization's and its
+	// AuthnRequest's IDs; empty for an IdP-initiated login.
+	pendingID, requestID string
 }
 
 // complete verifies the SAML response for l, finds the user, and answers l's
@@ -247,7 +263,10 @@ func (s *SignInService) complete(ctx context.Context, l landing, samlResponse st
 			return &identityv1.FinishLoginResponse{RedirectUrl: withQuery(l.redirectURI, "error", "access_denied",
 				"error_description", code, "state", l.state)}, nil
 		}
-		if _, err := s.w.Write(ctx, func(_ context.Context, tx *store.Tx) error {
+		if _, err := s.w.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+			if _, err := usePending(ctx, tx, l); err != nil {
+				return err
+			}
 			tx.Record(changelog.LoginFailed{Tenant: changelog.TenantID(l.tenantID), Client: changelog.ClientID(l.clientID),
 				User: changelog.UserID(userID), Code: code})
 			return nil
@@ -291,6 +310,11 @@ func (s *SignInService) complete(ctx context.Context, l landing, samlResponse st
 	sessionID := store.NewID()
 	replayed := false
 	if _, err := s.w.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		// One write: the authorization request used, the assertion
+		// remembered, the session and its code.
+		if won, err := usePending(ctx, tx, l); err != nil || !won {
+			return cmp.Or(err, errLoginExpired)
+		}
 		// The assertion id is remembered in the same transaction as the
 		// session: a replay to any instance finds it.
 		if err := tx.SeenAssertion.Create().SetTenantID(l.tenantID).SetAssertionID(login.AssertionID).
