@@ -25,7 +25,7 @@ func TestRecorderStoresEverything(t *testing.T) {
 	}
 	defer db.Close()
 	runCtx, stop := context.WithCancel(ctx)
-	r := audit.NewRecorder(runCtx, db, store.WriteLock(url), slog.New(slog.DiscardHandler))
+	r := audit.NewRecorder(runCtx, db, store.WriteLock(url).For(""), slog.New(slog.DiscardHandler))
 	record := func(n int) {
 		var wg sync.WaitGroup
 		for range n {

@@ -176,7 +176,7 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	case settle == 0:
 		settle = time.Minute
 	}
-	inst.recorder = audit.NewRecorder(runCtx, db, writes, cfg.Log)
+	inst.recorder = audit.NewRecorder(runCtx, db, writes.For(""), cfg.Log)
 	auditTrail := service.NewAuditService(db, inst.recorder, cfg.Now, inst.draining, settle, cfg.WatchHeartbeat)
 	go prune(runCtx, cfg.Log, map[string]func(context.Context) error{
 		"sign-in state": signIn.Prune,

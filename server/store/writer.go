@@ -37,7 +37,7 @@ type Writer struct {
 	committed Committer
 	inline    bool
 	explainer *audit.Explainer // nil: role consequences are not explained
-	serial    sync.Locker
+	serial    *WriteTurns
 }
 
 // ExplainWith makes the writer store, after each write, the role consequences
@@ -50,27 +50,12 @@ func (w *Writer) ExplainWith(x *audit.Explainer) { w.explainer = x }
 // from the project's counter, since holding that row costs nothing more.
 //
 // serial is held for each write transaction: where the database runs one
-// writer at a time (SQLite), a lock in the process that every writer of it
-// shares (WriteLock), so writers queue on it instead of on the database's
-// busy handler, which sleeps milliseconds between tries.
-func NewWriter(db *ent.Client, log *slog.Logger, now func() time.Time, committed Committer, numberInline bool, serial sync.Locker) *Writer {
+// writer at a time (SQLite), the turns every writer of it in the process
+// takes (WriteLock), so writers queue there, each tenant in its turn, instead
+// of on the database's busy handler, which sleeps milliseconds between tries.
+func NewWriter(db *ent.Client, log *slog.Logger, now func() time.Time, committed Committer, numberInline bool, serial *WriteTurns) *Writer {
 	return &Writer{db: db, log: log, now: now, committed: committed, inline: numberInline, serial: serial}
 }
-
-// WriteLock returns the lock the writers of the database at rawURL share:
-// one mutex where the database runs one write at a time (SQLite), none
-// otherwise.
-func WriteLock(rawURL string) sync.Locker {
-	if SerializesWrites(rawURL) {
-		return &sync.Mutex{}
-	}
-	return noLock{}
-}
-
-type noLock struct{}
-
-func (noLock) Lock()   {}
-func (noLock) Unlock() {}
 
 // Now returns the current time as stored: UTC with microsecond precision,
 // which both SQLite and PostgreSQL keep exactly, so a value returned by a write
@@ -139,7 +124,7 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 	if !ok || sc.ProjectID == "" {
 		return 0, scope.ErrUnscoped
 	}
-	w.serial.Lock()
+	w.serial.Lock(sc.TenantID)
 	unlock := sync.OnceFunc(w.serial.Unlock)
 	defer unlock()
 	etx, err := w.db.Tx(ctx)
@@ -209,7 +194,7 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 	}
 	if w.explainer != nil {
 		// the explanation is a write of its own: it takes its turn too
-		w.serial.Lock()
+		w.serial.Lock(sc.TenantID)
 		err := w.explainer.Explain(wctx, sc.ProjectID, auditTenant, writeID, got, tx.events)
 		w.serial.Unlock()
 		if err != nil {
