@@ -142,7 +142,6 @@ func (l *Limiter) Wait(ctx context.Context, credential, tenantID string) (ok boo
 		longest = min(longest, deadline.Sub(now))
 	}
 	var delay time.Duration
-	var taken []*rate.Reservation
 	for _, b := range []*bucket{cred, tenant} {
 		if b == nil {
 			continue
@@ -150,16 +149,11 @@ func (l *Limiter) Wait(ctx context.Context, credential, tenantID string) (ok boo
 		r := b.ReserveN(now, 1)
 		d := r.DelayFrom(now)
 		if d > longest || (d > 0 && queue.waiting.Load() >= MaxQueued) {
+			// This bucket's token is not taken; when the tenant's refuses,
+			// the credential's stays taken.
 			r.CancelAt(now)
-			if b == tenant {
-				taken = nil // the tenant refused: the credential's token stays used
-			}
-			for _, t := range taken {
-				t.CancelAt(now)
-			}
 			return false, d
 		}
-		taken = append(taken, r)
 		delay = max(delay, d)
 	}
 	if delay == 0 {
