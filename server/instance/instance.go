@@ -155,7 +155,9 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	}
 	writes := store.WriteLock(cfg.DatabaseURL)
 	if store.SerializesWrites(cfg.DatabaseURL) {
-		go store.Checkpoint(runCtx, db, cfg.Log)
+		go every(runCtx, store.CheckpointInterval, cfg.Log, map[string]func(context.Context) error{
+			"checkpoint the SQLite log": func(ctx context.Context) error { return store.Checkpoint(ctx, db) },
+		})
 	}
 	w := store.NewWriter(db, cfg.Log, cfg.Now, follower, store.SerializesWrites(cfg.DatabaseURL), writes)
 	w.ExplainWith(audit.NewExplainer(db, index))
@@ -178,9 +180,10 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	}
 	inst.recorder = audit.NewRecorder(runCtx, db, writes.For(""), cfg.Log)
 	auditTrail := service.NewAuditService(db, inst.recorder, cfg.Now, inst.draining, settle, cfg.WatchHeartbeat)
-	go prune(runCtx, cfg.Log, map[string]func(context.Context) error{
-		"sign-in state": signIn.Prune,
-		"audit events":  func(ctx context.Context) error { return auditTrail.Prune(ctx, cfg.AuditRetention) },
+	// Every instance prunes; the deletes are idempotent.
+	go every(runCtx, service.PruneInterval, cfg.Log, map[string]func(context.Context) error{
+		"prune sign-in state": signIn.Prune,
+		"prune audit events":  func(ctx context.Context) error { return auditTrail.Prune(ctx, cfg.AuditRetention) },
 	})
 	services := server.Services{
 		Project:   service.NewProjectService(db, w),
@@ -262,19 +265,19 @@ func (i *Instance) Close() {
 // DefaultAuditRetention is how long audit events are kept by default.
 const DefaultAuditRetention = 90 * 24 * time.Hour
 
-// prune deletes expired sign-in state and audit events every PruneInterval
-// until ctx ends. Every instance prunes; the deletes are idempotent.
-func prune(ctx context.Context, log *slog.Logger, pruners map[string]func(context.Context) error) {
-	t := time.NewTicker(service.PruneInterval)
+// every runs each task every interval until ctx ends, logging the errors
+// under the task's name.
+func every(ctx context.Context, interval time.Duration, log *slog.Logger, tasks map[string]func(context.Context) error) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			for what, prune := range pruners {
-				if err := prune(ctx); err != nil && ctx.Err() == nil {
-					log.WarnContext(ctx, "prune "+what, "error", err)
+			for what, task := range tasks {
+				if err := task(ctx); err != nil && ctx.Err() == nil {
+					log.WarnContext(ctx, what, "error", err)
 				}
 			}
 		}
