@@ -100,13 +100,10 @@ func Open(ctx context.Context, rawURL string) (*ent.Client, error) {
 		if strings.Contains(rawURL, "?") {
 			sep = "&"
 		}
-		// modernc's registered driver, which holds the functions of init
-		registered, err := sql.Open("sqlite", "")
+		db, err := openSQLite(rawURL + sep + q.Encode())
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
-		db := sql.OpenDB(stmtConnector{dsn: rawURL + sep + q.Encode(), driver: registered.Driver()}) // see stmtcache.go
-		registered.Close()
 		// Connections stay open between requests: database/sql keeps two
 		// idle by default, so under a few concurrent requests most queries
 		// opened a connection (the file, its pragmas) and closed it again,

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 )
@@ -23,6 +24,17 @@ const maxCachedStatements = 256
 // inserts, whose text changes with their row count.
 const maxCachedSQL = 4096
 
+// openSQLite opens the SQLite database of dsn with its statements kept.
+func openSQLite(dsn string) (*sql.DB, error) {
+	// modernc's registered driver, which holds the functions of init
+	registered, err := sql.Open("sqlite", "")
+	if err != nil {
+		return nil, err
+	}
+	defer registered.Close()
+	return sql.OpenDB(stmtConnector{dsn: dsn, driver: registered.Driver()}), nil
+}
+
 // stmtConnector opens connections of the SQLite driver whose statements
 // are kept.
 type stmtConnector struct {
@@ -40,29 +52,45 @@ func (c stmtConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, ok := range []bool{isA[driver.ExecerContext](conn), isA[driver.QueryerContext](conn), isA[driver.ConnPrepareContext](conn),
-		isA[driver.ConnBeginTx](conn), isA[driver.Pinger](conn), isA[driver.SessionResetter](conn), isA[driver.Validator](conn)} {
-		if !ok {
-			conn.Close()
-			return nil, errors.New("the SQLite driver's connection lacks an interface the statement cache forwards")
-		}
+	sc, ok := conn.(sqliteConn)
+	if !ok {
+		conn.Close()
+		return nil, errors.New("the SQLite driver's connection lacks an interface the statement cache forwards")
 	}
-	return &stmtConn{Conn: conn, stmts: map[string]*cachedStmt{}}, nil
+	return &stmtConn{sqliteConn: sc, stmts: map[string]*cachedStmt{}}, nil
 }
 
-func isA[T any](v any) bool { _, ok := v.(T); return ok }
+// sqliteConn is what database/sql uses of modernc's connection; stmtConn
+// forwards all of it but ExecContext, QueryContext and Close.
+type sqliteConn interface {
+	driver.Conn
+	driver.ExecerContext
+	driver.QueryerContext
+	driver.ConnPrepareContext
+	driver.ConnBeginTx
+	driver.Pinger
+	driver.SessionResetter
+	driver.Validator
+}
+
+// preparedStmt is what a kept statement runs: modernc's statement.
+type preparedStmt interface {
+	driver.Stmt
+	driver.StmtExecContext
+	driver.StmtQueryContext
+}
 
 // stmtConn is a connection that keeps its statements prepared. database/sql
 // uses a connection from one goroutine at a time, so it needs no lock; a
 // statement whose rows are still open (a query run while another's rows
 // are read) is not run again until they close: that call prepares its own.
 type stmtConn struct {
-	driver.Conn
+	sqliteConn
 	stmts map[string]*cachedStmt
 }
 
 type cachedStmt struct {
-	driver.Stmt
+	preparedStmt
 	busy bool // its rows are open
 }
 
@@ -87,28 +115,33 @@ func (c *stmtConn) stmt(ctx context.Context, query string) *cachedStmt {
 			}
 		}
 	}
-	prepared, err := c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+	prepared, err := c.sqliteConn.PrepareContext(ctx, query)
 	if err != nil {
 		return nil // the call prepares it again and answers the error
 	}
-	s := &cachedStmt{Stmt: prepared}
+	ps, ok := prepared.(preparedStmt)
+	if !ok {
+		prepared.Close()
+		return nil
+	}
+	s := &cachedStmt{preparedStmt: ps}
 	c.stmts[query] = s
 	return s
 }
 
 func (c *stmtConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	if s := c.stmt(ctx, query); s != nil {
-		return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
+		return s.ExecContext(ctx, args)
 	}
-	return c.Conn.(driver.ExecerContext).ExecContext(ctx, query, args)
+	return c.sqliteConn.ExecContext(ctx, query, args)
 }
 
 func (c *stmtConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	s := c.stmt(ctx, query)
 	if s == nil {
-		return c.Conn.(driver.QueryerContext).QueryContext(ctx, query, args)
+		return c.sqliteConn.QueryContext(ctx, query, args)
 	}
-	rows, err := s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
+	rows, err := s.QueryContext(ctx, args)
 	if err != nil {
 		return nil, err
 	}
@@ -122,24 +155,8 @@ func (c *stmtConn) Close() error {
 		s.Close()
 		delete(c.stmts, q)
 	}
-	return c.Conn.Close()
+	return c.sqliteConn.Close()
 }
-
-func (c *stmtConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	return c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
-}
-
-func (c *stmtConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
-}
-
-func (c *stmtConn) Ping(ctx context.Context) error { return c.Conn.(driver.Pinger).Ping(ctx) }
-
-func (c *stmtConn) ResetSession(ctx context.Context) error {
-	return c.Conn.(driver.SessionResetter).ResetSession(ctx)
-}
-
-func (c *stmtConn) IsValid() bool { return c.Conn.(driver.Validator).IsValid() }
 
 // cachedRows are the rows of a kept statement: closing them (which resets
 // the statement) frees it for the next call.

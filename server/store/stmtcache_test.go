@@ -14,12 +14,10 @@ import (
 // its own (both row sets come out whole); the cache stays bounded.
 func TestStatementCache(t *testing.T) {
 	ctx := context.Background()
-	registered, err := sql.Open("sqlite", "")
+	db, err := openSQLite("file:" + filepath.Join(t.TempDir(), "t.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer registered.Close()
-	db := sql.OpenDB(stmtConnector{dsn: "file:" + filepath.Join(t.TempDir(), "t.db"), driver: registered.Driver()})
 	defer db.Close()
 	conn, err := db.Conn(ctx)
 	if err != nil {
