@@ -223,7 +223,18 @@ func (w *world) start(t testing.TB, cfg oauth2.Config, extra ...oauth2.AuthCodeO
 // the redirect's query (or the page).
 func (w *world) post(t testing.TB, base, samlResponse, relayState string) (int, url.Values, string) {
 	t.Helper()
-	resp, err := noRedirects.PostForm(base+"/saml/"+w.tenant+"/acs", url.Values{"SAMLResponse": {samlResponse}, "RelayState": {relayState}})
+	return w.postForm(t, base, acsForm(samlResponse, relayState))
+}
+
+// acsForm is the form a browser posts to the ACS.
+func acsForm(samlResponse, relayState string) string {
+	return url.Values{"SAMLResponse": {samlResponse}, "RelayState": {relayState}}.Encode()
+}
+
+// postForm is post with the form already encoded.
+func (w *world) postForm(t testing.TB, base, form string) (int, url.Values, string) {
+	t.Helper()
+	resp, err := noRedirects.Post(base+"/saml/"+w.tenant+"/acs", "application/x-www-form-urlencoded", strings.NewReader(form))
 	if err != nil {
 		t.Fatal(err)
 	}
