@@ -150,6 +150,10 @@ func (c chain) authorize(ctx context.Context, method string, req any) (context.C
 		return nil, apierr.ToStatus(ctx, c.log, method, err)
 	case target.CallerOnly:
 		return ctx, nil
+	case target.TenantID != "" && target.TenantID == p.KnownScimTenant():
+		// An IdP provisioning through its own credential: the tenant is
+		// known to be the project's without a query.
+		return scope.WithKnownTenant(ctx, p.ProjectID, target.TenantID), nil
 	case target.TenantID != "":
 		return scope.WithTenant(ctx, p.ProjectID, target.TenantID), nil
 	}

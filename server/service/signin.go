@@ -133,7 +133,11 @@ func (s *SignInService) StartLogin(ctx context.Context, req *identityv1.StartLog
 	if !ok {
 		return fail("invalid_request", "unknown tenant")
 	}
-	tctx := verifiedTenant(ctx, client.ProjectID, tenantID) // found in the client's project just above
+	// Found in the client's project just above; the pending login, the one
+	// row created outside a write (protocol state, not a resource, so it
+	// takes no revision), fails on its foreign key if the tenant is deleted
+	// meanwhile.
+	tctx := scope.WithKnownTenant(ctx, client.ProjectID, tenantID)
 	cfg, err := s.db.SamlConfig.Query().Where(samlconfig.TenantID(tenantID)).Only(tctx)
 	if ent.IsNotFound(err) {
 		return fail("access_denied", "sso_not_configured")
@@ -359,18 +363,6 @@ func userEmail(u *ent.User) string {
 		return u.Edges.Emails[0].Value
 	}
 	return u.UserName
-}
-
-// verifiedTenant scopes ctx to a tenant the caller has just found in the
-// project, for the one row created outside a write (a pending login: protocol
-// state, not a resource, so it takes no revision); its foreign key to the
-// tenant fails the insert if the tenant is deleted meanwhile.
-func verifiedTenant(ctx context.Context, projectID, tenantID string) context.Context {
-	ctx = scope.WithTenant(ctx, projectID, tenantID)
-	if sc, ok := scope.From(ctx); ok {
-		sc.MarkVerified()
-	}
-	return ctx
 }
 
 // validChallenge: a PKCE challenge is 43 to 128 characters of the unreserved

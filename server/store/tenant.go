@@ -23,6 +23,9 @@ func RequireTenant(ctx context.Context, db *ent.Client) error {
 	if !ok || sc.TenantID == "" {
 		return scope.ErrUnscoped
 	}
+	if sc.Verified() { // the caller's credential names it (scope.WithKnownTenant)
+		return nil
+	}
 	return requireTenant(ctx, db, sc.TenantID)
 }
 

@@ -114,7 +114,11 @@ func (w *Writer) Write(ctx context.Context, fn func(ctx context.Context, tx *Tx)
 // Insert is Write for a write of a tenant that only adds rows, whose
 // uniqueness a unique index guards, and checks nothing it read: it takes no
 // lock on the tenant, so such writes (the users an IdP provisions) run side
-// by side with each other and with the tenant's other writes.
+// by side with each other and with the tenant's other writes. When the scope
+// already vouches for the tenant (scope.WithKnownTenant: the caller's SCIM
+// credential names it), the tenant is not looked up again; fn must then
+// insert a row with a foreign key to the tenant first, which fails if the
+// tenant was deleted meanwhile.
 func (w *Writer) Insert(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) (int64, error) {
 	return w.write(ctx, false, fn)
 }
@@ -138,10 +142,12 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 		return 0, err
 	}
 	if sc.TenantID != "" {
-		if err := findTenant(ctx, etx.Client(), sc.TenantID, exclusive); err != nil {
-			return rollback(err)
+		if exclusive || !sc.Verified() {
+			if err := findTenant(ctx, etx.Client(), sc.TenantID, exclusive); err != nil {
+				return rollback(err)
+			}
+			sc.MarkVerified()
 		}
-		sc.MarkVerified()
 	} else if err := lockProject(ctx, etx.Client(), sc.ProjectID); err != nil {
 		return rollback(err)
 	}

@@ -41,6 +41,18 @@ func WithTenant(ctx context.Context, projectID, tenantID string) context.Context
 	return context.WithValue(ctx, key{}, &Scope{ProjectID: projectID, TenantID: tenantID, verified: new(atomic.Bool)})
 }
 
+// WithKnownTenant scopes ctx to one tenant of a project that the caller has
+// just found there (the tenant of its credential, or a row it read), so the
+// scope is verified from the start: a write that only inserts need not find
+// the tenant again (store.Writer.Insert), since a tenant never changes
+// projects and the rows' foreign keys to it fail the insert if it is deleted
+// meanwhile.
+func WithKnownTenant(ctx context.Context, projectID, tenantID string) context.Context {
+	s := &Scope{ProjectID: projectID, TenantID: tenantID, verified: new(atomic.Bool)}
+	s.verified.Store(true)
+	return context.WithValue(ctx, key{}, s)
+}
+
 // System marks ctx as the service's own, seeing every project: for the
 // readers that follow the change log, for authentication (which finds the
 // project of a credential) and for initialization. A request's own reads never
@@ -62,6 +74,9 @@ var ErrUnscoped = errors.New("query of scoped rows without a scope in the contex
 
 // MarkVerified records that the scope's tenant was found in its project.
 func (s *Scope) MarkVerified() { s.verified.Store(true) }
+
+// Verified says whether the scope's tenant was found in its project.
+func (s *Scope) Verified() bool { return s.verified.Load() }
 
 // request returns the scope of ctx, nil for the system scope.
 func request(ctx context.Context) (*Scope, error) {
