@@ -296,26 +296,37 @@ func (s *SignInService) complete(ctx context.Context, l landing, samlResponse st
 		return nil, err
 	}
 	verified = true
-	u, err := s.db.User.Query().Where(entuser.UserNameKey(store.UserNameLookup(login.NameID))).Only(ctx)
-	switch {
-	case ent.IsNotFound(err):
-		return deny(failNotProvisioned, fmt.Errorf("no user %q in the tenant", login.NameID))
-	case err != nil:
-		return nil, fmt.Errorf("find user: %w", err)
-	case !u.Active:
-		userID = u.ID
-		return deny(failInactive, fmt.Errorf("user %s is deactivated", u.ID))
-	}
-	userID = u.ID
 	code, codeID, err := authn.NewOpaqueToken()
 	if err != nil {
 		return nil, err
 	}
 	sessionID := store.NewID()
 	replayed := false
+	// refused is the code and reason of a user the login may not sign in.
+	var refused struct {
+		code   string
+		reason error
+	}
+	errRefused := errors.New("sign-in refused")
 	if _, err := s.w.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
-		// One write: the authorization request used, the assertion
-		// remembered, the session and its code.
+		// One write: the user found, the authorization request used, the
+		// assertion remembered, the session and its code. The user is read
+		// under the tenant's write lock, which a deactivation takes too: it
+		// commits before this read (the sign-in is refused) or after this
+		// write (and revokes the session it made).
+		u, err := tx.User.Query().Where(entuser.UserNameKey(store.UserNameLookup(login.NameID))).Only(ctx)
+		switch {
+		case ent.IsNotFound(err):
+			refused.code, refused.reason = failNotProvisioned, fmt.Errorf("no user %q in the tenant", login.NameID)
+			return errRefused
+		case err != nil:
+			return fmt.Errorf("find user: %w", err)
+		case !u.Active:
+			userID = u.ID
+			refused.code, refused.reason = failInactive, fmt.Errorf("user %s is deactivated", u.ID)
+			return errRefused
+		}
+		userID = u.ID
 		if won, err := usePending(ctx, tx, l); err != nil || !won {
 			return cmp.Or(err, errLoginExpired)
 		}
@@ -343,12 +354,15 @@ func (s *SignInService) complete(ctx context.Context, l landing, samlResponse st
 			Session: changelog.SessionID(sessionID), User: changelog.UserID(u.ID)})
 		return nil
 	}); err != nil {
-		if replayed {
+		switch {
+		case errors.Is(err, errRefused):
+			return deny(refused.code, refused.reason)
+		case replayed:
 			return deny(failReplayed, fmt.Errorf("assertion %q seen before", login.AssertionID))
 		}
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "signed in", "tenant", l.tenantID, "user", u.ID, "session", sessionID, "client", l.clientID)
+	s.log.InfoContext(ctx, "signed in", "tenant", l.tenantID, "user", userID, "session", sessionID, "client", l.clientID)
 	return &identityv1.FinishLoginResponse{RedirectUrl: withQuery(l.redirectURI, "code", code, "state", l.state)}, nil
 }
 
