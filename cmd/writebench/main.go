@@ -34,6 +34,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -229,11 +230,13 @@ func measure(ctx context.Context, name, dbURL string, n int) (float64, error) {
 	if _, err := busy.run(concurrency, 400); err != nil { // warm up
 		return 0, err
 	}
+	cpu0 := processCPU()
 	rate, err := busy.run(concurrency, n)
 	if err != nil {
 		return 0, err
 	}
-	fmt.Printf("%s: POST /scim/v2/Users at concurrency %d: %d users at %.0f users/s\n", name, concurrency, n, rate)
+	fmt.Printf("%s: POST /scim/v2/Users at concurrency %d: %d users at %.0f users/s, %s of this process's CPU per user\n",
+		name, concurrency, n, rate, ((processCPU() - cpu0) / time.Duration(n)).Round(time.Microsecond))
 
 	idle, err := quiet.latencies(300, nil)
 	if err != nil {
@@ -254,6 +257,17 @@ func measure(ctx context.Context, name, dbURL string, n int) (float64, error) {
 	fmt.Printf("%s: another tenant's POST p50 idle %s, while one tenant writes at concurrency %d %s: %.2fx\n", name,
 		idle.Round(time.Microsecond), concurrency, loaded.Round(time.Microsecond), float64(loaded)/float64(idle))
 	return rate, nil
+}
+
+// processCPU is the CPU time this process has used (server and load
+// generator): per user, a figure that a shared machine's changing speed moves
+// less than users per second. PostgreSQL's own CPU is not in it.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // poster creates users in one tenant through SCIM.
