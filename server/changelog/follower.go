@@ -64,6 +64,10 @@ type Follower struct {
 	mu       sync.RWMutex
 	projects map[string]*projectState
 
+	// applyMu makes the readers' Apply calls one at a time, whether the
+	// poll makes them or a write handing itself over (Applied).
+	applyMu sync.Mutex
+
 	// writes holds this instance's writes that have committed or are about
 	// to, by write id, with their revision once a poll has seen it (0
 	// before).
@@ -176,12 +180,7 @@ func (f *Follower) Committed(ctx context.Context, projectID, writeID string) (in
 		f.writesMu.Unlock()
 		if rev > 0 {
 			p := f.project(projectID)
-			for {
-				cur := p.committed.Load()
-				if cur >= rev || p.committed.CompareAndSwap(cur, rev) {
-					break
-				}
-			}
+			p.commit(rev)
 			return rev, f.waitFor(ctx, p, rev)
 		}
 		f.wake()
@@ -189,6 +188,50 @@ func (f *Follower) Committed(ctx context.Context, projectID, writeID string) (in
 		case <-polled:
 		case <-ctx.Done():
 			return 0, fmt.Errorf("wait for write %s to be numbered: %w", writeID, ctx.Err())
+		}
+	}
+}
+
+// Applied hands the committed write writeID of this instance, numbered rev
+// inside its own transaction (SQLite, where writes run one at a time), to the
+// readers directly, as records of events, when they hold every revision
+// before it: the poll would read back from the database what the write has in
+// hand. It reports false when they do not (a write of another process came
+// between, or an earlier Apply failed) or a reader fails; the caller then
+// waits for the poll (Committed), which applies the write again (applying is
+// idempotent).
+func (f *Follower) Applied(ctx context.Context, projectID, writeID string, rev int64, events []Event) bool {
+	p := f.project(projectID)
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
+	switch applied := p.applied.Load(); {
+	case applied >= rev: // a poll got there first
+	case applied != rev-1:
+		return false
+	default:
+		records := make([]Record, len(events))
+		for i, e := range events {
+			records[i] = Record{Revision: rev, Event: e}
+		}
+		for _, r := range f.readers {
+			if err := r.Apply(ctx, projectID, records); err != nil {
+				f.log.WarnContext(ctx, "apply a write", "write", writeID, "error", err)
+				return false
+			}
+		}
+		p.advance(rev)
+	}
+	p.commit(rev)
+	f.Abandoned(writeID)
+	return true
+}
+
+// commit records that this instance committed revision rev of the project.
+func (p *projectState) commit(rev int64) {
+	for {
+		cur := p.committed.Load()
+		if cur >= rev || p.committed.CompareAndSwap(cur, rev) {
+			return
 		}
 	}
 }
@@ -345,18 +388,28 @@ func (f *Follower) poll(ctx context.Context) error {
 	}
 	var errs []error
 	for _, p := range projects {
-		ps := f.project(p.ID)
-		from := ps.applied.Load()
-		if p.Revision <= from {
-			continue
-		}
-		if err := f.follow(ctx, p.ID, from, p.Revision); err != nil {
+		if err := f.catchUp(ctx, p.ID, p.Revision); err != nil {
 			errs = append(errs, fmt.Errorf("project %s: %w", p.ID, err))
-			continue
 		}
-		ps.advance(p.Revision)
 	}
 	return errors.Join(errs...)
+}
+
+// catchUp hands the readers the project's records they do not hold, up to
+// revision to.
+func (f *Follower) catchUp(ctx context.Context, projectID string, to int64) error {
+	ps := f.project(projectID)
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
+	from := ps.applied.Load()
+	if to <= from {
+		return nil
+	}
+	if err := f.follow(ctx, projectID, from, to); err != nil {
+		return err
+	}
+	ps.advance(to)
+	return nil
 }
 
 // follow hands a project's records after revision from up to revision to to

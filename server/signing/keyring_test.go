@@ -12,6 +12,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/acme/identity/server/authn"
+	"github.com/acme/identity/server/changelog"
 	"github.com/acme/identity/server/instance/instancetest"
 	"github.com/acme/identity/server/signing"
 	"github.com/acme/identity/server/store"
@@ -24,6 +25,9 @@ func (noFollower) Committing(string, int64)                                 {}
 func (noFollower) Abandoned(string)                                         {}
 func (noFollower) Committed(context.Context, string, string) (int64, error) { return 0, nil }
 func (noFollower) Current(context.Context, string) (int64, error)           { return 0, nil }
+func (noFollower) Applied(context.Context, string, string, int64, []changelog.Event) bool {
+	return false
+}
 
 // TestKeyLifecycle follows a project's keys through their lifecycle on each
 // database: the first signature creates a key; near the end of its period a

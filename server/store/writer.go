@@ -24,6 +24,10 @@ type Committer interface {
 	Abandoned(writeID string)
 	// Committed waits for the committed write and returns its revision.
 	Committed(ctx context.Context, projectID, writeID string) (int64, error)
+	// Applied hands a committed write that numbered itself to this
+	// instance's readers and reports whether it could; if not, the write
+	// waits in Committed.
+	Applied(ctx context.Context, projectID, writeID string, rev int64, events []changelog.Event) bool
 	// Current returns a revision reflecting every write committed before
 	// the call.
 	Current(ctx context.Context, projectID string) (int64, error)
@@ -185,19 +189,26 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 		w.committed.Abandoned(writeID)
 		return 0, fmt.Errorf("commit: %w", err)
 	}
-	unlock()
 	// The write returns once this instance's readers of the change log hold
 	// it, so checks and revocations take effect from the next request. The
 	// write is committed either way: a slow reader is logged, not failed.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	got, err := w.committed.Committed(wctx, sc.ProjectID, writeID)
-	if err != nil {
-		// Unnumbered, the write answers revision 0, which asks no reader to
-		// wait.
-		w.log.WarnContext(ctx, "change-log readers behind a committed write", "write", writeID, "error", err)
-		return rev, nil
+	// A write that numbered itself hands itself to the readers before the
+	// next write's turn, so that they hold every revision before the next
+	// one too and it can do the same; the others wait for the poll.
+	got := rev
+	if !w.inline || !w.committed.Applied(wctx, sc.ProjectID, writeID, rev, tx.events) {
+		unlock()
+		var err error
+		if got, err = w.committed.Committed(wctx, sc.ProjectID, writeID); err != nil {
+			// Unnumbered, the write answers revision 0, which asks no
+			// reader to wait.
+			w.log.WarnContext(ctx, "change-log readers behind a committed write", "write", writeID, "error", err)
+			return rev, nil
+		}
 	}
+	unlock()
 	if w.explainer != nil {
 		// the explanation is a write of its own: it takes its turn too
 		w.serial.Lock(sc.TenantID)
