@@ -125,7 +125,7 @@ func sequenceTx(ctx context.Context, tx *ent.Tx) (map[string]int64, bool, error)
 	numbered := make(map[string]int64, len(byID))
 	for _, p := range slices.Sorted(maps.Keys(writes)) {
 		ws := writes[p]
-		last, err := advance(ctx, tx, p, int64(len(ws)))
+		last, err := Advance(ctx, tx, p, int64(len(ws)))
 		if err != nil {
 			return nil, false, fmt.Errorf("advance project %s: %w", p, err)
 		}
@@ -160,11 +160,12 @@ func sequenceTx(ctx context.Context, tx *ent.Tx) (map[string]int64, bool, error)
 	return numbered, more, nil
 }
 
-// advance adds n to the project's revision and returns the new value, in one
-// statement (ent's update would read the row again after writing it). Both
-// databases accept the statement as written: PostgreSQL and SQLite (3.35 and
-// later) know RETURNING, and SQLite binds $1 and $2 in order.
-func advance(ctx context.Context, tx *ent.Tx, projectID string, n int64) (int64, error) {
+// Advance adds n to the project's revision and returns the new value, in one
+// statement (ent's update would read the row again after writing it): the
+// sequencer numbers a batch with it, and a write on SQLite numbers itself.
+// Both databases accept the statement as written: PostgreSQL and SQLite
+// (3.35 and later) know RETURNING, and SQLite binds $1 and $2 in order.
+func Advance(ctx context.Context, tx *ent.Tx, projectID string, n int64) (int64, error) {
 	rows, err := tx.QueryContext(ctx, "UPDATE "+project.Table+" SET "+project.FieldRevision+" = "+project.FieldRevision+
 		" + $1 WHERE "+project.FieldID+" = $2 RETURNING "+project.FieldRevision, n, projectID)
 	if err != nil {

@@ -167,11 +167,9 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 	}
 	writeID, rev := NewID(), int64(0)
 	if w.inline {
-		p, err := etx.Project.UpdateOneID(sc.ProjectID).AddRevision(1).Save(ctx)
-		if err != nil {
+		if rev, err = changelog.Advance(ctx, etx, sc.ProjectID, 1); err != nil {
 			return rollback(fmt.Errorf("number the write: %w", err))
 		}
-		rev = p.Revision
 	}
 	rows := make([]*ent.ChangeCreate, len(tx.events))
 	for i, e := range tx.events {
