@@ -17,6 +17,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -31,6 +32,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -101,11 +103,12 @@ func run(n int, pgBase string, withSQLite, twoInstances bool) error {
 		if err != nil {
 			return fmt.Errorf("postgres: %w", err)
 		}
-		base, err := baseline(ctx, dbURL, n)
+		base, used, err := baseline(ctx, dbURL, n)
 		if err != nil {
 			return fmt.Errorf("baseline: %w", err)
 		}
-		fmt.Printf("postgres baseline: bare pgx transactions (user, email, change entry) at concurrency %d: %.0f tx/s\n", concurrency, base)
+		fmt.Printf("postgres baseline: bare pgx transactions (user, email, change entry) at concurrency %d: %.0f tx/s; per transaction %s\n",
+			concurrency, base, used)
 		line += fmt.Sprintf(" postgres=%.0f pg_baseline=%.0f ratio=%.2f", pgRate, base, pgRate/base)
 		if twoInstances {
 			if err := instances(ctx, pgBase, n); err != nil {
@@ -230,13 +233,13 @@ func measure(ctx context.Context, name, dbURL string, n int) (float64, error) {
 	if _, err := busy.run(concurrency, 400); err != nil { // warm up
 		return 0, err
 	}
-	cpu0 := processCPU()
+	start := usageNow()
 	rate, err := busy.run(concurrency, n)
 	if err != nil {
 		return 0, err
 	}
-	fmt.Printf("%s: POST /scim/v2/Users at concurrency %d: %d users at %.0f users/s, %s of this process's CPU per user\n",
-		name, concurrency, n, rate, ((processCPU() - cpu0) / time.Duration(n)).Round(time.Microsecond))
+	fmt.Printf("%s: POST /scim/v2/Users at concurrency %d: %d users at %.0f users/s; per user %s\n",
+		name, concurrency, n, rate, usageNow().per(start, n))
 
 	idle, err := quiet.latencies(300, nil)
 	if err != nil {
@@ -259,15 +262,64 @@ func measure(ctx context.Context, name, dbURL string, n int) (float64, error) {
 	return rate, nil
 }
 
-// processCPU is the CPU time this process has used (server and load
-// generator): per user, a figure that a shared machine's changing speed moves
-// less than users per second. PostgreSQL's own CPU is not in it.
-func processCPU() time.Duration {
+// usage is CPU time used so far by this process (the server and the load
+// generator, or the baseline's client) and by each of the PostgreSQL
+// server's processes on this machine. Per operation it is a figure that a
+// shared machine's changing speed moves less than operations per second.
+type usage struct {
+	self     time.Duration
+	postgres map[string]time.Duration // by pid
+}
+
+func usageNow() usage {
+	u := usage{postgres: postgresCPU()}
 	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		u.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return u
+}
+
+// per formats the usage since start per operation. A PostgreSQL process
+// counts with what it used since start, or since it began; one that ended
+// meanwhile (a closed connection's) is not counted, which is why the
+// benchmark's connections stay open across each measurement.
+func (u usage) per(start usage, n int) string {
+	var pg time.Duration
+	for pid, used := range u.postgres {
+		pg += used - start.postgres[pid]
+	}
+	out := fmt.Sprintf("%s of this process's CPU", ((u.self - start.self) / time.Duration(n)).Round(time.Microsecond))
+	if pg > 0 {
+		out += fmt.Sprintf(" and %s of PostgreSQL's", (pg / time.Duration(n)).Round(time.Microsecond))
+	}
+	return out
+}
+
+// postgresCPU returns the CPU time of each process named postgres, from
+// /proc/<pid>/stat (utime and stime, in the kernel's 100 Hz clock ticks):
+// none where PostgreSQL runs elsewhere.
+func postgresCPU() map[string]time.Duration {
+	dirs, _ := os.ReadDir("/proc")
+	out := map[string]time.Duration{}
+	for _, d := range dirs {
+		raw, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		open, end := bytes.IndexByte(raw, '('), bytes.LastIndexByte(raw, ')')
+		if open < 0 || end < open || string(raw[open+1:end]) != "postgres" {
+			continue
+		}
+		f := strings.Fields(string(raw[end+1:])) // from field 3, the state
+		if len(f) < 13 {
+			continue
+		}
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		out[d.Name()] = time.Duration(ut+st) * 10 * time.Millisecond
+	}
+	return out
 }
 
 // poster creates users in one tenant through SCIM.
@@ -390,16 +442,17 @@ func freshPostgres(ctx context.Context, base string) (string, func(), error) {
 // baseline runs n bare transactions at concurrency 8, each inserting what one
 // SCIM user create inserts (a user row, its email row and one change-log
 // entry, in identityd's own tables and with their indexes), and returns
-// transactions per second. The rows belong to the database's first tenant.
-func baseline(ctx context.Context, dbURL string, n int) (float64, error) {
+// transactions per second and the CPU they used. The rows belong to the
+// database's first tenant.
+func baseline(ctx context.Context, dbURL string, n int) (float64, string, error) {
 	pool, err := pgxpool.New(ctx, dbURL)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	defer pool.Close()
 	var projectID, tenantID string
 	if err := pool.QueryRow(ctx, `SELECT project_id, id FROM tenants ORDER BY create_time LIMIT 1`).Scan(&projectID, &tenantID); err != nil {
-		return 0, fmt.Errorf("find a tenant: %w", err)
+		return 0, "", fmt.Errorf("find a tenant: %w", err)
 	}
 	insert := func(i int64) error {
 		return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
@@ -422,7 +475,7 @@ func baseline(ctx context.Context, dbURL string, n int) (float64, error) {
 	}
 	var seq atomic.Int64
 	var firstErr atomic.Value
-	t0 := time.Now()
+	start, t0 := usageNow(), time.Now()
 	var wg sync.WaitGroup
 	for range concurrency {
 		wg.Go(func() {
@@ -439,8 +492,9 @@ func baseline(ctx context.Context, dbURL string, n int) (float64, error) {
 		})
 	}
 	wg.Wait()
+	rate, used := float64(n)/time.Since(t0).Seconds(), usageNow().per(start, n)
 	if err, _ := firstErr.Load().(error); err != nil {
-		return 0, err
+		return 0, "", err
 	}
-	return float64(n) / time.Since(t0).Seconds(), nil
+	return rate, used, nil
 }
