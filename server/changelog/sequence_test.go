@@ -2,7 +2,10 @@ package changelog_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -74,6 +77,100 @@ func TestSequencer(t *testing.T) {
 			}
 			if got, err := f.Await(ctx, projectID, r+3); err != nil || got != r+3 {
 				t.Fatalf("follower holds %d (%v), want %d", got, err, r+3)
+			}
+		})
+	}
+}
+
+// TestSequencerBatch numbers more entries than one batch holds, of writes of
+// two projects, with the batch's last write cut by its limit, on each
+// database: every write gets one revision, each project's writes take its
+// next revisions in the order of their first entry, and each counter ends at
+// its last.
+func TestSequencerBatch(t *testing.T) {
+	for _, d := range instancetest.Databases() {
+		t.Run(d.Name, func(t *testing.T) {
+			ctx := scope.System(context.Background())
+			db, err := store.Open(ctx, d.URL(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			cred, err := authn.InitProject(ctx, db, "p")
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, _, _ := strings.Cut(cred, ":")
+			now := time.Now()
+			second, err := db.Project.Create().SetID("second").SetDisplayName("second").SetCreateTime(now).SetUpdateTime(now).Save(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			projects := []string{first, second.ID}
+			start := map[string]int64{}
+			for _, p := range projects {
+				r, err := db.Project.Query().Where(project.ID(p)).Select(project.FieldRevision).Int(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				start[p] = int64(r)
+			}
+			before, err := db.Change.Query().IDs(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last := slices.Max(append(before, 0))
+			// 1,999 writes of one entry, alternating projects, then one of
+			// three entries that the batch of 2,000 cuts after its first.
+			type entry struct{ project, write string }
+			var entries []entry
+			for i := range 1999 {
+				entries = append(entries, entry{projects[i%2], fmt.Sprintf("w%04d", i)})
+			}
+			for range 3 {
+				entries = append(entries, entry{first, "cut"})
+			}
+			for chunk := range slices.Chunk(entries, 500) {
+				creates := make([]*ent.ChangeCreate, len(chunk))
+				for i, e := range chunk {
+					creates[i] = db.Change.Create().SetProjectID(e.project).SetWriteID(e.write).SetKind(change.KindUser).
+						SetOperation(change.OperationCreate).SetResourceID(e.write).SetCreateTime(now)
+				}
+				if err := db.Change.CreateBulk(creates...).Exec(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f := changelog.NewFollower(db, slog.New(slog.DiscardHandler))
+			runCtx, stop := context.WithCancel(ctx)
+			defer stop()
+			if err := f.Start(runCtx); err != nil {
+				t.Fatal(err)
+			}
+			rows, err := db.Change.Query().Where(change.IDGT(last)).Order(ent.Asc(change.FieldID)).All(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) != len(entries) {
+				t.Fatalf("read %d entries back, wrote %d", len(rows), len(entries))
+			}
+			next := maps.Clone(start)
+			revs := map[string]int64{}
+			for _, row := range rows {
+				rev, seen := revs[row.WriteID]
+				if !seen {
+					next[row.ProjectID]++
+					rev = next[row.ProjectID]
+					revs[row.WriteID] = rev
+				}
+				if row.Revision != rev {
+					t.Fatalf("entry %d of write %s in project %s: revision %d, want %d", row.ID, row.WriteID, row.ProjectID, row.Revision, rev)
+				}
+			}
+			for _, p := range projects {
+				got, err := db.Project.Query().Where(project.ID(p)).Select(project.FieldRevision).Int(ctx)
+				if err != nil || int64(got) != next[p] {
+					t.Fatalf("project %s at revision %d (%v), want %d", p, got, err, next[p])
+				}
 			}
 		})
 	}
