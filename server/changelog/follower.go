@@ -24,7 +24,9 @@ import (
 // instance has not written.
 //
 // Propagation is by polling (every PollInterval, and at once when this
-// instance commits a write): it works the same on SQLite and PostgreSQL,
+// instance commits a write; a write on SQLite, which numbers itself, hands
+// itself to this instance's readers instead: Applied): it works the same on
+// SQLite and PostgreSQL,
 // needs no extra connection per instance, and because each poll first numbers
 // the committed writes no one has numbered yet (see sequence) and a revision
 // is only ever given to committed entries, reading "revision > last applied"

@@ -106,7 +106,8 @@ func (tx *Tx) Changed() bool { return len(tx.events) > 0 }
 // numbered and this instance's readers hold it. A rolled-back write leaves
 // nothing to number, so revisions have no gaps. Where the database runs one
 // write at a time anyway (SQLite), the write numbers itself from the
-// project's counter before appending, in the same transaction.
+// project's counter before appending, in the same transaction, and after
+// committing hands its events to this instance's readers itself.
 //
 // When fn records no event (an idempotent call that changed nothing), the
 // transaction rolls back and Write returns a revision that reflects every
