@@ -203,6 +203,7 @@ func (f *Follower) Committed(ctx context.Context, projectID, writeID string) (in
 // waits for the poll (Committed), which applies the write again (applying is
 // idempotent).
 func (f *Follower) Applied(ctx context.Context, projectID, writeID string, rev int64, events []Event) bool {
+	ctx = scope.System(ctx) // the readers read as the poll does, not as the writing request may
 	p := f.project(projectID)
 	f.applyMu.Lock()
 	defer f.applyMu.Unlock()

@@ -23,7 +23,7 @@ func RequireTenant(ctx context.Context, db *ent.Client) error {
 	if !ok || sc.TenantID == "" {
 		return scope.ErrUnscoped
 	}
-	if sc.Verified() { // the caller's credential names it (scope.WithKnownTenant)
+	if sc.Verified() { // found already: scope.WithKnownTenant, or a write of this request
 		return nil
 	}
 	return requireTenant(ctx, db, sc.TenantID)

@@ -43,10 +43,10 @@ func WithTenant(ctx context.Context, projectID, tenantID string) context.Context
 
 // WithKnownTenant scopes ctx to one tenant of a project that the caller has
 // just found there (the tenant of its credential, or a row it read), so the
-// scope is verified from the start: a write that only inserts need not find
-// the tenant again (store.Writer.Insert), since a tenant never changes
-// projects and the rows' foreign keys to it fail the insert if it is deleted
-// meanwhile.
+// scope is verified from the start: a read about the tenant as a whole
+// (store.RequireTenant) and a write that only inserts (store.Writer.Insert)
+// need not find it again, since a tenant never changes projects and the
+// rows' foreign keys to it fail an insert if it is deleted meanwhile.
 func WithKnownTenant(ctx context.Context, projectID, tenantID string) context.Context {
 	s := &Scope{ProjectID: projectID, TenantID: tenantID, verified: new(atomic.Bool)}
 	s.verified.Store(true)
