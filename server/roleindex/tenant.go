@@ -119,7 +119,7 @@ func (t *Tenant) grants(u *user, r *role) []Grant {
 		out = append(out, Grant{})
 	}
 	for _, g := range u.groups {
-		if t.rolesByName[g.NameKey] == r || slices.Contains(g.mapped, r) {
+		if t.grantsByGroup(g, r) {
 			out = append(out, Grant{GroupID: g.ID})
 		}
 	}
@@ -135,7 +135,7 @@ func (t *Tenant) holds(u *user, r *role) bool {
 		return true
 	}
 	for _, g := range u.groups {
-		if t.rolesByName[g.NameKey] == r || slices.Contains(g.mapped, r) {
+		if t.grantsByGroup(g, r) {
 			return true
 		}
 	}
@@ -293,6 +293,16 @@ func (t *Tenant) holders(r *role) []*user {
 	return out
 }
 
+// grantsByGroup says whether g grants r: r is the role of g's name, or
+// mapped to g. The names are compared before the map is looked up: a check
+// asks this of each of a user's groups, most of which are not named after the
+// role, and comparing two strings costs less than hashing one. (The map
+// decides: while events are being applied, two roles may briefly share a
+// name, and the one the map holds is the one the name grants.)
+func (t *Tenant) grantsByGroup(g *group, r *role) bool {
+	return (g.NameKey == r.NameKey && t.rolesByName[g.NameKey] == r) || slices.Contains(g.mapped, r)
+}
+
 // GroupGrants says whether a group grants a role: the role of its name, or
 // one mapped to it.
 func (t *Tenant) GroupGrants(groupID, roleID string) bool {
@@ -300,5 +310,5 @@ func (t *Tenant) GroupGrants(groupID, roleID string) bool {
 	if g == nil || r == nil {
 		return false
 	}
-	return t.rolesByName[g.NameKey] == r || slices.Contains(g.mapped, r)
+	return t.grantsByGroup(g, r)
 }
