@@ -4,15 +4,12 @@ import (
 	"context"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 
 	"github.com/acme/identity/ent/project"
-	"github.com/acme/identity/server/authn"
 	"github.com/acme/identity/server/changelog"
 	"github.com/acme/identity/server/instance/instancetest"
-	"github.com/acme/identity/server/store"
 	"github.com/acme/identity/server/store/scope"
 )
 
@@ -40,18 +37,8 @@ func (r *recorder) records() []changelog.Record {
 // follower then counts it applied and committed; otherwise the write is left
 // to the poll.
 func TestApplied(t *testing.T) {
-	d := instancetest.Databases()[0]
 	ctx := scope.System(context.Background())
-	db, err := store.Open(ctx, d.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	cred, err := authn.InitProject(ctx, db, "p")
-	if err != nil {
-		t.Fatal(err)
-	}
-	projectID, _, _ := strings.Cut(cred, ":")
+	db, projectID := openProject(ctx, t, instancetest.Databases()[0])
 	rev, err := db.Project.Query().Where(project.ID(projectID)).Select(project.FieldRevision).Int(ctx)
 	if err != nil {
 		t.Fatal(err)

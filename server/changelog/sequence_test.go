@@ -20,6 +20,23 @@ import (
 	"github.com/acme/identity/server/store/scope"
 )
 
+// openProject opens a fresh database of d with one project and returns the
+// project's id.
+func openProject(ctx context.Context, t *testing.T, d instancetest.Database) (*ent.Client, string) {
+	t.Helper()
+	db, err := store.Open(ctx, d.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	cred, err := authn.InitProject(ctx, db, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	projectID, _, _ := strings.Cut(cred, ":")
+	return db, projectID
+}
+
 // TestSequencer commits entries unnumbered, as writes do on PostgreSQL, on
 // each database, and requires a starting follower to number them: all
 // entries of one write take one revision, writes take the project's next
@@ -29,16 +46,7 @@ func TestSequencer(t *testing.T) {
 	for _, d := range instancetest.Databases() {
 		t.Run(d.Name, func(t *testing.T) {
 			ctx := scope.System(context.Background())
-			db, err := store.Open(ctx, d.URL(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			cred, err := authn.InitProject(ctx, db, "p")
-			if err != nil {
-				t.Fatal(err)
-			}
-			projectID, _, _ := strings.Cut(cred, ":")
+			db, projectID := openProject(ctx, t, d)
 			before, err := db.Project.Query().Where(project.ID(projectID)).Only(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -91,16 +99,7 @@ func TestSequencerBatch(t *testing.T) {
 	for _, d := range instancetest.Databases() {
 		t.Run(d.Name, func(t *testing.T) {
 			ctx := scope.System(context.Background())
-			db, err := store.Open(ctx, d.URL(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			cred, err := authn.InitProject(ctx, db, "p")
-			if err != nil {
-				t.Fatal(err)
-			}
-			first, _, _ := strings.Cut(cred, ":")
+			db, first := openProject(ctx, t, d)
 			now := time.Now()
 			second, err := db.Project.Create().SetID("second").SetDisplayName("second").SetCreateTime(now).SetUpdateTime(now).Save(ctx)
 			if err != nil {

@@ -153,13 +153,13 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	if err := follower.Start(runCtx); err != nil {
 		return nil, fmt.Errorf("load the role index: %w", err)
 	}
-	writes := store.WriteLock(cfg.DatabaseURL)
-	if store.SerializesWrites(cfg.DatabaseURL) {
+	writes, sqlite := store.WriteLock(cfg.DatabaseURL), store.SerializesWrites(cfg.DatabaseURL)
+	if sqlite {
 		go every(runCtx, store.CheckpointInterval, cfg.Log, map[string]func(context.Context) error{
 			"checkpoint the SQLite log": func(ctx context.Context) error { return store.Checkpoint(ctx, db) },
 		})
 	}
-	w := store.NewWriter(db, cfg.Log, cfg.Now, follower, store.SerializesWrites(cfg.DatabaseURL), writes)
+	w := store.NewWriter(db, cfg.Log, cfg.Now, follower, sqlite, writes)
 	w.ExplainWith(audit.NewExplainer(db, index))
 	keyring, err := signing.New(db, w, cfg.KeyEncryptionKey, cfg.Now)
 	if err != nil {

@@ -18,7 +18,6 @@ import (
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/apierr"
 	"github.com/acme/identity/server/audit"
-	"github.com/acme/identity/server/authn"
 	"github.com/acme/identity/server/store"
 	"github.com/acme/identity/server/store/scope"
 )
@@ -158,13 +157,11 @@ func (s *AuditService) RecordScimRequest(ctx context.Context, req *identityv1.Re
 		// trail, outside any rate limit (the gateway's records take none).
 		return nil, apierr.PermissionDenied("GATEWAY_ONLY", "SCIM requests are recorded by the SCIM gateway of identityd itself")
 	}
-	// Every SCIM request is recorded, refusals included: the credential's
-	// own tenant is known to exist (only another is looked up), so a
-	// refusal costs no query.
-	if authn.From(ctx).KnownScimTenant() != req.GetTenantId() {
-		if err := store.RequireTenant(ctx, s.db); err != nil {
-			return nil, err
-		}
+	// Every SCIM request is recorded, refusals included; the credential's
+	// own tenant is known to exist (scope.WithKnownTenant), so for it this
+	// runs no query.
+	if err := store.RequireTenant(ctx, s.db); err != nil {
+		return nil, err
 	}
 	sc, _ := scope.From(ctx)
 	summary, err := protojson.Marshal(req.GetScim())

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/acme/identity/ent"
 	"github.com/acme/identity/server/store"
@@ -20,14 +19,7 @@ func TestCheckpoint(t *testing.T) {
 	ctx, cancel := context.WithCancel(scope.System(context.Background()))
 	defer cancel()
 	dir := t.TempDir()
-	db, err := store.Open(ctx, store.SQLiteURL(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	now := time.Now().UTC()
-	db.Project.Create().SetID("p").SetDisplayName("p").SetCreateTime(now).SetUpdateTime(now).ExecX(ctx)
-	db.Tenant.Create().SetID("t").SetProjectID("p").SetDisplayName("t").SetCreateTime(now).SetUpdateTime(now).SetVersion(1).ExecX(ctx)
+	db, now := openTenant(ctx, t, dir)
 
 	walSize := func() int64 {
 		fi, err := os.Stat(filepath.Join(dir, "identity.db-wal"))

@@ -6,9 +6,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acme/identity/ent"
 	"github.com/acme/identity/server/store"
 	"github.com/acme/identity/server/store/scope"
 )
+
+// openTenant opens a fresh SQLite database in dir holding project "p" and
+// its tenant "t", and returns it with the rows' creation time.
+func openTenant(ctx context.Context, t *testing.T, dir string) (*ent.Client, time.Time) {
+	t.Helper()
+	db, err := store.Open(ctx, store.SQLiteURL(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	now := time.Now().UTC()
+	db.Project.Create().SetID("p").SetDisplayName("p").SetCreateTime(now).SetUpdateTime(now).ExecX(ctx)
+	db.Tenant.Create().SetID("t").SetProjectID("p").SetDisplayName("t").SetCreateTime(now).SetUpdateTime(now).SetVersion(1).ExecX(ctx)
+	return db, now
+}
 
 // TestRekey stores names with keys of the earlier rule (plain case folding),
 // as a database written before RFC 8265 keys holds them, and rekeys: keys
@@ -16,14 +32,7 @@ import (
 // so both stay reachable.
 func TestRekey(t *testing.T) {
 	ctx := scope.System(context.Background())
-	db, err := store.Open(ctx, store.SQLiteURL(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	now := time.Now().UTC()
-	db.Project.Create().SetID("p").SetDisplayName("p").SetCreateTime(now).SetUpdateTime(now).ExecX(ctx)
-	db.Tenant.Create().SetID("t").SetProjectID("p").SetDisplayName("t").SetCreateTime(now).SetUpdateTime(now).SetVersion(1).ExecX(ctx)
+	db, now := openTenant(ctx, t, t.TempDir())
 	user := func(id, name string) {
 		db.User.Create().SetID(id).SetTenantID("t").SetUserName(name).SetUserNameKey(store.Fold(name)).
 			SetCreateTime(now).SetUpdateTime(now).SetVersion(1).ExecX(ctx)
