@@ -77,7 +77,8 @@ func noteBody(ctx context.Context, body []byte) {
 // stores it in the background (audit.Recorder), so whoever reads the trail
 // after the answer finds it. Flushing the answer before recording would cost
 // a chunked answer: BenchmarkImport lost a third of its throughput to it.
-func (s *Server) audited(w http.ResponseWriter, r *http.Request, tenantID string, h http.Handler) {
+// It returns the status answered.
+func (s *Server) audited(w http.ResponseWriter, r *http.Request, tenantID string, h http.Handler) int {
 	rec := &auditRecorder{ResponseWriter: w}
 	h.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), recorderKey{}, rec)))
 	if rec.status == 0 {
@@ -100,6 +101,7 @@ func (s *Server) audited(w http.ResponseWriter, r *http.Request, tenantID string
 	if err != nil {
 		s.log.WarnContext(r.Context(), "record a SCIM request on the audit trail", "request_id", requestid.From(r.Context()), "error", err)
 	}
+	return rec.status
 }
 
 // pathResource returns the id a resource path names (/Users/{id}).

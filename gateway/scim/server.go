@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"google.golang.org/grpc"
@@ -42,6 +43,7 @@ type Server struct {
 	// audit records every authenticated request on the audit trail.
 	audit identityv1.AuditServiceClient
 	log   *slog.Logger
+	hints *tenantHints
 }
 
 // New returns the SCIM gateway. publicURL is the base URL identityd is
@@ -54,6 +56,7 @@ func New(conn *grpc.ClientConn, publicURL string, log *slog.Logger) *Server {
 		log:   log,
 		base:  strings.TrimRight(publicURL, "/") + Prefix,
 		pages: newPageCache(),
+		hints: newTenantHints(),
 		mux:   http.NewServeMux(),
 		ops:   http.NewServeMux(),
 	}
@@ -86,8 +89,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type tenantKey struct{}
 
 // authenticated resolves the tenant from the credential (the core decides:
-// a SCIM token, or an access key with Tenant Admin on exactly one tenant),
-// then runs h with the credential forwarded on every gRPC call.
+// a SCIM token, or an access key with Tenant Admin on exactly one tenant; a
+// recent answer is reused, see tenantHints), then runs h with the credential
+// forwarded on every gRPC call.
 func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth := r.Header.Get("Authorization")
@@ -96,13 +100,20 @@ func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request) error)
 			return
 		}
 		ctx := requestid.Outgoing(metadata.AppendToOutgoingContext(r.Context(), "authorization", auth), requestid.SCIM)
-		who, err := s.scim.ResolveScimTenant(ctx, &identityv1.ResolveScimTenantRequest{})
-		if err != nil {
-			writeError(w, err)
-			return
+		key, now := hintKey(auth), time.Now()
+		who := s.hints.get(key, now)
+		if who == nil {
+			var err error
+			if who, err = s.scim.ResolveScimTenant(ctx, &identityv1.ResolveScimTenantRequest{}); err != nil {
+				writeError(w, err)
+				return
+			}
+			s.hints.put(key, who, now)
 		}
 		ctx = context.WithValue(ctx, tenantKey{}, who.GetTenantId())
-		s.audited(w, r.WithContext(ctx), who.GetTenantId(), errorsWritten(h))
+		if status := s.audited(w, r.WithContext(ctx), who.GetTenantId(), errorsWritten(h)); status == http.StatusUnauthorized || status == http.StatusForbidden {
+			s.hints.drop(key)
+		}
 	})
 }
 
