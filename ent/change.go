@@ -38,7 +38,9 @@ type Change struct {
 	// Detail holds the value of the "detail" field.
 	Detail string `json:"detail,omitempty"`
 	// CreateTime holds the value of the "create_time" field.
-	CreateTime   time.Time `json:"create_time,omitempty"`
+	CreateTime time.Time `json:"create_time,omitempty"`
+	// Settlement holds the value of the "settlement" field.
+	Settlement   *[]byte `json:"settlement,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -47,6 +49,8 @@ func (*Change) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case change.FieldSettlement:
+			values[i] = new([]byte)
 		case change.FieldID, change.FieldRevision:
 			values[i] = new(sql.NullInt64)
 		case change.FieldProjectID, change.FieldWriteID, change.FieldTenantID, change.FieldKind, change.FieldOperation, change.FieldResourceID, change.FieldUserID, change.FieldRoleID, change.FieldDetail:
@@ -140,6 +144,12 @@ func (_m *Change) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.CreateTime = value.Time
 			}
+		case change.FieldSettlement:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field settlement", values[i])
+			} else if value != nil {
+				_m.Settlement = value
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -208,6 +218,11 @@ func (_m *Change) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("create_time=")
 	builder.WriteString(_m.CreateTime.Format(time.ANSIC))
+	builder.WriteString(", ")
+	if v := _m.Settlement; v != nil {
+		builder.WriteString("settlement=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

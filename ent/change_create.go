@@ -136,6 +136,12 @@ func (_c *ChangeCreate) SetCreateTime(v time.Time) *ChangeCreate {
 	return _c
 }
 
+// SetSettlement sets the "settlement" field.
+func (_c *ChangeCreate) SetSettlement(v []byte) *ChangeCreate {
+	_c.mutation.SetSettlement(v)
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ChangeCreate) SetID(v int64) *ChangeCreate {
 	_c.mutation.SetID(v)
@@ -335,6 +341,10 @@ func (_c *ChangeCreate) createSpec() (*Change, *sqlgraph.CreateSpec) {
 		_spec.SetField(change.FieldCreateTime, field.TypeTime, value)
 		_node.CreateTime = value
 	}
+	if value, ok := _c.mutation.Settlement(); ok {
+		_spec.SetField(change.FieldSettlement, field.TypeBytes, value)
+		_node.Settlement = &value
+	}
 	return _node, _spec
 }
 
@@ -402,6 +412,24 @@ func (u *ChangeUpsert) UpdateRevision() *ChangeUpsert {
 // AddRevision adds v to the "revision" field.
 func (u *ChangeUpsert) AddRevision(v int64) *ChangeUpsert {
 	u.Add(change.FieldRevision, v)
+	return u
+}
+
+// SetSettlement sets the "settlement" field.
+func (u *ChangeUpsert) SetSettlement(v []byte) *ChangeUpsert {
+	u.Set(change.FieldSettlement, v)
+	return u
+}
+
+// UpdateSettlement sets the "settlement" field to the value that was provided on create.
+func (u *ChangeUpsert) UpdateSettlement() *ChangeUpsert {
+	u.SetExcluded(change.FieldSettlement)
+	return u
+}
+
+// ClearSettlement clears the value of the "settlement" field.
+func (u *ChangeUpsert) ClearSettlement() *ChangeUpsert {
+	u.SetNull(change.FieldSettlement)
 	return u
 }
 
@@ -501,6 +529,27 @@ func (u *ChangeUpsertOne) AddRevision(v int64) *ChangeUpsertOne {
 func (u *ChangeUpsertOne) UpdateRevision() *ChangeUpsertOne {
 	return u.Update(func(s *ChangeUpsert) {
 		s.UpdateRevision()
+	})
+}
+
+// SetSettlement sets the "settlement" field.
+func (u *ChangeUpsertOne) SetSettlement(v []byte) *ChangeUpsertOne {
+	return u.Update(func(s *ChangeUpsert) {
+		s.SetSettlement(v)
+	})
+}
+
+// UpdateSettlement sets the "settlement" field to the value that was provided on create.
+func (u *ChangeUpsertOne) UpdateSettlement() *ChangeUpsertOne {
+	return u.Update(func(s *ChangeUpsert) {
+		s.UpdateSettlement()
+	})
+}
+
+// ClearSettlement clears the value of the "settlement" field.
+func (u *ChangeUpsertOne) ClearSettlement() *ChangeUpsertOne {
+	return u.Update(func(s *ChangeUpsert) {
+		s.ClearSettlement()
 	})
 }
 
@@ -766,6 +815,27 @@ func (u *ChangeUpsertBulk) AddRevision(v int64) *ChangeUpsertBulk {
 func (u *ChangeUpsertBulk) UpdateRevision() *ChangeUpsertBulk {
 	return u.Update(func(s *ChangeUpsert) {
 		s.UpdateRevision()
+	})
+}
+
+// SetSettlement sets the "settlement" field.
+func (u *ChangeUpsertBulk) SetSettlement(v []byte) *ChangeUpsertBulk {
+	return u.Update(func(s *ChangeUpsert) {
+		s.SetSettlement(v)
+	})
+}
+
+// UpdateSettlement sets the "settlement" field to the value that was provided on create.
+func (u *ChangeUpsertBulk) UpdateSettlement() *ChangeUpsertBulk {
+	return u.Update(func(s *ChangeUpsert) {
+		s.UpdateSettlement()
+	})
+}
+
+// ClearSettlement clears the value of the "settlement" field.
+func (u *ChangeUpsertBulk) ClearSettlement() *ChangeUpsertBulk {
+	return u.Update(func(s *ChangeUpsert) {
+		s.ClearSettlement()
 	})
 }
 

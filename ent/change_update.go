@@ -49,6 +49,18 @@ func (_u *ChangeUpdate) AddRevision(v int64) *ChangeUpdate {
 	return _u
 }
 
+// SetSettlement sets the "settlement" field.
+func (_u *ChangeUpdate) SetSettlement(v []byte) *ChangeUpdate {
+	_u.mutation.SetSettlement(v)
+	return _u
+}
+
+// ClearSettlement clears the value of the "settlement" field.
+func (_u *ChangeUpdate) ClearSettlement() *ChangeUpdate {
+	_u.mutation.ClearSettlement()
+	return _u
+}
+
 // Mutation returns the ChangeMutation object of the builder.
 func (_u *ChangeUpdate) Mutation() *ChangeMutation {
 	return _u.mutation
@@ -102,6 +114,12 @@ func (_u *ChangeUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.AddedRevision(); ok {
 		_spec.AddField(change.FieldRevision, field.TypeInt64, value)
 	}
+	if value, ok := _u.mutation.Settlement(); ok {
+		_spec.SetField(change.FieldSettlement, field.TypeBytes, value)
+	}
+	if _u.mutation.SettlementCleared() {
+		_spec.ClearField(change.FieldSettlement, field.TypeBytes)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -142,6 +160,18 @@ func (_u *ChangeUpdateOne) SetNillableRevision(v *int64) *ChangeUpdateOne {
 // AddRevision adds value to the "revision" field.
 func (_u *ChangeUpdateOne) AddRevision(v int64) *ChangeUpdateOne {
 	_u.mutation.AddRevision(v)
+	return _u
+}
+
+// SetSettlement sets the "settlement" field.
+func (_u *ChangeUpdateOne) SetSettlement(v []byte) *ChangeUpdateOne {
+	_u.mutation.SetSettlement(v)
+	return _u
+}
+
+// ClearSettlement clears the value of the "settlement" field.
+func (_u *ChangeUpdateOne) ClearSettlement() *ChangeUpdateOne {
+	_u.mutation.ClearSettlement()
 	return _u
 }
 
@@ -227,6 +257,12 @@ func (_u *ChangeUpdateOne) sqlSave(ctx context.Context) (_node *Change, err erro
 	}
 	if value, ok := _u.mutation.AddedRevision(); ok {
 		_spec.AddField(change.FieldRevision, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.Settlement(); ok {
+		_spec.SetField(change.FieldSettlement, field.TypeBytes, value)
+	}
+	if _u.mutation.SettlementCleared() {
+		_spec.ClearField(change.FieldSettlement, field.TypeBytes)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Change{config: _u.config}

@@ -3130,6 +3130,7 @@ type ChangeMutation struct {
 	role_id       *string
 	detail        *string
 	create_time   *time.Time
+	settlement    *[]byte
 	clearedFields map[string]struct{}
 	done          bool
 	oldValue      func(context.Context) (*Change, error)
@@ -3656,6 +3657,55 @@ func (m *ChangeMutation) ResetCreateTime() {
 	m.create_time = nil
 }
 
+// SetSettlement sets the "settlement" field.
+func (m *ChangeMutation) SetSettlement(b []byte) {
+	m.settlement = &b
+}
+
+// Settlement returns the value of the "settlement" field in the mutation.
+func (m *ChangeMutation) Settlement() (r []byte, exists bool) {
+	v := m.settlement
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSettlement returns the old "settlement" field's value of the Change entity.
+// If the Change object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChangeMutation) OldSettlement(ctx context.Context) (v *[]byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSettlement is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSettlement requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSettlement: %w", err)
+	}
+	return oldValue.Settlement, nil
+}
+
+// ClearSettlement clears the value of the "settlement" field.
+func (m *ChangeMutation) ClearSettlement() {
+	m.settlement = nil
+	m.clearedFields[change.FieldSettlement] = struct{}{}
+}
+
+// SettlementCleared returns if the "settlement" field was cleared in this mutation.
+func (m *ChangeMutation) SettlementCleared() bool {
+	_, ok := m.clearedFields[change.FieldSettlement]
+	return ok
+}
+
+// ResetSettlement resets all changes to the "settlement" field.
+func (m *ChangeMutation) ResetSettlement() {
+	m.settlement = nil
+	delete(m.clearedFields, change.FieldSettlement)
+}
+
 // Where appends a list predicates to the ChangeMutation builder.
 func (m *ChangeMutation) Where(ps ...predicate.Change) {
 	m.predicates = append(m.predicates, ps...)
@@ -3690,7 +3740,7 @@ func (m *ChangeMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ChangeMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.project_id != nil {
 		fields = append(fields, change.FieldProjectID)
 	}
@@ -3724,6 +3774,9 @@ func (m *ChangeMutation) Fields() []string {
 	if m.create_time != nil {
 		fields = append(fields, change.FieldCreateTime)
 	}
+	if m.settlement != nil {
+		fields = append(fields, change.FieldSettlement)
+	}
 	return fields
 }
 
@@ -3754,6 +3807,8 @@ func (m *ChangeMutation) Field(name string) (ent.Value, bool) {
 		return m.Detail()
 	case change.FieldCreateTime:
 		return m.CreateTime()
+	case change.FieldSettlement:
+		return m.Settlement()
 	}
 	return nil, false
 }
@@ -3785,6 +3840,8 @@ func (m *ChangeMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldDetail(ctx)
 	case change.FieldCreateTime:
 		return m.OldCreateTime(ctx)
+	case change.FieldSettlement:
+		return m.OldSettlement(ctx)
 	}
 	return nil, fmt.Errorf("unknown Change field %s", name)
 }
@@ -3871,6 +3928,13 @@ func (m *ChangeMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCreateTime(v)
 		return nil
+	case change.FieldSettlement:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSettlement(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Change field %s", name)
 }
@@ -3915,7 +3979,11 @@ func (m *ChangeMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *ChangeMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(change.FieldSettlement) {
+		fields = append(fields, change.FieldSettlement)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -3928,6 +3996,11 @@ func (m *ChangeMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *ChangeMutation) ClearField(name string) error {
+	switch name {
+	case change.FieldSettlement:
+		m.ClearSettlement()
+		return nil
+	}
 	return fmt.Errorf("unknown Change nullable field %s", name)
 }
 
@@ -3967,6 +4040,9 @@ func (m *ChangeMutation) ResetField(name string) error {
 		return nil
 	case change.FieldCreateTime:
 		m.ResetCreateTime()
+		return nil
+	case change.FieldSettlement:
+		m.ResetSettlement()
 		return nil
 	}
 	return fmt.Errorf("unknown Change field %s", name)

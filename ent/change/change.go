@@ -35,6 +35,8 @@ const (
 	FieldDetail = "detail"
 	// FieldCreateTime holds the string denoting the create_time field in the database.
 	FieldCreateTime = "create_time"
+	// FieldSettlement holds the string denoting the settlement field in the database.
+	FieldSettlement = "settlement"
 	// Table holds the table name of the change in the database.
 	Table = "changes"
 )
@@ -53,6 +55,7 @@ var Columns = []string{
 	FieldRoleID,
 	FieldDetail,
 	FieldCreateTime,
+	FieldSettlement,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).

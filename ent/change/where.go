@@ -99,6 +99,11 @@ func CreateTime(v time.Time) predicate.Change {
 	return predicate.Change(sql.FieldEQ(FieldCreateTime, v))
 }
 
+// Settlement applies equality check predicate on the "settlement" field. It's identical to SettlementEQ.
+func Settlement(v []byte) predicate.Change {
+	return predicate.Change(sql.FieldEQ(FieldSettlement, v))
+}
+
 // ProjectIDEQ applies the EQ predicate on the "project_id" field.
 func ProjectIDEQ(v string) predicate.Change {
 	return predicate.Change(sql.FieldEQ(FieldProjectID, v))
@@ -672,6 +677,56 @@ func CreateTimeLT(v time.Time) predicate.Change {
 // CreateTimeLTE applies the LTE predicate on the "create_time" field.
 func CreateTimeLTE(v time.Time) predicate.Change {
 	return predicate.Change(sql.FieldLTE(FieldCreateTime, v))
+}
+
+// SettlementEQ applies the EQ predicate on the "settlement" field.
+func SettlementEQ(v []byte) predicate.Change {
+	return predicate.Change(sql.FieldEQ(FieldSettlement, v))
+}
+
+// SettlementNEQ applies the NEQ predicate on the "settlement" field.
+func SettlementNEQ(v []byte) predicate.Change {
+	return predicate.Change(sql.FieldNEQ(FieldSettlement, v))
+}
+
+// SettlementIn applies the In predicate on the "settlement" field.
+func SettlementIn(vs ...[]byte) predicate.Change {
+	return predicate.Change(sql.FieldIn(FieldSettlement, vs...))
+}
+
+// SettlementNotIn applies the NotIn predicate on the "settlement" field.
+func SettlementNotIn(vs ...[]byte) predicate.Change {
+	return predicate.Change(sql.FieldNotIn(FieldSettlement, vs...))
+}
+
+// SettlementGT applies the GT predicate on the "settlement" field.
+func SettlementGT(v []byte) predicate.Change {
+	return predicate.Change(sql.FieldGT(FieldSettlement, v))
+}
+
+// SettlementGTE applies the GTE predicate on the "settlement" field.
+func SettlementGTE(v []byte) predicate.Change {
+	return predicate.Change(sql.FieldGTE(FieldSettlement, v))
+}
+
+// SettlementLT applies the LT predicate on the "settlement" field.
+func SettlementLT(v []byte) predicate.Change {
+	return predicate.Change(sql.FieldLT(FieldSettlement, v))
+}
+
+// SettlementLTE applies the LTE predicate on the "settlement" field.
+func SettlementLTE(v []byte) predicate.Change {
+	return predicate.Change(sql.FieldLTE(FieldSettlement, v))
+}
+
+// SettlementIsNil applies the IsNil predicate on the "settlement" field.
+func SettlementIsNil() predicate.Change {
+	return predicate.Change(sql.FieldIsNull(FieldSettlement))
+}
+
+// SettlementNotNil applies the NotNil predicate on the "settlement" field.
+func SettlementNotNil() predicate.Change {
+	return predicate.Change(sql.FieldNotNull(FieldSettlement))
 }
 
 // And groups predicates with the AND operator between them.

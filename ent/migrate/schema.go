@@ -148,6 +148,7 @@ var (
 		{Name: "role_id", Type: field.TypeString, Default: ""},
 		{Name: "detail", Type: field.TypeString, Default: ""},
 		{Name: "create_time", Type: field.TypeTime},
+		{Name: "settlement", Type: field.TypeBytes, Nullable: true},
 	}
 	// ChangesTable holds the schema information for the "changes" table.
 	ChangesTable = &schema.Table{

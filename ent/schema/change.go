@@ -48,6 +48,12 @@ func (Change) Fields() []ent.Field {
 		// detail is set for login failures: the failure code.
 		field.String("detail").Default("").Immutable(),
 		field.Time("create_time").Immutable(),
+		// settlement is what a write numbered after its commit (PostgreSQL)
+		// leaves to its numbering, on its first entry: its audit event and
+		// the changes to its tenant's counts (see store.Settler). The
+		// sequencer settles it in the transaction that numbers the write and
+		// clears it; it is never set on a numbered entry.
+		field.Bytes("settlement").Optional().Nillable(),
 	}
 }
 

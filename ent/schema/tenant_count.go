@@ -11,11 +11,15 @@ import (
 // an unfiltered list (the page walk an IdP runs on import) answers its total
 // without counting every row.
 //
-// Invariants: for each tenant and kind, the sum of n over the shards is the
-// number of rows, because every create and delete adds its 1 or -1 in its own
-// transaction. A create picks one of a few shards at random, so concurrent
-// creates of one tenant seldom wait for the same row. A tenant with no rows
-// here has not been counted yet (store.Recount counts it once, at start).
+// Invariants: for each tenant and kind, the sum of n over the shards, plus
+// the count changes that writes not yet numbered carry (see
+// store.Settler), is the number of rows: every create and delete adds its 1
+// or -1 when its write is settled, in the write's own transaction (SQLite)
+// or in the one that numbers it (PostgreSQL). Counts are now added to shard
+// 0; rows of other shards were written when each create added its own, at a
+// random shard so that concurrent creates seldom waited for the same row,
+// and still count. A tenant with no rows here has not been counted yet
+// (store.Recount counts it once, at start).
 type TenantCount struct{ ent.Schema }
 
 // Mixin of the TenantCount.

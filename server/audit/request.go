@@ -20,15 +20,16 @@ const (
 
 // Request is who made a request and how: what a write's audit event records.
 type Request struct {
-	ActorKind auditevent.ActorKind
-	ActorID   string
-	Source    auditevent.Source
-	RequestID string
+	ActorKind auditevent.ActorKind `json:"actor_kind"`
+	ActorID   string               `json:"actor_id,omitempty"`
+	Source    auditevent.Source    `json:"source"`
+	RequestID string               `json:"request_id,omitempty"`
 	// Method is the gRPC method (or the command) that wrote.
-	Method string
+	Method string `json:"method,omitempty"`
 	// Gateway says the call came from one of this process's gateways (the
 	// in-process connection), whose source and request id are vouched for.
-	Gateway bool
+	// It decides how the request is recorded, and is not itself recorded.
+	Gateway bool `json:"-"`
 }
 
 type requestKey struct{}

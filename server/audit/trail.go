@@ -39,14 +39,35 @@ func (e event) create(c *ent.AuditEventClient) *ent.AuditEventCreate {
 		SetCreateTime(e.time)
 }
 
-// RecordWrite inserts the audit event of a write in the write's transaction
-// (its changes are the change-log entries of writeID, inserted beside it);
-// tenantID is Tenant's.
-func RecordWrite(ctx context.Context, tx *ent.Tx, projectID, tenantID, writeID string, changes int, now time.Time) error {
-	e := event{projectID: projectID, tenantID: tenantID, kind: auditevent.KindWrite, req: From(ctx),
-		writeID: writeID, changes: changes, time: now}
-	if err := e.create(tx.AuditEvent).Exec(ctx); err != nil {
-		return fmt.Errorf("record audit event: %w", err)
+// Write is the audit event of a write, as the write leaves it to be stored:
+// in the write's transaction where the write numbers itself (SQLite), or,
+// encoded on its change-log entries, in the transaction that numbers it
+// (PostgreSQL, see store.Settler). Either way it is stored before the write's
+// revision is answered.
+type Write struct {
+	ProjectID string    `json:"project_id"`
+	TenantID  string    `json:"tenant_id,omitempty"`
+	WriteID   string    `json:"write_id"`
+	Changes   int       `json:"changes"`
+	Request   Request   `json:"request"`
+	Time      time.Time `json:"time"`
+}
+
+// NewWrite returns the audit event of a write by ctx's request; tenantID is
+// Tenant's, changes the number of change-log entries of writeID.
+func NewWrite(ctx context.Context, projectID, tenantID, writeID string, changes int, now time.Time) Write {
+	return Write{ProjectID: projectID, TenantID: tenantID, WriteID: writeID, Changes: changes, Request: From(ctx), Time: now}
+}
+
+// RecordWrites inserts the audit events of writes, in one statement.
+func RecordWrites(ctx context.Context, tx *ent.Tx, writes []Write) error {
+	rows := make([]*ent.AuditEventCreate, len(writes))
+	for i, w := range writes {
+		rows[i] = event{projectID: w.ProjectID, tenantID: w.TenantID, kind: auditevent.KindWrite, req: w.Request,
+			writeID: w.WriteID, changes: w.Changes, time: w.Time}.create(tx.AuditEvent)
+	}
+	if err := tx.AuditEvent.CreateBulk(rows...).Exec(ctx); err != nil {
+		return fmt.Errorf("record audit events: %w", err)
 	}
 	return nil
 }

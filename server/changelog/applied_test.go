@@ -10,6 +10,7 @@ import (
 	"github.com/acme/identity/ent/project"
 	"github.com/acme/identity/server/changelog"
 	"github.com/acme/identity/server/instance/instancetest"
+	"github.com/acme/identity/server/store"
 	"github.com/acme/identity/server/store/scope"
 )
 
@@ -44,7 +45,7 @@ func TestApplied(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &recorder{}
-	f := changelog.NewFollower(db, slog.New(slog.DiscardHandler), r)
+	f := changelog.NewFollower(db, slog.New(slog.DiscardHandler), store.Settler(slog.New(slog.DiscardHandler)), r)
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	if err := f.Start(runCtx); err != nil {

@@ -60,6 +60,7 @@ type Loader interface {
 type Follower struct {
 	db      *ent.Client
 	log     *slog.Logger
+	settle  Settle
 	readers []Reader
 	poke    chan struct{}
 
@@ -94,9 +95,9 @@ type projectState struct {
 }
 
 // NewFollower returns a follower of db's change log feeding readers, in
-// order.
-func NewFollower(db *ent.Client, log *slog.Logger, readers ...Reader) *Follower {
-	return &Follower{db: db, log: log, readers: readers, poke: make(chan struct{}, 1), projects: map[string]*projectState{},
+// order; settle stores what the writes it numbers left to their numbering.
+func NewFollower(db *ent.Client, log *slog.Logger, settle Settle, readers ...Reader) *Follower {
+	return &Follower{db: db, log: log, settle: settle, readers: readers, poke: make(chan struct{}, 1), projects: map[string]*projectState{},
 		writes: map[string]int64{}, polled: make(chan struct{})}
 }
 
@@ -379,7 +380,7 @@ func (f *Follower) poll(ctx context.Context) error {
 	for more := true; more; {
 		var numbered map[string]int64
 		var err error
-		numbered, more, err = sequence(ctx, f.db, f.awaited())
+		numbered, more, err = sequence(ctx, f.db, f.awaited(), f.settle)
 		if err != nil {
 			return fmt.Errorf("number committed writes: %w", err)
 		}

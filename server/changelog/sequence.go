@@ -41,7 +41,10 @@ const sequenceBatch = 2_000
 // skips rows the first has numbered) and update projects in id order, so they
 // neither number an entry twice nor deadlock; on SQLite every transaction
 // holds the database's write lock.
-func sequence(ctx context.Context, db *ent.Client, expected bool) (map[string]int64, bool, error) {
+//
+// settle stores, in the same transaction, what the numbered writes left to
+// their numbering (their entries' settlements, in entry order).
+func sequence(ctx context.Context, db *ent.Client, expected bool, settle Settle) (map[string]int64, bool, error) {
 	// Most polls find nothing to number (and on SQLite writes number
 	// themselves): unless writes of this instance are waiting to be
 	// numbered, look before taking a write transaction.
@@ -55,7 +58,7 @@ func sequence(ctx context.Context, db *ent.Client, expected bool) (map[string]in
 	if err != nil {
 		return nil, false, fmt.Errorf("begin: %w", err)
 	}
-	numbered, more, err := sequenceTx(ctx, tx)
+	numbered, more, err := sequenceTx(ctx, tx, settle)
 	if err != nil {
 		_ = tx.Rollback()
 		return nil, false, err
@@ -66,17 +69,18 @@ func sequence(ctx context.Context, db *ent.Client, expected bool) (map[string]in
 	return numbered, more, nil
 }
 
-func sequenceTx(ctx context.Context, tx *ent.Tx) (map[string]int64, bool, error) {
+func sequenceTx(ctx context.Context, tx *ent.Tx, settle Settle) (map[string]int64, bool, error) {
 	var rows []struct {
-		ID        int64  `json:"id"`
-		ProjectID string `json:"project_id"`
-		WriteID   string `json:"write_id"`
+		ID         int64  `json:"id"`
+		ProjectID  string `json:"project_id"`
+		WriteID    string `json:"write_id"`
+		Settlement []byte `json:"settlement"`
 	}
 	err := tx.Change.Query().
 		Where(unnumbered).Unique(false).
 		Order(ent.Asc(change.FieldID)).
 		Limit(sequenceBatch).
-		Select(change.FieldID, change.FieldProjectID, change.FieldWriteID).
+		Select(change.FieldID, change.FieldProjectID, change.FieldWriteID, change.FieldSettlement).
 		Modify(forUpdate).
 		Scan(ctx, &rows)
 	if err != nil {
@@ -97,7 +101,7 @@ func sequenceTx(ctx context.Context, tx *ent.Tx) (map[string]int64, bool, error)
 		err := tx.Change.Query().
 			Where(unnumbered, change.IDGT(rows[len(rows)-1].ID), change.WriteIDIn(ids...)).Unique(false).
 			Order(ent.Asc(change.FieldID)).
-			Select(change.FieldID, change.FieldProjectID, change.FieldWriteID).
+			Select(change.FieldID, change.FieldProjectID, change.FieldWriteID, change.FieldSettlement).
 			Modify(forUpdate).
 			Scan(ctx, &rest)
 		if err != nil {
@@ -136,8 +140,8 @@ func sequenceTx(ctx context.Context, tx *ent.Tx) (map[string]int64, bool, error)
 			ids = append(ids, w.ids...)
 		}
 		// One statement numbers the project's batch: each entry takes its
-		// write's revision.
-		err = tx.Change.Update().Where(change.IDIn(ids...)).Modify(func(u *entsql.UpdateBuilder) {
+		// write's revision, and drops its settlement (settled below).
+		err = tx.Change.Update().Where(change.IDIn(ids...)).ClearSettlement().Modify(func(u *entsql.UpdateBuilder) {
 			u.Set(change.FieldRevision, entsql.ExprFunc(func(b *entsql.Builder) {
 				b.WriteString("CASE")
 				for _, w := range ws {
@@ -157,8 +161,24 @@ func sequenceTx(ctx context.Context, tx *ent.Tx) (map[string]int64, bool, error)
 			return nil, false, fmt.Errorf("number writes: %w", err)
 		}
 	}
+	var settlements [][]byte
+	for _, r := range rows {
+		if r.Settlement != nil {
+			settlements = append(settlements, r.Settlement)
+		}
+	}
+	if len(settlements) > 0 {
+		if err := settle(ctx, tx, settlements); err != nil {
+			return nil, false, fmt.Errorf("settle numbered writes: %w", err)
+		}
+	}
 	return numbered, more, nil
 }
+
+// Settle stores, in the transaction tx that numbers them, what writes left
+// to their numbering: the settlements they stored on their entries (see
+// store.Settler, which the changelog cannot import: the store imports it).
+type Settle func(ctx context.Context, tx *ent.Tx, settlements [][]byte) error
 
 // Advance adds n to the project's revision and returns the new value, in one
 // statement (ent's update would read the row again after writing it): the

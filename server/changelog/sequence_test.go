@@ -62,7 +62,7 @@ func TestSequencer(t *testing.T) {
 				}
 				ids = append(ids, row.ID)
 			}
-			f := changelog.NewFollower(db, slog.New(slog.DiscardHandler))
+			f := changelog.NewFollower(db, slog.New(slog.DiscardHandler), store.Settler(slog.New(slog.DiscardHandler)))
 			runCtx, stop := context.WithCancel(ctx)
 			defer stop()
 			if err := f.Start(runCtx); err != nil {
@@ -139,7 +139,7 @@ func TestSequencerBatch(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			f := changelog.NewFollower(db, slog.New(slog.DiscardHandler))
+			f := changelog.NewFollower(db, slog.New(slog.DiscardHandler), store.Settler(slog.New(slog.DiscardHandler)))
 			runCtx, stop := context.WithCancel(ctx)
 			defer stop()
 			if err := f.Start(runCtx); err != nil {

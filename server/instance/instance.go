@@ -149,7 +149,7 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	index := roleindex.NewIndex(db)
 	creds := authn.NewCache()
 	limiter := ratelimit.New(cfg.RateLimits, time.Now)
-	follower := changelog.NewFollower(db, cfg.Log, index, creds, limiter.Follow(db))
+	follower := changelog.NewFollower(db, cfg.Log, store.Settler(cfg.Log), index, creds, limiter.Follow(db))
 	if err := follower.Start(runCtx); err != nil {
 		return nil, fmt.Errorf("load the role index: %w", err)
 	}

@@ -57,9 +57,7 @@ func (s *GroupService) CreateGroup(ctx context.Context, req *identityv1.CreateGr
 		if err != nil {
 			return fmt.Errorf("create group: %w", err)
 		}
-		if err := store.AddCount(ctx, tx, req.GetTenantId(), tenantcount.KindGroup, 1); err != nil {
-			return err
-		}
+		tx.Count(req.GetTenantId(), tenantcount.KindGroup, 1)
 		t := changelog.TenantID(req.GetTenantId())
 		tx.Record(changelog.GroupCreated{Tenant: t, Group: changelog.GroupID(out.ID)})
 		if err := ensureRole(ctx, tx, t, out.ID, out.DisplayName); err != nil {
@@ -183,7 +181,7 @@ func (s *GroupService) DeleteGroup(ctx context.Context, req *identityv1.DeleteGr
 		}
 		n, err := tx.Group.Delete().Where(group.ID(id)).Exec(ctx)
 		if err == nil && n > 0 {
-			err = store.AddCount(ctx, tx, req.GetTenantId(), tenantcount.KindGroup, -int64(n))
+			tx.Count(req.GetTenantId(), tenantcount.KindGroup, -int64(n))
 		}
 		return n, err
 	})

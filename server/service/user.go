@@ -87,9 +87,7 @@ func (s *UserService) CreateUser(ctx context.Context, req *identityv1.CreateUser
 		if u.Edges.Emails, err = insertEmails(ctx, tx, req.GetTenantId(), id, in.GetEmails()); err != nil {
 			return err
 		}
-		if err := store.AddCount(ctx, tx, req.GetTenantId(), tenantcount.KindUser, 1); err != nil {
-			return err
-		}
+		tx.Count(req.GetTenantId(), tenantcount.KindUser, 1)
 		created = u
 		tx.Record(changelog.UserCreated{Tenant: changelog.TenantID(req.GetTenantId()), User: changelog.UserID(id)})
 		return nil
@@ -323,7 +321,7 @@ func (s *UserService) DeleteUser(ctx context.Context, req *identityv1.DeleteUser
 		}
 		n, err := tx.User.Delete().Where(user.ID(id)).Exec(ctx)
 		if err == nil && n > 0 {
-			err = store.AddCount(ctx, tx, req.GetTenantId(), tenantcount.KindUser, -int64(n))
+			tx.Count(req.GetTenantId(), tenantcount.KindUser, -int64(n))
 		}
 		return n, err
 	})

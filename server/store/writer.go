@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -76,6 +77,7 @@ type Tx struct {
 	// Now is the write's time, as stored.
 	Now    time.Time
 	events []changelog.Event
+	counts []countDelta
 }
 
 // Record adds events to the write's change-log entries.
@@ -102,12 +104,14 @@ func (tx *Tx) Changed() bool { return len(tx.events) > 0 }
 //
 // The events are appended last, with revision 0; the change log's sequencer
 // numbers them after commit (see changelog.sequence for why that order is
-// commit order where it matters), and Write returns once the write is
-// numbered and this instance's readers hold it. A rolled-back write leaves
-// nothing to number, so revisions have no gaps. Where the database runs one
-// write at a time anyway (SQLite), the write numbers itself from the
-// project's counter before appending, in the same transaction, and after
-// committing hands its events to this instance's readers itself.
+// commit order where it matters) and settles the write's audit event and
+// counts in the same transaction (see Settler), and Write returns once the
+// write is numbered and this instance's readers hold it. A rolled-back write
+// leaves nothing to number, so revisions have no gaps. Where the database
+// runs one write at a time anyway (SQLite), the write numbers itself from the
+// project's counter before appending and settles itself, in the same
+// transaction, and after committing hands its events to this instance's
+// readers itself.
 //
 // When fn records no event (an idempotent call that changed nothing), the
 // transaction rolls back and Write returns a revision that reflects every
@@ -176,12 +180,22 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 	for i, e := range tx.events {
 		rows[i] = changelog.Encode(etx, sc.ProjectID, writeID, rev, tx.Now, e)
 	}
+	auditTenant := audit.Tenant(sc.TenantID, tx.events)
+	settled := settlement{Audit: audit.NewWrite(ctx, sc.ProjectID, auditTenant, writeID, len(tx.events), tx.Now), Counts: tx.counts}
+	if !w.inline {
+		b, err := json.Marshal(settled)
+		if err != nil {
+			return rollback(fmt.Errorf("encode the write's settlement: %w", err))
+		}
+		rows[0].SetSettlement(b)
+	}
 	if err := etx.Change.CreateBulk(rows...).Exec(ctx); err != nil {
 		return rollback(fmt.Errorf("append change log: %w", err))
 	}
-	auditTenant := audit.Tenant(sc.TenantID, tx.events)
-	if err := audit.RecordWrite(ctx, etx, sc.ProjectID, auditTenant, writeID, len(tx.events), tx.Now); err != nil {
-		return rollback(err)
+	if w.inline {
+		if err := settle(ctx, etx, []settlement{settled}); err != nil {
+			return rollback(err)
+		}
 	}
 	w.committed.Committing(writeID, rev)
 	if err := etx.Commit(); err != nil {
