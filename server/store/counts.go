@@ -126,7 +126,9 @@ func recountTenant(ctx context.Context, db *ent.Client, tenantID string) error {
 		return err
 	}
 	err = func() error {
-		if err := findTenant(ctx, tx.Client(), tenantID, true); err != nil {
+		// FOR UPDATE, not the writers' NO KEY UPDATE: the count must also
+		// keep out the creates, whose foreign keys take FOR KEY SHARE.
+		if err := findTenant(ctx, tx.Client(), tenantID, forUpdate); err != nil {
 			return err
 		}
 		if n, err := tx.TenantCount.Query().Where(tenantcount.TenantID(tenantID)).Count(ctx); err != nil || n > 0 {

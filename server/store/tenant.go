@@ -32,16 +32,16 @@ func RequireTenant(ctx context.Context, db *ent.Client) error {
 // requireTenant runs through the scope's interceptor, which confines the
 // query to the caller's project.
 func requireTenant(ctx context.Context, db *ent.Client, tenantID string) error {
-	return findTenant(ctx, db, tenantID, false)
+	return findTenant(ctx, db, tenantID, nil)
 }
 
 // findTenant finds the tenant in the caller's project (NotFound otherwise)
-// and, when lock is set, on PostgreSQL locks its row until the transaction
-// ends.
-func findTenant(ctx context.Context, db *ent.Client, tenantID string, lock bool) error {
+// and, with a lock (forUpdate, forNoKeyUpdate), locks its row that way until
+// the transaction ends.
+func findTenant(ctx context.Context, db *ent.Client, tenantID string, lock func(*entsql.Selector)) error {
 	q := db.Tenant.Query().Where(tenant.ID(tenantID)).Unique(false)
-	if lock {
-		q.Modify(forUpdate)
+	if lock != nil {
+		q.Modify(lock)
 	}
 	ids, err := q.Limit(1).IDs(ctx)
 	if err != nil {
@@ -74,6 +74,18 @@ func lockProject(ctx context.Context, db *ent.Client, projectID string) error {
 func forUpdate(s *entsql.Selector) {
 	if s.Dialect() == dialect.Postgres {
 		s.ForUpdate()
+	}
+}
+
+// forNoKeyUpdate locks the selected rows on PostgreSQL against each other's
+// writers, but not against the foreign-key checks of inserts that reference
+// them (which take FOR KEY SHARE): a tenant's writes that lock its row run one
+// at a time, and its inserts (Writer.Insert: the users an IdP provisions) run
+// beside them. Deleting the row still waits for those inserts, and they for
+// it.
+func forNoKeyUpdate(s *entsql.Selector) {
+	if s.Dialect() == dialect.Postgres {
+		s.For(entsql.LockNoKeyUpdate)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	entsql "entgo.io/ent/dialect/sql"
+
 	"github.com/acme/identity/ent"
 	"github.com/acme/identity/server/audit"
 	"github.com/acme/identity/server/changelog"
@@ -95,11 +97,12 @@ func (tx *Tx) Changed() bool { return len(tx.events) > 0 }
 // may fn create rows of it.
 //
 // Writes of one tenant run one at a time: the transaction first locks the
-// tenant's row (on PostgreSQL; on SQLite every transaction begins IMMEDIATE,
+// tenant's row (on PostgreSQL, FOR NO KEY UPDATE, which the tenant's inserts
+// do not wait for, see Insert; on SQLite every transaction begins IMMEDIATE,
 // see Open, which serializes all writers), so a write's checks (a name
 // taken, a member present, a version expected) hold until it commits. Writes
 // of the project as a whole (tenants, access keys, roles, clients, keys) lock
-// the project's row the same way. Writes of different tenants do not wait for
+// the project's row (FOR UPDATE). Writes of different tenants do not wait for
 // each other; what must hold across tenants is a unique index.
 //
 // The events are appended last, with revision 0; the change log's sequencer
@@ -152,7 +155,11 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 	}
 	if sc.TenantID != "" {
 		if exclusive || !sc.Verified() {
-			if err := findTenant(ctx, etx.Client(), sc.TenantID, exclusive); err != nil {
+			var lock func(*entsql.Selector)
+			if exclusive {
+				lock = forNoKeyUpdate
+			}
+			if err := findTenant(ctx, etx.Client(), sc.TenantID, lock); err != nil {
 				return rollback(err)
 			}
 			sc.MarkVerified()
