@@ -49,8 +49,8 @@ type Authenticator struct {
 	log   *slog.Logger
 	now   func() time.Time
 	cache *Cache
-	// loads lets concurrent requests of one credential share one read when
-	// its cache entry is missing or due for its recheck.
+	// loads lets concurrent requests of one credential (key or SCIM token)
+	// share one read when its cache entry is missing or due for its recheck.
 	loads singleflight.Group
 }
 
@@ -125,6 +125,25 @@ func (a *Authenticator) accessKey(ctx context.Context, cred string) (Principal, 
 	return k.principal, nil
 }
 
+// loadToken reads a SCIM token and its tenant's project, and caches it, as
+// the system (the token names the tenant).
+func (a *Authenticator) loadToken(ctx context.Context, id string, now time.Time) (*cachedToken, error) {
+	gen := a.cache.generation()
+	ctx = scope.System(ctx)
+	row, err := a.db.ScimToken.Query().Where(scimtoken.ID(id)).WithTenant().Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, errBadCredential
+	}
+	if err != nil {
+		return nil, apierr.ToStatus(ctx, a.log, "authenticate", fmt.Errorf("find SCIM token: %w", err))
+	}
+	t := &cachedToken{verified: now, hash: row.SecretHash, expire: row.ExpireTime,
+		principal: Principal{ProjectID: row.Edges.Tenant.ProjectID, ScimTenantID: row.TenantID, ScimTokenID: row.ID}}
+	t.principal.Grant(row.TenantID, authz.ScimTokenPermissions...)
+	a.cache.putToken(gen, id, t)
+	return t, nil
+}
+
 // loadKey reads a key and what its bindings grant, and caches it. It reads
 // before any scope exists (the key names the project), so as the system.
 func (a *Authenticator) loadKey(ctx context.Context, keyID string, now time.Time) (*cachedKey, error) {
@@ -184,19 +203,21 @@ func (a *Authenticator) scimToken(ctx context.Context, token string) (Principal,
 	now := a.now()
 	t := a.cache.token(id)
 	if t == nil || now.Sub(t.verified) >= Recheck {
-		gen := a.cache.generation()
-		ctx := scope.System(ctx)
-		row, err := a.db.ScimToken.Query().Where(scimtoken.ID(id)).WithTenant().Only(ctx)
-		if ent.IsNotFound(err) {
-			return Principal{}, errBadCredential
+		// As for keys: an IdP's concurrent requests share one read.
+		ch := a.loads.DoChan("token:"+id, func() (any, error) {
+			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loadTimeout)
+			defer cancel()
+			return a.loadToken(lctx, id, now)
+		})
+		select {
+		case res := <-ch:
+			if res.Err != nil {
+				return Principal{}, res.Err
+			}
+			t = res.Val.(*cachedToken)
+		case <-ctx.Done():
+			return Principal{}, status.FromContextError(ctx.Err()).Err()
 		}
-		if err != nil {
-			return Principal{}, apierr.ToStatus(ctx, a.log, "authenticate", fmt.Errorf("find SCIM token: %w", err))
-		}
-		t = &cachedToken{verified: now, hash: row.SecretHash, expire: row.ExpireTime,
-			principal: Principal{ProjectID: row.Edges.Tenant.ProjectID, ScimTenantID: row.TenantID, ScimTokenID: row.ID}}
-		t.principal.Grant(row.TenantID, authz.ScimTokenPermissions...)
-		a.cache.putToken(gen, id, t)
 	}
 	if subtle.ConstantTimeCompare(hashSecret(secret), t.hash) != 1 || (t.expire != nil && !now.Before(*t.expire)) {
 		return Principal{}, errBadCredential
