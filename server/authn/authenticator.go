@@ -90,22 +90,11 @@ func (a *Authenticator) accessKey(ctx context.Context, cred string) (Principal, 
 	now := a.now()
 	k := a.cache.key(keyID)
 	if k == nil || now.Sub(k.verified) >= Recheck {
-		// The shared read is bounded on its own, and each waiting request by
-		// its deadline.
-		ch := a.loads.DoChan("key:"+keyID, func() (any, error) {
-			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loadTimeout)
-			defer cancel()
-			return a.loadKey(lctx, keyID, now)
-		})
-		select {
-		case res := <-ch:
-			if res.Err != nil {
-				return Principal{}, res.Err
-			}
-			k = res.Val.(*cachedKey)
-		case <-ctx.Done():
-			return Principal{}, status.FromContextError(ctx.Err()).Err()
+		v, err := a.shared(ctx, "key:"+keyID, func(ctx context.Context) (any, error) { return a.loadKey(ctx, keyID, now) })
+		if err != nil {
+			return Principal{}, err
 		}
+		k = v.(*cachedKey)
 	}
 	if k.projectID != projectID || subtle.ConstantTimeCompare(hashSecret(secret), k.hash) != 1 ||
 		k.revoked || (k.expire != nil && !now.Before(*k.expire)) {
@@ -123,6 +112,24 @@ func (a *Authenticator) accessKey(ctx context.Context, cred string) (Principal, 
 		}()
 	}
 	return k.principal, nil
+}
+
+// shared runs load once for the concurrent requests of one credential
+// (named by key) whose cache entry is missing or due for its recheck. The
+// shared read is bounded on its own, and each waiting request by its
+// deadline.
+func (a *Authenticator) shared(ctx context.Context, key string, load func(context.Context) (any, error)) (any, error) {
+	ch := a.loads.DoChan(key, func() (any, error) {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loadTimeout)
+		defer cancel()
+		return load(lctx)
+	})
+	select {
+	case res := <-ch:
+		return res.Val, res.Err
+	case <-ctx.Done():
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
 }
 
 // loadToken reads a SCIM token and its tenant's project, and caches it, as
@@ -203,21 +210,11 @@ func (a *Authenticator) scimToken(ctx context.Context, token string) (Principal,
 	now := a.now()
 	t := a.cache.token(id)
 	if t == nil || now.Sub(t.verified) >= Recheck {
-		// As for keys: an IdP's concurrent requests share one read.
-		ch := a.loads.DoChan("token:"+id, func() (any, error) {
-			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loadTimeout)
-			defer cancel()
-			return a.loadToken(lctx, id, now)
-		})
-		select {
-		case res := <-ch:
-			if res.Err != nil {
-				return Principal{}, res.Err
-			}
-			t = res.Val.(*cachedToken)
-		case <-ctx.Done():
-			return Principal{}, status.FromContextError(ctx.Err()).Err()
+		v, err := a.shared(ctx, "token:"+id, func(ctx context.Context) (any, error) { return a.loadToken(ctx, id, now) })
+		if err != nil {
+			return Principal{}, err
 		}
+		t = v.(*cachedToken)
 	}
 	if subtle.ConstantTimeCompare(hashSecret(secret), t.hash) != 1 || (t.expire != nil && !now.Before(*t.expire)) {
 		return Principal{}, errBadCredential

@@ -19,7 +19,7 @@ func TestCheckpoint(t *testing.T) {
 	ctx, cancel := context.WithCancel(scope.System(context.Background()))
 	defer cancel()
 	dir := t.TempDir()
-	db, now := openTenant(ctx, t, dir)
+	db, now := openTenant(ctx, t, store.SQLiteURL(dir))
 
 	walSize := func() int64 {
 		fi, err := os.Stat(filepath.Join(dir, "identity.db-wal"))

@@ -11,11 +11,11 @@ import (
 	"github.com/acme/identity/server/store/scope"
 )
 
-// openTenant opens a fresh SQLite database in dir holding project "p" and
+// openTenant opens the fresh database at url holding project "p" and
 // its tenant "t", and returns it with the rows' creation time.
-func openTenant(ctx context.Context, t *testing.T, dir string) (*ent.Client, time.Time) {
+func openTenant(ctx context.Context, t *testing.T, url string) (*ent.Client, time.Time) {
 	t.Helper()
-	db, err := store.Open(ctx, store.SQLiteURL(dir))
+	db, err := store.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func openTenant(ctx context.Context, t *testing.T, dir string) (*ent.Client, tim
 // so both stay reachable.
 func TestRekey(t *testing.T) {
 	ctx := scope.System(context.Background())
-	db, now := openTenant(ctx, t, t.TempDir())
+	db, now := openTenant(ctx, t, store.SQLiteURL(t.TempDir()))
 	user := func(id, name string) {
 		db.User.Create().SetID(id).SetTenantID("t").SetUserName(name).SetUserNameKey(store.Fold(name)).
 			SetCreateTime(now).SetUpdateTime(now).SetVersion(1).ExecX(ctx)

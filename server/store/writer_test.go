@@ -29,14 +29,7 @@ func TestInsertsBesideTenantWrites(t *testing.T) {
 	}
 	ctx := scope.System(context.Background())
 	url := pg.URL(t)
-	db, err := store.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	now := time.Now().UTC()
-	db.Project.Create().SetID("p").SetDisplayName("p").SetCreateTime(now).SetUpdateTime(now).ExecX(ctx)
-	db.Tenant.Create().SetID("t").SetProjectID("p").SetDisplayName("t").SetCreateTime(now).SetUpdateTime(now).SetVersion(1).ExecX(ctx)
+	db, now := openTenant(ctx, t, url)
 	log := slog.New(slog.DiscardHandler)
 	f := changelog.NewFollower(db, log, store.Settler(log))
 	runCtx, stop := context.WithCancel(ctx)
@@ -60,7 +53,7 @@ func TestInsertsBesideTenantWrites(t *testing.T) {
 	<-locked
 	insertCtx, cancel := context.WithTimeout(tenantCtx, 10*time.Second)
 	defer cancel()
-	_, err = w.Insert(insertCtx, func(ctx context.Context, tx *store.Tx) error {
+	_, err := w.Insert(insertCtx, func(ctx context.Context, tx *store.Tx) error {
 		if err := tx.User.Create().SetID("u").SetTenantID("t").SetUserName("ada").SetUserNameKey("ada").
 			SetCreateTime(now).SetUpdateTime(now).SetVersion(1).Exec(ctx); err != nil {
 			return err
