@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/acme/identity/gateway/scim/resource"
@@ -100,53 +99,18 @@ func splitList(s string) []string {
 // Okta imports) then reads every page by keyset, at the cost of the first,
 // instead of skipping ever more rows. Unknown positions fall back to an
 // offset.
-type pageCache struct {
-	mu      sync.Mutex
-	entries map[string]pageEntry
-}
-
-type pageEntry struct {
-	token   string
-	expires time.Time
-}
+type pageCache = expiring[string, string]
 
 const (
 	pageCacheTTL  = 10 * time.Minute
 	pageCacheSize = 10000
 )
 
-func newPageCache() *pageCache { return &pageCache{entries: map[string]pageEntry{}} }
+func newPageCache() *pageCache { return newExpiring[string, string](pageCacheTTL, pageCacheSize) }
 
 func pageKey(tenant, kind string, lq listQuery, startIndex int64) string {
 	return tenant + "\x00" + kind + "\x00" + lq.filter + "\x00" + lq.sortBy + "\x00" + strconv.FormatBool(lq.descending) +
 		"\x00" + strconv.FormatInt(startIndex, 10)
-}
-
-func (c *pageCache) get(key string) string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[key]
-	if !ok || time.Now().After(e.expires) {
-		return ""
-	}
-	return e.token
-}
-
-func (c *pageCache) put(key, token string) {
-	if token == "" {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.entries) >= pageCacheSize {
-		now := time.Now()
-		for k, e := range c.entries {
-			if now.After(e.expires) || len(c.entries) >= pageCacheSize {
-				delete(c.entries, k)
-			}
-		}
-	}
-	c.entries[key] = pageEntry{token: token, expires: time.Now().Add(pageCacheTTL)}
 }
 
 // pageStart returns where a list request starts in the API: a cursor's page
@@ -157,11 +121,12 @@ func (s *Server) pageStart(lq listQuery, tenant, kind string) (token string, ski
 	case lq.useCursor:
 		return lq.cursor, 0
 	case lq.startIndex > 1:
-		if token = s.pages.get(pageKey(tenant, kind, lq, lq.startIndex)); token == "" {
-			return "", int32(min(lq.startIndex-1, maxSkip))
+		if t, ok := s.pages.get(pageKey(tenant, kind, lq, lq.startIndex)); ok {
+			return t, 0
 		}
+		return "", int32(min(lq.startIndex-1, maxSkip))
 	}
-	return token, 0
+	return "", 0
 }
 
 // listResponse builds the ListResponse of a page of served resources out of
@@ -176,7 +141,7 @@ func (s *Server) listResponse(lq listQuery, tenant, kind string, total int, reso
 	}
 	if lq.useCursor {
 		out.NextCursor = next
-	} else if len(resources) > 0 {
+	} else if len(resources) > 0 && next != "" {
 		s.pages.put(pageKey(tenant, kind, lq, lq.startIndex+int64(len(resources))), next)
 	}
 	return out

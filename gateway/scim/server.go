@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"google.golang.org/grpc"
@@ -100,15 +99,15 @@ func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request) error)
 			return
 		}
 		ctx := requestid.Outgoing(metadata.AppendToOutgoingContext(r.Context(), "authorization", auth), requestid.SCIM)
-		key, now := hintKey(auth), time.Now()
-		who := s.hints.get(key, now)
-		if who == nil {
+		key := hintKey(auth)
+		who, ok := s.hints.get(key)
+		if !ok {
 			var err error
 			if who, err = s.scim.ResolveScimTenant(ctx, &identityv1.ResolveScimTenantRequest{}); err != nil {
 				writeError(w, err)
 				return
 			}
-			s.hints.put(key, who, now)
+			s.hints.put(key, who)
 		}
 		ctx = context.WithValue(ctx, tenantKey{}, who.GetTenantId())
 		if status := s.audited(w, r.WithContext(ctx), who.GetTenantId(), errorsWritten(h)); status == http.StatusUnauthorized || status == http.StatusForbidden {

@@ -39,7 +39,7 @@ func (r *recorder) records() []changelog.Record {
 // to the poll.
 func TestApplied(t *testing.T) {
 	ctx := scope.System(context.Background())
-	db, projectID := openProject(ctx, t, instancetest.Databases()[0])
+	db, projectID := instancetest.Databases()[0].OpenProject(ctx, t)
 	rev, err := db.Project.Query().Where(project.ID(projectID)).Select(project.FieldRevision).Int(ctx)
 	if err != nil {
 		t.Fatal(err)

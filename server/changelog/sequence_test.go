@@ -6,36 +6,17 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/acme/identity/ent"
 	"github.com/acme/identity/ent/change"
 	"github.com/acme/identity/ent/project"
-	"github.com/acme/identity/server/authn"
 	"github.com/acme/identity/server/changelog"
 	"github.com/acme/identity/server/instance/instancetest"
 	"github.com/acme/identity/server/store"
 	"github.com/acme/identity/server/store/scope"
 )
-
-// openProject opens a fresh database of d with one project and returns the
-// project's id.
-func openProject(ctx context.Context, t *testing.T, d instancetest.Database) (*ent.Client, string) {
-	t.Helper()
-	db, err := store.Open(ctx, d.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	cred, err := authn.InitProject(ctx, db, "p")
-	if err != nil {
-		t.Fatal(err)
-	}
-	projectID, _, _ := strings.Cut(cred, ":")
-	return db, projectID
-}
 
 // TestSequencer commits entries unnumbered, as writes do on PostgreSQL, on
 // each database, and requires a starting follower to number them: all
@@ -46,7 +27,7 @@ func TestSequencer(t *testing.T) {
 	for _, d := range instancetest.Databases() {
 		t.Run(d.Name, func(t *testing.T) {
 			ctx := scope.System(context.Background())
-			db, projectID := openProject(ctx, t, d)
+			db, projectID := d.OpenProject(ctx, t)
 			before, err := db.Project.Query().Where(project.ID(projectID)).Only(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -99,7 +80,7 @@ func TestSequencerBatch(t *testing.T) {
 	for _, d := range instancetest.Databases() {
 		t.Run(d.Name, func(t *testing.T) {
 			ctx := scope.System(context.Background())
-			db, first := openProject(ctx, t, d)
+			db, first := d.OpenProject(ctx, t)
 			now := time.Now()
 			second, err := db.Project.Create().SetID("second").SetDisplayName("second").SetCreateTime(now).SetUpdateTime(now).Save(ctx)
 			if err != nil {

@@ -27,7 +27,7 @@ func TestSettle(t *testing.T) {
 	for _, d := range instancetest.Databases() {
 		t.Run(d.Name, func(t *testing.T) {
 			ctx := scope.System(context.Background())
-			db, projectID := openProject(ctx, t, d)
+			db, projectID := d.OpenProject(ctx, t)
 			now := time.Now().UTC().Truncate(time.Second)
 			db.Tenant.Create().SetID("t").SetProjectID(projectID).SetDisplayName("t").SetCreateTime(now).SetUpdateTime(now).SetVersion(1).ExecX(ctx)
 			db.TenantCount.Create().SetTenantID("t").SetKind(tenantcount.KindUser).SetShard(7).SetN(10).ExecX(ctx)

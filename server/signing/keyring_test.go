@@ -5,13 +5,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
-	"github.com/acme/identity/server/authn"
 	"github.com/acme/identity/server/changelog"
 	"github.com/acme/identity/server/instance/instancetest"
 	"github.com/acme/identity/server/signing"
@@ -38,18 +36,8 @@ func (noFollower) Applied(context.Context, string, string, int64, []changelog.Ev
 func TestKeyLifecycle(t *testing.T) {
 	for _, d := range instancetest.Databases() {
 		t.Run(d.Name, func(t *testing.T) {
-			ctx := context.Background()
-			db, err := store.Open(ctx, d.URL(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			cred, err := authn.InitProject(ctx, db, "p")
-			if err != nil {
-				t.Fatal(err)
-			}
-			projectID, _, _ := strings.Cut(cred, ":")
-			ctx = scope.WithProject(ctx, projectID)
+			db, projectID := d.OpenProject(context.Background(), t)
+			ctx := scope.WithProject(context.Background(), projectID)
 			now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 			clock := func() time.Time { return now }
 			w := store.NewWriter(db, slog.New(slog.DiscardHandler), clock, noFollower{}, false, store.WriteLock(""))

@@ -26,13 +26,9 @@ func RequireTenant(ctx context.Context, db *ent.Client) error {
 	if sc.Verified() { // found already: scope.WithKnownTenant, or a write of this request
 		return nil
 	}
-	return requireTenant(ctx, db, sc.TenantID)
-}
-
-// requireTenant runs through the scope's interceptor, which confines the
-// query to the caller's project.
-func requireTenant(ctx context.Context, db *ent.Client, tenantID string) error {
-	return findTenant(ctx, db, tenantID, nil)
+	// the query runs through the scope's interceptor, which confines it to
+	// the caller's project
+	return findTenant(ctx, db, sc.TenantID, nil)
 }
 
 // findTenant finds the tenant in the caller's project (NotFound otherwise)

@@ -1,15 +1,19 @@
 package instancetest
 
 import (
+	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver for the admin connection
 
+	"github.com/acme/identity/ent"
+	"github.com/acme/identity/server/authn"
 	"github.com/acme/identity/server/store"
 )
 
@@ -18,6 +22,24 @@ type Database struct {
 	Name string
 	// URL returns the URL of a new, empty database owned by the test.
 	URL func(t testing.TB) string
+}
+
+// OpenProject opens a new database of this kind holding one project, closed
+// when the test ends, and returns it with the project's id: for tests of the
+// store's parts without a whole instance.
+func (d Database) OpenProject(ctx context.Context, t testing.TB) (*ent.Client, string) {
+	t.Helper()
+	db, err := store.Open(ctx, d.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	cred, err := authn.InitProject(ctx, db, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	projectID, _, _ := strings.Cut(cred, ":")
+	return db, projectID
 }
 
 // Databases returns SQLite always, and PostgreSQL when
