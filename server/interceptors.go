@@ -78,7 +78,7 @@ func (c chain) interceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServe
 	// The SCIM gateway's record of a request it already admitted is not a
 	// request of its own: it takes none of the IdP's allowance.
 	limited := selector.MatchFunc(func(_ context.Context, m interceptors.CallMeta) bool {
-		return !isPublic(m) && m.FullMethod() != identityv1.AuditService_RecordScimRequest_FullMethodName
+		return !isPublic(m) && (m.Service != identityv1.AuditService_ServiceDesc.ServiceName || m.FullMethod() != identityv1.AuditService_RecordScimRequest_FullMethodName)
 	})
 
 	// refuseInvalidUTF8 comes first: it takes what the codec marked, so
@@ -128,7 +128,7 @@ func isPublic(m interceptors.CallMeta) bool {
 		"grpc.reflection.v1alpha.ServerReflection":
 		return true
 	}
-	return authz.IsPublic(m.FullMethod())
+	return authz.IsPublic(m.Service, m.Method)
 }
 
 func limitTime(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {

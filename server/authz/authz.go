@@ -224,9 +224,21 @@ func Writes(fullMethod string) bool {
 // names.
 func TenantScoped(fullMethod string) bool { return methodRules[fullMethod].scope == scopeTenant }
 
-// IsPublic says whether a method of the identity services answers without a
-// credential.
-func IsPublic(fullMethod string) bool { return publicMethods[fullMethod] }
+// publicCalls is publicMethods keyed by service and method name, as
+// interceptors receive a call (interceptors.CallMeta), so that the check every
+// call makes, several times in the chain, joins no strings.
+var publicCalls = func() map[[2]string]bool {
+	calls := make(map[[2]string]bool, len(publicMethods))
+	for full := range publicMethods {
+		service, method, _ := strings.Cut(strings.TrimPrefix(full, "/"), "/")
+		calls[[2]string{service, method}] = true
+	}
+	return calls
+}()
+
+// IsPublic says whether a method of the identity services (its service's
+// full name and its own name) answers without a credential.
+func IsPublic(service, method string) bool { return publicCalls[[2]string{service, method}] }
 
 // Target is what an authorized call may touch.
 type Target struct {

@@ -10,7 +10,8 @@ import (
 )
 
 // TestEveryMethodHasARule walks every service of identity.v1 and fails on a
-// method that is neither public nor in the authorization table, on a
+// method that is neither public nor in the authorization table, on one
+// IsPublic answers for wrongly, on a
 // tenant-scoped method whose request names no tenant, and on a table entry
 // that names no method.
 func TestEveryMethodHasARule(t *testing.T) {
@@ -23,6 +24,9 @@ func TestEveryMethodHasARule(t *testing.T) {
 				full := "/" + string(sd.FullName()) + "/" + string(md.Name())
 				seen[full] = true
 				r, ok := methodRules[full]
+				if IsPublic(string(sd.FullName()), string(md.Name())) != publicMethods[full] {
+					t.Errorf("IsPublic(%s, %s) disagrees with publicMethods", sd.FullName(), md.Name())
+				}
 				if publicMethods[full] {
 					if ok {
 						t.Errorf("%s is public and has a rule", full)
