@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
-	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,9 +72,11 @@ type Follower struct {
 
 	// writes holds this instance's writes that have committed or are about
 	// to, by write id, with their revision once a poll has seen it (0
-	// before).
+	// before). learned is closed and replaced whenever one of them gets its
+	// revision.
 	writesMu sync.Mutex
 	writes   map[string]int64
+	learned  chan struct{}
 
 	// polls counts polls begun and ended; polled is closed and replaced
 	// whenever one ends.
@@ -98,7 +99,7 @@ type projectState struct {
 // order; settle stores what the writes it numbers left to their numbering.
 func NewFollower(db *ent.Client, log *slog.Logger, settle Settle, readers ...Reader) *Follower {
 	return &Follower{db: db, log: log, settle: settle, readers: readers, poke: make(chan struct{}, 1), projects: map[string]*projectState{},
-		writes: map[string]int64{}, polled: make(chan struct{})}
+		writes: map[string]int64{}, learned: make(chan struct{}), polled: make(chan struct{})}
 }
 
 // Start loads the readers and applies the log up to now, then keeps following
@@ -179,15 +180,19 @@ func (f *Follower) Committed(ctx context.Context, projectID, writeID string) (in
 	for {
 		polled := f.polledChan()
 		f.writesMu.Lock()
-		rev := f.writes[writeID]
+		rev, learned := f.writes[writeID], f.learned
 		f.writesMu.Unlock()
 		if rev > 0 {
 			p := f.project(projectID)
 			p.commit(rev)
 			return rev, f.waitFor(ctx, p, rev)
 		}
+		// The poll that numbers the write says so before it hands the
+		// write to the readers (learned); one that ended without it (the
+		// write committed after it looked) is followed by another.
 		f.wake()
 		select {
+		case <-learned:
 		case <-polled:
 		case <-ctx.Done():
 			return 0, fmt.Errorf("wait for write %s to be numbered: %w", writeID, ctx.Err())
@@ -285,10 +290,16 @@ func (f *Follower) learn(numbered iter.Seq2[string, int64]) {
 	if len(f.writes) == 0 {
 		return
 	}
+	learned := false
 	for w, rev := range numbered {
 		if cur, ok := f.writes[w]; ok && cur == 0 {
 			f.writes[w] = rev
+			learned = true
 		}
+	}
+	if learned {
+		close(f.learned)
+		f.learned = make(chan struct{})
 	}
 }
 
@@ -365,8 +376,9 @@ func (f *Follower) run(ctx context.Context) {
 	}
 }
 
-// poll numbers the committed writes no one has numbered yet, then hands every
-// record the readers do not hold yet to them. A project that fails is retried
+// poll numbers the committed writes no one has numbered yet and hands them to
+// the readers as numbered (handOver), then hands them every other record they
+// do not hold yet (writes other instances numbered). A project that fails is retried
 // at the next poll; the others go on.
 func (f *Follower) poll(ctx context.Context) error {
 	f.pollsBegun.Add(1)
@@ -377,20 +389,25 @@ func (f *Follower) poll(ctx context.Context) error {
 		f.polled = make(chan struct{})
 		f.polledMu.Unlock()
 	}()
+	var errs []error
 	for more := true; more; {
-		var numbered map[string]int64
+		var batches []numbered
 		var err error
-		numbered, more, err = sequence(ctx, f.db, f.awaited(), f.settle)
+		batches, more, err = sequence(ctx, f.db, f.awaited(), f.settle)
 		if err != nil {
 			return fmt.Errorf("number committed writes: %w", err)
 		}
-		f.learn(maps.All(numbered))
+		for _, b := range batches {
+			f.learn(revisions(b.entries))
+			if err := f.handOver(ctx, b); err != nil {
+				errs = append(errs, fmt.Errorf("project %s: %w", b.project, err))
+			}
+		}
 	}
 	projects, err := f.db.Project.Query().Select(project.FieldID, project.FieldRevision).All(ctx)
 	if err != nil {
 		return fmt.Errorf("read revisions: %w", err)
 	}
-	var errs []error
 	for _, p := range projects {
 		if err := f.catchUp(ctx, p.ID, p.Revision); err != nil {
 			errs = append(errs, fmt.Errorf("project %s: %w", p.ID, err))
@@ -416,6 +433,36 @@ func (f *Follower) catchUp(ctx context.Context, projectID string, to int64) erro
 	return nil
 }
 
+// handOver hands the writes of a project this poll just numbered to the
+// readers, when they hold every revision before them: reading them back
+// (follow) would return the same entries. When they do not (another
+// instance numbered writes in between, or an earlier Apply failed), the
+// catch-up that follows reads them with the rest.
+func (f *Follower) handOver(ctx context.Context, b numbered) error {
+	p := f.project(b.project)
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
+	if p.applied.Load() != b.from-1 {
+		return nil
+	}
+	if err := f.apply(ctx, b.project, b.entries); err != nil {
+		return err
+	}
+	p.advance(b.to)
+	return nil
+}
+
+// revisions yields the write id and revision of each entry.
+func revisions(rows []*ent.Change) iter.Seq2[string, int64] {
+	return func(yield func(string, int64) bool) {
+		for _, row := range rows {
+			if !yield(row.WriteID, row.Revision) {
+				return
+			}
+		}
+	}
+}
+
 // follow hands a project's records after revision from up to revision to to
 // the readers.
 func (f *Follower) follow(ctx context.Context, projectID string, from, to int64) error {
@@ -428,13 +475,13 @@ func (f *Follower) follow(ctx context.Context, projectID string, from, to int64)
 	if err != nil {
 		return fmt.Errorf("read change log: %w", err)
 	}
-	f.learn(func(yield func(string, int64) bool) {
-		for _, row := range rows {
-			if !yield(row.WriteID, row.Revision) {
-				return
-			}
-		}
-	})
+	f.learn(revisions(rows))
+	return f.apply(ctx, projectID, rows)
+}
+
+// apply hands a project's entries, in revision order, to the readers as
+// records.
+func (f *Follower) apply(ctx context.Context, projectID string, rows []*ent.Change) error {
 	records := make([]Record, 0, len(rows))
 	for _, row := range rows {
 		r, err := Decode(row)

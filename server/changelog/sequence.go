@@ -19,9 +19,10 @@ const sequenceBatch = 2_000
 
 // sequence numbers committed entries that have no revision yet: each write's
 // entries get the next revision of their project, writes taken in the order
-// of their entries' ids. It reports the revision of each write it numbered
-// and whether entries may be left (a full batch). expected says that writes
-// of this instance are waiting for their revision.
+// of their entries' ids. It returns what it numbered of each project, the
+// entries included (so that the follower hands them to its readers without
+// reading them back), and whether entries may be left (a full batch).
+// expected says that writes of this instance are waiting for their revision.
 //
 // Why numbering after commit: a revision taken inside the write (a counter row
 // every write updates) holds that row's lock from the increment to the
@@ -44,7 +45,7 @@ const sequenceBatch = 2_000
 //
 // settle stores, in the same transaction, what the numbered writes left to
 // their numbering (their entries' settlements, in entry order).
-func sequence(ctx context.Context, db *ent.Client, expected bool, settle Settle) (map[string]int64, bool, error) {
+func sequence(ctx context.Context, db *ent.Client, expected bool, settle Settle) ([]numbered, bool, error) {
 	// Most polls find nothing to number (and on SQLite writes number
 	// themselves): unless writes of this instance are waiting to be
 	// numbered, look before taking a write transaction.
@@ -58,7 +59,7 @@ func sequence(ctx context.Context, db *ent.Client, expected bool, settle Settle)
 	if err != nil {
 		return nil, false, fmt.Errorf("begin: %w", err)
 	}
-	numbered, more, err := sequenceTx(ctx, tx, settle)
+	batches, more, err := sequenceTx(ctx, tx, settle)
 	if err != nil {
 		_ = tx.Rollback()
 		return nil, false, err
@@ -66,23 +67,25 @@ func sequence(ctx context.Context, db *ent.Client, expected bool, settle Settle)
 	if err := tx.Commit(); err != nil {
 		return nil, false, fmt.Errorf("commit: %w", err)
 	}
-	return numbered, more, nil
+	return batches, more, nil
 }
 
-func sequenceTx(ctx context.Context, tx *ent.Tx, settle Settle) (map[string]int64, bool, error) {
-	var rows []struct {
-		ID         int64  `json:"id"`
-		ProjectID  string `json:"project_id"`
-		WriteID    string `json:"write_id"`
-		Settlement []byte `json:"settlement"`
-	}
-	err := tx.Change.Query().
+// numbered is what one sequencing numbered of a project: revisions from
+// through to, and their entries in the order the follower reads them
+// (revision, then id), each holding its revision.
+type numbered struct {
+	project  string
+	from, to int64
+	entries  []*ent.Change
+}
+
+func sequenceTx(ctx context.Context, tx *ent.Tx, settle Settle) ([]numbered, bool, error) {
+	rows, err := tx.Change.Query().
 		Where(unnumbered).Unique(false).
 		Order(ent.Asc(change.FieldID)).
 		Limit(sequenceBatch).
-		Select(change.FieldID, change.FieldProjectID, change.FieldWriteID, change.FieldSettlement).
 		Modify(forUpdate).
-		Scan(ctx, &rows)
+		All(ctx)
 	if err != nil {
 		return nil, false, fmt.Errorf("read unsequenced entries: %w", err)
 	}
@@ -97,13 +100,11 @@ func sequenceTx(ctx context.Context, tx *ent.Tx, settle Settle) (map[string]int6
 		for _, r := range rows {
 			ids = append(ids, r.WriteID)
 		}
-		rest := rows[:0:0]
-		err := tx.Change.Query().
+		rest, err := tx.Change.Query().
 			Where(unnumbered, change.IDGT(rows[len(rows)-1].ID), change.WriteIDIn(ids...)).Unique(false).
 			Order(ent.Asc(change.FieldID)).
-			Select(change.FieldID, change.FieldProjectID, change.FieldWriteID, change.FieldSettlement).
 			Modify(forUpdate).
-			Scan(ctx, &rest)
+			All(ctx)
 		if err != nil {
 			return nil, false, fmt.Errorf("read the rest of a write: %w", err)
 		}
@@ -111,34 +112,40 @@ func sequenceTx(ctx context.Context, tx *ent.Tx, settle Settle) (map[string]int6
 	}
 	// Each project's writes, in the order of their first entry.
 	type write struct {
-		id  string
-		ids []int64
-		rev int64
+		rows []*ent.Change
+		ids  []int64
+		rev  int64
 	}
 	writes := map[string][]*write{}
 	byID := map[string]*write{}
 	for _, r := range rows {
 		w := byID[r.WriteID]
 		if w == nil {
-			w = &write{id: r.WriteID}
+			w = &write{}
 			byID[r.WriteID] = w
 			writes[r.ProjectID] = append(writes[r.ProjectID], w)
 		}
+		w.rows = append(w.rows, r)
 		w.ids = append(w.ids, r.ID)
 	}
-	numbered := make(map[string]int64, len(byID))
+	var out []numbered
 	for _, p := range slices.Sorted(maps.Keys(writes)) {
 		ws := writes[p]
 		last, err := Advance(ctx, tx, p, int64(len(ws)))
 		if err != nil {
 			return nil, false, fmt.Errorf("advance project %s: %w", p, err)
 		}
+		n := numbered{project: p, from: last - int64(len(ws)-1), to: last}
 		var ids []int64
 		for i, w := range ws {
-			w.rev = last - int64(len(ws)-1-i)
-			numbered[w.id] = w.rev
+			w.rev = n.from + int64(i)
+			for _, r := range w.rows {
+				r.Revision = w.rev
+			}
+			n.entries = append(n.entries, w.rows...)
 			ids = append(ids, w.ids...)
 		}
+		out = append(out, n)
 		// One statement numbers the project's batch: each entry takes its
 		// write's revision, and drops its settlement (settled below).
 		err = tx.Change.Update().Where(change.IDIn(ids...)).ClearSettlement().Modify(func(u *entsql.UpdateBuilder) {
@@ -164,7 +171,8 @@ func sequenceTx(ctx context.Context, tx *ent.Tx, settle Settle) (map[string]int6
 	var settlements [][]byte
 	for _, r := range rows {
 		if r.Settlement != nil {
-			settlements = append(settlements, r.Settlement)
+			settlements = append(settlements, *r.Settlement)
+			r.Settlement = nil // as stored now
 		}
 	}
 	if len(settlements) > 0 {
@@ -172,7 +180,7 @@ func sequenceTx(ctx context.Context, tx *ent.Tx, settle Settle) (map[string]int6
 			return nil, false, fmt.Errorf("settle numbered writes: %w", err)
 		}
 	}
-	return numbered, more, nil
+	return out, more, nil
 }
 
 // Settle stores, in the transaction tx that numbers them, what writes left

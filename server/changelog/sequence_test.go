@@ -22,7 +22,7 @@ import (
 // each database, and requires a starting follower to number them: all
 // entries of one write take one revision, writes take the project's next
 // revisions in the order of their first entry, and the project's counter
-// ends at the last.
+// ends at the last. Its reader receives them as numbered, in revision order.
 func TestSequencer(t *testing.T) {
 	for _, d := range instancetest.Databases() {
 		t.Run(d.Name, func(t *testing.T) {
@@ -43,7 +43,8 @@ func TestSequencer(t *testing.T) {
 				}
 				ids = append(ids, row.ID)
 			}
-			f := changelog.NewFollower(db, slog.New(slog.DiscardHandler), store.Settler(slog.New(slog.DiscardHandler)))
+			got := &recorder{}
+			f := changelog.NewFollower(db, slog.New(slog.DiscardHandler), store.Settler(slog.New(slog.DiscardHandler)), got)
 			runCtx, stop := context.WithCancel(ctx)
 			defer stop()
 			if err := f.Start(runCtx); err != nil {
@@ -66,6 +67,14 @@ func TestSequencer(t *testing.T) {
 			}
 			if got, err := f.Await(ctx, projectID, r+3); err != nil || got != r+3 {
 				t.Fatalf("follower holds %d (%v), want %d", got, err, r+3)
+			}
+			user := func(id string) changelog.Event {
+				return changelog.UserCreated{User: changelog.UserID(id)}
+			}
+			wantRecords := []changelog.Record{{Revision: r + 1, Event: user("a")}, {Revision: r + 1, Event: user("a")},
+				{Revision: r + 2, Event: user("b")}, {Revision: r + 3, Event: user("c")}}
+			if !slices.Equal(got.records(), wantRecords) {
+				t.Errorf("reader received %v, want %v", got.records(), wantRecords)
 			}
 		})
 	}
