@@ -113,7 +113,6 @@ func sequenceTx(ctx context.Context, tx *ent.Tx, settle Settle) ([]numbered, boo
 	// Each project's writes, in the order of their first entry.
 	type write struct {
 		rows []*ent.Change
-		ids  []int64
 		rev  int64
 	}
 	writes := map[string][]*write{}
@@ -126,7 +125,6 @@ func sequenceTx(ctx context.Context, tx *ent.Tx, settle Settle) ([]numbered, boo
 			writes[r.ProjectID] = append(writes[r.ProjectID], w)
 		}
 		w.rows = append(w.rows, r)
-		w.ids = append(w.ids, r.ID)
 	}
 	var out []numbered
 	for _, p := range slices.Sorted(maps.Keys(writes)) {
@@ -141,9 +139,9 @@ func sequenceTx(ctx context.Context, tx *ent.Tx, settle Settle) ([]numbered, boo
 			w.rev = n.from + int64(i)
 			for _, r := range w.rows {
 				r.Revision = w.rev
+				ids = append(ids, r.ID)
 			}
 			n.entries = append(n.entries, w.rows...)
-			ids = append(ids, w.ids...)
 		}
 		out = append(out, n)
 		// One statement numbers the project's batch: each entry takes its
@@ -153,11 +151,11 @@ func sequenceTx(ctx context.Context, tx *ent.Tx, settle Settle) ([]numbered, boo
 				b.WriteString("CASE")
 				for _, w := range ws {
 					b.WriteString(" WHEN ").Ident(change.FieldID).WriteString(" IN (")
-					for i, id := range w.ids {
+					for i, r := range w.rows {
 						if i > 0 {
 							b.Comma()
 						}
-						b.Arg(id)
+						b.Arg(r.ID)
 					}
 					b.WriteString(") THEN CAST(").Arg(w.rev).WriteString(" AS BIGINT)")
 				}
