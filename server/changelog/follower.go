@@ -378,8 +378,8 @@ func (f *Follower) run(ctx context.Context) {
 
 // poll numbers the committed writes no one has numbered yet and hands them to
 // the readers as numbered (handOver), then hands them every other record they
-// do not hold yet (writes other instances numbered). A project that fails is retried
-// at the next poll; the others go on.
+// do not hold yet (writes other instances numbered). A project that fails is
+// retried at the next poll; the others go on.
 func (f *Follower) poll(ctx context.Context) error {
 	f.pollsBegun.Add(1)
 	defer func() {
