@@ -283,15 +283,16 @@ func (f *Follower) awaited() bool {
 	return false
 }
 
-// learn keeps the revisions of this instance's writes among numbered.
-func (f *Follower) learn(numbered iter.Seq2[string, int64]) {
+// learn keeps the revisions of this instance's writes among revs (write id,
+// revision).
+func (f *Follower) learn(revs iter.Seq2[string, int64]) {
 	f.writesMu.Lock()
 	defer f.writesMu.Unlock()
 	if len(f.writes) == 0 {
 		return
 	}
 	learned := false
-	for w, rev := range numbered {
+	for w, rev := range revs {
 		if cur, ok := f.writes[w]; ok && cur == 0 {
 			f.writes[w] = rev
 			learned = true
