@@ -37,13 +37,20 @@ type Handlers struct {
 	Public, Admin http.Handler
 }
 
+// through registers a service's REST handlers with a client of it.
+func through[C any](register func(context.Context, *runtime.ServeMux, C) error, client func(grpc.ClientConnInterface) C) func(context.Context, *runtime.ServeMux, grpc.ClientConnInterface) error {
+	return func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
+		return register(ctx, mux, client(conn))
+	}
+}
+
 // New returns the HTTP handlers of identityd over a connection to the core.
 // reg receives the HTTP metrics and is served at /metrics, together with
 // whatever else is registered there (the gRPC metrics). publicURL is the base
 // URL clients reach identityd at; SCIM locations are built on it.
 // log receives the requests that failed with a 5xx. With separateAdmin the
 // public handler leaves the admin endpoints out.
-func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry, publicURL string, log *slog.Logger, separateAdmin bool) (Handlers, error) {
+func New(ctx context.Context, conn grpc.ClientConnInterface, reg *prometheus.Registry, publicURL string, log *slog.Logger, separateAdmin bool) (Handlers, error) {
 	rest := runtime.NewServeMux(
 		runtime.WithErrorHandler(errorHandler(log)),
 		runtime.WithRoutingErrorHandler(routingError),
@@ -63,20 +70,20 @@ func New(ctx context.Context, conn *grpc.ClientConn, reg *prometheus.Registry, p
 		runtime.WithIncomingHeaderMatcher(requestid.HeaderMatcher),
 		runtime.WithHealthzEndpoint(healthpb.NewHealthClient(conn)),
 	)
-	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
-		identityv1.RegisterProjectServiceHandler,
-		identityv1.RegisterTenantServiceHandler,
-		identityv1.RegisterUserServiceHandler,
-		identityv1.RegisterGroupServiceHandler,
-		identityv1.RegisterRoleServiceHandler,
-		identityv1.RegisterAccessKeyServiceHandler,
-		identityv1.RegisterOAuthClientServiceHandler,
-		identityv1.RegisterSigningKeyServiceHandler,
-		identityv1.RegisterSessionServiceHandler,
-		identityv1.RegisterSsoServiceHandler,
-		identityv1.RegisterScimServiceHandler,
-		identityv1.RegisterAuthzServiceHandler,
-		identityv1.RegisterAuditServiceHandler,
+	for _, register := range []func(context.Context, *runtime.ServeMux, grpc.ClientConnInterface) error{
+		through(identityv1.RegisterProjectServiceHandlerClient, identityv1.NewProjectServiceClient),
+		through(identityv1.RegisterTenantServiceHandlerClient, identityv1.NewTenantServiceClient),
+		through(identityv1.RegisterUserServiceHandlerClient, identityv1.NewUserServiceClient),
+		through(identityv1.RegisterGroupServiceHandlerClient, identityv1.NewGroupServiceClient),
+		through(identityv1.RegisterRoleServiceHandlerClient, identityv1.NewRoleServiceClient),
+		through(identityv1.RegisterAccessKeyServiceHandlerClient, identityv1.NewAccessKeyServiceClient),
+		through(identityv1.RegisterOAuthClientServiceHandlerClient, identityv1.NewOAuthClientServiceClient),
+		through(identityv1.RegisterSigningKeyServiceHandlerClient, identityv1.NewSigningKeyServiceClient),
+		through(identityv1.RegisterSessionServiceHandlerClient, identityv1.NewSessionServiceClient),
+		through(identityv1.RegisterSsoServiceHandlerClient, identityv1.NewSsoServiceClient),
+		through(identityv1.RegisterScimServiceHandlerClient, identityv1.NewScimServiceClient),
+		through(identityv1.RegisterAuthzServiceHandlerClient, identityv1.NewAuthzServiceClient),
+		through(identityv1.RegisterAuditServiceHandlerClient, identityv1.NewAuditServiceClient),
 	} {
 		if err := register(ctx, rest, conn); err != nil {
 			return Handlers{}, fmt.Errorf("register REST handler: %w", err)

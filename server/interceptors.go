@@ -20,7 +20,6 @@ import (
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -350,11 +349,7 @@ func (c chain) logWrites(ctx context.Context, req any, info *grpc.UnaryServerInf
 // direct gRPC caller gets the request id back in the x-request-id header.
 func auditRequest(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	p := authn.From(ctx)
-	// The gateways call over the in-process connection; nothing else
-	// reaches it.
-	caller, _ := peer.FromContext(ctx)
-	r := audit.Request{Method: info.FullMethod, ActorKind: auditevent.ActorKindAnonymous,
-		Gateway: caller != nil && caller.Addr != nil && caller.Addr.Network() == "bufconn"}
+	r := audit.Request{Method: info.FullMethod, ActorKind: auditevent.ActorKindAnonymous, Gateway: fromGateway(ctx)}
 	r.RequestID, r.Source = audit.Incoming(ctx, r.Gateway)
 	switch {
 	case p.KeyID != "":

@@ -1,17 +1,21 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"buf.build/go/protovalidate"
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/test/bufconn"
 
 	identityv1 "github.com/acme/identity/gen/identity/v1"
 	"github.com/acme/identity/server/authn"
@@ -57,25 +61,38 @@ func (s Services) register(r grpc.ServiceRegistrar) {
 // streamWorkers is how many goroutines the server keeps to run calls on.
 const streamWorkers = 64
 
+// Core is the core's gRPC server, its health service and the gateways'
+// in-process connection to it.
+type Core struct {
+	GRPC   *grpc.Server
+	Health *health.Server
+	// Conn is a gRPC connection to GRPC in memory (a real transport).
+	Conn *grpc.ClientConn
+	// Local reaches the same services through the same interceptor chain,
+	// unary calls without a transport (see Local): the gateways use it.
+	Local *Local
+}
+
 // New returns a gRPC server with the identity services, the standard health
-// service and server reflection, behind the interceptor chain (see chain).
-// Health and reflection need no credential. log receives internal errors and
-// panics, never secrets or request bodies; metrics may be nil.
-// limiter may be nil (no rate limits).
-func New(log *slog.Logger, authenticator *authn.Authenticator, metrics *grpcprom.ServerMetrics, limiter *ratelimit.Limiter, services Services, opts ...grpc.ServerOption) (*grpc.Server, *health.Server, error) {
+// service and server reflection, behind the interceptor chain (see chain),
+// serving in memory. Health and reflection need no credential. log receives
+// internal errors and panics, never secrets or request bodies; metrics may be
+// nil. limiter may be nil (no rate limits).
+func New(log *slog.Logger, authenticator *authn.Authenticator, metrics *grpcprom.ServerMetrics, limiter *ratelimit.Limiter, services Services, opts ...grpc.ServerOption) (*Core, error) {
 	validator, err := protovalidate.New()
 	if err != nil {
-		return nil, nil, fmt.Errorf("protovalidate: %w", err)
+		return nil, fmt.Errorf("protovalidate: %w", err)
 	}
 	c := chain{log: log, authenticate: authenticator.Authenticate, validator: validator, metrics: metrics, limiter: limiter}
 	unary, stream := c.interceptors()
+	codec := newUTF8Codec()
 	s := grpc.NewServer(append(append([]grpc.ServerOption{
 		// Connections idle for 5 minutes are closed (clients reconnect on
 		// their next call), and a client may not ping more often than every
 		// 10 s, so idle or abusive connections do not pile up.
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 5 * time.Minute, Time: 2 * time.Minute, Timeout: 20 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.ForceServerCodecV2(newUTF8Codec()),
+		grpc.ForceServerCodecV2(codec),
 	}, opts...),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
@@ -88,12 +105,25 @@ func New(log *slog.Logger, authenticator *authn.Authenticator, metrics *grpcprom
 		// new goroutine.
 		grpc.NumStreamWorkers(streamWorkers),
 	)...)
-	services.register(s)
 	hs := health.NewServer()
-	healthpb.RegisterHealthServer(s, hs)
+	local := &Local{methods: map[string]localMethod{}, unary: chainUnary(unary), codec: codec}
+	for _, r := range []grpc.ServiceRegistrar{s, local} {
+		services.register(r)
+		healthpb.RegisterHealthServer(r, hs)
+	}
 	reflection.Register(s)
 	if metrics != nil {
 		metrics.InitializeMetrics(s)
 	}
-	return s, hs, nil
+	lis := bufconn.Listen(1 << 20)
+	go func() { _ = s.Serve(lis) }()
+	conn, err := grpc.NewClient("passthrough:///identityd",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		s.Stop()
+		return nil, fmt.Errorf("in-memory gRPC client: %w", err)
+	}
+	local.streams = conn
+	return &Core{GRPC: s, Health: hs, Conn: conn, Local: local}, nil
 }

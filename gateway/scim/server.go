@@ -48,7 +48,7 @@ type Server struct {
 // New returns the SCIM gateway. publicURL is the base URL identityd is
 // reached at from outside; log receives the requests the audit trail could
 // not record.
-func New(conn *grpc.ClientConn, publicURL string, log *slog.Logger) *Server {
+func New(conn grpc.ClientConnInterface, publicURL string, log *slog.Logger) *Server {
 	s := &Server{
 		scim:  identityv1.NewScimServiceClient(conn),
 		audit: identityv1.NewAuditServiceClient(conn),

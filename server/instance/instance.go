@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -17,10 +16,8 @@ import (
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/acme/identity/ent"
 	"github.com/acme/identity/gateway"
@@ -92,8 +89,9 @@ type Instance struct {
 	GRPC *grpc.Server
 	// Health is the standard health service; SERVING once started.
 	Health *health.Server
-	// Conn is an in-process gRPC connection to GRPC, through the full
-	// interceptor chain.
+	// Conn is a gRPC connection to GRPC in memory, through the full
+	// interceptor chain. The gateways call through server.Local instead,
+	// which skips the transport for unary calls.
 	Conn *grpc.ClientConn
 	// HTTP serves REST, SCIM, sign-in, the SP metadata and, unless
 	// Config.SeparateAdmin, /healthz, /readyz and /metrics.
@@ -101,8 +99,7 @@ type Instance struct {
 	// Admin serves /healthz, /readyz and /metrics.
 	Admin http.Handler
 
-	stop  context.CancelFunc
-	local *bufconn.Listener
+	stop context.CancelFunc
 	// draining closes on Drain.
 	draining  chan struct{}
 	recorder  *audit.Recorder
@@ -211,22 +208,16 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 		}
 	}
 	authenticator := authn.NewAuthenticator(db, cfg.Log, cfg.Now, creds)
-	if inst.GRPC, inst.Health, err = server.New(cfg.Log, authenticator, metrics, limiter, services); err != nil {
+	core, err := server.New(cfg.Log, authenticator, metrics, limiter, services)
+	if err != nil {
 		return nil, err
 	}
-	inst.local = bufconn.Listen(1 << 20)
-	go func() { _ = inst.GRPC.Serve(inst.local) }()
-	inst.Conn, err = grpc.NewClient("passthrough:///identityd",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return inst.local.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return nil, fmt.Errorf("local gRPC client: %w", err)
-	}
+	inst.GRPC, inst.Health, inst.Conn = core.GRPC, core.Health, core.Conn
 	reg := cfg.Metrics
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	handlers, err := gateway.New(runCtx, inst.Conn, reg, cfg.PublicURL, cfg.Log, cfg.SeparateAdmin)
+	handlers, err := gateway.New(runCtx, core.Local, reg, cfg.PublicURL, cfg.Log, cfg.SeparateAdmin)
 	if err != nil {
 		return nil, err
 	}

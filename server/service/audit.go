@@ -151,17 +151,17 @@ func (s *AuditService) StreamAuditEvents(req *identityv1.StreamAuditEventsReques
 // RecordScimRequest records a SCIM request the gateway answered, as the
 // caller's (its credential is the IdP's).
 func (s *AuditService) RecordScimRequest(ctx context.Context, req *identityv1.RecordScimRequestRequest) (*identityv1.RecordScimRequestResponse, error) {
+	// Every SCIM request is recorded, refusals included; the credential's
+	// own tenant is known to exist (scope.WithKnownTenant), so for it this
+	// runs no query. Another project's tenant is NotFound, whoever calls.
+	if err := store.RequireTenant(ctx, s.db); err != nil {
+		return nil, err
+	}
 	r := audit.From(ctx)
 	if !r.Gateway {
 		// An IdP's credential could otherwise write what it likes on the
 		// trail, outside any rate limit (the gateway's records take none).
 		return nil, apierr.PermissionDenied("GATEWAY_ONLY", "SCIM requests are recorded by the SCIM gateway of identityd itself")
-	}
-	// Every SCIM request is recorded, refusals included; the credential's
-	// own tenant is known to exist (scope.WithKnownTenant), so for it this
-	// runs no query.
-	if err := store.RequireTenant(ctx, s.db); err != nil {
-		return nil, err
 	}
 	sc, _ := scope.From(ctx)
 	summary, err := protojson.Marshal(req.GetScim())
