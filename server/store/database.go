@@ -95,6 +95,10 @@ func Open(ctx context.Context, rawURL string) (*ent.Client, error) {
 		// attribute's co, sw and ew must not ignore case; the case-folding
 		// predicates lower both sides themselves.
 		q.Add("_pragma", "case_sensitive_like(1)")
+		// A write of a shared transaction (see batcher) keeps the pages it
+		// may have to roll back to in a statement journal: in memory, not a
+		// temporary file written page by page.
+		q.Add("_pragma", "temp_store(MEMORY)")
 		q.Set("_txlock", "immediate")
 		sep := "?"
 		if strings.Contains(rawURL, "?") {

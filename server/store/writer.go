@@ -36,7 +36,8 @@ type Committer interface {
 	Current(ctx context.Context, projectID string) (int64, error)
 }
 
-// Writer runs writes: one transaction, one revision, its change-log events.
+// Writer runs writes: each all or nothing, one revision, its change-log
+// events.
 type Writer struct {
 	db        *ent.Client
 	log       *slog.Logger
@@ -45,6 +46,7 @@ type Writer struct {
 	inline    bool
 	explainer *audit.Explainer // nil: role consequences are not explained
 	serial    *WriteTurns
+	batches   *batcher // inline: writes commit in shared transactions
 }
 
 // ExplainWith makes the writer store, after each write, the role consequences
@@ -61,7 +63,9 @@ func (w *Writer) ExplainWith(x *audit.Explainer) { w.explainer = x }
 // takes (WriteLock), so writers queue there, each tenant in its turn, instead
 // of on the database's busy handler, which sleeps milliseconds between tries.
 func NewWriter(db *ent.Client, log *slog.Logger, now func() time.Time, committed Committer, numberInline bool, serial *WriteTurns) *Writer {
-	return &Writer{db: db, log: log, now: now, committed: committed, inline: numberInline, serial: serial}
+	w := &Writer{db: db, log: log, now: now, committed: committed, inline: numberInline, serial: serial}
+	w.batches = &batcher{w: w}
+	return w
 }
 
 // Now returns the current time as stored: UTC with microsecond precision,
@@ -114,7 +118,8 @@ func (tx *Tx) Changed() bool { return len(tx.events) > 0 }
 // runs one write at a time anyway (SQLite), the write numbers itself from the
 // project's counter before appending and settles itself, in the same
 // transaction, and after committing hands its events to this instance's
-// readers itself.
+// readers itself; there the writes queued while one commits commit together,
+// each in a savepoint of its own, so each stays all or nothing (see batcher).
 //
 // When fn records no event (an idempotent call that changed nothing), the
 // transaction rolls back and Write returns a revision that reflects every
@@ -140,6 +145,9 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 	if !ok || sc.ProjectID == "" {
 		return 0, scope.ErrUnscoped
 	}
+	if w.inline {
+		return w.batches.write(ctx, sc, exclusive, fn)
+	}
 	w.serial.Lock(sc.TenantID)
 	unlock := sync.OnceFunc(w.serial.Unlock)
 	defer unlock()
@@ -153,6 +161,38 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 		}
 		return 0, err
 	}
+	st, err := w.stage(ctx, etx, sc, exclusive, fn)
+	if err != nil {
+		return rollback(err)
+	}
+	if st == nil {
+		if _, err := rollback(nil); err != nil {
+			return 0, err
+		}
+		return w.committed.Current(ctx, sc.ProjectID)
+	}
+	w.committed.Committing(st.writeID, st.rev)
+	if err := etx.Commit(); err != nil {
+		w.committed.Abandoned(st.writeID)
+		return 0, fmt.Errorf("commit: %w", err)
+	}
+	unlock()
+	return w.committedWrite(ctx, sc.ProjectID, st, false)
+}
+
+// staged is a write done inside its transaction, not yet committed.
+type staged struct {
+	tx          *Tx
+	writeID     string
+	rev         int64 // numbered by the write itself (inline), else 0
+	auditTenant string
+}
+
+// stage runs a write inside etx: it finds (or locks) the tenant or locks the
+// project, runs fn and appends the write's events. It returns nil when fn
+// recorded no event (the transaction, or the write's part of it, is then
+// rolled back).
+func (w *Writer) stage(ctx context.Context, etx *ent.Tx, sc *scope.Scope, exclusive bool, fn func(ctx context.Context, tx *Tx) error) (*staged, error) {
 	if sc.TenantID != "" {
 		if exclusive || !sc.Verified() {
 			var lock func(*entsql.Selector)
@@ -160,82 +200,79 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 				lock = forNoKeyUpdate
 			}
 			if err := findTenant(ctx, etx.Client(), sc.TenantID, lock); err != nil {
-				return rollback(err)
+				return nil, err
 			}
 			sc.MarkVerified()
 		}
 	} else if err := lockProject(ctx, etx.Client(), sc.ProjectID); err != nil {
-		return rollback(err)
+		return nil, err
 	}
 	tx := &Tx{Tx: etx, ProjectID: sc.ProjectID, Now: Now(w.now)}
 	if err := fn(ctx, tx); err != nil {
-		return rollback(err)
+		return nil, err
 	}
 	if len(tx.events) == 0 {
-		if _, err := rollback(nil); err != nil {
-			return 0, err
-		}
-		return w.committed.Current(ctx, sc.ProjectID)
+		return nil, nil
 	}
-	writeID, rev := NewID(), int64(0)
+	st := &staged{tx: tx, writeID: NewID(), auditTenant: audit.Tenant(sc.TenantID, tx.events)}
 	if w.inline {
-		if rev, err = changelog.Advance(ctx, etx, sc.ProjectID, 1); err != nil {
-			return rollback(fmt.Errorf("number the write: %w", err))
+		var err error
+		if st.rev, err = changelog.Advance(ctx, etx, sc.ProjectID, 1); err != nil {
+			return nil, fmt.Errorf("number the write: %w", err)
 		}
 	}
 	rows := make([]*ent.ChangeCreate, len(tx.events))
 	for i, e := range tx.events {
-		rows[i] = changelog.Encode(etx, sc.ProjectID, writeID, rev, tx.Now, e)
+		rows[i] = changelog.Encode(etx, sc.ProjectID, st.writeID, st.rev, tx.Now, e)
 	}
-	auditTenant := audit.Tenant(sc.TenantID, tx.events)
-	settled := settlement{Audit: audit.NewWrite(ctx, sc.ProjectID, auditTenant, writeID, len(tx.events), tx.Now), Counts: tx.counts}
+	settled := settlement{Audit: audit.NewWrite(ctx, sc.ProjectID, st.auditTenant, st.writeID, len(tx.events), tx.Now), Counts: tx.counts}
 	if !w.inline {
 		b, err := json.Marshal(settled)
 		if err != nil {
-			return rollback(fmt.Errorf("encode the write's settlement: %w", err))
+			return nil, fmt.Errorf("encode the write's settlement: %w", err)
 		}
 		rows[0].SetSettlement(b)
 	}
 	if err := etx.Change.CreateBulk(rows...).Exec(ctx); err != nil {
-		return rollback(fmt.Errorf("append change log: %w", err))
+		return nil, fmt.Errorf("append change log: %w", err)
 	}
 	if w.inline {
 		if err := settle(ctx, etx, []settlement{settled}); err != nil {
-			return rollback(err)
+			return nil, err
 		}
 	}
-	w.committed.Committing(writeID, rev)
-	if err := etx.Commit(); err != nil {
-		w.committed.Abandoned(writeID)
-		return 0, fmt.Errorf("commit: %w", err)
-	}
-	// The write returns once this instance's readers of the change log hold
-	// it, so checks and revocations take effect from the next request. The
-	// write is committed either way: a slow reader is logged, not failed.
+	return st, nil
+}
+
+// committedWrite finishes a committed write: it returns once this instance's
+// readers of the change log hold it, so checks and revocations take effect
+// from the next request (the write is committed either way: a slow reader
+// is logged, not failed), then explains its role consequences. applied says
+// that the write, numbered inline, was handed to the readers already.
+func (w *Writer) committedWrite(ctx context.Context, projectID string, st *staged, applied bool) (int64, error) {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	// A write that numbered itself hands itself to the readers before the
-	// next write's turn, so that they hold every revision before the next
-	// one too and it can do the same; the others wait for the poll.
-	got := rev
-	if !w.inline || !w.committed.Applied(wctx, sc.ProjectID, writeID, rev, tx.events) {
-		unlock()
+	got := st.rev
+	if !applied {
 		var err error
-		if got, err = w.committed.Committed(wctx, sc.ProjectID, writeID); err != nil {
+		if got, err = w.committed.Committed(wctx, projectID, st.writeID); err != nil {
 			// Unnumbered, the write answers revision 0, which asks no
 			// reader to wait.
-			w.log.WarnContext(ctx, "change-log readers behind a committed write", "write", writeID, "error", err)
-			return rev, nil
+			w.log.WarnContext(ctx, "change-log readers behind a committed write", "write", st.writeID, "error", err)
+			return st.rev, nil
 		}
 	}
-	unlock()
 	if w.explainer != nil {
 		// the explanation is a write of its own: it takes its turn too
-		w.serial.Lock(sc.TenantID)
-		err := w.explainer.Explain(wctx, sc.ProjectID, auditTenant, writeID, got, tx.events)
+		tenantID := ""
+		if sc, ok := scope.From(ctx); ok {
+			tenantID = sc.TenantID
+		}
+		w.serial.Lock(tenantID)
+		err := w.explainer.Explain(wctx, projectID, st.auditTenant, st.writeID, got, st.tx.events)
 		w.serial.Unlock()
 		if err != nil {
-			w.log.WarnContext(ctx, "explain a write's role consequences", "write", writeID, "error", err)
+			w.log.WarnContext(ctx, "explain a write's role consequences", "write", st.writeID, "error", err)
 		}
 	}
 	return got, nil

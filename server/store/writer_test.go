@@ -2,7 +2,11 @@ package store_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,5 +71,125 @@ func TestInsertsBesideTenantWrites(t *testing.T) {
 	}
 	if err := <-held; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSharedTransactions queues writes behind one that holds SQLite's write
+// turn, so that they commit in one shared transaction (see Writer), and
+// requires each to keep its own outcome: the ones that succeed commit, each
+// with its own revision, with no gap; a failing one, a panicking one (the
+// panic reaches its caller) and one that changed nothing leave no row and no
+// revision; a caller that gave up before its turn gets its context's error.
+func TestSharedTransactions(t *testing.T) {
+	ctx := scope.System(context.Background())
+	url := store.SQLiteURL(t.TempDir())
+	db, now := openTenant(ctx, t, url)
+	log := slog.New(slog.DiscardHandler)
+	f := changelog.NewFollower(db, log, store.Settler(log))
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	if err := f.Start(runCtx); err != nil {
+		t.Fatal(err)
+	}
+	w := store.NewWriter(db, log, time.Now, f, true, store.WriteLock(url))
+	tenantCtx := scope.WithTenant(context.Background(), "p", "t")
+	create := func(id string) func(ctx context.Context, tx *store.Tx) error {
+		return func(ctx context.Context, tx *store.Tx) error {
+			if err := tx.User.Create().SetID(id).SetTenantID("t").SetUserName(id).SetUserNameKey(id).
+				SetCreateTime(now).SetUpdateTime(now).SetVersion(1).Exec(ctx); err != nil {
+				return err
+			}
+			tx.Record(changelog.UserCreated{Tenant: "t", User: changelog.UserID(id)})
+			return nil
+		}
+	}
+	errRefused := errors.New("refused after inserting")
+	cancelled, cancel := context.WithCancel(tenantCtx)
+	cases := []struct {
+		name string
+		ctx  context.Context
+		fn   func(ctx context.Context, tx *store.Tx) error
+		want string // "" commits
+	}{
+		{"first", tenantCtx, create("u1"), ""},
+		{"fails", tenantCtx, func(ctx context.Context, tx *store.Tx) error {
+			if err := create("bad")(ctx, tx); err != nil {
+				return err
+			}
+			return errRefused
+		}, "refused"},
+		{"second", tenantCtx, create("u2"), ""},
+		{"duplicate", tenantCtx, create("u0"), "constraint"},
+		{"panics", tenantCtx, func(ctx context.Context, tx *store.Tx) error {
+			if err := create("boom")(ctx, tx); err != nil {
+				return err
+			}
+			panic("write panicked")
+		}, "panic"},
+		{"unchanged", tenantCtx, func(context.Context, *store.Tx) error { return nil }, ""},
+		{"gave up", cancelled, create("late"), "canceled"},
+		{"third", tenantCtx, create("u3"), ""},
+	}
+	// The holder keeps the write turn until every case is queued.
+	holding, release := make(chan struct{}), make(chan struct{})
+	held := make(chan error, 1)
+	go func() {
+		_, err := w.Insert(tenantCtx, func(ctx context.Context, tx *store.Tx) error {
+			close(holding)
+			<-release
+			return create("u0")(ctx, tx)
+		})
+		held <- err
+	}()
+	<-holding
+	cancel()
+	type outcome struct {
+		rev int64
+		err error
+	}
+	outcomes := make([]chan outcome, len(cases))
+	for i, c := range cases {
+		outcomes[i] = make(chan outcome, 1)
+		go func() {
+			defer func() {
+				if p := recover(); p != nil {
+					outcomes[i] <- outcome{err: fmt.Errorf("panic: %v", p)}
+				}
+			}()
+			rev, err := w.Insert(c.ctx, c.fn)
+			outcomes[i] <- outcome{rev, err}
+		}()
+	}
+	time.Sleep(100 * time.Millisecond) // all queued behind the holder
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	var revs []int64
+	for i, c := range cases {
+		o := <-outcomes[i]
+		switch {
+		case c.want == "" && o.err != nil:
+			t.Errorf("%s: %v", c.name, o.err)
+		case c.want != "" && (o.err == nil || !strings.Contains(o.err.Error(), c.want)):
+			t.Errorf("%s: got %v, want an error containing %q", c.name, o.err, c.want)
+		case c.want == "" && c.name != "unchanged":
+			revs = append(revs, o.rev)
+		}
+	}
+	slices.Sort(revs)
+	if want := []int64{2, 3, 4}; !slices.Equal(revs, want) { // u0 took 1
+		t.Errorf("revisions %v, want %v", revs, want)
+	}
+	ids := db.User.Query().IDsX(ctx)
+	slices.Sort(ids)
+	if want := []string{"u0", "u1", "u2", "u3"}; !slices.Equal(ids, want) {
+		t.Errorf("users %v, want %v", ids, want)
+	}
+	if p := db.Project.GetX(ctx, "p"); p.Revision != 4 {
+		t.Errorf("project revision %d, want 4", p.Revision)
+	}
+	if n := db.Change.Query().CountX(ctx); n != 4 {
+		t.Errorf("%d change-log entries, want 4", n)
 	}
 }
