@@ -10,11 +10,29 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acme/identity/ent"
 	"github.com/acme/identity/server/changelog"
 	"github.com/acme/identity/server/instance/instancetest"
 	"github.com/acme/identity/server/store"
 	"github.com/acme/identity/server/store/scope"
 )
+
+// openWriter opens the database at url with project p and tenant t, and
+// returns a writer of it whose change log is followed until the test ends;
+// inline as NewWriter's numberInline.
+func openWriter(t *testing.T, url string, inline bool) (*ent.Client, time.Time, *store.Writer) {
+	t.Helper()
+	ctx := scope.System(context.Background())
+	db, now := openTenant(ctx, t, url)
+	log := slog.New(slog.DiscardHandler)
+	f := changelog.NewFollower(db, log, store.Settler(log))
+	runCtx, stop := context.WithCancel(ctx)
+	t.Cleanup(stop)
+	if err := f.Start(runCtx); err != nil {
+		t.Fatal(err)
+	}
+	return db, now, store.NewWriter(db, log, time.Now, f, inline, store.WriteLock(url))
+}
 
 // TestInsertsBesideTenantWrites holds a write of a tenant open on
 // PostgreSQL (its row locked, as a membership change or a deactivation holds
@@ -31,17 +49,7 @@ func TestInsertsBesideTenantWrites(t *testing.T) {
 	if pg == nil {
 		t.Skip("IDENTITY_TEST_POSTGRES is not set")
 	}
-	ctx := scope.System(context.Background())
-	url := pg.URL(t)
-	db, now := openTenant(ctx, t, url)
-	log := slog.New(slog.DiscardHandler)
-	f := changelog.NewFollower(db, log, store.Settler(log))
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	if err := f.Start(runCtx); err != nil {
-		t.Fatal(err)
-	}
-	w := store.NewWriter(db, log, time.Now, f, false, store.WriteLock(url))
+	_, now, w := openWriter(t, pg.URL(t), false)
 	tenantCtx := scope.WithTenant(context.Background(), "p", "t")
 
 	locked, release := make(chan struct{}), make(chan struct{})
@@ -82,16 +90,7 @@ func TestInsertsBesideTenantWrites(t *testing.T) {
 // revision; a caller that gave up before its turn gets its context's error.
 func TestSharedTransactions(t *testing.T) {
 	ctx := scope.System(context.Background())
-	url := store.SQLiteURL(t.TempDir())
-	db, now := openTenant(ctx, t, url)
-	log := slog.New(slog.DiscardHandler)
-	f := changelog.NewFollower(db, log, store.Settler(log))
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	if err := f.Start(runCtx); err != nil {
-		t.Fatal(err)
-	}
-	w := store.NewWriter(db, log, time.Now, f, true, store.WriteLock(url))
+	db, now, w := openWriter(t, store.SQLiteURL(t.TempDir()), true)
 	tenantCtx := scope.WithTenant(context.Background(), "p", "t")
 	create := func(id string) func(ctx context.Context, tx *store.Tx) error {
 		return func(ctx context.Context, tx *store.Tx) error {
