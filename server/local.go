@@ -5,7 +5,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
@@ -27,7 +26,7 @@ type Local struct {
 	streams grpc.ClientConnInterface
 	methods map[string]localMethod
 	unary   grpc.UnaryServerInterceptor
-	codec   encoding.CodecV2
+	codec   utf8Codec
 }
 
 type localMethod struct {
@@ -95,7 +94,7 @@ func (l *Local) Invoke(ctx context.Context, method string, req, reply any, opts 
 		return status.Errorf(codes.Internal, "marshal the response: %v", err)
 	}
 	defer out.Free()
-	return l.codec.Unmarshal(out, reply)
+	return l.codec.CodecV2.Unmarshal(out, reply) // as a client decodes: no request to mark
 }
 
 // NewStream opens a stream over the connection.
@@ -108,6 +107,11 @@ func (l *Local) NewStream(ctx context.Context, desc *grpc.StreamDesc, method str
 type noValues struct{ context.Context }
 
 func (noValues) Value(any) any { return nil }
+
+// AfterFunc lets a context derived from this one (the chain's time limit)
+// learn of the cancellation without a goroutine of its own: hiding the
+// values hides the parent the context package would otherwise find.
+func (c noValues) AfterFunc(f func()) func() bool { return context.AfterFunc(c.Context, f) }
 
 // localStream holds what a unary handler sets for the caller.
 type localStream struct {

@@ -12,23 +12,31 @@ import (
 	"github.com/acme/identity/server/store/scope"
 )
 
-// batcher commits the writes of a database that runs one write transaction at
-// a time (SQLite) together: the writes that queued while one transaction
-// committed share the next one, each inside a savepoint of its own, so a
-// write that fails rolls back to its savepoint and changes nothing while the
-// others commit. Each write still takes its own revision and its own audit
-// event, and answers only once the shared transaction committed.
+// batcher commits the writes of a database that runs one write transaction
+// at a time (SQLite) together: the user creates and other writes that only
+// add rows (Writer.Insert) queued while one transaction committed share the
+// next one, each inside a savepoint of its own, so a write that fails rolls
+// back to its savepoint and changes nothing while the others commit. Each
+// write still takes its own revision and its own audit event, and answers
+// only once the shared transaction committed. A write that checks what it
+// reads (Writer.Write: updates, deletes, memberships) runs alone, under its
+// caller's deadline, as it did before: such a write may be long (a tenant's
+// delete), and a shared transaction is cut by no one caller's deadline.
 //
 // Why: on SQLite a commit writes every page the transaction dirtied to the
 // log, one system call per page, and a user create dirties about twenty (the
 // user, its email, its change-log entry and audit event, and their indexes),
-// while the writes queued behind it touch mostly the same pages. Committed
+// while the creates queued behind it touch mostly the same pages. Committed
 // alone, the commit was a quarter of a create's CPU and of the time the
 // database's one write lock was held (README, "Write speed").
 //
-// The first write to arrive when no batch runs leads: it commits the queued
-// writes, its own among them, a batch at a time, then hands the lead to the
-// first write still queued, so no caller commits for others indefinitely.
+// The first write to arrive when no batch runs leads: it commits the next
+// batch, its own write first in it, then hands the lead to the first write
+// still queued, so each leader commits one batch and no caller commits for
+// others indefinitely. A queued write waits for its batch; a write of
+// another tenant therefore waits for at most the batch being committed, not
+// for each of a busy tenant's writes (see WriteTurns, which the batches,
+// the audit recorder and the explanations take their turns in).
 type batcher struct {
 	w *Writer
 
@@ -40,12 +48,15 @@ type batcher struct {
 // maxBatch bounds the writes one transaction commits.
 const maxBatch = 64
 
-// batchTimeout bounds a shared transaction: it belongs to no one request,
-// so no caller's deadline or cancellation ends it.
+// batchTimeout bounds a shared transaction, which belongs to no one request.
 const batchTimeout = 30 * time.Second
 
 // savepoint is the name each write's savepoint takes (one at a time).
 const savepoint = "write"
+
+// errBatchFailed answers the writes of a shared transaction that could not
+// commit because of a panic outside any of them.
+var errBatchFailed = errors.New("the write's shared transaction failed")
 
 type job struct {
 	ctx       context.Context
@@ -53,15 +64,15 @@ type job struct {
 	exclusive bool
 	fn        func(ctx context.Context, tx *Tx) error
 	// wake receives true when the job is to lead the next batch, false
-	// once it is done.
+	// once its batch is done.
 	wake chan bool
 
-	// set by the batch that ran the job
-	done    bool
-	st      *staged // nil: failed (err) or changed nothing
-	applied bool
-	err     error
-	panic   any
+	// set by the batch that ran the job, read after wake
+	st        *staged // nil: failed (err) or changed nothing
+	committed bool
+	applied   bool
+	err       error
+	panic     any
 }
 
 // write queues a write and returns its revision once its batch committed.
@@ -75,15 +86,8 @@ func (g *batcher) write(ctx context.Context, sc *scope.Scope, exclusive bool, fn
 	lead := !g.leading
 	g.leading = true
 	g.mu.Unlock()
-	for !j.done {
-		if !lead {
-			lead = <-j.wake
-			continue
-		}
-		g.commitNext(j)
-	}
-	if lead {
-		g.handOff()
+	if lead || <-j.wake {
+		g.lead(j)
 	}
 	if j.panic != nil {
 		panic(j.panic) // on the caller's goroutine, where the server recovers it
@@ -97,6 +101,55 @@ func (g *batcher) write(ctx context.Context, sc *scope.Scope, exclusive bool, fn
 	return g.w.committedWrite(ctx, sc.ProjectID, j.st, j.applied)
 }
 
+// lead commits the next batch, which begins with self, then wakes the
+// batch's other writes and hands the lead on, whatever happened: a panic
+// outside the writes fails the writes it left uncommitted and is raised
+// again on the leader's goroutine.
+func (g *batcher) lead(self *job) {
+	batch := g.take()
+	defer func() {
+		if p := recover(); p != nil {
+			for _, j := range batch {
+				if !j.committed && j.err == nil && j.panic == nil {
+					j.st, j.err = nil, errBatchFailed
+				}
+			}
+			if self.panic == nil {
+				self.panic = p
+			}
+		}
+		for _, j := range batch {
+			if j != self {
+				j.wake <- false
+			}
+		}
+		g.handOff()
+	}()
+	g.commit(batch)
+}
+
+// take removes the next batch from the queue: its first write alone if that
+// one runs alone, else the queued writes that share, in order.
+func (g *batcher) take() []*job {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.queue[0].exclusive {
+		batch := g.queue[:1:1]
+		g.queue = g.queue[1:]
+		return batch
+	}
+	var batch, rest []*job
+	for _, j := range g.queue {
+		if !j.exclusive && len(batch) < maxBatch {
+			batch = append(batch, j)
+		} else {
+			rest = append(rest, j)
+		}
+	}
+	g.queue = rest
+	return batch
+}
+
 // handOff passes the lead to the first queued write, or ends it.
 func (g *batcher) handOff() {
 	g.mu.Lock()
@@ -108,31 +161,20 @@ func (g *batcher) handOff() {
 	g.queue[0].wake <- true
 }
 
-// commitNext commits the next batch of queued writes; self is the leader's
-// own, which it does not wake.
-func (g *batcher) commitNext(self *job) {
-	g.mu.Lock()
-	n := min(len(g.queue), maxBatch)
-	batch := g.queue[:n:n]
-	g.queue = g.queue[n:]
-	g.mu.Unlock()
-	g.commit(batch)
-	for _, j := range batch {
-		j.done = true
-		if j != self {
-			j.wake <- false
-		}
-	}
-}
-
 // commit runs a batch in one transaction, holding the writers' turn, and
 // hands its writes to this instance's readers in revision order before the
 // next batch, as a write alone does.
 func (g *batcher) commit(batch []*job) {
 	g.w.serial.Lock(batch[0].sc.TenantID)
 	defer g.w.serial.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-	defer cancel()
+	// A write alone keeps its caller's deadline and cancellation, which end
+	// its transaction; a shared transaction has its own bound.
+	ctx := batch[0].ctx
+	if len(batch) > 1 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.Background(), batchTimeout)
+		defer cancel()
+	}
 	fail := func(err error) {
 		for _, j := range batch {
 			if j.err == nil && j.panic == nil {
@@ -145,15 +187,29 @@ func (g *batcher) commit(batch []*job) {
 		fail(fmt.Errorf("begin: %w", err))
 		return
 	}
+	committed := false
+	defer func() {
+		if !committed {
+			if err := etx.Rollback(); err != nil {
+				g.w.log.Warn("rollback failed", "error", err)
+			}
+		}
+	}()
 	var staged []*job
 	for _, j := range batch {
 		if err := j.ctx.Err(); err != nil {
 			j.err = err
 			continue
 		}
-		if err := g.stage(ctx, etx, j); err != nil {
+		jctx := j.ctx
+		if len(batch) > 1 {
+			// SQLite rolls the whole transaction back when a statement is
+			// interrupted: a shared write's statements run without its
+			// cancellation (writes that share only add a few rows).
+			jctx = context.WithoutCancel(j.ctx)
+		}
+		if err := g.stage(ctx, jctx, etx, j); err != nil {
 			// the transaction itself failed: nothing of the batch commits
-			g.rollback(etx)
 			fail(err)
 			return
 		}
@@ -162,18 +218,22 @@ func (g *batcher) commit(batch []*job) {
 		}
 	}
 	if len(staged) == 0 {
-		g.rollback(etx)
 		return
 	}
 	for _, j := range staged {
 		g.w.committed.Committing(j.st.writeID, j.st.rev)
 	}
 	if err := etx.Commit(); err != nil {
+		committed = true // nothing left to roll back
 		for _, j := range staged {
 			g.w.committed.Abandoned(j.st.writeID)
 		}
 		fail(fmt.Errorf("commit: %w", err))
 		return
+	}
+	committed = true
+	for _, j := range staged {
+		j.committed = true
 	}
 	// A write that numbered itself hands itself to the readers before the
 	// next write's turn, so that they hold every revision before the next
@@ -183,16 +243,15 @@ func (g *batcher) commit(batch []*job) {
 	}
 }
 
-// stage runs one write of the batch inside its savepoint. The write's own
-// failure (or panic) rolls its savepoint back and is the write's answer; an
-// error returned is the shared transaction's, which cannot go on.
-func (g *batcher) stage(ctx context.Context, etx *ent.Tx, j *job) error {
+// stage runs one write of the batch inside its savepoint, its statements
+// under jctx. The write's own failure (or panic) rolls its savepoint back and
+// is the write's answer; an error returned is the shared transaction's,
+// which cannot go on.
+func (g *batcher) stage(ctx, jctx context.Context, etx *ent.Tx, j *job) error {
 	if _, err := etx.ExecContext(ctx, "SAVEPOINT "+savepoint); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
-	// The write's statements run without its cancellation: SQLite rolls
-	// the whole transaction back when a statement is interrupted.
-	j.st, j.err, j.panic = g.stageOne(context.WithoutCancel(j.ctx), etx, j)
+	j.st, j.err, j.panic = g.stageOne(jctx, etx, j)
 	if j.st == nil {
 		if _, err := etx.ExecContext(ctx, "ROLLBACK TO "+savepoint); err != nil {
 			return errors.Join(j.err, fmt.Errorf("roll back to the savepoint: %w", err))
@@ -207,15 +266,9 @@ func (g *batcher) stage(ctx context.Context, etx *ent.Tx, j *job) error {
 func (g *batcher) stageOne(ctx context.Context, etx *ent.Tx, j *job) (st *staged, err error, p any) {
 	defer func() {
 		if r := recover(); r != nil {
-			st, err, p = nil, nil, fmt.Sprintf("%v\n\nin a write of a shared transaction:\n%s", r, debug.Stack())
+			st, err, p = nil, nil, fmt.Sprintf("%v\n\nin a write run by the shared transaction's leader:\n%s", r, debug.Stack())
 		}
 	}()
 	st, err = g.w.stage(ctx, etx, j.sc, j.exclusive, j.fn)
 	return st, err, nil
-}
-
-func (g *batcher) rollback(etx *ent.Tx) {
-	if err := etx.Rollback(); err != nil {
-		g.w.log.Warn("rollback failed", "error", err)
-	}
 }

@@ -97,7 +97,9 @@ func Open(ctx context.Context, rawURL string) (*ent.Client, error) {
 		q.Add("_pragma", "case_sensitive_like(1)")
 		// A write of a shared transaction (see batcher) keeps the pages it
 		// may have to roll back to in a statement journal: in memory, not a
-		// temporary file written page by page.
+		// temporary file written page by page. Sorts and other temporary
+		// tables move to memory too; they hold a query's rows, which its
+		// page size bounds.
 		q.Add("_pragma", "temp_store(MEMORY)")
 		q.Set("_txlock", "immediate")
 		sep := "?"

@@ -9,7 +9,8 @@ import "sync"
 // one of the key after the last key served, so a tenant with many writes
 // queued delays another tenant's write by at most one of its own, not by
 // all of them (a plain mutex hands the lock to whichever waiter the
-// scheduler wakes).
+// scheduler wakes). The Writer's turns are its batches (see batcher), which
+// take every write that shares queued at once, whatever its tenant.
 type WriteTurns struct {
 	serial bool
 

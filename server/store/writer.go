@@ -60,8 +60,9 @@ func (w *Writer) ExplainWith(x *audit.Explainer) { w.explainer = x }
 //
 // serial is held for each write transaction: where the database runs one
 // writer at a time (SQLite), the turns every writer of it in the process
-// takes (WriteLock), so writers queue there, each tenant in its turn, instead
-// of on the database's busy handler, which sleeps milliseconds between tries.
+// takes (WriteLock), so writers queue there instead of on the database's
+// busy handler, which sleeps milliseconds between tries; this writer's
+// writes queue in its batches first (see batcher).
 func NewWriter(db *ent.Client, log *slog.Logger, now func() time.Time, committed Committer, numberInline bool, serial *WriteTurns) *Writer {
 	w := &Writer{db: db, log: log, now: now, committed: committed, inline: numberInline, serial: serial}
 	w.batches = &batcher{w: w}
@@ -118,7 +119,7 @@ func (tx *Tx) Changed() bool { return len(tx.events) > 0 }
 // runs one write at a time anyway (SQLite), the write numbers itself from the
 // project's counter before appending and settles itself, in the same
 // transaction, and after committing hands its events to this instance's
-// readers itself; there the writes queued while one commits commit together,
+// readers itself; there the Inserts queued while one commits commit together,
 // each in a savepoint of its own, so each stays all or nothing (see batcher).
 //
 // When fn records no event (an idempotent call that changed nothing), the

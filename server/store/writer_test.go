@@ -87,7 +87,8 @@ func TestInsertsBesideTenantWrites(t *testing.T) {
 // requires each to keep its own outcome: the ones that succeed commit, each
 // with its own revision, with no gap; a failing one, a panicking one (the
 // panic reaches its caller) and one that changed nothing leave no row and no
-// revision; a caller that gave up before its turn gets its context's error.
+// revision; a caller that gave up before its turn gets its context's error;
+// a Write among them (which runs alone) commits too.
 func TestSharedTransactions(t *testing.T) {
 	ctx := scope.System(context.Background())
 	db, now, w := openWriter(t, store.SQLiteURL(t.TempDir()), true)
@@ -128,6 +129,7 @@ func TestSharedTransactions(t *testing.T) {
 		{"unchanged", tenantCtx, func(context.Context, *store.Tx) error { return nil }, ""},
 		{"gave up", cancelled, create("late"), "canceled"},
 		{"third", tenantCtx, create("u3"), ""},
+		{"alone", tenantCtx, create("u4"), ""}, // a Write, which runs alone
 	}
 	// The holder keeps the write turn until every case is queued.
 	holding, release := make(chan struct{}), make(chan struct{})
@@ -155,7 +157,11 @@ func TestSharedTransactions(t *testing.T) {
 					outcomes[i] <- outcome{err: fmt.Errorf("panic: %v", p)}
 				}
 			}()
-			rev, err := w.Insert(c.ctx, c.fn)
+			write := w.Insert
+			if c.name == "alone" {
+				write = w.Write
+			}
+			rev, err := write(c.ctx, c.fn)
 			outcomes[i] <- outcome{rev, err}
 		}()
 	}
@@ -177,18 +183,18 @@ func TestSharedTransactions(t *testing.T) {
 		}
 	}
 	slices.Sort(revs)
-	if want := []int64{2, 3, 4}; !slices.Equal(revs, want) { // u0 took 1
+	if want := []int64{2, 3, 4, 5}; !slices.Equal(revs, want) { // u0 took 1
 		t.Errorf("revisions %v, want %v", revs, want)
 	}
 	ids := db.User.Query().IDsX(ctx)
 	slices.Sort(ids)
-	if want := []string{"u0", "u1", "u2", "u3"}; !slices.Equal(ids, want) {
+	if want := []string{"u0", "u1", "u2", "u3", "u4"}; !slices.Equal(ids, want) {
 		t.Errorf("users %v, want %v", ids, want)
 	}
-	if p := db.Project.GetX(ctx, "p"); p.Revision != 4 {
-		t.Errorf("project revision %d, want 4", p.Revision)
+	if p := db.Project.GetX(ctx, "p"); p.Revision != 5 {
+		t.Errorf("project revision %d, want 5", p.Revision)
 	}
-	if n := db.Change.Query().CountX(ctx); n != 4 {
-		t.Errorf("%d change-log entries, want 4", n)
+	if n := db.Change.Query().CountX(ctx); n != 5 {
+		t.Errorf("%d change-log entries, want 5", n)
 	}
 }
