@@ -75,9 +75,11 @@ func (c chain) interceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServe
 	}
 	protected := selector.MatchFunc(func(_ context.Context, m interceptors.CallMeta) bool { return !isPublic(m) })
 	// The SCIM gateway's record of a request it already admitted is not a
-	// request of its own: it takes none of the IdP's allowance.
-	limited := selector.MatchFunc(func(_ context.Context, m interceptors.CallMeta) bool {
-		return !isPublic(m) && (m.Service != identityv1.AuditService_ServiceDesc.ServiceName || m.FullMethod() != identityv1.AuditService_RecordScimRequest_FullMethodName)
+	// request of its own: it takes none of the IdP's allowance. Anyone
+	// else's call of it (refused) is limited like any other.
+	limited := selector.MatchFunc(func(ctx context.Context, m interceptors.CallMeta) bool {
+		return !isPublic(m) && !(fromGateway(ctx) && m.Service == identityv1.AuditService_ServiceDesc.ServiceName &&
+			m.FullMethod() == identityv1.AuditService_RecordScimRequest_FullMethodName)
 	})
 
 	// refuseInvalidUTF8 comes first: it takes what the codec marked, so

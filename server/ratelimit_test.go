@@ -52,6 +52,11 @@ func TestRateLimits(t *testing.T) {
 	if _, err := e.users.ListUsers(other, &identityv1.ListUsersRequest{TenantId: quiet}); err != nil {
 		t.Fatalf("another tenant's credential was limited: %v", err)
 	}
+	// Only the SCIM gateway's records are exempt: a caller's own call is
+	// limited before it is refused.
+	_, err := identityv1.NewAuditServiceClient(e.conn).RecordScimRequest(flooder, &identityv1.RecordScimRequestRequest{TenantId: busy,
+		Scim: &identityv1.ScimRequestSummary{Method: "GET", Path: "/Users", Status: 200}})
+	wantCode(t, err, codes.ResourceExhausted)
 }
 
 // TestRateLimitQueues: calls a little past a credential's burst, whose
