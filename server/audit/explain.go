@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/acme/identity/ent"
 	"github.com/acme/identity/ent/auditevent"
@@ -45,8 +46,10 @@ func NewExplainer(db *ent.Client, index *roleindex.Index) *Explainer {
 
 // Explain stores the role consequences of the write writeID, numbered rev,
 // on its audit event; tenantID is the event's (Tenant). ctx is the write's
-// (scoped) context.
-func (x *Explainer) Explain(ctx context.Context, projectID, tenantID, writeID string, rev int64, events []changelog.Event) error {
+// (scoped) context. turn is held to store them only: the writers' turn where
+// the database runs one write at a time, which most writes (a user created,
+// a name changed) need not wait for, having no consequence to store.
+func (x *Explainer) Explain(ctx context.Context, turn sync.Locker, projectID, tenantID, writeID string, rev int64, events []changelog.Event) error {
 	if tenantID == "" || rev == 0 {
 		return nil
 	}
@@ -82,6 +85,8 @@ func (x *Explainer) Explain(ctx context.Context, projectID, tenantID, writeID st
 	if err != nil {
 		return fmt.Errorf("encode role consequences: %w", err)
 	}
+	turn.Lock()
+	defer turn.Unlock()
 	return x.db.AuditEvent.Update().Where(auditevent.WriteID(writeID)).
 		SetRoleConsequences(body).SetRoleConsequencesOmitted(int32(omitted)).Exec(ctx)
 }

@@ -264,15 +264,12 @@ func (w *Writer) committedWrite(ctx context.Context, projectID string, st *stage
 		}
 	}
 	if w.explainer != nil {
-		// the explanation is a write of its own: it takes its turn too
+		// storing the explanation is a write of its own: it takes its turn too
 		tenantID := ""
 		if sc, ok := scope.From(ctx); ok {
 			tenantID = sc.TenantID
 		}
-		w.serial.Lock(tenantID)
-		err := w.explainer.Explain(wctx, projectID, st.auditTenant, st.writeID, got, st.tx.events)
-		w.serial.Unlock()
-		if err != nil {
+		if err := w.explainer.Explain(wctx, w.serial.For(tenantID), projectID, st.auditTenant, st.writeID, got, st.tx.events); err != nil {
 			w.log.WarnContext(ctx, "explain a write's role consequences", "write", st.writeID, "error", err)
 		}
 	}
