@@ -12,8 +12,9 @@ import (
 // Local is this process's gateways' connection to the core. A unary call
 // runs the server's interceptor chain and handler on the caller's goroutine,
 // the request and the answer copied through the server's codec, as a call
-// over the network would be decoded; a stream goes over streams (a real
-// gRPC connection).
+// over the network would be decoded; a stream, and any call of a method Local
+// does not hold, goes over conn (a real gRPC connection to the same server,
+// which answers it).
 //
 // Why unary calls skip the transport: over an in-memory connection each one
 // still paid HTTP/2 framing, header compression, flow control and four
@@ -23,7 +24,7 @@ import (
 // then grows through the interceptor chain on every call, the cost the
 // server's stream workers exist to avoid.
 type Local struct {
-	streams grpc.ClientConnInterface
+	conn    grpc.ClientConnInterface
 	methods map[string]localMethod
 	unary   grpc.UnaryServerInterceptor
 	codec   utf8Codec
@@ -58,7 +59,7 @@ func fromGateway(ctx context.Context) bool {
 func (l *Local) Invoke(ctx context.Context, method string, req, reply any, opts ...grpc.CallOption) error {
 	m, ok := l.methods[method]
 	if !ok {
-		return status.Errorf(codes.Unimplemented, "unknown method %s", method)
+		return l.conn.Invoke(ctx, method, req, reply, opts...)
 	}
 	in, err := l.codec.Marshal(req)
 	if err != nil {
@@ -99,7 +100,7 @@ func (l *Local) Invoke(ctx context.Context, method string, req, reply any, opts 
 
 // NewStream opens a stream over the connection.
 func (l *Local) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	return l.streams.NewStream(ctx, desc, method, opts...)
+	return l.conn.NewStream(ctx, desc, method, opts...)
 }
 
 // noValues passes a context's deadline and cancellation on, and none of its

@@ -3,18 +3,15 @@ package server
 import (
 	"context"
 	"errors"
-	"net"
 	"slices"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 )
 
 // probe is a health service that reports what its handler saw.
@@ -45,13 +42,13 @@ func TestLocal(t *testing.T) {
 	answer := &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}
 	var handlerErr error
 	var seenCtx context.Context
-	local := &Local{methods: map[string]localMethod{}, unary: chainUnary([]grpc.UnaryServerInterceptor{mark("first"), mark("second")}), codec: newUTF8Codec()}
-	healthpb.RegisterHealthServer(local, probe{seen: func(ctx context.Context, req *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
+	svc := probe{seen: func(ctx context.Context, req *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
 		seenCtx = ctx
 		_ = grpc.SetHeader(ctx, metadata.Pairs("x-request-id", "abc"))
 		grpc.SetTrailer(ctx, metadata.Pairs("x-trailer", req.GetService()))
 		return answer, handlerErr
-	}})
+	}}
+	local := serveProbe(t, svc, mark("first"), mark("second"))
 
 	ctx := context.WithValue(context.Background(), callerKey{}, "gateway state")
 	ctx = metadata.AppendToOutgoingContext(ctx, "Authorization", "Bearer x")
@@ -123,6 +120,20 @@ func TestLocal(t *testing.T) {
 	}
 }
 
+// serveProbe serves svc in memory behind the chain unary, until the test
+// ends, and returns the Local beside it.
+func serveProbe(tb testing.TB, svc healthpb.HealthServer, unary ...grpc.UnaryServerInterceptor) *Local {
+	core, err := inMemory(unary, func(r grpc.ServiceRegistrar) { healthpb.RegisterHealthServer(r, svc) }, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		_ = core.Conn.Close()
+		core.GRPC.Stop()
+	})
+	return core.Local
+}
+
 // BenchmarkLocal measures what a unary call costs through Local against the
 // same call over a gRPC connection on an in-memory listener, the gateways'
 // connection before Local, with the same chain (the time limit alone) and
@@ -132,26 +143,12 @@ func BenchmarkLocal(b *testing.B) {
 	svc := probe{seen: func(context.Context, *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
 		return answer, nil
 	}}
-	pass := limitTime // the chain's time limit derives a context, as every call's does
-	s := grpc.NewServer(grpc.ChainUnaryInterceptor(pass), grpc.ForceServerCodecV2(newUTF8Codec()), grpc.NumStreamWorkers(streamWorkers))
-	healthpb.RegisterHealthServer(s, svc)
-	lis := bufconn.Listen(1 << 20)
-	go func() { _ = s.Serve(lis) }()
-	defer s.Stop()
-	conn, err := grpc.NewClient("passthrough:///bench",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	local := &Local{methods: map[string]localMethod{}, unary: chainUnary([]grpc.UnaryServerInterceptor{pass}), codec: newUTF8Codec()}
-	healthpb.RegisterHealthServer(local, svc)
+	local := serveProbe(b, svc, limitTime) // the chain's time limit derives a context, as every call's does
 	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer x")
 	for _, c := range []struct {
 		name string
 		conn grpc.ClientConnInterface
-	}{{"connection", conn}, {"local", local}} {
+	}{{"connection", local.conn}, {"local", local}} {
 		client := healthpb.NewHealthClient(c.conn)
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()

@@ -85,17 +85,39 @@ func New(log *slog.Logger, authenticator *authn.Authenticator, metrics *grpcprom
 	}
 	c := chain{log: log, authenticate: authenticator.Authenticate, validator: validator, metrics: metrics, limiter: limiter}
 	unary, stream := c.interceptors()
-	codec := newUTF8Codec()
-	s := grpc.NewServer(append(append([]grpc.ServerOption{
+	hs := health.NewServer()
+	core, err := inMemory(unary, func(r grpc.ServiceRegistrar) {
+		services.register(r)
+		healthpb.RegisterHealthServer(r, hs)
+	}, func(s *grpc.Server) {
+		reflection.Register(s)
+		if metrics != nil {
+			metrics.InitializeMetrics(s)
+		}
+	}, append([]grpc.ServerOption{
 		// Connections idle for 5 minutes are closed (clients reconnect on
 		// their next call), and a client may not ping more often than every
 		// 10 s, so idle or abusive connections do not pile up.
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 5 * time.Minute, Time: 2 * time.Minute, Timeout: 20 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.ForceServerCodecV2(codec),
-	}, opts...),
-		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
+	}, opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	core.Health = hs
+	return core, nil
+}
+
+// inMemory returns a gRPC server with opts behind the unary chain, with the
+// services register registers and whatever setup adds to the server alone,
+// serving an in-memory connection, and a Local beside it that runs the same
+// unary calls through the same chain and codec.
+func inMemory(unary []grpc.UnaryServerInterceptor, register func(grpc.ServiceRegistrar), setup func(*grpc.Server), opts ...grpc.ServerOption) (*Core, error) {
+	codec := newUTF8Codec()
+	s := grpc.NewServer(append(opts,
+		grpc.ForceServerCodecV2(codec),
+		grpc.ChainUnaryInterceptor(unary...),
 		// Reused workers keep their grown stacks: a new goroutine per call
 		// would grow its stack through the interceptor chain every time
 		// (copying it several times: 6% of a SCIM create's CPU when the
@@ -105,15 +127,11 @@ func New(log *slog.Logger, authenticator *authn.Authenticator, metrics *grpcprom
 		// calls beyond the pool still run, each on a new goroutine.
 		grpc.NumStreamWorkers(streamWorkers),
 	)...)
-	hs := health.NewServer()
 	local := &Local{methods: map[string]localMethod{}, unary: chainUnary(unary), codec: codec}
-	for _, r := range []grpc.ServiceRegistrar{s, local} {
-		services.register(r)
-		healthpb.RegisterHealthServer(r, hs)
-	}
-	reflection.Register(s)
-	if metrics != nil {
-		metrics.InitializeMetrics(s)
+	register(s)
+	register(local)
+	if setup != nil {
+		setup(s)
 	}
 	lis := bufconn.Listen(1 << 20)
 	go func() { _ = s.Serve(lis) }()
@@ -124,6 +142,6 @@ func New(log *slog.Logger, authenticator *authn.Authenticator, metrics *grpcprom
 		s.Stop()
 		return nil, fmt.Errorf("in-memory gRPC client: %w", err)
 	}
-	local.streams = conn
-	return &Core{GRPC: s, Health: hs, Conn: conn, Local: local}, nil
+	local.conn = conn
+	return &Core{GRPC: s, Conn: conn, Local: local}, nil
 }

@@ -187,9 +187,9 @@ func (g *batcher) commit(batch []*job) {
 		fail(fmt.Errorf("begin: %w", err))
 		return
 	}
-	committed := false
+	ended := false // committed, or its commit failed
 	defer func() {
-		if !committed {
+		if !ended {
 			if err := etx.Rollback(); err != nil {
 				g.w.log.Warn("rollback failed", "error", err)
 			}
@@ -223,15 +223,15 @@ func (g *batcher) commit(batch []*job) {
 	for _, j := range staged {
 		g.w.committed.Committing(j.st.writeID, j.st.rev)
 	}
-	if err := etx.Commit(); err != nil {
-		committed = true // nothing left to roll back
+	err = etx.Commit()
+	ended = true
+	if err != nil {
 		for _, j := range staged {
 			g.w.committed.Abandoned(j.st.writeID)
 		}
 		fail(fmt.Errorf("commit: %w", err))
 		return
 	}
-	committed = true
 	for _, j := range staged {
 		j.committed = true
 	}

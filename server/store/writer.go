@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
@@ -58,11 +57,10 @@ func (w *Writer) ExplainWith(x *audit.Explainer) { w.explainer = x }
 // time (SQLite, see SerializesWrites): a write then takes its revision itself,
 // from the project's counter, since holding that row costs nothing more.
 //
-// serial is held for each write transaction: where the database runs one
-// writer at a time (SQLite), the turns every writer of it in the process
-// takes (WriteLock), so writers queue there instead of on the database's
-// busy handler, which sleeps milliseconds between tries; this writer's
-// writes queue in its batches first (see batcher).
+// serial is, where the database runs one writer at a time (SQLite), the
+// turns every writer of it in the process takes (WriteLock): this writer's
+// batches (see batcher) take them, so writers queue there instead of on the
+// database's busy handler, which sleeps milliseconds between tries.
 func NewWriter(db *ent.Client, log *slog.Logger, now func() time.Time, committed Committer, numberInline bool, serial *WriteTurns) *Writer {
 	w := &Writer{db: db, log: log, now: now, committed: committed, inline: numberInline, serial: serial}
 	w.batches = &batcher{w: w}
@@ -149,9 +147,6 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 	if w.inline {
 		return w.batches.write(ctx, sc, exclusive, fn)
 	}
-	w.serial.Lock(sc.TenantID)
-	unlock := sync.OnceFunc(w.serial.Unlock)
-	defer unlock()
 	etx, err := w.db.Tx(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("begin: %w", err)
@@ -177,7 +172,6 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 		w.committed.Abandoned(st.writeID)
 		return 0, fmt.Errorf("commit: %w", err)
 	}
-	unlock()
 	return w.committedWrite(ctx, sc.ProjectID, st, false)
 }
 
