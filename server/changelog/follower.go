@@ -91,8 +91,17 @@ type projectState struct {
 	// without an explicit revision wait for it, which gives read-after-write
 	// on this instance.
 	committed atomic.Int64
-	mu        sync.Mutex
-	advanced  chan struct{} // closed and replaced whenever applied grows
+	// detached counts the writes answered before their numbering (Detach)
+	// that the readers may not hold yet; reads wait for those answered
+	// before they began.
+	detached atomic.Int64
+	mu       sync.Mutex
+	advanced chan struct{} // closed and replaced whenever applied grows or a detached write is held
+	// tickets: detached writes are numbered 1, 2, … in the order they were
+	// answered (issued is the last); every ticket up to heldThrough is held
+	// by the readers, pending are the ones still waiting.
+	issued, heldThrough int64
+	pending             map[int64]struct{}
 }
 
 // NewFollower returns a follower of db's change log feeding readers, in
@@ -170,6 +179,63 @@ func (f *Follower) Abandoned(writeID string) {
 	f.writesMu.Lock()
 	delete(f.writes, writeID)
 	f.writesMu.Unlock()
+}
+
+// Detach says the committed write writeID of the project is answered before
+// it is numbered: reads of this instance that begin from now on (Await) wait
+// until the readers hold it, as they would for a write answered once numbered.
+// held is called once Committed has returned for it (or given up), and must
+// be called exactly once.
+func (f *Follower) Detach(projectID, writeID string) (held func()) {
+	p := f.project(projectID)
+	p.mu.Lock()
+	p.issued++
+	ticket := p.issued
+	if p.pending == nil {
+		p.pending = map[int64]struct{}{}
+	}
+	p.pending[ticket] = struct{}{}
+	p.detached.Add(1)
+	p.mu.Unlock()
+	return func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		delete(p.pending, ticket)
+		p.detached.Add(-1)
+		for p.heldThrough < p.issued {
+			if _, waiting := p.pending[p.heldThrough+1]; waiting {
+				break
+			}
+			p.heldThrough++
+		}
+		close(p.advanced)
+		p.advanced = make(chan struct{})
+	}
+}
+
+// awaitDetached waits until the readers hold every write of the project
+// detached before the call.
+func (f *Follower) awaitDetached(ctx context.Context, p *projectState) error {
+	if p.detached.Load() == 0 { // the common case: no lock taken
+		return nil
+	}
+	p.mu.Lock()
+	target := p.issued
+	p.mu.Unlock()
+	for {
+		p.mu.Lock()
+		held, advanced := p.heldThrough >= target, p.advanced
+		p.mu.Unlock()
+		if held {
+			return nil
+		}
+		f.wake()
+		select {
+		case <-advanced:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the writes answered before this read: %w", ctx.Err())
+		}
+	}
 }
 
 // Committed waits until the committed write writeID is numbered and every
@@ -313,6 +379,9 @@ func (f *Follower) learn(revs iter.Seq2[string, int64]) {
 // revisions that are committed.
 func (f *Follower) Await(ctx context.Context, projectID string, atLeast int64) (int64, error) {
 	p := f.project(projectID)
+	if err := f.awaitDetached(ctx, p); err != nil {
+		return 0, err
+	}
 	target := max(atLeast, p.committed.Load())
 	if p.applied.Load() >= target {
 		return p.applied.Load(), nil

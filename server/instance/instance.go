@@ -103,6 +103,7 @@ type Instance struct {
 	// draining closes on Drain.
 	draining  chan struct{}
 	recorder  *audit.Recorder
+	writer    *store.Writer
 	drainOnce sync.Once
 }
 
@@ -158,6 +159,7 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	}
 	w := store.NewWriter(db, cfg.Log, cfg.Now, follower, sqlite, writes)
 	w.ExplainWith(audit.NewExplainer(db, index))
+	inst.writer = w
 	keyring, err := signing.New(db, w, cfg.KeyEncryptionKey, cfg.Now)
 	if err != nil {
 		return nil, err
@@ -240,6 +242,13 @@ func (i *Instance) Close() {
 	}
 	if i.Conn != nil {
 		_ = i.Conn.Close()
+	}
+	if i.writer != nil {
+		// the writes answered at commit are numbered before the follower
+		// stops (a crash leaves them to the next start's follower)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		i.writer.Drain(ctx)
+		cancel()
 	}
 	i.stop()
 	if i.recorder != nil {

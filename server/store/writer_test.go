@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/acme/identity/ent"
+	"github.com/acme/identity/ent/auditevent"
+	"github.com/acme/identity/ent/user"
+	"github.com/acme/identity/server/audit"
 	"github.com/acme/identity/server/changelog"
 	"github.com/acme/identity/server/instance/instancetest"
 	"github.com/acme/identity/server/store"
@@ -22,16 +25,103 @@ import (
 // inline as NewWriter's numberInline.
 func openWriter(t *testing.T, url string, inline bool) (*ent.Client, time.Time, *store.Writer) {
 	t.Helper()
+	db, now, w, _ := openFollowed(t, url, inline)
+	return db, now, w
+}
+
+// openFollowed is openWriter whose follower, also returned, feeds readers.
+func openFollowed(t *testing.T, url string, inline bool, readers ...changelog.Reader) (*ent.Client, time.Time, *store.Writer, *changelog.Follower) {
+	t.Helper()
 	ctx := scope.System(context.Background())
 	db, now := openTenant(ctx, t, url)
 	log := slog.New(slog.DiscardHandler)
-	f := changelog.NewFollower(db, log, store.Settler(log))
+	f := changelog.NewFollower(db, log, store.Settler(log), readers...)
 	runCtx, stop := context.WithCancel(ctx)
 	t.Cleanup(stop)
 	if err := f.Start(runCtx); err != nil {
 		t.Fatal(err)
 	}
-	return db, now, store.NewWriter(db, log, time.Now, f, inline, store.WriteLock(url))
+	return db, now, store.NewWriter(db, log, time.Now, f, inline, store.WriteLock(url)), f
+}
+
+// gate is a change-log reader that holds back the records of user "held"
+// until released.
+type gate struct {
+	entered, release chan struct{}
+}
+
+func (g gate) Apply(_ context.Context, _ string, records []changelog.Record) error {
+	for _, r := range records {
+		if e, ok := r.Event.(changelog.UserCreated); ok && e.User == "held" {
+			g.entered <- struct{}{}
+			<-g.release
+		}
+	}
+	return nil
+}
+
+// TestAnsweredAtCommit: a write of the SCIM gateway, numbered after its
+// commit, is answered at commit (revision 0) while this instance's readers do
+// not hold it yet; a read that begins after the answer (Await) waits until
+// they do, and then reflects its revision; Drain waits for it. Any other
+// write is answered once numbered and held.
+func TestAnsweredAtCommit(t *testing.T) {
+	for _, d := range instancetest.Databases() {
+		t.Run(d.Name, func(t *testing.T) {
+			g := gate{entered: make(chan struct{}, 1), release: make(chan struct{})}
+			db, now, w, f := openFollowed(t, d.URL(t), false, g)
+			create := func(id string) func(ctx context.Context, tx *store.Tx) error {
+				return func(ctx context.Context, tx *store.Tx) error {
+					if err := tx.User.Create().SetID(id).SetTenantID("t").SetUserName(id).SetUserNameKey(id).
+						SetCreateTime(now).SetUpdateTime(now).SetVersion(1).Exec(ctx); err != nil {
+						return err
+					}
+					tx.Record(changelog.UserCreated{Tenant: "t", User: changelog.UserID(id)})
+					return nil
+				}
+			}
+			tenantCtx := scope.WithTenant(context.Background(), "p", "t")
+			before, err := w.Insert(tenantCtx, create("first"))
+			if err != nil || before == 0 {
+				t.Fatalf("a write of the API answered revision %d (%v), want its number", before, err)
+			}
+
+			scimCtx := audit.With(tenantCtx, audit.Request{
+				ActorKind: auditevent.ActorKindScimToken, ActorID: "token", Source: auditevent.SourceScim, Gateway: true})
+			rev, err := w.Insert(scimCtx, create("held"))
+			if err != nil || rev != 0 {
+				t.Fatalf("the SCIM gateway's write answered %d (%v), want 0 at commit", rev, err)
+			}
+			if n, err := db.User.Query().Where(user.ID("held")).Count(scope.System(context.Background())); err != nil || n != 1 {
+				t.Fatalf("the answered write is not committed: %d rows (%v)", n, err)
+			}
+			<-g.entered // the follower numbered it and is handing it over
+
+			read := make(chan int64, 1)
+			go func() {
+				got, err := f.Await(context.Background(), "p", 0)
+				if err != nil {
+					t.Error(err)
+				}
+				read <- got
+			}()
+			select {
+			case got := <-read:
+				t.Fatalf("a read after the answer returned revision %d before the readers held the write", got)
+			case <-time.After(100 * time.Millisecond):
+			}
+			close(g.release)
+			if got := <-read; got <= before {
+				t.Fatalf("the read after the answer reflects revision %d, want after %d", got, before)
+			}
+			drained, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			w.Drain(drained)
+			if drained.Err() != nil {
+				t.Fatal("Drain did not return once the write was held")
+			}
+		})
+	}
 }
 
 // TestInsertsBesideTenantWrites holds a write of a tenant open on
