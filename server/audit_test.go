@@ -218,7 +218,7 @@ func TestAuditTrail(t *testing.T) {
 
 		// Retention: nothing younger than the retention goes; everything
 		// older does.
-		trail := service.NewAuditService(e.db, nil, e.clock.Now, nil, 0, time.Minute)
+		trail := service.NewAuditService(e.db, nil, nil, e.clock.Now, nil, 0, time.Minute)
 		if err := trail.Prune(context.Background(), 90*24*time.Hour); err != nil {
 			t.Fatal(err)
 		}

@@ -178,7 +178,7 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 		settle = time.Minute
 	}
 	inst.recorder = audit.NewRecorder(runCtx, db, writes.For(""), cfg.Log)
-	auditTrail := service.NewAuditService(db, inst.recorder, cfg.Now, inst.draining, settle, cfg.WatchHeartbeat)
+	auditTrail := service.NewAuditService(db, inst.recorder, follower, cfg.Now, inst.draining, settle, cfg.WatchHeartbeat)
 	// Every instance prunes; the deletes are idempotent.
 	go every(runCtx, service.PruneInterval, cfg.Log, map[string]func(context.Context) error{
 		"prune sign-in state": signIn.Prune,

@@ -25,10 +25,11 @@ import (
 // AuditService reads the audit trail, and records the SCIM gateway's
 // requests on it.
 type AuditService struct {
-	db       *ent.Client
-	recorder *audit.Recorder
-	now      func() time.Time
-	draining <-chan struct{}
+	db        *ent.Client
+	recorder  *audit.Recorder
+	revisions Revisions
+	now       func() time.Time
+	draining  <-chan struct{}
 	// poll is how often a followed stream looks for new events.
 	poll time.Duration
 	// settle is how old an event must be to be streamed.
@@ -39,11 +40,13 @@ type AuditService struct {
 var _ identityv1.AuditServiceServer = (*AuditService)(nil)
 
 // NewAuditService returns the audit service over db, recording SCIM
-// requests through recorder. Streams send an event once it is settle old (0
-// where ids are commit order: SQLite), a followed stream sends a heartbeat
-// after heartbeat of quiet, and ends when draining closes.
-func NewAuditService(db *ent.Client, recorder *audit.Recorder, now func() time.Time, draining <-chan struct{}, settle, heartbeat time.Duration) *AuditService {
-	return &AuditService{db: db, recorder: recorder, now: now, draining: draining, poll: time.Second, settle: settle, heartbeat: heartbeat}
+// requests through recorder; a list waits for revisions to hold the writes
+// this instance answered before it (their events are stored as they are
+// numbered). Streams send an event once it is settle old (0 where ids are
+// commit order: SQLite), a followed stream sends a heartbeat after heartbeat
+// of quiet, and ends when draining closes.
+func NewAuditService(db *ent.Client, recorder *audit.Recorder, revisions Revisions, now func() time.Time, draining <-chan struct{}, settle, heartbeat time.Duration) *AuditService {
+	return &AuditService{db: db, recorder: recorder, revisions: revisions, now: now, draining: draining, poll: time.Second, settle: settle, heartbeat: heartbeat}
 }
 
 // ListAuditEvents returns a page of matching events, newest first.
@@ -178,9 +181,16 @@ func (s *AuditService) RecordScimRequest(ctx context.Context, req *identityv1.Re
 	return &identityv1.RecordScimRequestResponse{}, nil
 }
 
-// flush makes the SCIM requests recorded so far readable: whoever reads
-// after an answer finds its request.
+// flush makes the SCIM requests recorded so far readable, and the events of
+// the writes answered so far (a write the SCIM gateway made is answered at
+// commit, and its event stored when it is numbered): whoever reads after an
+// answer finds its request and its write.
 func (s *AuditService) flush(ctx context.Context) error {
+	if sc, ok := scope.From(ctx); ok && s.revisions != nil {
+		if _, err := s.revisions.Await(ctx, sc.ProjectID, 0); err != nil {
+			return err
+		}
+	}
 	if s.recorder == nil {
 		return nil
 	}
