@@ -20,7 +20,8 @@ import (
 // Committer learns of every write of this instance; the write returns once
 // its revision is known and this instance's readers of the change log hold it
 // (the change-log follower, so that this instance's role index and credential
-// cache hold the write before the caller sees it).
+// cache hold the write before the caller sees it), or, answered at commit,
+// once this instance's reads wait for it (Detach).
 type Committer interface {
 	// Committing is called before the write commits, with the revision the
 	// write numbered itself or 0; Abandoned when it does not commit.
@@ -52,7 +53,12 @@ type Writer struct {
 	explainer *audit.Explainer // nil: role consequences are not explained
 	serial    *WriteTurns
 	batches   *batcher // inline: writes commit in shared transactions
-	detached  sync.WaitGroup
+
+	// detached counts the writes answered at commit still being numbered;
+	// idle is closed when it falls to zero (nil while it is zero).
+	detachedMu sync.Mutex
+	detached   int
+	idle       chan struct{}
 }
 
 // ExplainWith makes the writer store, after each write, the role consequences
@@ -119,7 +125,9 @@ func (tx *Tx) Changed() bool { return len(tx.events) > 0 }
 // numbers them after commit (see changelog.sequence for why that order is
 // commit order where it matters) and settles the write's audit event and
 // counts in the same transaction (see Settler), and Write returns once the
-// write is numbered and this instance's readers hold it. A rolled-back write
+// write is numbered and this instance's readers hold it (a write of the SCIM
+// gateway returns at commit, with revision 0: see answeredAtCommit). A
+// rolled-back write
 // leaves nothing to number, so revisions have no gaps. Where the database
 // runs one write at a time anyway (SQLite), the write numbers itself from the
 // project's counter before appending and settles itself, in the same
@@ -181,9 +189,9 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 	}
 	if answeredAtCommit(ctx) {
 		held := w.committed.Detach(sc.ProjectID, st.writeID)
-		w.detached.Add(1)
+		w.countDetached(1)
 		go func() {
-			defer w.detached.Done()
+			defer w.countDetached(-1)
 			defer held()
 			_, _ = w.committedWrite(context.WithoutCancel(ctx), sc.ProjectID, st, false)
 		}()
@@ -198,8 +206,9 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 // at its connections' pace would otherwise wait, on each request, for the
 // sequencer's own transaction to commit after its write's (measured on
 // PostgreSQL: a user create waited about 7 ms for its numbering after its 4
-// ms transaction, and eight connections provisioned about 60% of what they
-// do answered at commit, with larger batches for the sequencer). SCIM reads
+// ms transaction, and eight connections provisioned about two thirds of what
+// they do answered at commit, which also gives the sequencer larger batches).
+// SCIM reads
 // the database, so the IdP's next request sees the write; this instance's
 // readers of the change log (role checks, tokens) wait for it all the same
 // (Committer.Detach); another instance's are, as for any write, a poll
@@ -210,16 +219,33 @@ func answeredAtCommit(ctx context.Context) bool {
 	return audit.From(ctx).Source == auditevent.SourceScim
 }
 
-// Drain waits, at most until ctx ends, for the writes answered at commit to
-// be numbered and explained: an instance stops after them.
+// countDetached adds d to the writes answered at commit still being
+// numbered. (A WaitGroup would do, but its Add may not race its Wait, and a
+// request may still write while the instance stops.)
+func (w *Writer) countDetached(d int) {
+	w.detachedMu.Lock()
+	defer w.detachedMu.Unlock()
+	if w.detached == 0 {
+		w.idle = make(chan struct{})
+	}
+	w.detached += d
+	if w.detached == 0 {
+		close(w.idle)
+		w.idle = nil
+	}
+}
+
+// Drain waits, at most until ctx ends, until no write answered at commit is
+// still being numbered and explained: an instance stops after them.
 func (w *Writer) Drain(ctx context.Context) {
-	done := make(chan struct{})
-	go func() {
-		w.detached.Wait()
-		close(done)
-	}()
+	w.detachedMu.Lock()
+	idle := w.idle
+	w.detachedMu.Unlock()
+	if idle == nil {
+		return
+	}
 	select {
-	case <-done:
+	case <-idle:
 	case <-ctx.Done():
 	}
 }
