@@ -44,6 +44,20 @@ func openFollowed(t *testing.T, url string, inline bool, readers ...changelog.Re
 	return db, now, store.NewWriter(db, log, time.Now, f, inline, store.WriteLock(url)), f
 }
 
+// userCreate returns a write creating user id of tenant t at now.
+func userCreate(now time.Time) func(id string) func(ctx context.Context, tx *store.Tx) error {
+	return func(id string) func(ctx context.Context, tx *store.Tx) error {
+		return func(ctx context.Context, tx *store.Tx) error {
+			if err := tx.User.Create().SetID(id).SetTenantID("t").SetUserName(id).SetUserNameKey(id).
+				SetCreateTime(now).SetUpdateTime(now).SetVersion(1).Exec(ctx); err != nil {
+				return err
+			}
+			tx.Record(changelog.UserCreated{Tenant: "t", User: changelog.UserID(id)})
+			return nil
+		}
+	}
+}
+
 // gate is a change-log reader that holds back the records of user "held"
 // until released.
 type gate struct {
@@ -70,16 +84,7 @@ func TestAnsweredAtCommit(t *testing.T) {
 		t.Run(d.Name, func(t *testing.T) {
 			g := gate{entered: make(chan struct{}, 1), release: make(chan struct{})}
 			db, now, w, f := openFollowed(t, d.URL(t), false, g)
-			create := func(id string) func(ctx context.Context, tx *store.Tx) error {
-				return func(ctx context.Context, tx *store.Tx) error {
-					if err := tx.User.Create().SetID(id).SetTenantID("t").SetUserName(id).SetUserNameKey(id).
-						SetCreateTime(now).SetUpdateTime(now).SetVersion(1).Exec(ctx); err != nil {
-						return err
-					}
-					tx.Record(changelog.UserCreated{Tenant: "t", User: changelog.UserID(id)})
-					return nil
-				}
-			}
+			create := userCreate(now)
 			tenantCtx := scope.WithTenant(context.Background(), "p", "t")
 			before, err := w.Insert(tenantCtx, create("first"))
 			if err != nil || before == 0 {
@@ -183,16 +188,7 @@ func TestSharedTransactions(t *testing.T) {
 	ctx := scope.System(context.Background())
 	db, now, w := openWriter(t, store.SQLiteURL(t.TempDir()), true)
 	tenantCtx := scope.WithTenant(context.Background(), "p", "t")
-	create := func(id string) func(ctx context.Context, tx *store.Tx) error {
-		return func(ctx context.Context, tx *store.Tx) error {
-			if err := tx.User.Create().SetID(id).SetTenantID("t").SetUserName(id).SetUserNameKey(id).
-				SetCreateTime(now).SetUpdateTime(now).SetVersion(1).Exec(ctx); err != nil {
-				return err
-			}
-			tx.Record(changelog.UserCreated{Tenant: "t", User: changelog.UserID(id)})
-			return nil
-		}
-	}
+	create := userCreate(now)
 	errRefused := errors.New("refused after inserting")
 	cancelled, cancel := context.WithCancel(tenantCtx)
 	cases := []struct {
