@@ -53,6 +53,7 @@ type Writer struct {
 	explainer *audit.Explainer // nil: role consequences are not explained
 	serial    *WriteTurns
 	batches   *batcher // inline: writes commit in shared transactions
+	fair      *fairShare
 
 	// detached counts the writes answered at commit still being numbered;
 	// idle is closed when it falls to zero (nil while it is zero).
@@ -75,7 +76,7 @@ func (w *Writer) ExplainWith(x *audit.Explainer) { w.explainer = x }
 // batches (see batcher) take them, so writers queue there instead of on the
 // database's busy handler, which sleeps milliseconds between tries.
 func NewWriter(db *ent.Client, log *slog.Logger, now func() time.Time, committed Committer, numberInline bool, serial *WriteTurns) *Writer {
-	w := &Writer{db: db, log: log, now: now, committed: committed, inline: numberInline, serial: serial}
+	w := &Writer{db: db, log: log, now: now, committed: committed, inline: numberInline, serial: serial, fair: newFairShare(time.Now, fairSlots())}
 	w.batches = &batcher{w: w}
 	return w
 }
@@ -159,9 +160,21 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 	if !ok || sc.ProjectID == "" {
 		return 0, scope.ErrUnscoped
 	}
+	if err := w.fair.acquire(ctx, sc.TenantID); err != nil {
+		return 0, err
+	}
 	if w.inline {
+		defer w.fair.release(sc.TenantID)
 		return w.batches.write(ctx, sc, exclusive, fn)
 	}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			w.fair.release(sc.TenantID)
+		}
+	}
+	defer release()
 	etx, err := w.db.Tx(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("begin: %w", err)
@@ -187,6 +200,7 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 		w.committed.Abandoned(st.writeID)
 		return 0, fmt.Errorf("commit: %w", err)
 	}
+	release() // its share of the machine was its transaction
 	if answeredAtCommit(ctx) {
 		held := w.committed.Detach(sc.ProjectID, st.writeID)
 		w.countDetached(1)
