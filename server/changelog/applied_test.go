@@ -67,7 +67,7 @@ func TestApplied(t *testing.T) {
 	if !f.Applied(ctx, projectID, "next", next, []changelog.Event{created}) || len(r.records()) != before+1 {
 		t.Fatal("a revision the readers hold was handed to them again")
 	}
-	if got, err := f.Await(ctx, projectID, 0); err != nil || got != next {
+	if got, err := f.Await(ctx, projectID, "", 0); err != nil || got != next {
 		t.Fatalf("after the write, readers hold %d (%v), want %d", got, err, next)
 	}
 }

@@ -102,14 +102,20 @@ type projectState struct {
 	// on this instance.
 	committed atomic.Int64
 	// detached counts the writes answered before their numbering (Detach)
-	// that the readers may not hold yet; reads wait for those answered
-	// before they began.
+	// that the readers may not hold yet; reads wait for those of their
+	// tenant answered before they began.
 	detached atomic.Int64
 	mu       sync.Mutex
-	advanced chan struct{} // closed and replaced whenever applied grows or a detached write is held
-	// tickets: detached writes are numbered 1, 2, … in the order they were
-	// answered (issued is the last); every ticket up to heldThrough is held
-	// by the readers, pending are the ones still waiting.
+	advanced chan struct{}       // closed and replaced whenever applied grows or a detached write is held
+	tickets  map[string]*tickets // by tenant ("" for writes of the project)
+}
+
+// tickets number a tenant's detached writes 1, 2, … in the order they were
+// answered (issued is the last); every ticket up to heldThrough is held by
+// the readers, pending are the ones still waiting. A reader keeps the
+// tickets it waits on: they are dropped from the project once none is
+// pending, and a later write starts new ones.
+type tickets struct {
 	issued, heldThrough int64
 	pending             map[int64]struct{}
 }
@@ -201,64 +207,86 @@ func (f *Follower) Abandoned(writeID string) {
 	f.writesMu.Unlock()
 }
 
-// Detach says the committed write writeID of the project is answered before
-// it is numbered: reads of this instance that begin from now on (Await) wait
-// until the readers hold it, as they would for a write answered once numbered.
-// held is called once Committed has returned for it (or given up), and must
-// be called exactly once.
-func (f *Follower) Detach(projectID, writeID string) (held func()) {
+// Detach says the committed write writeID of the project's tenant (""
+// for a write of the project) is answered before it is numbered: this
+// instance's reads of that tenant (and of the whole project) that begin from
+// now on (Await) wait until the readers hold it, as they would for a write
+// answered once numbered. held must be called exactly once, when the
+// readers hold the write (or the writer gave up waiting for them).
+func (f *Follower) Detach(projectID, tenantID, writeID string) (held func()) {
 	f.writesMu.Lock()
 	f.answered[writeID] = struct{}{}
 	f.writesMu.Unlock()
 	p := f.project(projectID)
 	p.mu.Lock()
-	p.issued++
-	ticket := p.issued
-	if p.pending == nil {
-		p.pending = map[int64]struct{}{}
+	if p.tickets == nil {
+		p.tickets = map[string]*tickets{}
 	}
-	p.pending[ticket] = struct{}{}
+	tk := p.tickets[tenantID]
+	if tk == nil {
+		tk = &tickets{pending: map[int64]struct{}{}}
+		p.tickets[tenantID] = tk
+	}
+	tk.issued++
+	ticket := tk.issued
+	tk.pending[ticket] = struct{}{}
 	p.detached.Add(1)
 	p.mu.Unlock()
 	return func() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		delete(p.pending, ticket)
+		delete(tk.pending, ticket)
 		p.detached.Add(-1)
-		for p.heldThrough < p.issued {
-			if _, waiting := p.pending[p.heldThrough+1]; waiting {
+		for tk.heldThrough < tk.issued {
+			if _, waiting := tk.pending[tk.heldThrough+1]; waiting {
 				break
 			}
-			p.heldThrough++
+			tk.heldThrough++
+		}
+		if len(tk.pending) == 0 && p.tickets[tenantID] == tk {
+			delete(p.tickets, tenantID)
 		}
 		close(p.advanced)
 		p.advanced = make(chan struct{})
 	}
 }
 
-// awaitDetached waits until the readers hold every write of the project
-// detached before the call.
-func (f *Follower) awaitDetached(ctx context.Context, p *projectState) error {
+// awaitDetached waits until the readers hold every write detached before
+// the call of the tenant (and of the project), or of every tenant when
+// tenantID is "".
+func (f *Follower) awaitDetached(ctx context.Context, p *projectState, tenantID string) error {
 	if p.detached.Load() == 0 { // the common case: no lock taken
 		return nil
 	}
+	type target struct {
+		tk     *tickets
+		ticket int64
+	}
+	var targets []target
 	p.mu.Lock()
-	target := p.issued
-	p.mu.Unlock()
-	for {
-		p.mu.Lock()
-		held, advanced := p.heldThrough >= target, p.advanced
-		p.mu.Unlock()
-		if held {
-			return nil
-		}
-		f.wake()
-		select {
-		case <-advanced:
-		case <-ctx.Done():
-			return fmt.Errorf("wait for the writes answered before this read: %w", ctx.Err())
+	for t, tk := range p.tickets {
+		if tenantID == "" || t == tenantID || t == "" {
+			targets = append(targets, target{tk, tk.issued})
 		}
 	}
+	p.mu.Unlock()
+	for _, tg := range targets {
+		for {
+			p.mu.Lock()
+			held, advanced := tg.tk.heldThrough >= tg.ticket, p.advanced
+			p.mu.Unlock()
+			if held {
+				break
+			}
+			f.wake()
+			select {
+			case <-advanced:
+			case <-ctx.Done():
+				return fmt.Errorf("wait for the writes answered before this read: %w", ctx.Err())
+			}
+		}
+	}
+	return nil
 }
 
 // Committed waits until the committed write writeID is numbered and every
@@ -275,7 +303,10 @@ func (f *Follower) Committed(ctx context.Context, projectID, writeID string) (in
 		if rev > 0 {
 			p := f.project(projectID)
 			p.commit(rev)
-			return rev, f.waitFor(ctx, p, rev)
+			// A write answered at commit has no caller waiting: the poll
+			// that numbered it hands it over, and any other within
+			// Linger.
+			return rev, f.waitFor(ctx, p, rev, answered)
 		}
 		// The poll that numbers the write says so before it hands the
 		// write to the readers (learned); one that ended without it (the
@@ -398,16 +429,17 @@ func (f *Follower) learn(revs iter.Seq2[string, int64]) {
 	}
 }
 
-// Await waits until the readers hold revision atLeast of the project and
-// every write this instance committed before the call, and returns the
-// revision they hold.
+// Await waits until the readers hold revision atLeast of the project, every
+// write this instance committed before the call, and every write of the
+// tenant (every tenant: "") this instance answered at commit before the call
+// (Detach), and returns the revision they hold.
 //
 // A revision beyond the project's latest committed one is refused at once
 // (OutOfRange): no wait could reach it, and a caller only ever receives
 // revisions that are committed.
-func (f *Follower) Await(ctx context.Context, projectID string, atLeast int64) (int64, error) {
+func (f *Follower) Await(ctx context.Context, projectID, tenantID string, atLeast int64) (int64, error) {
 	p := f.project(projectID)
-	if err := f.awaitDetached(ctx, p); err != nil {
+	if err := f.awaitDetached(ctx, p, tenantID); err != nil {
 		return 0, err
 	}
 	target := max(atLeast, p.committed.Load())
@@ -424,13 +456,15 @@ func (f *Follower) Await(ctx context.Context, projectID string, atLeast int64) (
 				"at_least_revision %d is beyond the latest committed revision %d: pass a revision a write answered", atLeast, latest)}
 		}
 	}
-	if err := f.waitFor(ctx, p, target); err != nil {
+	if err := f.waitFor(ctx, p, target, false); err != nil {
 		return 0, err
 	}
 	return p.applied.Load(), nil
 }
 
-func (f *Follower) waitFor(ctx context.Context, p *projectState, rev int64) error {
+// waitFor waits until the readers hold revision rev of the project, asking
+// for a poll at once, or lazily (within Linger).
+func (f *Follower) waitFor(ctx context.Context, p *projectState, rev int64, lazily bool) error {
 	for {
 		p.mu.Lock()
 		advanced := p.advanced
@@ -438,7 +472,11 @@ func (f *Follower) waitFor(ctx context.Context, p *projectState, rev int64) erro
 		if p.applied.Load() >= rev {
 			return nil
 		}
-		f.wake()
+		if lazily {
+			f.wakeLazily()
+		} else {
+			f.wake()
+		}
 		select {
 		case <-advanced:
 		case <-ctx.Done():

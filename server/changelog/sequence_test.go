@@ -65,7 +65,7 @@ func TestSequencer(t *testing.T) {
 			if err != nil || after.Revision != r+3 {
 				t.Fatalf("project revision %v (%v), want %d", after, err, r+3)
 			}
-			if got, err := f.Await(ctx, projectID, r+3); err != nil || got != r+3 {
+			if got, err := f.Await(ctx, projectID, "", r+3); err != nil || got != r+3 {
 				t.Fatalf("follower holds %d (%v), want %d", got, err, r+3)
 			}
 			user := func(id string) changelog.Event {

@@ -63,7 +63,7 @@ func (s *AuditService) ListAuditEvents(ctx context.Context, req *identityv1.List
 	if err != nil {
 		return nil, err
 	}
-	if err := s.flush(ctx); err != nil {
+	if err := s.flush(ctx, req.GetFilter().GetTenantId()); err != nil {
 		return nil, err
 	}
 	q := s.db.AuditEvent.Query().Where(where...)
@@ -102,7 +102,7 @@ func (s *AuditService) StreamAuditEvents(req *identityv1.StreamAuditEventsReques
 	if err != nil {
 		return err
 	}
-	if err := s.flush(ctx); err != nil {
+	if err := s.flush(ctx, req.GetFilter().GetTenantId()); err != nil {
 		return err
 	}
 	lastSent := time.Now()
@@ -184,10 +184,11 @@ func (s *AuditService) RecordScimRequest(ctx context.Context, req *identityv1.Re
 // flush makes the SCIM requests recorded so far readable, and the events of
 // the writes answered so far (a write the SCIM gateway made is answered at
 // commit, and its event stored when it is numbered): whoever reads after an
-// answer finds its request and its write.
-func (s *AuditService) flush(ctx context.Context) error {
-	if sc, ok := scope.From(ctx); ok && s.revisions != nil {
-		if _, err := s.revisions.Await(ctx, sc.ProjectID, 0); err != nil {
+// answer finds its request and its write (tenantID's, or any tenant's when
+// "").
+func (s *AuditService) flush(ctx context.Context, tenantID string) error {
+	if sc, ok := scope.From(ctx); ok && sc.ProjectID != "" && s.revisions != nil {
+		if _, err := s.revisions.Await(ctx, sc.ProjectID, tenantID, 0); err != nil {
 			return err
 		}
 	}

@@ -20,10 +20,11 @@ import (
 
 // Revisions tells how far this instance's readers of the change log are.
 type Revisions interface {
-	// Await waits until they hold revision atLeast of the project and every
-	// write this instance committed before the call, and returns the
-	// revision they hold.
-	Await(ctx context.Context, projectID string, atLeast int64) (int64, error)
+	// Await waits until they hold revision atLeast of the project, every
+	// write this instance committed before the call and every write of the
+	// tenant ("": of any tenant) it answered at commit before the call, and
+	// returns the revision they hold.
+	Await(ctx context.Context, projectID, tenantID string, atLeast int64) (int64, error)
 }
 
 // AuthzService implements identityv1.AuthzServiceServer from the role index.
@@ -55,7 +56,7 @@ func (s *AuthzService) read(ctx context.Context, tenantID string, atLeast int64)
 // project and every write this instance committed before the call, with the
 // revision it holds; NotFound for a tenant it does not hold.
 func indexAt(ctx context.Context, index *roleindex.Index, revisions Revisions, projectID, tenantID string, atLeast int64) (*roleindex.TenantState, int64, error) {
-	rev, err := revisions.Await(ctx, projectID, atLeast)
+	rev, err := revisions.Await(ctx, projectID, tenantID, atLeast)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -26,7 +26,7 @@ func (noFollower) Current(context.Context, string) (int64, error)           { re
 func (noFollower) Applied(context.Context, string, string, int64, []changelog.Event) bool {
 	return false
 }
-func (noFollower) Detach(string, string) func() { return func() {} }
+func (noFollower) Detach(string, string, string) func() { return func() {} }
 
 // TestKeyLifecycle follows a project's keys through their lifecycle on each
 // database: the first signature creates a key; near the end of its period a

@@ -54,7 +54,8 @@ func newFairShare(now func() time.Time, slots int) *fairShare {
 }
 
 // acquire waits until the tenant may run one more write, or ctx ends. A
-// write of no tenant (the project's) is not limited.
+// write of no tenant (the project's) is not limited. A tenant's writes run
+// in the order they asked.
 func (f *fairShare) acquire(ctx context.Context, tenantID string) error {
 	if tenantID == "" {
 		return nil
@@ -65,55 +66,73 @@ func (f *fairShare) acquire(ctx context.Context, tenantID string) error {
 		t = &fairTenant{}
 		f.tenants[tenantID] = t
 	}
-	for t.running >= f.limitLocked(t) {
-		turn := make(chan struct{})
-		t.waiting = append(t.waiting, turn)
+	if len(t.waiting) == 0 && t.running < f.limitLocked(t) {
+		t.running++
 		f.mu.Unlock()
-		// The limit grows when a tenant stops writing, which no release
-		// announces: look again after fairWindow.
-		wait := time.NewTimer(fairWindow)
+		return nil
+	}
+	turn := make(chan struct{})
+	t.waiting = append(t.waiting, turn)
+	f.mu.Unlock()
+	// The limit also grows when a tenant stops writing, which no release
+	// announces: look again every fairWindow.
+	wait := time.NewTimer(fairWindow)
+	defer wait.Stop()
+	for {
 		select {
-		case <-turn:
+		case <-turn: // a release handed its slot over (and counted it)
+			return nil
 		case <-wait.C:
-		case <-ctx.Done():
-			wait.Stop()
 			f.mu.Lock()
-			f.dropLocked(t, turn)
+			f.grantLocked()
+			f.mu.Unlock()
+			wait.Reset(fairWindow)
+		case <-ctx.Done():
+			f.mu.Lock()
+			if !f.dropLocked(t, turn) { // handed over meanwhile: pass it on
+				f.endLocked(t)
+			}
 			f.mu.Unlock()
 			return ctx.Err()
 		}
-		wait.Stop()
-		f.mu.Lock()
-		f.dropLocked(t, turn)
 	}
-	t.running++
-	f.mu.Unlock()
-	return nil
 }
 
-// release ends one of the tenant's writes and lets the next waiting write of
-// each tenant under its limit run.
+// release ends one of the tenant's writes.
 func (f *fairShare) release(tenantID string) {
 	if tenantID == "" {
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	t := f.tenants[tenantID]
+	if t := f.tenants[tenantID]; t != nil {
+		f.endLocked(t)
+	}
+}
+
+// endLocked ends one of t's writes and hands the slots now free over.
+func (f *fairShare) endLocked(t *fairTenant) {
 	t.running--
 	t.ended = f.now()
-	limit := f.limitLocked(t)
-	for _, o := range f.tenants {
-		if o.running < limit && len(o.waiting) > 0 {
-			close(o.waiting[0])
-			o.waiting = o.waiting[1:]
+	f.grantLocked()
+}
+
+// grantLocked hands each tenant's waiting writes, in order, the slots its
+// limit leaves it, counting them as running.
+func (f *fairShare) grantLocked() {
+	limit := f.limitLocked(nil)
+	for _, t := range f.tenants {
+		for len(t.waiting) > 0 && t.running < limit {
+			t.running++
+			close(t.waiting[0])
+			t.waiting = t.waiting[1:]
 		}
 	}
 }
 
 // limitLocked returns how many writes each tenant may run now, self (the
-// tenant asking) counted as writing, and forgets the other tenants that
-// stopped writing.
+// tenant asking, if any) counted as writing, and forgets the tenants that
+// stopped writing (none running or waiting, none ended within fairWindow).
 func (f *fairShare) limitLocked(self *fairTenant) int {
 	now := f.now()
 	writing := 0
@@ -130,13 +149,14 @@ func (f *fairShare) limitLocked(self *fairTenant) int {
 	return max(1, f.slots/writing)
 }
 
-// dropLocked removes turn from the tenant's waiting writes, if it is still
-// there (a release may have taken it).
-func (f *fairShare) dropLocked(t *fairTenant, turn chan struct{}) {
+// dropLocked removes turn from the tenant's waiting writes and reports
+// whether it was there (a release may have handed it a slot already).
+func (f *fairShare) dropLocked(t *fairTenant, turn chan struct{}) bool {
 	for i, w := range t.waiting {
 		if w == turn {
 			t.waiting = append(t.waiting[:i], t.waiting[i+1:]...)
-			return
+			return true
 		}
 	}
+	return false
 }

@@ -33,10 +33,12 @@ type Committer interface {
 	// instance's readers and reports whether it could; if not, the write
 	// waits in Committed.
 	Applied(ctx context.Context, projectID, writeID string, rev int64, events []changelog.Event) bool
-	// Detach says a committed write is answered before it is numbered:
-	// this instance's reads that begin from then on wait for it. held is
-	// called once Committed has returned for it.
-	Detach(projectID, writeID string) (held func())
+	// Detach says a committed write of the tenant ("": of the project) is
+	// answered before it is numbered: this instance's reads of the tenant
+	// that begin from then on wait for it. held is called once Committed
+	// has returned for it and its consequences are explained (or the writer
+	// gave up).
+	Detach(projectID, tenantID, writeID string) (held func())
 	// Current returns a revision reflecting every write committed before
 	// the call.
 	Current(ctx context.Context, projectID string) (int64, error)
@@ -56,11 +58,19 @@ type Writer struct {
 	fair      *fairShare
 
 	// detached counts the writes answered at commit still being numbered;
-	// idle is closed when it falls to zero (nil while it is zero).
+	// idle is closed when it falls to zero (nil while it is zero); once
+	// draining, writes are answered once numbered again.
 	detachedMu sync.Mutex
 	detached   int
 	idle       chan struct{}
+	draining   bool
 }
+
+// maxDetached bounds the writes answered at commit whose numbering is still
+// to come: when the sequencer falls behind, further writes wait for their
+// numbering as any other (which slows their IdP down) instead of piling up,
+// each with a goroutine, and making every read of their tenant wait longer.
+const maxDetached = 1000
 
 // ExplainWith makes the writer store, after each write, the role consequences
 // x finds for it on its audit event.
@@ -164,6 +174,8 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 		return 0, err
 	}
 	if w.inline {
+		// on SQLite its share covers its batch, and its hand-over to
+		// the readers (Applied), quick after it
 		defer w.fair.release(sc.TenantID)
 		return w.batches.write(ctx, sc, exclusive, fn)
 	}
@@ -195,17 +207,21 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 		}
 		return w.committed.Current(ctx, sc.ProjectID)
 	}
+	// counted before it commits, so that Drain, once begun, finds it
+	detach := answeredAtCommit(ctx) && w.startDetached()
 	w.committed.Committing(st.writeID, st.rev)
 	if err := etx.Commit(); err != nil {
 		w.committed.Abandoned(st.writeID)
+		if detach {
+			w.endDetached()
+		}
 		return 0, fmt.Errorf("commit: %w", err)
 	}
 	release() // its share of the machine was its transaction
-	if answeredAtCommit(ctx) {
-		held := w.committed.Detach(sc.ProjectID, st.writeID)
-		w.countDetached(1)
+	if detach {
+		held := w.committed.Detach(sc.ProjectID, sc.TenantID, st.writeID)
 		go func() {
-			defer w.countDetached(-1)
+			defer w.endDetached()
 			defer held()
 			_, _ = w.committedWrite(context.WithoutCancel(ctx), sc.ProjectID, st, false)
 		}()
@@ -233,26 +249,40 @@ func answeredAtCommit(ctx context.Context) bool {
 	return audit.From(ctx).Source == auditevent.SourceScim
 }
 
-// countDetached adds d to the writes answered at commit still being
-// numbered. (A WaitGroup would do, but its Add may not race its Wait, and a
-// request may still write while the instance stops.)
-func (w *Writer) countDetached(d int) {
+// startDetached counts a write to be answered at commit and reports
+// whether it may be: not once Drain has begun, nor past maxDetached. (A
+// WaitGroup would count, but its Add may not race its Wait, and a request
+// may still write while the instance stops.)
+func (w *Writer) startDetached() bool {
 	w.detachedMu.Lock()
 	defer w.detachedMu.Unlock()
+	if w.draining || w.detached >= maxDetached {
+		return false
+	}
 	if w.detached == 0 {
 		w.idle = make(chan struct{})
 	}
-	w.detached += d
+	w.detached++
+	return true
+}
+
+// endDetached ends a write counted by startDetached.
+func (w *Writer) endDetached() {
+	w.detachedMu.Lock()
+	defer w.detachedMu.Unlock()
+	w.detached--
 	if w.detached == 0 {
 		close(w.idle)
 		w.idle = nil
 	}
 }
 
-// Drain waits, at most until ctx ends, until no write answered at commit is
-// still being numbered and explained: an instance stops after them.
+// Drain makes further writes wait for their numbering, and waits, at most
+// until ctx ends, until the writes answered at commit are numbered and
+// explained: an instance stops after them.
 func (w *Writer) Drain(ctx context.Context) {
 	w.detachedMu.Lock()
+	w.draining = true
 	idle := w.idle
 	w.detachedMu.Unlock()
 	if idle == nil {

@@ -76,9 +76,10 @@ func (g gate) Apply(_ context.Context, _ string, records []changelog.Record) err
 
 // TestAnsweredAtCommit: a write of the SCIM gateway, numbered after its
 // commit, is answered at commit (revision 0) while this instance's readers do
-// not hold it yet; a read that begins after the answer (Await) waits until
-// they do, and then reflects its revision; Drain waits for it. Any other
-// write is answered once numbered and held.
+// not hold it yet; a read of its tenant that begins after the answer (Await)
+// waits until they do, and then reflects its revision, while another
+// tenant's read does not wait; Drain waits for it. Any other write is
+// answered once numbered and held.
 func TestAnsweredAtCommit(t *testing.T) {
 	for _, d := range instancetest.Databases() {
 		t.Run(d.Name, func(t *testing.T) {
@@ -97,19 +98,23 @@ func TestAnsweredAtCommit(t *testing.T) {
 			if err != nil || rev != 0 {
 				t.Fatalf("the SCIM gateway's write answered %d (%v), want 0 at commit", rev, err)
 			}
-			if n, err := db.User.Query().Where(user.ID("held")).Count(scope.System(context.Background())); err != nil || n != 1 {
-				t.Fatalf("the answered write is not committed: %d rows (%v)", n, err)
-			}
-			<-g.entered // the follower numbered it and is handing it over
-
+			// A read of the tenant begun after the answer; another
+			// tenant's read does not wait for the write.
 			read := make(chan int64, 1)
 			go func() {
-				got, err := f.Await(context.Background(), "p", 0)
+				got, err := f.Await(context.Background(), "p", "t", 0)
 				if err != nil {
 					t.Error(err)
 				}
 				read <- got
 			}()
+			if got, err := f.Await(context.Background(), "p", "other", 0); err != nil || got != before {
+				t.Errorf("another tenant's read: revision %d (%v), want %d at once", got, err, before)
+			}
+			if n, err := db.User.Query().Where(user.ID("held")).Count(scope.System(context.Background())); err != nil || n != 1 {
+				t.Fatalf("the answered write is not committed: %d rows (%v)", n, err)
+			}
+			<-g.entered // the follower numbered it and is handing it over
 			select {
 			case got := <-read:
 				t.Fatalf("a read after the answer returned revision %d before the readers held the write", got)
