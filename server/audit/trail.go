@@ -43,7 +43,8 @@ func (e event) create(c *ent.AuditEventClient) *ent.AuditEventCreate {
 // in the write's transaction where the write numbers itself (SQLite), or,
 // encoded on its change-log entries, in the transaction that numbers it
 // (PostgreSQL, see store.Settler). Either way it is stored before the write's
-// revision is answered.
+// revision is answered (a write of the SCIM gateway, answered at commit on
+// PostgreSQL: before this instance's next list of its tenant's trail).
 type Write struct {
 	ProjectID string    `json:"project_id"`
 	TenantID  string    `json:"tenant_id,omitempty"`
