@@ -2,7 +2,6 @@ package changelog
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"iter"
 	"log/slog"
@@ -13,7 +12,6 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/acme/identity/ent"
-	"github.com/acme/identity/ent/change"
 	"github.com/acme/identity/ent/project"
 	"github.com/acme/identity/server/apierr"
 	"github.com/acme/identity/server/store/scope"
@@ -110,16 +108,6 @@ type projectState struct {
 	tickets  map[string]*tickets // by tenant ("" for writes of the project)
 }
 
-// tickets number a tenant's detached writes 1, 2, … in the order they were
-// answered (issued is the last); every ticket up to heldThrough is held by
-// the readers, pending are the ones still waiting. A reader keeps the
-// tickets it waits on: they are dropped from the project once none is
-// pending, and a later write starts new ones.
-type tickets struct {
-	issued, heldThrough int64
-	pending             map[int64]struct{}
-}
-
 // NewFollower returns a follower of db's change log feeding readers, in
 // order; settle stores what the writes it numbers left to their numbering.
 func NewFollower(db *ent.Client, log *slog.Logger, settle Settle, readers ...Reader) *Follower {
@@ -205,88 +193,6 @@ func (f *Follower) Abandoned(writeID string) {
 	delete(f.writes, writeID)
 	delete(f.answered, writeID)
 	f.writesMu.Unlock()
-}
-
-// Detach says the committed write writeID of the project's tenant (""
-// for a write of the project) is answered before it is numbered: this
-// instance's reads of that tenant (and of the whole project) that begin from
-// now on (Await) wait until the readers hold it, as they would for a write
-// answered once numbered. held must be called exactly once, when the
-// readers hold the write (or the writer gave up waiting for them).
-func (f *Follower) Detach(projectID, tenantID, writeID string) (held func()) {
-	f.writesMu.Lock()
-	f.answered[writeID] = struct{}{}
-	f.writesMu.Unlock()
-	p := f.project(projectID)
-	p.mu.Lock()
-	if p.tickets == nil {
-		p.tickets = map[string]*tickets{}
-	}
-	tk := p.tickets[tenantID]
-	if tk == nil {
-		tk = &tickets{pending: map[int64]struct{}{}}
-		p.tickets[tenantID] = tk
-	}
-	tk.issued++
-	ticket := tk.issued
-	tk.pending[ticket] = struct{}{}
-	p.detached.Add(1)
-	p.mu.Unlock()
-	return func() {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		delete(tk.pending, ticket)
-		p.detached.Add(-1)
-		for tk.heldThrough < tk.issued {
-			if _, waiting := tk.pending[tk.heldThrough+1]; waiting {
-				break
-			}
-			tk.heldThrough++
-		}
-		if len(tk.pending) == 0 && p.tickets[tenantID] == tk {
-			delete(p.tickets, tenantID)
-		}
-		close(p.advanced)
-		p.advanced = make(chan struct{})
-	}
-}
-
-// awaitDetached waits until the readers hold every write detached before
-// the call of the tenant (and of the project), or of every tenant when
-// tenantID is "".
-func (f *Follower) awaitDetached(ctx context.Context, p *projectState, tenantID string) error {
-	if p.detached.Load() == 0 { // the common case: no lock taken
-		return nil
-	}
-	type target struct {
-		tk     *tickets
-		ticket int64
-	}
-	var targets []target
-	p.mu.Lock()
-	for t, tk := range p.tickets {
-		if tenantID == "" || t == tenantID || t == "" {
-			targets = append(targets, target{tk, tk.issued})
-		}
-	}
-	p.mu.Unlock()
-	for _, tg := range targets {
-		for {
-			p.mu.Lock()
-			held, advanced := tg.tk.heldThrough >= tg.ticket, p.advanced
-			p.mu.Unlock()
-			if held {
-				break
-			}
-			f.wake()
-			select {
-			case <-advanced:
-			case <-ctx.Done():
-				return fmt.Errorf("wait for the writes answered before this read: %w", ctx.Err())
-			}
-		}
-	}
-	return nil
 }
 
 // Committed waits until the committed write writeID is numbered and every
@@ -493,157 +399,4 @@ func (p *projectState) advance(rev int64) {
 		close(p.advanced)
 		p.advanced = make(chan struct{})
 	}
-}
-
-// run follows the change log until ctx ends.
-func (f *Follower) run(ctx context.Context) {
-	t := time.NewTicker(PollInterval)
-	defer t.Stop()
-	linger := time.NewTimer(Linger)
-	defer linger.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-f.poke:
-		case <-f.nudge:
-			linger.Reset(Linger)
-			select {
-			case <-ctx.Done():
-				return
-			case <-f.poke:
-				linger.Stop()
-			case <-linger.C:
-			}
-		}
-		if err := f.poll(ctx); err != nil && ctx.Err() == nil {
-			f.log.WarnContext(ctx, "follow change log", "error", err)
-		}
-	}
-}
-
-// poll numbers the committed writes no one has numbered yet and hands them to
-// the readers as numbered (handOver), then hands them every other record they
-// do not hold yet (writes other instances numbered). A project that fails is
-// retried at the next poll; the others go on.
-func (f *Follower) poll(ctx context.Context) error {
-	f.pollsBegun.Add(1)
-	defer func() {
-		f.pollsEnded.Add(1)
-		f.polledMu.Lock()
-		close(f.polled)
-		f.polled = make(chan struct{})
-		f.polledMu.Unlock()
-	}()
-	var errs []error
-	for more := true; more; {
-		var batches []numbered
-		var err error
-		batches, more, err = sequence(ctx, f.db, f.awaited(), f.settle)
-		if err != nil {
-			return fmt.Errorf("number committed writes: %w", err)
-		}
-		for _, b := range batches {
-			f.learn(revisions(b.entries))
-			if err := f.handOver(ctx, b); err != nil {
-				errs = append(errs, fmt.Errorf("project %s: %w", b.project, err))
-			}
-		}
-	}
-	projects, err := f.db.Project.Query().Select(project.FieldID, project.FieldRevision).All(ctx)
-	if err != nil {
-		return fmt.Errorf("read revisions: %w", err)
-	}
-	for _, p := range projects {
-		if err := f.catchUp(ctx, p.ID, p.Revision); err != nil {
-			errs = append(errs, fmt.Errorf("project %s: %w", p.ID, err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// catchUp hands the readers the project's records they do not hold, up to
-// revision to.
-func (f *Follower) catchUp(ctx context.Context, projectID string, to int64) error {
-	ps := f.project(projectID)
-	f.applyMu.Lock()
-	defer f.applyMu.Unlock()
-	from := ps.applied.Load()
-	if to <= from {
-		return nil
-	}
-	if err := f.follow(ctx, projectID, from, to); err != nil {
-		return err
-	}
-	ps.advance(to)
-	return nil
-}
-
-// handOver hands the writes of a project this poll just numbered to the
-// readers, when they hold every revision before them: reading them back
-// (follow) would return the same entries. When they do not (another
-// instance numbered writes in between, or an earlier Apply failed), the
-// catch-up that follows reads them with the rest.
-func (f *Follower) handOver(ctx context.Context, b numbered) error {
-	p := f.project(b.project)
-	f.applyMu.Lock()
-	defer f.applyMu.Unlock()
-	if p.applied.Load() != b.from-1 {
-		return nil
-	}
-	if err := f.apply(ctx, b.project, b.entries); err != nil {
-		return err
-	}
-	p.advance(b.to)
-	return nil
-}
-
-// revisions yields the write id and revision of each entry.
-func revisions(rows []*ent.Change) iter.Seq2[string, int64] {
-	return func(yield func(string, int64) bool) {
-		for _, row := range rows {
-			if !yield(row.WriteID, row.Revision) {
-				return
-			}
-		}
-	}
-}
-
-// follow hands a project's records after revision from up to revision to to
-// the readers.
-func (f *Follower) follow(ctx context.Context, projectID string, from, to int64) error {
-	// Changes up to the revision just read are all committed: the counter
-	// and the entries commit together, in revision order.
-	rows, err := f.db.Change.Query().
-		Where(change.ProjectID(projectID), change.RevisionGT(from), change.RevisionLTE(to)).
-		Order(ent.Asc(change.FieldRevision), ent.Asc(change.FieldID)).
-		All(ctx)
-	if err != nil {
-		return fmt.Errorf("read change log: %w", err)
-	}
-	f.learn(revisions(rows))
-	return f.apply(ctx, projectID, rows)
-}
-
-// apply hands a project's entries, in revision order, to the readers as
-// records.
-func (f *Follower) apply(ctx context.Context, projectID string, rows []*ent.Change) error {
-	records := make([]Record, 0, len(rows))
-	for _, row := range rows {
-		r, err := Decode(row)
-		if err != nil {
-			// A row no event of this version encodes (written by a newer
-			// version of identityd) is skipped rather than stopping the log.
-			f.log.WarnContext(ctx, "skip change-log entry", "error", err)
-			continue
-		}
-		records = append(records, r)
-	}
-	for _, r := range f.readers {
-		if err := r.Apply(ctx, projectID, records); err != nil {
-			return err
-		}
-	}
-	return nil
 }
