@@ -132,21 +132,24 @@ func (e TenantLimitsChanged) entry() entry {
 }
 
 // Encode returns the row that records e as part of write writeID, numbered
-// rev, or 0 for the sequencer to number once the write has committed.
-func Encode(tx *ent.Tx, projectID, writeID string, rev int64, now time.Time, e Event) *ent.ChangeCreate {
+// rev, or 0 for the sequencer to number once the write has committed. The
+// writer inserts it (store.Writer), with the write's settlement on its first
+// entry.
+func Encode(projectID, writeID string, rev int64, now time.Time, e Event) *ent.Change {
 	en := e.entry()
-	return tx.Change.Create().
-		SetProjectID(projectID).
-		SetWriteID(writeID).
-		SetRevision(rev).
-		SetTenantID(string(en.tenant)).
-		SetKind(en.kind).
-		SetOperation(en.op).
-		SetResourceID(en.resource).
-		SetUserID(string(en.user)).
-		SetRoleID(string(en.role)).
-		SetDetail(en.detail).
-		SetCreateTime(now)
+	return &ent.Change{
+		ProjectID:  projectID,
+		WriteID:    writeID,
+		Revision:   rev,
+		TenantID:   string(en.tenant),
+		Kind:       en.kind,
+		Operation:  en.op,
+		ResourceID: en.resource,
+		UserID:     string(en.user),
+		RoleID:     string(en.role),
+		Detail:     en.detail,
+		CreateTime: now,
+	}
 }
 
 // Record is a decoded entry: an event and the revision that wrote it.

@@ -126,7 +126,7 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 		cfg.PublicURL = "http://127.0.0.1:8080"
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	db, pool, err := store.OpenWithPool(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
@@ -159,6 +159,9 @@ func Start(ctx context.Context, cfg Config) (inst *Instance, err error) {
 	}
 	w := store.NewWriter(db, cfg.Log, cfg.Now, follower, sqlite, writes)
 	w.ExplainWith(audit.NewExplainer(db, index))
+	if pool != nil {
+		w.PipelineOn(pool)
+	}
 	inst.writer = w
 	keyring, err := signing.New(db, w, cfg.KeyEncryptionKey, cfg.Now)
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"github.com/acme/identity/ent"
 	"github.com/acme/identity/ent/email"
 	"github.com/acme/identity/ent/predicate"
-	"github.com/acme/identity/ent/schema"
 	"github.com/acme/identity/ent/session"
 	"github.com/acme/identity/ent/tenantcount"
 	"github.com/acme/identity/ent/user"
@@ -42,60 +41,32 @@ func (s *UserService) CreateUser(ctx context.Context, req *identityv1.CreateUser
 	if err != nil {
 		return nil, err
 	}
-	var created *ent.User
+	if err := checkEmails(in.GetEmails(), nil); err != nil {
+		return nil, err
+	}
 	// A create checks nothing the unique index on user_name_key does not, so
-	// creates of one tenant run side by side.
-	rev, err := s.w.Insert(ctx, func(ctx context.Context, tx *store.Tx) error {
-		id := store.NewID()
-		active := in.Active == nil || in.GetActive()
-		var profile schema.Profile
-		applyProfile(&profile, in, func(string) bool { return true })
-		u, err := tx.User.Create().
-			SetID(id).
-			SetTenantID(req.GetTenantId()).
-			SetUserName(in.GetUserName()).
-			SetUserNameKey(key).
-			SetExternalID(in.GetExternalId()).
-			SetGivenName(in.GetName().GetGivenName()).
-			SetFamilyName(in.GetName().GetFamilyName()).
-			SetMiddleName(in.GetName().GetMiddleName()).
-			SetHonorificPrefix(in.GetName().GetHonorificPrefix()).
-			SetHonorificSuffix(in.GetName().GetHonorificSuffix()).
-			SetFormattedName(in.GetName().GetFormatted()).
-			SetDisplayName(in.GetDisplayName()).
-			SetActive(active).
-			SetPhoneNumbers(phoneNumbersFromProto(in.GetPhoneNumbers())).
-			SetCustomAttributes(in.GetCustomAttributes()).
-			SetProfile(profile).
-			SetCreateTime(tx.Now).
-			SetUpdateTime(tx.Now).
-			SetVersion(1).
-			Save(ctx)
-		if apierr.ForeignKeyViolation(err) { // the tenant was deleted meanwhile
-			return apierr.NotFound("tenant", req.GetTenantId())
-		}
-		if ent.IsConstraintError(err) {
-			return apierr.AlreadyExists("user", "user_name", in.GetUserName())
-		}
-		if err != nil {
-			return fmt.Errorf("create user: %w", err)
-		}
-		if err := checkEmails(in.GetEmails(), nil); err != nil {
-			return err
-		}
-		// The answer is built from what was stored, not read again.
-		if u.Edges.Emails, err = insertEmails(ctx, tx, req.GetTenantId(), id, in.GetEmails()); err != nil {
-			return err
-		}
-		tx.Count(req.GetTenantId(), tenantcount.KindUser, 1)
-		created = u
-		tx.Record(changelog.UserCreated{Tenant: changelog.TenantID(req.GetTenantId()), User: changelog.UserID(id)})
-		return nil
-	})
+	// creates of one tenant run side by side; it only adds rows (see
+	// store.Writer.InsertRows). The answer is built from what was stored,
+	// not read again.
+	ins := s.w.NewInsertion()
+	u := newUser(req.GetTenantId(), key, in, ins.Now)
+	rows, err := userRows(u)
 	if err != nil {
 		return nil, err
 	}
-	return &identityv1.CreateUserResponse{User: userToProto(created), Revision: rev}, nil
+	ins.Add(rows...)
+	ins.Count(u.TenantID, tenantcount.KindUser, 1)
+	ins.Record(changelog.UserCreated{Tenant: changelog.TenantID(u.TenantID), User: changelog.UserID(u.ID)})
+	rev, err := s.w.InsertRows(ctx, ins)
+	switch {
+	case apierr.ForeignKeyViolation(err): // the tenant was deleted meanwhile
+		return nil, apierr.NotFound("tenant", u.TenantID)
+	case apierr.UniqueViolation(err):
+		return nil, apierr.AlreadyExists("user", "user_name", in.GetUserName())
+	case err != nil:
+		return nil, err
+	}
+	return &identityv1.CreateUserResponse{User: userToProto(u), Revision: rev}, nil
 }
 
 // insertEmails stores a user's emails in their order and returns them as

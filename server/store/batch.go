@@ -239,7 +239,7 @@ func (g *batcher) commit(batch []*job) {
 	// next write's turn, so that they hold every revision before the next
 	// one too; one they did not take waits for the poll.
 	for _, j := range staged {
-		j.applied = g.w.committed.Applied(ctx, j.sc.ProjectID, j.st.writeID, j.st.rev, j.st.tx.events)
+		j.applied = g.w.committed.Applied(ctx, j.sc.ProjectID, j.st.writeID, j.st.rev, j.st.events)
 	}
 }
 

@@ -67,13 +67,21 @@ func SerializesWrites(rawURL string) bool { return strings.HasPrefix(rawURL, "fi
 // writers queue instead of failing to upgrade a read lock, and change-log
 // revisions follow commit order (see Writer).
 func Open(ctx context.Context, rawURL string) (*ent.Client, error) {
+	client, _, err := OpenWithPool(ctx, rawURL)
+	return client, err
+}
+
+// OpenWithPool is Open that also returns, on PostgreSQL, the connection pool
+// under the client (nil on SQLite), for the writer's pipelined insertions
+// (Writer.PipelineOn): ent's client does not expose it.
+func OpenWithPool(ctx context.Context, rawURL string) (*ent.Client, *sql.DB, error) {
 	var drv *entsql.Driver
 	var pg *sql.DB
 	switch {
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
 		db, err := sql.Open("pgx", rawURL)
 		if err != nil {
-			return nil, fmt.Errorf("open postgres: %w", err)
+			return nil, nil, fmt.Errorf("open postgres: %w", err)
 		}
 		pg = db
 		// A bounded pool: beyond it, requests queue for a connection instead
@@ -108,7 +116,7 @@ func Open(ctx context.Context, rawURL string) (*ent.Client, error) {
 		}
 		db, err := openSQLite(rawURL + sep + q.Encode())
 		if err != nil {
-			return nil, fmt.Errorf("open sqlite: %w", err)
+			return nil, nil, fmt.Errorf("open sqlite: %w", err)
 		}
 		// Connections stay open between requests: database/sql keeps two
 		// idle by default, so under a few concurrent requests most queries
@@ -119,15 +127,15 @@ func Open(ctx context.Context, rawURL string) (*ent.Client, error) {
 		db.SetConnMaxIdleTime(5 * time.Minute)
 		drv = entsql.OpenDB(dialect.SQLite, db)
 	default:
-		return nil, fmt.Errorf("unsupported database URL: want file:PATH or postgres://")
+		return nil, nil, fmt.Errorf("unsupported database URL: want file:PATH or postgres://")
 	}
 	client := ent.NewClient(ent.Driver(drv))
 	scope.Confine(client)
 	if err := migrate(ctx, client, pg); err != nil {
 		client.Close()
-		return nil, fmt.Errorf("migrate schema: %w", err)
+		return nil, nil, fmt.Errorf("migrate schema: %w", err)
 	}
-	return client, nil
+	return client, pg, nil
 }
 
 // migrating makes migrations one at a time in a process: ent's migration

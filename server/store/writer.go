@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -56,6 +57,7 @@ type Writer struct {
 	serial    *WriteTurns
 	batches   *batcher // inline: writes commit in shared transactions
 	fair      *fairShare
+	pool      *sql.DB // PostgreSQL's, for pipelined insertions (InsertRows); nil: none
 
 	// detached counts the writes answered at commit still being numbered;
 	// idle is closed when it falls to zero (nil while it is zero); once
@@ -71,6 +73,11 @@ type Writer struct {
 // numbering as any other (which slows their IdP down) instead of piling up,
 // each with a goroutine, and making every read of their tenant wait longer.
 const maxDetached = 1000
+
+// PipelineOn makes the writer send insertions of a vouched-for tenant
+// through pool, PostgreSQL's connection pool under its client, in one round
+// trip each (see InsertRows).
+func (w *Writer) PipelineOn(pool *sql.DB) { w.pool = pool }
 
 // ExplainWith makes the writer store, after each write, the role consequences
 // x finds for it on its audit event.
@@ -170,23 +177,16 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 	if !ok || sc.ProjectID == "" {
 		return 0, scope.ErrUnscoped
 	}
-	if err := w.fair.acquire(ctx, sc.TenantID); err != nil {
+	release, err := w.share(ctx, sc.TenantID)
+	if err != nil {
 		return 0, err
 	}
+	defer release()
 	if w.inline {
 		// on SQLite its share covers its batch, and its hand-over to
 		// the readers (Applied), quick after it
-		defer w.fair.release(sc.TenantID)
 		return w.batches.write(ctx, sc, exclusive, fn)
 	}
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			w.fair.release(sc.TenantID)
-		}
-	}
-	defer release()
 	etx, err := w.db.Tx(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("begin: %w", err)
@@ -211,23 +211,50 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 	detach := answeredAtCommit(ctx) && w.startDetached()
 	w.committed.Committing(st.writeID, st.rev)
 	if err := etx.Commit(); err != nil {
-		w.committed.Abandoned(st.writeID)
-		if detach {
-			w.endDetached()
-		}
+		w.abandon(st, detach)
 		return 0, fmt.Errorf("commit: %w", err)
 	}
 	release() // its share of the machine was its transaction
-	if detach {
-		held := w.committed.Detach(sc.ProjectID, sc.TenantID, st.writeID)
-		go func() {
-			defer w.endDetached()
-			defer held()
-			_, _ = w.committedWrite(context.WithoutCancel(ctx), sc.ProjectID, st, false)
-		}()
-		return 0, nil
+	return w.answer(ctx, sc, st, detach)
+}
+
+// share waits for the tenant's fair share of the database (see fairShare)
+// and returns its release, which may be called more than once.
+func (w *Writer) share(ctx context.Context, tenantID string) (release func(), err error) {
+	if err := w.fair.acquire(ctx, tenantID); err != nil {
+		return nil, err
 	}
-	return w.committedWrite(ctx, sc.ProjectID, st, false)
+	released := false
+	return func() {
+		if !released {
+			released = true
+			w.fair.release(tenantID)
+		}
+	}, nil
+}
+
+// abandon forgets a staged write whose commit failed.
+func (w *Writer) abandon(st *staged, detached bool) {
+	w.committed.Abandoned(st.writeID)
+	if detached {
+		w.endDetached()
+	}
+}
+
+// answer returns a committed write's revision once its readers hold it, or,
+// detached (answered at commit), at once with revision 0 while a goroutine
+// waits for its numbering.
+func (w *Writer) answer(ctx context.Context, sc *scope.Scope, st *staged, detached bool) (int64, error) {
+	if !detached {
+		return w.committedWrite(ctx, sc.ProjectID, st, false)
+	}
+	held := w.committed.Detach(sc.ProjectID, sc.TenantID, st.writeID)
+	go func() {
+		defer w.endDetached()
+		defer held()
+		_, _ = w.committedWrite(context.WithoutCancel(ctx), sc.ProjectID, st, false)
+	}()
+	return 0, nil
 }
 
 // answeredAtCommit says whether a write numbered after its commit is answered
@@ -294,12 +321,40 @@ func (w *Writer) Drain(ctx context.Context) {
 	}
 }
 
-// staged is a write done inside its transaction, not yet committed.
+// staged is a write done inside its transaction (or pipelined), not yet
+// committed.
 type staged struct {
-	tx          *Tx
+	events      []changelog.Event
 	writeID     string
 	rev         int64 // numbered by the write itself (inline), else 0
 	auditTenant string
+	settled     settlement
+	now         time.Time
+}
+
+// newStaged returns the staged write of events, made at now.
+func (w *Writer) newStaged(ctx context.Context, sc *scope.Scope, now time.Time, events []changelog.Event, counts []countDelta) *staged {
+	st := &staged{events: events, writeID: NewID(), auditTenant: audit.Tenant(sc.TenantID, events), now: now}
+	st.settled = settlement{Audit: audit.NewWrite(ctx, sc.ProjectID, st.auditTenant, st.writeID, len(events), now), Counts: counts}
+	return st
+}
+
+// entries returns the rows of st's change-log entries; numbered after
+// commit, the first carries the write's settlement for the sequencer.
+func (w *Writer) entries(projectID string, st *staged) ([]Row, error) {
+	var settlement []byte
+	if !w.inline {
+		var err error
+		if settlement, err = json.Marshal(st.settled); err != nil {
+			return nil, fmt.Errorf("encode the write's settlement: %w", err)
+		}
+	}
+	rows := make([]Row, len(st.events))
+	for i, e := range st.events {
+		rows[i] = changeRow(changelog.Encode(projectID, st.writeID, st.rev, st.now, e), settlement)
+		settlement = nil
+	}
+	return rows, nil
 }
 
 // stage runs a write inside etx: it finds (or locks) the tenant or locks the
@@ -328,30 +383,24 @@ func (w *Writer) stage(ctx context.Context, etx *ent.Tx, sc *scope.Scope, exclus
 	if len(tx.events) == 0 {
 		return nil, nil
 	}
-	st := &staged{tx: tx, writeID: NewID(), auditTenant: audit.Tenant(sc.TenantID, tx.events)}
+	st := w.newStaged(ctx, sc, tx.Now, tx.events, tx.counts)
 	if w.inline {
 		var err error
 		if st.rev, err = changelog.Advance(ctx, etx, sc.ProjectID, 1); err != nil {
 			return nil, fmt.Errorf("number the write: %w", err)
 		}
 	}
-	rows := make([]*ent.ChangeCreate, len(tx.events))
-	for i, e := range tx.events {
-		rows[i] = changelog.Encode(etx, sc.ProjectID, st.writeID, st.rev, tx.Now, e)
+	rows, err := w.entries(sc.ProjectID, st)
+	if err != nil {
+		return nil, err
 	}
-	settled := settlement{Audit: audit.NewWrite(ctx, sc.ProjectID, st.auditTenant, st.writeID, len(tx.events), tx.Now), Counts: tx.counts}
-	if !w.inline {
-		b, err := json.Marshal(settled)
-		if err != nil {
-			return nil, fmt.Errorf("encode the write's settlement: %w", err)
+	for _, s := range insertStatements(rows) {
+		if _, err := etx.ExecContext(ctx, s.sql, s.args...); err != nil {
+			return nil, fmt.Errorf("append change log: %w", err)
 		}
-		rows[0].SetSettlement(b)
-	}
-	if err := etx.Change.CreateBulk(rows...).Exec(ctx); err != nil {
-		return nil, fmt.Errorf("append change log: %w", err)
 	}
 	if w.inline {
-		if err := settle(ctx, etx, []settlement{settled}); err != nil {
+		if err := settle(ctx, etx, []settlement{st.settled}); err != nil {
 			return nil, err
 		}
 	}
@@ -382,7 +431,7 @@ func (w *Writer) committedWrite(ctx context.Context, projectID string, st *stage
 		if sc, ok := scope.From(ctx); ok {
 			tenantID = sc.TenantID
 		}
-		if err := w.explainer.Explain(wctx, w.serial.For(tenantID), projectID, st.auditTenant, st.writeID, got, st.tx.events); err != nil {
+		if err := w.explainer.Explain(wctx, w.serial.For(tenantID), projectID, st.auditTenant, st.writeID, got, st.events); err != nil {
 			w.log.WarnContext(ctx, "explain a write's role consequences", "write", st.writeID, "error", err)
 		}
 	}

@@ -1,0 +1,172 @@
+package store_test
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/acme/identity/ent/auditevent"
+	"github.com/acme/identity/ent/change"
+	"github.com/acme/identity/ent/email"
+	"github.com/acme/identity/ent/user"
+	"github.com/acme/identity/server/apierr"
+	"github.com/acme/identity/server/audit"
+	"github.com/acme/identity/server/changelog"
+	"github.com/acme/identity/server/instance/instancetest"
+	"github.com/acme/identity/server/store"
+	"github.com/acme/identity/server/store/scope"
+)
+
+// userRow is a row of user id of tenant, every column without a default
+// set.
+func userRow(tenant, id, name string, now time.Time) store.Row {
+	return store.Row{Table: user.Table,
+		Columns: []string{user.FieldID, user.FieldCreateTime, user.FieldUpdateTime, user.FieldVersion, user.FieldTenantID,
+			user.FieldUserName, user.FieldUserNameKey, user.FieldExternalID, user.FieldGivenName, user.FieldFamilyName,
+			user.FieldMiddleName, user.FieldHonorificPrefix, user.FieldHonorificSuffix, user.FieldFormattedName,
+			user.FieldDisplayName, user.FieldActive},
+		Values: []any{id, now, now, int64(1), tenant, name, name, "", "", "", "", "", "", "", "", true}}
+}
+
+func emailRow(tenant, userID, value string) store.Row {
+	return store.Row{Table: email.Table,
+		Columns: []string{email.FieldTenantID, email.FieldUserID, email.FieldValue, email.FieldValueKey, email.FieldType,
+			email.FieldPrimary, email.FieldDisplay, email.FieldPosition},
+		Values: []any{tenant, userID, value, value, "work", true, "", 0}}
+}
+
+// TestInsertRows runs insertions on both databases, on PostgreSQL both
+// pipelined (the scope vouches for the tenant, as the SCIM gateway's does)
+// and in a transaction (it does not), and requires each to be all or
+// nothing: a row a unique index refuses, a row whose parent is missing after
+// rows that were fine, and a row of another tenant leave no row and no
+// change-log entry, and the database's violation reaches the caller.
+func TestInsertRows(t *testing.T) {
+	type outcome int
+	const (
+		stored outcome = iota
+		duplicate
+		missingParent
+		refused
+	)
+	cases := []struct {
+		name string
+		rows func(now time.Time) []store.Row
+		want outcome
+	}{
+		{"a user and its email", func(now time.Time) []store.Row {
+			return []store.Row{userRow("t", "u-new", "new", now), emailRow("t", "u-new", "new@example.com"), emailRow("t", "u-new", "2@example.com")}
+		}, stored},
+		{"a taken user name", func(now time.Time) []store.Row {
+			return []store.Row{userRow("t", "u-dup", "ada", now), emailRow("t", "u-dup", "dup@example.com")}
+		}, duplicate},
+		{"an email of no user after a new user", func(now time.Time) []store.Row {
+			return []store.Row{userRow("t", "u-orphan", "orphan", now), emailRow("t", "nobody", "orphan@example.com")}
+		}, missingParent},
+		{"a row of another tenant", func(now time.Time) []store.Row {
+			return []store.Row{userRow("t", "u-other", "other", now), userRow("t2", "u-t2", "t2", now)}
+		}, refused},
+	}
+	for _, d := range instancetest.Databases() {
+		for _, vouched := range []bool{true, false} {
+			name := d.Name + "/in a transaction"
+			if vouched {
+				name = d.Name + "/vouched for"
+			}
+			t.Run(name, func(t *testing.T) {
+				sys := scope.System(context.Background())
+				url := d.URL(t)
+				db, pool, err := store.OpenWithPool(sys, url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { db.Close() })
+				now := time.Now().UTC()
+				db.Project.Create().SetID("p").SetDisplayName("p").SetCreateTime(now).SetUpdateTime(now).ExecX(sys)
+				for _, id := range []string{"t", "t2"} {
+					db.Tenant.Create().SetID(id).SetProjectID("p").SetDisplayName(id).SetCreateTime(now).SetUpdateTime(now).SetVersion(1).ExecX(sys)
+				}
+				log := slog.New(slog.DiscardHandler)
+				f := changelog.NewFollower(db, log, store.Settler(log))
+				runCtx, stop := context.WithCancel(sys)
+				t.Cleanup(stop)
+				if err := f.Start(runCtx); err != nil {
+					t.Fatal(err)
+				}
+				w := store.NewWriter(db, log, time.Now, f, pool == nil, store.WriteLock(url))
+				if pool != nil {
+					w.PipelineOn(pool)
+				}
+				scoped := func() context.Context {
+					ctx := scope.WithTenant(context.Background(), "p", "t")
+					if vouched {
+						ctx = scope.WithKnownTenant(context.Background(), "p", "t")
+					}
+					return audit.With(ctx, audit.Request{ActorKind: auditevent.ActorKindScimToken, ActorID: "token",
+						Source: auditevent.SourceScim, Gateway: true})
+				}
+				insert := func(rows ...store.Row) error {
+					in := w.NewInsertion()
+					in.Add(rows...)
+					in.Record(changelog.UserCreated{Tenant: "t", User: changelog.UserID(rows[0].Values[0].(string))})
+					_, err := w.InsertRows(scoped(), in)
+					return err
+				}
+				if err := insert(userRow("t", "u-ada", "ada", now)); err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range cases {
+					rows := c.rows(now)
+					entries := db.Change.Query().CountX(sys)
+					err := insert(rows...)
+					switch c.want {
+					case stored:
+						if err != nil {
+							t.Fatalf("%s: %v", c.name, err)
+						}
+					case duplicate:
+						if !apierr.UniqueViolation(err) {
+							t.Fatalf("%s: %v, want a unique violation", c.name, err)
+						}
+					case missingParent:
+						if !apierr.ForeignKeyViolation(err) {
+							t.Fatalf("%s: %v, want a foreign key violation", c.name, err)
+						}
+					case refused:
+						if err == nil || apierr.UniqueViolation(err) || apierr.ForeignKeyViolation(err) {
+							t.Fatalf("%s: %v, want the scope's refusal", c.name, err)
+						}
+					}
+					users := db.User.Query().Where(user.ID(rows[0].Values[0].(string))).CountX(sys)
+					emails := db.Email.Query().Where(email.UserID(rows[0].Values[0].(string))).CountX(sys)
+					got := db.Change.Query().CountX(sys) - entries
+					if c.want == stored {
+						if users != 1 || emails != 2 || got != 1 {
+							t.Fatalf("%s: %d users, %d emails, %d entries stored, want 1, 2, 1", c.name, users, emails, got)
+						}
+						continue
+					}
+					if users != 0 || emails != 0 || got != 0 || db.User.Query().Where(user.TenantID("t2")).CountX(sys) != 0 {
+						t.Fatalf("%s failed but stored %d users, %d emails, %d entries", c.name, users, emails, got)
+					}
+				}
+				// Every entry is numbered, with no gap.
+				ctx, cancel := context.WithTimeout(sys, 10*time.Second)
+				defer cancel()
+				for db.Change.Query().Where(change.Revision(0)).ExistX(ctx) {
+					if ctx.Err() != nil {
+						t.Fatal("entries left unnumbered")
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				revs := db.Change.Query().Order(change.ByRevision()).Select(change.FieldRevision).IntsX(sys)
+				for i, r := range revs {
+					if r != revs[0]+i {
+						t.Fatalf("revisions %v have a gap", revs)
+					}
+				}
+			})
+		}
+	}
+}
