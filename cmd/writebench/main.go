@@ -263,6 +263,23 @@ func measure(ctx context.Context, name, dbURL string, n int) (float64, error) {
 	}
 	fmt.Printf("%s: another tenant's POST p50 idle %s, while one tenant writes at concurrency %d %s: %.2fx\n", name,
 		idle.Round(time.Microsecond), concurrency, loaded.Round(time.Microsecond), float64(loaded)/float64(idle))
+
+	// What the fair share costs: both tenants provisioning at full speed
+	// together, against the one tenant alone above.
+	t0 := time.Now()
+	var busyErr error
+	wg.Go(func() { _, busyErr = busy.run(concurrency, n/2) })
+	_, err = quiet.run(concurrency, n/2)
+	wg.Wait()
+	if err == nil {
+		err = busyErr
+	}
+	if err != nil {
+		return 0, err
+	}
+	both := float64(n/2*2) / time.Since(t0).Seconds()
+	fmt.Printf("%s: two tenants writing at concurrency %d each: %.0f users/s together, %.2fx of one tenant alone\n",
+		name, concurrency, both, both/rate)
 	return rate, nil
 }
 

@@ -10,26 +10,36 @@ import (
 
 // Writes of one tenant share the machine fairly with other tenants' writes:
 // while several tenants write, each runs at most its share of the slots
-// (two per core, divided by the number of tenants writing, at least one) at
-// once, and the rest of its writes wait before their transaction begins. A
-// tenant writing alone is not limited. An IdP importing a tenant at full
+// (see fairSlots, divided by the number of tenants writing, at least one)
+// at once, and the rest of its writes wait before their transaction begins.
+// A tenant writing alone is not limited. An IdP importing a tenant at full
 // speed otherwise takes the cores in proportion to its connections: another
 // tenant's user create, one connection against eight, took three times as
 // long as when it wrote alone on PostgreSQL, where the machine is CPU-bound,
 // and four times on SQLite, where the writes queued share its transactions.
-// Two writes per core keep the cores busy: a write waits for the database
-// about as long as it computes (on the 2-core machine, each tenant of two
-// writing at full speed runs two writes, and the quiet tenant's create took
-// 1.5x of its idle time instead of 2.9x; with eight slots, 2.1x).
 //
 // Written by hand: the round-robin turns of SQLite (WriteTurns) order one
 // lock; this bounds how many writes of each tenant run at once, which no
 // semaphore package offers by key with a bound that follows the number of
 // tenants writing.
 
-// fairSlots is the number of writes the tenants writing at once share: two
-// per core.
-func fairSlots() int { return 2 * runtime.GOMAXPROCS(0) }
+// fairSlots is the number of writes the tenants writing at once share. On
+// PostgreSQL one per core: a SCIM user create is one round trip (see
+// Writer.InsertRows), so a write holds its slot briefly and one per core
+// keeps the cores busy. Measured with cmd/writebench on the 2-core machine:
+// the quiet tenant's create took 1.3-1.5x of its idle time with one slot per
+// core, 1.6-2.4x with two, and two tenants writing at full speed together
+// made 0.74-0.86x of what one makes alone, against 0.82-0.90x with two. On
+// SQLite two per core: a tenant's writes share its transactions (batcher),
+// and with one slot per core two tenants together made 0.60x of one alone,
+// against 0.72-0.86x (the quiet tenant's create: 1.7-1.9x of idle, against
+// 2.4-2.7x).
+func fairSlots(sqlite bool) int {
+	if sqlite {
+		return 2 * runtime.GOMAXPROCS(0)
+	}
+	return runtime.GOMAXPROCS(0)
+}
 
 // fairWindow is how long a tenant counts as writing after its last write
 // ended: an IdP sends its next request a moment after its last answer, and

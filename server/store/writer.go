@@ -93,7 +93,7 @@ func (w *Writer) ExplainWith(x *audit.Explainer) { w.explainer = x }
 // batches (see batcher) take them, so writers queue there instead of on the
 // database's busy handler, which sleeps milliseconds between tries.
 func NewWriter(db *ent.Client, log *slog.Logger, now func() time.Time, committed Committer, numberInline bool, serial *WriteTurns) *Writer {
-	w := &Writer{db: db, log: log, now: now, committed: committed, inline: numberInline, serial: serial, fair: newFairShare(time.Now, fairSlots())}
+	w := &Writer{db: db, log: log, now: now, committed: committed, inline: numberInline, serial: serial, fair: newFairShare(time.Now, fairSlots(numberInline))}
 	w.batches = &batcher{w: w}
 	return w
 }
