@@ -2,6 +2,7 @@ package apierr
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -58,18 +59,21 @@ func ForeignKeyViolation(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "23503"
 }
 
-// UniqueViolation says whether err is a row a unique index refuses
-// (SQLite's SQLITE_CONSTRAINT_UNIQUE or _PRIMARYKEY, PostgreSQL's 23505), as
-// the database returned it (ent maps its own statements' to
-// ent.ConstraintError; rows the writer inserts itself come back so).
-func UniqueViolation(err error) bool {
+// UniqueViolation says whether err is the unique index on table's columns
+// (in the index's order) refusing a row, as the database returned it (ent maps
+// its own statements' to ent.ConstraintError; rows the writer inserts itself
+// come back so): SQLite's SQLITE_CONSTRAINT_UNIQUE, whose message names the
+// columns, or PostgreSQL's 23505, whose detail does. Another index's
+// violation (a primary key, say) is not this one.
+func UniqueViolation(err error, table string, columns ...string) bool {
 	var le *sqlite.Error
 	if errors.As(err, &le) {
-		switch le.Code() {
-		case sqlitelib.SQLITE_CONSTRAINT_UNIQUE, sqlitelib.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return true
-		}
+		// "UNIQUE constraint failed: users.tenant_id, users.user_name_key"
+		return le.Code() == sqlitelib.SQLITE_CONSTRAINT_UNIQUE &&
+			strings.Contains(le.Error(), "UNIQUE constraint failed: "+table+"."+strings.Join(columns, ", "+table+"."))
 	}
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23505"
+	// "Key (tenant_id, user_name_key)=(…) already exists."
+	return errors.As(err, &pe) && pe.Code == "23505" && pe.TableName == table &&
+		strings.HasPrefix(pe.Detail, "Key ("+strings.Join(columns, ", ")+")=")
 }

@@ -61,7 +61,7 @@ func (s *UserService) CreateUser(ctx context.Context, req *identityv1.CreateUser
 	switch {
 	case apierr.ForeignKeyViolation(err): // the tenant was deleted meanwhile
 		return nil, apierr.NotFound("tenant", u.TenantID)
-	case apierr.UniqueViolation(err):
+	case apierr.UniqueViolation(err, user.Table, user.FieldTenantID, user.FieldUserNameKey):
 		return nil, apierr.AlreadyExists("user", "user_name", in.GetUserName())
 	case err != nil:
 		return nil, err
@@ -76,16 +76,16 @@ func insertEmails(ctx context.Context, tx *store.Tx, tenantID, userID string, em
 		return nil, nil
 	}
 	creates := make([]*ent.EmailCreate, 0, len(emails))
-	for i, e := range emails {
+	for _, e := range newEmails(tenantID, userID, emails) {
 		creates = append(creates, tx.Email.Create().
-			SetTenantID(tenantID).
-			SetUserID(userID).
-			SetValue(e.GetValue()).
-			SetValueKey(store.UserNameLookup(e.GetValue())).
-			SetType(e.GetType()).
-			SetPrimary(e.GetPrimary()).
-			SetDisplay(e.GetDisplay()).
-			SetPosition(i))
+			SetTenantID(e.TenantID).
+			SetUserID(e.UserID).
+			SetValue(e.Value).
+			SetValueKey(e.ValueKey).
+			SetType(e.Type).
+			SetPrimary(e.Primary).
+			SetDisplay(e.Display).
+			SetPosition(e.Position))
 	}
 	out, err := tx.Email.CreateBulk(creates...).Save(ctx)
 	if err != nil {

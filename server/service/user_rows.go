@@ -38,27 +38,28 @@ func newUser(tenantID, nameKey string, in *identityv1.User, now time.Time) *ent.
 		CustomAttributes: in.GetCustomAttributes(),
 		Profile:          profile,
 	}
-	for i, e := range in.GetEmails() {
-		u.Edges.Emails = append(u.Edges.Emails, &ent.Email{TenantID: tenantID, UserID: u.ID, Value: e.GetValue(),
-			ValueKey: store.UserNameLookup(e.GetValue()), Type: e.GetType(), Primary: e.GetPrimary(), Display: e.GetDisplay(), Position: i})
-	}
+	u.Edges.Emails = newEmails(tenantID, u.ID, in.GetEmails())
 	return u
 }
 
-// userColumns are the columns of the users table a create sets: all of
-// them (user.Columns; TestUserRowsCoverColumns keeps the two equal).
-var userColumns = []string{user.FieldID, user.FieldCreateTime, user.FieldUpdateTime, user.FieldVersion, user.FieldTenantID,
-	user.FieldUserName, user.FieldUserNameKey, user.FieldExternalID, user.FieldGivenName, user.FieldFamilyName,
-	user.FieldMiddleName, user.FieldHonorificPrefix, user.FieldHonorificSuffix, user.FieldFormattedName,
-	user.FieldDisplayName, user.FieldActive, user.FieldPhoneNumbers, user.FieldCustomAttributes, user.FieldProfile}
+// newEmails returns a user's emails as stored, in their order.
+func newEmails(tenantID, userID string, emails []*identityv1.Email) []*ent.Email {
+	out := make([]*ent.Email, 0, len(emails))
+	for i, e := range emails {
+		out = append(out, &ent.Email{TenantID: tenantID, UserID: userID, Value: e.GetValue(),
+			ValueKey: store.UserNameLookup(e.GetValue()), Type: e.GetType(), Primary: e.GetPrimary(), Display: e.GetDisplay(), Position: i})
+	}
+	return out
+}
 
-// emailColumns are every column of the emails table but its id, the
-// database's.
-var emailColumns = []string{email.FieldTenantID, email.FieldUserID, email.FieldValue, email.FieldValueKey, email.FieldType,
-	email.FieldPrimary, email.FieldDisplay, email.FieldPosition}
+// emailColumns are the columns of the emails table but its id (the
+// database's), which ent lists first.
+var emailColumns = email.Columns[1:]
 
 // userRows returns the rows that store u and its emails, valued as ent
-// stores them (JSON fields as json.RawMessage).
+// stores them (JSON fields as json.RawMessage), each in the order of ent's
+// columns (user.Columns, emailColumns). TestUserRowsCoverColumns checks the
+// columns and TestCreatedUserReadsBack, on both databases, the values.
 func userRows(u *ent.User) ([]store.Row, error) {
 	phones, err := json.Marshal(u.PhoneNumbers)
 	if err != nil {
@@ -72,7 +73,7 @@ func userRows(u *ent.User) ([]store.Row, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode profile: %w", err)
 	}
-	rows := []store.Row{{Table: user.Table, Columns: userColumns, Values: []any{u.ID, u.CreateTime, u.UpdateTime, u.Version,
+	rows := []store.Row{{Table: user.Table, Columns: user.Columns, Values: []any{u.ID, u.CreateTime, u.UpdateTime, u.Version,
 		u.TenantID, u.UserName, u.UserNameKey, u.ExternalID, u.GivenName, u.FamilyName, u.MiddleName, u.HonorificPrefix,
 		u.HonorificSuffix, u.FormattedName, u.DisplayName, u.Active, json.RawMessage(phones), json.RawMessage(custom),
 		json.RawMessage(profile)}}}

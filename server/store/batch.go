@@ -14,7 +14,7 @@ import (
 
 // batcher commits the writes of a database that runs one write transaction
 // at a time (SQLite) together: the user creates and other writes that only
-// add rows (Writer.Insert) queued while one transaction committed share the
+// add rows (Writer.Insert, InsertRows) queued while one transaction committed share the
 // next one, each inside a savepoint of its own, so a write that fails rolls
 // back to its savepoint and changes nothing while the others commit. Each
 // write still takes its own revision and its own audit event, and answers

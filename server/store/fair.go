@@ -33,7 +33,10 @@ import (
 // SQLite two per core: a tenant's writes share its transactions (batcher),
 // and with one slot per core two tenants together made 0.60x of one alone,
 // against 0.72-0.86x (the quiet tenant's create: 1.7-1.9x of idle, against
-// 2.4-2.7x).
+// 2.4-2.7x). Only SCIM creates were measured: on PostgreSQL the slot also
+// bounds the writes that hold a transaction over several round trips (the
+// API's writes), which two tenants writing at once therefore run fewer of
+// at a time than before.
 func fairSlots(sqlite bool) int {
 	if sqlite {
 		return 2 * runtime.GOMAXPROCS(0)

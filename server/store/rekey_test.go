@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"log/slog"
 	"testing"
 	"time"
@@ -15,7 +16,15 @@ import (
 // its tenant "t", and returns it with the rows' creation time.
 func openTenant(ctx context.Context, t *testing.T, url string) (*ent.Client, time.Time) {
 	t.Helper()
-	db, err := store.Open(ctx, url)
+	db, _, now := openTenantPool(ctx, t, url)
+	return db, now
+}
+
+// openTenantPool is openTenant that also returns PostgreSQL's pool (nil on
+// SQLite).
+func openTenantPool(ctx context.Context, t *testing.T, url string) (*ent.Client, *sql.DB, time.Time) {
+	t.Helper()
+	db, pool, err := store.OpenWithPool(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +32,7 @@ func openTenant(ctx context.Context, t *testing.T, url string) (*ent.Client, tim
 	now := time.Now().UTC()
 	db.Project.Create().SetID("p").SetDisplayName("p").SetCreateTime(now).SetUpdateTime(now).ExecX(ctx)
 	db.Tenant.Create().SetID("t").SetProjectID("p").SetDisplayName("t").SetCreateTime(now).SetUpdateTime(now).SetVersion(1).ExecX(ctx)
-	return db, now
+	return db, pool, now
 }
 
 // TestRekey stores names with keys of the earlier rule (plain case folding),

@@ -47,6 +47,7 @@ func TestInsertRows(t *testing.T) {
 	const (
 		stored outcome = iota
 		duplicate
+		takenID
 		missingParent
 		refused
 	)
@@ -61,11 +62,18 @@ func TestInsertRows(t *testing.T) {
 		{"a taken user name", func(now time.Time) []store.Row {
 			return []store.Row{userRow("t", "u-dup", "ada", now), emailRow("t", "u-dup", "dup@example.com")}
 		}, duplicate},
+		{"a taken id", func(now time.Time) []store.Row {
+			return []store.Row{userRow("t", "u-ada", "someone", now)}
+		}, takenID},
 		{"an email of no user after a new user", func(now time.Time) []store.Row {
 			return []store.Row{userRow("t", "u-orphan", "orphan", now), emailRow("t", "nobody", "orphan@example.com")}
 		}, missingParent},
 		{"a row of another tenant", func(now time.Time) []store.Row {
 			return []store.Row{userRow("t", "u-other", "other", now), userRow("t2", "u-t2", "t2", now)}
+		}, refused},
+		{"a row of a table no tenant owns", func(now time.Time) []store.Row {
+			return []store.Row{userRow("t", "u-audit", "audit", now),
+				{Table: auditevent.Table, Columns: []string{auditevent.FieldProjectID, auditevent.FieldTenantID}, Values: []any{"other", "t"}}}
 		}, refused},
 	}
 	for _, d := range instancetest.Databases() {
@@ -126,15 +134,19 @@ func TestInsertRows(t *testing.T) {
 							t.Fatalf("%s: %v", c.name, err)
 						}
 					case duplicate:
-						if !apierr.UniqueViolation(err) {
-							t.Fatalf("%s: %v, want a unique violation", c.name, err)
+						if !apierr.UniqueViolation(err, user.Table, user.FieldTenantID, user.FieldUserNameKey) {
+							t.Fatalf("%s: %v, want the user name's unique violation", c.name, err)
+						}
+					case takenID:
+						if err == nil || apierr.UniqueViolation(err, user.Table, user.FieldTenantID, user.FieldUserNameKey) {
+							t.Fatalf("%s: %v, want another violation than the user name's", c.name, err)
 						}
 					case missingParent:
 						if !apierr.ForeignKeyViolation(err) {
 							t.Fatalf("%s: %v, want a foreign key violation", c.name, err)
 						}
 					case refused:
-						if err == nil || apierr.UniqueViolation(err) || apierr.ForeignKeyViolation(err) {
+						if err == nil || apierr.ForeignKeyViolation(err) {
 							t.Fatalf("%s: %v, want the scope's refusal", c.name, err)
 						}
 					}
@@ -147,9 +159,17 @@ func TestInsertRows(t *testing.T) {
 						}
 						continue
 					}
+					if c.want == takenID {
+						users, emails = 0, 0 // the row of that id is ada's
+					}
 					if users != 0 || emails != 0 || got != 0 || db.User.Query().Where(user.TenantID("t2")).CountX(sys) != 0 {
 						t.Fatalf("%s failed but stored %d users, %d emails, %d entries", c.name, users, emails, got)
 					}
+				}
+				if pipelined := w.Pipelined(); vouched && pool != nil && pipelined != 2 {
+					t.Fatalf("%d insertions pipelined, want the two that succeeded", pipelined)
+				} else if (!vouched || pool == nil) && pipelined != 0 {
+					t.Fatalf("%d insertions pipelined, want none", pipelined)
 				}
 				// Every entry is numbered, with no gap.
 				ctx, cancel := context.WithTimeout(sys, 10*time.Second)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
@@ -57,7 +58,8 @@ type Writer struct {
 	serial    *WriteTurns
 	batches   *batcher // inline: writes commit in shared transactions
 	fair      *fairShare
-	pool      *sql.DB // PostgreSQL's, for pipelined insertions (InsertRows); nil: none
+	pool      *sql.DB      // PostgreSQL's, for pipelined insertions (InsertRows); nil: none
+	pipelined atomic.Int64 // insertions sent pipelined, for tests
 
 	// detached counts the writes answered at commit still being numbered;
 	// idle is closed when it falls to zero (nil while it is zero); once
@@ -162,8 +164,9 @@ func (w *Writer) Write(ctx context.Context, fn func(ctx context.Context, tx *Tx)
 
 // Insert is Write for a write of a tenant that only adds rows, whose
 // uniqueness a unique index guards, and checks nothing it read: it takes no
-// lock on the tenant, so such writes (the users an IdP provisions) run side
-// by side with each other and with the tenant's other writes. When the scope
+// lock on the tenant, so such writes (the users an IdP provisions, through
+// InsertRows) run side by side with each other and with the tenant's other
+// writes. When the scope
 // already vouches for the tenant (scope.WithKnownTenant: the caller's SCIM
 // credential names it), the tenant is not looked up again; fn must then
 // insert a row with a foreign key to the tenant first, which fails if the

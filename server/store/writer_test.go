@@ -30,10 +30,11 @@ func openWriter(t *testing.T, url string, inline bool) (*ent.Client, time.Time, 
 }
 
 // openFollowed is openWriter whose follower, also returned, feeds readers.
+// On PostgreSQL the writer pipelines insertions, as an instance's does.
 func openFollowed(t *testing.T, url string, inline bool, readers ...changelog.Reader) (*ent.Client, time.Time, *store.Writer, *changelog.Follower) {
 	t.Helper()
 	ctx := scope.System(context.Background())
-	db, now := openTenant(ctx, t, url)
+	db, pool, now := openTenantPool(ctx, t, url)
 	log := slog.New(slog.DiscardHandler)
 	f := changelog.NewFollower(db, log, store.Settler(log), readers...)
 	runCtx, stop := context.WithCancel(ctx)
@@ -41,7 +42,11 @@ func openFollowed(t *testing.T, url string, inline bool, readers ...changelog.Re
 	if err := f.Start(runCtx); err != nil {
 		t.Fatal(err)
 	}
-	return db, now, store.NewWriter(db, log, time.Now, f, inline, store.WriteLock(url)), f
+	w := store.NewWriter(db, log, time.Now, f, inline, store.WriteLock(url))
+	if pool != nil {
+		w.PipelineOn(pool)
+	}
+	return db, now, w, f
 }
 
 // userCreate returns a write creating user id of tenant t at now.
@@ -92,9 +97,12 @@ func TestAnsweredAtCommit(t *testing.T) {
 				t.Fatalf("a write of the API answered revision %d (%v), want its number", before, err)
 			}
 
-			scimCtx := audit.With(tenantCtx, audit.Request{
+			scimCtx := audit.With(scope.WithKnownTenant(context.Background(), "p", "t"), audit.Request{
 				ActorKind: auditevent.ActorKindScimToken, ActorID: "token", Source: auditevent.SourceScim, Gateway: true})
-			rev, err := w.Insert(scimCtx, create("held"))
+			held := w.NewInsertion()
+			held.Add(userRow("t", "held", "held", now))
+			held.Record(changelog.UserCreated{Tenant: "t", User: "held"})
+			rev, err := w.InsertRows(scimCtx, held)
 			if err != nil || rev != 0 {
 				t.Fatalf("the SCIM gateway's write answered %d (%v), want 0 at commit", rev, err)
 			}
@@ -136,7 +144,7 @@ func TestAnsweredAtCommit(t *testing.T) {
 
 // TestInsertsBesideTenantWrites holds a write of a tenant open on
 // PostgreSQL (its row locked, as a membership change or a deactivation holds
-// it) and requires a user create of the same tenant (Writer.Insert) to commit
+// it) and requires a user create of the same tenant (Writer.InsertRows, pipelined) to commit
 // meanwhile: an IdP's creates do not queue behind the tenant's other writes.
 // (On SQLite every write runs alone.)
 func TestInsertsBesideTenantWrites(t *testing.T) {
@@ -165,14 +173,10 @@ func TestInsertsBesideTenantWrites(t *testing.T) {
 	<-locked
 	insertCtx, cancel := context.WithTimeout(tenantCtx, 10*time.Second)
 	defer cancel()
-	_, err := w.Insert(insertCtx, func(ctx context.Context, tx *store.Tx) error {
-		if err := tx.User.Create().SetID("u").SetTenantID("t").SetUserName("ada").SetUserNameKey("ada").
-			SetCreateTime(now).SetUpdateTime(now).SetVersion(1).Exec(ctx); err != nil {
-			return err
-		}
-		tx.Record(changelog.UserCreated{Tenant: "t", User: "u"})
-		return nil
-	})
+	ins := w.NewInsertion()
+	ins.Add(userRow("t", "u", "ada", now))
+	ins.Record(changelog.UserCreated{Tenant: "t", User: "u"})
+	_, err := w.InsertRows(scope.WithKnownTenant(insertCtx, "p", "t"), ins)
 	close(release)
 	if err != nil {
 		t.Fatalf("a user create while a write of its tenant is open: %v", err)

@@ -80,6 +80,20 @@ func owned(client *ent.Client) (tenantOwned, projectOwned map[string]scoped) {
 		}
 }
 
+// tenantTables are the tables of tenant-owned entities.
+var tenantTables = func() map[string]bool {
+	tenantOwned, _ := owned(ent.NewClient())
+	out := make(map[string]bool, len(tenantOwned))
+	for t := range tenantOwned {
+		out[t] = true
+	}
+	return out
+}()
+
+// TenantOwned says whether table holds rows of one tenant each (its
+// creates are checked with CheckCreate).
+func TenantOwned(table string) bool { return tenantTables[table] }
+
 // Confined returns the tables Confine confines, for tests.
 func Confined() []string {
 	tenantOwned, projectOwned := owned(ent.NewClient())
