@@ -62,13 +62,14 @@ func (in *Insertion) Count(tenantID string, kind tenantcount.Kind, delta int64) 
 }
 
 // InsertRows runs an insertion as Insert runs a write, with one difference on
-// PostgreSQL: when the scope already vouches for the tenant (the SCIM
-// gateway's credential names it), its statements (the rows, then its
-// change-log entries) go to the database in one round trip, as a pipeline
-// that PostgreSQL runs as one implicit transaction, in order, the first
-// failure rolling back the rest, instead of five (BEGIN, three inserts,
-// COMMIT). Its rows must reference the tenant (a foreign key), which fails if
-// the tenant was deleted meanwhile. A failed row is the database's error,
+// PostgreSQL: its statements (the rows, then its change-log entries) go to
+// the database in one round trip, as a pipeline that PostgreSQL runs as one
+// implicit transaction, in order, the first failure rolling back the rest,
+// instead of five (BEGIN, three inserts, COMMIT). The tenant is found in the
+// caller's project first, unless the scope already vouches for it (the SCIM
+// gateway's credential names it): a tenant never changes projects, and the
+// rows must reference the tenant (a foreign key), which fails if the tenant
+// was deleted meanwhile (see scope.WithKnownTenant). A failed row is the database's error,
 // wrapped: the caller maps its constraint violations (apierr.UniqueViolation,
 // apierr.ForeignKeyViolation). An insertion must record an event.
 //
@@ -94,7 +95,7 @@ func (w *Writer) InsertRows(ctx context.Context, in *Insertion) (int64, error) {
 	if len(in.events) == 0 {
 		return 0, errNoEvent
 	}
-	if w.pool == nil || !sc.Verified() {
+	if w.pool == nil {
 		return w.Insert(ctx, func(ctx context.Context, tx *Tx) error {
 			tx.Now = in.Now // the rows were built at it
 			if err := checkRows(ctx, in.rows); err != nil {
@@ -109,6 +110,12 @@ func (w *Writer) InsertRows(ctx context.Context, in *Insertion) (int64, error) {
 			tx.counts = append(tx.counts, in.counts...)
 			return nil
 		})
+	}
+	if !sc.Verified() {
+		if err := findTenant(ctx, w.db, sc.TenantID, nil); err != nil {
+			return 0, err
+		}
+		sc.MarkVerified()
 	}
 	if err := checkRows(ctx, in.rows); err != nil {
 		return 0, err

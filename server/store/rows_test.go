@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/acme/identity/ent/auditevent"
 	"github.com/acme/identity/ent/change"
 	"github.com/acme/identity/ent/email"
@@ -36,12 +39,14 @@ func emailRow(tenant, userID, value string) store.Row {
 		Values: []any{tenant, userID, value, value, "work", true, "", 0}}
 }
 
-// TestInsertRows runs insertions on both databases, on PostgreSQL both
-// pipelined (the scope vouches for the tenant, as the SCIM gateway's does)
-// and in a transaction (it does not), and requires each to be all or
-// nothing: a row a unique index refuses, a row whose parent is missing after
-// rows that were fine, and a row of another tenant leave no row and no
-// change-log entry, and the database's violation reaches the caller.
+// TestInsertRows runs insertions on both databases (on PostgreSQL
+// pipelined, on SQLite in the write's transaction), their tenant vouched for
+// by the scope (as the SCIM gateway's is) or found first, and requires each
+// to be all or nothing: a row a unique index refuses, a row whose parent is
+// missing after rows that were fine, a row of another tenant and a row of a
+// table no tenant owns leave no row and no change-log entry, and the
+// database's violation reaches the caller; another project's tenant is
+// NotFound.
 func TestInsertRows(t *testing.T) {
 	type outcome int
 	const (
@@ -78,7 +83,7 @@ func TestInsertRows(t *testing.T) {
 	}
 	for _, d := range instancetest.Databases() {
 		for _, vouched := range []bool{true, false} {
-			name := d.Name + "/in a transaction"
+			name := d.Name + "/tenant found"
 			if vouched {
 				name = d.Name + "/vouched for"
 			}
@@ -92,8 +97,13 @@ func TestInsertRows(t *testing.T) {
 				t.Cleanup(func() { db.Close() })
 				now := time.Now().UTC()
 				db.Project.Create().SetID("p").SetDisplayName("p").SetCreateTime(now).SetUpdateTime(now).ExecX(sys)
-				for _, id := range []string{"t", "t2"} {
-					db.Tenant.Create().SetID(id).SetProjectID("p").SetDisplayName(id).SetCreateTime(now).SetUpdateTime(now).SetVersion(1).ExecX(sys)
+				db.Project.Create().SetID("q").SetDisplayName("q").SetCreateTime(now).SetUpdateTime(now).ExecX(sys)
+				for _, id := range []string{"t", "t2", "q1"} {
+					project := "p"
+					if id == "q1" {
+						project = "q"
+					}
+					db.Tenant.Create().SetID(id).SetProjectID(project).SetDisplayName(id).SetCreateTime(now).SetUpdateTime(now).SetVersion(1).ExecX(sys)
 				}
 				log := slog.New(slog.DiscardHandler)
 				f := changelog.NewFollower(db, log, store.Settler(log))
@@ -166,10 +176,23 @@ func TestInsertRows(t *testing.T) {
 						t.Fatalf("%s failed but stored %d users, %d emails, %d entries", c.name, users, emails, got)
 					}
 				}
-				if pipelined := w.Pipelined(); vouched && pool != nil && pipelined != 2 {
+				if !vouched {
+					// another project's tenant, whose id the caller names
+					in := w.NewInsertion()
+					in.Add(userRow("q1", "u-q1", "q1", now))
+					in.Record(changelog.UserCreated{Tenant: "q1", User: "u-q1"})
+					_, err := w.InsertRows(scope.WithTenant(context.Background(), "p", "q1"), in)
+					if st, ok := status.FromError(apierr.ToStatus(context.Background(), slog.New(slog.DiscardHandler), "", err)); !ok || st.Code() != codes.NotFound {
+						t.Fatalf("another project's tenant: %v, want NotFound", err)
+					}
+					if db.User.Query().Where(user.TenantID("q1")).ExistX(sys) {
+						t.Fatal("a row of another project's tenant was stored")
+					}
+				}
+				if pipelined := w.Pipelined(); pool != nil && pipelined != 2 {
 					t.Fatalf("%d insertions pipelined, want the two that succeeded", pipelined)
-				} else if (!vouched || pool == nil) && pipelined != 0 {
-					t.Fatalf("%d insertions pipelined, want none", pipelined)
+				} else if pool == nil && pipelined != 0 {
+					t.Fatalf("%d insertions pipelined on SQLite", pipelined)
 				}
 				// Every entry is numbered, with no gap.
 				ctx, cancel := context.WithTimeout(sys, 10*time.Second)

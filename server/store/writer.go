@@ -76,9 +76,8 @@ type Writer struct {
 // each with a goroutine, and making every read of their tenant wait longer.
 const maxDetached = 1000
 
-// PipelineOn makes the writer send insertions of a vouched-for tenant
-// through pool, PostgreSQL's connection pool under its client, in one round
-// trip each (see InsertRows).
+// PipelineOn makes the writer send insertions through pool, PostgreSQL's
+// connection pool under its client, in one round trip each (see InsertRows).
 func (w *Writer) PipelineOn(pool *sql.DB) { w.pool = pool }
 
 // ExplainWith makes the writer store, after each write, the role consequences
