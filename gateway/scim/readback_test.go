@@ -35,7 +35,7 @@ func TestCreatedUserReadsBack(t *testing.T) {
 	for _, db := range instancetest.Databases() {
 		t.Run(db.Name, func(t *testing.T) {
 			e := newEnvOn(t, instancetest.StartOn(t, db.URL(t)))
-			created := call(t, e, e.token, "POST", "/Users", fullUser, "").want(t, 201)
+			created := call(t, e, e.token, "POST", "/Users", fullUser).want(t, 201)
 			read := call(t, e, e.token, "GET", "/Users/"+created.str("id"), "").want(t, 200)
 			if !bytes.Equal(canonical(t, created.raw), canonical(t, read.raw)) {
 				t.Fatalf("created:\n%s\nread back:\n%s", created.raw, read.raw)

@@ -54,8 +54,7 @@ func (f *Follower) Detach(projectID, tenantID, writeID string) (held func()) {
 		if len(tk.pending) == 0 && p.tickets[tenantID] == tk {
 			delete(p.tickets, tenantID)
 		}
-		close(p.advanced)
-		p.advanced = make(chan struct{})
+		p.notifyLocked()
 	}
 }
 

@@ -396,7 +396,12 @@ func (p *projectState) advance(rev int64) {
 	defer p.mu.Unlock()
 	if rev > p.applied.Load() {
 		p.applied.Store(rev)
-		close(p.advanced)
-		p.advanced = make(chan struct{})
+		p.notifyLocked()
 	}
+}
+
+// notifyLocked wakes whoever waits on advanced (p.mu held).
+func (p *projectState) notifyLocked() {
+	close(p.advanced)
+	p.advanced = make(chan struct{})
 }

@@ -12,14 +12,14 @@ import (
 	"github.com/acme/identity/server/store/scope"
 )
 
-// batcher commits the writes of a database that runs one write transaction
-// at a time (SQLite) together: the user creates and other writes that only
-// add rows (Writer.Insert, InsertRows) queued while one transaction committed share the
-// next one, each inside a savepoint of its own, so a write that fails rolls
-// back to its savepoint and changes nothing while the others commit. Each
-// write still takes its own revision and its own audit event, and answers
-// only once the shared transaction committed. A write that checks what it
-// reads (Writer.Write: updates, deletes, memberships) runs alone, under its
+// batcher commits the writes of a database that runs one write transaction at
+// a time (SQLite) together: the user creates and other writes that only add
+// rows (Writer.Insert, InsertRows) queued while one transaction committed
+// share the next one, each inside a savepoint of its own, so a write that
+// fails rolls back to its savepoint and changes nothing while the others
+// commit. Each write still takes its own revision and its own audit event, and
+// answers only once the shared transaction committed. A write that checks what
+// it reads (Writer.Write: updates, deletes, memberships) runs alone, under its
 // caller's deadline, as it did before: such a write may be long (a tenant's
 // delete), and a shared transaction is cut by no one caller's deadline.
 //

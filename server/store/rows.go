@@ -101,22 +101,18 @@ func (w *Writer) InsertRows(ctx context.Context, in *Insertion) (int64, error) {
 			if err := checkRows(ctx, in.rows); err != nil {
 				return err
 			}
-			for _, s := range insertStatements(in.rows) {
-				if _, err := tx.ExecContext(ctx, s.sql, s.args...); err != nil {
-					return fmt.Errorf("insert into %s: %w", s.table, err)
-				}
+			if err := insertRows(ctx, tx.Tx, in.rows); err != nil {
+				return err
 			}
 			tx.Record(in.events...)
 			tx.counts = append(tx.counts, in.counts...)
 			return nil
 		})
 	}
-	if !sc.Verified() {
-		if err := findTenant(ctx, w.db, sc.TenantID, nil); err != nil {
-			return 0, err
-		}
-		sc.MarkVerified()
+	if err := RequireTenant(ctx, w.db); err != nil {
+		return 0, err
 	}
+	sc.MarkVerified()
 	if err := checkRows(ctx, in.rows); err != nil {
 		return 0, err
 	}
@@ -130,15 +126,13 @@ func (w *Writer) InsertRows(ctx context.Context, in *Insertion) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	detach := answeredAtCommit(ctx) && w.startDetached()
-	w.committed.Committing(st.writeID, st.rev)
-	if err := w.pipeline(ctx, insertStatements(append(slices.Clip(in.rows), entries...))); err != nil {
-		w.abandon(st, detach)
-		return 0, err
-	}
-	w.pipelined.Add(1)
-	release()
-	return w.answer(ctx, sc, st, detach)
+	return w.commit(ctx, sc, st, release, func() error {
+		if err := w.pipeline(ctx, insertStatements(append(slices.Clip(in.rows), entries...))); err != nil {
+			return err
+		}
+		w.pipelined.Add(1)
+		return nil
+	})
 }
 
 // errNoEvent refuses an insertion that records no event: it would be rolled
@@ -175,6 +169,16 @@ func changeRow(c *ent.Change, settlement []byte) Row {
 		Values: []any{c.ProjectID, c.Revision, c.WriteID, c.TenantID, string(c.Kind), string(c.Operation),
 			c.ResourceID, c.UserID, c.RoleID, c.Detail, c.CreateTime, s},
 	}
+}
+
+// insertRows inserts rows in etx.
+func insertRows(ctx context.Context, etx *ent.Tx, rows []Row) error {
+	for _, s := range insertStatements(rows) {
+		if _, err := etx.ExecContext(ctx, s.sql, s.args...); err != nil {
+			return fmt.Errorf("insert into %s: %w", s.table, err)
+		}
+	}
+	return nil
 }
 
 // statement is one INSERT of rows of a table.

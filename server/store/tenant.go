@@ -76,8 +76,8 @@ func forUpdate(s *entsql.Selector) {
 // forNoKeyUpdate locks the selected rows on PostgreSQL against each other's
 // writers, but not against the foreign-key checks of inserts that reference
 // them (which take FOR KEY SHARE): a tenant's writes that lock its row run one
-// at a time, and its inserts (Writer.InsertRows: the users an IdP provisions) run
-// beside them. Deleting the row still waits for those inserts, and they for
+// at a time, and its inserts (Writer.InsertRows: the users an IdP provisions)
+// run beside them. Deleting the row still waits for those inserts, and they for
 // it.
 func forNoKeyUpdate(s *entsql.Selector) {
 	if s.Dialect() == dialect.Postgres {

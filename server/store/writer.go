@@ -146,13 +146,13 @@ func (tx *Tx) Changed() bool { return len(tx.events) > 0 }
 // counts in the same transaction (see Settler), and Write returns once the
 // write is numbered and this instance's readers hold it (a write of the SCIM
 // gateway returns at commit, with revision 0: see answeredAtCommit). A
-// rolled-back write
-// leaves nothing to number, so revisions have no gaps. Where the database
-// runs one write at a time anyway (SQLite), the write numbers itself from the
-// project's counter before appending and settles itself, in the same
-// transaction, and after committing hands its events to this instance's
-// readers itself; there the Inserts queued while one commits commit together,
-// each in a savepoint of its own, so each stays all or nothing (see batcher).
+// rolled-back write leaves nothing to number, so revisions have no gaps. Where
+// the database runs one write at a time anyway (SQLite), the write numbers
+// itself from the project's counter before appending and settles itself, in
+// the same transaction, and after committing hands its events to this
+// instance's readers itself; there the Inserts queued while one commits commit
+// together, each in a savepoint of its own, so each stays all or nothing (see
+// batcher).
 //
 // When fn records no event (an idempotent call that changed nothing), the
 // transaction rolls back and Write returns a revision that reflects every
@@ -165,11 +165,10 @@ func (w *Writer) Write(ctx context.Context, fn func(ctx context.Context, tx *Tx)
 // uniqueness a unique index guards, and checks nothing it read: it takes no
 // lock on the tenant, so such writes (the users an IdP provisions, through
 // InsertRows) run side by side with each other and with the tenant's other
-// writes. When the scope
-// already vouches for the tenant (scope.WithKnownTenant: the caller's SCIM
-// credential names it), the tenant is not looked up again; fn must then
-// insert a row with a foreign key to the tenant first, which fails if the
-// tenant was deleted meanwhile.
+// writes. When the scope already vouches for the tenant
+// (scope.WithKnownTenant: the caller's SCIM credential names it), the tenant
+// is not looked up again; fn must then insert a row with a foreign key to the
+// tenant first, which fails if the tenant was deleted meanwhile.
 func (w *Writer) Insert(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) (int64, error) {
 	return w.write(ctx, false, fn)
 }
@@ -209,14 +208,29 @@ func (w *Writer) write(ctx context.Context, exclusive bool, fn func(ctx context.
 		}
 		return w.committed.Current(ctx, sc.ProjectID)
 	}
+	return w.commit(ctx, sc, st, release, func() error {
+		if err := etx.Commit(); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		return nil
+	})
+}
+
+// commit commits a staged write with do (its transaction's commit, or its
+// pipeline), announced to the readers before, then releases its share of
+// the machine (its transaction was its share) and answers it.
+func (w *Writer) commit(ctx context.Context, sc *scope.Scope, st *staged, release func(), do func() error) (int64, error) {
 	// counted before it commits, so that Drain, once begun, finds it
 	detach := answeredAtCommit(ctx) && w.startDetached()
 	w.committed.Committing(st.writeID, st.rev)
-	if err := etx.Commit(); err != nil {
-		w.abandon(st, detach)
-		return 0, fmt.Errorf("commit: %w", err)
+	if err := do(); err != nil {
+		w.committed.Abandoned(st.writeID)
+		if detach {
+			w.endDetached()
+		}
+		return 0, err
 	}
-	release() // its share of the machine was its transaction
+	release()
 	return w.answer(ctx, sc, st, detach)
 }
 
@@ -233,14 +247,6 @@ func (w *Writer) share(ctx context.Context, tenantID string) (release func(), er
 			w.fair.release(tenantID)
 		}
 	}, nil
-}
-
-// abandon forgets a staged write whose commit failed.
-func (w *Writer) abandon(st *staged, detached bool) {
-	w.committed.Abandoned(st.writeID)
-	if detached {
-		w.endDetached()
-	}
 }
 
 // answer returns a committed write's revision once its readers hold it, or,
@@ -267,8 +273,7 @@ func (w *Writer) answer(ctx context.Context, sc *scope.Scope, st *staged, detach
 // PostgreSQL: a user create waited about 7 ms for its numbering after its 4
 // ms transaction, and eight connections provisioned about two thirds of what
 // they do answered at commit, which also gives the sequencer larger batches).
-// SCIM reads
-// the database, so the IdP's next request sees the write; this instance's
+// SCIM reads the database, so the IdP's next request sees the write; this instance's
 // readers of the change log (role checks, tokens) wait for it all the same
 // (Committer.Detach); another instance's are, as for any write, a poll
 // behind. The write's audit event is settled with its numbering and its
@@ -396,10 +401,8 @@ func (w *Writer) stage(ctx context.Context, etx *ent.Tx, sc *scope.Scope, exclus
 	if err != nil {
 		return nil, err
 	}
-	for _, s := range insertStatements(rows) {
-		if _, err := etx.ExecContext(ctx, s.sql, s.args...); err != nil {
-			return nil, fmt.Errorf("append change log: %w", err)
-		}
+	if err := insertRows(ctx, etx, rows); err != nil {
+		return nil, fmt.Errorf("append change log: %w", err)
 	}
 	if w.inline {
 		if err := settle(ctx, etx, []settlement{st.settled}); err != nil {

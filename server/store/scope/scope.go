@@ -44,8 +44,8 @@ func WithTenant(ctx context.Context, projectID, tenantID string) context.Context
 // WithKnownTenant scopes ctx to one tenant of a project that the caller has
 // just found there (the tenant of its credential, or a row it read), so the
 // scope is verified from the start: a read about the tenant as a whole
-// (store.RequireTenant) and a write that only inserts (store.Writer.InsertRows)
-// need not find it again, since a tenant never changes projects and the
+// (store.RequireTenant) and a write that only inserts
+// (store.Writer.InsertRows) need not find it again, since a tenant never changes projects and the
 // rows' foreign keys to it fail an insert if it is deleted meanwhile.
 func WithKnownTenant(ctx context.Context, projectID, tenantID string) context.Context {
 	s := &Scope{ProjectID: projectID, TenantID: tenantID, verified: new(atomic.Bool)}
